@@ -1,0 +1,1 @@
+"""Reading captures: C3D files into one xarray Dataset per trial."""

@@ -1,0 +1,140 @@
+"""Force-plate wrenches from analog channels, for C3D plate TYPE 1, 2, 3 and 4.
+
+Conventions (also in ``docs/conventions.md``):
+
+* The plate frame comes from FORCE_PLATFORM:CORNERS (lab coordinates):
+  x = c1 - c2, y = c1 - c4, z = x × y, and y re-orthogonalised as z × x (C3D guide).
+  The plate's surface centre S is the mean of the four corners.
+* FORCE_PLATFORM:ORIGIN is the C3D "position of the plate's (sensor) origin relative to the
+  centre of its surface", in plate coordinates. For plates whose z axis points down into the
+  plate this has z > 0. Files that store it with z < 0 wrote the opposite vector; it is
+  negated to the same meaning (the rule of BTK and ezc3d).
+* The plate's channels, rotated into the lab frame, give the **ground reaction** (the load on
+  the subject; vertical component positive upwards for a person standing on a level plate).
+  This is the reading of BTK and of Vicon Nexus, whose ``GroundReactionForce`` outputs equal
+  ``plate_force`` / body mass on the shared biomechzoo trials (a test checks it). chainlab
+  reports ``force``, ``moment`` (about the surface centre S) and ``free_moment`` (about the
+  normal through the centre of pressure), all in the lab frame, in N and N·m, and ``cop`` in
+  metres in the lab frame.
+* The centre of pressure is NaN while the normal force is below a threshold (default 10 N):
+  it is undefined when nothing stands on the plate.
+
+Type formulas: TYPE 2 channels are Fx, Fy, Fz, Mx, My, Mz about the sensor origin; TYPE 4 the
+same after multiplication by the 6x6 CAL_MATRIX; TYPE 1 carries Fx, Fy, Fz, COPx, COPy, Tz;
+TYPE 3 is the Kistler 8-channel plate (fx12, fx34, fy14, fy23, fz1..fz4) with ORIGIN holding
+the sensor offsets a, b and az0 (Kistler, "Force plate formulae"). The Kistler COP
+correction polynomial (FPCOPPOLY) is not applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Number of analog channels each plate type reads.
+CHANNELS_PER_TYPE = {1: 6, 2: 6, 3: 8, 4: 6}
+DEFAULT_COP_THRESHOLD = 10.0  # N
+
+
+@dataclass(frozen=True)
+class Plate:
+    """One plate's geometry and channels, in SI units (m)."""
+
+    type: int
+    channels: tuple[int, ...]  # 0-based analog channel indices
+    corners: np.ndarray  # (4, 3) lab coordinates, m
+    origin: np.ndarray  # (3,) plate coordinates, m (C3D ORIGIN, before the sign rule)
+    cal_matrix: np.ndarray | None  # (n, n) or None
+    moment_scale: float  # multiplies moment channels to give N·m
+    cop_scale: float  # TYPE 1: multiplies COP channels to give m
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """(3, 3) matrix whose columns are the plate axes in the lab frame."""
+        c = self.corners
+        x = c[0] - c[1]
+        y = c[0] - c[3]
+        z = np.cross(x, y)
+        y = np.cross(z, x)
+        r = np.stack([x, y, z], axis=1)
+        norms = np.linalg.norm(r, axis=0)
+        if not np.all(norms > 0):
+            raise ValueError("FORCE_PLATFORM:CORNERS are degenerate (corners coincide)")
+        return r / norms
+
+    @property
+    def centre(self) -> np.ndarray:
+        return self.corners.mean(axis=0)
+
+
+def plate_wrench(
+    analog: np.ndarray, plate: Plate, cop_threshold: float = DEFAULT_COP_THRESHOLD
+) -> dict[str, np.ndarray]:
+    """Ground reaction wrench of one plate.
+
+    Parameters
+    ----------
+    analog : (S, C) ndarray
+        Scaled analog samples (SCALE, GEN_SCALE and OFFSET applied).
+    plate : Plate
+    cop_threshold : float
+        Normal force (N) below which the centre of pressure is NaN.
+
+    Returns
+    -------
+    dict of ndarray
+        ``force`` (S, 3) N, ``moment`` (S, 3) N·m about the surface centre, ``cop`` (S, 3) m,
+        ``free_moment`` (S, 3) N·m; all in the lab frame, as ground reaction on the subject.
+    """
+    raw = analog[:, list(plate.channels)]
+    if plate.cal_matrix is not None:
+        raw = raw @ plate.cal_matrix.T
+    if plate.type in (2, 4):
+        f = raw[:, 0:3]
+        m_origin = raw[:, 3:6] * plate.moment_scale
+        d = -_spec_origin(plate.origin)  # surface centre relative to the sensor origin
+        m_s = m_origin + np.cross(f, d)
+    elif plate.type == 3:
+        a, b, az0 = np.abs(plate.origin[0]), np.abs(plate.origin[1]), -np.abs(plate.origin[2])
+        fx12, fx34, fy14, fy23, fz1, fz2, fz3, fz4 = raw.T
+        f = np.stack([fx12 + fx34, fy14 + fy23, fz1 + fz2 + fz3 + fz4], axis=1)
+        m_o = np.stack(
+            [
+                b * (fz1 + fz2 - fz3 - fz4),
+                a * (-fz1 + fz2 + fz3 - fz4),
+                b * (-fx12 + fx34) + a * (fy14 - fy23),
+            ],
+            axis=1,
+        )
+        m_s = m_o + np.cross(f, np.array([0.0, 0.0, az0]))
+    elif plate.type == 1:
+        f = raw[:, 0:3]
+        p = np.zeros_like(f)
+        p[:, 0:2] = raw[:, 3:5] * plate.cop_scale
+        tz = raw[:, 5] * plate.moment_scale
+        m_s = np.cross(p, f)
+        m_s[:, 2] += tz
+    else:  # pragma: no cover - callers only pass supported types
+        raise ValueError(f"force plate TYPE {plate.type} is not supported")
+
+    fz = f[:, 2]
+    loaded = np.abs(fz) >= cop_threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        px = np.where(loaded, -m_s[:, 1] / fz, np.nan)
+        py = np.where(loaded, m_s[:, 0] / fz, np.nan)
+    tz = m_s[:, 2] - (px * f[:, 1] - py * f[:, 0])
+    cop_plate = np.stack([px, py, np.zeros_like(px)], axis=1)
+
+    r = plate.rotation
+    return {
+        "force": f @ r.T,
+        "moment": m_s @ r.T,
+        "cop": cop_plate @ r.T + plate.centre,
+        "free_moment": tz[:, None] * r[:, 2],
+    }
+
+
+def _spec_origin(origin: np.ndarray) -> np.ndarray:
+    """ORIGIN as the sensor origin relative to the surface centre (z >= 0 for z-down plates)."""
+    return -origin if origin[2] < 0 else origin
