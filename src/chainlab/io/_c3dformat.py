@@ -64,6 +64,7 @@ class Record:
     data_pos: int = 0
     fixed_offset: int | None = None  # set when the stored offset was wrong
     missing_description_at: int | None = None  # set when the description byte is missing
+    long_description_at: int | None = None  # description length >= 128 (ezc3d reads it < 0)
 
 
 @dataclass
@@ -232,15 +233,16 @@ def _walk_parameters(section: bytes, processor: str, repairs: list[str]) -> list
         name = raw_name.decode("ascii")
         off_pos = name_end
         (offset,) = struct.unpack(e + "h", section[off_pos : off_pos + 2])
-        if offset < 0:
-            raise FormatError(f"parameter record {name!r} points backwards (offset {offset})")
-        nxt = off_pos + offset if offset else None
+        # ezc3d reads the offset unsigned: a negative one points past the section (the end)
+        nxt = off_pos + (offset % 65536) if offset else None
         body = off_pos + 2
         if rec_id < 0:
             if body + 1 > n:
                 raise FormatError(f"group {name!r} runs past the parameter section")
             end = body + 1 + section[body]
             rec = Record(name=name, group_id=-rec_id, is_group=True, offset_pos=off_pos)
+            if section[body] >= 128:
+                rec.long_description_at = body
         else:
             if body + 2 > n:
                 raise FormatError(f"parameter {name!r} runs past the parameter section")
@@ -250,6 +252,8 @@ def _walk_parameters(section: bytes, processor: str, repairs: list[str]) -> list
             ndims = section[body + 1]
             if ndims > _MAX_DIMS:
                 raise FormatError(f"parameter {name!r} has {ndims} dimensions; expected at most 7")
+            if ptype == -1 and ndims == 0:
+                raise FormatError(f"parameter {name!r} is text with no dimensions")
             dims = tuple(section[body + 2 : body + 2 + ndims])
             data_pos = body + 2 + ndims
             count = int(np.prod(dims)) if ndims else 1
@@ -268,6 +272,8 @@ def _walk_parameters(section: bytes, processor: str, repairs: list[str]) -> list
                 dims=dims,
                 data_pos=data_pos,
             )
+            if desc_pos < n and section[desc_pos] >= 128:
+                rec.long_description_at = desc_pos
         if nxt is not None and not rec.is_group and desc_pos <= nxt < end:
             # The record stops after its values, without a description length byte.
             repairs.append(f"parameter {name!r} has no description; read without one")
@@ -283,12 +289,44 @@ def _walk_parameters(section: bytes, processor: str, repairs: list[str]) -> list
             nxt = end
             rec.fixed_offset = end - off_pos
         records.append(rec)
-        if nxt is None or nxt >= n:
+        if nxt is not None and nxt >= n:
+            rec.fixed_offset = 0  # the last record points past the section: it ends the list
+            break
+        if nxt is None:
             break
         pos = nxt
     if records and not any(r.is_group for r in records):
         raise FormatError("the parameter section holds parameters but no groups")
+    _check_required(section, records, processor)
     return records
+
+
+#: Parameters ezc3d indexes without checking: when present they need one value of this type.
+_REQUIRED_SCALARS = {
+    ("POINT", "USED"): 2,
+    ("POINT", "FRAMES"): 2,
+    ("POINT", "RATE"): 4,
+    ("POINT", "SCALE"): 4,
+    ("ANALOG", "USED"): 2,
+    ("ANALOG", "RATE"): 4,
+    ("ANALOG", "GEN_SCALE"): 4,
+}
+
+
+def _check_required(section: bytes, records: list[Record], processor: str) -> None:
+    groups = {r.group_id: r.name.upper() for r in records if r.is_group}
+    for rec in records:
+        if rec.is_group:
+            continue
+        key = (groups.get(rec.group_id, ""), rec.name.upper())
+        if key not in _REQUIRED_SCALARS:
+            continue
+        count = int(np.prod(rec.dims)) if rec.dims else 1
+        if count == 0:
+            raise FormatError(f"{key[0]}:{key[1]} holds no value; expected one")
+        if key[1] == "USED" and rec.type == 2:
+            if int(np.asarray(record_values(section, rec, processor))[0]) < 0:
+                raise FormatError(f"{key[0]}:USED is negative")
 
 
 def record_values(section: bytes, rec: Record, processor: str) -> np.ndarray | bytes:
@@ -365,6 +403,8 @@ def repaired(blob: bytes, layout: Layout, byteorder: str | None = None) -> bytes
     for rec in reversed(layout.records):  # back to front: insertions keep earlier positions
         if rec.fixed_offset is not None:
             struct.pack_into(e + "h", out, p + rec.offset_pos, rec.fixed_offset)
+        if rec.long_description_at is not None:  # drop it: ezc3d would read a negative length
+            out[p + rec.long_description_at] = 0
         if rec.missing_description_at is not None:
             (offset,) = struct.unpack_from(e + "h", out, p + rec.offset_pos)
             struct.pack_into(e + "h", out, p + rec.offset_pos, offset + 1)

@@ -191,7 +191,10 @@ class _Structure:
                 if rec is not None:  # hide the float OFFSET from ezc3d, keep its values
                     at = lay.param_start + rec.offset_pos - len(rec.name)
                     blob = blob[:at] + b"X" + blob[at + 1 :]
-                self.warn(f"ANALOG:{source.name} (type {source.type}) read as ANALOG:{name}")
+                if rec is None:
+                    self.warn(f"ANALOG:{name} is missing; ANALOG:{source.name} read in its place")
+                else:
+                    self.warn(f"ANALOG:{name} is stored as floats; read as integers")
             else:
                 self.warn(f"ANALOG:{name} is missing; {fill} assumed for every channel")
             if ptype == 2 and not np.allclose(values, np.rint(values)):
@@ -211,22 +214,22 @@ class _Structure:
         self.point_scale = abs(float(scale)) if scale else abs(h.scale)
         rate = float(p.first("POINT", "RATE", h.rate) or h.rate)
         self.point_rate = rate if rate > 0 else h.rate
-        self.n_analog_words = h.n_analog_words
         n_channels = int(p.first("ANALOG", "USED", 0) or 0)
-        if h.n_analog_words == 0:
+        self.n_analog_words = self._analog_words(n_channels)
+        if self.n_analog_words == 0:
             n_channels, ratio = 0, 0
         elif n_channels == 0:
             self.warn(
-                f"header has {h.n_analog_words} analog samples per frame but ANALOG:USED is 0; "
+                f"header has {self.n_analog_words} analog samples per frame but ANALOG:USED is 0; "
                 "those samples are skipped"
             )
             ratio = 0
-        elif n_channels > 0 and h.n_analog_words % n_channels == 0:
-            ratio = h.n_analog_words // n_channels
+        elif self.n_analog_words % n_channels == 0:
+            ratio = self.n_analog_words // n_channels
         else:
             raise C3DError(
                 self.path,
-                f"header has {h.n_analog_words} analog samples per frame, not a multiple of "
+                f"header has {self.n_analog_words} analog samples per frame, not a multiple of "
                 f"ANALOG:USED = {n_channels}",
             )
         self.n_channels, self.analog_ratio = n_channels, ratio
@@ -253,6 +256,38 @@ class _Structure:
                 f"truncated: {self.n_frames} frames need {need} bytes, the file has {lay.size} "
                 f"(room for {have} frames)",
             )
+
+    def _analog_words(self, n_channels: int) -> int:
+        """Analog samples per 3D frame: header word 3, unless the file's size contradicts it.
+
+        Some writers (The MotionMonitor, c3d.org sample24) store the number of channels
+        there; ANALOG:USED x (ANALOG:RATE / POINT:RATE) is then what the data section holds.
+        """
+        h, p = self.layout.header, self.params
+        words = h.n_analog_words
+        a_rate = float(p.first("ANALOG", "RATE", 0) or 0)
+        if not (n_channels and a_rate > 0 and self.point_rate > 0):
+            return words
+        ratio = a_rate / self.point_rate
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            return words
+        alt = n_channels * int(round(ratio))
+        if alt == words or h.frames <= 0:
+            return words
+        size = self.layout.size - (h.data_block - 1) * fmt.BLOCK
+        w = 4 if self.is_float else 2
+
+        def leftover(aw: int) -> int:
+            return size - h.frames * (4 * h.n_points + aw) * w
+
+        left_header, left_alt = leftover(words), leftover(alt)
+        if left_alt >= 0 and (left_header < 0 or left_alt < left_header):
+            self.warn(
+                f"header says {words} analog samples per frame; the data section holds "
+                f"ANALOG:USED x ANALOG:RATE/POINT:RATE = {alt}, which is read"
+            )
+            return alt
+        return words
 
     def _count_frames(self) -> int:
         """Frame count, reading past the header's 65535 limit for long captures."""
@@ -339,9 +374,7 @@ def read_c3d(
     >>> ds.markers.sel(marker="LASI", axis="z").mean().item()  # doctest: +SKIP
     """
     path = Path(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", C3DWarning)
-        st = _Structure(path)
+    st = _Structure(path)
     start, stop, step = (frames or slice(None)).indices(st.n_frames)
     if step != 1:
         raise ValueError(f"frames must be a contiguous slice; found step {step}")
@@ -573,10 +606,13 @@ def _analogs(st: _Structure, words: np.ndarray, n: int) -> np.ndarray:
         return np.zeros((0, 0))
     p = st.params
     a = words[:, 4 * st.n_points :].reshape(n * st.analog_ratio, st.n_channels)
-    if not st.is_float and str(p.first("ANALOG", "FORMAT", "") or "").upper() == "UNSIGNED":
-        a = a.view(np.uint16) if a.dtype.itemsize == 2 else a
+    unsigned = str(p.first("ANALOG", "FORMAT", "") or "").strip().upper() == "UNSIGNED"
+    if unsigned and a.dtype.itemsize == 2:
+        a = a.view(a.dtype.newbyteorder("=").str.replace("i", "u"))
     a = a.astype(np.float64)
     offset = _per_channel(p.numbers("ANALOG", "OFFSET"), st.n_channels, 0.0)
+    if unsigned:  # OFFSET is stored as int16 but means an unsigned count (C3D guide)
+        offset = np.mod(offset, 65536)
     scale = _per_channel(p.numbers("ANALOG", "SCALE"), st.n_channels, 1.0)
     gen = float(p.first("ANALOG", "GEN_SCALE", 1.0) or 1.0)
     a -= offset

@@ -1,0 +1,35 @@
+"""Shared fixtures: the embedded default study, the vendor fixtures and (if present) ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "data" / "biomechzoo"
+FIXTURES = Path(__file__).resolve().parent / "data" / "c3d"
+SHARED = ROOT.parent / "shared" / "data" / "c3d"
+
+
+def fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+@pytest.fixture(scope="session")
+def walk_path() -> Path:
+    """A Vicon Nexus walk with plates, events, PiG/OFM outputs and measurements."""
+    return STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+
+
+@pytest.fixture(scope="session")
+def walk(walk_path):
+    from chainlab import read_c3d
+
+    return read_c3d(walk_path)
+
+
+def shared_vendor_files() -> list[Path]:
+    """Every file of ../shared/data/c3d/vendors (empty where the clone has no ../shared)."""
+    d = SHARED / "vendors"
+    return sorted(d.iterdir()) if d.is_dir() else []
