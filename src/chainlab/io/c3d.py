@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ from chainlab.io.forceplates import (
 )
 
 LONG_CAPTURE_HEADER_FRAMES = 65535
+_HIDDEN_ROTATION = b"X" + b"OTATION"  # the ROTATION group, renamed while ezc3d parses
 
 
 # --------------------------------------------------------------------------- parameters
@@ -137,7 +139,12 @@ class _Structure:
         if not self.layout.records:
             self.warn("the parameter section is empty; the header alone describes the data")
             return {}
-        blob = self._blob_for_ezc3d(data)
+        blob = bytearray(self._blob_for_ezc3d(data))
+        # ezc3d is given no data section: a header announcing no frames keeps it from
+        # looking for any (a long capture's header otherwise makes it fail).
+        first = struct.unpack_from("<H", blob, 6)[0]
+        struct.pack_into("<H", blob, 8, max(first, 1) - 1)
+        struct.pack_into("<H", blob, 6, max(first, 1))
         fd, tmp = tempfile.mkstemp(suffix=".c3d", prefix="chainlab-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -153,7 +160,11 @@ class _Structure:
                 raise C3DError(self.path, f"ezc3d cannot parse the parameters: {errors[0]}")
             if errors:
                 self.warn(f"non-standard parameter section read leniently ({errors[0]})")
-            return {g: dict(v) for g, v in c["parameters"].items() if g != "header"}
+            params = {g: dict(v) for g, v in c["parameters"].items() if g != "header"}
+            hidden = _HIDDEN_ROTATION.decode()
+            if hidden in params:
+                params["ROTATION"] = params.pop(hidden)
+            return params
         finally:
             os.unlink(tmp)
 
@@ -172,6 +183,10 @@ class _Structure:
         else:
             blob = fmt.repaired(data, lay)
         lay = fmt.read_layout(blob, len(blob))
+        rot = fmt.find(lay, "ROTATION")
+        if rot is not None:  # ezc3d would look for rotation data in the absent data section
+            at = lay.param_start + rot.offset_pos - len(rot.name)
+            blob = blob[:at] + _HIDDEN_ROTATION[:1] + blob[at + 1 :]
         used_rec = fmt.find(lay, "ANALOG", "USED")
         if used_rec is None or used_rec.type != 2:
             return blob
