@@ -322,6 +322,7 @@ class _Structure:
             return int(round(float(long_frames)))
         if self.frame_bytes:
             fitted = (self.layout.size - self.data_start) // self.frame_bytes
+            fitted -= self._zero_padding_frames(fitted)
             if fitted > h.frames:
                 self.warn(
                     f"header says {h.frames} frames (its maximum) and the file gives no "
@@ -329,6 +330,18 @@ class _Structure:
                 )
                 return int(fitted)
         return max(0, h.frames)
+
+    def _zero_padding_frames(self, fitted: int) -> int:
+        """Trailing all-zero frames within the last 512-byte block: padding, not data."""
+        tail = min(fitted, fmt.BLOCK // self.frame_bytes + 1)
+        if tail <= 0:
+            return 0
+        with open(self.path, "rb") as f:
+            f.seek(self.data_start + (fitted - tail) * self.frame_bytes)
+            raw = np.frombuffer(f.read(tail * self.frame_bytes), dtype=np.uint8)
+        nonzero = raw.reshape(tail, self.frame_bytes).any(axis=1)
+        last = np.flatnonzero(nonzero)
+        return tail - (int(last[-1]) + 1 if last.size else 0)
 
     # ----------------------------------------------------------------------- data
 
