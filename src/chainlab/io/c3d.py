@@ -402,13 +402,21 @@ def read_c3d(
     >>> ds.markers.sel(marker="LASI", axis="z").mean().item()  # doctest: +SKIP
     """
     path = Path(path)
-    st = _Structure(path)
-    start, stop, step = (frames or slice(None)).indices(st.n_frames)
-    if step != 1:
-        raise ValueError(f"frames must be a contiguous slice; found step {step}")
-    stop = max(stop, start)
-    words = st.read_words(start, stop)
-    return _build_dataset(st, words, start, cop_threshold)
+    window = frames or slice(None)
+    if window.step not in (None, 1):
+        raise ValueError(f"frames must be a contiguous slice; found step {window.step}")
+    try:
+        st = _Structure(path)
+        start, stop, _ = window.indices(st.n_frames)
+        stop = max(stop, start)
+        words = st.read_words(start, stop)
+        return _build_dataset(st, words, start, cop_threshold)
+    except (C3DError, MemoryError):
+        raise
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+        # Parameters that contradict each other in a way no check above foresaw: still a
+        # clear error for this file, never a traceback that stops a whole study.
+        raise C3DError(path, f"inconsistent content ({type(exc).__name__}: {exc})") from exc
 
 
 def iter_c3d_chunks(
@@ -502,31 +510,15 @@ def _build_dataset(st: _Structure, words: np.ndarray, start: int, cop_threshold:
     p = st.params
     unit, to_m = _length_scale(st)
 
-    # points: (n, n_points, 4)
+    # points: (n, n_points, 4); markers and model outputs are taken apart before scaling
     pts = words[:, : 4 * st.n_points].reshape(n, st.n_points, 4)
-    xyz = pts[..., :3].astype(np.float64)
-    if not st.is_float:
-        xyz *= st.point_scale
-    w4 = pts[..., 3]
-    if st.is_float:
-        w4 = np.rint(w4).astype(np.int64)
-    else:
-        w4 = w4.astype(np.int64)
-    invalid = w4 < 0
-    residual = np.where(invalid, np.nan, (w4 & 0xFF) * st.point_scale)
-    xyz[invalid] = np.nan
-
     labels = _labels(st, "POINT", st.n_points, "point")
     kinds = _model_output_kinds(st)
     is_output = np.array([lab in kinds for lab in labels], dtype=bool)
     mk = np.flatnonzero(~is_output)
     out = np.flatnonzero(is_output)
-
-    markers = xyz[:, mk] * to_m
-    zero = np.all(xyz[:, mk] == 0.0, axis=-1)
-    markers[zero] = np.nan
-    residual_m = residual[:, mk] * to_m
-    residual_m[zero] = np.nan
+    markers, residual_m = _points(st, pts, mk, to_m, drop_zeros=True)
+    outputs, _ = _points(st, pts, out, 1.0, drop_zeros=False)
     marker_names = [labels[i] for i in mk]
     modeled = {m.rsplit(":", 1)[-1] for m in p.strings("POINT", "MODELED_MARKERS")}
 
@@ -556,7 +548,7 @@ def _build_dataset(st: _Structure, words: np.ndarray, start: int, cop_threshold:
         ),
         "model_outputs": (
             ("frame", "output", "axis"),
-            xyz[:, out],
+            outputs,
             {"units": "see output_units", "long_name": "model outputs stored in the file"},
         ),
     }
@@ -627,6 +619,28 @@ def _build_dataset(st: _Structure, words: np.ndarray, start: int, cop_threshold:
         "read_warnings": list(st.warnings),
     }
     return ds
+
+
+def _points(
+    st: _Structure, pts: np.ndarray, idx: np.ndarray, to_unit: float, drop_zeros: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (x to_unit) and residuals of the points `idx`; invalid samples NaN.
+
+    A negative fourth word marks a sample invalid (C3D guide); its low byte times
+    |POINT:SCALE| is the residual. With `drop_zeros`, (0, 0, 0) is a gap too.
+    """
+    sub = pts if idx.size == pts.shape[1] else pts[:, idx]
+    scale = to_unit if st.is_float else to_unit * st.point_scale
+    xyz = np.multiply(sub[..., :3], scale, dtype=np.float64)
+    w = sub[..., 3]
+    w = np.rint(w).astype(np.int32) if st.is_float else w.astype(np.int32)
+    residual = np.multiply(w & 0xFF, st.point_scale * to_unit, dtype=np.float64)
+    bad = w < 0
+    if drop_zeros:
+        bad |= ~sub[..., :3].any(axis=-1)
+    xyz[bad] = np.nan
+    residual[bad] = np.nan
+    return xyz, residual
 
 
 def _analogs(st: _Structure, words: np.ndarray, n: int) -> np.ndarray:

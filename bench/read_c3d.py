@@ -1,0 +1,159 @@
+"""Benchmark: chainlab.read_c3d against ezc3d on a real trial and a long synthetic capture.
+
+    python bench/read_c3d.py [--frames 60000] [--markers 100] [--repeat 3]
+
+Each reader runs in its own subprocess so that its peak memory (ru_maxrss) is its own.
+Prints a Markdown table: best wall time of --repeat runs, MB/s of file size, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+READERS = {
+    "chainlab.read_c3d": "import chainlab; f = lambda p: chainlab.read_c3d(p)",
+    "chainlab, 10k-frame chunks": (
+        "import chainlab\n"
+        "def f(p):\n"
+        "    for c in chainlab.iter_c3d_chunks(p, chunk_frames=10_000): pass"
+    ),
+    "ezc3d.c3d(p, extract_forceplat_data=True)": (
+        "import ezc3d; f = lambda p: ezc3d.c3d(p, extract_forceplat_data=True)"
+    ),
+    "ezc3d.c3d(p)": "import ezc3d; f = lambda p: ezc3d.c3d(p)",
+}
+
+CHILD = """
+import resource, sys, time, warnings, json
+warnings.simplefilter("ignore")
+{setup}
+path, repeat = sys.argv[1], int(sys.argv[2])
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+times = []
+for _ in range(repeat):
+    t = time.perf_counter(); f(path); times.append(time.perf_counter() - t)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"best_s": min(times), "peak_rss_mb": peak / 1024, "rss_over_import_mb": (peak - base) / 1024}}))
+"""
+
+
+def make_long_capture(path: Path, n_frames: int, n_markers: int) -> Path:
+    """A float capture: n_markers at 100 Hz, two TYPE 2 plates (12 channels) at 1 kHz.
+
+    ezc3d writes a short template with every parameter; the data section is then written
+    here with numpy (walking markers, a sine load on each plate) and the header patched.
+    """
+    import ezc3d
+
+    ratio, n_ch = 10, 12
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [100.0]
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["mm"]
+    c["parameters"]["POINT"]["LABELS"]["value"] = tuple(f"M{i:03d}" for i in range(n_markers))
+    c["parameters"]["ANALOG"]["RATE"]["value"] = [1000.0]
+    c["parameters"]["ANALOG"]["LABELS"]["value"] = tuple(
+        f"{q}{p}" for p in (1, 2) for q in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")
+    )
+    c["parameters"]["ANALOG"]["UNITS"]["value"] = tuple(["N"] * 3 + ["Nmm"] * 3) * 2
+    c["data"]["points"] = np.ones((4, n_markers, 1))
+    c["data"]["analogs"] = np.zeros((1, n_ch, ratio))
+    fp = c["parameters"]["FORCE_PLATFORM"]
+    fp["USED"]["value"] = [2]
+    fp["TYPE"]["value"] = [2, 2]
+    fp["ZERO"]["value"] = [1, 0]
+    corners = np.array(
+        [[[0.5, 0, 0], [0, 0, 0], [0, 0.6, 0], [0.5, 0.6, 0]],
+         [[1.0, 0, 0], [0.5, 0, 0], [0.5, 0.6, 0], [1.0, 0.6, 0]]]
+    ) * 1000
+    fp["CORNERS"]["value"] = corners.transpose(2, 1, 0)
+    fp["ORIGIN"]["value"] = np.array([[0.0, 0.0, 40.0]] * 2).T
+    fp["CHANNEL"]["value"] = np.arange(1, 13).reshape(2, 6).T
+    fp["CAL_MATRIX"]["value"] = np.zeros((6, 6, 0))
+    c.add_parameter("TRIAL", "ACTUAL_START_FIELD", [1, 0])
+    c.add_parameter("TRIAL", "ACTUAL_END_FIELD", [n_frames % 65536, n_frames // 65536])
+    tmpl = path.with_suffix(".template.c3d")
+    c.write(str(tmpl))
+    raw = bytearray(tmpl.read_bytes())
+    tmpl.unlink()
+    data_start = (int.from_bytes(raw[16:18], "little") - 1) * 512
+    raw[8:10] = min(n_frames, 65535).to_bytes(2, "little")
+    from chainlab.io import _c3dformat as fmt
+
+    lay = fmt.read_layout(bytes(raw), len(raw))
+    frames = fmt.find(lay, "POINT", "FRAMES")
+    at = lay.param_start + frames.data_pos
+    raw[at : at + 2] = min(n_frames, 65535).to_bytes(2, "little")  # as Vicon does (unsigned)
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as f:
+        f.write(raw[:data_start])
+        step = 10_000
+        offsets = rng.uniform(0, 1500, (n_markers, 3)).astype(np.float32)
+        for s in range(0, n_frames, step):
+            n = min(step, n_frames - s)
+            t = (s + np.arange(n)) / 100.0
+            pts = np.zeros((n, n_markers, 4), np.float32)
+            pts[..., :3] = offsets + (1000 * t)[:, None, None] % 5000
+            pts[..., 1] += (30 * np.sin(2 * np.pi * t))[:, None]
+            ta = (s * ratio + np.arange(n * ratio)) / 1000.0
+            load = np.clip(np.sin(2 * np.pi * ta), 0, None) * 700
+            an = np.zeros((n * ratio, n_ch), np.float32)
+            an[:, 2] = -load  # z points into these plates: the reaction is along -z
+            an[:, 8] = -load[::-1]
+            an[:, 3] = -20 * load
+            an[:, 10] = 15 * load
+            frame = np.concatenate([pts.reshape(n, -1), an.reshape(n, -1)], axis=1)
+            f.write(frame.astype("<f4").tobytes())
+        f.write(b"\0" * (-f.tell() % 512))
+    return path
+
+
+def run(reader: str, path: Path, repeat: int) -> dict:
+    code = CHILD.format(setup=READERS[reader])
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(repeat)], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=60_000)
+    ap.add_argument("--markers", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--trial", default=str(ROOT / "data/biomechzoo/HC030A/Turn/HC030A22.c3d"))
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="chainlab-bench-"))
+    t = time.perf_counter()
+    long_path = make_long_capture(tmp / "long.c3d", args.frames, args.markers)
+    print(f"made {long_path} ({long_path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s",
+          file=sys.stderr)
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, {platform.platform()}")
+    print(f"command: python bench/read_c3d.py --frames {args.frames} --markers {args.markers} "
+          f"--repeat {args.repeat}\n")
+    print("| file | MB | reader | best s | MB/s | peak RSS MB | RSS over imports MB |")
+    print("|---|---|---|---|---|---|---|")
+    for path in (Path(args.trial), long_path):
+        mb = path.stat().st_size / 1e6
+        for reader in READERS:
+            if reader.startswith("chainlab, 10k") and path != long_path:
+                continue
+            r = run(reader, path, args.repeat)
+            print(f"| {path.name} | {mb:.1f} | {reader} | {r['best_s']:.3f} | {mb / r['best_s']:.0f} | "
+                  f"{r['peak_rss_mb']:.0f} | {r['rss_over_import_mb']:.0f} |", flush=True)
+    long_path.unlink()
+
+
+if __name__ == "__main__":
+    main()
