@@ -66,6 +66,11 @@ class Record:
     missing_description_at: int | None = None  # set when the description byte is missing
     long_description_at: int | None = None  # description length >= 128 (ezc3d reads it < 0)
 
+    @property
+    def count(self) -> int:
+        """Number of values of a parameter (a scalar has no dimensions and one value)."""
+        return int(np.prod(self.dims)) if self.dims else 1
+
 
 @dataclass
 class Layout:
@@ -321,8 +326,7 @@ def _check_required(section: bytes, records: list[Record], processor: str) -> No
         key = (groups.get(rec.group_id, ""), rec.name.upper())
         if key not in _REQUIRED_SCALARS:
             continue
-        count = int(np.prod(rec.dims)) if rec.dims else 1
-        if count == 0:
+        if rec.count == 0:
             raise FormatError(f"{key[0]}:{key[1]} holds no value; expected one")
         if key[1] == "USED" and rec.type == 2:
             if int(np.asarray(record_values(section, rec, processor))[0]) < 0:
@@ -331,8 +335,7 @@ def _check_required(section: bytes, records: list[Record], processor: str) -> No
 
 def record_values(section: bytes, rec: Record, processor: str) -> np.ndarray | bytes:
     """The raw values of a parameter record (bytes for character and byte types)."""
-    count = int(np.prod(rec.dims)) if rec.dims else 1
-    raw = section[rec.data_pos : rec.data_pos + count * _PARAM_TYPES[rec.type]]
+    raw = section[rec.data_pos : rec.data_pos + rec.count * _PARAM_TYPES[rec.type]]
     if rec.type == 2:
         return np.frombuffer(raw, dtype=(">" if processor == "mips" else "<") + "i2")
     if rec.type == 4:
@@ -369,7 +372,7 @@ def append_parameter(
     if last.is_group:
         end = last.offset_pos + 2 + 1 + sec[last.offset_pos + 2]
     else:
-        count = int(np.prod(last.dims)) if last.dims else 1
+        count = last.count
         desc = last.data_pos + count * _PARAM_TYPES[last.type]
         end = desc + 1 + sec[desc]
     values = np.asarray(values).ravel()
@@ -441,6 +444,5 @@ def mips_to_intel(data: bytes, layout: Layout) -> bytes:
         swap(p + rec.offset_pos, 2)
         if rec.is_group or rec.type in (-1, 1):
             continue
-        count = int(np.prod(rec.dims)) if rec.dims else 1
-        swap(p + rec.data_pos, rec.type, count)
+        swap(p + rec.data_pos, rec.type, rec.count)
     return repaired(bytes(out), layout, byteorder="<")
