@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 
 from chainlab import __version__
-from chainlab.errors import C3DError, C3DWarning
+from chainlab.errors import C3DError, C3DWarning, ChainlabError
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -41,6 +41,39 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_kinematics(args: argparse.Namespace) -> int:
+    from chainlab.io.store import write_netcdf_atomic
+    from chainlab.kinematics import KinematicsOptions, kinematics_from_files
+
+    subject = {}
+    for item in args.subject or []:
+        key, _, value = item.partition("=")
+        try:
+            subject[key.strip()] = float(value)
+        except ValueError:
+            print(f"chainlab kinematics: --subject expects NAME=NUMBER; found {item!r}", file=sys.stderr)
+            return 2
+    options = KinematicsOptions(
+        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        progression=args.progression,
+        flat_foot=not args.no_flat_foot,
+        partial=args.partial,
+        subject=subject,
+    )
+    if args.solver != "direct":
+        print(f"chainlab kinematics: solver {args.solver!r} is not available yet; use 'direct'", file=sys.stderr)
+        return 2
+    try:
+        ds = kinematics_from_files(args.dynamic, args.static, options)
+    except (C3DError, ChainlabError, OSError) as exc:
+        print(f"chainlab kinematics: {exc}", file=sys.stderr)
+        return 1
+    write_netcdf_atomic(ds, args.output)
+    state = " (partial: " + ds.attrs["models_left_out"] + ")" if ds.attrs["partial"] else ""
+    print(f"{args.output}: {ds.sizes['frame']} frames, {ds.sizes['output']} outputs{state}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainlab",
@@ -67,6 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --json: give each marker's fraction of valid frames, not only its name",
     )
     info.set_defaults(func=_cmd_info)
+
+    kin = sub.add_parser(
+        "kinematics",
+        help="joint angles of a trial (Plug-in Gait, trunk, lumbar)",
+        description=(
+            "Calibrate Plug-in Gait on the subject's static trial and compute the joint angles "
+            "of a dynamic trial: LPelvisAngles, LHipAngles, LKneeAngles, LAnkleAngles, "
+            "LFootProgressAngles, LThoraxAngles, LSpineAngles, LumbarCurvature, "
+            "LumbarPelvisAngles and R* twins, in degrees, with segment poses and joint centres. "
+            "Writes a netCDF4/HDF5 file that xarray.open_dataset opens. Subject measurements "
+            "come from the static trial's PROCESSING group unless given with --subject."
+        ),
+    )
+    kin.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
+    kin.add_argument("--static", required=True, metavar="STATIC.c3d", help="the subject's static trial")
+    kin.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="output file (written atomically)")
+    kin.add_argument("--models", default="pig,trunk,lumbar", help="comma-separated models (default: %(default)s)")
+    kin.add_argument("--progression", choices=("lab", "travel"), default="lab",
+                     help="walking direction: nearest lab axis as Nexus (default) or the direction of travel")
+    kin.add_argument("--no-flat-foot", action="store_true", help="static trial not stood with flat feet")
+    kin.add_argument("--partial", action="store_true",
+                     help="leave out models whose markers are missing instead of failing (output marked partial)")
+    kin.add_argument("--subject", action="append", metavar="NAME=VALUE",
+                     help="override a subject measurement, e.g. --subject LLegLength=830 (mm)")
+    kin.add_argument("--solver", default="direct", help="'direct' (the models above)")
+    kin.set_defaults(func=_cmd_kinematics)
     return parser
 
 

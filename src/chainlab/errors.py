@@ -23,3 +23,10 @@ class C3DError(ChainlabError, ValueError):
 
 class C3DWarning(UserWarning):
     """A C3D file was read, but something in it was repaired or assumed."""
+
+
+class ModelInputError(ChainlabError, ValueError):
+    """A model cannot run on a trial: missing measurements, markers or static trial.
+
+    The message names the trial, what is missing and where it was looked for.
+    """

@@ -1,0 +1,268 @@
+"""Joint angles of one trial: calibrate the models on the static trial, apply them to a walk.
+
+``compute_kinematics(dynamic, static)`` takes two trial Datasets (from
+:func:`chainlab.read_c3d`) and returns one Dataset:
+
+===================  ==================================  =======
+variable             dims                                units
+===================  ==================================  =======
+``angles``           (frame, output, axis)               deg
+``segment_origin``   (frame, segment, axis)              m
+``segment_axes``     (frame, segment, axis, segment_axis)  1
+``joint_centres``    (frame, point, axis)                m
+``markers``          (frame, marker, axis)               m
+===================  ==================================  =======
+
+``output`` takes the names Vicon Nexus uses (``LPelvisAngles``, ``LHipAngles``, ...,
+``LThoraxAngles``, ``LSpineAngles``) plus chainlab's ``LumbarCurvature`` and
+``LumbarPelvisAngles``; ``axis`` is x, y, z in Nexus' component order. ``segment_axes``
+holds each segment's x, y, z axes (``segment_axis``) as lab vectors (``axis``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from chainlab import __version__
+from chainlab.conventions import AXES
+from chainlab.errors import ChainlabError, ModelInputError
+from chainlab.model import lumbar, pig
+from chainlab.model.measurements import resolve
+
+MODELS = ("pig", "trunk", "lumbar")
+
+
+class KinematicsWarning(UserWarning):
+    """Kinematics ran, but something about the inputs is doubtful (e.g. another subject)."""
+
+
+@dataclass
+class KinematicsOptions:
+    """What a study's config may set; defaults reproduce Vicon Nexus."""
+
+    models: Sequence[str] = MODELS
+    progression: str = "lab"  # "lab" (Nexus) or "travel"
+    flat_foot: bool = True
+    partial: bool = False  # allow models whose markers are missing to be left out
+    subject: Mapping[str, float] = field(default_factory=dict)  # measurement overrides
+
+
+def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
+    present = set(ds.marker.values.tolist())
+    return {n: ds.markers.sel(marker=n).values for n in names if n in present}
+
+
+def _valid_names(ds: xr.Dataset) -> list[str]:
+    """Markers with at least one valid sample."""
+    ok = np.isfinite(ds.markers.values[..., 0]).any(axis=0)
+    return [str(m) for m, v in zip(ds.marker.values, ok) if v]
+
+
+def _missing(ds: xr.Dataset, names: Sequence[str]) -> list[str]:
+    """Markers absent from the trial, or present but invalid in every frame."""
+    present = set(ds.marker.values.tolist())
+    out = [n for n in names if n not in present]
+    out += [n for n in names if n in present and not np.isfinite(ds.markers.sel(marker=n).values).any()]
+    return out
+
+
+def _gap_ranges(valid: np.ndarray, frames: np.ndarray) -> str:
+    """'12-15,80' for the frame numbers where `valid` is False."""
+    bad = np.flatnonzero(~valid)
+    if bad.size == 0:
+        return ""
+    breaks = np.flatnonzero(np.diff(bad) > 1)
+    starts = np.concatenate([[bad[0]], bad[breaks + 1]])
+    ends = np.concatenate([bad[breaks], [bad[-1]]])
+    return ",".join(
+        f"{frames[a]}" if a == b else f"{frames[a]}-{frames[b]}" for a, b in zip(starts, ends)
+    )
+
+
+def _same_subject_checks(dynamic: xr.Dataset, static: xr.Dataset) -> list[str]:
+    """Reasons to doubt that the static trial is the same subject's as the dynamic one."""
+    doubts = []
+    sd, ss = dynamic.attrs.get("subject", ""), static.attrs.get("subject", "")
+    if sd and ss and sd != ss:
+        doubts.append(f"subject names differ: dynamic {sd!r}, static {ss!r}")
+    for name in ("Bodymass", "Height", "LLegLength", "RLegLength"):
+        a = dynamic.measurements.to_series().get(name) if "measurement" in dynamic.coords else None
+        b = static.measurements.to_series().get(name) if "measurement" in static.coords else None
+        if a and b and abs(a - b) > 0.02 * max(abs(a), abs(b)):
+            doubts.append(f"{name} differs: dynamic {a:g}, static {b:g}")
+    for a, b in (("LASI", "RASI"), ("LKNE", "LANK"), ("RKNE", "RANK")):
+        try:
+            ld = np.nanmedian(np.linalg.norm(dynamic.markers.sel(marker=a) - dynamic.markers.sel(marker=b), axis=-1))
+            ls = np.nanmedian(np.linalg.norm(static.markers.sel(marker=a) - static.markers.sel(marker=b), axis=-1))
+        except KeyError:
+            continue
+        if np.isfinite(ld) and np.isfinite(ls) and abs(ld - ls) > 0.1 * ls:
+            doubts.append(f"{a}-{b} distance differs: dynamic {ld * 1000:.0f} mm, static {ls * 1000:.0f} mm")
+    return doubts
+
+
+def compute_kinematics(
+    dynamic: xr.Dataset, static: xr.Dataset | None, options: KinematicsOptions | None = None
+) -> xr.Dataset:
+    """Plug-in Gait, trunk and lumbar angles of `dynamic`, calibrated on `static`.
+
+    Raises
+    ------
+    ModelInputError
+        No static trial; measurements or markers missing (listed) for a requested model
+        (unless ``options.partial``, which leaves that model out and marks the output
+        partial).
+    """
+    opt = options or KinematicsOptions()
+    name = dynamic.attrs.get("source_file", "dynamic trial")
+    unknown = sorted(set(opt.models) - set(MODELS))
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; expected some of {list(MODELS)}")
+    if static is None:
+        raise ModelInputError(f"{name}: kinematics need the subject's static trial; none was given")
+    warn: list[str] = []
+    for doubt in _same_subject_checks(dynamic, static):
+        warn.append(f"static trial {static.attrs.get('source_file', '')} may be another subject's: {doubt}")
+
+    needs = {
+        "pig": (pig.DYNAMIC_MARKERS, pig.MARKERS),
+        "trunk": (pig.TRUNK_MARKERS + ("LASI", "RASI", "SACR"), ()),
+        "lumbar": (("LASI", "RASI", "SACR"), ()),
+    }
+    skipped: dict[str, str] = {}
+    run = []
+    for model in opt.models:
+        dyn_need, static_need = needs[model]
+        miss_d, miss_s = _missing(dynamic, dyn_need), _missing(static, static_need)
+        if model == "lumbar":
+            try:
+                lumbar.choose_markers(_valid_names(dynamic))
+            except ValueError as exc:
+                miss_d = miss_d + [str(exc)]
+        if miss_d or miss_s:
+            reason = "; ".join(
+                x for x in (
+                    f"missing from {name}: {', '.join(miss_d)}" if miss_d else "",
+                    f"missing from static {static.attrs.get('source_file', '')}: {', '.join(miss_s)}" if miss_s else "",
+                ) if x
+            )
+            if not opt.partial:
+                raise ModelInputError(f"{name}: model {model!r} cannot run ({reason}); "
+                                      "run with partial output allowed to leave it out")
+            skipped[model] = reason
+        else:
+            run.append(model)
+
+    frames = dynamic.frame.values
+    angles: dict[str, np.ndarray] = {}
+    segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    points: dict[str, np.ndarray] = {}
+    attrs: dict[str, object] = {}
+    used: list[str] = []
+    if "pig" in run:
+        meas, origin = resolve(static, dynamic, opt.subject, trial=name)
+        cal = pig.calibrate(_markers(static, pig.MARKERS), meas, flat_foot=opt.flat_foot)
+        for s in pig.SIDES:
+            for key in ("ThighRotation", "ShankRotation"):
+                if meas.get(f"{s}{key}"):
+                    warn.append(f"{s}{key} = {meas[f'{s}{key}']:g} is not applied (not implemented)")
+        res = pig.pig(_markers(dynamic, pig.DYNAMIC_MARKERS), cal, progression=opt.progression)
+        angles |= res.angles
+        segments |= res.segments
+        points |= res.points
+        attrs |= cal.as_attrs()
+        attrs["measurement_sources"] = json.dumps(origin, sort_keys=True)
+        used += list(pig.DYNAMIC_MARKERS)
+    if "trunk" in run:
+        res = pig.trunk(_markers(dynamic, needs["trunk"][0]), progression=opt.progression)
+        angles |= res.angles
+        segments |= res.segments
+        used += list(pig.TRUNK_MARKERS)
+    if "lumbar" in run:
+        mk = _markers(dynamic, lumbar.SPINE_ORDER + ("LASI", "RASI", "SACR"))
+        which = lumbar.choose_markers(_valid_names(dynamic))
+        _, p_r = pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
+        angles |= lumbar.lumbar_angles(mk, p_r, which)
+        attrs["lumbar_markers"] = f"top={which.top},apex={which.apex},bottom={which.bottom},above_bottom={which.above_bottom}"
+        used += [which.top, which.apex, which.bottom, which.above_bottom, "LASI", "RASI", "SACR"]
+
+    used = list(dict.fromkeys(m for m in used if m in set(dynamic.marker.values.tolist())))
+    mk_used = dynamic.markers.sel(marker=used)
+    valid = np.isfinite(mk_used.values[..., 0])
+    gaps = {m: _gap_ranges(valid[:, i], frames) for i, m in enumerate(used) if not valid[:, i].all()}
+    for w in warn:
+        warnings.warn(f"{name}: {w}", KinematicsWarning, stacklevel=2)
+    return _assemble(dynamic, static, angles, segments, points, mk_used, attrs | {
+        "models": ",".join(run),
+        "models_left_out": json.dumps(skipped),
+        "partial": int(bool(skipped)),
+        "progression": opt.progression,
+        "flat_foot": int(opt.flat_foot),
+        "gap_frames": json.dumps(gaps),
+        "kinematics_warnings": list(warn),
+    })
+
+
+def _assemble(dynamic, static, angles, segments, points, mk_used, attrs) -> xr.Dataset:
+    names = list(angles)
+    n = dynamic.sizes["frame"]
+    seg_names = list(segments)
+    coords = {
+        "frame": dynamic.frame.values,
+        "time": ("frame", dynamic.time.values, {"units": "s"}),
+        "output": np.array(names, dtype=str),
+        "axis": list(AXES),
+        "segment": np.array(seg_names, dtype=str),
+        "segment_axis": list(AXES),
+        "point": np.array(list(points), dtype=str),
+        "marker": mk_used.marker.values.astype(str),
+    }
+    empty3 = np.zeros((n, 0, 3))
+    ds = xr.Dataset(
+        {
+            "angles": (("frame", "output", "axis"),
+                       np.stack([angles[k] for k in names], axis=1) if names else empty3,
+                       {"units": "deg", "long_name": "joint and segment angles, Nexus component order"}),
+            "segment_origin": (("frame", "segment", "axis"),
+                               np.stack([segments[k][0] for k in seg_names], axis=1) if seg_names else empty3,
+                               {"units": "m", "long_name": "segment origin in the lab frame"}),
+            "segment_axes": (("frame", "segment", "axis", "segment_axis"),
+                             np.stack([segments[k][1] for k in seg_names], axis=1) if seg_names else np.zeros((n, 0, 3, 3)),
+                             {"units": "1", "long_name": "segment x, y, z axes (segment_axis) as lab unit vectors (axis)"}),
+            "joint_centres": (("frame", "point", "axis"),
+                              np.stack([points[k] for k in points], axis=1) if points else empty3,
+                              {"units": "m", "long_name": "joint centres in the lab frame"}),
+            "markers": (("frame", "marker", "axis"), mk_used.values,
+                        {"units": "m", "long_name": "markers the models used"}),
+        },
+        coords,
+    )
+    ds.attrs = {
+        "title": "chainlab kinematics",
+        "chainlab_version": __version__,
+        "solver": "direct",
+        "dynamic_file": dynamic.attrs.get("source_file", ""),
+        "dynamic_sha256": dynamic.attrs.get("source_sha256", ""),
+        "static_file": static.attrs.get("source_file", ""),
+        "static_sha256": static.attrs.get("source_sha256", ""),
+        "subject": dynamic.attrs.get("subject", ""),
+        "point_rate": dynamic.attrs.get("point_rate", np.nan),
+        **attrs,
+    }
+    return ds
+
+
+def kinematics_from_files(dynamic_path, static_path, options: KinematicsOptions | None = None) -> xr.Dataset:
+    """Read both trials and compute their kinematics (:func:`compute_kinematics`)."""
+    from chainlab.io.c3d import read_c3d
+
+    return compute_kinematics(read_c3d(dynamic_path), read_c3d(static_path), options)
+
+
+__all__ = ["ChainlabError", "KinematicsOptions", "compute_kinematics", "kinematics_from_files"]

@@ -1,0 +1,86 @@
+"""Subject measurements for the models: from the C3D PROCESSING group, or from config.
+
+Precedence: values given in config (``overrides``) win, then the static trial's PROCESSING
+group, then the dynamic trial's. Lengths are in millimetres and offsets in radians, as Vicon
+Nexus stores them (``docs/conventions.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import xarray as xr
+
+from chainlab.errors import ModelInputError
+
+#: What Plug-in Gait needs from the subject (mm): nothing is guessed for these.
+PIG_REQUIRED = (
+    "MarkerDiameter",
+    "LLegLength",
+    "RLegLength",
+    "LKneeWidth",
+    "RKneeWidth",
+    "LAnkleWidth",
+    "RAnkleWidth",
+)
+
+#: Optional values and the neutral default used when a trial has none.
+PIG_OPTIONAL = {
+    "InterAsisDistance": 0.0,  # 0: measured from the static trial's ASIS markers
+    "LAsisTrocanterDistance": 0.0,  # 0: Davis regression on leg length
+    "RAsisTrocanterDistance": 0.0,
+    "LThighRotation": 0.0,
+    "RThighRotation": 0.0,
+    "LShankRotation": 0.0,
+    "RShankRotation": 0.0,
+    "LTibialTorsion": 0.0,
+    "RTibialTorsion": 0.0,
+    "Bodymass": float("nan"),
+    "Height": float("nan"),
+}
+
+
+def _from_dataset(ds: xr.Dataset | None) -> dict[str, float]:
+    if ds is None or "measurement" not in ds.coords:
+        return {}
+    return {str(k): float(v) for k, v in zip(ds.measurement.values, ds.measurements.values)}
+
+
+def resolve(
+    static: xr.Dataset | None,
+    dynamic: xr.Dataset | None = None,
+    overrides: Mapping[str, float] | None = None,
+    required: Iterable[str] = PIG_REQUIRED,
+    optional: Mapping[str, float] = PIG_OPTIONAL,
+    trial: str = "",
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Measurements and where each came from ('config', 'static', 'dynamic', 'default').
+
+    Raises
+    ------
+    ModelInputError
+        Naming every required measurement that none of the sources has (a value of 0 or
+        NaN counts as missing for a required one).
+    """
+    sources = [("config", dict(overrides or {})), ("static", _from_dataset(static)),
+               ("dynamic", _from_dataset(dynamic))]
+    values: dict[str, float] = {}
+    origin: dict[str, str] = {}
+    for name in list(required) + list(optional):
+        for label, src in sources:
+            v = src.get(name)
+            if v is not None and np.isfinite(v) and (v != 0 or name not in required):
+                values[name], origin[name] = float(v), label
+                break
+        else:
+            if name in optional:
+                values[name], origin[name] = float(optional[name]), "default"
+    missing = [n for n in required if n not in values]
+    if missing:
+        where = trial or (static.attrs.get("source_file", "") if static is not None else "")
+        raise ModelInputError(
+            f"{where}: subject measurement(s) {', '.join(missing)} missing from the static and "
+            "dynamic trials' PROCESSING group; give them under `subject` in the config"
+        )
+    return values, origin

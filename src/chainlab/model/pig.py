@@ -1,0 +1,330 @@
+"""Plug-in Gait lower body (the Conventional Gait Model, CGM1), as Vicon Nexus computes it.
+
+Davis 1991 (hip joint centre), Kadaba 1990; the definitions below reproduce the Nexus 2.2.3
+outputs stored in the biomechzoo trials to float32 precision (tests/test_pig.py). Every step
+is vectorised over frames. Lengths are in metres; subject measurements arrive in Nexus'
+units (mm, rad, deg) and are converted here. Frames are rotation matrices whose columns are
+the segment axes in the lab (:mod:`chainlab.model.geometry`).
+
+Segments (X anterior, Y left, Z proximal on both sides; the foot: X dorsal, Y left,
+Z posterior):
+
+* Pelvis: O = mid-ASIS, Y = LASI - RASI, X = O - SACR made orthogonal to Y, Z = X × Y.
+* Hip joint centres in the pelvis frame (Davis): C = 0.115 L - 15.3 mm (L the mean leg
+  length), x = C cos θ sin β - (ATD + r) cos β, y = ±(IAD/2 - C sin θ) (+ left),
+  z = -C cos θ cos β - (ATD + r) sin β, with θ = 0.5 rad, β = 0.314 rad, r the marker radius,
+  ATD the ASIS-trochanter distance (0.1288 L - 48.56 mm when not measured).
+* Knee and ankle joint centres by the chord function: the point J in the plane of
+  (wand marker, proximal joint centre P, lateral marker M) with |J - M| = width/2 + r and
+  the angle P-J-M a right angle (closed form).
+* Femur: origin KJC, Z = HJC - KJC; X = (KNE - HJC) × Z (left), Z × (KNE - HJC) (right).
+* Tibia: origin AJC, Z = KJC - AJC; X = (TIB - ANK) × Z (left), Z × (TIB - ANK) (right);
+  the torsioned tibia turns it by TibialTorsion about Z (used for the ankle and the foot).
+* Foot: Z = AJC - TOE, X = Y_tibia × Z, then turned by StaticPlantFlex about Y and by
+  StaticRotOff (sign by side) about the new X. The static offsets come from the static trial:
+  the same construction with the heel marker in place of the AJC (the heel lowered to the
+  toe's height with `flat_foot`), YXZ Cardan angles of that foot in the uncorrected one,
+  StaticPlantFlex = -mean(first), StaticRotOff = ∓mean(second) (left -, right +).
+* Progression frame (pelvis and foot progression angles): the lab ±X or ±Y axis closest to
+  the direction the pelvis travelled over the trial, lab Z up (Nexus); with
+  ``progression="travel"`` the horizontal direction of travel itself, which makes those
+  angles independent of how the lab axes are laid.
+
+Angles: YXZ Cardan decomposition of distal in proximal (a, b, c); s = +1 right, -1 left:
+
+========================  ==========================  ========  =====  =====
+output                    proximal -> distal           x         y      z
+========================  ==========================  ========  =====  =====
+``?PelvisAngles``         progression -> pelvis        a         -s b   s c
+``?HipAngles``            pelvis -> femur              -a        s b    s c
+``?KneeAngles``           femur -> tibia (untorsioned) a         s b    s c
+``?AnkleAngles``          torsioned tibia -> foot      -a - 90   s c    s b
+``?FootProgressAngles``   progression -> foot          a         -s c   s b
+========================  ==========================  ========  =====  =====
+
+Trunk (:func:`trunk`): thorax Z from mid(STRN, T10) to mid(CLAV, C7), X from mid(C7, T10)
+towards mid(CLAV, STRN) made orthogonal to Z, Y = Z × X; origin reported at mid(CLAV, C7).
+``?ThoraxAngles`` = YXZ of thorax in the progression frame, (a, -s b, s c) like the pelvis;
+``?SpineAngles`` = ZXY (γ about z, then α about x, then β about y) of thorax in pelvis,
+output (β, s α, -s γ).
+
+Nexus keeps each series continuous rather than wrapping it to ±180 deg, choosing between
+(x, y, z) and (x + 180, 180 - y, z + 180) frame by frame; :func:`continuous` does the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chainlab.model.geometry import cardan, frame, rotation, unit
+
+#: Davis 1991 angles as Nexus applies them (float32 values of 0.5 and 0.314 rad).
+DAVIS_THETA = 0.500000178813934
+DAVIS_BETA = 0.314000427722931
+MM = 1e-3
+SIDES = ("L", "R")
+OUTPUTS = tuple(
+    f"{s}{name}"
+    for s in SIDES
+    for name in ("PelvisAngles", "HipAngles", "KneeAngles", "AnkleAngles", "FootProgressAngles")
+)
+MARKERS = ("LASI", "RASI", "SACR") + tuple(
+    f"{s}{m}" for s in SIDES for m in ("THI", "KNE", "TIB", "ANK", "HEE", "TOE")
+)
+TRUNK_MARKERS = ("C7", "T10", "CLAV", "STRN")
+TRUNK_OUTPUTS = tuple(f"{s}{n}" for s in SIDES for n in ("ThoraxAngles", "SpineAngles"))
+#: The heel is used only by the static calibration.
+DYNAMIC_MARKERS = tuple(m for m in MARKERS if not m.endswith("HEE"))
+
+
+@dataclass
+class PigCalibration:
+    """What the static trial and the subject measurements fix for every dynamic trial."""
+
+    measurements: dict[str, float]  # Nexus units: mm, rad (static offsets), deg (torsion)
+    static_plantflex: dict[str, float] = field(default_factory=dict)  # rad, by side
+    static_rotoff: dict[str, float] = field(default_factory=dict)  # rad, by side
+
+    def as_attrs(self) -> dict[str, float]:
+        out = {f"pig_{k}": v for k, v in self.measurements.items()}
+        for s in SIDES:
+            out[f"pig_{s}StaticPlantFlex_rad"] = self.static_plantflex[s]
+            out[f"pig_{s}StaticRotOff_rad"] = self.static_rotoff[s]
+        return out
+
+
+@dataclass
+class PigResult:
+    angles: dict[str, np.ndarray]  # name -> (n, 3) deg
+    segments: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (origin (n, 3) m, R (n, 3, 3))
+    points: dict[str, np.ndarray]  # joint centres, (n, 3) m
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def chord(wand: np.ndarray, proximal: np.ndarray, lateral: np.ndarray, delta: float) -> np.ndarray:
+    """Joint centre J in the plane (wand, proximal, lateral), |J - lateral| = delta, and
+    angle proximal-J-lateral = 90 deg: J lies on the circle with diameter proximal-lateral."""
+    v = proximal - lateral
+    d = np.linalg.norm(v, axis=-1, keepdims=True)
+    e = v / d
+    n = unit(np.cross(wand - lateral, v))
+    with np.errstate(invalid="ignore"):
+        t = 2.0 * np.arccos(delta / d)
+    return (proximal + lateral) / 2.0 + (d / 2.0) * (e * np.cos(t) + np.cross(n, e) * np.sin(t))
+
+
+def pelvis_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    origin = (lasi + rasi) / 2.0
+    return origin, frame(lasi - rasi, origin - sacr, "yx")
+
+
+def hip_joint_centres(origin: np.ndarray, r: np.ndarray, m: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Davis 1991 hip joint centres, (n, 3) m, by side."""
+    radius = m["MarkerDiameter"] / 2.0
+    leg = (m["LLegLength"] + m["RLegLength"]) / 2.0
+    c = 0.115 * leg - 15.3
+    half_asis = m["InterAsisDistance"] / 2.0
+    out = {}
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        atd = m.get(f"{side}AsisTrocanterDistance", 0.0) or (0.1288 * m[f"{side}LegLength"] - 48.56)
+        local = np.array(
+            [
+                c * np.cos(DAVIS_THETA) * np.sin(DAVIS_BETA) - (atd + radius) * np.cos(DAVIS_BETA),
+                sign * (half_asis - c * np.sin(DAVIS_THETA)),
+                -c * np.cos(DAVIS_THETA) * np.cos(DAVIS_BETA) - (atd + radius) * np.sin(DAVIS_BETA),
+            ]
+        ) * MM
+        out[side] = origin + r @ local
+    return out
+
+
+def _long_axis_frame(proximal: np.ndarray, distal: np.ndarray, a: np.ndarray, b: np.ndarray, side: str) -> np.ndarray:
+    """Z = proximal - distal; X = (a - b) × Z on the left, Z × (a - b) on the right."""
+    z = proximal - distal
+    x = np.cross(a - b, z) if side == "L" else np.cross(z, a - b)
+    return frame(z, x, "zx")
+
+
+def _uncorrected_foot(ajc: np.ndarray, toe: np.ndarray, tibia_y: np.ndarray) -> np.ndarray:
+    z = ajc - toe
+    return frame(z, np.cross(tibia_y, unit(z)), "zx")
+
+
+def progression_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray, mode: str = "lab") -> np.ndarray:
+    """(3, 3) progression frame for a trial: X along the walking direction, Z = lab Z.
+
+    ``mode="lab"``: the lab ±X or ±Y axis nearest the mid-ASIS displacement from the first
+    to the last valid frame (the pelvis X axis when it moved less than 0.1 m, as in a
+    static trial). ``mode="travel"``: that displacement's horizontal direction itself.
+    """
+    o = (lasi + rasi) / 2.0
+    ok = np.flatnonzero(np.all(np.isfinite(o), axis=1) & np.all(np.isfinite(sacr), axis=1))
+    if ok.size == 0:
+        return np.full((3, 3), np.nan)
+    d = o[ok[-1]] - o[ok[0]]
+    if np.hypot(d[0], d[1]) < 0.1:
+        d = pelvis_frame(lasi[ok[:1]], rasi[ok[:1]], sacr[ok[:1]])[1][0, :, 0]
+    if mode == "lab":
+        k = int(np.argmax(np.abs(d[:2])))
+        x = np.zeros(3)
+        x[k] = np.sign(d[k])
+    elif mode == "travel":
+        x = np.array([d[0], d[1], 0.0])
+    else:
+        raise ValueError(f"progression must be 'lab' or 'travel'; found {mode!r}")
+    return frame(np.array([0.0, 0.0, 1.0]), x, "zx")
+
+
+def continuous(angles: np.ndarray) -> np.ndarray:
+    """Nexus' choice between (x, y, z) and (x + 180, 180 - y, z + 180), frame by frame.
+
+    On the first valid frame the candidate with |y| <= 90 deg; then the candidate nearest the
+    previous frame; each component unwrapped (no ±180 wrap), the first frame in [-180, 180].
+    """
+    out = np.full_like(angles, np.nan)
+    ok = np.all(np.isfinite(angles), axis=1)
+    q = angles[ok]
+    if q.shape[0] == 0:
+        return out
+
+    def wrap(a):
+        return (a + 180.0) % 360.0 - 180.0
+
+    alt = np.stack([q[:, 0] + 180.0, 180.0 - q[:, 1], q[:, 2] + 180.0], axis=-1)
+    stay = np.abs(wrap(q[1:] - q[:-1])).sum(axis=1)
+    flip = np.abs(wrap(alt[1:] - q[:-1])).sum(axis=1)
+    start = 1 if abs(wrap(q[0, 1])) > 90.0 else 0
+    parity = (start + np.concatenate([[0], np.cumsum(flip < stay)])) % 2
+    chosen = np.where(parity[:, None] == 1, alt, q)
+    chosen = np.unwrap(chosen, period=360.0, axis=0)
+    chosen -= 360.0 * np.round(chosen[:1] / 360.0)
+    out[ok] = chosen
+    return out
+
+
+def _yxz_deg(proximal: np.ndarray, distal: np.ndarray) -> np.ndarray:
+    rel = np.einsum("...ji,...jk->...ik", proximal, distal)
+    return np.degrees(cardan(rel, "yxz"))
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _segments(mk: Mapping[str, np.ndarray], m: Mapping[str, float]) -> dict:
+    p_origin, p_r = pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
+    hjc = hip_joint_centres(p_origin, p_r, m)
+    radius = m["MarkerDiameter"] / 2.0
+    seg = {"pelvis": (p_origin, p_r), "hjc": hjc}
+    for s in SIDES:
+        kjc = chord(mk[f"{s}THI"], hjc[s], mk[f"{s}KNE"], (m[f"{s}KneeWidth"] / 2.0 + radius) * MM)
+        ajc = chord(mk[f"{s}TIB"], kjc, mk[f"{s}ANK"], (m[f"{s}AnkleWidth"] / 2.0 + radius) * MM)
+        femur = _long_axis_frame(hjc[s], kjc, mk[f"{s}KNE"], hjc[s], s)
+        tibia = _long_axis_frame(kjc, ajc, mk[f"{s}TIB"], mk[f"{s}ANK"], s)
+        torsion = np.radians(m.get(f"{s}TibialTorsion", 0.0) or 0.0)
+        tibia_t = tibia @ rotation("z", -torsion) if torsion else tibia
+        seg[s] = {"kjc": kjc, "ajc": ajc, "femur": femur, "tibia": tibia, "tibia_t": tibia_t}
+    return seg
+
+
+def calibrate(
+    static: Mapping[str, np.ndarray], measurements: Mapping[str, float], *, flat_foot: bool = True
+) -> PigCalibration:
+    """Static offsets of the feet (and the inter-ASIS distance when not measured).
+
+    Parameters
+    ----------
+    static : dict of (n, 3) ndarray
+        The static trial's markers (m), :data:`MARKERS` at least.
+    measurements : dict
+        Subject measurements in Nexus units (see :mod:`chainlab.model.measurements`).
+    flat_foot : bool
+        The subject stood with the sole flat: the heel is lowered to the toe's height.
+    """
+    m = dict(measurements)
+    if not m.get("InterAsisDistance"):
+        m["InterAsisDistance"] = float(np.nanmean(np.linalg.norm(static["LASI"] - static["RASI"], axis=-1)) / MM)
+    seg = _segments(static, m)
+    cal = PigCalibration(measurements=m)
+    for s in SIDES:
+        toe, hee = static[f"{s}TOE"], static[f"{s}HEE"].copy()
+        if flat_foot:
+            hee[:, 2] = toe[:, 2]
+        tib_y = seg[s]["tibia_t"][..., 1]
+        uncorrected = _uncorrected_foot(seg[s]["ajc"], toe, tib_y)
+        anatomical = _uncorrected_foot(hee, toe, tib_y)
+        a, b, _ = np.radians(np.nanmean(_yxz_deg(uncorrected, anatomical), axis=0))
+        cal.static_plantflex[s] = float(-a)
+        cal.static_rotoff[s] = float(-b if s == "L" else b)
+    return cal
+
+
+def pig(markers: Mapping[str, np.ndarray], cal: PigCalibration, *, progression: str = "lab") -> PigResult:
+    """Plug-in Gait lower-body angles, segments and joint centres of one trial.
+
+    Parameters
+    ----------
+    markers : dict of (n, 3) ndarray
+        Marker positions in metres, :data:`DYNAMIC_MARKERS` at least; NaN in gaps, which
+        leave the angles that need them NaN.
+    cal : PigCalibration
+        From :func:`calibrate` on the subject's static trial.
+    progression : {"lab", "travel"}
+        How the walking direction is taken (see :func:`progression_frame`).
+    """
+    m = cal.measurements
+    seg = _segments(markers, m)
+    p_origin, p_r = seg["pelvis"]
+    n = p_r.shape[0]
+    prog = np.broadcast_to(progression_frame(markers["LASI"], markers["RASI"], markers["SACR"], progression), (n, 3, 3))
+    angles: dict[str, np.ndarray] = {}
+    segments: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "Pelvis": ((seg["hjc"]["L"] + seg["hjc"]["R"]) / 2.0, p_r)
+    }
+    points: dict[str, np.ndarray] = {}
+    for s in SIDES:
+        sg = 1.0 if s == "R" else -1.0
+        g = seg[s]
+        foot = _uncorrected_foot(g["ajc"], markers[f"{s}TOE"], g["tibia_t"][..., 1])
+        foot = foot @ rotation("y", -cal.static_plantflex[s])
+        foot = foot @ rotation("x", -(cal.static_rotoff[s] if s == "L" else -cal.static_rotoff[s]))
+        a, b, c = np.moveaxis(_yxz_deg(prog, p_r), -1, 0)
+        angles[f"{s}PelvisAngles"] = np.stack([a, -sg * b, sg * c], axis=-1)
+        a, b, c = np.moveaxis(_yxz_deg(p_r, g["femur"]), -1, 0)
+        angles[f"{s}HipAngles"] = np.stack([-a, sg * b, sg * c], axis=-1)
+        a, b, c = np.moveaxis(_yxz_deg(g["femur"], g["tibia"]), -1, 0)
+        angles[f"{s}KneeAngles"] = np.stack([a, sg * b, sg * c], axis=-1)
+        a, b, c = np.moveaxis(_yxz_deg(g["tibia_t"], foot), -1, 0)
+        angles[f"{s}AnkleAngles"] = np.stack([-a - 90.0, sg * c, sg * b], axis=-1)
+        a, b, c = np.moveaxis(_yxz_deg(prog, foot), -1, 0)
+        angles[f"{s}FootProgressAngles"] = np.stack([a, -sg * c, sg * b], axis=-1)
+        side = "Left" if s == "L" else "Right"
+        segments[f"{side}Femur"] = (g["kjc"], g["femur"])
+        segments[f"{side}Tibia"] = (g["ajc"], g["tibia_t"])
+        segments[f"{side}Foot"] = (markers[f"{s}TOE"], foot)
+        points[f"{s}HJC"], points[f"{s}KJC"], points[f"{s}AJC"] = seg["hjc"][s], g["kjc"], g["ajc"]
+    angles = {k: continuous(v) for k, v in angles.items()}
+    return PigResult(angles=angles, segments=segments, points=points)
+
+
+def trunk(markers: Mapping[str, np.ndarray], *, progression: str = "lab") -> PigResult:
+    """Plug-in Gait thorax and spine angles (thorax in the lab, thorax in the pelvis)."""
+    mk = markers
+    top, bottom = (mk["CLAV"] + mk["C7"]) / 2.0, (mk["STRN"] + mk["T10"]) / 2.0
+    front, back = (mk["CLAV"] + mk["STRN"]) / 2.0, (mk["C7"] + mk["T10"]) / 2.0
+    thorax = frame(top - bottom, front - back, "zx")
+    _, p_r = pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
+    prog = np.broadcast_to(progression_frame(mk["LASI"], mk["RASI"], mk["SACR"], progression), thorax.shape)
+    a, b, c = np.moveaxis(_yxz_deg(prog, thorax), -1, 0)
+    rel = np.einsum("...ji,...jk->...ik", p_r, thorax)
+    gamma, alpha, beta = np.moveaxis(np.degrees(cardan(rel, "zxy")), -1, 0)
+    angles = {}
+    for s in SIDES:
+        sg = 1.0 if s == "R" else -1.0
+        angles[f"{s}ThoraxAngles"] = continuous(np.stack([a, -sg * b, sg * c], axis=-1))
+        angles[f"{s}SpineAngles"] = continuous(np.stack([beta, sg * alpha, -sg * gamma], axis=-1))
+    return PigResult(angles=angles, segments={"Thorax": (top, thorax)}, points={})
