@@ -51,7 +51,7 @@ def frame(primary: np.ndarray, secondary: np.ndarray, axes: str = "zx") -> np.nd
 
 def relative(r_proximal: np.ndarray, r_distal: np.ndarray) -> np.ndarray:
     """Orientation of the distal frame in the proximal one: R_p^T R_d, (n, 3, 3)."""
-    return np.einsum("...ji,...jk->...ik", r_proximal, r_distal)
+    return np.swapaxes(r_proximal, -1, -2) @ r_distal
 
 
 def cardan(r: np.ndarray, sequence: str) -> np.ndarray:

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainlab.model.geometry import cardan, frame, rotation, unit
+from chainlab.model.geometry import cardan, frame, relative, rotation, unit
 
 #: Davis 1991 angles as Nexus applies them (float32 values of 0.5 and 0.314 rad).
 DAVIS_THETA = 0.500000178813934
@@ -195,10 +195,16 @@ def continuous(angles: np.ndarray) -> np.ndarray:
     def wrap(a):
         return (a + 180.0) % 360.0 - 180.0
 
+    start = 1 if abs(wrap(q[0, 1])) > 90.0 else 0
     alt = np.stack([q[:, 0] + 180.0, 180.0 - q[:, 1], q[:, 2] + 180.0], axis=-1)
+    steps = np.abs(np.diff(q, axis=0)).sum(axis=1)
+    if steps.size == 0 or steps.max() <= 180.0:
+        # The alternative differs by >= 360 deg summed over components, so it is nearer the
+        # previous frame only after a step of > 180 deg: no switch, and nothing to unwrap.
+        out[ok] = alt - 360.0 * np.round(alt[:1] / 360.0) if start else q
+        return out
     stay = np.abs(wrap(q[1:] - q[:-1])).sum(axis=1)
     flip = np.abs(wrap(alt[1:] - q[:-1])).sum(axis=1)
-    start = 1 if abs(wrap(q[0, 1])) > 90.0 else 0
     parity = (start + np.concatenate([[0], np.cumsum(flip < stay)])) % 2
     chosen = np.where(parity[:, None] == 1, alt, q)
     chosen = np.unwrap(chosen, period=360.0, axis=0)
@@ -208,8 +214,7 @@ def continuous(angles: np.ndarray) -> np.ndarray:
 
 
 def _yxz_deg(proximal: np.ndarray, distal: np.ndarray) -> np.ndarray:
-    rel = np.einsum("...ji,...jk->...ik", proximal, distal)
-    return np.degrees(cardan(rel, "yxz"))
+    return np.degrees(cardan(relative(proximal, distal), "yxz"))
 
 
 # --------------------------------------------------------------------------- model
@@ -320,7 +325,7 @@ def trunk(markers: Mapping[str, np.ndarray], *, progression: str = "lab") -> Pig
     _, p_r = pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
     prog = np.broadcast_to(progression_frame(mk["LASI"], mk["RASI"], mk["SACR"], progression), thorax.shape)
     a, b, c = np.moveaxis(_yxz_deg(prog, thorax), -1, 0)
-    rel = np.einsum("...ji,...jk->...ik", p_r, thorax)
+    rel = relative(p_r, thorax)
     gamma, alpha, beta = np.moveaxis(np.degrees(cardan(rel, "zxy")), -1, 0)
     angles = {}
     for s in SIDES:

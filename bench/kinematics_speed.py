@@ -1,0 +1,66 @@
+"""Frames per second of the direct models (Plug-in Gait + trunk + lumbar), one core.
+
+    OMP_NUM_THREADS=1 python bench/kinematics_speed.py [--frames 200000] [--repeat 3]
+
+Times the models on marker arrays already in memory (reading the C3D is benchmarked by
+bench/read_c3d.py): a biomechzoo walk, and a long trial made by repeating it end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from chainlab import read_c3d
+from chainlab.model import lumbar, pig
+from chainlab.model.measurements import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_models(mk: dict[str, np.ndarray], cal: pig.PigCalibration) -> None:
+    pig.pig(mk, cal)
+    pig.trunk(mk)
+    which = lumbar.choose_markers(list(mk))
+    _, p_r = pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
+    lumbar.lumbar_angles(mk, p_r, which)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    static = read_c3d(ROOT / "data/biomechzoo/HC030A/Static/HC030A01.c3d")
+    walk = read_c3d(ROOT / "data/biomechzoo/HC030A/Straight/HC030A05.c3d")
+    meas, _ = resolve(static, walk)
+    cal = pig.calibrate({k: static.markers.sel(marker=k).values for k in pig.MARKERS}, meas)
+    names = set(pig.DYNAMIC_MARKERS + pig.TRUNK_MARKERS + ("T10", "T12", "SACR"))
+    mk = {k: walk.markers.sel(marker=k).values for k in names}
+    reps = -(-args.frames // walk.sizes["frame"])
+    long_mk = {k: np.tile(v, (reps, 1))[: args.frames] for k, v in mk.items()}
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(f"command: python bench/kinematics_speed.py --frames {args.frames} --repeat {args.repeat}\n")
+    print("| trial | frames | best s | frames/s |\n|---|---|---|---|")
+    for label, m in (("HC030A05 (walk)", mk), (f"HC030A05 x {reps} (long)", long_mk)):
+        n = len(m["LASI"])
+        best = min(_timed(run_models, m, cal) for _ in range(args.repeat))
+        print(f"| {label} | {n} | {best:.4f} | {n / best:,.0f} |")
+
+
+def _timed(f, *a) -> float:
+    t = time.perf_counter()
+    f(*a)
+    return time.perf_counter() - t
+
+
+if __name__ == "__main__":
+    main()
