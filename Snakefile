@@ -11,3 +11,4 @@ include: "workflow/rules/ingest.smk"
 rule all:
     input:
         ingest_outputs(),
+        kinematics_outputs(),

@@ -19,5 +19,13 @@ def dynamic_c3d(wildcards):
     return TRIALS.loc[wildcards.trial, "dynamic"]
 
 
+def static_c3d(wildcards):
+    return TRIALS.loc[wildcards.trial, "static"]
+
+
 def ingest_outputs():
     return expand(f"{RESULTS}/ingest/{{trial}}.json", trial=TRIALS.index)
+
+
+def kinematics_outputs():
+    return expand(f"{RESULTS}/kinematics/{{trial}}.h5", trial=TRIALS.index)

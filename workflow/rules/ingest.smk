@@ -8,3 +8,16 @@ rule ingest:
         f"{RESULTS}/logs/ingest/{{trial}}.log",
     shell:
         "chainlab info --json {input} > {output} 2> {log}"
+
+
+rule kinematics:
+    """Plug-in Gait, trunk and lumbar angles of one trial (chainlab kinematics)."""
+    input:
+        dynamic=dynamic_c3d,
+        static=static_c3d,
+    output:
+        f"{RESULTS}/kinematics/{{trial}}.h5",
+    log:
+        f"{RESULTS}/logs/kinematics/{{trial}}.log",
+    shell:
+        "chainlab kinematics {input.dynamic} --static {input.static} -o {output} > {log} 2>&1"
