@@ -227,3 +227,15 @@ def test_cli_writes_a_file_xarray_opens(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # no temporary left behind
     rc = main(["kinematics", str(STUDY / "HC033A/Turn/HC033A22.c3d"), "--static", "missing.c3d", "-o", str(tmp_path / "x.h5")])
     assert rc == 1 and not (tmp_path / "x.h5").exists()
+
+
+def test_static_offsets_from_config_win():
+    static = read_c3d(STUDY / "HC030A/Static/HC030A01.c3d")
+    dynamic = read_c3d(STUDY / "HC030A/Straight/HC030A05.c3d")
+    base = compute_kinematics(dynamic, static)
+    pf = base.attrs["pig_LStaticPlantFlex_rad"] + np.deg2rad(5.0)
+    moved = compute_kinematics(dynamic, static, KinematicsOptions(subject={"LStaticPlantFlex": pf}))
+    assert moved.attrs["pig_LStaticPlantFlex_rad"] == pf
+    d = (moved.angles.sel(output="LAnkleAngles", axis="x") - base.angles.sel(output="LAnkleAngles", axis="x")).values
+    np.testing.assert_allclose(d, 5.0, atol=0.2)  # 5 deg more plantar flexion offset
+    np.testing.assert_array_equal(moved.angles.sel(output="RAnkleAngles").values, base.angles.sel(output="RAnkleAngles").values)

@@ -167,7 +167,8 @@ def compute_kinematics(
     used: list[str] = []
     if "pig" in run:
         meas, origin = resolve(static, dynamic, opt.subject, trial=name)
-        cal = pig.calibrate(_markers(static, pig.MARKERS), meas, flat_foot=opt.flat_foot)
+        offsets = {k: float(v) for k, v in opt.subject.items() if k[1:] in ("StaticPlantFlex", "StaticRotOff")}
+        cal = pig.calibrate(_markers(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
         for s in pig.SIDES:
             for key in ("ThighRotation", "ShankRotation"):
                 if meas.get(f"{s}{key}"):

@@ -249,8 +249,12 @@ def calibrate(
         Subject measurements in Nexus units (see :mod:`chainlab.model.measurements`).
     flat_foot : bool
         The subject stood with the sole flat: the heel is lowered to the toe's height.
+
+    ``?StaticPlantFlex`` / ``?StaticRotOff`` (rad) present in `measurements` are used as
+    given instead of being computed (the kinematics pass them only when set in config).
     """
     m = dict(measurements)
+    given = {s: (m.get(f"{s}StaticPlantFlex"), m.get(f"{s}StaticRotOff")) for s in SIDES}
     if not m.get("InterAsisDistance"):
         m["InterAsisDistance"] = float(np.nanmean(np.linalg.norm(static["LASI"] - static["RASI"], axis=-1)) / MM)
     seg = _segments(static, m)
@@ -265,6 +269,11 @@ def calibrate(
         a, b, _ = np.radians(np.nanmean(_yxz_deg(uncorrected, anatomical), axis=0))
         cal.static_plantflex[s] = float(-a)
         cal.static_rotoff[s] = float(-b if s == "L" else b)
+        plantflex, rotoff = given[s]
+        if plantflex is not None:  # given in config: they win over the static trial
+            cal.static_plantflex[s] = float(plantflex)
+        if rotoff is not None:
+            cal.static_rotoff[s] = float(rotoff)
     return cal
 
 
