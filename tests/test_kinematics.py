@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -11,7 +12,8 @@ import xarray as xr
 from chainlab import read_c3d
 from chainlab.errors import ModelInputError
 from chainlab.kinematics import KinematicsOptions, KinematicsWarning, compute_kinematics
-from chainlab.model import pig
+from chainlab.model import ofm, pig
+from chainlab.model.measurements import resolve
 
 from .conftest import SHARED, STUDY
 
@@ -62,13 +64,52 @@ def test_angles_equal_nexus(cache, static, dynamic):
         assert np.all(rms < bar), f"{name}: RMS {rms} deg"
 
 
-@pytest.mark.parametrize("static, dynamic", _trials()[:2], ids=lambda p: p.name)
-def test_static_offsets_equal_the_stored_ones(cache, static, dynamic):
+# Oxford Foot Model bars (deg RMS): the issue's 2 deg for HFTBA, FFHFA and TIBA; what the
+# current definitions reach elsewhere (docs/kinematics.md explains the remaining differences).
+OFM_BARS = {"HFTBA": 1.5, "FFHFA": 1.6, "FFTBA": 0.25, "HXFFA": 0.01, "TIBA": 0.1}
+
+
+@pytest.mark.parametrize("static, dynamic", _trials(), ids=lambda p: p.name)
+def test_oxford_foot_model_against_nexus(cache, static, dynamic):
     kin = _kin(cache, static, dynamic)
+    ref = read_c3d(dynamic).model_outputs
+    switches = json.loads(kin.attrs["ofm_tiba_switch_frames"])
+    assert kin.attrs["ofm_calibration_source"] == "static PROCESSING"
+    for s in "LR":
+        for short, bar in OFM_BARS.items():
+            name = f"{s}{short}"
+            ours = kin.angles.sel(output=name).values.copy()
+            nexus = ref.sel(output=name).values
+            if short == "TIBA":  # Nexus writes one unexplained frame where the facing flips
+                ours[np.isin(kin.frame.values, switches.get(name, []))] = np.nan
+            rms = np.sqrt(np.nanmean((ours - nexus) ** 2, axis=0))
+            assert np.all(rms < bar), f"{name}: RMS {rms} deg"
+
+
+@pytest.mark.parametrize(
+    "static", sorted({p[0] for p in _trials() if not p[0].name.startswith("HC036A")}), ids=lambda p: p.name
+)
+def test_oxford_foot_model_calibration_equals_nexus(static):
+    """%-values from the static markers equal Nexus' (HC036A's stored ones were not made from
+    its static file: RMMA differs by 143 mm; docs/kinematics.md)."""
+    st = read_c3d(static)
+    own = ofm.calibrate({m: st.markers.sel(marker=m).values for m in st.marker.values})
+    stored = st.measurements.to_series()
+    diff = max(abs(v - stored[k]) for k, v in own.items())
+    assert diff < 0.1  # mm
+
+
+@pytest.mark.parametrize("static, dynamic", _trials(), ids=lambda p: p.name)
+def test_static_offsets_computed_from_the_static_trial_equal_nexus(static, dynamic):
+    st = read_c3d(static)
+    meas, _ = resolve(st)
+    for k in [k for k in meas if "Static" in k]:
+        del meas[k]
+    cal = pig.calibrate({m: st.markers.sel(marker=m).values for m in pig.MARKERS}, meas)
     stored = read_c3d(dynamic).measurements.to_series()
     for s in "LR":
-        assert kin.attrs[f"pig_{s}StaticPlantFlex_rad"] == pytest.approx(stored[f"{s}StaticPlantFlex"], abs=1e-6)
-        assert kin.attrs[f"pig_{s}StaticRotOff_rad"] == pytest.approx(stored[f"{s}StaticRotOff"], abs=1e-6)
+        assert cal.static_plantflex[s] == pytest.approx(stored[f"{s}StaticPlantFlex"], abs=1e-6)
+        assert cal.static_rotoff[s] == pytest.approx(stored[f"{s}StaticRotOff"], abs=1e-6)
 
 
 def test_joint_centres_equal_nexus_bone_origins(cache):
@@ -96,7 +137,8 @@ def _rot_z(deg):
     return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
 
 
-JOINT_OUTPUTS = [f"{s}{n}" for s in "LR" for n in ("HipAngles", "KneeAngles", "AnkleAngles", "SpineAngles")]
+JOINT_OUTPUTS = [f"{s}{n}" for s in "LR" for n in ("HipAngles", "KneeAngles", "AnkleAngles", "SpineAngles",
+                                                  "HFTBA", "FFHFA", "FFTBA", "HXFFA")]
 
 
 @pytest.mark.parametrize("deg", [37.0, 90.0, 180.0, -90.0])
@@ -112,6 +154,7 @@ def test_invariant_to_rotating_and_translating_the_lab(deg):
     assert d < 0.01
     # angles relative to the walking direction: Nexus' lab-axis rule is invariant to quarter
     # turns (walking the other way included); "travel" to any rotation
+    # (TIBA follows Nexus' travel axis setting, TravelDirectionX, which a quarter turn changes)
     rel = [f"{s}{n}" for s in "LR" for n in ("PelvisAngles", "FootProgressAngles", "ThoraxAngles")]
     if deg % 90 == 0:
         d = np.abs(moved.angles.sel(output=rel) - base.angles.sel(output=rel)).max().item()

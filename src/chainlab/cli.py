@@ -103,11 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     kin = sub.add_parser(
         "kinematics",
-        help="joint angles of a trial (Plug-in Gait, trunk, lumbar)",
+        help="joint angles of a trial (Plug-in Gait, Oxford Foot Model, trunk, lumbar)",
         description=(
             "Calibrate Plug-in Gait on the subject's static trial and compute the joint angles "
             "of a dynamic trial: LPelvisAngles, LHipAngles, LKneeAngles, LAnkleAngles, "
-            "LFootProgressAngles, LThoraxAngles, LSpineAngles, LumbarCurvature, "
+            "LFootProgressAngles, LHFTBA, LFFHFA, LFFTBA, LHXFFA, LTIBA, LThoraxAngles, "
+            "LSpineAngles, LumbarCurvature, "
             "LumbarPelvisAngles and R* twins, in degrees, with segment poses and joint centres. "
             "Writes a netCDF4/HDF5 file that xarray.open_dataset opens. Subject measurements "
             "come from the static trial's PROCESSING group unless given with --subject."
@@ -116,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     kin.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
     kin.add_argument("--static", required=True, metavar="STATIC.c3d", help="the subject's static trial")
     kin.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="output file (written atomically)")
-    kin.add_argument("--models", default="pig,trunk,lumbar", help="comma-separated models (default: %(default)s)")
+    kin.add_argument("--models", default="pig,ofm,trunk,lumbar",
+                     help="comma-separated models among pig, ofm, trunk, lumbar (default: %(default)s)")
     kin.add_argument("--progression", choices=("lab", "travel"), default="lab",
                      help="walking direction: nearest lab axis as Nexus (default) or the direction of travel")
     kin.add_argument("--no-flat-foot", action="store_true", help="static trial not stood with flat feet")

@@ -32,10 +32,10 @@ import xarray as xr
 from chainlab import __version__
 from chainlab.conventions import AXES
 from chainlab.errors import ChainlabError, ModelInputError
-from chainlab.model import lumbar, pig
+from chainlab.model import lumbar, ofm, pig
 from chainlab.model.measurements import resolve
 
-MODELS = ("pig", "trunk", "lumbar")
+MODELS = ("pig", "ofm", "trunk", "lumbar")
 
 
 class KinematicsWarning(UserWarning):
@@ -56,6 +56,29 @@ class KinematicsOptions:
 def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
     present = set(ds.marker.values.tolist())
     return {n: ds.markers.sel(marker=n).values for n in names if n in present}
+
+
+def _sided(names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"{s}{n}" for s in pig.SIDES for n in names)
+
+
+def _processing(ds: xr.Dataset) -> dict[str, float]:
+    if "measurement" not in ds.coords:
+        return {}
+    return {str(k): float(v) for k, v in zip(ds.measurement.values, ds.measurements.values)}
+
+
+def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, float], str]:
+    """Calibration values from config, else the static (then dynamic) trial's PROCESSING
+    group when it holds all of them, else 'computed' (empty: the caller computes them)."""
+    given = {n: float(overrides[n]) for n in names if n in overrides}
+    if len(given) == len(names):
+        return given, "config"
+    for label, ds in (("static PROCESSING", static), ("dynamic PROCESSING", dynamic)):
+        stored = _processing(ds)
+        if all(n in stored for n in names):
+            return {**{n: stored[n] for n in names}, **given}, label
+    return given, "computed"
 
 
 def _valid_names(ds: xr.Dataset) -> list[str]:
@@ -110,7 +133,12 @@ def _same_subject_checks(dynamic: xr.Dataset, static: xr.Dataset) -> list[str]:
 def compute_kinematics(
     dynamic: xr.Dataset, static: xr.Dataset | None, options: KinematicsOptions | None = None
 ) -> xr.Dataset:
-    """Plug-in Gait, trunk and lumbar angles of `dynamic`, calibrated on `static`.
+    """Plug-in Gait, Oxford Foot Model, trunk and lumbar angles of `dynamic`, calibrated on `static`.
+
+    Calibration values (Plug-in Gait's static foot offsets, the OFM's %-values) come from
+    `options.subject` when given there, else from the static (then dynamic) trial's PROCESSING
+    group when it holds them all (Nexus' calibration of that subject), else they are computed
+    from the static trial's markers; ``*_source`` attributes say which.
 
     Raises
     ------
@@ -124,6 +152,8 @@ def compute_kinematics(
     unknown = sorted(set(opt.models) - set(MODELS))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; expected some of {list(MODELS)}")
+    if "ofm" in opt.models and "pig" not in opt.models:
+        raise ValueError("model 'ofm' needs 'pig' too: the OFM tibia is the Plug-in Gait tibia")
     if static is None:
         raise ModelInputError(f"{name}: kinematics need the subject's static trial; none was given")
     warn: list[str] = []
@@ -132,6 +162,7 @@ def compute_kinematics(
 
     needs = {
         "pig": (pig.DYNAMIC_MARKERS, pig.MARKERS),
+        "ofm": (pig.DYNAMIC_MARKERS + _sided(ofm.DYNAMIC), pig.MARKERS),
         "trunk": (pig.TRUNK_MARKERS + ("LASI", "RASI", "SACR"), ()),
         "lumbar": (("LASI", "RASI", "SACR"), ()),
     }
@@ -167,8 +198,10 @@ def compute_kinematics(
     used: list[str] = []
     if "pig" in run:
         meas, origin = resolve(static, dynamic, opt.subject, trial=name)
-        offsets = {k: float(v) for k, v in opt.subject.items() if k[1:] in ("StaticPlantFlex", "StaticRotOff")}
+        names = [f"{s}{n}" for s in pig.SIDES for n in ("StaticPlantFlex", "StaticRotOff")]
+        offsets, offsets_from = _calibration_values(names, opt.subject, static, dynamic)
         cal = pig.calibrate(_markers(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
+        attrs["pig_static_offsets_source"] = offsets_from
         for s in pig.SIDES:
             for key in ("ThighRotation", "ShankRotation"):
                 if meas.get(f"{s}{key}"):
@@ -180,6 +213,32 @@ def compute_kinematics(
         attrs |= cal.as_attrs()
         attrs["measurement_sources"] = json.dumps(origin, sort_keys=True)
         used += list(pig.DYNAMIC_MARKERS)
+    if "ofm" in run:
+        processing = {**_processing(dynamic), **_processing(static)}
+        names = [f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ"]
+        values, source = _calibration_values(names, opt.subject, static, dynamic)
+        if source == "computed":
+            values = ofm.calibrate(_markers(static, _sided(ofm.STATIC)))
+        res = ofm.ofm(
+            _markers(dynamic, _sided(ofm.DYNAMIC + ("HLX",)) + ("LASI", "RASI", "SACR")),
+            values,
+            points,
+            marker_diameter=meas["MarkerDiameter"],
+            proxff_factor=processing.get("ProxFFfactor", 2.0) or 2.0,
+            travel_x=bool(processing.get("TravelDirectionX", 0.0)),
+            reference=None if opt.progression == "lab" else pig.progression_frame(
+                dynamic.markers.sel(marker="LASI").values, dynamic.markers.sel(marker="RASI").values,
+                dynamic.markers.sel(marker="SACR").values, opt.progression),
+        )
+        angles |= res.angles
+        segments |= res.segments
+        points |= res.points
+        attrs["ofm_calibration_source"] = source
+        attrs |= {f"ofm_{k}": v for k, v in values.items()}
+        attrs["ofm_tiba_switch_frames"] = json.dumps(
+            {k: frames[v].tolist() for k, v in res.transition_frames.items() if v.size}
+        )
+        used += list(_sided(ofm.DYNAMIC + ("HLX",)))
     if "trunk" in run:
         res = pig.trunk(_markers(dynamic, needs["trunk"][0]), progression=opt.progression)
         angles |= res.angles

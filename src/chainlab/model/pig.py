@@ -180,12 +180,22 @@ def progression_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray, mode
     return frame(np.array([0.0, 0.0, 1.0]), x, "zx")
 
 
-def continuous(angles: np.ndarray) -> np.ndarray:
+def continuous(angles: np.ndarray, norm: str = "sum") -> np.ndarray:
     """Nexus' choice between (x, y, z) and (x + 180, 180 - y, z + 180), frame by frame.
 
     On the first valid frame the candidate with |y| <= 90 deg; then the candidate nearest the
-    previous frame; each component unwrapped (no ±180 wrap), the first frame in [-180, 180].
+    previous frame (`norm` "sum" of the wrapped component steps, as for Plug-in Gait, or
+    their "max", as for the OFM's TIBA); each component unwrapped (no ±180 wrap), the first
+    frame in [-180, 180]. Whether a frame switches does not depend on the branch the
+    previous frame is on (both candidates move together), so the switches are a cumulative
+    parity: no loop over frames.
     """
+    if norm not in ("sum", "max"):
+        raise ValueError(f"norm must be 'sum' or 'max'; found {norm!r}")
+    reduce = np.sum if norm == "sum" else np.max
+    # the candidates lie >= 360 (sum) or >= 180 (max) apart, so no switch is possible
+    # unless a step exceeds half of that
+    no_switch_below = 180.0 if norm == "sum" else 90.0
     out = np.full_like(angles, np.nan)
     ok = np.all(np.isfinite(angles), axis=1)
     q = angles[ok]
@@ -197,14 +207,13 @@ def continuous(angles: np.ndarray) -> np.ndarray:
 
     start = 1 if abs(wrap(q[0, 1])) > 90.0 else 0
     alt = np.stack([q[:, 0] + 180.0, 180.0 - q[:, 1], q[:, 2] + 180.0], axis=-1)
-    steps = np.abs(np.diff(q, axis=0)).sum(axis=1)
-    if steps.size == 0 or steps.max() <= 180.0:
-        # The alternative differs by >= 360 deg summed over components, so it is nearer the
-        # previous frame only after a step of > 180 deg: no switch, and nothing to unwrap.
-        out[ok] = alt - 360.0 * np.round(alt[:1] / 360.0) if start else q
+    steps = reduce(np.abs(np.diff(q, axis=0)), axis=1)
+    if steps.size == 0 or steps.max() <= no_switch_below:
+        chosen = alt if start else q
+        out[ok] = chosen - 360.0 * np.round(chosen[:1] / 360.0)
         return out
-    stay = np.abs(wrap(q[1:] - q[:-1])).sum(axis=1)
-    flip = np.abs(wrap(alt[1:] - q[:-1])).sum(axis=1)
+    stay = reduce(np.abs(wrap(q[1:] - q[:-1])), axis=1)
+    flip = reduce(np.abs(wrap(alt[1:] - q[:-1])), axis=1)
     parity = (start + np.concatenate([[0], np.cumsum(flip < stay)])) % 2
     chosen = np.where(parity[:, None] == 1, alt, q)
     chosen = np.unwrap(chosen, period=360.0, axis=0)

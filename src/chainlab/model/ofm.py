@@ -1,0 +1,215 @@
+"""Oxford Foot Model (Carson 2001, Stebbins 2006) as Vicon Nexus 2.2.3 computes it.
+
+Tibia, hindfoot, forefoot and hallux segments from the OFM markers; outputs ``?HFTBA``
+(hindfoot in tibia: its y component is rearfoot inversion(+)/eversion(-), the pronation
+measure of chainlab), ``?FFHFA``, ``?FFTBA``, ``?HXFFA`` and ``?TIBA`` (tibia in the lab).
+The definitions were recovered from openOFM (whose version 1.0 follows Nexus) and checked
+against the virtual points and angles Nexus stores in the biomechzoo trials
+(``docs/kinematics.md`` gives the agreement and what does not match). Lengths in metres;
+the calibration values arrive in Nexus' units (mm, segment frames) and are converted here.
+
+* Cluster smoothing (BodyLanguage REPLACE4): in each 4-marker cluster (ANK HFB TUB SHN;
+  HEE LCA STL CPG; P1M D5M TOE P5M) every marker is rebuilt from the other three with its
+  trial-mean position in their frame and averaged with the measured one (or replaces it in
+  a gap).
+* Calibration (static trial): MMA in (ANK; HFB - ANK, SHN - mid(ANK, HFB)); PCA and the
+  hindfoot plantar point in (HEE; HEE - mid(STL, LCA), STL - LCA); D1M0 and D5M0 in
+  (P1M; P1M - D5M, TOE - P5M), all as trial means of local positions. The plantar point is
+  P5M projected on the plane (HEE, PCA, mid(STL, LCA)) at HEE's height.
+* Tibia: origin mid(ANK, MMA); orientation of the Plug-in Gait tibia, Z = KJC - AJC(PiG),
+  X from (ANK - AJC(PiG)) × Z (left; mirrored right). Lab tibia (TIBA only): Z from the ankle
+  centre to TUB projected on the plane (MMA, ANK, HFB), X from ±(MMA - ANK).
+* Hindfoot: origin HEE, Z towards the plantar point (anterior), Y from (PCA - HEE) × Z.
+* Forefoot: D1M0, D5M0, P5M define a plane; TOE and P1M projected on it; the proximal
+  forefoot point PROXFF lies on projP1M-P5M at (d - r)/(ProxFFfactor d); origin projTOE,
+  Z = projTOE - PROXFF, X from ±(D1M0 - D5M0) × Z. Hallux: origin HLX, Z = HLX - D1M0.
+
+Angles: YXZ Cardan of distal in proximal (a about y, b about x, c about z); l = +1 left,
+-1 right. HFTBA, FFTBA = (90 - a, l b, -l c); FFHFA, HXFFA = (-a, l b, -l c). TIBA is the
+XYZ Cardan (a, b, c) of the lab tibia in a lab reference turned 180 deg about the vertical
+on frames where the pelvis faces the negative travel axis: (-a, -l b, l (90 - c)), kept
+continuous by choosing, frame by frame, between it and (x + 180, 180 - y, z + 180) by the
+largest component step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from chainlab.model.geometry import cardan, frame, relative, to_lab, to_local, unit
+from chainlab.model.pig import SIDES, continuous
+
+MM = 1e-3
+CLUSTERS = (("ANK", "HFB", "TUB", "SHN"), ("HEE", "LCA", "STL", "CPG"), ("P1M", "D5M", "TOE", "P5M"))
+#: Markers every trial needs, per side; MMA, PCA, D1M are needed in the static trial only
+#: (dynamic trials rebuild them from the calibration) and HLX for the hallux.
+DYNAMIC = tuple(m for c in CLUSTERS for m in c)
+STATIC = DYNAMIC + ("MMA", "PCA", "D1M")
+CALIBRATION = ("MMA", "PCA", "HFplantar", "D1M0", "D5M0")
+OUTPUTS = tuple(f"{s}{n}" for s in SIDES for n in ("HFTBA", "FFHFA", "FFTBA", "HXFFA", "TIBA"))
+
+
+@dataclass
+class OfmResult:
+    angles: dict[str, np.ndarray]
+    segments: dict[str, tuple[np.ndarray, np.ndarray]]
+    points: dict[str, np.ndarray]
+    transition_frames: dict[str, np.ndarray]  # TIBA frames Nexus writes differently
+
+
+def _lcs(v1: np.ndarray, v2: np.ndarray, order: str) -> np.ndarray:
+    """BodyLanguage-style frame: axis order[0] along v1, order[1] along v2 × v1."""
+    return frame(v1, np.cross(v2, v1), order[:2])
+
+
+def _plane_projection(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    n = unit(np.cross(a - c, b - c))
+    return p - np.sum((p - a) * n, axis=-1, keepdims=True) * n
+
+
+def replace4(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, p4: np.ndarray) -> list[np.ndarray]:
+    """Each marker of a rigid 4-marker cluster averaged with its copy rebuilt from the others."""
+    out = []
+    for target, o, a, b in ((p1, p3, p2, p4), (p2, p4, p3, p1), (p3, p1, p4, p2), (p4, p2, p1, p3)):
+        r = _lcs(a - o, o - b, "xyz")
+        mean_local = np.nanmean(to_local(r, o, target), axis=0)
+        rebuilt = to_lab(r, o, mean_local)
+        out.append(np.where(np.isnan(target), rebuilt, 0.5 * (rebuilt + target)))
+    return out
+
+
+def _technical_frames(mk: Mapping[str, np.ndarray], s: str) -> dict:
+    ank, hfb, tub, shn = replace4(*(mk[f"{s}{m}"] for m in CLUSTERS[0]))
+    hee, lca, stl, cpg = replace4(*(mk[f"{s}{m}"] for m in CLUSTERS[1]))
+    p1m, d5m, toe, p5m = replace4(*(mk[f"{s}{m}"] for m in CLUSTERS[2]))
+    return {
+        "ank": ank, "hfb": hfb, "tub": tub, "shn": shn, "hee": hee, "lca": lca, "stl": stl,
+        "p1m": p1m, "d5m": d5m, "toe": toe, "p5m": p5m,
+        "tibia_t": (ank, _lcs(hfb - ank, shn - 0.5 * (ank + hfb), "xyz")),
+        "hindfoot_t": (hee, _lcs(hee - 0.5 * (stl + lca), stl - lca, "xyz")),
+        "forefoot_t": (p1m, _lcs(p1m - d5m, toe - p5m, "xyz")),
+    }
+
+
+def calibrate(static: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The OFM calibration values from a static trial, named as Nexus stores them (mm).
+
+    Returns ``{"%LMMAX": ..., "%LMMAY": ..., ...}`` for :data:`CALIBRATION` and both sides.
+    """
+    out: dict[str, float] = {}
+    for s in SIDES:
+        t = _technical_frames(static, s)
+        pca = static[f"{s}PCA"]
+        plantar = _plane_projection(t["p5m"], t["hee"], pca, 0.5 * (t["stl"] + t["lca"]))
+        plantar[:, 2] = t["hee"][:, 2]
+        local = {
+            "MMA": (t["tibia_t"], static[f"{s}MMA"]),
+            "PCA": (t["hindfoot_t"], pca),
+            "HFplantar": (t["hindfoot_t"], plantar),
+            "D1M0": (t["forefoot_t"], static[f"{s}D1M"]),
+            "D5M0": (t["forefoot_t"], t["d5m"]),
+        }
+        for name, ((origin, r), point) in local.items():
+            v = np.nanmean(to_local(r, origin, point), axis=0) / MM
+            for axis, value in zip("XYZ", v):
+                out[f"%{s}{name}{axis}"] = float(value)
+    return out
+
+
+def _cal(cal: Mapping[str, float], s: str, name: str) -> np.ndarray:
+    return np.array([cal[f"%{s}{name}{a}"] for a in "XYZ"]) * MM
+
+
+def facing_sign(mk: Mapping[str, np.ndarray], travel_x: bool = False) -> np.ndarray:
+    """Per frame +1/-1: whether the pelvis faces the positive travel axis (lab y, or x)."""
+    anterior = 0.5 * (mk["LASI"] + mk["RASI"]) - mk["SACR"]
+    sign = np.sign(anterior[:, 0 if travel_x else 1])
+    sign[sign == 0] = 1.0
+    return sign
+
+
+def ofm(
+    markers: Mapping[str, np.ndarray],
+    cal: Mapping[str, float],
+    pig_points: Mapping[str, np.ndarray],
+    *,
+    marker_diameter: float,
+    proxff_factor: float = 2.0,
+    travel_x: bool = False,
+    reference: np.ndarray | None = None,
+) -> OfmResult:
+    """Oxford Foot Model angles, segments and points of one trial.
+
+    Parameters
+    ----------
+    markers : dict of (n, 3) ndarray
+        OFM markers (:data:`DYNAMIC` per side, HLX optional) and LASI, RASI, SACR, in metres.
+    cal : dict
+        Calibration values (:func:`calibrate`, or Nexus' from PROCESSING), mm.
+    pig_points : dict
+        Plug-in Gait ``?KJC`` and ``?AJC`` (m), which orient the tibia.
+    marker_diameter : float
+        mm. proxff_factor : PROCESSING ProxFFfactor. travel_x : PROCESSING TravelDirectionX.
+    reference : (3, 3) ndarray, optional
+        A fixed frame for TIBA (e.g. the walking direction) instead of Nexus' lab reference,
+        which turns with the pelvis' facing along the travel axis.
+    """
+    angles, segments, points, transitions = {}, {}, {}, {}
+    facing = facing_sign(markers, travel_x)
+    radius = marker_diameter / 2.0 * MM
+    for s in SIDES:
+        side = "Left" if s == "L" else "Right"
+        lsign = 1.0 if s == "L" else -1.0
+        t = _technical_frames(markers, s)
+        mma = to_lab(t["tibia_t"][1], t["tibia_t"][0], _cal(cal, s, "MMA"))
+        ajc = 0.5 * (t["ank"] + mma)
+        kjc, ajc_pig = pig_points[f"{s}KJC"], pig_points[f"{s}AJC"]
+        tibia = _lcs(kjc - ajc_pig, lsign * (markers[f"{s}ANK"] - ajc_pig), "zxy")
+        prot = _plane_projection(t["tub"], mma, t["ank"], t["hfb"])
+        lab_tibia = _lcs(prot - ajc, -lsign * (mma - t["ank"]), "zxy")
+
+        hee_o, hee_r = t["hindfoot_t"]
+        pca = to_lab(hee_r, hee_o, _cal(cal, s, "PCA"))
+        plantar = to_lab(hee_r, hee_o, _cal(cal, s, "HFplantar"))
+        hindfoot = _lcs(plantar - t["hee"], pca - t["hee"], "zyx")
+
+        ff_o, ff_r = t["forefoot_t"]
+        d1m0 = to_lab(ff_r, ff_o, _cal(cal, s, "D1M0"))
+        d5m0 = t["d5m"]  # UseFloorFF = 0
+        proj_toe = _plane_projection(t["toe"], d1m0, d5m0, t["p5m"])
+        proj_p1m = _plane_projection(t["p1m"], d1m0, d5m0, t["p5m"])
+        d = np.linalg.norm(proj_p1m - t["p5m"], axis=-1, keepdims=True)
+        proxff = proj_p1m + (t["p5m"] - proj_p1m) * (d - radius) / (proxff_factor * d)
+        forefoot = _lcs(proj_toe - proxff, -lsign * (d1m0 - d5m0), "zxy")
+
+        def joint(prox, dist, from_tibia):
+            a, b, c = np.moveaxis(np.degrees(cardan(relative(prox, dist), "yxz")), -1, 0)
+            return continuous(np.stack([(90.0 - a) if from_tibia else -a, lsign * b, -lsign * c], axis=-1))
+
+        angles[f"{s}HFTBA"] = joint(tibia, hindfoot, True)
+        angles[f"{s}FFTBA"] = joint(tibia, forefoot, True)
+        angles[f"{s}FFHFA"] = joint(hindfoot, forefoot, False)
+        if f"{s}HLX" in markers:
+            hallux = _lcs(markers[f"{s}HLX"] - d1m0, -lsign * (d1m0 - d5m0), "zxy")
+            angles[f"{s}HXFFA"] = joint(forefoot, hallux, False)
+            segments[f"{side}Hallux"] = (markers[f"{s}HLX"], hallux)
+
+        if reference is None:
+            ref = lab_tibia.copy()
+            ref[:, :2, :] *= facing[:, None, None]  # the lab turned 180 deg where facing -travel
+        else:
+            ref = relative(reference, lab_tibia)
+        a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
+        tiba = continuous(np.stack([-a, -lsign * b, lsign * (90.0 - c)], axis=-1), norm="max")
+        angles[f"{s}TIBA"] = tiba
+        switch = np.flatnonzero(np.diff(facing) != 0) + 1 if reference is None else np.empty(0, int)
+        transitions[f"{s}TIBA"] = switch
+        segments[f"{side}OFMTibia"] = (ajc, tibia)
+        segments[f"{side}Hindfoot"] = (t["hee"], hindfoot)
+        segments[f"{side}Forefoot"] = (proj_toe, forefoot)
+        points[f"{s}OFMAJC"] = ajc
+        points[f"{s}PROXFF"] = proxff
+    return OfmResult(angles=angles, segments=segments, points=points, transition_frames=transitions)
