@@ -1,4 +1,4 @@
-"""Frames per second of the direct models (Plug-in Gait + trunk + lumbar), one core.
+"""Frames per second of the direct models (Plug-in Gait + OFM + trunk + lumbar), one core.
 
     OMP_NUM_THREADS=1 python bench/kinematics_speed.py [--frames 200000] [--repeat 3]
 
@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from chainlab import read_c3d
-from chainlab.model import lumbar, pig
+from chainlab.model import lumbar, ofm, pig
 from chainlab.model.measurements import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_models(mk: dict[str, np.ndarray], cal: pig.PigCalibration) -> None:
-    pig.pig(mk, cal)
+def run_models(mk: dict[str, np.ndarray], cal: pig.PigCalibration, ofm_cal: dict) -> None:
+    res = pig.pig(mk, cal)
+    ofm.ofm(mk, ofm_cal, res.points, marker_diameter=cal.measurements["MarkerDiameter"])
     pig.trunk(mk)
     which = lumbar.choose_markers(list(mk))
     _, p_r = pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
@@ -42,7 +43,9 @@ def main() -> None:
     walk = read_c3d(ROOT / "data/biomechzoo/HC030A/Straight/HC030A05.c3d")
     meas, _ = resolve(static, walk)
     cal = pig.calibrate({k: static.markers.sel(marker=k).values for k in pig.MARKERS}, meas)
-    names = set(pig.DYNAMIC_MARKERS + pig.TRUNK_MARKERS + ("T10", "T12", "SACR"))
+    ofm_cal = ofm.calibrate({k: static.markers.sel(marker=k).values for k in static.marker.values})
+    ofm_markers = tuple(f"{s}{m}" for s in "LR" for m in ofm.DYNAMIC + ("HLX",))
+    names = set(pig.DYNAMIC_MARKERS + ofm_markers + pig.TRUNK_MARKERS + ("T10", "T12", "SACR"))
     mk = {k: walk.markers.sel(marker=k).values for k in names}
     reps = -(-args.frames // walk.sizes["frame"])
     long_mk = {k: np.tile(v, (reps, 1))[: args.frames] for k, v in mk.items()}
@@ -52,7 +55,7 @@ def main() -> None:
     print("| trial | frames | best s | frames/s |\n|---|---|---|---|")
     for label, m in (("HC030A05 (walk)", mk), (f"HC030A05 x {reps} (long)", long_mk)):
         n = len(m["LASI"])
-        best = min(_timed(run_models, m, cal) for _ in range(args.repeat))
+        best = min(_timed(run_models, m, cal, ofm_cal) for _ in range(args.repeat))
         print(f"| {label} | {n} | {best:.4f} | {n / best:,.0f} |")
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainlab.model.geometry import cross
+
 SPINE_ORDER = ("T10", "T12", "L1", "L3", "L5", "S1", "SACR")
 APEX_PREFERENCE = ("L3", "L1", "L5", "T12")
 
@@ -61,7 +63,7 @@ def _signed_angle(u: np.ndarray, v: np.ndarray, normal: np.ndarray) -> np.ndarra
     """Signed angle (deg) from u to v about `normal`, after projecting both on its plane."""
     u = u - np.sum(u * normal, axis=-1, keepdims=True) * normal
     v = v - np.sum(v * normal, axis=-1, keepdims=True) * normal
-    s = np.sum(np.cross(u, v) * normal, axis=-1)
+    s = np.sum(cross(u, v) * normal, axis=-1)
     c = np.sum(u * v, axis=-1)
     return np.degrees(np.arctan2(s, c))
 

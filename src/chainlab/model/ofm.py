@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chainlab.model.geometry import cardan, frame, relative, to_lab, to_local, unit
+from chainlab.model.geometry import cardan, cross, dot, frame, relative, to_lab, to_local, unit
 from chainlab.model.pig import SIDES, continuous
 
 MM = 1e-3
@@ -62,11 +62,11 @@ class OfmResult:
 
 def _lcs(v1: np.ndarray, v2: np.ndarray, order: str) -> np.ndarray:
     """BodyLanguage-style frame: axis order[0] along v1, order[1] along v2 × v1."""
-    return frame(v1, np.cross(v2, v1), order[:2])
+    return frame(v1, cross(v2, v1), order[:2], orthogonal=True)
 
 
 def _plane_projection(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    n = unit(np.cross(a - c, b - c))
+    n = unit(cross(a - c, b - c))
     return p - np.sum((p - a) * n, axis=-1, keepdims=True) * n
 
 
@@ -74,9 +74,13 @@ def replace4(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, p4: np.ndarray) -> 
     """Each marker of a rigid 4-marker cluster averaged with its copy rebuilt from the others."""
     out = []
     for target, o, a, b in ((p1, p3, p2, p4), (p2, p4, p3, p1), (p3, p1, p4, p2), (p4, p2, p1, p3)):
-        r = _lcs(a - o, o - b, "xyz")
-        mean_local = np.nanmean(to_local(r, o, target), axis=0)
-        rebuilt = to_lab(r, o, mean_local)
+        # the frame _lcs(a - o, o - b, "xyz"), kept as three axis arrays (faster than (n, 3, 3))
+        x = unit(a - o)
+        y = unit(cross(o - b, x))
+        z = cross(x, y)
+        d = target - o
+        mean = [np.nanmean(dot(d, axis)) for axis in (x, y, z)]
+        rebuilt = o + mean[0] * x + mean[1] * y + mean[2] * z
         out.append(np.where(np.isnan(target), rebuilt, 0.5 * (rebuilt + target)))
     return out
 

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainlab.model.geometry import cardan, frame, relative, rotation, unit
+from chainlab.model.geometry import cardan, cross, frame, relative, rotation, unit
 
 #: Davis 1991 angles as Nexus applies them (float32 values of 0.5 and 0.314 rad).
 DAVIS_THETA = 0.500000178813934
@@ -112,10 +112,10 @@ def chord(wand: np.ndarray, proximal: np.ndarray, lateral: np.ndarray, delta: fl
     v = proximal - lateral
     d = np.linalg.norm(v, axis=-1, keepdims=True)
     e = v / d
-    n = unit(np.cross(wand - lateral, v))
+    n = unit(cross(wand - lateral, v))
     with np.errstate(invalid="ignore"):
         t = 2.0 * np.arccos(delta / d)
-    return (proximal + lateral) / 2.0 + (d / 2.0) * (e * np.cos(t) + np.cross(n, e) * np.sin(t))
+    return (proximal + lateral) / 2.0 + (d / 2.0) * (e * np.cos(t) + cross(n, e) * np.sin(t))
 
 
 def pelvis_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,13 +146,13 @@ def hip_joint_centres(origin: np.ndarray, r: np.ndarray, m: Mapping[str, float])
 def _long_axis_frame(proximal: np.ndarray, distal: np.ndarray, a: np.ndarray, b: np.ndarray, side: str) -> np.ndarray:
     """Z = proximal - distal; X = (a - b) × Z on the left, Z × (a - b) on the right."""
     z = proximal - distal
-    x = np.cross(a - b, z) if side == "L" else np.cross(z, a - b)
-    return frame(z, x, "zx")
+    x = cross(a - b, z) if side == "L" else cross(z, a - b)
+    return frame(z, x, "zx", orthogonal=True)
 
 
 def _uncorrected_foot(ajc: np.ndarray, toe: np.ndarray, tibia_y: np.ndarray) -> np.ndarray:
     z = ajc - toe
-    return frame(z, np.cross(tibia_y, unit(z)), "zx")
+    return frame(z, cross(tibia_y, z), "zx", orthogonal=True)
 
 
 def progression_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray, mode: str = "lab") -> np.ndarray:
@@ -203,7 +203,7 @@ def continuous(angles: np.ndarray, norm: str = "sum") -> np.ndarray:
         return out
 
     def wrap(a):
-        return (a + 180.0) % 360.0 - 180.0
+        return a - 360.0 * np.round(a / 360.0)
 
     start = 1 if abs(wrap(q[0, 1])) > 90.0 else 0
     alt = np.stack([q[:, 0] + 180.0, 180.0 - q[:, 1], q[:, 2] + 180.0], axis=-1)
