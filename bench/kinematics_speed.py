@@ -27,10 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_models(mk: dict[str, np.ndarray], cal: pig.PigCalibration, ofm_cal: dict) -> None:
     res = pig.pig(mk, cal)
     ofm.ofm(mk, ofm_cal, res.points, marker_diameter=cal.measurements["MarkerDiameter"])
-    pig.trunk(mk)
-    which = lumbar.choose_markers(list(mk))
-    _, p_r = pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
-    lumbar.lumbar_angles(mk, p_r, which)
+    pelvis = res.segments["Pelvis"][1]
+    pig.trunk(mk, pelvis=pelvis)
+    lumbar.lumbar_angles(mk, pelvis, lumbar.choose_markers(list(mk)))
 
 
 def main() -> None:

@@ -240,14 +240,15 @@ def compute_kinematics(
         )
         used += list(_sided(ofm.DYNAMIC + ("HLX",)))
     if "trunk" in run:
-        res = pig.trunk(_markers(dynamic, needs["trunk"][0]), progression=opt.progression)
+        pelvis = segments["Pelvis"][1] if "Pelvis" in segments else None
+        res = pig.trunk(_markers(dynamic, needs["trunk"][0]), progression=opt.progression, pelvis=pelvis)
         angles |= res.angles
         segments |= res.segments
         used += list(pig.TRUNK_MARKERS)
     if "lumbar" in run:
         mk = _markers(dynamic, lumbar.SPINE_ORDER + ("LASI", "RASI", "SACR"))
         which = lumbar.choose_markers(_valid_names(dynamic))
-        _, p_r = pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
+        p_r = segments["Pelvis"][1] if "Pelvis" in segments else pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])[1]
         angles |= lumbar.lumbar_angles(mk, p_r, which)
         attrs["lumbar_markers"] = f"top={which.top},apex={which.apex},bottom={which.bottom},above_bottom={which.above_bottom}"
         used += [which.top, which.apex, which.bottom, which.above_bottom, "LASI", "RASI", "SACR"]

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainlab.model._chunks import by_chunks, spans
 from chainlab.model.geometry import cardan, cross, dot, frame, relative, to_lab, to_local, unit
 from chainlab.model.pig import SIDES, continuous
 
@@ -70,25 +71,58 @@ def _plane_projection(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
     return p - np.sum((p - a) * n, axis=-1, keepdims=True) * n
 
 
-def replace4(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, p4: np.ndarray) -> list[np.ndarray]:
-    """Each marker of a rigid 4-marker cluster averaged with its copy rebuilt from the others."""
-    out = []
-    for target, o, a, b in ((p1, p3, p2, p4), (p2, p4, p3, p1), (p3, p1, p4, p2), (p4, p2, p1, p3)):
-        # the frame _lcs(a - o, o - b, "xyz"), kept as three axis arrays (faster than (n, 3, 3))
-        x = unit(a - o)
-        y = unit(cross(o - b, x))
-        z = cross(x, y)
-        d = target - o
-        mean = [np.nanmean(dot(d, axis)) for axis in (x, y, z)]
-        rebuilt = o + mean[0] * x + mean[1] * y + mean[2] * z
-        out.append(np.where(np.isnan(target), rebuilt, 0.5 * (rebuilt + target)))
+_REBUILD = ((0, 2, 1, 3), (1, 3, 2, 0), (2, 0, 3, 1), (3, 1, 0, 2))  # target, origin, a, b
+
+
+def _cluster_axes(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Axes of the frame _lcs(a - o, o - b, "xyz") as three (n, 3) arrays."""
+    x = unit(a - o)
+    y = unit(cross(o - b, x))
+    return x, y, cross(x, y)
+
+
+def _cluster_sums(cluster: list[np.ndarray]) -> np.ndarray:
+    """(4, 4) per target: sums of its local x, y, z over valid frames, and their count."""
+    out = np.zeros((4, 4))
+    for row, (t, o, a, b) in enumerate(_REBUILD):
+        d = cluster[t] - cluster[o]
+        local = np.stack([dot(d, axis) for axis in _cluster_axes(cluster[o], cluster[a], cluster[b])], axis=-1)
+        ok = np.all(np.isfinite(local), axis=-1)
+        out[row, :3] = local[ok].sum(axis=0)
+        out[row, 3] = ok.sum()
     return out
 
 
-def _technical_frames(mk: Mapping[str, np.ndarray], s: str) -> dict:
-    ank, hfb, tub, shn = replace4(*(mk[f"{s}{m}"] for m in CLUSTERS[0]))
-    hee, lca, stl, cpg = replace4(*(mk[f"{s}{m}"] for m in CLUSTERS[1]))
-    p1m, d5m, toe, p5m = replace4(*(mk[f"{s}{m}"] for m in CLUSTERS[2]))
+def cluster_means(cluster: list[np.ndarray]) -> np.ndarray:
+    """(4, 3) trial-mean position of each marker of a 4-marker cluster in the others' frame."""
+    sums = sum(_cluster_sums([c[s] for c in cluster]) for s in spans(len(cluster[0])))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums[:, :3] / sums[:, 3:]
+
+
+def replace4(cluster: list[np.ndarray], means: np.ndarray) -> list[np.ndarray]:
+    """Each marker of a rigid 4-marker cluster averaged with its copy rebuilt from the other
+    three at its trial-mean position `means` (:func:`cluster_means`); the copy fills gaps."""
+    out = [None] * 4
+    for row, (t, o, a, b) in enumerate(_REBUILD):
+        x, y, z = _cluster_axes(cluster[o], cluster[a], cluster[b])
+        m = means[row]
+        rebuilt = cluster[o] + m[0] * x + m[1] * y + m[2] * z
+        target = cluster[t]
+        out[t] = np.where(np.isnan(target), rebuilt, 0.5 * (rebuilt + target))
+    return out
+
+
+def _clusters(mk: Mapping[str, np.ndarray], s: str) -> list[list[np.ndarray]]:
+    return [[mk[f"{s}{m}"] for m in names] for names in CLUSTERS]
+
+
+def _technical_frames(mk: Mapping[str, np.ndarray], s: str, means: list[np.ndarray] | None = None) -> dict:
+    clusters = _clusters(mk, s)
+    means = means if means is not None else [cluster_means(c) for c in clusters]
+    ank, hfb, tub, shn = replace4(clusters[0], means[0])
+    hee, lca, stl, cpg = replace4(clusters[1], means[1])
+    p1m, d5m, toe, p5m = replace4(clusters[2], means[2])
     return {
         "ank": ank, "hfb": hfb, "tub": tub, "shn": shn, "hee": hee, "lca": lca, "stl": stl,
         "p1m": p1m, "d5m": d5m, "toe": toe, "p5m": p5m,
@@ -161,16 +195,28 @@ def ofm(
         A fixed frame for TIBA (e.g. the walking direction) instead of Nexus' lab reference,
         which turns with the pelvis' facing along the travel axis.
     """
-    angles, segments, points, transitions = {}, {}, {}, {}
     facing = facing_sign(markers, travel_x)
-    radius = marker_diameter / 2.0 * MM
+    means = {s: [cluster_means(c) for c in _clusters(markers, s)] for s in SIDES}
+    arrays = {**markers, **{f"pig_{k}": v for k, v in pig_points.items()}, "facing": facing}
+    res = by_chunks(_ofm_frames, len(facing), arrays, cal, means, marker_diameter * MM / 2.0,
+                    proxff_factor, reference)
+    res.angles = {k: continuous(v, norm="max" if k.endswith("TIBA") else "sum") for k, v in res.angles.items()}
+    switch = np.flatnonzero(np.diff(facing) != 0) + 1 if reference is None else np.empty(0, int)
+    res.transition_frames = {f"{s}TIBA": switch for s in SIDES}
+    return res
+
+
+def _ofm_frames(markers, cal, means, radius, proxff_factor, reference) -> OfmResult:
+    """One chunk of :func:`ofm`, before the continuity of the angle series."""
+    angles, segments, points = {}, {}, {}
+    facing = markers["facing"]
     for s in SIDES:
         side = "Left" if s == "L" else "Right"
         lsign = 1.0 if s == "L" else -1.0
-        t = _technical_frames(markers, s)
+        t = _technical_frames(markers, s, means[s])
         mma = to_lab(t["tibia_t"][1], t["tibia_t"][0], _cal(cal, s, "MMA"))
         ajc = 0.5 * (t["ank"] + mma)
-        kjc, ajc_pig = pig_points[f"{s}KJC"], pig_points[f"{s}AJC"]
+        kjc, ajc_pig = markers[f"pig_{s}KJC"], markers[f"pig_{s}AJC"]
         tibia = _lcs(kjc - ajc_pig, lsign * (markers[f"{s}ANK"] - ajc_pig), "zxy")
         prot = _plane_projection(t["tub"], mma, t["ank"], t["hfb"])
         lab_tibia = _lcs(prot - ajc, -lsign * (mma - t["ank"]), "zxy")
@@ -191,7 +237,7 @@ def ofm(
 
         def joint(prox, dist, from_tibia):
             a, b, c = np.moveaxis(np.degrees(cardan(relative(prox, dist), "yxz")), -1, 0)
-            return continuous(np.stack([(90.0 - a) if from_tibia else -a, lsign * b, -lsign * c], axis=-1))
+            return np.stack([(90.0 - a) if from_tibia else -a, lsign * b, -lsign * c], axis=-1)
 
         angles[f"{s}HFTBA"] = joint(tibia, hindfoot, True)
         angles[f"{s}FFTBA"] = joint(tibia, forefoot, True)
@@ -207,13 +253,10 @@ def ofm(
         else:
             ref = relative(reference, lab_tibia)
         a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
-        tiba = continuous(np.stack([-a, -lsign * b, lsign * (90.0 - c)], axis=-1), norm="max")
-        angles[f"{s}TIBA"] = tiba
-        switch = np.flatnonzero(np.diff(facing) != 0) + 1 if reference is None else np.empty(0, int)
-        transitions[f"{s}TIBA"] = switch
+        angles[f"{s}TIBA"] = np.stack([-a, -lsign * b, lsign * (90.0 - c)], axis=-1)
         segments[f"{side}OFMTibia"] = (ajc, tibia)
         segments[f"{side}Hindfoot"] = (t["hee"], hindfoot)
         segments[f"{side}Forefoot"] = (proj_toe, forefoot)
         points[f"{s}OFMAJC"] = ajc
         points[f"{s}PROXFF"] = proxff
-    return OfmResult(angles=angles, segments=segments, points=points, transition_frames=transitions)
+    return OfmResult(angles=angles, segments=segments, points=points, transition_frames={})

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainlab.model._chunks import by_chunks
 from chainlab.model.geometry import cardan, cross, frame, relative, rotation, unit
 
 #: Davis 1991 angles as Nexus applies them (float32 values of 0.5 and 0.314 rad).
@@ -196,30 +197,36 @@ def continuous(angles: np.ndarray, norm: str = "sum") -> np.ndarray:
     # the candidates lie >= 360 (sum) or >= 180 (max) apart, so no switch is possible
     # unless a step exceeds half of that
     no_switch_below = 180.0 if norm == "sum" else 90.0
-    out = np.full_like(angles, np.nan)
     ok = np.all(np.isfinite(angles), axis=1)
-    q = angles[ok]
+    every = bool(ok.all())
+    q = angles if every else angles[ok]
     if q.shape[0] == 0:
-        return out
+        return np.full_like(angles, np.nan)
 
     def wrap(a):
         return a - 360.0 * np.round(a / 360.0)
 
+    def place(chosen):
+        if every:
+            return chosen
+        out = np.full_like(angles, np.nan)
+        out[ok] = chosen
+        return out
+
     start = 1 if abs(wrap(q[0, 1])) > 90.0 else 0
-    alt = np.stack([q[:, 0] + 180.0, 180.0 - q[:, 1], q[:, 2] + 180.0], axis=-1)
+    alternative = np.array([180.0, 180.0, 180.0]), np.array([1.0, -1.0, 1.0])
     steps = reduce(np.abs(np.diff(q, axis=0)), axis=1)
     if steps.size == 0 or steps.max() <= no_switch_below:
-        chosen = alt if start else q
-        out[ok] = chosen - 360.0 * np.round(chosen[:1] / 360.0)
-        return out
+        chosen = q * alternative[1] + alternative[0] if start else q
+        return place(chosen - 360.0 * np.round(chosen[:1] / 360.0))
+    alt = q * alternative[1] + alternative[0]
     stay = reduce(np.abs(wrap(q[1:] - q[:-1])), axis=1)
     flip = reduce(np.abs(wrap(alt[1:] - q[:-1])), axis=1)
     parity = (start + np.concatenate([[0], np.cumsum(flip < stay)])) % 2
     chosen = np.where(parity[:, None] == 1, alt, q)
     chosen = np.unwrap(chosen, period=360.0, axis=0)
     chosen -= 360.0 * np.round(chosen[:1] / 360.0)
-    out[ok] = chosen
-    return out
+    return place(chosen)
 
 
 def _yxz_deg(proximal: np.ndarray, distal: np.ndarray) -> np.ndarray:
@@ -299,11 +306,18 @@ def pig(markers: Mapping[str, np.ndarray], cal: PigCalibration, *, progression: 
     progression : {"lab", "travel"}
         How the walking direction is taken (see :func:`progression_frame`).
     """
+    prog = progression_frame(markers["LASI"], markers["RASI"], markers["SACR"], progression)
+    res = by_chunks(_pig_frames, len(markers["LASI"]), markers, cal, prog)
+    res.angles = {k: continuous(v) for k, v in res.angles.items()}
+    return res
+
+
+def _pig_frames(markers: Mapping[str, np.ndarray], cal: PigCalibration, prog: np.ndarray) -> PigResult:
+    """One chunk of :func:`pig`, before the continuity of the angle series."""
     m = cal.measurements
     seg = _segments(markers, m)
     p_origin, p_r = seg["pelvis"]
-    n = p_r.shape[0]
-    prog = np.broadcast_to(progression_frame(markers["LASI"], markers["RASI"], markers["SACR"], progression), (n, 3, 3))
+    prog = np.broadcast_to(prog, p_r.shape)
     angles: dict[str, np.ndarray] = {}
     segments: dict[str, tuple[np.ndarray, np.ndarray]] = {
         "Pelvis": ((seg["hjc"]["L"] + seg["hjc"]["R"]) / 2.0, p_r)
@@ -330,24 +344,37 @@ def pig(markers: Mapping[str, np.ndarray], cal: PigCalibration, *, progression: 
         segments[f"{side}Tibia"] = (g["ajc"], g["tibia_t"])
         segments[f"{side}Foot"] = (markers[f"{s}TOE"], foot)
         points[f"{s}HJC"], points[f"{s}KJC"], points[f"{s}AJC"] = seg["hjc"][s], g["kjc"], g["ajc"]
-    angles = {k: continuous(v) for k, v in angles.items()}
     return PigResult(angles=angles, segments=segments, points=points)
 
 
-def trunk(markers: Mapping[str, np.ndarray], *, progression: str = "lab") -> PigResult:
-    """Plug-in Gait thorax and spine angles (thorax in the lab, thorax in the pelvis)."""
+def trunk(
+    markers: Mapping[str, np.ndarray], *, progression: str = "lab", pelvis: np.ndarray | None = None
+) -> PigResult:
+    """Plug-in Gait thorax and spine angles (thorax in the lab, thorax in the pelvis).
+
+    `pelvis` (n, 3, 3), when given, is the pelvis frame already computed (:func:`pig`).
+    """
+    prog = progression_frame(markers["LASI"], markers["RASI"], markers["SACR"], progression)
+    if pelvis is None:
+        pelvis = pelvis_frame(markers["LASI"], markers["RASI"], markers["SACR"])[1]
+    res = by_chunks(_trunk_frames, len(markers["LASI"]), {**markers, "pelvis": pelvis}, prog)
+    res.angles = {k: continuous(v) for k, v in res.angles.items()}
+    return res
+
+
+def _trunk_frames(markers: Mapping[str, np.ndarray], prog: np.ndarray) -> PigResult:
     mk = markers
     top, bottom = (mk["CLAV"] + mk["C7"]) / 2.0, (mk["STRN"] + mk["T10"]) / 2.0
     front, back = (mk["CLAV"] + mk["STRN"]) / 2.0, (mk["C7"] + mk["T10"]) / 2.0
     thorax = frame(top - bottom, front - back, "zx")
-    _, p_r = pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
-    prog = np.broadcast_to(progression_frame(mk["LASI"], mk["RASI"], mk["SACR"], progression), thorax.shape)
+    p_r = mk["pelvis"]
+    prog = np.broadcast_to(prog, thorax.shape)
     a, b, c = np.moveaxis(_yxz_deg(prog, thorax), -1, 0)
     rel = relative(p_r, thorax)
     gamma, alpha, beta = np.moveaxis(np.degrees(cardan(rel, "zxy")), -1, 0)
     angles = {}
     for s in SIDES:
         sg = 1.0 if s == "R" else -1.0
-        angles[f"{s}ThoraxAngles"] = continuous(np.stack([a, -sg * b, sg * c], axis=-1))
-        angles[f"{s}SpineAngles"] = continuous(np.stack([beta, sg * alpha, -sg * gamma], axis=-1))
+        angles[f"{s}ThoraxAngles"] = np.stack([a, -sg * b, sg * c], axis=-1)
+        angles[f"{s}SpineAngles"] = np.stack([beta, sg * alpha, -sg * gamma], axis=-1)
     return PigResult(angles=angles, segments={"Thorax": (top, thorax)}, points={})
