@@ -1,0 +1,1 @@
+"""Gait events, cycles and the coupling of the chain within a stride."""

@@ -1,0 +1,42 @@
+"""One trial from angles to per-cycle measures: events, cycles, curves, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import xarray as xr
+
+from chainlab.gait.cycles import find_cycles
+from chainlab.gait.events import PlateEventOptions, gait_events
+from chainlab.gait.metrics import cycle_curves, cycle_metrics
+
+
+@dataclass
+class GaitResult:
+    events: pd.DataFrame
+    cycles: pd.DataFrame
+    curves: xr.DataArray
+    metrics: pd.DataFrame
+    problems: list[str] = field(default_factory=list)  # what was left out, and why
+
+
+def analyse_trial(trial: xr.Dataset, kinematics: xr.Dataset,
+                  plate_options: PlateEventOptions | None = None) -> GaitResult:
+    """Events of `trial` (read_c3d), cycles, and the measures of `kinematics` in each cycle.
+
+    Never raises for a trial without usable events: it returns no cycles and says why.
+    """
+    ev = gait_events(trial, plate_options=plate_options)
+    problems = list(ev.rejected)
+    if ev.events.empty:
+        problems.append("no usable gait events (no plate contact, no C3D events, no heel/toe markers)")
+    cyc = find_cycles(ev.events)
+    problems += cyc.dropped
+    curves = cycle_curves(kinematics, cyc.cycles)
+    metrics = cycle_metrics(kinematics, cyc.cycles, curves)
+    for row in metrics.itertuples():
+        if row.gaps:
+            problems.append(f"{row.side} cycle {row.cycle}: gaps in {row.gaps}; their measures are NaN")
+    name = trial.attrs.get("source_file", "")
+    return GaitResult(ev.events, cyc.cycles, curves, metrics, [f"{name}: {p}" for p in problems])

@@ -1,0 +1,190 @@
+"""Gait events: from force plates, from the C3D EVENT group, and from kinematics.
+
+Every event is a row of a table (:class:`pandas.DataFrame`) with ``side`` ("Left", "Right"),
+``label`` ("Foot Strike", "Foot Off"), ``time`` (s, the trial clock of
+:func:`chainlab.read_c3d`), ``frame`` (frame number, ``round(time * rate) + 1``) and
+``source`` ("plate 1", "c3d", "kinematic"). :func:`gait_events` merges the three: a plate
+event replaces any other event of the same side and label within ``merge_window``, and a
+C3D event replaces a kinematic one.
+
+* Plates (Tirosh & Sparrow; methods reference section 5): the plate's normal force,
+  low-pass filtered (4th-order zero-lag Butterworth, 25 Hz), rising through 20 N is a foot
+  strike, falling through 10 N a foot off. The contact is the foot's whose heel or toe
+  marker stands over the plate (inside its outline, slower than 0.8 m/s, for 3 frames) and
+  whose heel and toe are both over it at mid-contact; a contact is rejected, with its reason, when
+  both feet are over the plate during it, when the foot is only partly on it, when no foot
+  is over it, or when it starts or ends outside the capture.
+* Kinematics (Zeni 2008): along the pelvis' forward axis, the heel's distance ahead of the
+  sacrum peaks at foot strike and the toe's distance behind it peaks at foot off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.signal import butter, filtfilt, find_peaks
+
+SIDES = {"L": "Left", "R": "Right"}
+STRIKE, OFF = "Foot Strike", "Foot Off"
+COLUMNS = ["side", "label", "time", "frame", "source"]
+
+
+@dataclass
+class PlateEventOptions:
+    strike_threshold: float = 20.0  # N
+    off_threshold: float = 10.0  # N
+    cutoff_hz: float = 25.0
+    margin: float = 0.02  # m around the plate outline for "over the plate"
+    standing_speed: float = 0.8  # m/s: a heel or toe slower than this over the plate stands on it
+
+
+@dataclass
+class EventResult:
+    events: pd.DataFrame
+    rejected: list[str] = field(default_factory=list)  # "plate 2, 3.41-3.95 s: reason"
+
+
+def _frame_of(time: np.ndarray | float, rate: float) -> np.ndarray:
+    return np.rint(np.asarray(time) * rate).astype(np.int64) + 1
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def c3d_events(ds: xr.Dataset) -> pd.DataFrame:
+    """The events stored in the file's EVENT group (Foot Strike / Foot Off only)."""
+    rows = [
+        {"side": str(side), "label": str(lab), "time": float(t), "frame": int(f), "source": "c3d"}
+        for side, lab, t, f in zip(ds.event_side.values, ds.event_label.values, ds.event_time.values,
+                                   ds.event_frame.values)
+        if lab in (STRIKE, OFF) and side in SIDES.values()
+    ]
+    return _table(rows)
+
+
+def _inside(points: np.ndarray, corners: np.ndarray, margin: float) -> np.ndarray:
+    """Whether points (n, 2) lie within a convex quadrilateral (4, 2) grown by `margin`."""
+    centre = corners.mean(axis=0)
+    inside = np.ones(len(points), dtype=bool)
+    for k in range(4):
+        a, b = corners[k], corners[(k + 1) % 4]
+        edge = b - a
+        normal = np.array([edge[1], -edge[0]]) / np.hypot(*edge)
+        if np.dot(centre - a, normal) > 0:
+            normal = -normal  # outward
+        inside &= (points - a) @ normal <= margin
+    return inside
+
+
+def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> EventResult:
+    """Foot strikes and foot offs from every plate of a trial (see the module docstring)."""
+    opt = options or PlateEventOptions()
+    rows, rejected = [], []
+    if ds.sizes.get("plate", 0) == 0 or ds.sizes["analog_sample"] < 16:
+        return EventResult(_table(rows), rejected)
+    rate, point_rate = ds.attrs["analog_rate"], ds.attrs["point_rate"]
+    b, a = butter(4, min(opt.cutoff_hz / (rate / 2.0), 0.99))
+    t_analog = ds.analog_time.values
+    t_frame = ds.time.values
+    markers = set(ds.marker.values.tolist())
+    for p in ds.plate.values:
+        where = f"plate {int(p)}"
+        force = ds.plate_force.sel(plate=p).values
+        corners = ds.plate_corners.sel(plate=p).values
+        normal = np.cross(corners[0] - corners[1], corners[0] - corners[3])
+        normal /= np.linalg.norm(normal)
+        fn = np.nan_to_num(force @ normal)
+        fn = filtfilt(b, a, np.abs(fn))
+        up = np.flatnonzero((fn[1:] >= opt.strike_threshold) & (fn[:-1] < opt.strike_threshold)) + 1
+        down = np.flatnonzero((fn[1:] < opt.off_threshold) & (fn[:-1] >= opt.off_threshold)) + 1
+        if fn[0] >= opt.strike_threshold:
+            rejected.append(f"{where}: loaded when the capture starts; the contact is incomplete")
+        for start in up:
+            later = down[down > start]
+            if later.size == 0:
+                rejected.append(f"{where}, {t_analog[start]:.2f} s: still loaded when the capture ends")
+                continue
+            stop = later[0]
+            span = f"{where}, {t_analog[start]:.2f}-{t_analog[stop]:.2f} s"
+            frames = (t_frame >= t_analog[start]) & (t_frame <= t_analog[stop])
+            if not frames.any():
+                rejected.append(f"{span}: no marker frame during the contact")
+                continue
+            mid = np.flatnonzero(frames)[frames.sum() // 2]
+            over, partly = {}, {}
+            for s, side in SIDES.items():
+                feet = [m for m in (f"{s}HEE", f"{s}TOE") if m in markers]
+                if not feet:
+                    continue
+                pos = ds.markers.sel(marker=feet).values  # (n, k, 3)
+                inside = np.stack([_inside(pos[:, k, :2], corners[:, :2], opt.margin) for k in range(len(feet))], -1)
+                # on the plate, not swinging over it: the marker is inside and (nearly) still
+                speed = np.linalg.norm(np.gradient(pos, axis=0), axis=-1) * point_rate
+                standing = inside & (speed < opt.standing_speed)
+                over[side] = bool((standing[frames].sum(axis=0) >= 3).any())
+                partly[side] = not bool(inside[mid].all())
+            on = [side for side, v in over.items() if v]
+            if len(on) == 0:
+                rejected.append(f"{span}: no foot over the plate")
+            elif len(on) == 2:
+                rejected.append(f"{span}: struck by both feet")
+            elif partly[on[0]]:
+                rejected.append(f"{span}: {on[0].lower()} foot only partly on the plate")
+            else:
+                for lab, k in ((STRIKE, start), (OFF, stop)):
+                    rows.append({"side": on[0], "label": lab, "time": float(t_analog[k]),
+                                 "frame": int(_frame_of(t_analog[k], point_rate)), "source": where})
+    return EventResult(_table(rows), rejected)
+
+
+def kinematic_events(ds: xr.Dataset, min_interval_s: float = 0.4) -> EventResult:
+    """Zeni 2008 events from the heel, toe and pelvis markers."""
+    need = {"LASI", "RASI", "SACR", "LHEE", "RHEE", "LTOE", "RTOE"}
+    missing = sorted(need - set(ds.marker.values.tolist()))
+    if missing:
+        return EventResult(_table([]), [f"kinematic events need {', '.join(missing)}"])
+    mk = {m: ds.markers.sel(marker=m).values for m in need}
+    forward = 0.5 * (mk["LASI"] + mk["RASI"]) - mk["SACR"]
+    forward[:, 2] = 0.0
+    forward /= np.linalg.norm(forward, axis=1, keepdims=True)
+    rate = ds.attrs["point_rate"]
+    t = ds.time.values
+    rows = []
+    for s, side in SIDES.items():
+        for lab, marker, sign in ((STRIKE, f"{s}HEE", 1.0), (OFF, f"{s}TOE", -1.0)):
+            d = sign * np.sum((mk[marker] - mk["SACR"]) * forward, axis=1)
+            d = np.where(np.isfinite(d), d, -np.inf)
+            peaks, _ = find_peaks(d, distance=max(1, int(min_interval_s * rate)), prominence=0.05)
+            rows += [{"side": side, "label": lab, "time": float(t[i]), "frame": int(ds.frame.values[i]),
+                      "source": "kinematic"} for i in peaks]
+    return EventResult(_table(rows), [])
+
+
+def gait_events(ds: xr.Dataset, *, merge_window: float = 0.1,
+                plate_options: PlateEventOptions | None = None) -> EventResult:
+    """All events of a trial, merged by source priority: plate > c3d > kinematic.
+
+    Kinematic events are used when the file stores no events: alone, or around the plate
+    contacts; ``rejected`` lists the plate contacts left out, with reasons.
+    """
+    plates = plate_events(ds, plate_options)
+    stored = c3d_events(ds)
+    kin = kinematic_events(ds) if stored.empty else EventResult(_table([]))
+    chosen: list[pd.DataFrame] = []
+    for table in (plates.events, stored, kin.events):
+        if table.empty:
+            continue
+        keep = np.ones(len(table), dtype=bool)
+        for prior in chosen:
+            for i, row in enumerate(table.itertuples()):
+                same = prior[(prior.side == row.side) & (prior.label == row.label)]
+                if (np.abs(same.time - row.time) <= merge_window).any():
+                    keep[i] = False
+        chosen.append(table[keep])
+    events = _table([r for t in chosen for r in t.to_dict("records")])
+    return EventResult(events, plates.rejected + kin.rejected)

@@ -1,0 +1,126 @@
+"""Per-cycle measures of the chain: rearfoot eversion, tibial rotation, pelvis, lumbar spine.
+
+One row per complete cycle (:func:`cycle_metrics`), with the time-normalised curves it was
+computed from (:func:`cycle_curves`). Variables and signs (``docs/gait.md``):
+
+==========================  =============================================  ===============
+variable                    from the kinematics output                     positive
+==========================  =============================================  ===============
+``rearfoot_eversion``       -?HFTBA y (Oxford Foot Model)                  eversion
+``tibial_rotation_lab``     ?TIBA z (tibia in the lab, OFM)                internal
+``tibial_rotation_femur``   ?KneeAngles z (Plug-in Gait)                   internal
+``pelvic_tilt``             ?PelvisAngles x (Plug-in Gait)                 anterior
+``lordosis``                LumbarCurvature x (chainlab's rule)            lordosis
+==========================  =============================================  ===============
+
+Coupling and excursions use stance (initial contact to foot off): pronation happens there.
+A cycle with a gap in a variable it needs gets NaN for the measures of that variable and the
+variable's name in ``gaps``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab.gait import coupling
+from chainlab.gait.cycles import POINTS, normalise
+
+SOURCES = {
+    "rearfoot_eversion": ("{s}HFTBA", 1, -1.0),
+    "tibial_rotation_lab": ("{s}TIBA", 2, 1.0),
+    "tibial_rotation_femur": ("{s}KneeAngles", 2, 1.0),
+    "pelvic_tilt": ("{s}PelvisAngles", 0, 1.0),
+    "lordosis": ("LumbarCurvature", 0, 1.0),
+}
+
+
+COLUMNS = [
+    "side", "cycle", "start_s", "end_s", "stride_time_s", "stance_pct", "walking_speed_m_s",
+    "peak_eversion_deg", "peak_eversion_time_pct", "eversion_excursion_deg",
+    "tibial_ir_excursion_lab_deg", "ev_tir_ratio_lab", "transfer_coefficient_lab",
+    "tibial_ir_excursion_femur_deg", "ev_tir_ratio_femur", "transfer_coefficient_femur",
+    "coupling_angle_mean_deg", "coupling_angle_r", "coupling_proximal_pct", "coupling_in_phase_pct",
+    "coupling_distal_pct", "coupling_anti_phase_pct", "marp_stance_deg", "pelvic_tilt_mean_deg",
+    "pelvic_tilt_range_deg", "lordosis_mean_deg", "lordosis_range_deg", "gaps",
+]
+
+
+def _series(kin: xr.Dataset, variable: str, side: str) -> np.ndarray:
+    name, comp, sign = SOURCES[variable]
+    name = name.format(s=side[0])
+    if name not in kin.output.values:
+        return np.full(kin.sizes["frame"], np.nan)
+    return sign * kin.angles.sel(output=name).values[:, comp]
+
+
+def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame) -> xr.DataArray:
+    """(cycle, variable, percent) curves in degrees, one cycle per row of `cycles`."""
+    t = kin.time.values
+    data = np.full((len(cycles), len(SOURCES), POINTS), np.nan)
+    for i, row in enumerate(cycles.itertuples()):
+        for j, var in enumerate(SOURCES):
+            data[i, j] = normalise(t, _series(kin, var, row.side), row.start, row.end)
+    return xr.DataArray(
+        data,
+        dims=("cycle", "variable", "percent"),
+        coords={"variable": list(SOURCES), "percent": np.linspace(0.0, 100.0, POINTS),
+                "side": ("cycle", cycles.side.to_numpy(dtype=str))},
+        attrs={"units": "deg", "long_name": "time-normalised angles, 0-100 % of the gait cycle"},
+    )
+
+
+def _walking_speed(kin: xr.Dataset, start: float, end: float) -> float:
+    try:
+        mid = 0.5 * (kin.markers.sel(marker="LASI").values + kin.markers.sel(marker="RASI").values)
+    except KeyError:
+        return float("nan")
+    t = kin.time.values
+    p0 = np.array([np.interp(start, t, mid[:, k]) for k in range(2)])
+    p1 = np.array([np.interp(end, t, mid[:, k]) for k in range(2)])
+    return float(np.hypot(*(p1 - p0)) / (end - start))
+
+
+def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | None = None) -> pd.DataFrame:
+    """The per-cycle table (see the module docstring); units in the column names."""
+    curves = cycle_curves(kin, cycles) if curves is None else curves
+    rows = []
+    for i, row in enumerate(cycles.itertuples()):
+        c = {str(v): curves.values[i, j] for j, v in enumerate(curves["variable"].values)}
+        stance_end = int(round(row.stance)) + 1  # samples 0 .. stance %
+        ev, tir, tirf = (c[v][:stance_end] for v in ("rearfoot_eversion", "tibial_rotation_lab", "tibial_rotation_femur"))
+        gaps = [v for v in c if not np.isfinite(c[v]).all()]
+        out = {
+            "side": row.side, "cycle": row.cycle, "start_s": row.start, "end_s": row.end,
+            "stride_time_s": row.stride_time, "stance_pct": row.stance,
+            "walking_speed_m_s": _walking_speed(kin, row.start, row.end),
+        }
+        ok_ev = np.isfinite(ev).all()
+        k = int(np.argmax(ev)) if ok_ev else 0
+        out["peak_eversion_deg"] = float(ev[k]) if ok_ev else np.nan
+        out["peak_eversion_time_pct"] = float(k) if ok_ev else np.nan
+        for label, prox in (("lab", tir), ("femur", tirf)):
+            ok = ok_ev and np.isfinite(prox).all()
+            ex = coupling.excursions(prox, ev) if ok else None
+            out["eversion_excursion_deg"] = ex["distal_excursion"] if ex else out.get("eversion_excursion_deg", np.nan)
+            out[f"tibial_ir_excursion_{label}_deg"] = ex["proximal_excursion"] if ex else np.nan
+            out[f"ev_tir_ratio_{label}"] = ex["ratio"] if ex else np.nan
+            out[f"transfer_coefficient_{label}"] = ex["transfer_coefficient"] if ex else np.nan
+        ok = ok_ev and np.isfinite(tir).all()
+        gamma = coupling.coupling_angles(tir, ev) if ok else np.full(1, np.nan)
+        mean, r = coupling.circular_mean(gamma)
+        out["coupling_angle_mean_deg"], out["coupling_angle_r"] = float(mean), float(r)
+        for name, pct in coupling.bin_fractions(gamma).items():
+            out[f"coupling_{name}_pct"] = pct
+        crp = coupling.continuous_relative_phase(c["tibial_rotation_lab"], c["rearfoot_eversion"])
+        out["marp_stance_deg"] = float(np.mean(np.abs(crp[:stance_end]))) if ok else np.nan
+        for v in ("pelvic_tilt", "lordosis"):
+            ok_v = np.isfinite(c[v]).all()
+            out[f"{v}_mean_deg"] = float(np.mean(c[v])) if ok_v else np.nan
+            out[f"{v}_range_deg"] = float(np.ptp(c[v])) if ok_v else np.nan
+        out["gaps"] = ",".join(gaps)
+        rows.append(out)
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.DataFrame(rows)[COLUMNS]
