@@ -104,3 +104,38 @@ def test_bootstrap_band_covers_the_true_mean():
         _, lo, hi = bootstrap_band(curves, n_boot=500, seed=s)
         covered += np.all((lo <= truth) & (truth <= hi))
     assert covered / 60 >= 0.85  # nominal 0.95 for the whole curve
+
+
+def _curves(metrics: pd.DataFrame, shift_in_wedge: float, seed: int = 0):
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    n = len(metrics)
+    base = np.sin(np.linspace(0, 2 * np.pi, 101))
+    data = base + 0.3 * _smooth_noise(rng, n)
+    wedge = (metrics.condition == "wedge").to_numpy()
+    data[wedge, 10:40] += shift_in_wedge
+    data = np.repeat(data[:, None, :], 2, axis=1)
+    return xr.DataArray(data, dims=("cycle", "variable", "percent"),
+                        coords={"variable": ["rearfoot_eversion", "pelvic_tilt"], "percent": np.arange(101.0),
+                                "subject": ("cycle", metrics.subject.to_numpy()),
+                                "condition": ("cycle", metrics.condition.to_numpy())})
+
+
+def test_study_statistics_runs_what_is_valid_and_says_what_is_not():
+    from chainlab.stats.study import study_statistics
+
+    m = _study(5, trials=2)
+    s = study_statistics(m, _curves(m, 1.0), models=("pelvic_tilt_mean_deg ~ peak_eversion_deg + C(condition)",
+                                                      "lordosis_mean_deg ~ peak_eversion_deg"), n_permutations=500)
+    assert len(s.models) == 1 and any("lordosis_mean_deg" in p and "not in the data" in p for p in s.problems)
+    res = s.spm["rearfoot_eversion"]
+    assert res.significant and 5 <= min(res.clusters, key=lambda c: c.p).start <= 20
+    assert s.bands["mean"].shape == (2, 2, 101)
+    # a third condition with a single subject is reported and left out of the curve statistics
+    extra = m[m.subject == "S0"].assign(condition="orthosis")
+    m3 = pd.concat([m, extra], ignore_index=True)
+    s3 = study_statistics(m3, _curves(m3, 1.0), n_permutations=200,
+                          models=("pelvic_tilt_mean_deg ~ peak_eversion_deg",))
+    assert any("'orthosis' has 1 subject" in p for p in s3.problems)
+    assert list(s3.bands.condition.values) == ["barefoot", "wedge"] and "rearfoot_eversion" in s3.spm

@@ -45,9 +45,18 @@ def mixed_model(data: pd.DataFrame, formula: str, group: str = "subject", alpha:
     groups = d[group].nunique()
     if groups < 2:
         raise ValueError(f"{formula}: {len(d)} valid rows in {groups} {group}(s); a mixed model needs >= 2")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = smf.mixedlm(formula, d, groups=d[group]).fit(reml=True, method=["lbfgs", "powell"])
+    model = smf.mixedlm(formula, d, groups=d[group])
+    fit, errors = None, []
+    for options in ({}, {"method": "nm", "maxiter": 5000}):  # statsmodels' default, then Nelder-Mead
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = model.fit(reml=True, **options)
+                break
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                errors.append(str(exc))
+    if fit is None:
+        raise ValueError(f"{formula}: the fit failed on {len(d)} rows in {groups} groups ({'; '.join(errors)})")
     ci = fit.conf_int(alpha)
     names = [n for n in fit.fe_params.index]
     table = pd.DataFrame({
