@@ -126,3 +126,33 @@ def test_invalid_and_zero_samples_are_nan(tmp_path):
     assert np.isnan(ds.residuals.values[2, 1]) and ds.residuals.values[2, 0] == 0.0
     isnan = np.isnan(ds.markers.values[..., 0])
     assert isnan[1, 0] and isnan[2, 1] and isnan.sum() == 2
+
+
+def test_a_window_carries_only_its_events(walk_path):
+    whole = read_c3d(walk_path)
+    first = read_c3d(walk_path, frames=slice(0, 60))  # frames 286-345
+    assert whole.sizes["event"] == 8
+    inside = (whole.event_frame >= 286) & (whole.event_frame <= 345)
+    assert first.sizes["event"] == int(inside.sum()) == 2
+    np.testing.assert_array_equal(first.event_frame.values, whole.event_frame.values[inside.values])
+    assert list(first.event_label.values) == list(whole.event_label.values[inside.values])
+    chunks = list(iter_c3d_chunks(walk_path, chunk_frames=50))
+    assert sum(c.sizes["event"] for c in chunks) == 8
+    with pytest.raises(TypeError, match="slice"):
+        read_c3d(walk_path, frames=5)
+
+
+def test_unsigned_analogs_in_big_endian_files_equal_their_intel_twin(tmp_path):
+    """ANALOG:FORMAT UNSIGNED read the same from SGI/MIPS and Intel bytes."""
+    from chainlab.io.c3d import _Structure, _analogs
+    from pathlib import Path
+
+    from .conftest import fixture
+
+    out = []
+    for name in ("c3dorg_sample02_sgi_int.c3d", "c3dorg_sample02_pc_int.c3d"):
+        st = _Structure(Path(fixture(name)))
+        st.params.raw["ANALOG"]["FORMAT"] = {"value": ["UNSIGNED"]}
+        words = st.read_words(0, st.n_frames)
+        out.append(_analogs(st, words, st.n_frames))
+    np.testing.assert_array_equal(out[0], out[1])  # reading big-endian bytes as little would garble

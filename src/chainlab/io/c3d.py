@@ -114,13 +114,13 @@ class _Structure:
         self.warnings: list[str] = []
         try:
             size = path.stat().st_size
+            with open(path, "rb") as f:
+                head = f.read(512)
+                start = (head[0] - 1) * fmt.BLOCK if len(head) >= 1 and head[0] >= 1 else 0
+                f.seek(0)
+                data = f.read(start + 256 * fmt.BLOCK)
         except OSError as exc:
             raise C3DError(path, f"cannot open: {exc.strerror or exc}") from None
-        with open(path, "rb") as f:
-            head = f.read(512)
-            start = (head[0] - 1) * fmt.BLOCK if len(head) >= 1 and head[0] >= 1 else 0
-            f.seek(0)
-            data = f.read(start + 256 * fmt.BLOCK)
         try:
             self.layout = fmt.read_layout(data, size)
         except fmt.FormatError as exc:
@@ -402,7 +402,9 @@ def read_c3d(
     >>> ds.markers.sel(marker="LASI", axis="z").mean().item()  # doctest: +SKIP
     """
     path = Path(path)
-    window = frames or slice(None)
+    window = slice(None) if frames is None else frames
+    if not isinstance(window, slice):
+        raise TypeError(f"frames must be a slice of frame indices, e.g. slice(0, 1000); found {frames!r}")
     if window.step not in (None, 1):
         raise ValueError(f"frames must be a contiguous slice; found step {window.step}")
     try:
@@ -440,9 +442,17 @@ def c3d_frame_count(path: str | os.PathLike) -> int:
         return _Structure(Path(path)).n_frames
 
 
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
 def sha256_file(path: str | os.PathLike) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    """sha256 of a file, computed once per (path, size, modification time) in a process."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        with open(path, "rb") as f:
+            _SHA_CACHE[key] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _SHA_CACHE[key]
 
 
 # --------------------------------------------------------------------------- assembly
@@ -595,7 +605,8 @@ def _build_dataset(st: _Structure, words: np.ndarray, start: int, cop_threshold:
             {"units": units, "long_name": long_name + " in the lab frame"},
         )
 
-    _add_events(st, coords, data_vars)
+    whole = start == 0 and n == st.n_frames
+    _add_events(st, coords, data_vars, None if whole else (int(frame_numbers[0]), int(frame_numbers[-1])) if n else (0, -1))
     _add_measurements(st, coords, data_vars)
 
     ds = xr.Dataset(data_vars, coords)
@@ -650,7 +661,7 @@ def _analogs(st: _Structure, words: np.ndarray, n: int) -> np.ndarray:
     a = words[:, 4 * st.n_points :].reshape(n * st.analog_ratio, st.n_channels)
     unsigned = str(p.first("ANALOG", "FORMAT", "") or "").strip().upper() == "UNSIGNED"
     if unsigned and a.dtype.itemsize == 2:
-        a = a.view(a.dtype.newbyteorder("=").str.replace("i", "u"))
+        a = a.view(a.dtype.str.replace("i", "u"))  # same byte order, unsigned
     a = a.astype(np.float64)
     offset = _per_channel(p.numbers("ANALOG", "OFFSET"), st.n_channels, 0.0)
     if unsigned:  # OFFSET is stored as int16 but means an unsigned count (C3D guide)
@@ -666,6 +677,9 @@ def _per_channel(values: np.ndarray, n: int, fill: float) -> np.ndarray:
     out = np.full(n, fill)
     out[: min(n, values.size)] = values[:n]
     return out
+
+
+_MOMENT_UNITS = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0, "n*m": 1.0}
 
 
 def _plates(st: _Structure, unit: str, to_m: float, ch_units: list[str]) -> list[Plate]:
@@ -706,12 +720,8 @@ def _plates(st: _Structure, unit: str, to_m: float, ch_units: list[str]) -> list
             cal_i = cal[:nch, :nch, i]
         else:
             st.warn(f"{where}: TYPE 4 without a CAL_MATRIX; the identity is used")
-        m_unit = ch_units[chans[3]].strip().lower() if t in (1, 2, 4) else ""
-        moment_scale = {"nmm": 1e-3, "n.mm": 1e-3, "n*mm": 1e-3, "nm": 1.0, "n.m": 1.0}.get(
-            m_unit.replace(" ", ""), to_m
-        )
-        if t == 1:
-            moment_scale = {"nmm": 1e-3, "nm": 1.0}.get(ch_units[chans[5]].strip().lower(), to_m)
+        moment_channel = chans[5] if t == 1 else chans[3]
+        moment_scale = _MOMENT_UNITS.get(ch_units[moment_channel].replace(" ", "").lower(), to_m) if t != 3 else to_m
         cop_unit = ch_units[chans[3]].strip().lower() if t == 1 else ""
         cop_scale = LENGTH_TO_METRE.get(cop_unit, to_m)
         try:
@@ -724,7 +734,8 @@ def _plates(st: _Structure, unit: str, to_m: float, ch_units: list[str]) -> list
     return plates
 
 
-def _add_events(st: _Structure, coords: dict, data_vars: dict) -> None:
+def _add_events(st: _Structure, coords: dict, data_vars: dict, window: tuple[int, int] | None) -> None:
+    """The EVENT group; with a frame window, only the events inside it."""
     p = st.params
     n = int(p.first("EVENT", "USED", 0) or 0)
     times = np.asarray(p.value("EVENT", "TIMES", []), dtype=float)
@@ -738,10 +749,12 @@ def _add_events(st: _Structure, coords: dict, data_vars: dict) -> None:
     contexts = (contexts + [""] * n)[:n]
     frame = np.rint(t * st.point_rate).astype(np.int64) + 1 if n else np.empty(0, np.int64)
     order = np.argsort(t, kind="stable")
+    if window is not None:
+        order = order[(frame[order] >= window[0]) & (frame[order] <= window[1])]
     coords["event_label"] = ("event", np.array(labels[:n], dtype=str)[order])
     coords["event_side"] = ("event", np.array(contexts, dtype=str)[order])
     coords["event_frame"] = ("event", frame[order], {"long_name": "frame number of the event"})
-    coords["event_source"] = ("event", np.array(["c3d"] * n, dtype=str))
+    coords["event_source"] = ("event", np.array(["c3d"] * len(order), dtype=str))
     data_vars["event_time"] = ("event", t[order], {"units": "s", "long_name": "event time"})
 
 
