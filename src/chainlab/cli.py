@@ -65,10 +65,13 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         return 2
     try:
         ds = kinematics_from_files(args.dynamic, args.static, options)
+        write_netcdf_atomic(ds, args.output)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
-    write_netcdf_atomic(ds, args.output)
+    except ValueError as exc:  # options the models do not accept
+        print(f"chainlab kinematics: {exc}", file=sys.stderr)
+        return 2
     state = " (partial: " + ds.attrs["models_left_out"] + ")" if ds.attrs["partial"] else ""
     print(f"{args.output}: {ds.sizes['frame']} frames, {ds.sizes['output']} outputs{state}")
     return 0
@@ -90,7 +93,11 @@ def _cmd_gait(args: argparse.Namespace) -> int:
         print(f"chainlab gait: {p}", file=sys.stderr)
     from chainlab.io.store import write_text_atomic
 
-    write_text_atomic(res.metrics.to_csv(index=False), args.output)
+    try:
+        write_text_atomic(res.metrics.to_csv(index=False), args.output)
+    except OSError as exc:
+        print(f"chainlab gait: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"{args.output}: {len(res.metrics)} cycles ({len(res.events)} events)")
     return 0
 

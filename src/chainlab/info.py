@@ -84,7 +84,10 @@ def _peak(values: np.ndarray) -> float | None:
 def format_summary(s: dict[str, Any]) -> str:
     """The human-readable form of :func:`summarize`."""
     sysinfo = s["system"]
-    system = " ".join(x for x in (sysinfo["manufacturer"], sysinfo["software"], sysinfo["version"]) if x)
+    maker, software = sysinfo["manufacturer"], sysinfo["software"]
+    if maker and software.lower().startswith(maker.lower()):
+        maker = ""  # "Vicon" + "Vicon Nexus"
+    system = " ".join(x for x in (maker, software, sysinfo["version"]) if x)
     dur = f"{s['duration_s']:.2f} s" if s["duration_s"] is not None else "unknown duration"
     lines = [
         s["file"],
@@ -104,7 +107,9 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append("  model outputs none")
     if s["plates"]:
         plates = ", ".join(
-            f"#{p['plate']} TYPE {p['type']} (peak Fz {p['peak_vertical_force_N']} N)" for p in s["plates"]
+            f"#{p['plate']} TYPE {p['type']} (peak Fz "
+            + (f"{p['peak_vertical_force_N']} N)" if p["peak_vertical_force_N"] is not None else "n/a)")
+            for p in s["plates"]
         )
         lines.append(f"  plates       {plates}")
     else:

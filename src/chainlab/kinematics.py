@@ -58,6 +58,18 @@ def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
     return {n: ds.markers.sel(marker=n).values for n in names if n in present}
 
 
+def _with_sacrum(ds: xr.Dataset, warn: list[str]) -> xr.Dataset:
+    """A trial with SACR: the mid-point of LPSI and RPSI when it has those instead (PiG)."""
+    names = set(ds.marker.values.tolist())
+    if "SACR" in names or not {"LPSI", "RPSI"} <= names:
+        return ds
+    sacr = 0.5 * (ds.markers.sel(marker="LPSI") + ds.markers.sel(marker="RPSI"))
+    extra = sacr.expand_dims(marker=["SACR"]).transpose("frame", "marker", "axis")
+    out = xr.concat([ds.markers, extra], dim="marker", coords="minimal", compat="override")
+    warn.append(f"{ds.attrs.get('source_file', '')}: SACR taken as the mid-point of LPSI and RPSI")
+    return ds.drop_dims("marker").assign(markers=out)
+
+
 def _sided(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(f"{s}{n}" for s in pig.SIDES for n in names)
 
@@ -76,7 +88,8 @@ def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, fl
         return given, "config"
     for label, ds in (("static PROCESSING", static), ("dynamic PROCESSING", dynamic)):
         stored = _processing(ds)
-        if all(n in stored for n in names):
+        if all(n in stored for n in names) and any(stored[n] != 0.0 for n in names):
+            # all zeros: the values were never calibrated (a static trial stores them so)
             return {**{n: stored[n] for n in names}, **given}, label
     return given, "computed"
 
@@ -143,12 +156,16 @@ def compute_kinematics(
     Raises
     ------
     ModelInputError
-        No static trial; measurements or markers missing (listed) for a requested model
-        (unless ``options.partial``, which leaves that model out and marks the output
-        partial).
+        No static trial; markers missing (listed) for a requested model (unless
+        ``options.partial``, which leaves that model out and marks the output partial);
+        required subject measurements missing (listed; give them in ``options.subject``).
     """
     opt = options or KinematicsOptions()
     name = dynamic.attrs.get("source_file", "dynamic trial")
+    if opt.progression not in ("lab", "travel"):
+        raise ValueError(f"progression must be 'lab' or 'travel'; found {opt.progression!r}")
+    if dynamic.sizes["frame"] == 0:
+        raise ModelInputError(f"{name}: the trial has 0 frames")
     unknown = sorted(set(opt.models) - set(MODELS))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; expected some of {list(MODELS)}")
@@ -157,6 +174,7 @@ def compute_kinematics(
     if static is None:
         raise ModelInputError(f"{name}: kinematics need the subject's static trial; none was given")
     warn: list[str] = []
+    dynamic, static = _with_sacrum(dynamic, warn), _with_sacrum(static, warn)
     for doubt in _same_subject_checks(dynamic, static):
         warn.append(f"static trial {static.attrs.get('source_file', '')} may be another subject's: {doubt}")
 
@@ -198,10 +216,13 @@ def compute_kinematics(
     used: list[str] = []
     if "pig" in run:
         meas, origin = resolve(static, dynamic, opt.subject, trial=name)
+        if origin["MarkerDiameter"] == "default":
+            warn.append("MarkerDiameter not given; 14 mm (Vicon's default marker) assumed")
         names = [f"{s}{n}" for s in pig.SIDES for n in ("StaticPlantFlex", "StaticRotOff")]
         offsets, offsets_from = _calibration_values(names, opt.subject, static, dynamic)
         cal = pig.calibrate(_markers(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
         attrs["pig_static_offsets_source"] = offsets_from
+        attrs["flat_foot"] = int(opt.flat_foot) if offsets_from == "computed" else f"not used: offsets from {offsets_from}"
         for s in pig.SIDES:
             for key in ("ThighRotation", "ShankRotation"):
                 if meas.get(f"{s}{key}"):
@@ -264,7 +285,6 @@ def compute_kinematics(
         "models_left_out": json.dumps(skipped),
         "partial": int(bool(skipped)),
         "progression": opt.progression,
-        "flat_foot": int(opt.flat_foot),
         "gap_frames": json.dumps(gaps),
         "kinematics_warnings": list(warn),
     })

@@ -16,7 +16,6 @@ from chainlab.errors import ModelInputError
 
 #: What Plug-in Gait needs from the subject (mm): nothing is guessed for these.
 PIG_REQUIRED = (
-    "MarkerDiameter",
     "LLegLength",
     "RLegLength",
     "LKneeWidth",
@@ -27,6 +26,7 @@ PIG_REQUIRED = (
 
 #: Optional values and the neutral default used when a trial has none.
 PIG_OPTIONAL = {
+    "MarkerDiameter": 14.0,  # Vicon's default marker, mm
     "InterAsisDistance": 0.0,  # 0: measured from the static trial's ASIS markers
     "LAsisTrocanterDistance": 0.0,  # 0: Davis regression on leg length
     "RAsisTrocanterDistance": 0.0,

@@ -166,7 +166,13 @@ def facing_sign(mk: Mapping[str, np.ndarray], travel_x: bool = False) -> np.ndar
     anterior = 0.5 * (mk["LASI"] + mk["RASI"]) - mk["SACR"]
     sign = np.sign(anterior[:, 0 if travel_x else 1])
     sign[sign == 0] = 1.0
-    return sign
+    return sign  # NaN in marker gaps
+
+
+def facing_switches(facing: np.ndarray) -> np.ndarray:
+    """Frame indices where the facing changes between consecutive valid frames."""
+    valid = np.flatnonzero(np.isfinite(facing))
+    return valid[1:][np.diff(facing[valid]) != 0]
 
 
 def ofm(
@@ -201,7 +207,7 @@ def ofm(
     res = by_chunks(_ofm_frames, len(facing), arrays, cal, means, marker_diameter * MM / 2.0,
                     proxff_factor, reference)
     res.angles = {k: continuous(v, norm="max" if k.endswith("TIBA") else "sum") for k, v in res.angles.items()}
-    switch = np.flatnonzero(np.diff(facing) != 0) + 1 if reference is None else np.empty(0, int)
+    switch = facing_switches(facing) if reference is None else np.empty(0, int)
     res.transition_frames = {f"{s}TIBA": switch for s in SIDES}
     return res
 

@@ -1,7 +1,7 @@
 """Plug-in Gait lower body (the Conventional Gait Model, CGM1), as Vicon Nexus computes it.
 
 Davis 1991 (hip joint centre), Kadaba 1990; the definitions below reproduce the Nexus 2.2.3
-outputs stored in the biomechzoo trials to float32 precision (tests/test_pig.py). Every step
+outputs stored in the biomechzoo trials to float32 precision (tests/test_kinematics.py). Every step
 is vectorised over frames. Lengths are in metres; subject measurements arrive in Nexus'
 units (mm, rad, deg) and are converted here. Frames are rotation matrices whose columns are
 the segment axes in the lab (:mod:`chainlab.model.geometry`).
@@ -267,7 +267,8 @@ def calibrate(
         The subject stood with the sole flat: the heel is lowered to the toe's height.
 
     ``?StaticPlantFlex`` / ``?StaticRotOff`` (rad) present in `measurements` are used as
-    given instead of being computed (the kinematics pass them only when set in config).
+    given instead of being computed (the kinematics pass them when set in config or stored,
+    non-zero, in a PROCESSING group); `flat_foot` then has no effect.
     """
     m = dict(measurements)
     given = {s: (m.get(f"{s}StaticPlantFlex"), m.get(f"{s}StaticRotOff")) for s in SIDES}
