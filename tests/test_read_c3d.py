@@ -13,7 +13,17 @@ from chainlab import C3DError, read_c3d
 
 from .conftest import STUDY, fixture, shared_vendor_files
 
-ALL_FIXTURES = sorted(p for p in fixture("").iterdir() if p.suffix.lower() == ".c3d")
+ALL_FIXTURES = sorted(p for p in fixture("").iterdir() if p.suffix.lower() in (".c3d", ".txt"))
+MUST_FAIL = {
+    "BTKData-Copyright.txt",
+    "c3dorg_sample10_README.TXT",
+    "c3dorg_sample15_readme.txt",
+    "c3dorg_sample28_readme.txt",
+    "c3dorg_sample18_bad_parameter_section.c3d",  # a record runs past its section
+}
+# ezc3d 1.7.2 itself reads a description length >= 128 as negative: gigabytes and tens of
+# seconds on this file, so the comparison with it is skipped (chainlab keeps it from ezc3d)
+EZC3D_UNSAFE = {"c3dorg_sample22_BKINtechnologies.c3d"}
 
 
 def _ezc3d_labels(c):
@@ -104,11 +114,15 @@ def test_attrs_measurements_and_events(walk, walk_path):
 
 @pytest.mark.parametrize("path", ALL_FIXTURES + shared_vendor_files(), ids=lambda p: p.name)
 def test_every_vendor_file_matches_ezc3d_or_raises_c3derror(path):
-    """Every file loads with ezc3d's values (where ezc3d reads it) or raises C3DError."""
-    try:
-        ds = read_c3d(path)
-    except C3DError as exc:
-        assert str(path) in str(exc) and "\n" not in str(exc)
+    """Every C3D file loads with ezc3d's values (where ezc3d reads it); the text files and the
+    corrupted sample18 raise C3DError, with the file and reason on one line."""
+    if path.name in MUST_FAIL:
+        with pytest.raises(C3DError) as info:
+            read_c3d(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+        return
+    ds = read_c3d(path)
+    if path.name in EZC3D_UNSAFE:
         return
     try:
         c = ezc3d.c3d(str(path))

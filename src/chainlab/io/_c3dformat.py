@@ -407,7 +407,13 @@ def repaired(blob: bytes, layout: Layout, byteorder: str | None = None) -> bytes
         if rec.fixed_offset is not None:
             struct.pack_into(e + "h", out, p + rec.offset_pos, rec.fixed_offset)
         if rec.long_description_at is not None:  # drop it: ezc3d would read a negative length
-            out[p + rec.long_description_at] = 0
+            at = p + rec.long_description_at
+            length = out[at]
+            del out[at + 1 : at + 1 + length]
+            out[at] = 0
+            (offset,) = struct.unpack_from(e + "h", out, p + rec.offset_pos)
+            if offset:
+                struct.pack_into(e + "h", out, p + rec.offset_pos, offset - length)
         if rec.missing_description_at is not None:
             (offset,) = struct.unpack_from(e + "h", out, p + rec.offset_pos)
             struct.pack_into(e + "h", out, p + rec.offset_pos, offset + 1)
