@@ -45,5 +45,10 @@ def test_info_reports_a_bad_file_and_goes_on(capsys, walk_path):
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "chainlab.cli", "info", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0 and "--json" in out.stdout and "JSON" in out.stdout
+    import shutil
+
+    exe = shutil.which("chainlab")
+    assert exe, "the chainlab console script is not installed"
+    for cmd, needle in (("info", "--json"), ("kinematics", "--static"), ("gait", "METRICS.csv")):
+        out = subprocess.run([exe, cmd, "--help"], capture_output=True, text=True)
+        assert out.returncode == 0 and needle in out.stdout, cmd

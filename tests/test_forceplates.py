@@ -88,7 +88,9 @@ def test_origin_sign_conventions_agree():
     kw = dict(type=2, channels=tuple(range(6)), corners=_CORNERS, cal_matrix=None, moment_scale=1e-3, cop_scale=1e-3)
     a = plate_wrench(ch, Plate(origin=origin, **kw))
     b = plate_wrench(ch, Plate(origin=-origin, **kw))
-    np.testing.assert_allclose(a["cop"], b["cop"])
+    for key in ("force", "moment", "cop", "free_moment"):
+        np.testing.assert_allclose(a[key], b[key], err_msg=key)
+    np.testing.assert_allclose(a["cop"], cop, atol=1e-9)
 
 
 def test_cop_is_nan_below_the_threshold():

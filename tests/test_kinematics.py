@@ -143,6 +143,7 @@ JOINT_OUTPUTS = [f"{s}{n}" for s in "LR" for n in ("HipAngles", "KneeAngles", "A
 
 @pytest.mark.parametrize("deg", [37.0, 90.0, 180.0, -90.0])
 def test_invariant_to_rotating_and_translating_the_lab(deg):
+    """Markers and plates moved together; 180 deg is the subject walking the other way."""
     static, dynamic = read_c3d(STUDY / "HC030A/Static/HC030A01.c3d"), read_c3d(STUDY / "HC030A/Straight/HC030A05.c3d")
     shift = np.array([3.2, -1.5, 0.0])
     rot = _rot_z(deg)
@@ -190,14 +191,6 @@ def test_units_in_metres_or_millimetres_give_the_same_angles(tmp_path):
     base = compute_kinematics(read_c3d(STUDY / "HC030A/Straight/HC030A05.c3d"), read_c3d(STUDY / "HC030A/Static/HC030A01.c3d"))
     in_m = compute_kinematics(dyn_m, static_m)
     assert np.abs(in_m.angles - base.angles).max().item() < 0.01
-
-
-def test_walking_the_other_way():
-    """Mirror the walk along the lab x axis by a half turn: all angles unchanged."""
-    static, dynamic = read_c3d(STUDY / "HC002D/Static/HC002D02.c3d"), read_c3d(STUDY / "HC002D/Straight/HC002D06.c3d")
-    base = compute_kinematics(dynamic, static)
-    other = compute_kinematics(_transform(dynamic, _rot_z(180), np.zeros(3)), _transform(static, _rot_z(180), np.zeros(3)))
-    assert np.abs(other.angles - base.angles).max().item() < 0.01
 
 
 def test_no_static_trial_and_missing_measurements():

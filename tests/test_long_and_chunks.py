@@ -86,8 +86,10 @@ def test_frame_windows_and_chunks_equal_the_whole(long_file):
     np.testing.assert_allclose(window.analog_time.values, whole.analog_time.values[130_000:131_400])
     chunks = list(iter_c3d_chunks(long_file, chunk_frames=30_000))
     assert [c.sizes["frame"] for c in chunks] == [30_000, 30_000, 10_000]
-    joined = np.concatenate([c.markers.values for c in chunks])
-    np.testing.assert_array_equal(joined, whole.markers.values)
+    for var, dim in (("markers", "frame"), ("time", "frame"), ("analogs", "analog_sample"),
+                     ("residuals", "frame")):
+        joined = np.concatenate([c[var].values for c in chunks])
+        np.testing.assert_array_equal(joined, whole[var].values, err_msg=var)
 
 
 def test_units_in_metres_whatever_the_file_says(tmp_path):

@@ -63,3 +63,14 @@ def test_frame_helper_for_a_pelvis():
     pelvis = frame(np.array([[-1.0, 0, 0]]), np.array([[0, -1.0, 0]]), "xy")
     out = lumbar_angles(flip, pelvis, choose_markers(flip))
     assert out["LumbarCurvature"][0, 0] == pytest.approx(20.0, abs=1e-9)
+
+
+def test_frontal_curvature_and_lean_signs():
+    """An apex 2 cm to the left (+y) of the T12-S1 chord, and the lowest segment leaning left."""
+    s1, l3, t12 = np.array([0, 0, 1.0]), np.array([0, 0.02, 1.1]), np.array([0, 0, 1.2])
+    m = {"T12": t12[None], "L3": l3[None], "S1": s1[None]}
+    out = lumbar_angles(m, np.eye(3)[None], choose_markers(m))
+    expected = np.degrees(2 * np.arctan2(0.02, 0.1))
+    assert out["LumbarCurvature"][0, 1] == pytest.approx(expected, abs=1e-9)
+    assert out["LumbarCurvature"][0, 0] == pytest.approx(0.0, abs=1e-9)
+    assert out["LumbarPelvisAngles"][0, 1] == pytest.approx(np.degrees(np.arctan2(0.02, 0.1)), abs=1e-9)
