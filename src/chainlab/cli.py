@@ -102,6 +102,52 @@ def _cmd_gait(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from chainlab.study import build_study
+
+    try:
+        store = build_study(args.config, args.out, n_permutations=args.permutations)
+    except (ChainlabError, OSError, ValueError) as exc:
+        print(f"chainlab study: {exc}", file=sys.stderr)
+        return 1
+    from chainlab.io.study_store import open_study
+
+    s = open_study(store)
+    fails = s.provenance.sizes.get("failure", 0)
+    print(f"{store}: {len(s.trials)} trials, {s.cycles.sizes['cycle']} cycles"
+          + (f", {fails} trial(s) failed (see failures.tsv)" if fails else ""))
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from chainlab.io.study_store import StoreError, open_study, query
+
+    where = {}
+    for item in (args.where or "").split(","):
+        if item.strip():
+            key, _, value = item.partition("=")
+            where[key.strip()] = value.strip()
+    try:
+        df = query(open_study(args.store), [v for v in args.var.split(",") if v], where)
+    except StoreError as exc:
+        print(f"chainlab query: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(df.to_json(orient="records") + "\n")
+    else:
+        if not args.output:
+            print("chainlab query: --format parquet needs -o FILE", file=sys.stderr)
+            return 2
+        try:
+            df.to_parquet(args.output)
+        except ImportError as exc:
+            print(f"chainlab query: parquet needs pyarrow ({exc})", file=sys.stderr)
+            return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainlab",
@@ -174,6 +220,35 @@ def build_parser() -> argparse.ArgumentParser:
     gait.add_argument("-o", "--output", required=True, metavar="METRICS.csv")
     gait.add_argument("--partial", action="store_true", help="run the models that can run")
     gait.set_defaults(func=_cmd_gait)
+
+    study = sub.add_parser(
+        "study",
+        help="run a whole study: every trial of the sample sheet into the study store",
+        description=(
+            "Read the config (study name, sample sheet), run every trial through reading, "
+            "kinematics and gait analysis, fit the study statistics, and write "
+            "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv and "
+            "failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
+            "reason; the others go on."
+        ),
+    )
+    study.add_argument("config", nargs="?", default="config/config.yaml", help="default: %(default)s")
+    study.add_argument("--out", default="results", help="output folder (default: %(default)s)")
+    study.add_argument("--permutations", type=int, default=2000, help="SPM permutations (default: %(default)s)")
+    study.set_defaults(func=_cmd_study)
+
+    q = sub.add_parser(
+        "query",
+        help="pull variables out of a study store",
+        description="Print per-cycle measures or curves from a study store, filtered by subject, "
+                    "condition, trial or side.",
+    )
+    q.add_argument("store", metavar="STUDY.h5")
+    q.add_argument("--var", required=True, help="comma-separated metrics columns or curve variables")
+    q.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
+    q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
+    q.add_argument("-o", "--output", help="file for parquet")
+    q.set_defaults(func=_cmd_query)
     return parser
 
 

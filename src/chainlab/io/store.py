@@ -25,6 +25,7 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             if var.dtype.kind == "f" and var.ndim >= 2
         }
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -41,6 +42,7 @@ def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

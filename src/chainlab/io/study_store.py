@@ -1,0 +1,293 @@
+"""The study store: one netCDF4/HDF5 file per study (``results/<study>/study.h5``).
+
+Groups (``docs/schema.md`` has every variable and worked queries in Python and R):
+
+* ``/cycles``: ``curves`` (cycle, variable, percent) of the chain's variables and
+  ``angle_curves`` (cycle, joint, axis, percent) of every angle output on the cycle's side,
+  with ``subject``, ``condition``, ``trial``, ``side`` and ``cycle_in_trial`` on ``cycle``;
+* ``/metrics``: the per-cycle table, one variable per column along the same ``cycle``;
+* ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
+  plate vertical force;
+* ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent);
+* ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
+
+Written to a temporary file and renamed into place. Array contents depend on the inputs only
+(sorted by trial id), so two builds of the same study hold identical arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab import __version__
+from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
+from chainlab.stats.study import StudyStatistics
+
+ENGINE = "h5netcdf"
+_COMPRESS = {"compression": "gzip", "compression_opts": 4}
+METRIC_UNITS = {c: ("deg" if c.endswith("_deg") else "%" if c.endswith("_pct") else "s" if c.endswith("_s")
+                    else "m s-1" if c.endswith("_m_s") else "1") for c in METRIC_COLUMNS}
+
+
+class StoreError(ValueError):
+    """A study store cannot be read or queried; the message says what exists instead."""
+
+
+def _joint(output: str) -> str:
+    return output[1:] if output[:1] in ("L", "R") and output[1:2].isupper() else output
+
+
+def _angle_curves(trials, percent) -> xr.DataArray:
+    """(cycle, joint, axis, percent) of every angle output on each cycle's side."""
+    from chainlab.gait.cycles import normalise
+
+    joints = sorted({_joint(o) for t in trials for o in t.kinematics.output.values})
+    blocks = []
+    for t in trials:
+        kin = t.kinematics
+        outputs = set(kin.output.values.tolist())
+        for row in t.gait.cycles.itertuples():
+            block = np.full((len(joints), 3, len(percent)), np.nan)
+            for j, joint in enumerate(joints):
+                name = f"{row.side[0]}{joint}" if f"{row.side[0]}{joint}" in outputs else joint
+                if name in outputs:
+                    block[j] = normalise(kin.time.values, kin.angles.sel(output=name).values,
+                                         row.start, row.end, len(percent)).T
+            blocks.append(block)
+    data = np.stack(blocks) if blocks else np.zeros((0, len(joints), 3, len(percent)))
+    return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
+                        coords={"joint": joints, "axis": ["x", "y", "z"]},
+                        attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
+
+
+def study_datasets(study, statistics: StudyStatistics | None, config_text: str = "") -> dict[str, xr.Dataset]:
+    """The groups of the store as Datasets (group path -> Dataset)."""
+    trials = sorted(study.trials, key=lambda t: t.trial)
+    ids = {
+        "subject": [], "condition": [], "trial": [], "side": [], "cycle_in_trial": [],
+    }
+    curves, metrics = [], []
+    for t in trials:
+        n = len(t.gait.metrics)
+        ids["subject"] += [t.subject] * n
+        ids["condition"] += [t.condition] * n
+        ids["trial"] += [t.trial] * n
+        ids["side"] += t.gait.metrics.side.tolist()
+        ids["cycle_in_trial"] += t.gait.metrics.cycle.astype(int).tolist()
+        curves.append(t.gait.curves.drop_vars("side"))
+        metrics.append(t.gait.metrics)
+    n_cycles = len(ids["trial"])
+    coords = {k: ("cycle", np.array(v, dtype=int if k == "cycle_in_trial" else str)) for k, v in ids.items()}
+    percent = np.linspace(0.0, 100.0, 101)
+    if curves:
+        cur = xr.concat(curves, dim="cycle")
+    else:
+        cur = xr.DataArray(np.zeros((0, 0, 101)), dims=("cycle", "variable", "percent"), coords={"variable": []})
+    cycles = xr.Dataset(
+        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables"),
+         "angle_curves": _angle_curves(trials, percent)},
+        coords={"cycle": np.arange(n_cycles), "percent": ("percent", percent, {"units": "%"}), **coords},
+    )
+    cycles.attrs["description"] = "one row per complete gait cycle; see docs/schema.md"
+
+    table = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=METRIC_COLUMNS)
+    mvars = {}
+    for col in METRIC_COLUMNS:
+        if col in ("side", "cycle"):
+            continue
+        values = table[col].to_numpy()
+        if col == "gaps":
+            mvars[col] = ("cycle", values.astype(str), {"long_name": "variables with gaps in the cycle"})
+        else:
+            mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
+    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
+
+    groups = {"cycles": cycles, "metrics": metrics_ds}
+    for t in trials:
+        kin, cap = t.kinematics, t.capture
+        ev = t.gait.events
+        ds = xr.Dataset(
+            {"angles": kin.angles.astype(np.float32)},
+            coords={"frame": kin.frame.values, "time": ("frame", kin.time.values, {"units": "s"}),
+                    "output": kin.output.values.astype(str), "axis": ["x", "y", "z"]},
+        )
+        ds["event_time"] = ("event", ev.time.to_numpy(float), {"units": "s"})
+        ds = ds.assign_coords(event_side=("event", ev.side.to_numpy(str)), event_label=("event", ev.label.to_numpy(str)),
+                              event_source=("event", ev.source.to_numpy(str)))
+        if cap.sizes.get("plate", 0):
+            ds["plate_vertical_force"] = (("analog_sample", "plate"), cap.plate_force.sel(axis="z").values.astype(np.float32),
+                                          {"units": "N", "long_name": "plate ground reaction, vertical"})
+            ds = ds.assign_coords(analog_time=("analog_sample", cap.analog_time.values, {"units": "s"}))
+        ds.attrs = {"subject": t.subject, "condition": t.condition, "dynamic_file": t.dynamic.name,
+                    "static_file": t.static.name, "dynamic_sha256": cap.attrs["source_sha256"]}
+        groups[f"trials/{t.trial}"] = ds
+
+    stats = xr.Dataset()
+    if statistics is not None:
+        rows = [(m.formula, *r) for m in statistics.models for r in m.table.itertuples(index=False)]
+        if rows:
+            f, term, est, se, lo, hi, p = (np.array(c) for c in zip(*rows))
+            stats = xr.Dataset({
+                "estimate": ("row", est.astype(float)), "se": ("row", se.astype(float)),
+                "ci_low": ("row", lo.astype(float)), "ci_high": ("row", hi.astype(float)),
+                "p": ("row", p.astype(float)),
+            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str))})
+        if statistics.spm:
+            names = sorted(statistics.spm)
+            stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]))
+            stats["spm_threshold"] = ("spm_variable", np.array([statistics.spm[k].threshold for k in names]))
+            stats = stats.assign_coords(spm_variable=names, percent=percent)
+        stats.attrs["problems"] = json.dumps(statistics.problems)
+    groups["statistics"] = stats
+
+    inputs = sorted({(str(t.dynamic), t.capture.attrs["source_sha256"], "dynamic") for t in trials}
+                    | {(str(t.static), t.kinematics.attrs.get("static_sha256", ""), "static") for t in trials})
+    versions = {}
+    for pkg in ("chainlab", "ezc3d", "numpy", "scipy", "xarray", "h5py", "h5netcdf", "pandas", "statsmodels"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    fail = study.failures
+    groups["provenance"] = xr.Dataset(
+        {"input_sha256": ("input", np.array([i[1] for i in inputs], dtype=str)),
+         "failure_reason": ("failure", np.array([f["reason"] for f in fail], dtype=str))},
+        coords={"input_path": ("input", np.array([i[0] for i in inputs], dtype=str)),
+                "input_role": ("input", np.array([i[2] for i in inputs], dtype=str)),
+                "failure_trial": ("failure", np.array([f["trial"] for f in fail], dtype=str)),
+                "failure_stage": ("failure", np.array([f["stage"] for f in fail], dtype=str))},
+        attrs={"chainlab_version": __version__, "versions": json.dumps(versions, sort_keys=True),
+               "config": config_text, "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+    )
+    return groups
+
+
+def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistics | None = None,
+                      config_text: str = "") -> Path:
+    """Write every group to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
+                                 "chainlab_version": __version__, "schema": "docs/schema.md"})
+        root.to_netcdf(tmp, mode="w", engine=ENGINE)
+        for group, ds in study_datasets(study, statistics, config_text).items():
+            enc = {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
+                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
+            ds.to_netcdf(tmp, mode="a", group=group, engine=ENGINE, encoding=enc)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _chunks(v: xr.DataArray) -> tuple[int, ...]:
+    """Chunks for the common query: one variable over all cycles (whole percent rows)."""
+    return tuple(min(s, 4096) if i == 0 else s for i, s in enumerate(v.shape))
+
+
+@dataclass
+class Study:
+    """An open study store (:func:`open_study`)."""
+
+    path: Path
+
+    def _group(self, group: str) -> xr.Dataset:
+        try:
+            return xr.open_dataset(self.path, group=group, engine=ENGINE)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: group {group!r} missing: {exc}") from None
+
+    @property
+    def cycles(self) -> xr.Dataset:
+        return self._group("cycles")
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        ds = self._group("metrics")
+        df = ds.to_dataframe().reset_index()
+        return df
+
+    @property
+    def trials(self) -> list[str]:
+        with h5py.File(self.path, "r") as f:
+            return sorted(f["trials"].keys()) if "trials" in f else []
+
+    def trial(self, name: str) -> xr.Dataset:
+        if name not in self.trials:
+            raise StoreError(f"{self.path}: no trial {name!r}; the store has {self.trials}")
+        return self._group(f"trials/{name}")
+
+    @property
+    def statistics(self) -> xr.Dataset:
+        return self._group("statistics")
+
+    @property
+    def provenance(self) -> xr.Dataset:
+        return self._group("provenance")
+
+
+def open_study(path: str | os.PathLike) -> Study:
+    """Open a study store, checking it is one; raise :class:`StoreError` otherwise."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [g for g in ("cycles", "metrics", "provenance") if g not in f]
+            title = f.attrs.get("title", b"")
+    except OSError as exc:
+        raise StoreError(f"{path}: not a readable HDF5 study store ({exc})") from None
+    if isinstance(title, bytes):
+        title = title.decode()
+    if missing or title != "chainlab study store":
+        raise StoreError(f"{path}: not a chainlab study store (missing groups {missing}, title {title!r})")
+    return Study(path)
+
+
+def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:
+    """Rows of the per-cycle table (or long curves) for `variables`, filtered by `where`.
+
+    A variable is a metrics column (e.g. ``peak_eversion_deg``) or a curve variable
+    (``rearfoot_eversion``: one row per cycle and percent). Unknown names raise StoreError
+    listing what exists.
+    """
+    metrics = study.metrics
+    cycles = study.cycles
+    keys = ["subject", "condition", "trial", "side", "cycle_in_trial"]
+    curve_vars = [str(v) for v in cycles["variable"].values]
+    unknown = [v for v in variables if v not in metrics.columns and v not in curve_vars]
+    if unknown:
+        raise StoreError(f"unknown variable(s) {unknown}; metrics: {sorted(set(metrics.columns) - set(keys) - {'cycle'})}; "
+                         f"curves: {curve_vars}")
+    for key, value in where.items():
+        if key not in keys:
+            raise StoreError(f"cannot filter on {key!r}; use one of {keys}")
+        allowed = sorted(set(metrics[key].astype(str)))
+        if value not in allowed:
+            raise StoreError(f"no {key} {value!r} in the store; it has {allowed}")
+    mask = np.ones(len(metrics), dtype=bool)
+    for key, value in where.items():
+        mask &= metrics[key].astype(str).to_numpy() == value
+    table_vars = [v for v in variables if v in metrics.columns]
+    if table_vars and len(table_vars) == len(variables):
+        return metrics.loc[mask, keys + table_vars].reset_index(drop=True)
+    cur = cycles.curves.sel(variable=[v for v in variables if v in curve_vars]).isel(cycle=np.flatnonzero(mask))
+    df = cur.to_dataframe(name="value").reset_index()
+    return df[keys + ["variable", "percent", "value"]]

@@ -1,0 +1,120 @@
+"""The study store: built from the default study, read with h5py, xarray and R."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from chainlab.io.study_store import StoreError, open_study, query
+from chainlab.study import build_study
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    return build_study(ROOT / "config" / "config.yaml", out, n_permutations=200, progress=lambda m: None)
+
+
+def test_h5py_alone_sees_the_groups_and_units(store):
+    with h5py.File(store, "r") as f:
+        assert {"cycles", "metrics", "trials", "statistics", "provenance"} <= set(f.keys())
+        assert len(f["trials"]) == 6
+        ev = f["metrics/peak_eversion_deg"]
+        assert ev.attrs["units"] in (b"deg", "deg") and ev.shape == (27,)
+        assert f["cycles/curves"].shape == (27, 5, 101)
+        assert f["cycles/curves"].compression == "gzip"
+
+
+def test_xarray_and_the_python_api(store):
+    s = open_study(store)
+    assert s.trials == ["HC002D06", "HC002D25", "HC030A05", "HC030A22", "HC033A10", "HC033A22"]
+    m = s.metrics
+    assert len(m) == s.cycles.sizes["cycle"] == 27
+    assert set(m.subject) == {"HC002D", "HC030A", "HC033A"} and set(m.condition) == {"Straight", "Turn"}
+    with xr.open_dataset(store, group="cycles", engine="h5netcdf") as cyc:
+        eversion = cyc.curves.sel(variable="rearfoot_eversion")
+        assert eversion.dims == ("cycle", "percent") and cyc.curves.attrs["units"] == "deg"
+        left = cyc.angle_curves.sel(joint="HFTBA", axis="y").where(cyc.side == "Left", drop=True)
+        np.testing.assert_allclose(-left.values, eversion.where(cyc.side == "Left", drop=True).values)
+    trial = s.trial("HC030A05")
+    assert "LPelvisAngles" in trial.output.values and trial.angles.attrs.get("units") == "deg"
+    assert trial.sizes["event"] >= 4
+    prov = s.provenance
+    assert prov.sizes["input"] == 9 and len(prov.input_sha256.values[0]) == 64
+    assert "study: default" in prov.attrs["config"]
+
+
+def test_query(store):
+    s = open_study(store)
+    df = query(s, ["peak_eversion_deg", "pelvic_tilt_mean_deg"], {"subject": "HC030A", "side": "Left"})
+    assert len(df) == 5 and set(df.side) == {"Left"}
+    long = query(s, ["rearfoot_eversion"], {"trial": "HC030A05"})
+    assert len(long) == 2 * 101 and set(long.variable) == {"rearfoot_eversion"}
+    with pytest.raises(StoreError, match="unknown variable.*peak_eversion_deg"):
+        query(s, ["nope"], {})
+    with pytest.raises(StoreError, match="no subject 'XX'.*HC002D"):
+        query(s, ["peak_eversion_deg"], {"subject": "XX"})
+    with pytest.raises(StoreError, match="no trial 'X'"):
+        s.trial("X")
+
+
+def test_two_builds_hold_identical_arrays(store, tmp_path):
+    again = build_study(ROOT / "config" / "config.yaml", tmp_path, n_permutations=200, progress=lambda m: None)
+    with h5py.File(store, "r") as a, h5py.File(again, "r") as b:
+        names = []
+        a.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        assert len(names) > 50
+        for name in names:
+            x, y = a[name][()], b[name][()]
+            if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+                np.testing.assert_array_equal(x, y, err_msg=name)
+            else:
+                assert np.array_equal(x, y), name
+
+
+def test_truncated_or_foreign_files_give_clear_errors(store, tmp_path):
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(store.read_bytes()[:5000])
+    with pytest.raises(StoreError, match="not a readable HDF5 study store"):
+        open_study(cut)
+    other = tmp_path / "other.h5"
+    xr.Dataset({"a": ("x", [1.0])}).to_netcdf(other, engine="h5netcdf")
+    with pytest.raises(StoreError, match="not a chainlab study store"):
+        open_study(other)
+
+
+R_SCRIPT = """
+library(ncdf4)
+nc <- nc_open("{path}")
+ev <- ncvar_get(nc, "metrics/peak_eversion_deg")
+subject <- ncvar_get(nc, "metrics/subject")
+curves <- ncvar_get(nc, "cycles/curves")   # R's order: percent x variable x cycle
+vars <- ncvar_get(nc, "cycles/variable")
+cat(sprintf("%.10f", ev), sep = "\\n")
+cat("--\\n")
+cat(subject, sep = "\\n")
+cat("--\\n")
+cat(sprintf("%.10f", curves[, which(vars == "rearfoot_eversion"), 1]), sep = "\\n")
+nc_close(nc)
+"""
+
+
+def test_r_reads_the_documented_query(store):
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
+    out = subprocess.run([rscript, "-e", R_SCRIPT.format(path=store)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    ev, subjects, curve = (part.split() for part in out.stdout.split("--\n"))
+    s = open_study(store)
+    np.testing.assert_allclose(np.array(ev, float), s.metrics.peak_eversion_deg.values, atol=1e-8)
+    assert subjects == list(s.metrics.subject)
+    np.testing.assert_allclose(np.array(curve, float), s.cycles.curves.sel(variable="rearfoot_eversion").values[0],
+                               atol=1e-8)
