@@ -185,11 +185,14 @@ def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistic
     try:
         root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                                  "chainlab_version": __version__, "schema": "docs/schema.md"})
-        root.to_netcdf(tmp, mode="w", engine=ENGINE)
-        for group, ds in study_datasets(study, statistics, config_text).items():
-            enc = {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
-                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
-            ds.to_netcdf(tmp, mode="a", group=group, engine=ENGINE, encoding=enc)
+        groups = study_datasets(study, statistics, config_text)
+        tree = xr.DataTree.from_dict({"/": root, **{f"/{g}": ds for g, ds in groups.items()}})
+        encoding = {
+            f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
+                      if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
+            for g, ds in groups.items()
+        }
+        tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)  # one pass, all groups
         os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:

@@ -1,0 +1,60 @@
+"""Study store: write a large synthetic study, then open it and pull one variable.
+
+    python bench/study_store.py [--trials 1000]
+
+The study repeats the default study's six real trials under new trial and subject ids (the
+store's size and layout are those of a real study of that many trials). Reports the write
+time, the file size, and the time to open the store and read one per-cycle measure and one
+curve for all cycles (target < 1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import resource
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from chainlab.io.study_store import open_study, write_study_store
+from chainlab.study import StudyResult, read_sheet, run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=1000)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    base = run_study(read_sheet(ROOT / "config/trials.tsv"), ROOT, progress=lambda m: None)
+    big = StudyResult()
+    for i in range(args.trials):
+        t = base.trials[i % len(base.trials)]
+        big.trials.append(dataclasses.replace(t, trial=f"T{i:05d}", subject=f"S{i // 10:04d}"))
+    path = Path(tempfile.mkdtemp()) / "study.h5"
+    t0 = time.perf_counter()
+    write_study_store(big, path)
+    t_write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    study = open_study(path)
+    ev = study.metrics["peak_eversion_deg"].to_numpy()
+    t_metric = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    curve = open_study(path).cycles.curves.sel(variable="rearfoot_eversion").values
+    t_curve = time.perf_counter() - t0
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"command: python bench/study_store.py --trials {args.trials}\n")
+    print("| trials | cycles | write s | file MB | open + one measure, all cycles s | open + one curve, all cycles s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {args.trials} | {len(ev)} | {t_write:.1f} | {path.stat().st_size / 1e6:.1f} | {t_metric:.3f} | "
+          f"{t_curve:.3f} ({curve.shape}) | {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} |")
+    path.unlink()
+
+
+if __name__ == "__main__":
+    main()
