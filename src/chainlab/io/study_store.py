@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -33,6 +32,7 @@ import xarray as xr
 
 from chainlab import __version__
 from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
+from chainlab.io.store import atomic_path
 from chainlab.stats.study import StudyStatistics
 
 ENGINE = "h5netcdf"
@@ -179,26 +179,17 @@ def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistic
                       config_text: str = "") -> Path:
     """Write every group to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
-                                 "chainlab_version": __version__, "schema": "docs/schema.md"})
-        groups = study_datasets(study, statistics, config_text)
-        tree = xr.DataTree.from_dict({"/": root, **{f"/{g}": ds for g, ds in groups.items()}})
-        encoding = {
-            f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
-                      if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
-            for g, ds in groups.items()
-        }
+    root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
+                             "chainlab_version": __version__, "schema": "docs/schema.md"})
+    groups = study_datasets(study, statistics, config_text)
+    tree = xr.DataTree.from_dict({"/": root, **{f"/{g}": ds for g, ds in groups.items()}})
+    encoding = {
+        f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
+                  if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
+        for g, ds in groups.items()
+    }
+    with atomic_path(path) as tmp:
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)  # one pass, all groups
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
