@@ -7,6 +7,8 @@ and the gait analysis, and collects what each trial gave or why it failed (stage
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,17 +59,33 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
 
 
 def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOptions | None = None,
-              progress: Callable[[str], None] | None = None) -> StudyResult:
-    """Every row of `sheet`; a failing trial is recorded (trial, stage, reason), never raised."""
+              progress: Callable[[str], None] | None = None, trial_dir: str | Path | None = None) -> StudyResult:
+    """Every row of `sheet`; a failing trial is recorded (trial, stage, reason), never raised.
+
+    With `trial_dir`, each trial's result is kept in ``<trial_dir>/<trial>.h5``; a trial whose
+    file is there and was made from the same input files (sha256) is loaded, not recomputed,
+    so adding a trial to the sheet computes that trial only.
+    """
+    from chainlab.io.c3d import sha256_file
+
     root = Path(root)
     out = StudyResult()
     say = progress or (lambda msg: print(msg, file=sys.stderr))
     statics: dict[Path, xr.Dataset] = {}
     for i, row in enumerate(sheet.itertuples(), 1):
         dyn, sta = root / row.dynamic, root / row.static
-        say(f"[{i}/{len(sheet)}] {row.trial}")
+        saved = Path(trial_dir) / f"{row.trial}.h5" if trial_dir is not None else None
         stage = "read"
         try:
+            if saved is not None and saved.exists():
+                kept = read_trial_output(saved)
+                if (kept.subject, kept.condition) == (row.subject, row.condition) and \
+                        kept.capture.attrs.get("source_sha256") == sha256_file(dyn) and \
+                        kept.kinematics.attrs.get("static_sha256") == sha256_file(sta):
+                    say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
+                    out.trials.append(dataclasses.replace(kept, dynamic=dyn, static=sta))
+                    continue
+            say(f"[{i}/{len(sheet)}] {row.trial}")
             capture = read_c3d(dyn)
             if sta not in statics:
                 statics[sta] = read_c3d(sta)
@@ -79,8 +97,68 @@ def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOp
             out.failures.append({"trial": row.trial, "stage": stage, "reason": str(exc)})
             say(f"  failed at {stage}: {exc}")
             continue
-        out.trials.append(TrialResult(row.subject, row.condition, row.trial, dyn, sta, capture, kin, gait))
+        result = TrialResult(row.subject, row.condition, row.trial, dyn, sta, capture, kin, gait)
+        if saved is not None:
+            write_trial_output(result, saved)
+        out.trials.append(result)
     return out
+
+
+def _table_to_ds(df: pd.DataFrame) -> xr.Dataset:
+    ds = xr.Dataset({c: ("row", df[c].to_numpy()) for c in df.columns})
+    for c in df.columns:
+        if df[c].dtype == object:
+            ds[c] = ("row", df[c].to_numpy(dtype=str))
+    return ds
+
+
+def _ds_to_table(ds: xr.Dataset, columns: list[str]) -> pd.DataFrame:
+    if "row" not in ds.dims:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({c: ds[c].values for c in columns})
+
+
+def write_trial_output(t: TrialResult, path: str | Path) -> Path:
+    """One trial's results (kinematics, gait, plate forces) in one file, atomically."""
+    from chainlab.io.store import atomic_path
+
+    cap = t.capture
+    plates = xr.Dataset(
+        {"plate_force": cap.plate_force.astype(np.float32)} if cap.sizes.get("plate", 0) else {},
+        coords={"analog_time": cap.analog_time} if cap.sizes.get("plate", 0) else {},
+        attrs={"source_sha256": cap.attrs["source_sha256"], "source_file": cap.attrs["source_file"]},
+    )
+    root = xr.Dataset(attrs={"title": "chainlab trial", "subject": t.subject, "condition": t.condition,
+                             "trial": t.trial, "dynamic": str(t.dynamic), "static": str(t.static),
+                             "problems": json.dumps(t.gait.problems)})
+    g = t.gait
+    tree = xr.DataTree.from_dict({
+        "/": root, "/kinematics": t.kinematics, "/plates": plates,
+        "/events": _table_to_ds(g.events), "/cycles": _table_to_ds(g.cycles),
+        "/metrics": _table_to_ds(g.metrics.drop(columns=[])), "/curves": g.curves.to_dataset(name="curves"),
+    })
+    with atomic_path(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+    return Path(path)
+
+
+def read_trial_output(path: str | Path) -> TrialResult:
+    from chainlab.gait.events import COLUMNS as EVENT_COLUMNS
+    from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
+
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    a = tree.attrs
+    cycles = _ds_to_table(tree["cycles"].to_dataset(),
+                          ["side", "cycle", "start", "foot_off", "end", "stride_time", "stance"])
+    gait = GaitResult(
+        events=_ds_to_table(tree["events"].to_dataset(), EVENT_COLUMNS),
+        cycles=cycles,
+        curves=tree["curves"].to_dataset()["curves"],
+        metrics=_ds_to_table(tree["metrics"].to_dataset(), METRIC_COLUMNS),
+        problems=json.loads(a.get("problems", "[]")),
+    )
+    return TrialResult(a["subject"], a["condition"], a["trial"], Path(a["dynamic"]), Path(a["static"]),
+                       tree["plates"].to_dataset(), tree["kinematics"].to_dataset(), gait)
 
 
 def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
@@ -101,7 +179,9 @@ def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
 def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int = 2000,
                 progress: Callable[[str], None] | None = None) -> Path:
     """Run a study from its config (YAML: study, trials) and write ``<out>/<study>/``:
-    ``study.h5`` (the store), ``metrics.csv`` (the per-cycle table) and ``failures.tsv``."""
+    ``trials/<trial>.h5`` (each trial's results, reused while its inputs are unchanged),
+    ``study.h5`` (the store, assembled from them), ``metrics.csv`` (the per-cycle table) and
+    ``failures.tsv``."""
     import yaml
 
     from chainlab.io.store import write_text_atomic
@@ -116,8 +196,8 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
             raise ValueError(f"{config_path}: key {key!r} missing; expected study: NAME and trials: SHEET.tsv")
     root = config_path.resolve().parent.parent
     sheet = read_sheet(root / config["trials"])
-    result = run_study(sheet, root, progress=progress)
     out = Path(out_root) / str(config["study"])
+    result = run_study(sheet, root, progress=progress, trial_dir=out / "trials")
     metrics, curves = study_tables(result)
     stats = study_statistics(metrics, curves, n_permutations=n_permutations) if len(metrics) else None
     store = write_study_store(result, out / "study.h5", stats, text)
