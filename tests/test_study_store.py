@@ -149,3 +149,24 @@ def test_rebuilt_from_trial_outputs_and_adding_a_trial_computes_only_it(store, t
     with h5py.File(store, "r") as a, h5py.File(first.parent / "study.h5", "r") as b:
         np.testing.assert_array_equal(a["cycles/curves"][()], b["cycles/curves"][()])
         np.testing.assert_array_equal(a["metrics/peak_eversion_deg"][()], b["metrics/peak_eversion_deg"][()])
+
+
+def test_cli_query_formats(store, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from chainlab.cli import main
+
+    assert main(["query", str(store), "--var", "peak_eversion_deg", "--where", "subject=HC030A,side=Left"]) == 0
+    csv = capsys.readouterr().out
+    assert csv.splitlines()[0] == "subject,condition,trial,side,cycle_in_trial,peak_eversion_deg"
+    assert len(csv.splitlines()) == 6
+    assert main(["query", str(store), "--var", "pelvic_tilt", "--where", "trial=HC030A05", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 202 and rows[0]["variable"] == "pelvic_tilt"
+    out = tmp_path / "q.parquet"
+    assert main(["query", str(store), "--var", "lordosis_mean_deg", "--format", "parquet", "-o", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 27
+    assert main(["query", str(store), "--var", "nope"]) == 1
+    assert "unknown variable" in capsys.readouterr().err

@@ -194,8 +194,10 @@ def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistic
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:
-    """Chunks for the common query: one variable over all cycles (whole percent rows)."""
-    return tuple(min(s, 4096) if i == 0 else s for i, s in enumerate(v.shape))
+    """Chunks for the common query, one variable over all cycles: up to 4096 rows of the
+    first dimension, one entry of each middle dimension, the whole last one (a curve)."""
+    last = len(v.shape) - 1
+    return tuple(min(s, 4096) if i == 0 else (s if i == last else 1) for i, s in enumerate(v.shape))
 
 
 @dataclass
