@@ -72,6 +72,69 @@ def _angle_curves(trials, percent) -> xr.DataArray:
                         attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
 
 
+MAX_PLATES = 8
+
+
+def _trials_ragged(trials) -> xr.Dataset:
+    """All trials' time series as CF contiguous ragged arrays (one set of variables, a count
+    per trial): a handful of HDF5 objects whatever the number of trials, so opening the
+    store stays fast. :meth:`Study.trial` cuts one trial back out."""
+    outputs = sorted({str(o) for t in trials for o in t.kinematics.output.values})
+    n_plates = max([t.capture.sizes.get("plate", 0) for t in trials] + [0])
+    frames, angles, times, ev_rows, an_time, an_force = [], [], [], [], [], []
+    n_frames, n_events, n_analog = [], [], []
+    for t in trials:
+        kin, cap, ev = t.kinematics, t.capture, t.gait.events
+        a = np.full((kin.sizes["frame"], len(outputs), 3), np.nan, np.float32)
+        idx = [outputs.index(str(o)) for o in kin.output.values]
+        a[:, idx] = kin.angles.values
+        angles.append(a)
+        frames.append(kin.frame.values)
+        times.append(kin.time.values)
+        n_frames.append(kin.sizes["frame"])
+        ev_rows.append(ev)
+        n_events.append(len(ev))
+        k = cap.sizes.get("plate", 0)
+        f = np.full((cap.sizes.get("analog_sample", 0) if k else 0, n_plates), np.nan, np.float32)
+        if k:
+            f[:, :k] = cap.plate_force.sel(axis="z").values
+            an_time.append(cap.analog_time.values)
+        an_force.append(f)
+        n_analog.append(len(f))
+    cat = lambda parts, shape: np.concatenate(parts) if parts else np.zeros(shape)  # noqa: E731
+    events = pd.concat(ev_rows, ignore_index=True) if ev_rows else pd.DataFrame(columns=["side", "label", "time", "source"])
+    ds = xr.Dataset(
+        {
+            "angles": (("frame_sample", "output", "axis"), cat(angles, (0, len(outputs), 3)),
+                       {"units": "deg", "long_name": "angle outputs of every frame of every trial"}),
+            "event_time": ("event_sample", events.time.to_numpy(float), {"units": "s"}),
+            "plate_vertical_force": (("analog_sample", "plate"), cat(an_force, (0, n_plates)),
+                                     {"units": "N", "long_name": "plate ground reaction, vertical"}),
+            "frame_count": ("trial", np.array(n_frames, dtype=np.int64), {"sample_dimension": "frame_sample"}),
+            "event_count": ("trial", np.array(n_events, dtype=np.int64), {"sample_dimension": "event_sample"}),
+            "analog_count": ("trial", np.array(n_analog, dtype=np.int64), {"sample_dimension": "analog_sample"}),
+        },
+        coords={
+            "trial": np.array([t.trial for t in trials], dtype=str),
+            "trial_subject": ("trial", np.array([t.subject for t in trials], dtype=str)),
+            "trial_condition": ("trial", np.array([t.condition for t in trials], dtype=str)),
+            "dynamic_file": ("trial", np.array([t.dynamic.name for t in trials], dtype=str)),
+            "static_file": ("trial", np.array([t.static.name for t in trials], dtype=str)),
+            "dynamic_sha256": ("trial", np.array([t.capture.attrs["source_sha256"] for t in trials], dtype=str)),
+            "output": np.array(outputs, dtype=str),
+            "axis": ["x", "y", "z"],
+            "frame": ("frame_sample", cat(frames, (0,)).astype(np.int64)),
+            "time": ("frame_sample", cat(times, (0,)), {"units": "s"}),
+            "event_side": ("event_sample", events.side.to_numpy(str)),
+            "event_label": ("event_sample", events.label.to_numpy(str)),
+            "event_source": ("event_sample", events.source.to_numpy(str)),
+            "analog_time": ("analog_sample", cat([a for a in an_time], (0,)), {"units": "s"}),
+        },
+    )
+    ds.attrs["description"] = "CF contiguous ragged arrays: trial i owns the next *_count[i] samples"
+    return ds
+
+
 def study_datasets(study, statistics: StudyStatistics | None, config_text: str = "") -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset)."""
     trials = sorted(study.trials, key=lambda t: t.trial)
@@ -114,25 +177,7 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
 
-    groups = {"cycles": cycles, "metrics": metrics_ds}
-    for t in trials:
-        kin, cap = t.kinematics, t.capture
-        ev = t.gait.events
-        ds = xr.Dataset(
-            {"angles": kin.angles.astype(np.float32)},
-            coords={"frame": kin.frame.values, "time": ("frame", kin.time.values, {"units": "s"}),
-                    "output": kin.output.values.astype(str), "axis": ["x", "y", "z"]},
-        )
-        ds["event_time"] = ("event", ev.time.to_numpy(float), {"units": "s"})
-        ds = ds.assign_coords(event_side=("event", ev.side.to_numpy(str)), event_label=("event", ev.label.to_numpy(str)),
-                              event_source=("event", ev.source.to_numpy(str)))
-        if cap.sizes.get("plate", 0):
-            ds["plate_vertical_force"] = (("analog_sample", "plate"), cap.plate_force.sel(axis="z").values.astype(np.float32),
-                                          {"units": "N", "long_name": "plate ground reaction, vertical"})
-            ds = ds.assign_coords(analog_time=("analog_sample", cap.analog_time.values, {"units": "s"}))
-        ds.attrs = {"subject": t.subject, "condition": t.condition, "dynamic_file": t.dynamic.name,
-                    "static_file": t.static.name, "dynamic_sha256": cap.attrs["source_sha256"]}
-        groups[f"trials/{t.trial}"] = ds
+    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials)}
 
     stats = xr.Dataset()
     if statistics is not None:
@@ -225,12 +270,24 @@ class Study:
     @property
     def trials(self) -> list[str]:
         with h5py.File(self.path, "r") as f:
-            return sorted(f["trials"].keys()) if "trials" in f else []
+            return [t.decode() if isinstance(t, bytes) else str(t) for t in f["trials/trial"][()]]
 
     def trial(self, name: str) -> xr.Dataset:
-        if name not in self.trials:
-            raise StoreError(f"{self.path}: no trial {name!r}; the store has {self.trials}")
-        return self._group(f"trials/{name}")
+        """One trial's time series (angles, events, plate vertical force)."""
+        ds = self._group("trials")
+        names = [str(t) for t in ds.trial.values]
+        if name not in names:
+            raise StoreError(f"{self.path}: no trial {name!r}; the store has {names}")
+        i = names.index(name)
+        cut = {}
+        for dim, count in (("frame_sample", "frame_count"), ("event_sample", "event_count"),
+                           ("analog_sample", "analog_count")):
+            c = ds[count].values
+            cut[dim] = slice(int(c[:i].sum()), int(c[: i + 1].sum()))
+        one = ds.drop_vars(["frame_count", "event_count", "analog_count"]).isel(trial=i, **cut)
+        frames = one.frame.values
+        one = one.drop_vars("frame").rename_dims({"frame_sample": "frame", "event_sample": "event"})
+        return one.assign_coords(frame=("frame", frames)).load()
 
     @property
     def statistics(self) -> xr.Dataset:
