@@ -66,7 +66,7 @@ def test_angles_equal_nexus(cache, static, dynamic):
 
 # Oxford Foot Model bars (deg RMS): the 2 deg for HFTBA, FFHFA and TIBA; what the
 # current definitions reach elsewhere (docs/kinematics.md explains the remaining differences).
-OFM_BARS = {"HFTBA": 1.5, "FFHFA": 1.6, "FFTBA": 0.25, "HXFFA": 0.01, "TIBA": 0.1}
+OFM_BARS = {"HFTBA": 1.5, "FFHFA": 1.5, "FFTBA": 0.25, "HXFFA": 0.01, "TIBA": 0.01}
 
 
 @pytest.mark.parametrize("static, dynamic", _trials(), ids=lambda p: p.name)
@@ -80,6 +80,8 @@ def test_oxford_foot_model_against_nexus(cache, static, dynamic):
             name = f"{s}{short}"
             ours = kin.angles.sel(output=name).values.copy()
             nexus = ref.sel(output=name).values
+            # marker gaps are bridged as Nexus does (REPLACE4): no frame missing that Nexus has
+            assert not np.any(np.isnan(ours[:, 0]) & np.isfinite(nexus[:, 0])), f"{name}: frames missing"
             if short == "TIBA":  # Nexus writes one unexplained frame where the facing flips
                 ours[np.isin(kin.frame.values, switches.get(name, []))] = np.nan
             rms = np.sqrt(np.nanmean((ours - nexus) ** 2, axis=0))

@@ -109,7 +109,8 @@ def replace4(cluster: list[np.ndarray], means: np.ndarray) -> list[np.ndarray]:
         m = means[row]
         rebuilt = cluster[o] + m[0] * x + m[1] * y + m[2] * z
         target = cluster[t]
-        out[t] = np.where(np.isnan(target), rebuilt, 0.5 * (rebuilt + target))
+        # a gap is filled by the copy; a copy that needs a marker in a gap leaves the marker as is
+        out[t] = np.where(np.isnan(target), rebuilt, np.where(np.isnan(rebuilt), target, 0.5 * (rebuilt + target)))
     return out
 
 
