@@ -277,3 +277,18 @@ def test_static_offsets_from_config_win():
     d = (moved.angles.sel(output="LAnkleAngles", axis="x") - base.angles.sel(output="LAnkleAngles", axis="x")).values
     np.testing.assert_allclose(d, 5.0, atol=0.2)  # 5 deg more plantar flexion offset
     np.testing.assert_array_equal(moved.angles.sel(output="RAnkleAngles").values, base.angles.sel(output="RAnkleAngles").values)
+
+
+def test_ofm_calibration_computed_when_not_stored_and_its_markers_named_when_missing():
+    static = read_c3d(STUDY / "HC030A/Static/HC030A01.c3d")
+    dynamic = read_c3d(STUDY / "HC030A/Straight/HC030A05.c3d")
+    for ds in (static, dynamic):
+        ds["measurements"] = ds.measurements.where(~ds.measurement.str.startswith("%"))
+    kin = compute_kinematics(dynamic, static)
+    assert kin.attrs["ofm_calibration_source"] == "computed"
+    ref = read_c3d(STUDY / "HC030A/Straight/HC030A05.c3d").model_outputs
+    d = kin.angles.sel(output="LHFTBA").values - ref.sel(output="LHFTBA").values
+    assert np.all(np.sqrt(np.nanmean(d**2, axis=0)) < 1.5)
+    static["markers"] = static.markers.where(static.marker != "LMMA")
+    with pytest.raises(ModelInputError, match="lacks LMMA"):
+        compute_kinematics(dynamic, static)

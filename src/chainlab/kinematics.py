@@ -88,7 +88,7 @@ def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, fl
         return given, "config"
     for label, ds in (("static PROCESSING", static), ("dynamic PROCESSING", dynamic)):
         stored = _processing(ds)
-        if all(n in stored for n in names) and any(stored[n] != 0.0 for n in names):
+        if all(np.isfinite(stored.get(n, np.nan)) for n in names) and any(stored[n] != 0.0 for n in names):
             # all zeros: the values were never calibrated (a static trial stores them so)
             return {**{n: stored[n] for n in names}, **given}, label
     return given, "computed"
@@ -239,7 +239,12 @@ def compute_kinematics(
         names = [f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ"]
         values, source = _calibration_values(names, opt.subject, static, dynamic)
         if source == "computed":
-            values = ofm.calibrate(_markers(static, _sided(ofm.STATIC)))
+            lacking = _missing(static, _sided(ofm.STATIC))
+            if lacking:
+                raise ModelInputError(
+                    f"{name}: the OFM calibration values are not stored and the static trial "
+                    f"{static.attrs.get('source_file', '')} lacks {', '.join(lacking)} to compute them")
+            values = {**ofm.calibrate(_markers(static, _sided(ofm.STATIC))), **values}
         res = ofm.ofm(
             _markers(dynamic, _sided(ofm.DYNAMIC + ("HLX",)) + ("LASI", "RASI", "SACR")),
             values,
