@@ -170,3 +170,12 @@ def test_cli_query_formats(store, tmp_path, capsys):
     assert len(pd.read_parquet(out)) == 27
     assert main(["query", str(store), "--var", "nope"]) == 1
     assert "unknown variable" in capsys.readouterr().err
+
+
+def test_every_data_variable_has_units_and_a_long_name(store):
+    missing = []
+    for group in ("cycles", "metrics", "trials", "statistics", "provenance"):
+        with xr.open_dataset(store, group=group, engine="h5netcdf") as ds:
+            missing += [f"{group}/{k}" for k, v in ds.data_vars.items()
+                        if "units" not in v.attrs or "long_name" not in v.attrs]
+    assert not missing, missing

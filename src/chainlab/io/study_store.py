@@ -107,12 +107,12 @@ def _trials_ragged(trials) -> xr.Dataset:
         {
             "angles": (("frame_sample", "output", "axis"), cat(angles, (0, len(outputs), 3)),
                        {"units": "deg", "long_name": "angle outputs of every frame of every trial"}),
-            "event_time": ("event_sample", events.time.to_numpy(float), {"units": "s"}),
+            "event_time": ("event_sample", events.time.to_numpy(float), {"units": "s", "long_name": "event time"}),
             "plate_vertical_force": (("analog_sample", "plate"), cat(an_force, (0, n_plates)),
                                      {"units": "N", "long_name": "plate ground reaction, vertical"}),
-            "frame_count": ("trial", np.array(n_frames, dtype=np.int64), {"sample_dimension": "frame_sample"}),
-            "event_count": ("trial", np.array(n_events, dtype=np.int64), {"sample_dimension": "event_sample"}),
-            "analog_count": ("trial", np.array(n_analog, dtype=np.int64), {"sample_dimension": "analog_sample"}),
+            "frame_count": ("trial", np.array(n_frames, dtype=np.int64), {"sample_dimension": "frame_sample", "units": "1", "long_name": "frames of each trial"}),
+            "event_count": ("trial", np.array(n_events, dtype=np.int64), {"sample_dimension": "event_sample", "units": "1", "long_name": "events of each trial"}),
+            "analog_count": ("trial", np.array(n_analog, dtype=np.int64), {"sample_dimension": "analog_sample", "units": "1", "long_name": "analog samples of each trial"}),
         },
         coords={
             "trial": np.array([t.trial for t in trials], dtype=str),
@@ -172,7 +172,7 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
             continue
         values = table[col].to_numpy()
         if col == "gaps":
-            mvars[col] = ("cycle", values.astype(str), {"long_name": "variables with gaps in the cycle"})
+            mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": "variables with gaps in the cycle"})
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
@@ -184,15 +184,20 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
         rows = [(m.formula, *r) for m in statistics.models for r in m.table.itertuples(index=False)]
         if rows:
             f, term, est, se, lo, hi, p = (np.array(c) for c in zip(*rows))
+            unit = "units of the model's response per unit of the term"
             stats = xr.Dataset({
-                "estimate": ("row", est.astype(float)), "se": ("row", se.astype(float)),
-                "ci_low": ("row", lo.astype(float)), "ci_high": ("row", hi.astype(float)),
-                "p": ("row", p.astype(float)),
+                "estimate": ("row", est.astype(float), {"units": unit, "long_name": "fixed-effect estimate"}),
+                "se": ("row", se.astype(float), {"units": unit, "long_name": "standard error"}),
+                "ci_low": ("row", lo.astype(float), {"units": unit, "long_name": "95 % confidence interval, low"}),
+                "ci_high": ("row", hi.astype(float), {"units": unit, "long_name": "95 % confidence interval, high"}),
+                "p": ("row", p.astype(float), {"units": "1", "long_name": "p value (Wald)"}),
             }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str))})
         if statistics.spm:
             names = sorted(statistics.spm)
-            stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]))
-            stats["spm_threshold"] = ("spm_variable", np.array([statistics.spm[k].threshold for k in names]))
+            stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
+                              {"units": "1", "long_name": "SPM paired t, second condition minus first"})
+            stats["spm_threshold"] = ("spm_variable", np.array([statistics.spm[k].threshold for k in names]),
+                                      {"units": "1", "long_name": "critical |t| (permutation, alpha 0.05)"})
             stats = stats.assign_coords(spm_variable=names, percent=percent)
         stats.attrs["problems"] = json.dumps(statistics.problems)
     groups["statistics"] = stats
@@ -207,8 +212,10 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
             versions[pkg] = "not installed"
     fail = study.failures
     groups["provenance"] = xr.Dataset(
-        {"input_sha256": ("input", np.array([i[1] for i in inputs], dtype=str)),
-         "failure_reason": ("failure", np.array([f["reason"] for f in fail], dtype=str))},
+        {"input_sha256": ("input", np.array([i[1] for i in inputs], dtype=str),
+                          {"units": "1", "long_name": "sha256 of the input file"}),
+         "failure_reason": ("failure", np.array([f["reason"] for f in fail], dtype=str),
+                            {"units": "1", "long_name": "why the trial failed"})},
         coords={"input_path": ("input", np.array([i[0] for i in inputs], dtype=str)),
                 "input_role": ("input", np.array([i[2] for i in inputs], dtype=str)),
                 "failure_trial": ("failure", np.array([f["trial"] for f in fail], dtype=str)),
