@@ -6,9 +6,9 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:
     input:
-        ingest_outputs(),
-        kinematics_outputs(),
+        f"{RESULTS}/study.h5",

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from chainlab import __version__
 from chainlab.errors import C3DError, C3DWarning, ChainlabError
@@ -116,6 +117,32 @@ def _cmd_study(args: argparse.Namespace) -> int:
     fails = s.provenance.sizes.get("failure", 0)
     print(f"{store}: {len(s.trials)} trials, {s.cycles.sizes['cycle']} cycles"
           + (f", {fails} trial(s) failed (see failures.tsv)" if fails else ""))
+    return 0
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    from chainlab.study import run_trial, write_trial_failure, write_trial_output
+
+    result = run_trial(args.subject, args.condition, args.trial, Path(args.dynamic), Path(args.static))
+    if isinstance(result, dict):
+        write_trial_failure(result, args.output)
+        print(f"chainlab trial: {args.trial} failed at {result['stage']}: {result['reason']}", file=sys.stderr)
+        return 0  # recorded: the study goes on
+    write_trial_output(result, args.output)
+    print(f"{args.output}: {len(result.gait.metrics)} cycles")
+    return 0
+
+
+def _cmd_assemble(args: argparse.Namespace) -> int:
+    from chainlab.study import assemble_study, load_config, load_trial_outputs
+
+    try:
+        _, text = load_config(args.config)
+        store = assemble_study(load_trial_outputs(args.trials), args.out, text, args.permutations)
+    except (ChainlabError, OSError, ValueError) as exc:
+        print(f"chainlab assemble: {exc}", file=sys.stderr)
+        return 1
+    print(store)
     return 0
 
 
@@ -236,6 +263,30 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", default="results", help="output folder (default: %(default)s)")
     study.add_argument("--permutations", type=int, default=2000, help="SPM permutations (default: %(default)s)")
     study.set_defaults(func=_cmd_study)
+
+    tr = sub.add_parser(
+        "trial",
+        help="one trial through every stage into its output file (a workflow step)",
+        description="Read, compute the kinematics and the gait analysis of one trial and write its "
+                    "result file; a trial that fails writes a file recording the stage and reason "
+                    "instead, and the command still succeeds so that the study goes on.",
+    )
+    for name in ("subject", "condition", "trial", "static", "dynamic"):
+        tr.add_argument(f"--{name}", required=True)
+    tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5")
+    tr.set_defaults(func=_cmd_trial)
+
+    asm = sub.add_parser(
+        "assemble",
+        help="assemble the study store from trial result files (a workflow step)",
+        description="Statistics, study.h5, metrics.csv and failures.tsv in OUT from the files "
+                    "written by `chainlab trial`.",
+    )
+    asm.add_argument("trials", nargs="+", metavar="TRIAL.h5")
+    asm.add_argument("--config", required=True)
+    asm.add_argument("--out", required=True, metavar="DIR")
+    asm.add_argument("--permutations", type=int, default=2000)
+    asm.set_defaults(func=_cmd_assemble)
 
     q = sub.add_parser(
         "query",

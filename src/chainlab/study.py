@@ -58,6 +58,26 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     return sheet
 
 
+def run_trial(subject: str, condition: str, trial: str, dynamic: Path, static: Path,
+              options: KinematicsOptions | None = None,
+              statics: dict[Path, xr.Dataset] | None = None) -> TrialResult | dict:
+    """One trial through reading, kinematics and gait analysis: its result, or a failure
+    record ``{"trial", "stage", "reason"}`` (never an exception for a bad trial)."""
+    stage = "read"
+    try:
+        capture = read_c3d(dynamic)
+        cache = statics if statics is not None else {}
+        if static not in cache:
+            cache[static] = read_c3d(static)
+        stage = "kinematics"
+        kin = compute_kinematics(capture, cache[static], options)
+        stage = "gait"
+        gait = analyse_trial(capture, kin)
+    except (ChainlabError, OSError, ValueError) as exc:
+        return {"trial": trial, "stage": stage, "reason": str(exc)}
+    return TrialResult(subject, condition, trial, Path(dynamic), Path(static), capture, kin, gait)
+
+
 def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOptions | None = None,
               progress: Callable[[str], None] | None = None, trial_dir: str | Path | None = None) -> StudyResult:
     """Every row of `sheet`; a failing trial is recorded (trial, stage, reason), never raised.
@@ -75,29 +95,25 @@ def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOp
     for i, row in enumerate(sheet.itertuples(), 1):
         dyn, sta = root / row.dynamic, root / row.static
         saved = Path(trial_dir) / f"{row.trial}.h5" if trial_dir is not None else None
-        stage = "read"
-        try:
-            if saved is not None and saved.exists():
+        if saved is not None and saved.exists():
+            try:
                 kept = read_trial_output(saved)
-                if (kept.subject, kept.condition) == (row.subject, row.condition) and \
-                        kept.capture.attrs.get("source_sha256") == sha256_file(dyn) and \
-                        kept.kinematics.attrs.get("static_sha256") == sha256_file(sta):
+                if isinstance(kept, TrialResult) and (kept.subject, kept.condition) == (row.subject, row.condition) \
+                        and kept.capture.attrs.get("source_sha256") == sha256_file(dyn) \
+                        and kept.kinematics.attrs.get("static_sha256") == sha256_file(sta):
                     say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
                     out.trials.append(dataclasses.replace(kept, dynamic=dyn, static=sta))
                     continue
-            say(f"[{i}/{len(sheet)}] {row.trial}")
-            capture = read_c3d(dyn)
-            if sta not in statics:
-                statics[sta] = read_c3d(sta)
-            stage = "kinematics"
-            kin = compute_kinematics(capture, statics[sta], options)
-            stage = "gait"
-            gait = analyse_trial(capture, kin)
-        except (ChainlabError, OSError, ValueError) as exc:
-            out.failures.append({"trial": row.trial, "stage": stage, "reason": str(exc)})
-            say(f"  failed at {stage}: {exc}")
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable or from another version: computed again
+        say(f"[{i}/{len(sheet)}] {row.trial}")
+        result = run_trial(row.subject, row.condition, row.trial, dyn, sta, options, statics)
+        if isinstance(result, dict):
+            out.failures.append(result)
+            say(f"  failed at {result['stage']}: {result['reason']}")
+            if saved is not None:
+                write_trial_failure(result, saved)
             continue
-        result = TrialResult(row.subject, row.condition, row.trial, dyn, sta, capture, kin, gait)
         if saved is not None:
             write_trial_output(result, saved)
         out.trials.append(result)
@@ -142,12 +158,24 @@ def write_trial_output(t: TrialResult, path: str | Path) -> Path:
     return Path(path)
 
 
-def read_trial_output(path: str | Path) -> TrialResult:
+def write_trial_failure(failure: dict, path: str | Path) -> Path:
+    """A trial output that records why the trial failed (so a workflow step still ends)."""
+    from chainlab.io.store import atomic_path
+
+    with atomic_path(path) as tmp:
+        xr.Dataset(attrs={"title": "chainlab trial", "failed": 1, **failure}).to_netcdf(tmp, engine="h5netcdf")
+    return Path(path)
+
+
+def read_trial_output(path: str | Path) -> TrialResult | dict:
+    """A trial's saved result, or its failure record."""
     from chainlab.gait.events import COLUMNS as EVENT_COLUMNS
     from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
 
     tree = xr.open_datatree(path, engine="h5netcdf").load()
     a = tree.attrs
+    if a.get("failed"):
+        return {"trial": a["trial"], "stage": a["stage"], "reason": a["reason"]}
     cycles = _ds_to_table(tree["cycles"].to_dataset(),
                           ["side", "cycle", "start", "foot_off", "end", "stride_time", "stance"])
     gait = GaitResult(
@@ -176,17 +204,34 @@ def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
     return metrics, cur
 
 
-def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int = 2000,
-                progress: Callable[[str], None] | None = None) -> Path:
-    """Run a study from its config (YAML: study, trials) and write ``<out>/<study>/``:
-    ``trials/<trial>.h5`` (each trial's results, reused while its inputs are unchanged),
-    ``study.h5`` (the store, assembled from them), ``metrics.csv`` (the per-cycle table) and
-    ``failures.tsv``."""
-    import yaml
-
+def assemble_study(results: StudyResult, out_dir: str | Path, config_text: str = "",
+                   n_permutations: int = 2000) -> Path:
+    """Statistics, the study store, metrics.csv and failures.tsv from the trials' results."""
     from chainlab.io.store import write_text_atomic
     from chainlab.io.study_store import write_study_store
     from chainlab.stats.study import study_statistics
+
+    out = Path(out_dir)
+    metrics, curves = study_tables(results)
+    stats = study_statistics(metrics, curves, n_permutations=n_permutations) if len(metrics) else None
+    store = write_study_store(results, out / "study.h5", stats, config_text)
+    write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
+    fails = pd.DataFrame(results.failures, columns=["trial", "stage", "reason"]).sort_values("trial")
+    write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
+    return store
+
+
+def load_trial_outputs(paths) -> StudyResult:
+    """The saved results of a workflow's trial step (:func:`write_trial_output`)."""
+    out = StudyResult()
+    for p in sorted(map(Path, paths)):
+        r = read_trial_output(p)
+        (out.failures.append(r) if isinstance(r, dict) else out.trials.append(r))
+    return out
+
+
+def load_config(config_path: str | Path) -> tuple[dict, str]:
+    import yaml
 
     config_path = Path(config_path)
     text = config_path.read_text()
@@ -194,14 +239,19 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
     for key in ("study", "trials"):
         if key not in config:
             raise ValueError(f"{config_path}: key {key!r} missing; expected study: NAME and trials: SHEET.tsv")
+    return config, text
+
+
+def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int = 2000,
+                progress: Callable[[str], None] | None = None) -> Path:
+    """Run a study from its config (YAML: study, trials) and write ``<out>/<study>/``:
+    ``trials/<trial>.h5`` (each trial's results, reused while its inputs are unchanged),
+    ``study.h5`` (the store, assembled from them), ``metrics.csv`` (the per-cycle table) and
+    ``failures.tsv``."""
+    config_path = Path(config_path)
+    config, text = load_config(config_path)
     root = config_path.resolve().parent.parent
     sheet = read_sheet(root / config["trials"])
     out = Path(out_root) / str(config["study"])
     result = run_study(sheet, root, progress=progress, trial_dir=out / "trials")
-    metrics, curves = study_tables(result)
-    stats = study_statistics(metrics, curves, n_permutations=n_permutations) if len(metrics) else None
-    store = write_study_store(result, out / "study.h5", stats, text)
-    write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
-    fails = pd.DataFrame(result.failures, columns=["trial", "stage", "reason"])
-    write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
-    return store
+    return assemble_study(result, out, text, n_permutations)

@@ -1,3 +1,5 @@
+import os
+
 import pandas as pd
 from snakemake.utils import validate
 
