@@ -109,8 +109,16 @@ def replace4(cluster: list[np.ndarray], means: np.ndarray) -> list[np.ndarray]:
         m = means[row]
         rebuilt = cluster[o] + m[0] * x + m[1] * y + m[2] * z
         target = cluster[t]
+        mean = rebuilt + target
+        mean *= 0.5
         # a gap is filled by the copy; a copy that needs a marker in a gap leaves the marker as is
-        out[t] = np.where(np.isnan(target), rebuilt, np.where(np.isnan(rebuilt), target, 0.5 * (rebuilt + target)))
+        gap = np.isnan(target)
+        if gap.any():
+            np.copyto(mean, rebuilt, where=gap)
+        no_copy = np.isnan(rebuilt) & ~gap
+        if no_copy.any():
+            np.copyto(mean, target, where=no_copy)
+        out[t] = mean
     return out
 
 
