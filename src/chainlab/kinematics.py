@@ -31,7 +31,7 @@ import xarray as xr
 
 from chainlab import __version__
 from chainlab.conventions import AXES
-from chainlab.errors import ChainlabError, ModelInputError
+from chainlab.errors import ModelInputError
 from chainlab.model import lumbar, ofm, pig
 from chainlab.model.measurements import resolve
 
@@ -351,4 +351,4 @@ def kinematics_from_files(dynamic_path, static_path, options: KinematicsOptions 
     return compute_kinematics(read_c3d(dynamic_path), read_c3d(static_path), options)
 
 
-__all__ = ["ChainlabError", "KinematicsOptions", "compute_kinematics", "kinematics_from_files"]
+__all__ = ["KinematicsOptions", "KinematicsWarning", "compute_kinematics", "kinematics_from_files"]

@@ -151,7 +151,7 @@ def write_trial_output(t: TrialResult, path: str | Path) -> Path:
     tree = xr.DataTree.from_dict({
         "/": root, "/kinematics": t.kinematics, "/plates": plates,
         "/events": _table_to_ds(g.events), "/cycles": _table_to_ds(g.cycles),
-        "/metrics": _table_to_ds(g.metrics.drop(columns=[])), "/curves": g.curves.to_dataset(name="curves"),
+        "/metrics": _table_to_ds(g.metrics), "/curves": g.curves.to_dataset(name="curves"),
     })
     with atomic_path(path) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf")

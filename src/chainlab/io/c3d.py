@@ -53,7 +53,7 @@ from chainlab.io.forceplates import (
 )
 
 LONG_CAPTURE_HEADER_FRAMES = 65535
-_HIDDEN_ROTATION = b"X" + b"OTATION"  # the ROTATION group, renamed while ezc3d parses
+_HIDDEN_ROTATION = b"XOTATION"  # the ROTATION group, renamed while ezc3d parses
 
 
 # --------------------------------------------------------------------------- parameters
@@ -64,9 +64,6 @@ class _Params:
 
     def __init__(self, raw: dict[str, Any]):
         self.raw = raw
-
-    def has(self, group: str, name: str) -> bool:
-        return group in self.raw and name in self.raw[group]
 
     def value(self, group: str, name: str, default: Any = None) -> Any:
         try:
@@ -83,23 +80,19 @@ class _Params:
         arr = np.asarray(v).ravel()
         return arr[0].item() if arr.size else default
 
-    def strings(self, group: str, name: str) -> list[str]:
-        """NAME, then NAME2, NAME3, ... concatenated (C3D's rule for > 255 entries)."""
-        out: list[str] = []
+    def _continued(self, group: str, name: str) -> Iterator[Any]:
+        """NAME, then NAME2, NAME3, ... while they exist (C3D's rule for > 255 entries)."""
         for suffix in ["", *map(str, range(2, 100))]:
             v = self.value(group, name + suffix)
             if v is None:
-                break
-            out.extend(str(s).strip() for s in (v if isinstance(v, list) else [v]))
-        return out
+                return
+            yield v
+
+    def strings(self, group: str, name: str) -> list[str]:
+        return [str(s).strip() for v in self._continued(group, name) for s in (v if isinstance(v, list) else [v])]
 
     def numbers(self, group: str, name: str) -> np.ndarray:
-        parts = []
-        for suffix in ["", *map(str, range(2, 100))]:
-            v = self.value(group, name + suffix)
-            if v is None:
-                break
-            parts.append(np.asarray(v, dtype=float).ravel(order="F"))
+        parts = [np.asarray(v, dtype=float).ravel(order="F") for v in self._continued(group, name)]
         return np.concatenate(parts) if parts else np.empty(0)
 
 
