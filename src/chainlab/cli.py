@@ -79,21 +79,18 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
 
 
 def _cmd_gait(args: argparse.Namespace) -> int:
-    from chainlab.gait.analysis import analyse_trial
-    from chainlab.io.c3d import read_c3d
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+    from chainlab.io.store import write_text_atomic
+    from chainlab.kinematics import KinematicsOptions
+    from chainlab.study import run_trial
 
-    try:
-        trial = read_c3d(args.dynamic)
-        kin = compute_kinematics(trial, read_c3d(args.static), KinematicsOptions(partial=args.partial))
-    except (C3DError, ChainlabError, OSError) as exc:
-        print(f"chainlab gait: {exc}", file=sys.stderr)
+    result = run_trial("", "", Path(args.dynamic).stem, Path(args.dynamic), Path(args.static),
+                       KinematicsOptions(partial=args.partial))
+    if isinstance(result, dict):
+        print(f"chainlab gait: failed at {result['stage']}: {result['reason']}", file=sys.stderr)
         return 1
-    res = analyse_trial(trial, kin)
+    res = result.gait
     for p in res.problems:
         print(f"chainlab gait: {p}", file=sys.stderr)
-    from chainlab.io.store import write_text_atomic
-
     try:
         write_text_atomic(res.metrics.to_csv(index=False), args.output)
     except OSError as exc:
