@@ -71,6 +71,30 @@ def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame) -> xr.DataArray:
     )
 
 
+def joint_name(output: str) -> str:
+    """An angle output without its side: LHipAngles -> HipAngles, LumbarCurvature unchanged."""
+    return output[1:] if output[:1] in ("L", "R") and output[1:2].isupper() else output
+
+
+def angle_curves(kin: xr.Dataset, cycles: pd.DataFrame, joints: list[str], points: int = POINTS) -> xr.DataArray:
+    """(cycle, joint, axis, percent) curves of every angle output on each cycle's side, deg.
+
+    `joints` are output names without their side (:func:`joint_name`); a joint the trial
+    does not have is NaN.
+    """
+    outputs = set(kin.output.values.tolist())
+    data = np.full((len(cycles), len(joints), 3, points), np.nan)
+    for i, row in enumerate(cycles.itertuples()):
+        for j, joint in enumerate(joints):
+            name = f"{row.side[0]}{joint}" if f"{row.side[0]}{joint}" in outputs else joint
+            if name in outputs:
+                data[i, j] = normalise(kin.time.values, kin.angles.sel(output=name).values,
+                                       row.start, row.end, points).T
+    return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
+                        coords={"joint": joints, "axis": ["x", "y", "z"]},
+                        attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
+
+
 def _walking_speed(kin: xr.Dataset, start: float, end: float) -> float:
     try:
         mid = 0.5 * (kin.markers.sel(marker="LASI").values + kin.markers.sel(marker="RASI").values)

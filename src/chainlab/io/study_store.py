@@ -32,6 +32,7 @@ import xarray as xr
 
 from chainlab import __version__
 from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
+from chainlab.gait.metrics import angle_curves, joint_name
 from chainlab.io.store import atomic_path
 from chainlab.stats.study import StudyStatistics
 
@@ -45,34 +46,14 @@ class StoreError(ValueError):
     """A study store cannot be read or queried; the message says what exists instead."""
 
 
-def _joint(output: str) -> str:
-    return output[1:] if output[:1] in ("L", "R") and output[1:2].isupper() else output
-
-
 def _angle_curves(trials, percent) -> xr.DataArray:
-    """(cycle, joint, axis, percent) of every angle output on each cycle's side."""
-    from chainlab.gait.cycles import normalise
-
-    joints = sorted({_joint(o) for t in trials for o in t.kinematics.output.values})
-    blocks = []
-    for t in trials:
-        kin = t.kinematics
-        outputs = set(kin.output.values.tolist())
-        for row in t.gait.cycles.itertuples():
-            block = np.full((len(joints), 3, len(percent)), np.nan)
-            for j, joint in enumerate(joints):
-                name = f"{row.side[0]}{joint}" if f"{row.side[0]}{joint}" in outputs else joint
-                if name in outputs:
-                    block[j] = normalise(kin.time.values, kin.angles.sel(output=name).values,
-                                         row.start, row.end, len(percent)).T
-            blocks.append(block)
-    data = np.stack(blocks) if blocks else np.zeros((0, len(joints), 3, len(percent)))
-    return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
-                        coords={"joint": joints, "axis": ["x", "y", "z"]},
-                        attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
-
-
-MAX_PLATES = 8
+    """(cycle, joint, axis, percent) of all trials, on the union of their joints."""
+    joints = sorted({joint_name(o) for t in trials for o in t.kinematics.output.values})
+    parts = [angle_curves(t.kinematics, t.gait.cycles, joints, len(percent)) for t in trials]
+    if parts:
+        return xr.concat(parts, dim="cycle")
+    return xr.DataArray(np.zeros((0, len(joints), 3, len(percent))), dims=("cycle", "joint", "axis", "percent"),
+                        coords={"joint": joints, "axis": ["x", "y", "z"]})
 
 
 def _trials_ragged(trials) -> xr.Dataset:
