@@ -57,6 +57,8 @@ def test_query(store):
     assert len(df) == 5 and set(df.side) == {"Left"}
     long = query(s, ["rearfoot_eversion"], {"trial": "HC030A05"})
     assert len(long) == 2 * 101 and set(long.variable) == {"rearfoot_eversion"}
+    with pytest.raises(StoreError, match="separate queries"):
+        query(s, ["peak_eversion_deg", "rearfoot_eversion"], {})
     with pytest.raises(StoreError, match="unknown variable.*peak_eversion_deg"):
         query(s, ["nope"], {})
     with pytest.raises(StoreError, match="no subject 'XX'.*HC002D"):

@@ -327,8 +327,11 @@ def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataF
     for key, value in where.items():
         mask &= metrics[key].astype(str).to_numpy() == value
     table_vars = [v for v in variables if v in metrics.columns]
-    if table_vars and len(table_vars) == len(variables):
+    if len(table_vars) == len(variables):
         return metrics.loc[mask, keys + table_vars].reset_index(drop=True)
-    cur = cycles.curves.sel(variable=[v for v in variables if v in curve_vars]).isel(cycle=np.flatnonzero(mask))
+    if table_vars:
+        raise StoreError(f"ask for per-cycle measures {table_vars} and curves "
+                         f"{[v for v in variables if v not in table_vars]} in separate queries")
+    cur = cycles.curves.sel(variable=variables).isel(cycle=np.flatnonzero(mask))
     df = cur.to_dataframe(name="value").reset_index()
     return df[keys + ["variable", "percent", "value"]]
