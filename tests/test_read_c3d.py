@@ -11,7 +11,7 @@ import pytest
 import chainlab
 from chainlab import C3DError, read_c3d
 
-from .conftest import STUDY, fixture, shared_vendor_files
+from .conftest import fixture, shared_vendor_files
 
 ALL_FIXTURES = sorted(p for p in fixture("").iterdir() if p.suffix.lower() in (".c3d", ".txt"))
 MUST_FAIL = {
@@ -132,7 +132,6 @@ def test_every_vendor_file_matches_ezc3d_or_raises_c3derror(path):
         pytest.fail("frame count differs from ezc3d's")
     if ds.sizes["channel"] and c["data"]["analogs"].shape[1] == 0:
         return  # ezc3d misreads files with ANALOG:RATE = 0 (see test_analog_rate_zero)
-    labels = _ezc3d_labels(c)
     n_points = c["data"]["points"].shape[1]
     if n_points == 0:
         return  # ezc3d reads no points without a parameter section (PhaseSpace sample20)

@@ -719,7 +719,6 @@ def _plates(st: _Structure, unit: str, to_m: float, ch_units: list[str]) -> list
         cop_scale = LENGTH_TO_METRE.get(cop_unit, to_m)
         try:
             pl = Plate(t, chans, corner, orig, cal_i, moment_scale, cop_scale)
-            pl.rotation  # noqa: B018 - validates the corners
         except ValueError as exc:
             st.warn(f"{where}: {exc}; plate skipped")
             continue

@@ -49,6 +49,9 @@ class Plate:
     moment_scale: float  # multiplies moment channels to give N·m
     cop_scale: float  # TYPE 1: multiplies COP channels to give m
 
+    def __post_init__(self) -> None:
+        self.rotation  # noqa: B018 - raises ValueError for degenerate corners
+
     @property
     def rotation(self) -> np.ndarray:
         """(3, 3) matrix whose columns are the plate axes in the lab frame."""

@@ -2,8 +2,9 @@
 
 The models are sequences of NumPy passes over (n, 3) and (n, 3, 3) arrays; over a whole long
 trial each pass streams through main memory, over a chunk of a few thousand frames it stays
-in cache. bench/kinematics_speed.py measured Plug-in Gait + OFM at 91,000 frames/s on
-200,000 frames at once and 139,000 in chunks of 5,000 (one core). Chunking also bounds the
+in cache: in bench/kinematics_speed.py (one core, 200,000 frames) the models went from
+82,000-91,000 frames/s at once to 115,000-118,000 in chunks of 5,000 (bench/RESULTS.md,
+before later changes to the OFM). Chunking also bounds the
 memory of long captures. Whatever needs the whole trial (the progression frame, cluster
 means, the continuity of angle series) is computed outside the chunks.
 """
