@@ -1,0 +1,344 @@
+"""The kinetic chain as one multi-body model, built from the calibrated segments of the direct models.
+
+A :class:`Chain` is a tree of rigid bodies. The root (the pelvis) moves freely (6 degrees of
+freedom); every other body turns about a joint centre fixed in its parent. Bodies, joint
+centres and axes are those of Kinematics I on the subject's static trial, so the chain's
+markers, moved by forward kinematics, give back the direct models' angles by the same code:
+
+================  ==========  =======================  ========================================
+body              parent      joint centre             body axes (Kinematics I segment)
+================  ==========  =======================  ========================================
+``pelvis``        (root)      -                        ``Pelvis`` (Plug-in Gait)
+``L_femur``       pelvis      ``LHJC`` (Davis)         ``LeftFemur``
+``L_tibia``       L_femur     ``LKJC``                 ``LeftTibia`` (torsioned)
+``L_foot``        L_tibia     ``LAJC``                 ``LeftHindfoot`` (OFM) or ``LeftFoot``
+``L_forefoot``    L_foot      ``LPROXFF`` (OFM)        ``LeftForefoot`` (optional)
+``lumbar``        pelvis      apex spine marker        the pelvis' axes in the static trial
+================  ==========  =======================  ========================================
+
+(and ``R_...`` likewise). Joint coordinates are YXZ Cardan angles (rad) of the child's axes in
+the parent's, as Kinematics I decomposes its joint angles: ``R_child = R_parent @ pre @
+Ry(q0) Rx(q1) Rz(q2)``. ``pre`` is the identity except at the foot with the Oxford Foot
+Model, where it is the OFM tibia in the Plug-in Gait tibia, so that the foot's coordinates
+are ``?HFTBA`` (90 - q0, l q1, -l q2) exactly. A joint frees some of its three angles (the
+knee: flexion only, or all three); the others keep their static-trial values. The lumbar
+joint sits at the apex marker of the lumbar rule, so its first angle moves
+``LumbarCurvature`` x one for one.
+
+Markers are the ones Kinematics I uses, placed on the body they move with; their body
+coordinates come from the static trial's mean marker positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from chainlab.model import lumbar as lumbar_rule
+from chainlab.model.geometry import cardan
+
+SEQUENCE = "yxz"
+AXIS_INDEX = {"y": 0, "x": 1, "z": 2}  # position of each axis in the YXZ sequence
+
+#: Markers per body, in the order tried; a marker the static trial lacks is left out.
+PELVIS_MARKERS = ("LASI", "RASI", "SACR", "LPSI", "RPSI", "S1")
+THIGH_MARKERS = ("THI", "KNE")
+SHANK_MARKERS = ("TIB", "ANK", "TUB", "SHN", "HFB", "MMA")
+HINDFOOT_MARKERS = ("HEE", "LCA", "STL", "CPG", "PCA")
+FOREFOOT_MARKERS = ("TOE", "P1M", "D5M", "P5M", "D1M", "HLX")
+TRUNK_MARKERS = ("C7", "T10", "T12", "L1", "L3", "L5", "CLAV", "STRN")
+
+DEFAULT_DOFS = {"hip": "yxz", "knee": "yxz", "ankle": "yxz", "forefoot": "yxz", "lumbar": "yxz"}
+
+
+@dataclass
+class ChainOptions:
+    """What the chain frees and how markers count.
+
+    dofs : which Cardan axes each joint frees, e.g. ``{"knee": "y"}`` for a hinge knee,
+        ``{"ankle": "yx"}`` for a two-axis ankle; ``"forefoot": ""`` or ``forefoot=False``
+        joins the forefoot to the hindfoot.
+    weights : marker name (with side prefix, e.g. ``"LTHI"``) -> weight (default 1).
+    limits : joint (``"L_knee"``, ``"knee"`` for both sides) -> {axis: [low, high] deg} on the
+        joint coordinates.
+    """
+
+    dofs: Mapping[str, str] = field(default_factory=dict)
+    forefoot: bool = True
+    weights: Mapping[str, float] = field(default_factory=dict)
+    limits: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+
+    def free(self, joint: str) -> str:
+        axes = {**DEFAULT_DOFS, **self.dofs}[joint]
+        bad = set(axes) - set("xyz")
+        if bad:
+            raise ValueError(f"chain dofs for {joint!r}: {axes!r} names axes other than x, y, z")
+        return axes
+
+
+@dataclass
+class Body:
+    name: str
+    joint: str  # "root", "hip", "knee", "ankle", "forefoot", "lumbar"
+    parent: int  # index in Chain.bodies, -1 for the root
+    offset: np.ndarray  # (3,) joint centre in the parent's body frame, m
+    pre: np.ndarray  # (3, 3) joint frame in the parent's body frame
+    free: tuple[int, ...]  # free coordinates, indices into (y, x, z)
+    rest: np.ndarray  # (3,) the joint coordinates in the static trial, rad
+    lower: np.ndarray  # (3,) rad, -inf when unlimited
+    upper: np.ndarray
+    markers: list[str]
+    local: np.ndarray  # (k, 3) marker positions in the body frame, m
+
+
+@dataclass
+class Chain:
+    bodies: list[Body]
+    markers: list[str]  # every chain marker, body by body
+    weights: np.ndarray  # (M,)
+    body_of_marker: np.ndarray  # (M,) body index
+    calibration: dict = field(default_factory=dict)  # what the static trial gave (attrs)
+
+    @property
+    def joints(self) -> list[Body]:
+        return self.bodies[1:]
+
+    def index(self, name: str) -> int:
+        return [b.name for b in self.bodies].index(name)
+
+    def coordinate_names(self) -> list[str]:
+        names = ["pelvis_tx", "pelvis_ty", "pelvis_tz", "pelvis_ry", "pelvis_rx", "pelvis_rz"]
+        for b in self.joints:
+            names += [f"{b.name}_{'yxz'[k]}" for k in range(3)]
+        return names
+
+    def scaled(self, factor: float) -> Chain:
+        """The same chain with every length multiplied by `factor` (an anthropometric scaling)."""
+        bodies = [Body(**{**b.__dict__, "offset": b.offset * factor, "local": b.local * factor}) for b in self.bodies]
+        return Chain(bodies, list(self.markers), self.weights.copy(), self.body_of_marker.copy(),
+                     dict(self.calibration))
+
+
+@dataclass
+class Pose:
+    """Generalised coordinates of the chain over frames."""
+
+    origin: np.ndarray  # (n, 3) root origin in the lab, m
+    rotation: np.ndarray  # (n, 3, 3) root axes in the lab
+    q: np.ndarray  # (n, J, 3) joint coordinates, rad (YXZ)
+
+    def __len__(self) -> int:
+        return len(self.origin)
+
+    def take(self, s) -> Pose:
+        return Pose(self.origin[s], self.rotation[s], self.q[s])
+
+
+# --------------------------------------------------------------------------- rotations
+
+
+def yxz(q: np.ndarray) -> np.ndarray:
+    """Ry(q0) Rx(q1) Rz(q2) for (..., 3) angles, (..., 3, 3)."""
+    ca, cb, cc = np.cos(q[..., 0]), np.cos(q[..., 1]), np.cos(q[..., 2])
+    sa, sb, sc = np.sin(q[..., 0]), np.sin(q[..., 1]), np.sin(q[..., 2])
+    r = np.empty(q.shape[:-1] + (3, 3))
+    r[..., 0, 0] = ca * cc + sa * sb * sc
+    r[..., 0, 1] = -ca * sc + sa * sb * cc
+    r[..., 0, 2] = sa * cb
+    r[..., 1, 0] = cb * sc
+    r[..., 1, 1] = cb * cc
+    r[..., 1, 2] = -sb
+    r[..., 2, 0] = -sa * cc + ca * sb * sc
+    r[..., 2, 1] = sa * sc + ca * sb * cc
+    r[..., 2, 2] = ca * cb
+    return r
+
+
+def yxz_axes(q: np.ndarray) -> np.ndarray:
+    """The three rotation axes of the YXZ sequence in the joint frame, (..., 3 axes, 3)."""
+    ca, sa = np.cos(q[..., 0]), np.sin(q[..., 0])
+    cb, sb = np.cos(q[..., 1]), np.sin(q[..., 1])
+    out = np.zeros(q.shape[:-1] + (3, 3))
+    out[..., 0, 1] = 1.0  # y
+    out[..., 1, 0], out[..., 1, 2] = ca, -sa  # Ry(a) x
+    out[..., 2, 0], out[..., 2, 1], out[..., 2, 2] = sa * cb, -sb, ca * cb  # Ry(a) Rx(b) z
+    return out
+
+
+def rodrigues(w: np.ndarray) -> np.ndarray:
+    """Rotation matrices exp([w]x) for (n, 3) rotation vectors."""
+    theta = np.linalg.norm(w, axis=-1)
+    small = theta < 1e-12
+    k = w / np.where(small, 1.0, theta)[..., None]
+    s, c = np.sin(theta)[..., None, None], np.cos(theta)[..., None, None]
+    kx = np.zeros(w.shape[:-1] + (3, 3))
+    kx[..., 0, 1], kx[..., 0, 2], kx[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
+    kx[..., 1, 0], kx[..., 2, 0], kx[..., 2, 1] = k[..., 2], -k[..., 1], k[..., 0]
+    r = np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+    r[small] = np.eye(3)
+    return r
+
+
+def orthonormal(r: np.ndarray) -> np.ndarray:
+    """The rotation nearest to each (..., 3, 3) matrix (polar decomposition by SVD)."""
+    u, _, vt = np.linalg.svd(r)
+    d = np.sign(np.linalg.det(u @ vt))
+    u[..., :, 2] *= d[..., None]
+    return u @ vt
+
+
+# --------------------------------------------------------------------------- forward kinematics
+
+
+def forward(chain: Chain, pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Body axes (n, B, 3, 3), body origins (n, B, 3) and markers (n, M, 3) of a pose."""
+    n, nb = len(pose), len(chain.bodies)
+    rot = np.empty((n, nb, 3, 3))
+    org = np.empty((n, nb, 3))
+    rot[:, 0], org[:, 0] = pose.rotation, pose.origin
+    for j, b in enumerate(chain.joints, start=1):
+        rp, op = rot[:, b.parent], org[:, b.parent]
+        rot[:, j] = rp @ (b.pre @ yxz(pose.q[:, j - 1]))
+        org[:, j] = op + rp @ b.offset
+    return rot, org, markers_of(chain, rot, org)
+
+
+def markers_of(chain: Chain, rot: np.ndarray, org: np.ndarray) -> np.ndarray:
+    n = len(rot)
+    out = np.empty((n, len(chain.markers), 3))
+    start = 0
+    for i, b in enumerate(chain.bodies):
+        k = len(b.markers)
+        out[:, start:start + k] = org[:, i, None, :] + np.einsum("nij,mj->nmi", rot[:, i], b.local)
+        start += k
+    return out
+
+
+def rest_pose(chain: Chain, n: int = 1) -> Pose:
+    """The static trial's joint coordinates with the pelvis at the lab origin, axes of the lab."""
+    q = np.stack([b.rest for b in chain.joints])
+    return Pose(np.zeros((n, 3)), np.broadcast_to(np.eye(3), (n, 3, 3)).copy(),
+                np.broadcast_to(q, (n,) + q.shape).copy())
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _present(ds: xr.Dataset, name: str) -> bool:
+    return name in ds.marker.values and np.isfinite(ds.markers.sel(marker=name).values).all(axis=-1).any()
+
+
+def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinematics_options=None) -> Chain:
+    """The chain of the subject standing in `static` (a :func:`chainlab.read_c3d` Dataset).
+
+    The direct models run on the static trial's mean marker positions; their segments and
+    joint centres place the bodies, and the markers' mean positions in those segments are
+    the markers' body coordinates. `kinematics_options` (:class:`KinematicsOptions`) carries
+    subject measurements and calibration values, as for the direct models.
+    """
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+
+    opt = options or ChainOptions()
+    name = static.attrs.get("source_file", "static trial")
+    tmpl = static.isel(frame=[0]).copy()
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # markers absent in every frame
+        mean = np.nanmean(static.markers.transpose("frame", ...).values, axis=0)
+    tmpl["markers"] = tmpl.markers.transpose("frame", ...).copy(data=mean[None])
+    kopt = kinematics_options or KinematicsOptions()
+    kopt = KinematicsOptions(**{**kopt.__dict__, "models": tuple(m for m in kopt.models), "partial": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kin = compute_kinematics(tmpl, static, kopt)
+    seg = {str(s): (kin.segment_origin.sel(segment=s).values[0], kin.segment_axes.sel(segment=s).values[0])
+           for s in kin.segment.values}
+    pts = {str(p): kin.joint_centres.sel(point=p).values[0] for p in kin.point.values}
+    if "Pelvis" not in seg:
+        raise ValueError(f"{name}: the chain needs the Plug-in Gait pelvis and legs; "
+                         f"{kin.attrs.get('models_left_out', '')}")
+    mk = {str(m): tmpl.markers.sel(marker=m).values[0] for m in tmpl.marker.values if _present(static, str(m))}
+    models = kin.attrs["models"].split(",")
+    ofm = "ofm" in models
+
+    bodies: list[Body] = []
+
+    def add(body_name, joint, parent, centre, axes, pre, marker_names):
+        names = [m for m in marker_names if m in mk]
+        if parent < 0:
+            offset = np.zeros(3)
+            rest = np.zeros(3)
+        else:
+            p = bodies[parent]
+            p_axes, p_origin = p_frames[parent]
+            offset = p_axes.T @ (centre - p_origin)
+            rest = cardan((p_axes @ pre).T @ axes, SEQUENCE)
+        free_axes = opt.free(joint) if joint != "root" else ""
+        lower, upper = np.full(3, -np.inf), np.full(3, np.inf)
+        side = body_name[:2] if body_name[1:2] == "_" else ""
+        for key in (joint, f"{side}{joint}"):
+            for axis, (lo, hi) in (opt.limits.get(key) or {}).items():
+                lower[AXIS_INDEX[axis]], upper[AXIS_INDEX[axis]] = np.radians(lo), np.radians(hi)
+        local = np.array([axes.T @ (mk[m] - centre) for m in names]).reshape(-1, 3)
+        bodies.append(Body(body_name, joint, parent, offset, pre, tuple(sorted(AXIS_INDEX[a] for a in free_axes)),
+                           rest, lower, upper, names, local))
+        p_frames.append((axes, centre))
+        return len(bodies) - 1
+
+    p_frames: list[tuple[np.ndarray, np.ndarray]] = []
+    pelvis_origin, pelvis_axes = seg["Pelvis"]
+    spine = None
+    if "lumbar" in models:
+        try:
+            spine = lumbar_rule.choose_markers(list(mk))
+        except ValueError:
+            spine = None
+    pelvis_markers = list(PELVIS_MARKERS) + ([spine.bottom] if spine else [])
+    root = add("pelvis", "root", -1, pelvis_origin, pelvis_axes, np.eye(3), list(dict.fromkeys(pelvis_markers)))
+    for s, side in (("L", "Left"), ("R", "Right")):
+        femur = add(f"{s}_femur", "hip", root, pts[f"{s}HJC"], seg[f"{side}Femur"][1], np.eye(3),
+                    [s + m for m in THIGH_MARKERS])
+        tibia = add(f"{s}_tibia", "knee", femur, pts[f"{s}KJC"], seg[f"{side}Tibia"][1], np.eye(3),
+                    [s + m for m in SHANK_MARKERS])
+        forefoot = ofm and opt.forefoot and opt.free("forefoot") != ""
+        if ofm:
+            pre = seg[f"{side}Tibia"][1].T @ seg[f"{side}OFMTibia"][1]
+            foot_markers = HINDFOOT_MARKERS + (() if forefoot else FOREFOOT_MARKERS)
+            foot = add(f"{s}_foot", "ankle", tibia, pts[f"{s}AJC"], seg[f"{side}Hindfoot"][1], pre,
+                       [s + m for m in foot_markers])
+        else:
+            foot = add(f"{s}_foot", "ankle", tibia, pts[f"{s}AJC"], seg[f"{side}Foot"][1], np.eye(3),
+                       [s + m for m in ("HEE", "TOE")])
+        if forefoot:
+            add(f"{s}_forefoot", "forefoot", foot, pts[f"{s}PROXFF"], seg[f"{side}Forefoot"][1], np.eye(3),
+                [s + m for m in FOREFOOT_MARKERS])
+    if spine is not None:
+        trunk = [m for m in TRUNK_MARKERS if m in mk and m != spine.bottom]
+        add("lumbar", "lumbar", root, mk[spine.apex], pelvis_axes, np.eye(3), trunk)
+
+    names = [m for b in bodies for m in b.markers]
+    weights = np.array([float(opt.weights.get(m, 1.0)) for m in names])
+    body_of = np.concatenate([np.full(len(b.markers), i) for i, b in enumerate(bodies)]).astype(int)
+    cal = {k: v for k, v in kin.attrs.items() if k.startswith(("pig_", "ofm_")) or k.endswith("_source")}
+    cal["static_file"] = static.attrs.get("source_file", "")
+    cal["static_sha256"] = static.attrs.get("source_sha256", "")
+    cal["models"] = kin.attrs["models"]
+    if spine is not None:
+        cal["lumbar_markers"] = kin.attrs.get("lumbar_markers", "")
+    return Chain(bodies, names, weights, body_of, cal)
+
+
+def describe(chain: Chain) -> str:
+    """A table of the chain: body, parent, free axes, markers."""
+    lines = []
+    for b in chain.bodies:
+        parent = chain.bodies[b.parent].name if b.parent >= 0 else "-"
+        free = "6 (free)" if b.parent < 0 else ("".join("yxz"[k] for k in b.free) or "locked")
+        lines.append(f"{b.name:12s} parent={parent:10s} dofs={free:9s} markers={','.join(b.markers)}")
+    return "\n".join(lines)
+
+
+__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "forward", "rest_pose", "yxz", "describe"]

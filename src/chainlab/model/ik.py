@@ -1,0 +1,228 @@
+"""Global inverse kinematics: the chain pose that best fits the markers, every frame at once.
+
+Each frame minimises ``sum_m w_m |x_m(pose) - y_m|^2`` over the chain's coordinates (markers
+missing in a frame weigh 0 there). The solver is Levenberg-Marquardt, vectorised across
+frames: every array carries the frames first, and one NumPy pass advances all frames one
+iteration. Frames are independent, so chunks of frames give the same answer as the whole.
+
+Normal equations without the Jacobian. A marker x on body b moves, for a joint twist
+S = (a, c × a) (axis a through the joint centre c), by a × (x - c) = [-[x]x, I] S. So the
+Gauss-Newton matrix ``J^T W J`` has entries ``S_i^T Phi_k S_j``, where Phi_k is the 6x6
+weighted "marker inertia" of every marker at or below the deeper of the two joints, and
+the gradient has entries ``S_i^T f_k`` with f the markers' weighted (x × r, r) sums: the
+composite-rigid-body recursion of Featherstone's dynamics, applied to marker fitting. The
+cost per frame grows with bodies and degrees of freedom, not with markers times degrees of
+freedom.
+
+Start: every body's orientation by a weighted least-squares fit (Kabsch/Söderkvist) of its
+static-trial markers, with the joint centre given by its parent; frames where a body has
+fewer than three points inherit the nearest frame's coordinates. Joint limits are kept by
+projecting each step onto them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chainlab.model.chain import Chain, Pose, yxz
+from chainlab.model.geometry import cardan
+
+BLOCK = 500  #: frames between fresh starts (see :func:`solve`)
+
+
+@dataclass
+class IKResult:
+    pose: Pose
+    markers: np.ndarray  # (n, M, 3) the chain's markers, m
+    residual: np.ndarray  # (n, M) distance fitted - measured, m; NaN where not measured
+    rms: np.ndarray  # (n,) weighted RMS of the residuals, m
+    max: np.ndarray  # (n,) largest residual, m
+    iterations: np.ndarray  # (n,) int
+    converged: np.ndarray  # (n,) bool
+
+
+# --------------------------------------------------------------------------- start
+
+
+def _kabsch(local: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted fit R, t with y ~ R local + t; (n, k, 3) y, (n, k) w; NaN where < 3 points."""
+    sw = w.sum(axis=1)
+    ok = (w > 0).sum(axis=1) >= 3
+    sw_safe = np.where(sw > 0, sw, 1.0)
+    yz = np.where(w[..., None] > 0, y, 0.0)
+    cl = np.einsum("nk,kj->nj", w, local) / sw_safe[:, None]
+    cy = np.einsum("nk,nkj->nj", w, yz) / sw_safe[:, None]
+    h = np.einsum("nk,nki,nkj->nij", w, local[None] - cl[:, None], yz - cy[:, None])
+    u, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
+    vt[:, 2] *= d[:, None]
+    r = np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)
+    t = cy - np.einsum("nij,nj->ni", r, cl)
+    r[~ok], t[~ok] = np.nan, np.nan
+    return r, t
+
+
+def _fill(a: np.ndarray, ok: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Frames not `ok` take the nearest ok frame's value (the fallback when none is)."""
+    if ok.all():
+        return a
+    if not ok.any():
+        return np.broadcast_to(fallback, a.shape).copy()
+    idx = np.flatnonzero(ok)
+    pos = np.searchsorted(idx, np.arange(len(a)))
+    left = idx[np.clip(pos - 1, 0, len(idx) - 1)]
+    right = idx[np.clip(pos, 0, len(idx) - 1)]
+    n = np.arange(len(a))
+    near = np.where(np.abs(n - left) <= np.abs(right - n), left, right)
+    return a[near]
+
+
+def initial_pose(chain: Chain, y: np.ndarray, w: np.ndarray) -> Pose:
+    """A start for the solver from each body's own markers (see the module docstring)."""
+    n = len(y)
+    nb = len(chain.bodies)
+    rot = np.empty((n, nb, 3, 3))
+    org = np.empty((n, nb, 3))
+    q = np.empty((n, nb - 1, 3))
+    root = chain.bodies[0]
+    sel = chain.body_of_marker == 0
+    r, t = _kabsch(root.local, y[:, sel], w[:, sel])
+    ok = np.isfinite(r[:, 0, 0])
+    rot[:, 0] = _fill(r, ok, np.eye(3))
+    org[:, 0] = _fill(t, ok, np.nanmean(np.where(w[..., None] > 0, y, np.nan), axis=(0, 1)) if (w > 0).any() else np.zeros(3))
+    big = 10.0 * max(float(chain.weights.max()), 1.0)
+    for j, b in enumerate(chain.joints, start=1):
+        rp, op = rot[:, b.parent], org[:, b.parent]
+        centre = op + rp @ b.offset
+        sel = chain.body_of_marker == j
+        local = np.vstack([np.zeros((1, 3)), b.local])
+        yy = np.concatenate([centre[:, None], y[:, sel]], axis=1)
+        ww = np.concatenate([np.full((n, 1), big), w[:, sel]], axis=1)
+        r, _ = _kabsch(local, yy, ww)
+        ok = np.isfinite(r[:, 0, 0])
+        qj = np.empty((n, 3))
+        if ok.any():
+            qj[ok] = cardan(np.swapaxes(rp[ok] @ b.pre, -1, -2) @ r[ok], "yxz")
+        qj = _fill(qj, ok, b.rest)
+        locked = [k for k in range(3) if k not in b.free]
+        qj[:, locked] = b.rest[locked]
+        qj = np.clip(qj, b.lower, b.upper)
+        q[:, j - 1] = qj
+        rot[:, j] = rp @ (b.pre @ yxz(qj))
+        org[:, j] = centre
+    return Pose(org[:, 0].copy(), rot[:, 0].copy(), q)
+
+
+# --------------------------------------------------------------------------- solver
+
+
+class _Layout:
+    """The chain as the flat arrays the compiled solver reads."""
+
+    def __init__(self, chain: Chain):
+        nb = len(chain.bodies)
+        if (np.diff(chain.body_of_marker) < 0).any():
+            raise ValueError("chain markers must be stored body after body")
+        dof_body, dof_axis = [0] * 6, list(range(6))
+        for j, b in enumerate(chain.joints, start=1):
+            dof_body += [j] * len(b.free)
+            dof_axis += list(b.free)
+        anc = np.zeros((nb, nb), bool)  # anc[a, b]: a is b or above it
+        for i in range(nb):
+            k = i
+            while k >= 0:
+                anc[k, i] = True
+                k = chain.bodies[k].parent
+        body = np.array(dof_body)
+        pairs = [(i, j) for i in range(len(body)) for j in range(len(body)) if anc[body[i], body[j]] and
+                 (body[i] != body[j] or i <= j)]
+        self.arrays = (
+            np.array([b.parent for b in chain.bodies], np.int64),
+            np.array([b.offset for b in chain.bodies], float),
+            np.array([b.pre for b in chain.bodies], float),
+            np.array([b.lower for b in chain.bodies], float),
+            np.array([b.upper for b in chain.bodies], float),
+            np.vstack([b.local for b in chain.bodies]).astype(float),
+            chain.body_of_marker.astype(np.int64),
+            chain.weights.astype(float),
+            np.array(dof_body, np.int64),
+            np.array(dof_axis, np.int64),
+            np.array(pairs, np.int64),
+        )
+        self.n = len(dof_body)
+
+
+def _block_starts(chain: Chain, y: np.ndarray, w: np.ndarray, starts: np.ndarray, block: int) -> Pose:
+    """Starting poses of the frames `starts` (each the first of a block)."""
+    pose = initial_pose(chain, y[starts], w[starts])
+    bad = ~np.isfinite(pose.q).all(axis=(1, 2)) | ~np.isfinite(pose.origin).all(axis=1)
+    for k in np.flatnonzero(_start_incomplete(chain, y[starts], w[starts]) | bad):
+        s = slice(starts[k], min(len(y), starts[k] + block))  # use the block's nearest good frame
+        p = initial_pose(chain, y[s], w[s])
+        pose.origin[k], pose.rotation[k], pose.q[k] = p.origin[0], p.rotation[0], p.q[0]
+    return pose
+
+
+def _start_incomplete(chain: Chain, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Frames where some body has fewer than 3 markers (with its joint centre: 2)."""
+    counts = np.stack([(w[:, chain.body_of_marker == i] > 0).sum(axis=1) for i in range(len(chain.bodies))], 1)
+    need = np.array([3] + [2] * (len(chain.bodies) - 1))
+    return (counts < need).any(axis=1)
+
+
+def solve(
+    chain: Chain,
+    y: np.ndarray,
+    *,
+    first_frame: int = 0,
+    block: int = BLOCK,
+    start: Pose | None = None,
+    max_iterations: int = 50,
+    tolerance: float = 1e-5,
+) -> IKResult:
+    """Fit the chain to markers `y` (n, M, 3), m, NaN where missing (in ``chain.markers`` order).
+
+    Frames are taken in blocks of `block` frames counted from frame 0 of the trial
+    (`first_frame` is the trial index of ``y[0]``): the first frame of a block starts from
+    :func:`initial_pose`, every other frame from the previous frame's solution. So a trial
+    solved in pieces whose boundaries are multiples of `block` gives exactly the result of
+    the whole. `start` gives every frame's start instead. `tolerance`: a frame stops when
+    its largest step is below it (rad or m) or its cost no longer falls.
+    """
+    from chainlab.model._ik_kernel import solve_frames
+
+    y = np.ascontiguousarray(y, dtype=float)
+    n = len(y)
+    if y.ndim != 3 or y.shape[1:] != (len(chain.markers), 3):
+        raise ValueError(f"markers must be (frames, {len(chain.markers)}, 3) in chain order; found {y.shape}")
+    present = np.isfinite(y).all(axis=-1)
+    w = np.where(present, chain.weights[None, :], 0.0)
+    if start is not None:
+        warm = np.zeros(n, bool)
+        pose = Pose(*(np.array(getattr(start, k), dtype=float) for k in ("origin", "rotation", "q")))
+    else:
+        index = first_frame + np.arange(n)
+        warm = index % block != 0
+        warm[0] = False
+        starts = np.flatnonzero(~warm)
+        pose = Pose(np.zeros((n, 3)), np.zeros((n, 3, 3)), np.zeros((n, len(chain.joints), 3)))
+        if n:
+            p0 = _block_starts(chain, y, w, starts, block)
+            pose.origin[starts], pose.rotation[starts], pose.q[starts] = p0.origin, p0.rotation, p0.q
+    x = np.empty_like(y)
+    iterations = np.zeros(n, np.int64)
+    converged = np.zeros(n, bool)
+    solve_frames(*_Layout(chain).arrays, y, pose.origin, pose.rotation, pose.q, warm,
+                 int(max_iterations), float(tolerance), x, iterations, converged)
+    residual = np.linalg.norm(x - y, axis=-1)  # NaN where missing
+    sw = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt(np.nansum(w * residual**2, axis=1) / sw)
+        mx = np.nanmax(np.where(present, residual, -np.inf), axis=1)
+    mx[~present.any(axis=1)] = np.nan
+    return IKResult(pose, x, residual, rms, mx, iterations, converged)
+
+
+__all__ = ["IKResult", "initial_pose", "solve"]
