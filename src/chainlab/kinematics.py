@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
@@ -33,6 +33,8 @@ from chainlab import __version__
 from chainlab.conventions import AXES
 from chainlab.errors import ModelInputError
 from chainlab.model import lumbar, ofm, pig
+from chainlab.model.chain import ChainOptions, describe
+from chainlab.model.geometry import cardan
 from chainlab.model.measurements import resolve
 
 MODELS = ("pig", "ofm", "trunk", "lumbar")
@@ -51,6 +53,8 @@ class KinematicsOptions:
     flat_foot: bool = True
     partial: bool = False  # allow models whose markers are missing to be left out
     subject: Mapping[str, float] = field(default_factory=dict)  # measurement overrides
+    solver: str = "direct"  # "direct": each segment from its markers; "global": the chain fitted
+    chain: ChainOptions | None = None  # the global solver's chain (dofs, weights, limits)
 
 
 def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -162,6 +166,12 @@ def compute_kinematics(
     """
     opt = options or KinematicsOptions()
     name = dynamic.attrs.get("source_file", "dynamic trial")
+    if opt.solver not in ("direct", "global"):
+        raise ValueError(f"solver must be 'direct' or 'global'; found {opt.solver!r}")
+    if opt.solver == "global":
+        if static is None:
+            raise ModelInputError(f"{name}: kinematics need the subject's static trial; none was given")
+        return _global_kinematics(dynamic, static, opt)
     if opt.progression not in ("lab", "travel"):
         raise ValueError(f"progression must be 'lab' or 'travel'; found {opt.progression!r}")
     if dynamic.sizes["frame"] == 0:
@@ -342,6 +352,59 @@ def _assemble(dynamic, static, angles, segments, points, mk_used, attrs) -> xr.D
         **attrs,
     }
     return ds
+
+
+def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsOptions) -> xr.Dataset:
+    """Fit the chain to every frame, then the direct models on the chain's markers."""
+    from chainlab.model import ik
+    from chainlab.model.chain import build_chain
+
+    direct = replace(opt, solver="direct")
+    dynamic, static = _with_sacrum(dynamic, []), _with_sacrum(static, [])
+    chain = build_chain(static, opt.chain, direct)
+    names = chain.markers
+    present = set(dynamic.marker.values.tolist())
+    n = dynamic.sizes["frame"]
+    measured = np.stack([dynamic.markers.sel(marker=m).values if m in present else np.full((n, 3), np.nan)
+                         for m in names], axis=1)
+    res = ik.solve(chain, measured, first_frame=0)
+    # the chain's markers replace the measured ones (and stand in for those never measured)
+    all_markers = list(dynamic.marker.values.tolist()) + [m for m in names if m not in present]
+    fitted_ds = dynamic.reindex(marker=all_markers)
+    values = fitted_ds.markers.transpose("frame", "marker", "axis").values.copy()
+    index = {m: i for i, m in enumerate(all_markers)}
+    values[:, [index[m] for m in names]] = res.markers
+    fitted_ds["markers"] = fitted_ds.markers.transpose("frame", "marker", "axis").copy(data=values)
+    out = compute_kinematics(fitted_ds, static, direct)
+    valid = np.isfinite(measured[..., 0])
+    frames = dynamic.frame.values
+    gaps = {m: _gap_ranges(valid[:, i], frames) for i, m in enumerate(names) if not valid[:, i].all()}
+    joints = ["pelvis"] + [b.name for b in chain.joints]
+    coords = np.empty((n, len(joints), 3))
+    coords[:, 0] = np.degrees(cardan(res.pose.rotation, "yxz"))
+    coords[:, 1:] = np.degrees(res.pose.q)
+    out = out.assign_coords(chain_marker=np.array(names, dtype=str), joint=np.array(joints, dtype=str),
+                            joint_axis=["y", "x", "z"])
+    out["marker_residual"] = (("frame", "chain_marker"), res.residual,
+                              {"units": "m", "long_name": "distance from each fitted marker to the measured one (NaN: not measured)"})
+    out["marker_rms"] = (("frame",), res.rms, {"units": "m", "long_name": "weighted RMS of the marker residuals"})
+    out["marker_max"] = (("frame",), res.max, {"units": "m", "long_name": "largest marker residual"})
+    out["markers_measured"] = (("frame", "chain_marker", "axis"), measured,
+                               {"units": "m", "long_name": "measured markers the chain was fitted to"})
+    out["joint_coordinates"] = (("frame", "joint", "joint_axis"), coords, {
+        "units": "deg", "long_name": "chain coordinates: YXZ Cardan angles of each body in its parent's joint "
+                                     "frame (pelvis: in the lab)"})
+    out["pelvis_position"] = (("frame", "axis"), res.pose.origin, {"units": "m", "long_name": "chain root origin in the lab"})
+    out["solver_iterations"] = (("frame",), res.iterations, {"units": "1"})
+    out["solver_converged"] = (("frame",), res.converged.astype(np.int8), {"units": "1"})
+    out.attrs |= {
+        "solver": "global",
+        "chain": describe(chain),
+        "measured_gap_frames": json.dumps(gaps),
+        "chain_markers_not_measured": ",".join(m for m in names if m not in present),
+        "marker_rms_median_m": float(np.nanmedian(res.rms)) if np.isfinite(res.rms).any() else float("nan"),
+    }
+    return out
 
 
 def kinematics_from_files(dynamic_path, static_path, options: KinematicsOptions | None = None) -> xr.Dataset:
