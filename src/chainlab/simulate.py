@@ -1,0 +1,559 @@
+"""Synthetic studies whose truth is known: the chain of a real subject, walked by forward kinematics.
+
+From a real static trial (the template subject) and a real walk of that subject, chainlab:
+
+1. fits the chain to the walk (global inverse kinematics) and keeps one gait cycle of its
+   coordinates (left foot strike to left foot strike, from the file's events), made
+   periodic and turned so the subject walks along the lab's +x;
+2. makes each simulated subject by scaling the template's static markers (and length
+   measurements) by a factor drawn around 1, writes that static trial, and builds the
+   subject's chain from the written file, exactly as the solver will;
+3. walks each trial: cycles of slightly varying duration, and the chosen kinetic-chain
+   coupling. Rearfoot eversion gets an offset E (condition + subject + trial) and, in stance,
+   an extra A·b(t) (b rises from 0 at foot strike to 1 at the cycle's peak eversion and falls
+   to 0 at foot off). That change propagates: tibial internal rotation (relative to the
+   femur) by ``transfer`` × the eversion change, frame by frame; pelvic tilt and lordosis by
+   ``pelvic_tilt_per_deg`` and ``lordosis_per_deg`` × (E + A), the change of peak eversion
+   (the femurs keep their orientation in the lab when the pelvis tilts). Pelvic tilt and
+   lordosis also get independent cycle-to-cycle noise;
+4. writes markers (with noise, soft-tissue artefact and gaps as asked), two TYPE-2 force
+   plates with a ground reaction under the stance foot (a double-hump vertical force scaled
+   to body weight, braking then propulsion, centre of pressure from heel to toe) and the
+   foot strike / foot off events in a C3D file, and the truth in an HDF5 file beside it:
+   the direct models' angles on the noise-free markers (every output of Kinematics I), the
+   chain's coordinates and the coupling offsets.
+
+The coupling acts on chain coordinates that are the outputs themselves: the foot's second
+coordinate is ``?HFTBA`` y (rearfoot eversion = -HFTBA y), the knee's third is ``?KneeAngles`` z,
+the pelvis' first (in the lab, walking along +x) is ``?PelvisAngles`` x and the thorax joint's
+first is ``LumbarCurvature`` x (opposite sign). So the effects a study is built with are the
+effects on the measured variables (tests check it).
+
+The same seed gives the same files. Long captures (``duration_s``, up to hours) walk on the
+spot, as on a treadmill, and are generated and written in chunks of frames.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.interpolate import PchipInterpolator
+
+from chainlab.io.c3d import read_c3d
+from chainlab.io.c3d_write import C3DContent, PlateSpec, plate_channels, write_c3d
+from chainlab.io.store import write_netcdf_atomic, write_text_atomic
+from chainlab.model import ik
+from chainlab.model.chain import Chain, Pose, build_chain, forward, yxz
+from chainlab.model.geometry import cardan, rotation
+
+LENGTHS = ("LLegLength", "RLegLength", "LKneeWidth", "RKneeWidth", "LAnkleWidth", "RAnkleWidth",
+           "InterAsisDistance", "LAsisTrocanterDistance", "RAsisTrocanterDistance", "Height")
+KEEP = LENGTHS + ("MarkerDiameter", "Bodymass", "LTibialTorsion", "RTibialTorsion")
+#: Soft-tissue artefact amplitude (RMS marker displacement) per body, relative to `sta_mm`:
+#: largest at the thigh (Leardini 2005), least on the foot.
+STA_SHARE = {"pelvis": 0.6, "femur": 1.0, "tibia": 0.6, "foot": 0.3, "forefoot": 0.3, "lumbar": 0.6, "thorax": 0.6}
+GRAVITY = 9.81
+
+
+@dataclass
+class Condition:
+    name: str
+    eversion_deg: float = 0.0  # added to rearfoot eversion throughout
+    stance_eversion_deg: float = 0.0  # added at the peak of stance eversion (A)
+
+
+@dataclass
+class SimulationOptions:
+    subjects: int = 8
+    conditions: Sequence[Condition] = (Condition("control"), Condition("wedge", eversion_deg=3.0))
+    trials: int = 5  # per subject and condition
+    cycles: int = 4  # gait cycles per overground trial
+    duration_s: float | None = None  # a long treadmill-like capture instead of `cycles`
+    transfer: float = 0.68  # tibial internal rotation per degree of eversion (Fischer 2018)
+    pelvic_tilt_per_deg: float = 0.5  # deg anterior tilt per degree of peak eversion
+    lordosis_per_deg: float = 0.3  # deg lordosis per degree of peak eversion
+    scale_sd: float = 0.06  # subject size, relative
+    subject_eversion_sd: float = 2.0  # deg, between subjects
+    trial_eversion_sd: float = 1.0  # deg, between trials
+    stance_eversion_sd: float = 1.0  # deg, of A between trials
+    cycle_noise_sd: float = 0.5  # deg, cycle-to-cycle pelvic tilt and lordosis
+    stride_sd: float = 0.02  # relative stride-time variation
+    noise_mm: float = 0.0  # marker noise (Gaussian, per coordinate)
+    sta_mm: float = 0.0  # soft-tissue artefact, RMS at the thigh
+    gaps: float = 0.0  # fraction of frames in which one marker per body is missing
+    plates: bool = True
+    seed: int = 0
+
+
+@dataclass
+class Template:
+    """One periodic gait cycle of chain coordinates, from a real walk."""
+
+    static: xr.Dataset
+    measurements: dict[str, float]
+    rate: float
+    root: np.ndarray  # (N, 3) pelvis origin, m (x forward)
+    root_angles: np.ndarray  # (N, 3) YXZ of the pelvis in the lab, rad
+    q: np.ndarray  # (N, J, 3) joint coordinates, rad
+    stride: float  # m per cycle
+    events: dict[str, float]  # "LeftFoot Off", "RightFoot Strike", "RightFoot Off": cycle fraction
+    peak_eversion: dict[str, float]  # per side, cycle fraction
+    chain: Chain
+    source: str = ""
+
+
+def _side(s):
+    return "Left" if s == "L" else "Right"
+
+
+def load_template(static_path: str | Path, dynamic_path: str | Path) -> Template:
+    """The template cycle from a subject's static trial and walk (see the module docstring)."""
+    from chainlab.gait.events import c3d_events, gait_events
+
+    static, dyn = read_c3d(static_path), read_c3d(dynamic_path)
+    chain = build_chain(static)
+    names = chain.markers
+    present = set(dyn.marker.values.tolist())
+    n = dyn.sizes["frame"]
+    y = np.stack([dyn.markers.sel(marker=m).values if m in present else np.full((n, 3), np.nan) for m in names], 1)
+    res = ik.solve(chain, y)
+    ev = c3d_events(dyn)
+    if not len(ev):
+        ev = gait_events(dyn).events
+    t = dyn.time.values
+    left = ev[(ev.side == "Left") & (ev.label == "Foot Strike")].time.to_numpy()
+    if len(left) < 2:
+        raise ValueError(f"{dynamic_path}: the template walk needs two left foot strikes; found {len(left)}")
+    t0, t1 = left[0], left[1]
+    i0, i1 = int(np.argmin(np.abs(t - t0))), int(np.argmin(np.abs(t - t1)))
+    sl = slice(i0, i1 + 1)
+    origin, rot, q = res.pose.origin[sl], res.pose.rotation[sl], res.pose.q[sl]
+    travel = origin[-1] - origin[0]
+    yaw = np.arctan2(travel[1], travel[0])
+    turn = rotation("z", -yaw)
+    origin = (origin - origin[0] * np.array([1, 1, 0])) @ turn.T
+    rot = turn @ rot
+    angles = np.unwrap(cardan(rot, "yxz"), axis=0)
+    q = np.unwrap(q, axis=0)
+    ramp = np.linspace(0.0, 1.0, len(origin))[:, None]
+    angles = angles - ramp * (angles[-1] - angles[0])
+    q = q - ramp[..., None] * (q[-1] - q[0])
+    stride = float(origin[-1, 0] - origin[0, 0])
+    origin[:, 1:] = origin[:, 1:] - ramp * (origin[-1, 1:] - origin[0, 1:])
+    frac = {}
+    for side in ("Left", "Right"):
+        for label in ("Foot Strike", "Foot Off"):
+            tt = ev[(ev.side == side) & (ev.label == label) & (ev.time > t0) & (ev.time < t1)].time.to_numpy()
+            if len(tt) == 0 and not (side == "Left" and label == "Foot Strike"):
+                raise ValueError(f"{dynamic_path}: no {side} {label} inside the template cycle")
+            if len(tt):
+                frac[f"{side}{label}"] = float((tt[0] - t0) / (t1 - t0))
+    peak = {}
+    j_foot = {s: chain.index(f"{s}_foot") - 1 for s in "LR"}
+    for s in "LR":
+        lsign = 1.0 if s == "L" else -1.0
+        ev_curve = -lsign * q[:-1, j_foot[s], 1]  # rearfoot eversion = -HFTBA y = -l q1
+        fs = 0.0 if s == "L" else frac["RightFoot Strike"]
+        fo = frac[f"{_side(s)}Foot Off"]
+        ph = (np.arange(len(ev_curve)) / len(ev_curve) - fs) % 1.0
+        stance = ph <= (fo - fs) % 1.0
+        k = np.flatnonzero(stance)[np.argmax(ev_curve[stance])]
+        peak[s] = float(k / len(ev_curve))
+    meas = {str(k): float(v) for k, v in zip(static.measurement.values, static.measurements.values) if k in KEEP}
+    if "Bodymass" not in meas or not np.isfinite(meas["Bodymass"]):
+        meas["Bodymass"] = 70.0
+    return Template(static, meas, float(dyn.attrs["point_rate"]), origin[:-1], angles[:-1], q[:-1], stride,
+                    frac, peak, chain, f"{Path(static_path).name}, {Path(dynamic_path).name}")
+
+
+# --------------------------------------------------------------------------- subjects
+
+
+def write_subject_static(template: Template, scale: float, path: Path, subject: str,
+                         rng: np.random.Generator, noise_mm: float, frames: int = 100) -> Path:
+    """The template's static markers scaled by `scale` about the pelvis' foot point."""
+    st = template.static
+    names = [str(m) for m in st.marker.values]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(st.markers.transpose("frame", "marker", "axis").values, axis=0)
+    keep = np.isfinite(mean).all(axis=1)
+    names = [m for m, k in zip(names, keep) if k]
+    mean = mean[keep]
+    centre = np.nanmean(mean, axis=0) * np.array([1.0, 1.0, 0.0])
+    scaled = centre + scale * (mean - centre)
+    markers = scaled[None] + rng.normal(0.0, noise_mm / 1000.0, (frames,) + scaled.shape)
+    meas = {k: (v * scale if k in LENGTHS else v) for k, v in template.measurements.items()}
+    meas["Bodymass"] = template.measurements["Bodymass"] * scale**3
+    content = C3DContent(labels=names, rate=template.rate, n_frames=frames, measurements=meas, subject=subject,
+                         description="chainlab simulate: static trial")
+    return write_c3d(path, content, [(markers, None)])
+
+
+# --------------------------------------------------------------------------- trials
+
+
+@dataclass
+class TrialPlan:
+    """Everything random about one trial, drawn up front so chunks can be made independently."""
+
+    n_frames: int
+    cycle_starts: np.ndarray  # (C + 1,) frame (float) where each cycle starts; last = end
+    eversion_offset: float  # E, deg
+    stance_eversion: float  # A, deg
+    tilt_noise: np.ndarray  # (C,) deg, per cycle
+    lordosis_noise: np.ndarray  # (C,) deg
+    treadmill: bool
+    x0: float  # m, start of the pelvis along x
+    sta: dict  # body -> (amplitudes (H, 6), phases (H, 6))
+    gap_intervals: list  # (marker index, start, stop)
+    seed: int
+
+
+def plan_trial(template: Template, chain: Chain, opt: SimulationOptions, offset: float, stance: float,
+               rng: np.random.Generator) -> TrialPlan:
+    n_cycle = len(template.root)
+    if opt.duration_s:
+        n_target = int(round(opt.duration_s * template.rate))
+        cycles = int(np.ceil(n_target / (n_cycle * (1 - 3 * opt.stride_sd)))) + 1
+    else:
+        n_target, cycles = None, opt.cycles
+    lengths = n_cycle * (1.0 + opt.stride_sd * rng.standard_normal(cycles))
+    starts = np.concatenate([[0.0], np.cumsum(lengths)])
+    n = n_target if n_target else int(np.floor(starts[-1]))
+    sta = {}
+    for i, b in enumerate(chain.bodies):
+        kind = b.name.split("_")[-1]
+        amp = opt.sta_mm / 1000.0 * STA_SHARE.get(kind, 0.6)
+        sta[b.name] = (rng.normal(0.0, 1.0, (3, 6)) * amp / np.sqrt(3.0), rng.uniform(0, 2 * np.pi, (3, 6)))
+    gaps = []
+    if opt.gaps > 0:
+        for i, b in enumerate(chain.bodies):
+            idx = np.flatnonzero(chain.body_of_marker == i)
+            covered = 0
+            while covered < opt.gaps * n:
+                length = int(rng.integers(5, 31))
+                s0 = int(rng.integers(0, max(n - length, 1)))
+                gaps.append((int(rng.choice(idx)), s0, s0 + length))
+                covered += length
+    stride = template.stride * 1.0
+    x0 = -0.5 * stride * cycles if not opt.duration_s else 0.0
+    return TrialPlan(n, starts, offset, stance, rng.normal(0, opt.cycle_noise_sd, cycles),
+                     rng.normal(0, opt.cycle_noise_sd, cycles), bool(opt.duration_s), x0, sta, gaps,
+                     int(rng.integers(0, 2**31)))
+
+
+def _phase(plan: TrialPlan, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cycle index and phase in [0, 1) of each (integer) frame."""
+    c = np.clip(np.searchsorted(plan.cycle_starts, frames, side="right") - 1, 0, len(plan.cycle_starts) - 2)
+    a, b = plan.cycle_starts[c], plan.cycle_starts[c + 1]
+    return c, (frames - a) / (b - a)
+
+
+def _periodic(values: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Values (N, ...) of a periodic cycle sampled at phases in [0, 1), linear interpolation."""
+    n = len(values)
+    pos = phase * n
+    i0 = np.floor(pos).astype(int) % n
+    i1 = (i0 + 1) % n
+    w = (pos - np.floor(pos)).reshape((-1,) + (1,) * (values.ndim - 1))
+    return values[i0] * (1 - w) + values[i1] * w
+
+
+def _bump(phase: np.ndarray, strike: float, off: float, peak: float) -> np.ndarray:
+    """0 outside stance; rises from 0 at foot strike to 1 at `peak`, back to 0 at foot off."""
+    ph = (phase - strike) % 1.0
+    pk, fo = (peak - strike) % 1.0, (off - strike) % 1.0
+    out = np.zeros_like(ph)
+    up = ph <= pk
+    down = (ph > pk) & (ph <= fo)
+    out[up] = 0.5 - 0.5 * np.cos(np.pi * ph[up] / pk)
+    out[down] = 0.5 + 0.5 * np.cos(np.pi * (ph[down] - pk) / (fo - pk))
+    return out
+
+
+def trial_pose(template: Template, chain: Chain, plan: TrialPlan, opt: SimulationOptions, scale: float,
+               frames: np.ndarray) -> tuple[Pose, dict]:
+    """The chain's pose at `frames` (0-based) of a planned trial, and the coupling offsets (deg)."""
+    c, phase = _phase(plan, frames.astype(float))
+    root = _periodic(template.root, phase) * scale
+    # the cycle carries the pelvis one stride forward; over ground the cycles follow one another,
+    # on a treadmill the belt takes the stride back
+    root[:, 0] += (c if not plan.treadmill else -phase) * template.stride * scale
+    root[:, 0] += plan.x0 * scale
+    ang = _periodic(template.root_angles, phase)
+    q = _periodic(template.q, phase)
+    old_root = yxz(ang)
+    deg = np.pi / 180.0
+    e = {}
+    strike = {"L": 0.0, "R": template.events["RightFoot Strike"]}
+    for s in "LR":
+        lsign = 1.0 if s == "L" else -1.0
+        e[s] = plan.eversion_offset + plan.stance_eversion * _bump(
+            phase, strike[s], template.events[f"{_side(s)}Foot Off"], template.peak_eversion[s])
+        q[:, chain.index(f"{s}_foot") - 1, 1] += -lsign * e[s] * deg
+        q[:, chain.index(f"{s}_tibia") - 1, 2] += -lsign * opt.transfer * e[s] * deg  # KneeAngles z = -l c
+    peak_change = plan.eversion_offset + plan.stance_eversion
+    mid = 0.5 * (plan.cycle_starts[:-1] + plan.cycle_starts[1:])
+    cycle_t = np.clip(frames, mid[0], mid[-1]) if len(mid) > 1 else frames
+    smooth = (lambda v: PchipInterpolator(mid, v)(cycle_t)) if len(mid) > 1 else (lambda v: np.full(len(frames), v[0]))
+    tilt = opt.pelvic_tilt_per_deg * peak_change + smooth(plan.tilt_noise)
+    lordosis = opt.lordosis_per_deg * peak_change + smooth(plan.lordosis_noise)
+    ang[:, 0] += tilt * deg
+    new_root = yxz(ang)
+    for s in "LR":  # the femurs keep their orientation in the lab
+        j = chain.index(f"{s}_femur") - 1
+        femur = old_root @ yxz(q[:, j])
+        q[:, j] = cardan(np.swapaxes(new_root, 1, 2) @ femur, "yxz")
+    if "thorax" in [b.name for b in chain.bodies]:
+        q[:, chain.index("thorax") - 1, 0] -= lordosis * deg
+    info = {"eversion_offset_L": e["L"], "eversion_offset_R": e["R"], "pelvic_tilt_offset": tilt,
+            "lordosis_offset": lordosis}
+    return Pose(root, new_root, q), info
+
+
+def _sta(chain: Chain, plan: TrialPlan, frames: np.ndarray, rot: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Low-frequency artefact at the stride's first three harmonics, rigid within a body."""
+    _, phase = _phase(plan, frames.astype(float))
+    c, _ = _phase(plan, frames.astype(float))
+    t = 2 * np.pi * (c + phase)
+    out = x.copy()
+    for i, b in enumerate(chain.bodies):
+        amp, ph = plan.sta[b.name]
+        sel = chain.body_of_marker == i
+        wave = sum(amp[h] * np.sin((h + 1) * t[:, None] + ph[h]) for h in range(3))  # (n, 6)
+        centre = x[:, sel].mean(axis=1, keepdims=True)
+        size = np.linalg.norm(x[:, sel] - centre, axis=-1).mean() or 0.05
+        spin = wave[:, :3] / size  # rad: displaces markers at the body's size by ~amp
+        d = x[:, sel] - centre
+        out[:, sel] = x[:, sel] + np.cross(spin[:, None, :], d) + wave[:, None, 3:]
+    return out
+
+
+def _force(tau: np.ndarray) -> np.ndarray:
+    """Vertical ground reaction over stance (tau 0..1), in body weights: two humps and a valley."""
+    humps = np.exp(-((tau - 0.22) / 0.1) ** 2) + np.exp(-((tau - 0.78) / 0.1) ** 2)
+    return np.sin(np.pi * tau) * (0.75 + 0.45 * humps)
+
+
+def _stances(template: Template, plan: TrialPlan, side: str) -> list[tuple[float, float]]:
+    """(start, stop) frames of every stance of one side."""
+    strike = 0.0 if side == "L" else template.events["RightFoot Strike"]
+    off = template.events[f"{_side(side)}Foot Off"]
+    out = []
+    for c in range(-1, len(plan.cycle_starts) - 1):
+        a = c if c >= 0 else 0
+        span = plan.cycle_starts[a + 1] - plan.cycle_starts[a]
+        base = plan.cycle_starts[a] + (c - a) * span
+        s0 = base + strike * span
+        s1 = base + (off if off > strike else off + 1.0) * span
+        if s1 > 0 and s0 < plan.n_frames - 1:
+            out.append((s0, s1))
+    return out
+
+
+def _events(template: Template, plan: TrialPlan, rate: float) -> list[tuple[str, str, float]]:
+    out = []
+    for s in "LR":
+        for s0, s1 in _stances(template, plan, s):
+            for label, f in (("Foot Strike", s0), ("Foot Off", s1)):
+                if 0 <= f <= plan.n_frames - 1:
+                    out.append((_side(s), label, float(f / rate)))
+    return sorted(out, key=lambda e: e[2])
+
+
+def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: SimulationOptions, scale: float,
+                   path: Path, subject: str, chunk: int = 20_000,
+                   progress: Callable[[int, int], None] | None = None) -> dict:
+    """Write one trial's C3D (markers, plates, events) and return what its truth needs."""
+    rate = template.rate
+    n = plan.n_frames
+    ratio = 10
+    mass = template.measurements["Bodymass"] * scale**3
+    plates: list[PlateSpec] = []
+    plate_side: list[tuple[str, list]] = []
+    if opt.plates:
+        foot_markers = {s: [chain.markers.index(f"{s}{m}") for m in ("HEE", "TOE") if f"{s}{m}" in chain.markers]
+                        for s in "LR"}
+        if plan.treadmill:  # two belts, one per side, 3 m long
+            for k, s in enumerate("LR"):
+                y_side = 0.1 if s == "L" else -0.1
+                plates.append(PlateSpec((0.0, y_side * scale * 1.0 + (0.1 if s == "L" else -0.1)), (3.0, 0.2 + 0.2),
+                                        tuple(range(6 * k + 1, 6 * k + 7))))
+                plate_side.append((s, _stances(template, plan, s)))
+        else:
+            middle = len(plan.cycle_starts) // 2 - 1
+            for k, s in enumerate("LR"):
+                stances = [st for st in _stances(template, plan, s) if st[0] >= plan.cycle_starts[max(middle, 0)]]
+                s0, s1 = stances[0]
+                f_mid = np.array([int(round(0.5 * (s0 + s1)))])
+                pose, _ = trial_pose(template, chain, plan, opt, scale, f_mid)
+                xm = forward(chain, pose)[2][0]
+                centre = xm[foot_markers[s]].mean(axis=0)[:2]
+                plates.append(PlateSpec(tuple(centre), (0.464, 0.508), tuple(range(6 * k + 1, 6 * k + 7))))
+                plate_side.append((s, [(s0, s1)]))
+    analog_labels = [f"{q}{k + 1}" for k in range(len(plates)) for q in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
+    analog_units = ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
+    content = C3DContent(labels=chain.markers, rate=rate, n_frames=n, analog_labels=analog_labels,
+                         analog_units=analog_units, analog_ratio=ratio if plates else 0, plates=plates,
+                         events=_events(template, plan, rate), measurements={}, subject=subject,
+                         description="chainlab simulate")
+    truths: list[tuple[np.ndarray, Pose, dict]] = []
+
+    def chunks():
+        for k0 in range(0, n, chunk):
+            frames = np.arange(k0, min(n, k0 + chunk))
+            pose, info = trial_pose(template, chain, plan, opt, scale, frames)
+            rot, org, x = forward(chain, pose)
+            truths.append((x.copy(), pose, info))
+            rng = np.random.default_rng([plan.seed, k0])
+            xm = _sta(chain, plan, frames, rot, x) if opt.sta_mm > 0 else x
+            if opt.noise_mm > 0:
+                xm = xm + rng.normal(0.0, opt.noise_mm / 1000.0, xm.shape)
+            for m, g0, g1 in plan.gap_intervals:
+                lo, hi = max(g0, k0), min(g1, k0 + len(frames))
+                if lo < hi:
+                    xm[lo - k0:hi - k0, m] = np.nan
+            analogs = None
+            if plates:
+                t = k0 + np.arange(len(frames) * ratio) / ratio  # frame units
+                analogs = np.zeros((len(t), 6 * len(plates)))
+                # markers at the analog rate (linear between frames) for the centre of pressure
+                heel_toe = {}
+                for s in "LR":
+                    xs = x[:, foot_markers[s]] if foot_markers[s] else x[:, :2]
+                    idx = np.clip(np.floor(t - k0).astype(int), 0, len(frames) - 1)
+                    nxt = np.clip(idx + 1, 0, len(frames) - 1)
+                    w = (t - k0 - idx)[:, None, None]
+                    heel_toe[s] = xs[idx] * (1 - w) + xs[nxt] * w
+                for k, (s, stances) in enumerate(plate_side):
+                    force = np.zeros((len(t), 3))
+                    cop = np.full((len(t), 3), np.nan)
+                    lsign = 1.0 if s == "L" else -1.0
+                    for s0, s1 in stances:
+                        on = (t >= s0) & (t <= s1)
+                        if not on.any():
+                            continue
+                        tau = (t[on] - s0) / (s1 - s0)
+                        w = mass * GRAVITY
+                        force[on, 2] = w * _force(tau)
+                        force[on, 0] = -0.2 * w * np.sin(2 * np.pi * tau) * np.sin(np.pi * tau)
+                        force[on, 1] = -lsign * 0.05 * w * np.sin(np.pi * tau)
+                        ht = heel_toe[s][on]
+                        cop[on] = ht[:, 0] + tau[:, None] * (ht[:, -1] - ht[:, 0])
+                        cop[on, 2] = 0.0
+                    analogs[:, 6 * k:6 * k + 6] = plate_channels(force, cop, np.zeros(len(t)), plates[k])
+            if progress:
+                progress(k0 + len(frames), n)
+            yield xm, analogs
+
+    write_c3d(path, content, chunks())
+    return {"truths": truths, "plates": [asdict(p) for p in plates]}
+
+
+def write_truth(path: Path, trial_path: Path, static_path: Path, chain: Chain, truths: list, attrs: dict) -> Path:
+    """The truth of one trial: the direct models' angles on the noise-free markers, the chain's
+    coordinates and the coupling offsets, frame by frame."""
+    from chainlab.kinematics import compute_kinematics
+
+    x = np.concatenate([t[0] for t in truths])
+    q = np.concatenate([t[1].q for t in truths])
+    root = np.concatenate([t[1].origin for t in truths])
+    root_ang = np.concatenate([cardan(t[1].rotation, "yxz") for t in truths])
+    info = {k: np.concatenate([t[2][k] for t in truths]) for k in truths[0][2]}
+    dyn = read_c3d(trial_path)
+    values = dyn.markers.transpose("frame", "marker", "axis").values.copy()
+    index = {str(m): i for i, m in enumerate(dyn.marker.values)}
+    values[:, [index[m] for m in chain.markers]] = x
+    dyn["markers"] = dyn.markers.transpose("frame", "marker", "axis").copy(data=values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kin = compute_kinematics(dyn, read_c3d(static_path))
+    joints = ["pelvis"] + [b.name for b in chain.joints]
+    coords = np.concatenate([root_ang[:, None], q], axis=1)
+    ds = xr.Dataset(
+        {
+            "angles": (("frame", "output", "axis"), kin.angles.values,
+                       {"units": "deg", "long_name": "true angles: the direct models on the noise-free markers"}),
+            "joint_coordinates": (("frame", "joint", "joint_axis"), np.degrees(coords),
+                                  {"units": "deg", "long_name": "true chain coordinates (YXZ)"}),
+            "pelvis_position": (("frame", "axis"), root, {"units": "m"}),
+            "markers": (("frame", "marker", "axis"), x, {"units": "m", "long_name": "noise-free markers"}),
+            **{k: (("frame",), v, {"units": "deg"}) for k, v in info.items()},
+        },
+        coords={"frame": kin.frame.values, "time": ("frame", kin.time.values, {"units": "s"}),
+                "output": kin.output.values, "axis": ["x", "y", "z"], "joint": joints,
+                "joint_axis": ["y", "x", "z"], "marker": chain.markers},
+        attrs={"title": "chainlab simulate: truth", "trial_file": trial_path.name, **attrs},
+    )
+    return write_netcdf_atomic(ds, path)
+
+
+# --------------------------------------------------------------------------- study
+
+
+def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: str | Path,
+                   options: SimulationOptions | None = None,
+                   progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """A synthetic study in `out_dir`: per subject a static trial and the trials of every
+    condition (C3D), each with its truth (``*.truth.h5``), and ``trials.tsv`` (the sample
+    sheet: subject, condition, trial, static, dynamic) and ``truth.json`` (the options and
+    each trial's drawn offsets). Returns the sample sheet."""
+    opt = options or SimulationOptions()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(opt.seed)
+    template = load_template(static_path, dynamic_path)
+    rows, drawn = [], []
+    for i in range(opt.subjects):
+        subject = f"S{i + 1:02d}"
+        scale = float(1.0 + opt.scale_sd * rng.standard_normal())
+        subject_eversion = float(opt.subject_eversion_sd * rng.standard_normal())
+        static = out / subject / f"{subject}_static.c3d"
+        static.parent.mkdir(parents=True, exist_ok=True)
+        write_subject_static(template, scale, static, subject, rng, opt.noise_mm)
+        chain = build_chain(read_c3d(static))
+        for cond in opt.conditions:
+            for k in range(opt.trials):
+                name = f"{subject}_{cond.name}_{k + 1:02d}"
+                offset = cond.eversion_deg + subject_eversion + opt.trial_eversion_sd * rng.standard_normal()
+                stance = max(0.0, cond.stance_eversion_deg + opt.stance_eversion_sd * rng.standard_normal())
+                plan = plan_trial(template, chain, opt, float(offset), float(stance), rng)
+                path = out / subject / f"{name}.c3d"
+                res = simulate_trial(template, chain, plan, opt, scale, path, subject)
+                attrs = {"subject": subject, "condition": cond.name, "scale": scale,
+                         "eversion_offset_deg": plan.eversion_offset, "stance_eversion_deg": plan.stance_eversion,
+                         "peak_eversion_change_deg": plan.eversion_offset + plan.stance_eversion,
+                         "transfer": opt.transfer, "pelvic_tilt_per_deg": opt.pelvic_tilt_per_deg,
+                         "lordosis_per_deg": opt.lordosis_per_deg, "template": template.source,
+                         "seed": opt.seed}
+                write_truth(path.with_suffix(".truth.h5"), path, static, chain, res["truths"], attrs)
+                rows.append({"subject": subject, "condition": cond.name, "trial": name,
+                             "static": str(static.relative_to(out)), "dynamic": str(path.relative_to(out))})
+                drawn.append({k: v for k, v in attrs.items() if k != "template"} | {"trial": name})
+                if progress:
+                    progress(name)
+    sheet = pd.DataFrame(rows)
+    write_text_atomic(sheet.to_csv(sep="\t", index=False), out / "trials.tsv")
+    write_text_atomic(json.dumps({"options": _jsonable(asdict(opt)), "template": template.source,
+                                  "trials": drawn}, indent=1), out / "truth.json")
+    return sheet
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    return o
+
+
+__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "simulate_study", "simulate_trial",
+           "plan_trial", "trial_pose"]
