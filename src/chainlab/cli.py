@@ -42,9 +42,41 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from chainlab.simulate import Condition, SimulationOptions, simulate_study
+
+    conditions = []
+    for item in args.condition or ["control", "wedge:3"]:
+        name, *values = item.split(":")
+        try:
+            conditions.append(Condition(name, *(float(v) for v in values[:2])))
+        except ValueError:
+            print(f"chainlab simulate: --condition expects NAME[:EVERSION[:STANCE]]; found {item!r}", file=sys.stderr)
+            return 2
+    opt = SimulationOptions(subjects=args.subjects, conditions=conditions, trials=args.trials, cycles=args.cycles,
+                            duration_s=args.duration, transfer=args.transfer, pelvic_tilt_per_deg=args.tilt,
+                            lordosis_per_deg=args.lordosis, noise_mm=args.noise, sta_mm=args.sta, gaps=args.gaps,
+                            seed=args.seed)
+    total = args.subjects * len(conditions) * args.trials
+    done = []
+
+    def progress(name):
+        done.append(name)
+        print(f"[{len(done)}/{total}] {name}", file=sys.stderr)
+
+    try:
+        sheet = simulate_study(args.static, args.dynamic, args.out, opt, progress=progress)
+    except (C3DError, ChainlabError, OSError, ValueError) as exc:
+        print(f"chainlab simulate: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(sheet)} trials in {args.out} (sample sheet {args.out}/trials.tsv)")
+    return 0
+
+
 def _cmd_kinematics(args: argparse.Namespace) -> int:
     from chainlab.io.store import write_netcdf_atomic
     from chainlab.kinematics import KinematicsOptions, kinematics_from_files
+    from chainlab.model.chain import ChainOptions
 
     subject = {}
     for item in args.subject or []:
@@ -60,10 +92,9 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         flat_foot=not args.no_flat_foot,
         partial=args.partial,
         subject=subject,
+        solver=args.solver,
+        chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
     )
-    if args.solver != "direct":
-        print(f"chainlab kinematics: solver {args.solver!r} is not available yet; use 'direct'", file=sys.stderr)
-        return 2
     try:
         ds = kinematics_from_files(args.dynamic, args.static, options)
         write_netcdf_atomic(ds, args.output)
@@ -224,8 +255,48 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leave out models whose markers are missing instead of failing (output marked partial)")
     kin.add_argument("--subject", action="append", metavar="NAME=VALUE",
                      help="override a subject measurement, e.g. --subject LLegLength=830 (mm)")
-    kin.add_argument("--solver", default="direct", help="'direct' (the models above)")
+    kin.add_argument("--solver", choices=("direct", "global"), default="direct",
+                     help="'direct': each segment from its own markers (default); 'global': the whole chain "
+                          "fitted to every frame, the same outputs plus marker residuals (see docs/kinematics.md)")
+    kin.add_argument("--knee", choices=("y", "yxz"), default=None,
+                     help="global solver: the knee's free axes, 'y' (hinge) or 'yxz' (default)")
     kin.set_defaults(func=_cmd_kinematics)
+
+    sim = sub.add_parser(
+        "simulate",
+        help="write a synthetic study whose true angles are known",
+        description=(
+            "Walk the chain of a real template subject (its static trial and a walk with foot strike "
+            "events) by forward kinematics and write a study: per subject a static trial and trials per "
+            "condition (C3D with markers, two force plates and events), each with its truth "
+            "(<trial>.truth.h5: the true angles, chain coordinates and coupling offsets), trials.tsv "
+            "(the sample sheet) and truth.json. A condition adds rearfoot eversion that propagates up "
+            "the chain with the given coefficients. The same --seed gives the same files."
+        ),
+    )
+    sim.add_argument("out", metavar="OUT_DIR", help="folder for the study (created)")
+    sim.add_argument("--static", default="data/biomechzoo/HC030A/Static/HC030A01.c3d",
+                     help="template subject's static trial (default: %(default)s)")
+    sim.add_argument("--dynamic", default="data/biomechzoo/HC030A/Straight/HC030A05.c3d",
+                     help="template subject's walk (default: %(default)s)")
+    sim.add_argument("--subjects", type=int, default=8, help="default: %(default)s")
+    sim.add_argument("--trials", type=int, default=5, help="trials per subject and condition (default: %(default)s)")
+    sim.add_argument("--cycles", type=int, default=4, help="gait cycles per trial (default: %(default)s)")
+    sim.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                     help="one long treadmill-like capture per trial instead of --cycles (e.g. 3600)")
+    sim.add_argument("--condition", action="append", metavar="NAME[:EVERSION[:STANCE]]",
+                     help="a condition and the eversion it adds, deg, throughout and at peak stance "
+                          "(default: control and wedge:3)")
+    sim.add_argument("--transfer", type=float, default=0.68,
+                     help="tibial internal rotation per degree of eversion (default: %(default)s)")
+    sim.add_argument("--tilt", type=float, default=0.5, help="pelvic tilt per degree of peak eversion (default: %(default)s)")
+    sim.add_argument("--lordosis", type=float, default=0.3, help="lordosis per degree of peak eversion (default: %(default)s)")
+    sim.add_argument("--noise", type=float, default=0.0, metavar="MM", help="marker noise, mm (default: 0)")
+    sim.add_argument("--sta", type=float, default=0.0, metavar="MM", help="soft-tissue artefact at the thigh, mm RMS")
+    sim.add_argument("--gaps", type=float, default=0.0, metavar="FRACTION",
+                     help="fraction of frames in which one marker per segment is missing")
+    sim.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    sim.set_defaults(func=_cmd_simulate)
 
     gait = sub.add_parser(
         "gait",

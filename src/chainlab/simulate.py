@@ -192,6 +192,7 @@ def write_subject_static(template: Template, scale: float, path: Path, subject: 
     markers = scaled[None] + rng.normal(0.0, noise_mm / 1000.0, (frames,) + scaled.shape)
     meas = {k: (v * scale if k in LENGTHS else v) for k, v in template.measurements.items()}
     meas["Bodymass"] = template.measurements["Bodymass"] * scale**3
+    meas["TravelDirectionX"] = 1.0  # simulated subjects walk along +x (the OFM's TIBA reference)
     content = C3DContent(labels=names, rate=template.rate, n_frames=frames, measurements=meas, subject=subject,
                          description="chainlab simulate: static trial")
     return write_c3d(path, content, [(markers, None)])
@@ -339,8 +340,8 @@ def _sta(chain: Chain, plan: TrialPlan, frames: np.ndarray, rot: np.ndarray, x: 
 
 def _force(tau: np.ndarray) -> np.ndarray:
     """Vertical ground reaction over stance (tau 0..1), in body weights: two humps and a valley."""
-    humps = np.exp(-((tau - 0.22) / 0.1) ** 2) + np.exp(-((tau - 0.78) / 0.1) ** 2)
-    return np.sin(np.pi * tau) * (0.75 + 0.45 * humps)
+    humps = np.exp(-((tau - 0.24) / 0.11) ** 2) + np.exp(-((tau - 0.76) / 0.11) ** 2)
+    return np.sqrt(np.sin(np.pi * tau)) * (0.76 + 0.42 * humps)  # peaks 1.1, valley 0.76
 
 
 def _stances(template: Template, plan: TrialPlan, side: str) -> list[tuple[float, float]]:
@@ -403,7 +404,8 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
     analog_units = ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
     content = C3DContent(labels=chain.markers, rate=rate, n_frames=n, analog_labels=analog_labels,
                          analog_units=analog_units, analog_ratio=ratio if plates else 0, plates=plates,
-                         events=_events(template, plan, rate), measurements={}, subject=subject,
+                         events=_events(template, plan, rate), measurements={"TravelDirectionX": 1.0},
+                         subject=subject,
                          description="chainlab simulate")
     truths: list[tuple[np.ndarray, Pose, dict]] = []
 
