@@ -341,7 +341,7 @@ def _sta(chain: Chain, plan: TrialPlan, frames: np.ndarray, rot: np.ndarray, x: 
 def _force(tau: np.ndarray) -> np.ndarray:
     """Vertical ground reaction over stance (tau 0..1), in body weights: two humps and a valley."""
     humps = np.exp(-((tau - 0.24) / 0.11) ** 2) + np.exp(-((tau - 0.76) / 0.11) ** 2)
-    return np.sqrt(np.sin(np.pi * tau)) * (0.76 + 0.42 * humps)  # peaks 1.1, valley 0.76
+    return np.sqrt(np.sin(np.pi * tau)) * (0.76 + 0.42 * humps)  # peaks ~1.0 body weight, valley 0.76
 
 
 def _stances(template: Template, plan: TrialPlan, side: str) -> list[tuple[float, float]]:
