@@ -32,7 +32,7 @@ from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import Study
 
 __all__ = [
-    "FIGURES", "Figure", "angle_angle", "coupling_bins", "curves", "draw_all", "events_on_force",
+    "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "draw_all", "events_on_force",
     "find_browser", "fit_lines", "marker_quality", "model_terms", "scatter_fit", "spm",
     "write_figure", "write_figures", "AUTO", "FORMATS", "NO_BROWSER",
 ]
@@ -103,6 +103,12 @@ FIGURES: tuple[Figure, ...] = (
            "vermilion (hover: the event's source, plate, C3D or kinematic).",
            "/trials/{plate_vertical_force,analog_time,event_time,event_side,event_label,event_source}"),
 )
+
+
+def caption_rst(figure: Figure) -> str:
+    """The figure's report caption (``workflow/report/<name>.rst``)."""
+    return (f"{figure.caption}\n\nDrawn by ``chainlab figures`` from the study store ``study.h5``: "
+            f"``{figure.data}``.\n")
 
 
 def draw_all(study: Study, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS,
