@@ -108,6 +108,16 @@ def test_the_fit_lines_are_the_stores_mixed_model(store, study):
     assert f"{est['peak_eversion_deg']:.3f}" in fig.layout.title.text
 
 
+def test_a_model_the_store_lacks_gives_the_dots_and_says_so(study):
+    fig = figures.scatter_fit(study, "lordosis_range_deg")  # no such model is fitted
+    # 5 of the 27 cycles have a gap in lordosis (the store's problems say so for the lordosis model)
+    assert [t.name for t in fig.data] == ["Straight cycles (6)", "Turn cycles (16)"]
+    assert "no mixed model in the store" in fig.layout.title.text
+    assert fig.layout.annotations[0].text.startswith("no mixed model lordosis_range_deg ~ peak_eversion_deg")
+    with pytest.raises(StoreError, match=r"no mixed model 'lordosis_range_deg ~ peak_eversion_deg.*it has \["):
+        figures.model_terms(study, "lordosis_range_deg", "peak_eversion_deg")
+
+
 def test_spm_draws_the_stores_t_curves_thresholds_and_clusters(study):
     fig = _figure(study, "spm")
     st = study.statistics

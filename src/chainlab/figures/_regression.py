@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -55,24 +56,36 @@ def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg
     missing = [c for c in (response, predictor) if c not in m.columns]
     if missing:
         raise StoreError(f"{study.path}: /metrics has no {missing}")
-    formula, terms = model_terms(study, response, predictor)
-    lines = fit_lines(study, response, predictor)
+    problems = json.loads(study.statistics.attrs.get("problems", "[]"))  # a store without the group raises
+    try:
+        formula, terms = model_terms(study, response, predictor)
+        lines = fit_lines(study, response, predictor)
+    except StoreError:  # not fitted (too few subjects, ...): the dots, and why
+        formula, terms = "", {}
+        lines = {c: None for c in sorted(set(m.condition.astype(str)))}
+        why = "<br>".join([f"no mixed model {response} ~ {predictor} in the store"]
+                          + [p for p in problems if response in p])
     col = colours(lines)
     fig = go.Figure()
-    for c, (a, b) in lines.items():
+    for c, line in lines.items():
         d = m[(m.condition.astype(str) == c) & m[response].notna() & m[predictor].notna()]
         text = (d.subject.astype(str) + " " + d.trial.astype(str) + " " + d.side.astype(str)).to_numpy()
         fig.add_trace(go.Scatter(x=d[predictor].to_numpy(float), y=d[response].to_numpy(float), mode="markers",
                                  marker={"color": col[c], "size": 8, "line": {"width": 0.5, "color": "white"}},
                                  name=f"{c} cycles ({len(d)})", legendgroup=c, text=text,
                                  hovertemplate="%{text}<br>x %{x:.2f} deg<br>y %{y:.2f} deg"))
-        if len(d):
+        if len(d) and line is not None:
+            a, b = line
             x = np.array([d[predictor].min(), d[predictor].max()], float)
             fig.add_trace(go.Scatter(x=x, y=a + b * x, mode="lines", line={"color": col[c], "width": 2.5},
                                      name=f"{c} mixed-model fit", legendgroup=c, meta={"slope": b, "intercept": a}))
-    t = terms[predictor]
     fig.update_xaxes(title=UNITS.get(predictor, predictor))
     fig.update_yaxes(title=UNITS.get(response, response))
+    if not terms:
+        fig.add_annotation(text=why, xref="paper", yref="paper", x=0.5, y=1.0, showarrow=False)
+        return layout(fig, f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, "
+                      "per cycle (no mixed model in the store)", height=550)
+    t = terms[predictor]
     title = (f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, per cycle"
              f"<br><sup>{formula} + (1 | subject): slope "
              f"{t['estimate']:.3f} deg/deg (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, p = {t['p']:.3g})</sup>")
