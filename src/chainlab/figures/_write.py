@@ -107,7 +107,13 @@ def _export(browser: str, jobs: list[tuple[str, str, str]], limit: float,
     try:
         stdout, stderr = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
+        tree = _process_tree(proc.pid)  # the browser may run in a session of its own
         os.killpg(proc.pid, signal.SIGKILL)
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         stdout, stderr = proc.communicate()
         say(f"chainlab figures: SVG/PDF export with {browser} stopped after {limit:.0f} s; "
             "HTML and JSON are written")
@@ -118,3 +124,20 @@ def _export(browser: str, jobs: list[tuple[str, str, str]], limit: float,
         tail = " ".join(stderr.strip().splitlines()[-3:])
         say(f"chainlab figures: SVG/PDF export with {browser} failed (exit {proc.returncode}): {tail}")
     return done
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants, from /proc (Linux); only `pid` where there is none."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
