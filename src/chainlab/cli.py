@@ -203,6 +203,63 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- chainlab figures -------------------------------------------------------------------
+def _cmd_figures(args: argparse.Namespace) -> int:
+    import time
+
+    from chainlab.figures import FORMATS, draw_all
+    from chainlab.io.study_store import StoreError, open_study
+
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    bad = sorted(set(formats) - set(FORMATS))
+    if bad:
+        print(f"chainlab figures: unknown format(s) {bad}; expected some of {list(FORMATS)}", file=sys.stderr)
+        return 2
+    formats = sorted(set(formats) | {"html", "json"}, key=FORMATS.index)  # HTML and JSON always
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    t0 = time.perf_counter()
+    try:
+        index, failures = draw_all(open_study(args.store), args.output, formats, only=only)
+    except (StoreError, ValueError, OSError) as exc:
+        print(f"chainlab figures: {exc}", file=sys.stderr)
+        return 1
+    n_files = sum(len(e["files"]) for e in index)
+    print(f"{Path(args.output) / 'index.json'}: {len(index)} figures, {n_files} files "
+          f"({time.perf_counter() - t0:.1f} s)")
+    for e in index:
+        print(f"  {e['name']}: {', '.join(e['files'])}")
+    for f in failures:
+        print(f"chainlab figures: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _add_figures_parser(sub) -> None:
+    from chainlab.figures import FIGURES
+
+    fig = sub.add_parser(
+        "figures",
+        help="draw the study's figures from its store (HTML, JSON, SVG, PDF)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Draw every figure of a study from its study store alone: self-contained HTML\n"
+            "(plotly.js inlined, works offline, byte-identical on a rerun) and the figure's JSON,\n"
+            "and SVG and PDF through kaleido when a Chrome/Chromium is installed ($BROWSER_PATH,\n"
+            "chromium, chromium-browser or google-chrome; without one: a message, HTML and JSON\n"
+            "only). Writes OUTDIR/index.json with each figure's caption, data and files.\n\n"
+            "figures:\n" + "\n".join(f"  {f.name}" for f in FIGURES)
+        ),
+        epilog="docs/figures.md says what each figure shows and from which store variables.",
+    )
+    fig.add_argument("store", metavar="STUDY.h5", help="the study store (chainlab study)")
+    fig.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the figures")
+    fig.add_argument("--formats", default="html,svg,pdf",
+                     help="comma-separated among html, json, svg, pdf; HTML and JSON are always "
+                          "written (default: %(default)s)")
+    fig.add_argument("--only", metavar="NAME,...", help="draw only these figures")
+    fig.set_defaults(func=_cmd_figures)
+# --- end chainlab figures ---------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainlab",
@@ -368,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     q.add_argument("-o", "--output", help="file for parquet")
     q.set_defaults(func=_cmd_query)
+
+    _add_figures_parser(sub)
     return parser
 
 

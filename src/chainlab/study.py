@@ -99,6 +99,7 @@ def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOp
             try:
                 kept = read_trial_output(saved)
                 if isinstance(kept, TrialResult) and (kept.subject, kept.condition) == (row.subject, row.condition) \
+                        and "residuals" in kept.capture \
                         and kept.capture.attrs.get("source_sha256") == sha256_file(dyn) \
                         and kept.kinematics.attrs.get("static_sha256") == sha256_file(sta):
                     say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
@@ -135,7 +136,8 @@ def _ds_to_table(ds: xr.Dataset, columns: list[str]) -> pd.DataFrame:
 
 
 def write_trial_output(t: TrialResult, path: str | Path) -> Path:
-    """One trial's results (kinematics, gait, plate forces) in one file, atomically."""
+    """One trial's results (kinematics, gait, plate forces, marker residuals) in one file,
+    atomically."""
     from chainlab.io.store import atomic_path
 
     cap = t.capture
@@ -144,12 +146,13 @@ def write_trial_output(t: TrialResult, path: str | Path) -> Path:
         coords={"analog_time": cap.analog_time} if cap.sizes.get("plate", 0) else {},
         attrs={"source_sha256": cap.attrs["source_sha256"], "source_file": cap.attrs["source_file"]},
     )
+    markers = xr.Dataset({"residuals": cap.residuals.astype(np.float32)} if "residuals" in cap else {})
     root = xr.Dataset(attrs={"title": "chainlab trial", "subject": t.subject, "condition": t.condition,
                              "trial": t.trial, "dynamic": str(t.dynamic), "static": str(t.static),
                              "problems": json.dumps(t.gait.problems)})
     g = t.gait
     tree = xr.DataTree.from_dict({
-        "/": root, "/kinematics": t.kinematics, "/plates": plates,
+        "/": root, "/kinematics": t.kinematics, "/plates": plates, "/markers": markers,
         "/events": _table_to_ds(g.events), "/cycles": _table_to_ds(g.cycles),
         "/metrics": _table_to_ds(g.metrics), "/curves": g.curves.to_dataset(name="curves"),
     })
@@ -185,8 +188,11 @@ def read_trial_output(path: str | Path) -> TrialResult | dict:
         metrics=_ds_to_table(tree["metrics"].to_dataset(), METRIC_COLUMNS),
         problems=json.loads(a.get("problems", "[]")),
     )
+    capture = tree["plates"].to_dataset()
+    if "markers" in tree.children:  # marker residuals (the store's quality summary)
+        capture = capture.merge(tree["markers"].to_dataset())
     return TrialResult(a["subject"], a["condition"], a["trial"], Path(a["dynamic"]), Path(a["static"]),
-                       tree["plates"].to_dataset(), tree["kinematics"].to_dataset(), gait)
+                       capture, tree["kinematics"].to_dataset(), gait)
 
 
 def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:

@@ -7,8 +7,9 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
   with ``subject``, ``condition``, ``trial``, ``side`` and ``cycle_in_trial`` on ``cycle``;
 * ``/metrics``: the per-cycle table, one variable per column along the same ``cycle``;
 * ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
-  plate vertical force;
-* ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent);
+  plate vertical force; per trial and marker: mean residual, % of frames missing, gaps;
+* ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
+  their clusters, bootstrap bands of the mean curves (condition, variable, percent);
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
 
 Written to a temporary file and renamed into place. Array contents depend on the inputs only
@@ -56,6 +57,26 @@ def _angle_curves(trials, percent) -> xr.DataArray:
                         coords={"joint": joints, "axis": ["x", "y", "z"]})
 
 
+def marker_quality(residuals: xr.DataArray | None, markers: list[str]) -> np.ndarray:
+    """(3, marker) quality of one trial's markers: mean residual (mm) over the frames where
+    the marker is seen, % of frames where it is missing, and the number of gaps (runs of
+    missing frames). NaN for a marker the trial lacks, or every marker without residuals."""
+    out = np.full((3, len(markers)), np.nan)
+    if residuals is None or residuals.sizes.get("frame", 0) == 0:
+        return out
+    names = [str(m) for m in residuals.marker.values]
+    r = residuals.transpose("frame", "marker").values
+    for j, name in enumerate(markers):
+        if name not in names:
+            continue
+        x = r[:, names.index(name)]
+        missing = np.isnan(x)
+        out[0, j] = float(np.mean(x[~missing])) * 1000.0 if (~missing).any() else np.nan
+        out[1, j] = 100.0 * missing.mean()
+        out[2, j] = int(np.sum(missing[1:] & ~missing[:-1]) + missing[0])
+    return out
+
+
 def _trials_ragged(trials) -> xr.Dataset:
     """All trials' time series as CF contiguous ragged arrays (one set of variables, a count
     per trial): a handful of HDF5 objects whatever the number of trials, so opening the
@@ -83,6 +104,9 @@ def _trials_ragged(trials) -> xr.Dataset:
         an_force.append(f)
         n_analog.append(len(f))
     cat = lambda parts, shape: np.concatenate(parts) if parts else np.zeros(shape)  # noqa: E731
+    markers = sorted({str(m) for t in trials if "residuals" in t.capture for m in t.capture.marker.values})
+    quality = np.stack([marker_quality(t.capture.get("residuals"), markers) for t in trials], axis=1) \
+        if trials else np.zeros((3, 0, len(markers)))
     events = pd.concat(ev_rows, ignore_index=True) if ev_rows else pd.DataFrame(columns=["side", "label", "time", "source"])
     ds = xr.Dataset(
         {
@@ -94,6 +118,12 @@ def _trials_ragged(trials) -> xr.Dataset:
             "frame_count": ("trial", np.array(n_frames, dtype=np.int64), {"sample_dimension": "frame_sample", "units": "1", "long_name": "frames of each trial"}),
             "event_count": ("trial", np.array(n_events, dtype=np.int64), {"sample_dimension": "event_sample", "units": "1", "long_name": "events of each trial"}),
             "analog_count": ("trial", np.array(n_analog, dtype=np.int64), {"sample_dimension": "analog_sample", "units": "1", "long_name": "analog samples of each trial"}),
+            "marker_residual_mean": (("trial", "marker"), quality[0],
+                                     {"units": "mm", "long_name": "mean reconstruction residual where the marker is seen"}),
+            "marker_missing_pct": (("trial", "marker"), quality[1],
+                                   {"units": "%", "long_name": "frames where the marker is missing"}),
+            "marker_gap_count": (("trial", "marker"), quality[2],
+                                 {"units": "1", "long_name": "runs of missing frames (gaps)"}),
         },
         coords={
             "trial": np.array([t.trial for t in trials], dtype=str),
@@ -103,6 +133,7 @@ def _trials_ragged(trials) -> xr.Dataset:
             "static_file": ("trial", np.array([t.static.name for t in trials], dtype=str)),
             "dynamic_sha256": ("trial", np.array([t.capture.attrs["source_sha256"] for t in trials], dtype=str)),
             "output": np.array(outputs, dtype=str),
+            "marker": np.array(markers, dtype=str),
             "axis": ["x", "y", "z"],
             "frame": ("frame_sample", cat(frames, (0,)).astype(np.int64)),
             "time": ("frame_sample", cat(times, (0,)), {"units": "s"}),
@@ -179,7 +210,24 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
                               {"units": "1", "long_name": "SPM paired t, second condition minus first"})
             stats["spm_threshold"] = ("spm_variable", np.array([statistics.spm[k].threshold for k in names]),
                                       {"units": "1", "long_name": "critical |t| (permutation, alpha 0.05)"})
-            stats = stats.assign_coords(spm_variable=names, percent=percent)
+            clusters = [(k, c) for k in names for c in statistics.spm[k].clusters]
+            stats["spm_cluster_start"] = ("spm_cluster", np.array([percent[c.start] for _, c in clusters], float),
+                                          {"units": "%", "long_name": "first point of the supra-threshold cluster"})
+            stats["spm_cluster_end"] = ("spm_cluster", np.array([percent[c.end] for _, c in clusters], float),
+                                        {"units": "%", "long_name": "last point of the supra-threshold cluster"})
+            stats["spm_cluster_p"] = ("spm_cluster", np.array([c.p for _, c in clusters], float),
+                                      {"units": "1", "long_name": "cluster p value (permutation)"})
+            stats = stats.assign_coords(spm_variable=names, percent=percent,
+                                        spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
+            stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
+        if statistics.bands is not None:
+            b = statistics.bands
+            for k in ("mean", "low", "high"):
+                stats[f"band_{k}"] = (("band_condition", "band_variable", "percent"), b[k].values,
+                                      {"units": "deg", "long_name": f"bootstrap band of the mean curve, {k} "
+                                       "(simultaneous 95 %, subjects resampled)"})
+            stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
+                                        band_variable=np.array(b.variable.values, dtype=str), percent=percent)
         stats.attrs["problems"] = json.dumps(statistics.problems)
     groups["statistics"] = stats
 
@@ -276,6 +324,19 @@ class Study:
         frames = one.frame.values
         one = one.drop_vars("frame").rename_dims({"frame_sample": "frame", "event_sample": "event"})
         return one.assign_coords(frame=("frame", frames)).load()
+
+    @property
+    def marker_quality(self) -> xr.Dataset:
+        """Per trial and marker: ``marker_residual_mean`` (mm), ``marker_missing_pct`` (%),
+        ``marker_gap_count``; dims (trial, marker)."""
+        names = ["marker_residual_mean", "marker_missing_pct", "marker_gap_count"]
+        ds = self._group("trials")
+        missing = [n for n in names if n not in ds]
+        if missing:
+            raise StoreError(f"{self.path}: /trials has no {missing} (a store written before marker "
+                             "quality was kept); rebuild it with `chainlab study`")
+        keep = ["trial_subject", "trial_condition"]
+        return ds[names].assign_coords({k: ds[k] for k in keep}).load()
 
     @property
     def statistics(self) -> xr.Dataset:

@@ -1,0 +1,143 @@
+"""Figures of a study, drawn from its study store alone (``docs/figures.md``).
+
+Each figure function takes an open study (:func:`chainlab.io.study_store.open_study`) and
+returns a :class:`plotly.graph_objects.Figure`; :data:`FIGURES` names them all with their
+captions, :func:`write_figure` writes one as self-contained HTML, JSON, and SVG/PDF where a
+Chrome/Chromium is installed, :func:`draw_all` writes the whole set with an index.
+
+>>> from chainlab.io.study_store import open_study
+>>> from chainlab.figures import curves, write_figure
+>>> fig = curves(open_study("results/default/study.h5"), "rearfoot_eversion")  # doctest: +SKIP
+>>> write_figure(fig, "results/default/figures", "curves_rearfoot_eversion")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from chainlab.figures._curves import angle_angle, coupling_bins, curves, spm
+from chainlab.figures._qc import events_on_force, marker_quality
+from chainlab.figures._regression import fit_lines, model_terms, scatter_fit
+from chainlab.figures._write import AUTO, FORMATS, NO_BROWSER, find_browser, write_figure, write_figures
+from chainlab.io.store import write_text_atomic
+from chainlab.io.study_store import Study
+
+__all__ = [
+    "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "draw_all", "events_on_force",
+    "find_browser", "fit_lines", "marker_quality", "model_terms", "scatter_fit", "spm",
+    "write_figure", "write_figures", "AUTO", "FORMATS", "NO_BROWSER",
+]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the set: its file name, how it is drawn and what its caption says."""
+
+    name: str
+    draw: Callable[[Study], go.Figure]
+    caption: str
+    data: str  # the store variables it is drawn from
+
+
+_CURVE = ("Mean (line) ± 1 SD (shaded) over all complete cycles of both sides, per condition, and the "
+          "simultaneous 95 % bootstrap band of the mean (dashed; subjects resampled) where the store "
+          "holds one; x in % of the gait cycle (foot strike to foot strike), y in degrees.")
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("curves_rearfoot_eversion", partial(curves, variable="rearfoot_eversion"),
+           "Rearfoot eversion (Oxford Foot Model hindfoot to tibia, eversion positive). " + _CURVE,
+           "/cycles/curves (variable rearfoot_eversion), /statistics/band_*"),
+    Figure("curves_tibial_rotation", partial(curves, variable="tibial_rotation_lab"),
+           "Tibial internal rotation in the lab (Oxford Foot Model TIBA z, internal positive). " + _CURVE,
+           "/cycles/curves (variable tibial_rotation_lab), /statistics/band_*"),
+    Figure("curves_pelvic_tilt", partial(curves, variable="pelvic_tilt"),
+           "Pelvic tilt (Plug-in Gait PelvisAngles x, anterior positive). " + _CURVE,
+           "/cycles/curves (variable pelvic_tilt), /statistics/band_*"),
+    Figure("curves_lordosis", partial(curves, variable="lordosis"),
+           "Lumbar lordosis (LumbarCurvature x, lordosis positive). " + _CURVE,
+           "/cycles/curves (variable lordosis), /statistics/band_*"),
+    Figure("angle_angle_eversion_tibial_rotation", angle_angle,
+           "Angle-angle plot: tibial internal rotation (lab, deg) against rearfoot eversion (deg) over the "
+           "whole gait cycle; thin lines are single cycles, thick lines the mean per condition, the dot "
+           "marks initial contact (0 %). Up and to the right together is in-phase coupling.",
+           "/cycles/curves (rearfoot_eversion, tibial_rotation_lab)"),
+    Figure("coupling_bins", coupling_bins,
+           "Vector coding of rearfoot eversion (distal) and tibial rotation (lab, proximal) over stance: "
+           "per cycle, the share of stance (%) whose coupling angle falls in each of Chang's bins "
+           "(in-phase, anti-phase, proximal phase, distal phase); boxes per condition, one dot per cycle.",
+           "/metrics/coupling_{in_phase,anti_phase,proximal,distal}_pct"),
+    Figure("peak_eversion_vs_pelvic_tilt", partial(scatter_fit, response="pelvic_tilt_mean_deg"),
+           "Mean pelvic tilt over the cycle (deg) against the cycle's peak rearfoot eversion in stance (deg), "
+           "one dot per cycle, with the fixed-effect line of the study's linear mixed model "
+           "(pelvic_tilt_mean_deg ~ peak_eversion_deg + condition, random intercept per subject) for each "
+           "condition; the title gives the slope, its 95 % CI and p.",
+           "/metrics/{peak_eversion_deg,pelvic_tilt_mean_deg}, /statistics/{estimate,ci_low,ci_high,p}"),
+    Figure("peak_eversion_vs_lordosis", partial(scatter_fit, response="lordosis_mean_deg"),
+           "Mean lordosis over the cycle (deg) against the cycle's peak rearfoot eversion in stance (deg), "
+           "one dot per cycle, with the fixed-effect line of the study's linear mixed model "
+           "(lordosis_mean_deg ~ peak_eversion_deg + condition, random intercept per subject) for each "
+           "condition; the title gives the slope, its 95 % CI and p.",
+           "/metrics/{peak_eversion_deg,lordosis_mean_deg}, /statistics/{estimate,ci_low,ci_high,p}"),
+    Figure("spm", spm,
+           "Statistical parametric mapping: the paired t curve (subject mean curves, second condition minus "
+           "first) of each chain variable over the gait cycle (%), the critical threshold ± t* at alpha 0.05 "
+           "from permutations (dashed) and the supra-threshold clusters (shaded, with their p values).",
+           "/statistics/{spm_t,spm_threshold,spm_cluster_*}"),
+    Figure("qc_markers", marker_quality,
+           "Marker quality per trial (rows) and marker (columns): % of frames where the marker is missing, "
+           "the number of gaps (runs of missing frames) and the mean reconstruction residual (mm) where it "
+           "is seen; grey: the trial lacks the marker.",
+           "/trials/{marker_missing_pct,marker_gap_count,marker_residual_mean}"),
+    Figure("qc_events_force", events_on_force,
+           "Plate vertical ground reaction forces (N) over time (s) of every trial, one panel per trial, with "
+           "the gait events the analysis used: foot strikes solid, foot offs dotted, left blue, right "
+           "vermilion (hover: the event's source, plate, C3D or kinematic).",
+           "/trials/{plate_vertical_force,analog_time,event_time,event_side,event_label,event_source}"),
+)
+
+
+def caption_rst(figure: Figure) -> str:
+    """The figure's report caption (``workflow/report/<name>.rst``)."""
+    return (f"{figure.caption}\n\nDrawn by ``chainlab figures`` from the study store ``study.h5``: "
+            f"``{figure.data}``.\n")
+
+
+def draw_all(study: Study, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS,
+             browser: str | None = AUTO, only: Sequence[str] | None = None,
+             say: Callable[[str], None] | None = None) -> tuple[list[dict], list[str]]:
+    """Draw every figure (or those named in `only`) from `study` into `out_dir` and write
+    ``index.json`` (name, caption, data, files per figure). A figure that cannot be drawn
+    is reported and the others still are. Returns (index entries, failures)."""
+    say = say or (lambda msg: print(msg, file=sys.stderr))
+    chosen = [f for f in FIGURES if not only or f.name in only]
+    unknown = sorted(set(only or []) - {f.name for f in FIGURES})
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; expected some of {[f.name for f in FIGURES]}")
+    drawn, failures = {}, []
+    for i, f in enumerate(chosen, 1):
+        t0 = time.perf_counter()
+        try:
+            fig = f.draw(study, progress=say) if f.name == "qc_events_force" else f.draw(study)
+        except (ValueError, KeyError, OSError) as exc:  # StoreError is a ValueError
+            failures.append(f"{f.name}: {exc}")
+            say(f"[{i}/{len(chosen)}] {f.name}: failed: {exc}")
+            continue
+        drawn[f.name] = fig
+        say(f"[{i}/{len(chosen)}] {f.name} ({time.perf_counter() - t0:.1f} s)")
+    say(f"writing {len(drawn)} figure(s) as {', '.join(formats)} to {out_dir}")
+    written = write_figures(drawn, out_dir, formats, browser, say=say)
+    out = Path(out_dir)
+    index = [{"name": f.name, "caption": f.caption, "data": f.data,
+              "files": sorted(p.name for p in written.get(f.name, []))} for f in chosen if f.name in drawn]
+    write_text_atomic(json.dumps({"store": Path(study.path).name, "figures": index}, indent=1) + "\n",
+                      out / "index.json")
+    return index, failures

@@ -1,0 +1,39 @@
+"""Static export (SVG, PDF) of figures' JSON through kaleido and a Chrome/Chromium.
+
+Run as a child process (``python -m chainlab.figures._export BROWSER JOBS.json``) by
+:func:`chainlab.figures.write_figures`, which kills it, with the browser it started, when it
+overruns its time limit: a browser that does not answer can never stall the caller. Each job
+is ``[figure.json, output path, format]``; outputs are written atomically. One line per file
+is printed as it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def export(browser: str, jobs: list[tuple[str, str, str]], timeout: float = 60.0) -> None:
+    import kaleido
+    import plotly.io as pio
+
+    from chainlab.io.store import atomic_path
+
+    os.environ["BROWSER_PATH"] = browser  # kaleido's browser lookup takes this first
+    # mathjax=False: no script from the network (the page would wait for it)
+    kaleido.start_sync_server(n=1, timeout=timeout, mathjax=False, silence_warnings=True)
+    try:
+        for source, target, fmt in jobs:
+            fig = pio.from_json(Path(source).read_text(encoding="utf-8"), skip_invalid=False)
+            data = kaleido.calc_fig_sync(fig, opts={"format": fmt})
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(data)
+            print(target, flush=True)
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)
+
+
+if __name__ == "__main__":  # pragma: no cover - run by write_figures in a child process
+    export(sys.argv[1], [tuple(j) for j in json.loads(Path(sys.argv[2]).read_text())])

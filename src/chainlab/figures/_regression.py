@@ -1,0 +1,92 @@
+"""Per-cycle measures against each other with the store's mixed-model fit."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+
+from chainlab.figures._style import colours, layout
+from chainlab.io.study_store import StoreError, Study
+
+UNITS = {"peak_eversion_deg": "peak rearfoot eversion (deg)",
+         "pelvic_tilt_mean_deg": "mean pelvic tilt over the cycle, anterior + (deg)",
+         "lordosis_mean_deg": "mean lordosis over the cycle (deg)",
+         "eversion_excursion_deg": "eversion excursion (deg)",
+         "tibial_ir_excursion_lab_deg": "tibial internal-rotation excursion, lab (deg)"}
+
+SHORT = {"peak_eversion_deg": "peak rearfoot eversion", "pelvic_tilt_mean_deg": "Mean pelvic tilt",
+         "lordosis_mean_deg": "Mean lordosis", "eversion_excursion_deg": "eversion excursion",
+         "tibial_ir_excursion_lab_deg": "Tibial internal-rotation excursion"}
+
+
+def model_terms(study: Study, response: str, predictor: str) -> tuple[str, dict[str, dict[str, float]]]:
+    """The fixed effects of the store's mixed model ``response ~ predictor [+ C(condition)]``:
+    (formula, {term: {estimate, ci_low, ci_high, p}}). Raises StoreError naming the models
+    the store has when there is none such."""
+    st = study.statistics
+    models = sorted({str(m) for m in st.model.values}) if "model" in st.coords else []
+    pattern = re.compile(rf"^{re.escape(response)}\s*~\s*{re.escape(predictor)}(\s*\+\s*C\(condition\))?$")
+    match = [m for m in models if pattern.match(m)]
+    if not match:
+        raise StoreError(f"{study.path}: /statistics has no mixed model '{response} ~ {predictor} "
+                         f"[+ C(condition)]'; it has {models or 'none'} (problems: {st.attrs.get('problems', '[]')})")
+    rows = np.flatnonzero(st.model.values == match[0])
+    terms = {str(st.term.values[i]): {k: float(st[k].values[i]) for k in ("estimate", "ci_low", "ci_high", "p")}
+             for i in rows}
+    return match[0], terms
+
+
+def fit_lines(study: Study, response: str, predictor: str) -> dict[str, tuple[float, float]]:
+    """Per condition, the mixed model's fixed-effect line (intercept, slope): the intercept
+    plus the condition's effect (the first condition in sorted order is the reference)."""
+    _, terms = model_terms(study, response, predictor)
+    slope = terms[predictor]["estimate"]
+    base = terms["Intercept"]["estimate"]
+    conds = sorted(set(study.metrics.condition.astype(str)))
+    return {c: (base + terms.get(f"C(condition)[T.{c}]", {"estimate": 0.0})["estimate"], slope) for c in conds}
+
+
+def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg") -> go.Figure:
+    """One point per cycle (`predictor` against `response`), coloured by condition, with the
+    mixed model's fixed-effect line for each condition over that condition's range."""
+    m = study.metrics
+    missing = [c for c in (response, predictor) if c not in m.columns]
+    if missing:
+        raise StoreError(f"{study.path}: /metrics has no {missing}")
+    problems = json.loads(study.statistics.attrs.get("problems", "[]"))  # a store without the group raises
+    try:
+        formula, terms = model_terms(study, response, predictor)
+        lines = fit_lines(study, response, predictor)
+    except StoreError:  # not fitted (too few subjects, ...): the dots, and why
+        formula, terms = "", {}
+        lines = {c: None for c in sorted(set(m.condition.astype(str)))}
+        why = "<br>".join([f"no mixed model {response} ~ {predictor} in the store"]
+                          + [p for p in problems if response in p])
+    col = colours(lines)
+    fig = go.Figure()
+    for c, line in lines.items():
+        d = m[(m.condition.astype(str) == c) & m[response].notna() & m[predictor].notna()]
+        text = (d.subject.astype(str) + " " + d.trial.astype(str) + " " + d.side.astype(str)).to_numpy()
+        fig.add_trace(go.Scatter(x=d[predictor].to_numpy(float), y=d[response].to_numpy(float), mode="markers",
+                                 marker={"color": col[c], "size": 8, "line": {"width": 0.5, "color": "white"}},
+                                 name=f"{c} cycles ({len(d)})", legendgroup=c, text=text,
+                                 hovertemplate="%{text}<br>x %{x:.2f} deg<br>y %{y:.2f} deg"))
+        if len(d) and line is not None:
+            a, b = line
+            x = np.array([d[predictor].min(), d[predictor].max()], float)
+            fig.add_trace(go.Scatter(x=x, y=a + b * x, mode="lines", line={"color": col[c], "width": 2.5},
+                                     name=f"{c} mixed-model fit", legendgroup=c, meta={"slope": b, "intercept": a}))
+    fig.update_xaxes(title=UNITS.get(predictor, predictor))
+    fig.update_yaxes(title=UNITS.get(response, response))
+    if not terms:
+        fig.add_annotation(text=why, xref="paper", yref="paper", x=0.5, y=1.0, showarrow=False)
+        return layout(fig, f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, "
+                      "per cycle (no mixed model in the store)", height=550)
+    t = terms[predictor]
+    title = (f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, per cycle"
+             f"<br><sup>{formula} + (1 | subject): slope "
+             f"{t['estimate']:.3f} deg/deg (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, p = {t['p']:.3g})</sup>")
+    return layout(fig, title, height=550)

@@ -1,0 +1,50 @@
+"""What every figure shares: colours per condition, axis titles with units, the layout."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+#: Colours given to the study's conditions in sorted order (Okabe-Ito, readable in grey).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+#: Axis titles, each with its unit.
+PERCENT_CYCLE = "gait cycle (%)"
+LABELS = {
+    "rearfoot_eversion": "rearfoot eversion (deg)",
+    "tibial_rotation_lab": "tibial internal rotation, lab (deg)",
+    "tibial_rotation_femur": "tibial internal rotation, femur (deg)",
+    "pelvic_tilt": "pelvic tilt, anterior + (deg)",
+    "lordosis": "lordosis (deg)",
+}
+TITLES = {
+    "rearfoot_eversion": "Rearfoot eversion",
+    "tibial_rotation_lab": "Tibial rotation (lab)",
+    "tibial_rotation_femur": "Tibial rotation (femur)",
+    "pelvic_tilt": "Pelvic tilt",
+    "lordosis": "Lordosis",
+}
+
+
+def colours(conditions) -> dict[str, str]:
+    """A fixed colour per condition (sorted names, so every figure agrees)."""
+    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(conditions))}
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def layout(fig: go.Figure, title: str, height: int = 500, width: int = 900) -> go.Figure:
+    """The shared look: white template, fixed size (the static export uses it too)."""
+    fig.update_layout(title=title, template="plotly_white", width=width, height=height,
+                      legend={"groupclick": "togglegroup"}, margin={"t": 70, "l": 70, "r": 30, "b": 60})
+    return fig
+
+
+def note(fig: go.Figure, text: str) -> go.Figure:
+    """A line of text on an empty figure: what is missing from the store and why."""
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                       font={"size": 14})
+    return fig

@@ -1,0 +1,143 @@
+"""Writing figures: self-contained HTML and JSON always, SVG and PDF where a browser is.
+
+HTML inlines plotly.js (works offline) and uses a fixed div id, so the same figure gives the
+same bytes on every run. SVG and PDF are drawn by kaleido in a Chrome/Chromium, run in a
+child process with a time limit (:mod:`chainlab.figures._export`); without a browser one
+message says so and only HTML and JSON are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from chainlab.io.store import write_text_atomic
+
+FORMATS = ("html", "json", "svg", "pdf")
+STATIC = ("svg", "pdf")
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+NO_BROWSER = ("no Chrome/Chromium found (looked for $BROWSER_PATH, " + ", ".join(BROWSER_NAMES)
+              + " on PATH and kaleido's own download); writing HTML and JSON only. For SVG and PDF install "
+              "one (Debian: apt-get install chromium) or point BROWSER_PATH at it.")
+AUTO = "auto"
+
+
+def find_browser() -> str | None:
+    """The Chrome/Chromium kaleido will use: ``$BROWSER_PATH``, then the usual names on
+    PATH, then kaleido's own lookup (its typical install paths and ``plotly_get_chrome``'s
+    download). None when there is none."""
+    env = os.environ.get("BROWSER_PATH")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for name in BROWSER_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    try:
+        from choreographer.browsers.chromium import Chromium
+
+        return Chromium.find_browser(skip_local=False)
+    except Exception:  # noqa: BLE001 - a lookup that fails means no browser
+        return None
+
+
+def _html(fig: go.Figure, name: str) -> str:
+    return fig.to_html(include_plotlyjs=True, full_html=True, div_id=f"chainlab-{name}",
+                       config={"displaylogo": False, "toImageButtonOptions": {"filename": name}})
+
+
+def write_figures(figures: Mapping[str, go.Figure], out_dir: str | os.PathLike,
+                  formats: Sequence[str] = FORMATS, browser: str | None = AUTO, timeout: float | None = None,
+                  say: Callable[[str], None] | None = None) -> dict[str, list[Path]]:
+    """Write each figure as ``name.html`` and ``name.json``, and as ``name.svg`` /
+    ``name.pdf`` when asked for and a browser is there (`browser`: a path, None for none,
+    or ``"auto"`` for :func:`find_browser`). All static files are drawn in one child
+    process, ended after `timeout` seconds (default 60 + 20 per file). Returns the files
+    written per figure."""
+    say = say or (lambda msg: print(msg, file=sys.stderr))
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown figure format(s) {unknown}; expected some of {list(FORMATS)}")
+    out = Path(out_dir)
+    written: dict[str, list[Path]] = {}
+    for name, fig in figures.items():
+        written[name] = [write_text_atomic(_html(fig, name), out / f"{name}.html"),
+                         write_text_atomic(fig.to_json(), out / f"{name}.json")]
+    static = [f for f in STATIC if f in formats]
+    if not static or not figures:
+        return written
+    if browser == AUTO:
+        browser = find_browser()
+    if not browser:
+        say(f"chainlab figures: {NO_BROWSER}")
+        return written
+    jobs = [(str(out / f"{n}.json"), str(out / f"{n}.{f}"), f) for n in figures for f in static]
+    limit = timeout if timeout is not None else 60.0 + 20.0 * len(jobs)
+    done = _export(browser, jobs, limit, say)
+    for n in figures:
+        written[n] += [Path(p) for src, p, _ in jobs if p in done and src == str(out / f"{n}.json")]
+    return written
+
+
+def write_figure(fig: go.Figure, out_dir: str | os.PathLike, name: str, formats: Sequence[str] = FORMATS,
+                 browser: str | None = AUTO, timeout: float | None = None) -> list[Path]:
+    """One figure: ``name.html`` (self-contained), ``name.json``, and ``name.svg`` /
+    ``name.pdf`` when a browser is there (see :func:`write_figures`)."""
+    return write_figures({name: fig}, out_dir, formats, browser, timeout)[name]
+
+
+def _export(browser: str, jobs: list[tuple[str, str, str]], limit: float,
+            say: Callable[[str], None]) -> set[str]:
+    """Run the static export in a child process of its own session; kill the whole group
+    (kaleido and its browser) when it overruns `limit`. The files it wrote."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(jobs, f)
+    cmd = [sys.executable, "-m", "chainlab.figures._export", browser, f.name]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        tree = _process_tree(proc.pid)  # the browser may run in a session of its own
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        stdout, stderr = proc.communicate()
+        say(f"chainlab figures: SVG/PDF export with {browser} stopped after {limit:.0f} s; "
+            "HTML and JSON are written")
+    finally:
+        os.unlink(f.name)
+    done = {line.strip() for line in stdout.splitlines() if line.strip()}
+    if proc.returncode not in (0, -signal.SIGKILL):
+        tail = " ".join(stderr.strip().splitlines()[-3:])
+        say(f"chainlab figures: SVG/PDF export with {browser} failed (exit {proc.returncode}): {tail}")
+    return done
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants, from /proc (Linux); only `pid` where there is none."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
