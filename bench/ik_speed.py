@@ -223,7 +223,7 @@ def null_space(chain: Chain, truth: Pose, y: np.ndarray) -> str:
     then differ in those coordinates at equal marker residual.
     """
     prob = FrameProblem(chain, y[0], truth.take(slice(0, 1)))
-    u, s, vt = np.linalg.svd(prob.jacobian(prob.p0))
+    _, s, vt = np.linalg.svd(prob.jacobian(prob.p0))
     names = ["root_wx", "root_wy", "root_wz", "root_tx", "root_ty", "root_tz"]
     names += [n for n, free in zip(chain.coordinate_names()[6:], free_mask(chain).ravel()) if free]
     v = vt[-1]

@@ -168,7 +168,8 @@ def _block_starts(chain: Chain, y: np.ndarray, w: np.ndarray, starts: np.ndarray
 def _start_incomplete(chain: Chain, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Frames where some body has fewer than 3 markers (with its joint centre: 2)."""
     counts = np.stack([(w[:, chain.body_of_marker == i] > 0).sum(axis=1) for i in range(len(chain.bodies))], 1)
-    need = np.array([3] + [2] * (len(chain.bodies) - 1))
+    have = np.bincount(chain.body_of_marker, minlength=len(chain.bodies))
+    need = np.minimum(np.array([3] + [2] * (len(chain.bodies) - 1)), have)  # a body short of markers by design
     return (counts < need).any(axis=1)
 
 
