@@ -1,0 +1,83 @@
+"""Where chainlab's dask work runs: threads of this process, or a distributed scheduler.
+
+Every stage that computes with dask does so inside :func:`dask_scheduler`::
+
+    with dask_scheduler(threads=2):
+        result = dask.compute(...)
+
+The scheduler is chosen, in this order, by
+
+1. the ``scheduler`` argument (a command's ``--scheduler``),
+2. the environment variable ``CHAINLAB_DASK_SCHEDULER`` (set by a workflow profile, or by
+   the user before ``snakemake``),
+3. the default: dask's threaded scheduler with ``threads`` workers (a Snakemake rule's
+   ``threads``, passed to the command as ``--threads``), so a job never uses more cores than
+   the workflow gave it.
+
+A value is ``threads``, ``synchronous`` (one thread, for debugging), ``processes``, or the
+address of a running ``dask.distributed`` scheduler (``tcp://host:port``, for a
+``LocalCluster`` or a cluster started with dask-jobqueue); connecting to one needs the
+``distributed`` package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+ENV = "CHAINLAB_DASK_SCHEDULER"
+LOCAL = ("threads", "synchronous", "processes")
+
+
+def scheduler_name(scheduler: str | None = None) -> str:
+    """The scheduler that :func:`dask_scheduler` would use: an argument, else the environment,
+    else ``threads``."""
+    value = (scheduler or os.environ.get(ENV, "") or "threads").strip()
+    if value not in LOCAL and "://" not in value:
+        raise ValueError(
+            f"dask scheduler must be one of {', '.join(LOCAL)} or a scheduler address such as "
+            f"tcp://127.0.0.1:8786 (from --scheduler or ${ENV}); found {value!r}"
+        )
+    return value
+
+
+def default_threads() -> int:
+    """Cores this process may use (its CPU affinity, which SLURM and taskset restrict)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> Iterator[str]:
+    """Run the dask computations of the ``with`` block on the chosen scheduler; yields its name.
+
+    `threads` bounds the local schedulers' workers (default: the cores this process may use);
+    a distributed scheduler has its own workers and ignores it.
+    """
+    import dask
+
+    name = scheduler_name(scheduler)
+    threads = max(1, int(threads)) if threads else default_threads()
+    if name in LOCAL:
+        with dask.config.set(scheduler=name, num_workers=threads):
+            yield name
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ValueError(
+            f"dask scheduler {name!r} is a distributed address, but the 'distributed' package "
+            "is not installed (pip install distributed)"
+        ) from exc
+    try:
+        client = Client(name, timeout="20s", set_as_default=False)
+    except OSError as exc:
+        raise ValueError(f"cannot reach the dask scheduler at {name} (from --scheduler or ${ENV}): {exc}") from exc
+    try:
+        with dask.config.set(scheduler=client.get):
+            yield name
+    finally:
+        client.close()
