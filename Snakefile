@@ -1,14 +1,28 @@
-# chainlab workflow: one rule file per stage in workflow/rules/.
-# Run: snakemake --cores 2   (configuration in config/config.yaml)
+# chainlab workflow: raw C3D captures to the study store, figures and a report.
+#
+#   snakemake --cores 2                  the study of config/config.yaml into results/<study>/
+#   snakemake --cores 2 figures          the figures again, from results/<study>/study.h5 alone
+#   snakemake --report report.html       Snakemake's report of the run (figures and captions)
+#
+# One rule file per stage (workflow/rules/); each rule calls one chainlab command, the science
+# is in src/chainlab/. docs/workflow.md has the stages, their files and what reruns when.
 
 configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/ingest.smk"
-include: "workflow/rules/study.smk"
+include: "workflow/rules/trials.smk"
+include: "workflow/rules/store.smk"
+include: "workflow/rules/statistics.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         f"{RESULTS}/study.h5",
+        f"{RESULTS}/metrics.csv",
+        f"{RESULTS}/failures.tsv",
+        f"{RESULTS}/figures/index.json",
+        f"{RESULTS}/report.html",
+    default_target: True

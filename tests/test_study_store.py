@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -48,7 +49,9 @@ def test_xarray_and_the_python_api(store):
     assert trial.sizes["event"] >= 4
     prov = s.provenance
     assert prov.sizes["input"] == 9 and len(prov.input_sha256.values[0]) == 64
-    assert "study: default" in prov.attrs["config"]
+    used = json.loads(prov.attrs["config"])  # the settings that made the store, defaults filled in
+    assert used["statistics"]["permutations"] == 200 and used["kinematics"]["solver"] == "direct"
+    assert set(used) == {"read", "kinematics", "gait", "statistics"}
 
 
 def test_query(store):

@@ -1,68 +1,173 @@
-"""The Snakemake workflow end to end on a tiny study with one broken trial."""
+"""The Snakemake workflow end to end on a tiny study: two real walks, a synthetic trial, a
+broken capture and a missing one."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import shutil
-import subprocess
+import signal
 
 import pandas as pd
 import pytest
 
+from chainlab.figures import FIGURES, find_browser
 from chainlab.io.study_store import open_study
+from chainlab.study import assemble_study, load_trial_outputs, StudyConfig
 
-from .conftest import ROOT, STUDY
+from ._workflow import differences, make_tiny_study, run_snakemake, snakemake_or_skip, start_snakemake, stop_when
+from .conftest import ROOT
+
+GOOD = ["HC030A05", "HC033A10", "SYNTH01"]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    if shutil.which("snakemake") is None:
-        pytest.skip("snakemake not installed (pip install -e '.[test]' installs it)")
-    d = tmp_path_factory.mktemp("study")
-    broken = d / "broken.c3d"
-    broken.write_bytes((STUDY / "HC030A/Turn/HC030A22.c3d").read_bytes()[:20_000])
-    static = STUDY / "HC030A/Static/HC030A01.c3d"
-    rows = [
-        ("HC030A", "Straight", "HC030A05", static, STUDY / "HC030A/Straight/HC030A05.c3d"),
-        ("HC033A", "Straight", "HC033A10", STUDY / "HC033A/Static/HC033A01.c3d", STUDY / "HC033A/Straight/HC033A10.c3d"),
-        ("HC030A", "Turn", "BROKEN", static, broken),
-    ]
-    (d / "config").mkdir()
-    pd.DataFrame(rows, columns=["subject", "condition", "trial", "static", "dynamic"]).to_csv(
-        d / "config" / "trials.tsv", sep="\t", index=False)
-    (d / "config" / "config.yaml").write_text(
-        "study: tiny\ntrials: config/trials.tsv\nstatistics:\n  permutations: 200\n")
+    snakemake_or_skip()
+    d = make_tiny_study(tmp_path_factory.mktemp("wf") / "study")
+    run = run_snakemake(d)
+    assert run.returncode == 0, run.stderr[-3000:]
     return d
 
 
-def _snakemake(project, *args):
-    return subprocess.run(
-        [shutil.which("snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(project),
-         "--cores", "2", *args], capture_output=True, text=True, timeout=600)
-
-
-def test_the_study_completes_without_the_broken_trial(project):
-    run = _snakemake(project)
-    assert run.returncode == 0, run.stderr[-2000:]
+def test_the_study_completes_without_the_bad_trials(project):
     out = project / "results" / "tiny"
     fails = pd.read_csv(out / "failures.tsv", sep="\t")
-    assert list(fails.trial) == ["BROKEN"] and list(fails.stage) == ["read"]
-    assert "broken.c3d" in fails.reason[0]  # the file named, with the reason
+    assert list(fails.trial) == ["BROKEN", "MISSING"] and list(fails.stage) == ["read", "read"]
+    assert "broken.c3d" in fails.reason[0] and "not_there.c3d" in fails.reason[1]  # the file named
     s = open_study(out / "study.h5")
-    assert s.trials == ["HC030A05", "HC033A10"]
+    assert s.trials == GOOD
     assert len(pd.read_csv(out / "metrics.csv")) == s.cycles.sizes["cycle"] > 0
+    assert set(s.metrics.trial) == set(GOOD)  # every good trial has its cycles
+    assert sorted(s.provenance.failure_trial.values) == ["BROKEN", "MISSING"]
+    assert "estimate" in s.statistics  # the statistics step ran on the store
+
+
+def test_the_statistics_step_equals_the_one_pass_study(project, tmp_path):
+    """The workflow's store (trial files -> store -> statistics) holds what `chainlab study`'s
+    one pass computes from the same trials."""
+    out = project / "results" / "tiny"
+    config = StudyConfig.load(project / "config" / "config.yaml")
+    one = assemble_study(load_trial_outputs(sorted((out / "trials").glob("*.h5"))), tmp_path, config)
+    a, b = open_study(out / "study.h5"), open_study(one)
+    for name in ("estimate", "ci_low", "ci_high", "p", "spm_t", "band_mean"):
+        if name in b.statistics:
+            assert a.statistics[name].values.tolist() == b.statistics[name].values.tolist(), name
+    assert a.provenance.attrs["config"] == b.provenance.attrs["config"]
+    assert json.loads(a.provenance.attrs["config"])["statistics"]["permutations"] == 200
+
+
+def test_figures_and_report(project):
+    out = project / "results" / "tiny"
+    index = json.loads((out / "figures" / "index.json").read_text())
+    assert [f["name"] for f in index["figures"]] == [f.name for f in FIGURES]
+    browser = find_browser()
+    for f in FIGURES:
+        html = (out / "figures" / f"{f.name}.html").read_text()
+        assert f'id="chainlab-{f.name}"' in html and not re.search(r"<script[^>]+src=\"https?:", html)
+        if browser:
+            svg = (out / "figures" / f"{f.name}.svg").read_text()
+            assert svg.lstrip().startswith("<svg") and "</svg>" in svg
+    if not browser:
+        pytest.skip("no Chrome/Chromium: SVG not drawn (.ci/run installs Debian's chromium)")
+    report = (out / "report.html").read_text()
+    assert not re.search(r"<script[^>]+src=\"https?:", report)  # self-contained
+    for f in FIGURES:
+        assert f'id="report-{f.name}"' in report and f.caption[:60] in report.replace("&#x27;", "'")
+    assert "BROKEN" in report and "MISSING" in report  # the failures listed
+    assert "peak_eversion_deg" in report  # the model table
+
+
+def test_snakemake_report_is_self_contained(project):
+    run = run_snakemake(project, "--report", "report.html")
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = (project / "report.html").read_text()
+    assert not re.search(r"<script[^>]+src=\"https?:", text)
+    for f in FIGURES:
+        m = re.search(rf"data:text/html;charset=utf8;filename={f.name}\.html;base64,([A-Za-z0-9+/=]+)", text)
+        assert m, f"{f.name}.html not in the report"
+        html = (project / "results" / "tiny" / "figures" / f"{f.name}.html").read_bytes()
+        assert base64.b64decode(m.group(1)) == html
 
 
 def test_a_second_run_does_nothing(project):
-    run = _snakemake(project, "--dry-run")
-    assert run.returncode == 0
+    run = run_snakemake(project, "--dry-run")
+    assert run.returncode == 0, run.stderr[-2000:]
     assert "Nothing to be done" in run.stdout + run.stderr
 
 
-def test_lint_is_clean_but_for_the_environment_note():
-    if shutil.which("snakemake") is None:
-        pytest.skip("snakemake not installed")
-    run = subprocess.run([shutil.which("snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--lint"],
+def _jobs(dry_run_text: str) -> dict[str, int]:
+    """Job counts per rule from a dry run's job table."""
+    table = dry_run_text.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("permutations: 200", "permutations: 300"), {"statistics", "figures", "report", "all"}),
+    (("formats: [html, json, svg]", "formats: [html, json]"), {"figures", "report", "all"}),
+    (("trials: config/trials.tsv", "trials: config/trials.tsv\ngait:\n  strike_threshold_N: 25"),
+     {"trial", "store", "statistics", "figures", "report", "all"}),
+])
+def test_a_config_change_reruns_only_the_steps_it_affects(project, tmp_path, edit, expected):
+    copy = tmp_path / "study"
+    shutil.copytree(project, copy, symlinks=True)  # metadata and times kept
+    cfg = copy / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace(*edit))
+    run = run_snakemake(copy, "--dry-run")
+    assert run.returncode == 0, run.stderr[-2000:]
+    jobs = _jobs(run.stdout + run.stderr)
+    assert set(jobs) == expected, jobs
+    if "trial" in jobs:
+        assert jobs["trial"] == 5  # every trial, the failed ones too
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_stopped_run_rerun_gives_the_same_outputs(project, tmp_path, sig):
+    """Stopped once a trial is done (SIGTERM: Ctrl-C or a cancelled job; SIGKILL: the machine
+    lost, which leaves Snakemake's lock behind), then run again: the outputs equal those of
+    the uninterrupted run."""
+    d = make_tiny_study(tmp_path / "study")
+    trials = d / "results" / "tiny" / "trials"
+    proc = start_snakemake(d)
+    stop_when(proc, lambda: any(trials.glob("*.h5")), sig)
+    assert not (d / "results" / "tiny" / "study.h5").exists()
+    if sig == signal.SIGKILL:
+        run = run_snakemake(d, "--dry-run")
+        assert run.returncode != 0 and "cannot be locked" in run.stdout + run.stderr
+        assert run_snakemake(d, "--unlock").returncode == 0
+    run = run_snakemake(d)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert differences(project / "results" / "tiny", d / "results" / "tiny") == []
+    leftovers = [p.name for p in (d / "results").rglob(".*.tmp")]
+    assert sig == signal.SIGKILL or leftovers == []  # SIGTERM: no half-written temporary file
+
+
+def test_config_mistakes_stop_the_run_naming_the_key_or_line(tmp_path):
+    snakemake_or_skip()
+    d = make_tiny_study(tmp_path / "study")
+    cfg = d / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("permutations: 200", "permutations: 20\n  permutation: 3"))
+    run = run_snakemake(d, "--dry-run")
+    text = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "statistics.permutations: 20 is less than the minimum of 100" in text
+    assert "unknown key(s) ['permutation']" in text
+    cfg.write_text("study: tiny\ntrials: config/trials.tsv\n")
+    sheet = d / "config" / "trials.tsv"
+    sheet.write_text(sheet.read_text().replace("\tSYNTH01\t", "\tSYNTH 01\t").replace("HC033A\tStraight", "HC033A\t"))
+    run = run_snakemake(d, "--dry-run")
+    text = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "line 3 (trial HC033A10): column 'condition' is empty" in text
+    assert "line 4 (trial SYNTH 01): column 'trial'" in text
+
+
+def test_lint_is_clean():
+    exe = snakemake_or_skip()
+    import subprocess
+
+    run = subprocess.run([exe, "--snakefile", str(ROOT / "Snakefile"), "--lint"],
                          capture_output=True, text=True, cwd=ROOT)
     text = run.stdout + run.stderr
-    lints = [line for line in text.splitlines() if line.strip().startswith("*")]
-    assert all("conda environment or container" in line for line in lints), lints
+    assert run.returncode == 0 and "Congratulations, your workflow is in a good condition" in text, text[-3000:]

@@ -148,29 +148,80 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace, command: str):
+    """The config a workflow step runs with (--settings), or None after printing why not."""
+    from chainlab.config import settings_from
+
+    try:
+        return settings_from(args.settings)
+    except ValueError as exc:
+        print(f"chainlab {command}: {exc}", file=sys.stderr)
+        return None
+
+
 def _cmd_trial(args: argparse.Namespace) -> int:
     from chainlab.study import run_trial, write_trial_failure, write_trial_output
 
-    result = run_trial(args.subject, args.condition, args.trial, Path(args.dynamic), Path(args.static))
+    config = _settings(args, "trial")
+    if config is None:
+        return 2
+    result = run_trial(args.subject, args.condition, args.trial, Path(args.dynamic), Path(args.static),
+                       config=config)
     if isinstance(result, dict):
         write_trial_failure(result, args.output)
         print(f"chainlab trial: {args.trial} failed at {result['stage']}: {result['reason']}", file=sys.stderr)
         return 0  # recorded: the study goes on
     write_trial_output(result, args.output)
+    for p in result.gait.problems:
+        print(f"chainlab trial: {p}", file=sys.stderr)
     print(f"{args.output}: {len(result.gait.metrics)} cycles")
     return 0
 
 
-def _cmd_assemble(args: argparse.Namespace) -> int:
-    from chainlab.study import assemble_study, load_config, load_trial_outputs
+def _cmd_store(args: argparse.Namespace) -> int:
+    from chainlab.study import load_trial_outputs, store_tables
 
     try:
-        _, text = load_config(args.config)
-        store = assemble_study(load_trial_outputs(args.trials), args.out, text, args.permutations)
+        results = load_trial_outputs(args.trials)
+        store = store_tables(results, args.output)
     except (ChainlabError, OSError, ValueError) as exc:
-        print(f"chainlab assemble: {exc}", file=sys.stderr)
+        print(f"chainlab store: {exc}", file=sys.stderr)
         return 1
-    print(store)
+    print(f"{store}: {len(results.trials)} trials, {sum(len(t.gait.metrics) for t in results.trials)} cycles, "
+          f"{len(results.failures)} failed")
+    return 0
+
+
+def _cmd_statistics(args: argparse.Namespace) -> int:
+    from chainlab.study import add_statistics
+
+    config = _settings(args, "statistics")
+    if config is None:
+        return 2
+    try:
+        store = add_statistics(args.tables, args.output, config)
+    except (ChainlabError, OSError, ValueError) as exc:
+        print(f"chainlab statistics: {exc}", file=sys.stderr)
+        return 1
+    from chainlab.io.study_store import open_study
+
+    st = open_study(store).statistics
+    print(f"{store}: {st.sizes.get('row', 0)} model terms, {st.sizes.get('spm_variable', 0)} SPM tests")
+    for p in json.loads(st.attrs.get("problems", "[]")):
+        print(f"chainlab statistics: left out: {p}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from chainlab.io.study_store import StoreError
+    from chainlab.report import write_report
+
+    try:
+        out = write_report(args.store, args.figures, args.output, workflow=args.workflow)
+    except (StoreError, OSError, ValueError) as exc:
+        print(f"chainlab report: {exc}", file=sys.stderr)
+        return 1
+    print(out)
     return 0
 
 
@@ -386,9 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument("config", nargs="?", default="config/config.yaml", help="default: %(default)s")
     study.add_argument("--out", default="results", help="output folder (default: %(default)s)")
-    study.add_argument("--permutations", type=int, default=2000, help="SPM permutations (default: %(default)s)")
+    study.add_argument("--permutations", type=int, default=None,
+                       help="SPM permutations (default: the config's statistics.permutations, 2000)")
     study.set_defaults(func=_cmd_study)
 
+    settings_help = ("the study's settings: a config file (YAML, chainlab.config) or the JSON of some of its "
+                     "sections, as the workflow passes them (default: every default)")
     tr = sub.add_parser(
         "trial",
         help="one trial through every stage into its output file (a workflow step)",
@@ -396,22 +450,48 @@ def build_parser() -> argparse.ArgumentParser:
                     "result file; a trial that fails writes a file recording the stage and reason "
                     "instead, and the command still succeeds so that the study goes on.",
     )
-    for name in ("subject", "condition", "trial", "static", "dynamic"):
-        tr.add_argument(f"--{name}", required=True)
-    tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5")
+    for name, what in (("subject", "subject id"), ("condition", "condition"), ("trial", "trial id"),
+                       ("static", "the subject's static trial (C3D)"), ("dynamic", "the dynamic trial (C3D)")):
+        tr.add_argument(f"--{name}", required=True, help=what)
+    tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
+    tr.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; read, kinematics and gait apply")
     tr.set_defaults(func=_cmd_trial)
 
-    asm = sub.add_parser(
-        "assemble",
-        help="assemble the study store from trial result files (a workflow step)",
-        description="Statistics, study.h5, metrics.csv and failures.tsv in OUT from the files "
-                    "written by `chainlab trial`.",
+    st = sub.add_parser(
+        "store",
+        help="the study store without statistics, from trial result files (a workflow step)",
+        description="Assemble the results of `chainlab trial` into a study store (docs/schema.md) "
+                    "without its statistics, and write metrics.csv (one row per cycle) and "
+                    "failures.tsv (trial, stage, reason) beside it.",
     )
-    asm.add_argument("trials", nargs="+", metavar="TRIAL.h5")
-    asm.add_argument("--config", required=True)
-    asm.add_argument("--out", required=True, metavar="DIR")
-    asm.add_argument("--permutations", type=int, default=2000)
-    asm.set_defaults(func=_cmd_assemble)
+    st.add_argument("trials", nargs="+", metavar="TRIAL.h5")
+    st.add_argument("-o", "--output", required=True, metavar="TABLES.h5")
+    st.set_defaults(func=_cmd_store)
+
+    sa = sub.add_parser(
+        "statistics",
+        help="the study statistics, added to the store (a workflow step)",
+        description="Fit the study statistics (mixed models, SPM, bootstrap bands; docs/gait.md) to "
+                    "the per-cycle table and curves of a store written by `chainlab store`, and write "
+                    "the study store with its /statistics group. What cannot be tested is listed.",
+    )
+    sa.add_argument("tables", metavar="TABLES.h5")
+    sa.add_argument("-o", "--output", required=True, metavar="STUDY.h5")
+    sa.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; statistics applies")
+    sa.set_defaults(func=_cmd_statistics)
+
+    rp = sub.add_parser(
+        "report",
+        help="one self-contained HTML report of a study (store, figures, statistics, provenance)",
+        description="Write a single HTML file that works offline: the study's trials and failures, "
+                    "the model estimates and what was left out, every figure of FIGURES/index.json "
+                    "(`chainlab figures`) with its caption, and the provenance (inputs, versions, config).",
+    )
+    rp.add_argument("store", metavar="STUDY.h5")
+    rp.add_argument("--figures", required=True, metavar="DIR", help="folder written by `chainlab figures`")
+    rp.add_argument("-o", "--output", required=True, metavar="REPORT.html")
+    rp.add_argument("--workflow", metavar="TEXT.rst", help="a description of the workflow to include")
+    rp.set_defaults(func=_cmd_report)
 
     q = sub.add_parser(
         "query",
@@ -430,7 +510,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (a workflow stopped, a cluster job cancelled) exits like Ctrl-C does, so the
+    temporary file of an output being written is removed, never left half-written."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _exit_on_sigterm()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -18,12 +18,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chainlab.config import SHEET_COLUMNS, StudyConfig, read_sheet  # noqa: F401 (re-exported)
 from chainlab.errors import ChainlabError
 from chainlab.gait.analysis import GaitResult, analyse_trial
 from chainlab.io.c3d import read_c3d
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 
-SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
+
+
+#: The config sections a trial's result depends on.
+TRIAL_SECTIONS = ("read", "kinematics", "gait")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class TrialResult:
     capture: xr.Dataset
     kinematics: xr.Dataset
     gait: GaitResult
+    settings: str = ""  # the read, kinematics and gait settings it was computed with (JSON)
 
 
 @dataclass
@@ -44,51 +49,49 @@ class StudyResult:
     failures: list[dict] = field(default_factory=list)  # trial, stage, reason
 
 
-def read_sheet(path: str | Path) -> pd.DataFrame:
-    """The sample sheet (TSV): subject, condition, trial, static, dynamic; paths relative to
-    the sheet's folder's parent when not absolute (config/trials.tsv -> the project root)."""
-    path = Path(path)
-    sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#")
-    missing = [c for c in SHEET_COLUMNS if c not in sheet.columns]
-    if missing:
-        raise ValueError(f"{path}: columns {missing} missing; expected {list(SHEET_COLUMNS)}")
-    dup = sheet.trial[sheet.trial.duplicated()].tolist()
-    if dup:
-        raise ValueError(f"{path}: trial ids {dup} appear more than once")
-    return sheet
-
-
 def run_trial(subject: str, condition: str, trial: str, dynamic: Path, static: Path,
               options: KinematicsOptions | None = None,
-              statics: dict[Path, xr.Dataset] | None = None) -> TrialResult | dict:
+              statics: dict[Path, xr.Dataset] | None = None,
+              config: StudyConfig | None = None) -> TrialResult | dict:
     """One trial through reading, kinematics and gait analysis: its result, or a failure
-    record ``{"trial", "stage", "reason"}`` (never an exception for a bad trial)."""
+    record ``{"trial", "stage", "reason"}`` (never an exception for a bad trial).
+
+    `config` gives the stages' settings (its read, kinematics and gait sections; defaults
+    without one); `options`, when given, replaces its kinematics section.
+    """
+    config = config or StudyConfig.from_dict({"study": "study", "trials": "-"}, "defaults")
+    settings = config.settings(*TRIAL_SECTIONS) if options is None else ""  # "": not reusable
+    options = options or config.kinematics_options()
+    cop = config.read["cop_threshold_N"]
     stage = "read"
     try:
-        capture = read_c3d(dynamic)
+        capture = read_c3d(dynamic, cop_threshold=cop)
         cache = statics if statics is not None else {}
         if static not in cache:
-            cache[static] = read_c3d(static)
+            cache[static] = read_c3d(static, cop_threshold=cop)
         stage = "kinematics"
         kin = compute_kinematics(capture, cache[static], options)
         stage = "gait"
-        gait = analyse_trial(capture, kin)
+        gait = analyse_trial(capture, kin, config.plate_event_options())
     except (ChainlabError, OSError, ValueError) as exc:
         return {"trial": trial, "stage": stage, "reason": str(exc)}
-    return TrialResult(subject, condition, trial, Path(dynamic), Path(static), capture, kin, gait)
+    return TrialResult(subject, condition, trial, Path(dynamic), Path(static), capture, kin, gait, settings)
 
 
-def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOptions | None = None,
-              progress: Callable[[str], None] | None = None, trial_dir: str | Path | None = None) -> StudyResult:
+def run_study(sheet: pd.DataFrame, root: str | Path = ".",
+              progress: Callable[[str], None] | None = None, trial_dir: str | Path | None = None,
+              config: StudyConfig | None = None) -> StudyResult:
     """Every row of `sheet`; a failing trial is recorded (trial, stage, reason), never raised.
 
     With `trial_dir`, each trial's result is kept in ``<trial_dir>/<trial>.h5``; a trial whose
-    file is there and was made from the same input files (sha256) is loaded, not recomputed,
-    so adding a trial to the sheet computes that trial only.
+    file is there and was made from the same input files (sha256) with the same settings is
+    loaded, not recomputed, so adding a trial to the sheet computes that trial only.
     """
     from chainlab.io.c3d import sha256_file
 
     root = Path(root)
+    config = config or StudyConfig.from_dict({"study": "study", "trials": "-"}, "defaults")
+    settings = config.settings(*TRIAL_SECTIONS)
     out = StudyResult()
     say = progress or (lambda msg: print(msg, file=sys.stderr))
     statics: dict[Path, xr.Dataset] = {}
@@ -99,7 +102,7 @@ def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOp
             try:
                 kept = read_trial_output(saved)
                 if isinstance(kept, TrialResult) and (kept.subject, kept.condition) == (row.subject, row.condition) \
-                        and "residuals" in kept.capture \
+                        and "residuals" in kept.capture and kept.settings == settings \
                         and kept.capture.attrs.get("source_sha256") == sha256_file(dyn) \
                         and kept.kinematics.attrs.get("static_sha256") == sha256_file(sta):
                     say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
@@ -108,7 +111,7 @@ def run_study(sheet: pd.DataFrame, root: str | Path = ".", options: KinematicsOp
             except (OSError, ValueError, KeyError):
                 pass  # unreadable or from another version: computed again
         say(f"[{i}/{len(sheet)}] {row.trial}")
-        result = run_trial(row.subject, row.condition, row.trial, dyn, sta, options, statics)
+        result = run_trial(row.subject, row.condition, row.trial, dyn, sta, None, statics, config)
         if isinstance(result, dict):
             out.failures.append(result)
             say(f"  failed at {result['stage']}: {result['reason']}")
@@ -149,6 +152,7 @@ def write_trial_output(t: TrialResult, path: str | Path) -> Path:
     markers = xr.Dataset({"residuals": cap.residuals.astype(np.float32)} if "residuals" in cap else {})
     root = xr.Dataset(attrs={"title": "chainlab trial", "subject": t.subject, "condition": t.condition,
                              "trial": t.trial, "dynamic": str(t.dynamic), "static": str(t.static),
+                             "settings": t.settings,
                              "problems": json.dumps(t.gait.problems)})
     g = t.gait
     tree = xr.DataTree.from_dict({
@@ -192,7 +196,7 @@ def read_trial_output(path: str | Path) -> TrialResult | dict:
     if "markers" in tree.children:  # marker residuals (the store's quality summary)
         capture = capture.merge(tree["markers"].to_dataset())
     return TrialResult(a["subject"], a["condition"], a["trial"], Path(a["dynamic"]), Path(a["static"]),
-                       capture, tree["kinematics"].to_dataset(), gait)
+                       capture, tree["kinematics"].to_dataset(), gait, a.get("settings", ""))
 
 
 def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
@@ -210,21 +214,80 @@ def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
     return metrics, cur
 
 
-def assemble_study(results: StudyResult, out_dir: str | Path, config_text: str = "",
-                   n_permutations: int = 2000) -> Path:
-    """Statistics, the study store, metrics.csv and failures.tsv from the trials' results."""
+def _write_tables(metrics: pd.DataFrame, failures: list[dict], out: Path) -> None:
     from chainlab.io.store import write_text_atomic
-    from chainlab.io.study_store import write_study_store
+
+    write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
+    fails = pd.DataFrame(failures, columns=["trial", "stage", "reason"]).sort_values("trial")
+    write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
+
+
+def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig):
     from chainlab.stats.study import study_statistics
+
+    if not len(metrics):
+        return None
+    st = config.statistics
+    return study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"])
+
+
+def assemble_study(results: StudyResult, out_dir: str | Path, config: StudyConfig) -> Path:
+    """Statistics, the study store ``study.h5``, ``metrics.csv`` and ``failures.tsv`` in
+    `out_dir` from the trials' results (in one pass: ``chainlab study``)."""
+    from chainlab.io.study_store import write_study_store
 
     out = Path(out_dir)
     metrics, curves = study_tables(results)
-    stats = study_statistics(metrics, curves, n_permutations=n_permutations) if len(metrics) else None
-    store = write_study_store(results, out / "study.h5", stats, config_text)
-    write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
-    fails = pd.DataFrame(results.failures, columns=["trial", "stage", "reason"]).sort_values("trial")
-    write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
+    store = write_study_store(results, out / "study.h5", _statistics(metrics, curves, config),
+                              config.settings(*TRIAL_SECTIONS, "statistics"))
+    _write_tables(metrics, results.failures, out)
     return store
+
+
+def store_tables(results: StudyResult, path: str | Path) -> Path:
+    """The study store without its statistics at `path`, and ``metrics.csv`` and
+    ``failures.tsv`` beside it (the workflow's ``store`` step; :func:`add_statistics` follows).
+    Its provenance records the settings the trials were computed with."""
+    from chainlab.io.study_store import write_study_store
+
+    path = Path(path)
+    metrics, _ = study_tables(results)
+    used = sorted({t.settings for t in results.trials})
+    settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
+    store = write_study_store(results, path, None, settings)
+    _write_tables(metrics, results.failures, path.parent)
+    return store
+
+
+def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) -> Path:
+    """The study store at `path`: the store `tables` (:func:`store_tables`) with its
+    ``/statistics`` group computed from the store's own per-cycle table and curves (the
+    workflow's ``statistics`` step)."""
+    import hashlib
+    import shutil
+
+    import h5py
+
+    from chainlab.io.store import atomic_path
+    from chainlab.io.study_store import ENGINE, open_study, statistics_dataset
+
+    study = open_study(tables)
+    metrics = study.metrics
+    curves = study.cycles.curves.load()
+    stats = _statistics(metrics, curves, config)
+    used = json.loads(study.provenance.attrs.get("config") or "{}")
+    if isinstance(used, dict):  # the trials' settings, now with the statistics'
+        used = {**used, "statistics": config.statistics}
+    settings = json.dumps(used, sort_keys=True, separators=(",", ":"))
+    with atomic_path(path) as tmp:
+        shutil.copyfile(tables, tmp)
+        with h5py.File(tmp, "a") as f:
+            if "statistics" in f:
+                del f["statistics"]
+            f["provenance"].attrs["config"] = settings
+            f["provenance"].attrs["config_sha256"] = hashlib.sha256(settings.encode()).hexdigest()
+        statistics_dataset(stats).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
+    return Path(path)
 
 
 def load_trial_outputs(paths) -> StudyResult:
@@ -236,28 +299,21 @@ def load_trial_outputs(paths) -> StudyResult:
     return out
 
 
-def load_config(config_path: str | Path) -> tuple[dict, str]:
-    import yaml
-
-    config_path = Path(config_path)
-    text = config_path.read_text()
-    config = yaml.safe_load(text) or {}
-    for key in ("study", "trials"):
-        if key not in config:
-            raise ValueError(f"{config_path}: key {key!r} missing; expected study: NAME and trials: SHEET.tsv")
-    return config, text
-
-
-def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int = 2000,
+def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int | None = None,
                 progress: Callable[[str], None] | None = None) -> Path:
-    """Run a study from its config (YAML: study, trials) and write ``<out>/<study>/``:
-    ``trials/<trial>.h5`` (each trial's results, reused while its inputs are unchanged),
-    ``study.h5`` (the store, assembled from them), ``metrics.csv`` (the per-cycle table) and
-    ``failures.tsv``."""
+    """Run a study from its config file (``config/config.yaml``; chainlab.config) and write
+    ``<out>/<study>/``: ``trials/<trial>.h5`` (each trial's results, reused while its inputs
+    and settings are unchanged), ``study.h5`` (the store, assembled from them),
+    ``metrics.csv`` (the per-cycle table) and ``failures.tsv``. `n_permutations` overrides
+    the config's ``statistics.permutations``."""
+    import dataclasses as dc
+
     config_path = Path(config_path)
-    config, text = load_config(config_path)
+    config = StudyConfig.load(config_path)
+    if n_permutations is not None:
+        config = dc.replace(config, statistics={**config.statistics, "permutations": int(n_permutations)})
     root = config_path.resolve().parent.parent
-    sheet = read_sheet(root / config["trials"])
-    out = Path(out_root) / str(config["study"])
-    result = run_study(sheet, root, progress=progress, trial_dir=out / "trials")
-    return assemble_study(result, out, text, n_permutations)
+    sheet = read_sheet(root / config.trials)
+    out = Path(out_root) / config.study
+    result = run_study(sheet, root, progress=progress, trial_dir=out / "trials", config=config)
+    return assemble_study(result, out, config)

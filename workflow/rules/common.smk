@@ -1,33 +1,44 @@
+# Config and sample sheet, validated by chainlab.config against the schemas in
+# workflow/schemas/ (a mistake stops the run before any job, naming the key or the line);
+# helpers for the rules.
 import os
+from pathlib import Path
 
-import pandas as pd
-from snakemake.utils import validate
+from chainlab.config import ConfigError, StudyConfig, read_sheet
 
-validate(config, schema="../schemas/config.schema.yaml")
+try:
+    CONFIG = StudyConfig.from_dict(config, workflow.configfiles[0] if workflow.configfiles else "config")
+    # paths as written: relative ones stay relative to the project folder, so a moved or
+    # copied project reruns nothing
+    TRIALS = read_sheet(CONFIG.trials).set_index("trial", drop=False)
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
 
-TRIALS = pd.read_csv(config["trials"], sep="\t", dtype=str, comment="#").set_index(
-    "trial", drop=False
-)
-validate(TRIALS, schema="../schemas/trials.schema.yaml")
-if TRIALS.index.duplicated().any():
-    raise ValueError(
-        f"{config['trials']}: duplicate trial ids {sorted(set(TRIALS.index[TRIALS.index.duplicated()]))}"
-    )
+RESULTS = f"results/{CONFIG.study}"
+# every rule runs chainlab's commands; with --software-deployment-method conda, in this environment
+CONDA_ENV = "../../environment.yml"
 
-RESULTS = f"results/{config['study']}"
-
-
-def dynamic_c3d(wildcards):
-    return TRIALS.loc[wildcards.trial, "dynamic"]
-
-
-def static_c3d(wildcards):
-    return TRIALS.loc[wildcards.trial, "static"]
+_missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if not os.path.exists(p)})
+if _missing:
+    logger.warning(f"{CONFIG.trials}: {len(_missing)} capture(s) not found; their trials will be listed "
+                   f"in {RESULTS}/failures.tsv: " + ", ".join(_missing[:5]) + (" ..." if len(_missing) > 5 else ""))
 
 
-def ingest_outputs():
-    return expand(f"{RESULTS}/ingest/{{trial}}.json", trial=TRIALS.index)
+def trial_row(wildcards):
+    return TRIALS.loc[wildcards.trial]
 
 
-def kinematics_outputs():
-    return expand(f"{RESULTS}/kinematics/{{trial}}.h5", trial=TRIALS.index)
+def trial_inputs(wildcards):
+    """A trial's captures that exist: a missing file fails that trial (failures.tsv), not the run."""
+    row = trial_row(wildcards)
+    return {k: row[k] for k in ("dynamic", "static") if os.path.exists(row[k])}
+
+
+def trial_outputs():
+    return expand(f"{RESULTS}/trials/{{trial}}.h5", trial=TRIALS.index)
+
+
+def settings(*sections):
+    """The config sections a step depends on, as JSON: a rule's params (a change reruns the
+    step) and its command's --settings."""
+    return CONFIG.settings(*sections)

@@ -1,5 +1,7 @@
-# Figures and the report, from the study store alone (chainlab figures; docs/figures.md).
-# Needs RESULTS from common.smk. Target: f"{RESULTS}/figures/index.json".
+# Figures from the study store alone (chainlab figures; docs/figures.md): self-contained
+# HTML (in Snakemake's report, with the captions of workflow/report/), the figure's JSON,
+# and SVG/PDF where a Chrome/Chromium is installed. A reviewer with only the store
+# regenerates them with `snakemake figures`.
 from chainlab.figures import FIGURES
 
 
@@ -7,7 +9,7 @@ report: "../report/workflow.rst"
 
 
 rule figures:
-    """Every figure of the study as HTML (in the report), JSON, and SVG/PDF where a Chrome/Chromium is."""
+    """Every figure of the study."""
     input:
         f"{RESULTS}/study.h5",
     output:
@@ -24,7 +26,14 @@ rule figures:
         },
     params:
         out=lambda w, output: os.path.dirname(output.index),
+        formats=",".join(CONFIG.figures["formats"]),
+    conda:
+        CONDA_ENV
     log:
         f"{RESULTS}/logs/figures.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     shell:
-        "chainlab figures {input} -o {params.out} > {log} 2>&1"
+        "chainlab figures {input} -o {params.out} --formats {params.formats} > {log} 2>&1"

@@ -3,7 +3,7 @@
 Run as a child process (``python -m chainlab.figures._export BROWSER JOBS.json``) by
 :func:`chainlab.figures.write_figures`, which kills it, with the browser it started, when it
 overruns its time limit: a browser that does not answer can never stall the caller. Each job
-is ``[figure.json, output path, format]``; outputs are written atomically. One line per file
+is ``[figure.json, output path, format]``; outputs are written atomically, SVGs with a fixed id (byte-identical on a rerun). One line per file
 is printed as it is written.
 """
 
@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
+
+_UID = re.compile(rb'<defs id="defs-([0-9a-f]{6})"')
+
+
+def stable_svg(data: bytes) -> bytes:
+    """The SVG with plotly.js' random per-render id (``defs-3ef4c7``, ``clip3ef4c7xyplot``, ...)
+    replaced by a fixed one, so that the same figure gives the same bytes."""
+    m = _UID.search(data)
+    return data.replace(m.group(1), b"c0ffee") if m else data
 
 
 def export(browser: str, jobs: list[tuple[str, str, str]], timeout: float = 60.0) -> None:
@@ -27,7 +37,12 @@ def export(browser: str, jobs: list[tuple[str, str, str]], timeout: float = 60.0
     try:
         for source, target, fmt in jobs:
             fig = pio.from_json(Path(source).read_text(encoding="utf-8"), skip_invalid=False)
+            for i, trace in enumerate(fig.data):  # plotly.js draws random ids where a trace has none
+                if trace.uid is None:
+                    trace.uid = f"{i:06x}"
             data = kaleido.calc_fig_sync(fig, opts={"format": fmt})
+            if fmt == "svg":
+                data = stable_svg(data)
             with atomic_path(target) as tmp:
                 tmp.write_bytes(data)
             print(target, flush=True)

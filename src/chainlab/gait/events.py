@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.signal import butter, filtfilt, find_peaks
 
 SIDES = {"L": "Left", "R": "Right"}
 STRIKE, OFF = "Foot Strike", "Foot Off"
@@ -88,6 +87,8 @@ def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> Ev
     if ds.sizes.get("plate", 0) == 0 or ds.sizes["analog_sample"] < 16:
         return EventResult(_table(rows), rejected)
     rate, point_rate = ds.attrs["analog_rate"], ds.attrs["point_rate"]
+    from scipy.signal import butter, filtfilt  # here: scipy.signal takes a second to import
+
     b, a = butter(4, min(opt.cutoff_hz / (rate / 2.0), 0.99))
     t_analog = ds.analog_time.values
     t_frame = ds.time.values
@@ -144,6 +145,8 @@ def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> Ev
 
 def kinematic_events(ds: xr.Dataset, min_interval_s: float = 0.4) -> EventResult:
     """Zeni 2008 events from the heel, toe and pelvis markers."""
+    from scipy.signal import find_peaks
+
     need = {"LASI", "RASI", "SACR", "LHEE", "RHEE", "LTOE", "RTOE"}
     missing = sorted(need - set(ds.marker.values.tolist()))
     if missing:

@@ -147,6 +147,50 @@ def _trials_ragged(trials) -> xr.Dataset:
     return ds
 
 
+def statistics_dataset(statistics: StudyStatistics | None) -> xr.Dataset:
+    """The store's ``/statistics`` group (empty without statistics)."""
+    percent = np.linspace(0.0, 100.0, 101)
+    stats = xr.Dataset()
+    if statistics is not None:
+        rows = [(m.formula, *r) for m in statistics.models for r in m.table.itertuples(index=False)]
+        if rows:
+            f, term, est, se, lo, hi, p = (np.array(c) for c in zip(*rows))
+            unit = "units of the model's response per unit of the term"
+            stats = xr.Dataset({
+                "estimate": ("row", est.astype(float), {"units": unit, "long_name": "fixed-effect estimate"}),
+                "se": ("row", se.astype(float), {"units": unit, "long_name": "standard error"}),
+                "ci_low": ("row", lo.astype(float), {"units": unit, "long_name": "95 % confidence interval, low"}),
+                "ci_high": ("row", hi.astype(float), {"units": unit, "long_name": "95 % confidence interval, high"}),
+                "p": ("row", p.astype(float), {"units": "1", "long_name": "p value (Wald)"}),
+            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str))})
+        if statistics.spm:
+            names = sorted(statistics.spm)
+            stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
+                              {"units": "1", "long_name": "SPM paired t, second condition minus first"})
+            stats["spm_threshold"] = ("spm_variable", np.array([statistics.spm[k].threshold for k in names]),
+                                      {"units": "1", "long_name": "critical |t| (permutation, alpha 0.05)"})
+            clusters = [(k, c) for k in names for c in statistics.spm[k].clusters]
+            stats["spm_cluster_start"] = ("spm_cluster", np.array([percent[c.start] for _, c in clusters], float),
+                                          {"units": "%", "long_name": "first point of the supra-threshold cluster"})
+            stats["spm_cluster_end"] = ("spm_cluster", np.array([percent[c.end] for _, c in clusters], float),
+                                        {"units": "%", "long_name": "last point of the supra-threshold cluster"})
+            stats["spm_cluster_p"] = ("spm_cluster", np.array([c.p for _, c in clusters], float),
+                                      {"units": "1", "long_name": "cluster p value (permutation)"})
+            stats = stats.assign_coords(spm_variable=names, percent=percent,
+                                        spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
+            stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
+        if statistics.bands is not None:
+            b = statistics.bands
+            for k in ("mean", "low", "high"):
+                stats[f"band_{k}"] = (("band_condition", "band_variable", "percent"), b[k].values,
+                                      {"units": "deg", "long_name": f"bootstrap band of the mean curve, {k} "
+                                       "(simultaneous 95 %, subjects resampled)"})
+            stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
+                                        band_variable=np.array(b.variable.values, dtype=str), percent=percent)
+        stats.attrs["problems"] = json.dumps(statistics.problems)
+    return stats
+
+
 def study_datasets(study, statistics: StudyStatistics | None, config_text: str = "") -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset)."""
     trials = sorted(study.trials, key=lambda t: t.trial)
@@ -191,45 +235,7 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials)}
 
-    stats = xr.Dataset()
-    if statistics is not None:
-        rows = [(m.formula, *r) for m in statistics.models for r in m.table.itertuples(index=False)]
-        if rows:
-            f, term, est, se, lo, hi, p = (np.array(c) for c in zip(*rows))
-            unit = "units of the model's response per unit of the term"
-            stats = xr.Dataset({
-                "estimate": ("row", est.astype(float), {"units": unit, "long_name": "fixed-effect estimate"}),
-                "se": ("row", se.astype(float), {"units": unit, "long_name": "standard error"}),
-                "ci_low": ("row", lo.astype(float), {"units": unit, "long_name": "95 % confidence interval, low"}),
-                "ci_high": ("row", hi.astype(float), {"units": unit, "long_name": "95 % confidence interval, high"}),
-                "p": ("row", p.astype(float), {"units": "1", "long_name": "p value (Wald)"}),
-            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str))})
-        if statistics.spm:
-            names = sorted(statistics.spm)
-            stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
-                              {"units": "1", "long_name": "SPM paired t, second condition minus first"})
-            stats["spm_threshold"] = ("spm_variable", np.array([statistics.spm[k].threshold for k in names]),
-                                      {"units": "1", "long_name": "critical |t| (permutation, alpha 0.05)"})
-            clusters = [(k, c) for k in names for c in statistics.spm[k].clusters]
-            stats["spm_cluster_start"] = ("spm_cluster", np.array([percent[c.start] for _, c in clusters], float),
-                                          {"units": "%", "long_name": "first point of the supra-threshold cluster"})
-            stats["spm_cluster_end"] = ("spm_cluster", np.array([percent[c.end] for _, c in clusters], float),
-                                        {"units": "%", "long_name": "last point of the supra-threshold cluster"})
-            stats["spm_cluster_p"] = ("spm_cluster", np.array([c.p for _, c in clusters], float),
-                                      {"units": "1", "long_name": "cluster p value (permutation)"})
-            stats = stats.assign_coords(spm_variable=names, percent=percent,
-                                        spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
-            stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
-        if statistics.bands is not None:
-            b = statistics.bands
-            for k in ("mean", "low", "high"):
-                stats[f"band_{k}"] = (("band_condition", "band_variable", "percent"), b[k].values,
-                                      {"units": "deg", "long_name": f"bootstrap band of the mean curve, {k} "
-                                       "(simultaneous 95 %, subjects resampled)"})
-            stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
-                                        band_variable=np.array(b.variable.values, dtype=str), percent=percent)
-        stats.attrs["problems"] = json.dumps(statistics.problems)
-    groups["statistics"] = stats
+    groups["statistics"] = statistics_dataset(statistics)
 
     inputs = sorted({(str(t.dynamic), t.capture.attrs["source_sha256"], "dynamic") for t in trials}
                     | {(str(t.static), t.kinematics.attrs.get("static_sha256", ""), "static") for t in trials})

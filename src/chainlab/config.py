@@ -1,0 +1,218 @@
+"""A study's configuration and sample sheet, validated once, with every default in one place.
+
+The JSON schemas in ``chainlab/schemas/`` (linked from ``workflow/schemas/``) are the single
+source of the keys, their types, ranges and defaults; :func:`validate_config` checks a config
+against it and fills the defaults, and :class:`StudyConfig` turns its sections into the
+options of each stage. ``chainlab study`` and the Snakemake workflow both go through here, so
+they accept the same files and fail on the same mistakes, with a message naming the file, the
+key or row, what was found and what was expected.
+
+>>> cfg = StudyConfig.from_dict({"study": "demo", "trials": "config/trials.tsv"})
+>>> cfg.statistics["permutations"], cfg.kinematics["solver"]
+(2000, 'direct')
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from chainlab.errors import ChainlabError
+
+SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
+SECTIONS = ("read", "kinematics", "gait", "statistics", "figures")
+
+
+class ConfigError(ChainlabError, ValueError):
+    """A config or sample sheet that does not follow its schema; the message says where."""
+
+
+@cache
+def schema(name: str) -> dict:
+    """The JSON schema ``name`` ("config" or "trials") shipped with the package."""
+    import yaml
+
+    text = resources.files("chainlab").joinpath("schemas", f"{name}.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _with_defaults(value: Any, sch: dict) -> Any:
+    """`value` with the schema's defaults filled in where keys are absent (recursively)."""
+    if not isinstance(value, dict) or sch.get("type") != "object":
+        return value
+    out = dict(value)
+    for key, sub in sch.get("properties", {}).items():
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if key in out:
+            out[key] = _with_defaults(out[key], sub)
+    return out
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _message(error, sch: dict) -> str:
+    """One line for a jsonschema error: the key, what was found, what was allowed."""
+    where = _where(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return f"{where}: unknown key(s) {extra}; allowed: {allowed}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator == "enum":
+        return f"{where}: {error.instance!r} is not one of {error.validator_value}"
+    return f"{where}: {error.message}"
+
+
+def validate_config(config: dict, source: str = "config") -> dict:
+    """`config` checked against the config schema, with its defaults filled in.
+
+    Raises :class:`ConfigError` naming `source` and every offending key.
+    """
+    import jsonschema
+
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys (study: NAME, trials: SHEET.tsv, ...); "
+                          f"found {type(config).__name__}")
+    sch = schema("config")
+    full = _with_defaults(config, sch)
+    errors = sorted(jsonschema.Draft202012Validator(sch).iter_errors(full), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(f"{source}: " + "; ".join(_message(e, sch) for e in errors))
+    return full
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study configuration (sections as plain dicts, defaults filled in)."""
+
+    study: str
+    trials: str
+    read: dict = field(default_factory=dict)
+    kinematics: dict = field(default_factory=dict)
+    gait: dict = field(default_factory=dict)
+    statistics: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    source: str = "config"
+
+    @classmethod
+    def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
+        full = validate_config(config, source)
+        return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> StudyConfig:
+        """Read and validate a YAML config file."""
+        import yaml
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+    def settings(self, *sections: str) -> str:
+        """The named sections as canonical JSON: what a workflow step depends on (its params)
+        and what it is given (``--settings``)."""
+        return json.dumps({s: getattr(self, s) for s in sections}, sort_keys=True, separators=(",", ":"))
+
+    def kinematics_options(self):
+        from chainlab.kinematics import KinematicsOptions
+        from chainlab.model.chain import ChainOptions
+
+        k = self.kinematics
+        chain = k.get("chain") or {}
+        return KinematicsOptions(
+            models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
+            partial=k["partial"], solver=k["solver"],
+            chain=ChainOptions(dofs=chain.get("dofs", {}), weights=chain.get("weights", {}),
+                               limits=chain.get("limits", {})) if chain else None,
+        )
+
+    def plate_event_options(self):
+        from chainlab.gait.events import PlateEventOptions
+
+        g = self.gait
+        return PlateEventOptions(strike_threshold=g["strike_threshold_N"], off_threshold=g["off_threshold_N"],
+                                 cutoff_hz=g["cutoff_Hz"])
+
+
+def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> StudyConfig:
+    """A config from a command's ``--settings``: JSON of some sections (as the workflow passes
+    them), a YAML config file, or nothing (every default)."""
+    base = {"study": "study", "trials": "-"}
+    if not value:
+        return StudyConfig.from_dict(base, "defaults")
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--settings: not valid JSON ({exc})") from None
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ConfigError(f"--settings: unknown section(s) {unknown}; allowed: {list(sections)}")
+        return StudyConfig.from_dict({**base, **data}, "--settings")
+    return StudyConfig.load(text)
+
+
+def read_sheet(path: str | Path, root: str | Path | None = None) -> pd.DataFrame:
+    """The sample sheet (TSV), every row checked against the trials schema.
+
+    Paths stay as written; :func:`resolve_paths` makes them absolute. Raises
+    :class:`ConfigError` naming the file, the line and the column of every problem.
+    """
+    import jsonschema
+
+    path = Path(path)
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sample sheet not found") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a tab-separated sample sheet ({exc})") from None
+    missing = [c for c in SHEET_COLUMNS if c not in sheet.columns]
+    if missing:
+        raise ConfigError(f"{path}: columns {missing} missing; expected tab-separated columns "
+                          f"{list(SHEET_COLUMNS)}, found {list(sheet.columns)}")
+    validator = jsonschema.Draft202012Validator(schema("trials"))
+    problems = []
+    for i, row in enumerate(sheet.to_dict("records")):
+        line = i + 2  # the header is line 1 (comment lines aside)
+        empty = [c for c in SHEET_COLUMNS if not row[c].strip()]
+        problems += [f"line {line} (trial {row['trial'] or '?'}): column {c!r} is empty" for c in empty]
+        for e in validator.iter_errors({k: v for k, v in row.items() if v.strip()}):
+            if e.validator != "required":  # empty cells, said above
+                problems.append(f"line {line} (trial {row['trial'] or '?'}): column "
+                                f"{_where(e.absolute_path)!r}: {e.message}")
+    dup = sorted(set(sheet.trial[sheet.trial.duplicated() & (sheet.trial != "")]))
+    if dup:
+        problems.append(f"trial ids {dup} appear more than once (each names its output files)")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return sheet
+
+
+def resolve_paths(sheet: pd.DataFrame, root: str | Path) -> pd.DataFrame:
+    """The sheet with ``static`` and ``dynamic`` made absolute against `root` (the project
+    folder) where they are relative."""
+    root = Path(root)
+    out = sheet.copy()
+    for col in ("static", "dynamic"):
+        out[col] = [str(p if Path(p).is_absolute() else (root / p)) for p in out[col]]
+    return out

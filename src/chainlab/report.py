@@ -1,0 +1,164 @@
+"""One self-contained HTML report of a study: what a reviewer opens first.
+
+``write_report(store, figures_dir, out)`` gathers, from the study store and the figures that
+``chainlab figures`` drew from it: the trials, cycles and failures; the mixed-model estimates
+with their intervals and what the statistics left out; every figure with its caption; and the
+provenance (inputs with sha256, package versions, the config). plotly.js is inlined once, the
+figures are their stored JSON, and element ids are fixed, so the file works offline and two
+reports of the same study are byte-identical.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from chainlab.io.store import write_text_atomic
+from chainlab.io.study_store import StoreError, open_study
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1.5em 0}figcaption{font-size:.9em;color:#444;margin-top:.3em}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}.muted{color:#777}
+"""
+
+
+def _table(header: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td{' class=n' if j in numeric else ''}>{html.escape(str(v))}</td>"
+                         for j, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "NaN" if not np.isfinite(x) else f"{x:.{digits}g}" if abs(x) < 1e-3 and x != 0 else f"{x:.{digits}f}"
+
+
+def _summary(study) -> str:
+    m = study.metrics
+    prov = study.provenance
+    n_fail = prov.sizes.get("failure", 0)
+    rows = []
+    if len(m):
+        for (cond, side), g in m.groupby(["condition", "side"]):
+            rows.append([cond, side, g.subject.nunique(), g.trial.nunique(), len(g)])
+    out = (f"<p>{len(study.trials)} trial(s) analysed, {len(m)} complete gait cycle(s), "
+           f"{m.subject.nunique() if len(m) else 0} subject(s); {n_fail} trial(s) failed.</p>")
+    out += _table(["condition", "side", "subjects", "trials", "cycles"], rows, {2, 3, 4})
+    if n_fail:
+        fails = [[t, s, r] for t, s, r in zip(prov.failure_trial.values, prov.failure_stage.values,
+                                             prov.failure_reason.values)]
+        out += "<h3>Failed trials</h3>" + _table(["trial", "stage", "reason"], fails)
+    return out
+
+
+def _statistics(study) -> str:
+    st = study.statistics
+    out = ""
+    if "estimate" in st:
+        rows = [[str(mo), str(te), _fmt(float(e)), f"[{_fmt(float(lo))}, {_fmt(float(hi))}]", _fmt(float(p))]
+                for mo, te, e, lo, hi, p in zip(st.model.values, st.term.values, st.estimate.values,
+                                                st.ci_low.values, st.ci_high.values, st.p.values)]
+        out += ("<p>Linear mixed models with a random intercept per subject (docs/gait.md); estimates in "
+                "units of the response per unit of the term, 95 % Wald intervals.</p>"
+                + _table(["model", "term", "estimate", "95 % CI", "p"], rows, {2, 4}))
+    else:
+        out += "<p class=muted>No mixed model was fitted.</p>"
+    if "spm_t" in st:
+        rows = []
+        for v, thr in zip(st.spm_variable.values, st.spm_threshold.values):
+            sel = st.spm_cluster_variable.values == v if "spm_cluster_variable" in st.coords else []
+            clusters = [f"{a:.0f}-{b:.0f} % (p {_fmt(float(p))})" for a, b, p in
+                        zip(st.spm_cluster_start.values[sel], st.spm_cluster_end.values[sel],
+                            st.spm_cluster_p.values[sel])] if len(sel) else []
+            rows.append([str(v), _fmt(float(thr)), "; ".join(clusters) or "none"])
+        out += "<h3>SPM (paired t, permutation threshold)</h3>" + _table(
+            ["variable", "critical |t|", "supra-threshold clusters"], rows, {1})
+    problems = json.loads(st.attrs.get("problems", "[]"))
+    if problems:
+        out += "<h3>Left out of the statistics</h3><ul>" + "".join(
+            f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>"
+    return out
+
+
+def _figures(figures_dir: Path) -> tuple[str, list[str]]:
+    import plotly.io as pio
+
+    index_path = figures_dir / "index.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{index_path}: not a figure index written by `chainlab figures` ({exc})") from None
+    parts, names = [], []
+    for i, entry in enumerate(index.get("figures", []), 1):
+        name = entry["name"]
+        fig = pio.read_json(figures_dir / f"{name}.json")
+        div = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=f"report-{name}",
+                          config={"displaylogo": False})
+        parts.append(f"<figure id=\"fig-{html.escape(name)}\">{div}<figcaption><b>Figure {i}</b> "
+                     f"(<code>{html.escape(name)}</code>). {html.escape(entry['caption'])} "
+                     f"<span class=muted>Data: {html.escape(entry['data'])}.</span></figcaption></figure>")
+        names.append(name)
+    return "\n".join(parts), names
+
+
+def _provenance(study) -> str:
+    prov = study.provenance
+    versions = json.loads(prov.attrs.get("versions", "{}"))
+    rows = [[r, p, s] for p, r, s in zip(prov.input_path.values, prov.input_role.values, prov.input_sha256.values)]
+    out = "<h3>Inputs</h3>" + _table(["role", "file", "sha256"], rows)
+    out += "<h3>Versions</h3>" + _table(["package", "version"], [[k, v] for k, v in sorted(versions.items())])
+    config = prov.attrs.get("config", "")
+    if config:
+        try:
+            config = json.dumps(json.loads(config), indent=1, sort_keys=True)
+        except ValueError:
+            pass  # a store of another version: shown as it is
+        out += "<h3>Settings the store was made with</h3><pre>" + html.escape(config) + "</pre>"
+    return out
+
+
+def build_report(store: str | os.PathLike, figures_dir: str | os.PathLike, workflow: str = "") -> str:
+    """The report's HTML text (see the module docstring)."""
+    from plotly.offline import get_plotlyjs
+
+    study = open_study(store)
+    figures_html, names = _figures(Path(figures_dir))
+    name = Path(store).parent.name or "study"
+    sections = [
+        ("Study", _summary(study)),
+        ("Statistics", _statistics(study)),
+        ("Figures", figures_html or "<p class=muted>No figures.</p>"),
+        ("Provenance", _provenance(study)),
+    ]
+    if workflow:
+        sections.insert(0, ("Workflow", "<pre>" + html.escape(workflow) + "</pre>"))
+    toc = "".join(f"<li><a href=\"#{s.lower()}\">{s}</a></li>" for s, _ in sections)
+    body = "".join(f"<h2 id=\"{s.lower()}\">{s}</h2>{content}" for s, content in sections)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>chainlab report: {html.escape(name)}</title><style>{_STYLE}</style>"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head><body>"
+            f"<h1>chainlab report: {html.escape(name)}</h1>"
+            f"<p class=muted>From <code>{html.escape(Path(store).name)}</code> (chainlab "
+            f"{html.escape(str(study.provenance.attrs.get('chainlab_version', '?')))}); {len(names)} figures.</p>"
+            f"<ul>{toc}</ul>{body}</body></html>\n")
+
+
+def write_report(store: str | os.PathLike, figures_dir: str | os.PathLike, out: str | os.PathLike,
+                 workflow: str | os.PathLike | None = None) -> Path:
+    """Write the report to `out` atomically; `workflow`, a text file describing the workflow,
+    is included as it is."""
+    text = Path(workflow).read_text(encoding="utf-8") if workflow else ""
+    try:
+        page = build_report(store, figures_dir, text)
+    except KeyError as exc:
+        raise StoreError(f"{store}: the store lacks {exc} (written by an older chainlab?)") from None
+    return write_text_atomic(page, out)

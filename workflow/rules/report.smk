@@ -1,0 +1,19 @@
+# One self-contained HTML report of the study (chainlab report): trials and failures,
+# statistics and what they left out, every figure with its caption, provenance.
+
+
+rule report:
+    """results/<study>/report.html, which works offline."""
+    input:
+        store=f"{RESULTS}/study.h5",
+        figures=f"{RESULTS}/figures/index.json",
+    output:
+        f"{RESULTS}/report.html",
+    params:
+        figures=lambda w, input: os.path.dirname(input.figures),
+    conda:
+        CONDA_ENV
+    log:
+        f"{RESULTS}/logs/report.log",
+    shell:
+        "chainlab report {input.store} --figures {params.figures} -o {output} > {log} 2>&1"

@@ -1,0 +1,22 @@
+# The study statistics (mixed models, SPM, bootstrap bands) from the store's own table and
+# curves, written with the store as results/<study>/study.h5 (chainlab statistics).
+
+
+rule statistics:
+    """The study store with its /statistics group."""
+    input:
+        f"{RESULTS}/study_tables.h5",
+    output:
+        f"{RESULTS}/study.h5",
+    params:
+        settings=settings("statistics"),
+    conda:
+        CONDA_ENV
+    log:
+        f"{RESULTS}/logs/statistics.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "chainlab statistics {input} --settings {params.settings:q} -o {output} > {log} 2>&1"

@@ -1,0 +1,22 @@
+# The study store without statistics, assembled from every trial's result file, with the
+# per-cycle table and the failures beside it (chainlab store).
+
+
+rule store:
+    """Cycles, metrics, trials' time series and provenance of the study (docs/schema.md)."""
+    input:
+        trials=trial_outputs(),
+    output:
+        tables=f"{RESULTS}/study_tables.h5",
+        metrics=f"{RESULTS}/metrics.csv",
+        failures=f"{RESULTS}/failures.tsv",
+    conda:
+        CONDA_ENV
+    log:
+        f"{RESULTS}/logs/store.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "chainlab store {input.trials} -o {output.tables} > {log} 2>&1"

@@ -1,0 +1,47 @@
+# Per trial: ingest -> kinematics -> events and cycles -> metrics, in one job per trial
+# (chainlab trial; the stages are package functions, see docs/workflow.md for why one job).
+# A trial that fails at any stage writes a result file recording the stage and the reason,
+# so the study goes on without it.
+
+
+rule trial:
+    """One trial through reading, kinematics, gait events, cycles and per-cycle measures."""
+    input:
+        unpack(trial_inputs),
+    output:
+        f"{RESULTS}/trials/{{trial}}.h5",
+    params:
+        subject=lambda w: trial_row(w).subject,
+        condition=lambda w: trial_row(w).condition,
+        static=lambda w: trial_row(w).static,
+        dynamic=lambda w: trial_row(w).dynamic,
+        settings=settings("read", "kinematics", "gait"),
+    conda:
+        CONDA_ENV
+    log:
+        f"{RESULTS}/logs/trials/{{trial}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "chainlab trial --subject {params.subject:q} --condition {params.condition:q} "
+        "--trial {wildcards.trial} --static {params.static:q} --dynamic {params.dynamic:q} "
+        "--settings {params.settings:q} -o {output} > {log} 2>&1"
+
+
+rule ingest:
+    """A capture's summary (chainlab info --json): rates, frames, markers, plates, events.
+    Not part of the study; a target for looking at the data: snakemake results/<study>/ingest/<trial>.json"""
+    input:
+        unpack(trial_inputs),
+    output:
+        f"{RESULTS}/ingest/{{trial}}.json",
+    params:
+        dynamic=lambda w: trial_row(w).dynamic,
+    conda:
+        CONDA_ENV
+    log:
+        f"{RESULTS}/logs/ingest/{{trial}}.log",
+    shell:
+        "chainlab info --json --markers {params.dynamic:q} > {output} 2> {log}"
