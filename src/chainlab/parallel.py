@@ -73,11 +73,14 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
             "is not installed (pip install distributed)"
         ) from exc
     try:
-        client = Client(name, timeout="20s", set_as_default=False)
+        # named, so that the scheduler's event log tells chainlab's jobs from other clients
+        client = Client(name, timeout="20s", set_as_default=False, name="chainlab")
     except OSError as exc:
         raise ValueError(f"cannot reach the dask scheduler at {name} (from --scheduler or ${ENV}): {exc}") from exc
     try:
-        with dask.config.set(scheduler=client.get):
+        # the current client too: what finds it by get_client() (xarray's distributed lock
+        # when writing netCDF/HDF5 under this scheduler) must see this one
+        with client.as_current(), dask.config.set(scheduler=client.get):
             yield name
     finally:
         client.close()

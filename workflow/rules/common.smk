@@ -16,6 +16,14 @@ if TRIALS.index.duplicated().any():
 
 RESULTS = f"results/{config['study']}"
 
+# A dask.distributed scheduler for the jobs' dask work (chainlab.parallel): the config key
+# dask_scheduler (--config dask_scheduler=tcp://HOST:PORT, or a profile's `config:`), else
+# $CHAINLAB_DASK_SCHEDULER as set before snakemake. Jobs inherit this process's environment
+# (local jobs as subprocesses, SLURM jobs through sbatch --export=ALL); it is not a rule
+# parameter, so changing the scheduler reruns nothing.
+if config.get("dask_scheduler"):
+    os.environ["CHAINLAB_DASK_SCHEDULER"] = str(config["dask_scheduler"])
+
 
 def dynamic_c3d(wildcards):
     return TRIALS.loc[wildcards.trial, "dynamic"]

@@ -26,5 +26,9 @@ rule figures:
         out=lambda w, output: os.path.dirname(output.index),
     log:
         f"{RESULTS}/logs/figures.log",
+    threads: 1
+    resources:
+        mem_mb=2000,  # the SVG/PDF export drives a headless Chromium
+        runtime=30,
     shell:
         "chainlab figures {input} -o {params.out} > {log} 2>&1"

@@ -6,6 +6,10 @@ rule ingest:
         f"{RESULTS}/ingest/{{trial}}.json",
     log:
         f"{RESULTS}/logs/ingest/{{trial}}.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     shell:
         "chainlab info --json {input} > {output} 2> {log}"
 
@@ -19,5 +23,10 @@ rule kinematics:
         f"{RESULTS}/kinematics/{{trial}}.h5",
     log:
         f"{RESULTS}/logs/kinematics/{{trial}}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda w, attempt: 1000 * attempt,
+        runtime=lambda w, attempt: 15 * attempt,
     shell:
-        "chainlab kinematics {input.dynamic} --static {input.static} -o {output} > {log} 2>&1"
+        "chainlab kinematics {input.dynamic} --static {input.static} --threads {threads} "
+        "-o {output} > {log} 2>&1"

@@ -10,10 +10,14 @@ rule trial:
         condition=lambda w: TRIALS.loc[w.trial, "condition"],
     log:
         f"{RESULTS}/logs/trial/{{trial}}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda w, attempt: 1000 * attempt,
+        runtime=lambda w, attempt: 15 * attempt,
     shell:
         "chainlab trial --subject {params.subject} --condition {params.condition} "
         "--trial {wildcards.trial} --static {input.static} --dynamic {input.dynamic} "
-        "-o {output} > {log} 2>&1"
+        "--threads {threads} -o {output} > {log} 2>&1"
 
 
 rule study:
@@ -30,6 +34,10 @@ rule study:
         permutations=config.get("statistics", {}).get("permutations", 2000),
     log:
         f"{RESULTS}/logs/study.log",
+    threads: 1
+    resources:
+        mem_mb=lambda w, attempt: 2000 * attempt,
+        runtime=lambda w, attempt: 30 * attempt,
     shell:
         "chainlab assemble {input.trials} --config {input.config} --out {params.out} "
-        "--permutations {params.permutations} > {log} 2>&1"
+        "--permutations {params.permutations} --threads {threads} > {log} 2>&1"
