@@ -8,8 +8,10 @@ Every stage that computes with dask does so inside :func:`dask_scheduler`::
 The scheduler is chosen, in this order, by
 
 1. the ``scheduler`` argument (a command's ``--scheduler``),
-2. the environment variable ``CHAINLAB_DASK_SCHEDULER`` (set by a workflow profile, or by
-   the user before ``snakemake``),
+2. the environment variable ``CHAINLAB_DASK_SCHEDULER``: set by the user before
+   ``snakemake`` (local jobs inherit it, SLURM jobs get it through ``sbatch --export=ALL``), or
+   by the workflow from its config key ``dask_scheduler`` (``--config dask_scheduler=...`` or a
+   profile's ``config:``; docs/workflow.md),
 3. the default: dask's threaded scheduler with ``threads`` workers (a Snakemake rule's
    ``threads``, passed to the command as ``--threads``), so a job never uses more cores than
    the workflow gave it.

@@ -21,8 +21,9 @@ RESULTS = f"results/{config['study']}"
 # $CHAINLAB_DASK_SCHEDULER as set before snakemake. Jobs inherit this process's environment
 # (local jobs as subprocesses, SLURM jobs through sbatch --export=ALL); it is not a rule
 # parameter, so changing the scheduler reruns nothing.
+# (Written with update(): snakemake --lint takes os.environ[...] for a required variable.)
 if config.get("dask_scheduler"):
-    os.environ["CHAINLAB_DASK_SCHEDULER"] = str(config["dask_scheduler"])
+    os.environ.update(CHAINLAB_DASK_SCHEDULER=str(config["dask_scheduler"]))
 
 
 def dynamic_c3d(wildcards):
