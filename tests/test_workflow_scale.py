@@ -121,14 +121,14 @@ def test_the_local_profile_runs_the_study_with_the_rules_threads(local_run):
             assert h.attrs["dask_scheduler"] == "threads", f
 
 
-def test_threads_and_scheduler_reach_dask_inside_a_command(tmp_path, monkeypatch, cluster):
-    """`chainlab trial --threads N` runs its stages inside chainlab.parallel.dask_scheduler: dask's
-    threaded scheduler with N workers, or the distributed scheduler named by the environment."""
+@pytest.fixture
+def fake_trial(tmp_path, monkeypatch):
+    """`chainlab trial`'s argv, with run_trial replaced by one that notes dask's scheduler and
+    workers and computes a dask array; returns (argv, notes)."""
     import dask
     import dask.array as da
 
     import chainlab.study
-    from chainlab.cli import main
 
     seen = []
 
@@ -141,20 +141,41 @@ def test_threads_and_scheduler_reach_dask_inside_a_command(tmp_path, monkeypatch
     monkeypatch.delenv("CHAINLAB_DASK_SCHEDULER", raising=False)
     argv = ["trial", "--subject", "S", "--condition", "C", "--trial", "T", "--static", "s.c3d",
             "--dynamic", "d.c3d", "-o", str(tmp_path / "t.h5")]
+    return argv, seen
+
+
+def test_a_commands_threads_bound_dasks_workers(fake_trial, monkeypatch):
+    """`chainlab trial --threads N` runs its stages inside chainlab.parallel.dask_scheduler:
+    dask's threaded scheduler with N workers, or what the environment names."""
+    from chainlab.cli import main
+
+    argv, seen = fake_trial
     assert main([*argv, "--threads", "3"]) == 0
     assert seen[-1] == ("threads", 3, 10)
+    monkeypatch.setenv("CHAINLAB_DASK_SCHEDULER", "synchronous")
+    assert main([*argv, "--threads", "2"]) == 0
+    assert seen[-1] == ("synchronous", 2, 10)
+    with h5py.File(argv[-1]) as h:
+        assert h.attrs["dask_scheduler"] == "synchronous"
+    monkeypatch.setenv("CHAINLAB_DASK_SCHEDULER", "nonsense")
+    assert main(argv) == 2  # not a scheduler: the job fails, no trial failure is recorded
 
+
+def test_a_command_computes_on_the_distributed_scheduler_named(fake_trial, monkeypatch, cluster):
+    from chainlab.cli import main
+
+    argv, seen = fake_trial
     c, client = cluster
     before = len(chainlab_clients(client))
     monkeypatch.setenv("CHAINLAB_DASK_SCHEDULER", c.scheduler_address)
     assert main([*argv, "--threads", "1"]) == 0
     assert seen[-1][2] == 10 and callable(seen[-1][0])  # computed through the client
     assert len(chainlab_clients(client)) == before + 1
-    with h5py.File(tmp_path / "t.h5") as h:
+    # ... by the cluster's worker: the scheduler knows the array's tasks
+    prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert any(p.startswith(("ones", "sum")) for p in prefixes), prefixes
+    with h5py.File(argv[-1]) as h:
         assert h.attrs["dask_scheduler"] == c.scheduler_address
-
-    monkeypatch.setenv("CHAINLAB_DASK_SCHEDULER", "nonsense")
-    assert main(argv) == 2  # a scheduler that is not one: the job fails, no trial failure recorded
 
 
 def test_the_study_with_a_distributed_scheduler_gives_the_same_outputs(make_project, local_run, cluster):
@@ -175,8 +196,10 @@ def test_the_study_with_a_distributed_scheduler_gives_the_same_outputs(make_proj
 
 
 # --- SLURM ----------------------------------------------------------------------------------
-def slurm_or_skip() -> None:
-    """Skip, saying why, unless a SLURM cluster answers with a usable node."""
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    """Skip, saying why, unless a SLURM cluster answers with a usable node (before the local
+    run is made for the comparison)."""
     hint = "(.ci/slurm-up starts a single-node cluster on loopback, as root)"
     failed = SLURM_UP_DIR / "failed"
     why = f"; .ci/slurm-up said: {failed.read_text().strip()}" if failed.is_file() else ""
@@ -191,8 +214,7 @@ def slurm_or_skip() -> None:
         pytest.skip(f"SLURM does not answer or has no usable node (sinfo: {states or 'no answer'}) {hint}{why}")
 
 
-def test_the_study_through_slurm_gives_the_same_outputs(make_project, local_run):
-    slurm_or_skip()
+def test_the_study_through_slurm_gives_the_same_outputs(slurm, make_project, local_run):
     project = make_project("slurm")
     log, seconds = snakemake(
         project, "--workflow-profile", str(PROFILES / "slurm"),
