@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "workflow"
 
 
-def _pool() -> "pd.DataFrame":
+def _pool():
     """40 simulated trials (10 subjects x 2 conditions x 2 trials of 2,000 frames), made once."""
     import pandas as pd
 

@@ -1,4 +1,5 @@
-"""Helpers of the workflow tests: a tiny study, running Snakemake on it, comparing outputs."""
+"""Helpers of the workflow tests: a tiny study and running Snakemake on it (tests/outputs.py
+compares two runs' outputs)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import h5py
-import numpy as np
 import pandas as pd
 
 from .conftest import ROOT, STUDY
-
-#: Files whose bytes legitimately differ between two runs of the same study.
-VOLATILE = {".pdf"}  # PDFs carry their creation time
 
 
 def snakemake_or_skip():
@@ -59,10 +55,14 @@ def make_tiny_study(d: Path, permutations: int = 200) -> Path:
     return d
 
 
-def run_snakemake(project: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_snakemake(project: Path, *args: str, timeout: float = 900, env: dict | None = None
+                  ) -> subprocess.CompletedProcess:
+    """snakemake --cores 2 on `project`, started in the project root (so the default profile
+    is read as a user's `snakemake` reads it)."""
     exe = snakemake_or_skip()
     return subprocess.run([exe, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(project),
-                           "--cores", "2", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+                           "--cores", "2", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
 
 
 def start_snakemake(project: Path, *args: str) -> subprocess.Popen:
@@ -84,61 +84,3 @@ def stop_when(proc: subprocess.Popen, ready, sig: int, timeout: float = 300) -> 
         time.sleep(0.05)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
-
-
-def outputs(results: Path) -> list[Path]:
-    """Every output file under `results` (relative), logs and temporary files aside."""
-    return sorted(p.relative_to(results) for p in results.rglob("*")
-                  if p.is_file() and "logs" not in p.relative_to(results).parts and not p.name.startswith("."))
-
-
-def _h5_items(path: Path) -> dict:
-    items = {}
-
-    def visit(name, obj):
-        # "created" is a timestamp; dimension-scale references point into their own file
-        attrs = {k: v for k, v in obj.attrs.items() if k not in ("created", "DIMENSION_LIST", "REFERENCE_LIST")}
-        items[name] = (obj[()] if isinstance(obj, h5py.Dataset) else None, attrs)
-
-    with h5py.File(path, "r") as f:
-        visit("/", f)
-        f.visititems(visit)
-    return items
-
-
-def _same_value(a, b) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
-        return True
-    return bool(a == b)
-
-
-def differences(a: Path, b: Path) -> list[str]:
-    """What differs between two results folders: files present in one only, HDF5 files whose
-    datasets or attributes differ (but for their creation time), other files whose bytes
-    differ (but for PDFs)."""
-    fa, fb = outputs(a), outputs(b)
-    diff = [f"only in {a}: {p}" for p in sorted(set(fa) - set(fb))]
-    diff += [f"only in {b}: {p}" for p in sorted(set(fb) - set(fa))]
-    for p in sorted(set(fa) & set(fb)):
-        if p.suffix in VOLATILE:
-            continue
-        if p.suffix == ".h5":
-            ia, ib = _h5_items(a / p), _h5_items(b / p)
-            if set(ia) != set(ib):
-                diff.append(f"{p}: objects {sorted(set(ia) ^ set(ib))} in one only")
-            for name in sorted(set(ia) & set(ib)):
-                (da, aa), (db, ab) = ia[name], ib[name]
-                if (da is None) != (db is None) or (da is not None and not _same_value(da, db)):
-                    diff.append(f"{p}: {name} differs")
-                if set(aa) != set(ab) or any(not _same_value(aa[k], ab[k]) for k in aa):
-                    diff.append(f"{p}: attributes of {name} differ")
-        elif (a / p).read_bytes() != (b / p).read_bytes():
-            diff.append(f"{p}: bytes differ")
-    return diff
-
-

@@ -33,3 +33,15 @@ def shared_vendor_files() -> list[Path]:
     """Every file of ../shared/data/c3d/vendors (empty where the clone has no ../shared)."""
     d = SHARED / "vendors"
     return sorted(d.iterdir()) if d.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The workflow run once on the tiny study (tests/_workflow.py): (project folder, log)."""
+    from ._workflow import make_tiny_study, run_snakemake, snakemake_or_skip
+
+    snakemake_or_skip()
+    project = make_tiny_study(tmp_path_factory.mktemp("tiny") / "study")
+    run = run_snakemake(project)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return project, run.stdout + run.stderr

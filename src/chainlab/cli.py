@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -168,10 +169,10 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     result = run_trial(args.subject, args.condition, args.trial, Path(args.dynamic), Path(args.static),
                        config=config)
     if isinstance(result, dict):
-        write_trial_failure(result, args.output)
+        write_trial_failure(result, args.output, provenance=_provenance(args))
         print(f"chainlab trial: {args.trial} failed at {result['stage']}: {result['reason']}", file=sys.stderr)
         return 0  # recorded: the study goes on
-    write_trial_output(result, args.output)
+    write_trial_output(result, args.output, provenance=_provenance(args))
     for p in result.gait.problems:
         print(f"chainlab trial: {p}", file=sys.stderr)
     print(f"{args.output}: {len(result.gait.metrics)} cycles")
@@ -311,6 +312,35 @@ def _add_figures_parser(sub) -> None:
 # --- end chainlab figures ---------------------------------------------------------------
 
 
+def _add_dask_arguments(parser: argparse.ArgumentParser) -> None:
+    """--threads and --scheduler of a command that computes with dask (chainlab.parallel)."""
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="cores for dask's local schedulers (a workflow rule's threads; "
+                             "default: the cores this process may use)")
+    parser.add_argument("--scheduler", default=None, metavar="NAME|ADDRESS",
+                        help="dask scheduler: threads, synchronous, processes, or the address of a "
+                             "dask.distributed scheduler (tcp://HOST:PORT); default: "
+                             "$CHAINLAB_DASK_SCHEDULER, else threads")
+
+
+def _provenance(args: argparse.Namespace) -> dict:
+    """Where the command's dask work ran (kept in a trial output's attributes)."""
+    return {"dask_scheduler": getattr(args, "dask_scheduler", "")}
+
+
+def _run_with_dask(args: argparse.Namespace) -> int:
+    """Run a command inside the dask scheduler that its --threads/--scheduler choose."""
+    from chainlab.parallel import dask_scheduler
+
+    with contextlib.ExitStack() as stack:
+        try:
+            args.dask_scheduler = stack.enter_context(dask_scheduler(args.threads, args.scheduler))
+        except ValueError as exc:  # an unknown name, or a distributed scheduler not reached
+            print(f"chainlab {args.command}: {exc}", file=sys.stderr)
+            return 2
+        return args.func(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainlab",
@@ -368,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "fitted to every frame, the same outputs plus marker residuals (see docs/kinematics.md)")
     kin.add_argument("--knee", choices=("y", "yxz"), default=None,
                      help="global solver: the knee's free axes, 'y' (hinge) or 'yxz' (default)")
+    _add_dask_arguments(kin)
     kin.set_defaults(func=_cmd_kinematics)
 
     sim = sub.add_parser(
@@ -455,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         tr.add_argument(f"--{name}", required=True, help=what)
     tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
     tr.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; read, kinematics and gait apply")
+    _add_dask_arguments(tr)
     tr.set_defaults(func=_cmd_trial)
 
     st = sub.add_parser(
@@ -478,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("tables", metavar="TABLES.h5")
     sa.add_argument("-o", "--output", required=True, metavar="STUDY.h5")
     sa.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; statistics applies")
+    _add_dask_arguments(sa)
     sa.set_defaults(func=_cmd_statistics)
 
     rp = sub.add_parser(
@@ -530,6 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if hasattr(args, "scheduler"):  # a command that computes with dask
+            return _run_with_dask(args)
         return args.func(args)
     except BrokenPipeError:  # e.g. `chainlab info --json ... | head`
         sys.stderr.close()

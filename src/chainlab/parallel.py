@@ -8,8 +8,10 @@ Every stage that computes with dask does so inside :func:`dask_scheduler`::
 The scheduler is chosen, in this order, by
 
 1. the ``scheduler`` argument (a command's ``--scheduler``),
-2. the environment variable ``CHAINLAB_DASK_SCHEDULER`` (set by a workflow profile, or by
-   the user before ``snakemake``),
+2. the environment variable ``CHAINLAB_DASK_SCHEDULER``: set by the user before
+   ``snakemake`` (local jobs inherit it, SLURM jobs get it through ``sbatch --export=ALL``), or
+   by the workflow from its config key ``dask_scheduler`` (``--config dask_scheduler=...`` or a
+   profile's ``config:``; docs/workflow.md),
 3. the default: dask's threaded scheduler with ``threads`` workers (a Snakemake rule's
    ``threads``, passed to the command as ``--threads``), so a job never uses more cores than
    the workflow gave it.
@@ -73,11 +75,14 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
             "is not installed (pip install distributed)"
         ) from exc
     try:
-        client = Client(name, timeout="20s", set_as_default=False)
+        # named, so that the scheduler's event log tells chainlab's jobs from other clients
+        client = Client(name, timeout="20s", set_as_default=False, name="chainlab")
     except OSError as exc:
         raise ValueError(f"cannot reach the dask scheduler at {name} (from --scheduler or ${ENV}): {exc}") from exc
     try:
-        with dask.config.set(scheduler=client.get):
+        # the current client too: what finds it by get_client() (xarray's distributed lock
+        # when writing netCDF/HDF5 under this scheduler) must see this one
+        with client.as_current(), dask.config.set(scheduler=client.get):
             yield name
     finally:
         client.close()

@@ -138,9 +138,9 @@ def _ds_to_table(ds: xr.Dataset, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: ds[c].values for c in columns})
 
 
-def write_trial_output(t: TrialResult, path: str | Path) -> Path:
+def write_trial_output(t: TrialResult, path: str | Path, provenance: dict | None = None) -> Path:
     """One trial's results (kinematics, gait, plate forces, marker residuals) in one file,
-    atomically."""
+    atomically; `provenance` (e.g. the dask scheduler used) goes into the root attributes."""
     from chainlab.io.store import atomic_path
 
     cap = t.capture
@@ -153,7 +153,7 @@ def write_trial_output(t: TrialResult, path: str | Path) -> Path:
     root = xr.Dataset(attrs={"title": "chainlab trial", "subject": t.subject, "condition": t.condition,
                              "trial": t.trial, "dynamic": str(t.dynamic), "static": str(t.static),
                              "settings": t.settings,
-                             "problems": json.dumps(t.gait.problems)})
+                             "problems": json.dumps(t.gait.problems), **(provenance or {})})
     g = t.gait
     tree = xr.DataTree.from_dict({
         "/": root, "/kinematics": t.kinematics, "/plates": plates, "/markers": markers,
@@ -165,12 +165,13 @@ def write_trial_output(t: TrialResult, path: str | Path) -> Path:
     return Path(path)
 
 
-def write_trial_failure(failure: dict, path: str | Path) -> Path:
+def write_trial_failure(failure: dict, path: str | Path, provenance: dict | None = None) -> Path:
     """A trial output that records why the trial failed (so a workflow step still ends)."""
     from chainlab.io.store import atomic_path
 
     with atomic_path(path) as tmp:
-        xr.Dataset(attrs={"title": "chainlab trial", "failed": 1, **failure}).to_netcdf(tmp, engine="h5netcdf")
+        xr.Dataset(attrs={"title": "chainlab trial", "failed": 1, **failure, **(provenance or {})}).to_netcdf(
+            tmp, engine="h5netcdf")
     return Path(path)
 
 

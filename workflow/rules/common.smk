@@ -23,6 +23,15 @@ if _missing:
     logger.warning(f"{CONFIG.trials}: {len(_missing)} capture(s) not found; their trials will be listed "
                    f"in {RESULTS}/failures.tsv: " + ", ".join(_missing[:5]) + (" ..." if len(_missing) > 5 else ""))
 
+# A dask.distributed scheduler for the jobs' dask work (chainlab.parallel): the config key
+# dask_scheduler (--config dask_scheduler=tcp://HOST:PORT, or a profile's `config:`), else
+# $CHAINLAB_DASK_SCHEDULER as set before snakemake. Jobs inherit this process's environment
+# (local jobs as subprocesses, SLURM jobs through sbatch --export=ALL); it is not a rule
+# parameter, so changing the scheduler reruns nothing.
+# (Written with update(): snakemake --lint takes os.environ[...] for a required variable.)
+if config.get("dask_scheduler"):
+    os.environ.update(CHAINLAB_DASK_SCHEDULER=str(config["dask_scheduler"]))
+
 
 def trial_row(wildcards):
     return TRIALS.loc[wildcards.trial]

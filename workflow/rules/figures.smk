@@ -33,7 +33,7 @@ rule figures:
         f"{RESULTS}/logs/figures.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=2000,  # the SVG/PDF export drives a headless Chromium
         runtime=30,
     shell:
         "chainlab figures {input} -o {params.out} --formats {params.formats} > {log} 2>&1"

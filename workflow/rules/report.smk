@@ -15,5 +15,9 @@ rule report:
         CONDA_ENV
     log:
         f"{RESULTS}/logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     shell:
         "chainlab report {input.store} --figures {params.figures} -o {output} > {log} 2>&1"

@@ -16,7 +16,7 @@ rule statistics:
         f"{RESULTS}/logs/statistics.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda w, attempt: 2000 * attempt,
+        runtime=lambda w, attempt: 30 * attempt,
     shell:
-        "chainlab statistics {input} --settings {params.settings:q} -o {output} > {log} 2>&1"
+        "chainlab statistics {input} --settings {params.settings:q} --threads {threads} -o {output} > {log} 2>&1"

@@ -16,7 +16,7 @@ rule store:
         f"{RESULTS}/logs/store.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda w, attempt: 2000 * attempt,
+        runtime=lambda w, attempt: 30 * attempt,
     shell:
         "chainlab store {input.trials} -o {output.tables} > {log} 2>&1"

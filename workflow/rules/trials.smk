@@ -22,12 +22,12 @@ rule trial:
         f"{RESULTS}/logs/trials/{{trial}}.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda w, attempt: 1000 * attempt,
+        runtime=lambda w, attempt: 15 * attempt,
     shell:
         "chainlab trial --subject {params.subject:q} --condition {params.condition:q} "
         "--trial {wildcards.trial} --static {params.static:q} --dynamic {params.dynamic:q} "
-        "--settings {params.settings:q} -o {output} > {log} 2>&1"
+        "--settings {params.settings:q} --threads {threads} -o {output} > {log} 2>&1"
 
 
 rule ingest:
@@ -43,5 +43,9 @@ rule ingest:
         CONDA_ENV
     log:
         f"{RESULTS}/logs/ingest/{{trial}}.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     shell:
         "chainlab info --json --markers {params.dynamic:q} > {output} 2> {log}"
