@@ -357,7 +357,7 @@ def _assemble(dynamic, static, angles, segments, points, mk_used, attrs) -> xr.D
 def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsOptions) -> xr.Dataset:
     """Fit the chain to every frame, then the direct models on the chain's markers."""
     from chainlab.model import ik
-    from chainlab.model.chain import build_chain
+    from chainlab.model.chain import build_chain, calibrate_on_trial
 
     direct = replace(opt, solver="direct")
     dynamic, static = _with_sacrum(dynamic, []), _with_sacrum(static, [])
@@ -367,6 +367,14 @@ def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsO
     n = dynamic.sizes["frame"]
     measured = np.stack([dynamic.markers.sel(marker=m).values if m in present else np.full((n, 3), np.nan)
                          for m in names], axis=1)
+    copt = opt.chain or ChainOptions()
+    if copt.template not in ("trial", "static"):
+        raise ValueError(f"chain template must be 'trial' or 'static'; found {copt.template!r}")
+    if copt.template == "trial":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            own = compute_kinematics(dynamic, static, replace(direct, partial=True))
+        chain = calibrate_on_trial(chain, own, measured)
     res = ik.solve(chain, measured, first_frame=0)
     # the chain's markers replace the measured ones (and stand in for those never measured)
     all_markers = list(dynamic.marker.values.tolist()) + [m for m in names if m not in present]

@@ -73,12 +73,16 @@ class ChainOptions:
     weights : marker name (with side prefix, e.g. ``"LTHI"``) -> weight (default 1).
     limits : joint (``"L_knee"``, ``"knee"`` for both sides) -> {axis: [low, high] deg} on the
         joint coordinates.
+    template : where the markers' body coordinates and the joint centres come from:
+        ``"trial"`` (default) their mean over the trial being fitted, in the direct models'
+        segments (:func:`calibrate_on_trial`); ``"static"`` the static trial alone.
     """
 
     dofs: Mapping[str, str] = field(default_factory=dict)
     forefoot: bool = True
     weights: Mapping[str, float] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    template: str = "trial"
 
     def free(self, joint: str) -> str:
         axes = {**DEFAULT_DOFS, **self.dofs}[joint]
@@ -101,6 +105,8 @@ class Body:
     upper: np.ndarray
     markers: list[str]
     local: np.ndarray  # (k, 3) marker positions in the body frame, m
+    segment: str = ""  # the direct models' segment whose axes the body takes ("" : none)
+    centre: str = ""  # the direct models' point at the joint centre ("" : none; "@NAME": marker NAME)
 
 
 @dataclass
@@ -274,7 +280,7 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
 
     bodies: list[Body] = []
 
-    def add(body_name, joint, parent, centre, axes, pre, marker_names):
+    def add(body_name, joint, parent, centre, axes, pre, marker_names, segment="", centre_name=""):
         names = [m for m in marker_names if m in mk]
         if parent < 0:
             offset = np.zeros(3)
@@ -292,7 +298,7 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
                 lower[AXIS_INDEX[axis]], upper[AXIS_INDEX[axis]] = np.radians(lo), np.radians(hi)
         local = np.array([axes.T @ (mk[m] - centre) for m in names]).reshape(-1, 3)
         bodies.append(Body(body_name, joint, parent, offset, pre, tuple(sorted(AXIS_INDEX[a] for a in free_axes)),
-                           rest, lower, upper, names, local))
+                           rest, lower, upper, names, local, segment, centre_name))
         p_frames.append((axes, centre))
         return len(bodies) - 1
 
@@ -305,29 +311,30 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
         except ValueError:
             spine = None
     pelvis_markers = list(PELVIS_MARKERS) + ([spine.bottom] if spine else [])
-    root = add("pelvis", "root", -1, pelvis_origin, pelvis_axes, np.eye(3), list(dict.fromkeys(pelvis_markers)))
+    root = add("pelvis", "root", -1, pelvis_origin, pelvis_axes, np.eye(3), list(dict.fromkeys(pelvis_markers)),
+               "Pelvis", "")
     for s, side in (("L", "Left"), ("R", "Right")):
         femur = add(f"{s}_femur", "hip", root, pts[f"{s}HJC"], seg[f"{side}Femur"][1], np.eye(3),
-                    [s + m for m in THIGH_MARKERS])
+                    [s + m for m in THIGH_MARKERS], f"{side}Femur", f"{s}HJC")
         tibia = add(f"{s}_tibia", "knee", femur, pts[f"{s}KJC"], seg[f"{side}Tibia"][1], np.eye(3),
-                    [s + m for m in SHANK_MARKERS])
+                    [s + m for m in SHANK_MARKERS], f"{side}Tibia", f"{s}KJC")
         forefoot = ofm and opt.forefoot and opt.free("forefoot") != ""
         if ofm:
             pre = seg[f"{side}Tibia"][1].T @ seg[f"{side}OFMTibia"][1]
             foot_markers = HINDFOOT_MARKERS + (() if forefoot else FOREFOOT_MARKERS)
             foot = add(f"{s}_foot", "ankle", tibia, pts[f"{s}AJC"], seg[f"{side}Hindfoot"][1], pre,
-                       [s + m for m in foot_markers])
+                       [s + m for m in foot_markers], f"{side}Hindfoot", f"{s}AJC")
         else:
             foot = add(f"{s}_foot", "ankle", tibia, pts[f"{s}AJC"], seg[f"{side}Foot"][1], np.eye(3),
-                       [s + m for m in ("HEE", "TOE")])
+                       [s + m for m in ("HEE", "TOE")], f"{side}Foot", f"{s}AJC")
         if forefoot:
             add(f"{s}_forefoot", "forefoot", foot, pts[f"{s}PROXFF"], seg[f"{side}Forefoot"][1], np.eye(3),
-                [s + m for m in FOREFOOT_MARKERS])
+                [s + m for m in FOREFOOT_MARKERS], f"{side}Forefoot", f"{s}PROXFF")
     if spine is not None:
         order = [m for m in lumbar_rule.SPINE_ORDER if m in mk]
         lower = order[order.index(spine.apex):order.index(spine.bottom)]  # apex .. above bottom
         upper = [m for m in TRUNK_MARKERS if m in mk and m not in lower and m != spine.bottom]
-        low = add("lumbar", "lumbar", root, mk[spine.bottom], pelvis_axes, np.eye(3), lower)
+        low = add("lumbar", "lumbar", root, mk[spine.bottom], pelvis_axes, np.eye(3), lower, "", "@" + spine.bottom)
         if upper:
             add("thorax", "thorax", low, mk[spine.apex], pelvis_axes, np.eye(3), upper)
 
@@ -343,6 +350,63 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
     return Chain(bodies, names, weights, body_of, cal)
 
 
+def calibrate_on_trial(chain: Chain, kin: xr.Dataset, measured: np.ndarray, min_frames: int = 10) -> Chain:
+    """The chain with its marker coordinates and joint centres re-estimated over a trial.
+
+    `kin` is the direct models' output (:func:`chainlab.kinematics.compute_kinematics`) of
+    the trial whose markers `measured` (n, M, 3) are in chain order. For every body that
+    takes the axes of a direct-model segment, each marker's body coordinates become its mean
+    position in that segment over the frames where both are defined, and each joint centre
+    its mean position in the parent's segment (the thigh and shank lengths are then the
+    trial's mean hip-knee and knee-ankle distances of the chord construction). A joint at a
+    marker (the lumbar joint) follows that marker's new coordinates. Bodies without a
+    segment, and markers or joints defined in fewer than `min_frames` frames, keep the
+    static trial's values. The joints' static coordinates (``rest``) and frames (``pre``)
+    are kept.
+    """
+    segs = set(str(s) for s in kin.segment.values)
+    pts = set(str(p) for p in kin.point.values)
+    frames: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for b in chain.bodies:
+        if b.segment not in segs or not (b.centre == "" or b.centre in pts):
+            frames.append(None)
+            continue
+        r = kin.segment_axes.sel(segment=b.segment).transpose("frame", "axis", "segment_axis").values
+        c = (kin.segment_origin.sel(segment=b.segment) if b.centre == "" else
+             kin.joint_centres.sel(point=b.centre)).transpose("frame", "axis").values
+        frames.append((r, c))
+
+    def mean_in(k: int, p: np.ndarray) -> np.ndarray | None:
+        r, c = frames[k]
+        v = np.einsum("nai,na->ni", r, p - c)
+        ok = np.isfinite(v).all(axis=1)
+        return v[ok].mean(axis=0) if ok.sum() >= min_frames else None
+
+    bodies = []
+    start = 0
+    for k, b in enumerate(chain.bodies):
+        local = b.local.copy()
+        if frames[k] is not None:
+            for i in range(len(b.markers)):
+                v = mean_in(k, measured[:, start + i])
+                if v is not None:
+                    local[i] = v
+        start += len(b.markers)
+        bodies.append(Body(**{**b.__dict__, "local": local, "offset": b.offset.copy()}))
+    for k, b in enumerate(bodies):
+        if b.parent < 0:
+            continue
+        p = bodies[b.parent]
+        if b.centre.startswith("@") and b.centre[1:] in p.markers:
+            b.offset = p.local[p.markers.index(b.centre[1:])].copy()
+        elif frames[k] is not None and frames[b.parent] is not None:
+            v = mean_in(b.parent, frames[k][1])
+            if v is not None:
+                b.offset = v
+    cal = dict(chain.calibration, marker_template=f"trial {kin.attrs.get('dynamic_file', '')}")
+    return Chain(bodies, list(chain.markers), chain.weights.copy(), chain.body_of_marker.copy(), cal)
+
+
 def describe(chain: Chain) -> str:
     """A table of the chain: body, parent, free axes, markers."""
     lines = []
@@ -353,4 +417,4 @@ def describe(chain: Chain) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "forward", "rest_pose", "yxz", "describe"]
+__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "calibrate_on_trial", "forward", "rest_pose", "yxz", "describe"]
