@@ -6,7 +6,7 @@
 
 Per trial: RMS of (global - direct) for the sagittal (x) component of the pelvis, hip, knee
 and ankle angles, split into its mean (an offset) and the rest (a pattern over the cycle),
-and the fit's per-frame marker RMS (median and 95th percentile, mm). ``--markers`` adds each
+and the fit's per-frame marker RMS (unweighted: all chain markers alike; median and 95th percentile, mm). ``--markers`` adds each
 chain marker's RMS residual (mm) per trial; ``--segments`` the direct models' thigh and shank
 lengths over the walk (HJC-KJC, KJC-AJC: median and 5-95 % range, mm) and the chain's.
 Options of the chain may be given as ``--knee y`` (hinge knee) or ``--chain key=value``
@@ -75,8 +75,8 @@ def main(argv=None):
     roots = a.roots or [p for p in default if p.is_dir()]
     print(f"chain options: {copt}")
     print("RMS(global - direct), sagittal, deg; in brackets |mean| / SD of the difference")
-    print("| trial | " + " | ".join(SHORT) + " | marker RMS median / p95 mm |")
-    print("|---" * (len(SHORT) + 2) + "|")
+    print("| trial | " + " | ".join(SHORT) + " | marker RMS median / p95 mm | s |")
+    print("|---" * (len(SHORT) + 3) + "|")
     worst = np.zeros(len(ANGLES))
     marker_rows = {}
     seg_rows = []
@@ -89,12 +89,16 @@ def main(argv=None):
             rms = float(np.sqrt(np.nanmean(x**2)))
             worst[i] = max(worst[i], rms)
             cells.append(f"{rms:.2f} ({abs(np.nanmean(x)):.1f}/{np.nanstd(x):.1f})")
-        r = g.marker_rms.values * 1000
-        print(f"| {path.stem} {cond} | " + " | ".join(cells) + f" | {np.nanmedian(r):.1f} / {np.nanpercentile(r, 95):.1f} |")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # markers never measured
+            r = np.sqrt(np.nanmean(g.marker_residual.values**2, axis=1)) * 1000  # unweighted, per frame
+        print(f"| {path.stem} {cond} | " + " | ".join(cells) + f" | {np.nanmedian(r):.1f} / {np.nanpercentile(r, 95):.1f} | {dt:.2f} |")
         sys.stdout.flush()
         if a.markers:
             res = g.marker_residual.values * 1000
-            marker_rows[path.stem] = dict(zip(g.chain_marker.values, np.sqrt(np.nanmean(res**2, axis=0))))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                marker_rows[path.stem] = dict(zip(g.chain_marker.values, np.sqrt(np.nanmean(res**2, axis=0))))
         if a.segments:
             row = [path.stem]
             for kin in (d, g):
@@ -104,7 +108,7 @@ def main(argv=None):
                         L = L * 1000
                         row.append(f"{np.nanmedian(L):.0f} [{np.nanpercentile(L, 5):.0f}-{np.nanpercentile(L, 95):.0f}]")
             seg_rows.append(row)
-    print("| max | " + " | ".join(f"{w:.2f}" for w in worst) + " | |")
+    print("| max | " + " | ".join(f"{w:.2f}" for w in worst) + " | | |")
     if marker_rows:
         names = list(next(iter(marker_rows.values())))
         print("\nRMS residual per marker, mm")

@@ -55,11 +55,20 @@ HINDFOOT_MARKERS = ("HEE", "LCA", "STL", "CPG", "PCA")
 FOREFOOT_MARKERS = ("TOE", "P1M", "D5M", "P5M", "D1M", "HLX")
 TRUNK_MARKERS = ("C7", "T10", "T12", "L1", "L3", "L5", "CLAV", "STRN")
 
-#: Default marker weights: the pelvis rests on its three or four markers alone in the direct
-#: models; weighting them keeps the chain's pelvis on them rather than on the spine and thighs,
-#: whose skin moves more (on the biomechzoo walks: pelvic tilt 0.4-1.7 deg RMS from the direct
-#: model's with these weights, 1-5 deg without).
-DEFAULT_WEIGHTS = {"LASI": 10.0, "RASI": 10.0, "SACR": 10.0, "LPSI": 10.0, "RPSI": 10.0}
+#: Default marker weights (docs/kinematics.md, "Global solver"). The pelvis rests on its three
+#: or four markers alone in the direct models: weighted 100 they hold the chain's pelvis on them
+#: rather than letting the legs and spine tilt it. The Plug-in Gait markers of the legs (wand,
+#: knee, ankle, toe) define the reported thigh, shank and foot axes: 10. The OFM's shank and foot
+#: clusters: 1. The spine and chest markers: 0.1, because the two-body trunk keeps its static
+#: lengths and, weighted 1, pulled pelvic tilt off the direct model's by up to 1.7 deg.
+DEFAULT_WEIGHTS = {
+    **{m: 100.0 for m in ("LASI", "RASI", "SACR", "LPSI", "RPSI")},
+    **{s + m: 10.0 for s in "LR" for m in ("THI", "KNE", "TIB", "ANK", "TOE")},
+    **{m: 0.1 for m in TRUNK_MARKERS},
+}
+#: Default slides (mm): the thigh and shank may change length by up to 30 mm over a walk (the
+#: direct models' hip-knee and knee-ankle distances vary by 10-37 mm on the biomechzoo walks).
+DEFAULT_SLIDES = {"hip": 30.0, "knee": 30.0}
 DEFAULT_DOFS = {"hip": "yxz", "knee": "yxz", "ankle": "yxz", "forefoot": "yxz", "lumbar": "yxz", "thorax": "yxz"}
 
 
@@ -73,6 +82,9 @@ class ChainOptions:
     weights : marker name (with side prefix, e.g. ``"LTHI"``) -> weight (default 1).
     limits : joint (``"L_knee"``, ``"knee"`` for both sides) -> {axis: [low, high] deg} on the
         joint coordinates.
+    slides : joint (``"hip"``, ``"knee"``) -> bound (mm) of a slide of the child body along its
+        long axis (from its joint centre to the next joint centre down the limb): the thigh's
+        or shank's length may change by up to the bound. ``{}``: rigid segments.
     template : where the markers' body coordinates and the joint centres come from:
         ``"trial"`` (default) their mean over the trial being fitted, in the direct models'
         segments (:func:`calibrate_on_trial`); ``"static"`` the static trial alone.
@@ -83,6 +95,7 @@ class ChainOptions:
     weights: Mapping[str, float] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     template: str = "trial"
+    slides: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SLIDES))
 
     def free(self, joint: str) -> str:
         axes = {**DEFAULT_DOFS, **self.dofs}[joint]
@@ -107,6 +120,8 @@ class Body:
     local: np.ndarray  # (k, 3) marker positions in the body frame, m
     segment: str = ""  # the direct models' segment whose axes the body takes ("" : none)
     centre: str = ""  # the direct models' point at the joint centre ("" : none; "@NAME": marker NAME)
+    slide: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) unit, body frame: the slide's axis
+    slide_bound: float = 0.0  # m: the slide is free within ±slide_bound (0: no slide)
 
 
 @dataclass
@@ -144,12 +159,13 @@ class Pose:
     origin: np.ndarray  # (n, 3) root origin in the lab, m
     rotation: np.ndarray  # (n, 3, 3) root axes in the lab
     q: np.ndarray  # (n, J, 3) joint coordinates, rad (YXZ)
+    slide: np.ndarray | None = None  # (n, J) slide of each body along its long axis, m (None: 0)
 
     def __len__(self) -> int:
         return len(self.origin)
 
     def take(self, s) -> Pose:
-        return Pose(self.origin[s], self.rotation[s], self.q[s])
+        return Pose(self.origin[s], self.rotation[s], self.q[s], None if self.slide is None else self.slide[s])
 
 
 # --------------------------------------------------------------------------- rotations
@@ -218,6 +234,8 @@ def forward(chain: Chain, pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarra
         rp, op = rot[:, b.parent], org[:, b.parent]
         rot[:, j] = rp @ (b.pre @ yxz(pose.q[:, j - 1]))
         org[:, j] = op + rp @ b.offset
+        if pose.slide is not None and b.slide_bound > 0:
+            org[:, j] += pose.slide[:, j - 1, None] * (rot[:, j] @ b.slide)
     return rot, org, markers_of(chain, rot, org)
 
 
@@ -338,6 +356,11 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
         if upper:
             add("thorax", "thorax", low, mk[spine.apex], pelvis_axes, np.eye(3), upper)
 
+    for b in bodies:
+        bound = float(opt.slides.get(b.joint, 0.0) or 0.0)
+        child = next((c for c in bodies if c.parent >= 0 and bodies[c.parent] is b and c.joint != "forefoot"), None)
+        if bound > 0 and child is not None and np.linalg.norm(child.offset) > 0:
+            b.slide, b.slide_bound = child.offset / np.linalg.norm(child.offset), bound / 1000.0
     names = [m for b in bodies for m in b.markers]
     weights = np.array([float({**DEFAULT_WEIGHTS, **opt.weights}.get(m, 1.0)) for m in names])
     body_of = np.concatenate([np.full(len(b.markers), i) for i, b in enumerate(bodies)]).astype(int)
@@ -392,7 +415,7 @@ def calibrate_on_trial(chain: Chain, kin: xr.Dataset, measured: np.ndarray, min_
                 if v is not None:
                     local[i] = v
         start += len(b.markers)
-        bodies.append(Body(**{**b.__dict__, "local": local, "offset": b.offset.copy()}))
+        bodies.append(Body(**{**b.__dict__, "local": local, "offset": b.offset.copy(), "slide": b.slide.copy()}))
     for k, b in enumerate(bodies):
         if b.parent < 0:
             continue
@@ -403,6 +426,10 @@ def calibrate_on_trial(chain: Chain, kin: xr.Dataset, measured: np.ndarray, min_
             v = mean_in(b.parent, frames[k][1])
             if v is not None:
                 b.offset = v
+    for b in bodies:
+        if b.slide_bound > 0:
+            child = next((c for c in bodies if c.parent >= 0 and bodies[c.parent] is b and c.joint != "forefoot"))
+            b.slide = child.offset / np.linalg.norm(child.offset)
     cal = dict(chain.calibration, marker_template=f"trial {kin.attrs.get('dynamic_file', '')}")
     return Chain(bodies, list(chain.markers), chain.weights.copy(), chain.body_of_marker.copy(), cal)
 
