@@ -10,7 +10,9 @@ and the fit's per-frame marker RMS (unweighted: all chain markers alike; median 
 chain marker's RMS residual (mm) per trial; ``--segments`` the direct models' thigh and shank
 lengths over the walk (HJC-KJC, KJC-AJC: median and 5-95 % range, mm) and the chain's.
 Options of the chain may be given as ``--knee y`` (hinge knee) or ``--chain key=value``
-(ChainOptions field, Python literal).
+(ChainOptions field, Python literal); ``--previous`` runs the chain as it was before the trial
+template, the slides and the present weights (static template, rigid segments, pelvis markers
+10, every other marker 1): the "before" column of docs/kinematics.md.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from chainlab import read_c3d
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
-from chainlab.model.chain import ChainOptions
+from chainlab.model.chain import DEFAULT_WEIGHTS, ChainOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 ANGLES = ("LPelvisAngles", "LHipAngles", "RHipAngles", "LKneeAngles", "RKneeAngles", "LAnkleAngles", "RAnkleAngles")
@@ -63,11 +65,15 @@ def main(argv=None):
     ap.add_argument("--segments", action="store_true")
     ap.add_argument("--knee", default=None)
     ap.add_argument("--chain", action="append", default=[], help="ChainOptions field=value")
+    ap.add_argument("--previous", action="store_true", help="the chain before the trial template and slides")
     a = ap.parse_args(argv)
     kw = {}
     for item in a.chain:
         k, v = item.split("=", 1)
         kw[k] = ast.literal_eval(v)
+    if a.previous:
+        kw = {"template": "static", "slides": {}, "weights": {m: 1.0 for m in DEFAULT_WEIGHTS} | {
+            m: 10.0 for m in ("LASI", "RASI", "SACR", "LPSI", "RPSI")}, **kw}
     if a.knee is not None:
         kw["dofs"] = {**kw.get("dofs", {}), "knee": a.knee}
     copt = ChainOptions(**kw)
