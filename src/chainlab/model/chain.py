@@ -29,7 +29,15 @@ markers above the apex and turns about it, so the thorax joint's first angle is 
 ``LumbarCurvature`` x (with the opposite sign) while the lumbar body holds still.
 
 Markers are the ones Kinematics I uses, placed on the body they move with; their body
-coordinates come from the static trial's mean marker positions.
+coordinates come from the static trial's mean marker positions, and for a fit of a trial
+(``ChainOptions.template="trial"``, :func:`calibrate_on_trial`) from their mean positions in the
+direct models' segments over that trial, with the joint centres likewise.
+
+Slides (``ChainOptions.slides``): the femur and tibia may also translate along their long axes
+(from the joint centre to the next joint centre down the limb, fixed in the body), within a
+bound: the body's origin is its joint centre plus ``slide`` times that axis, so its markers and
+the joint below move with it and the segment's length changes. A slide is a fourth joint
+coordinate (``Pose.slide``, m); docs/kinematics.md says why they are there.
 """
 
 from __future__ import annotations
@@ -56,13 +64,15 @@ FOREFOOT_MARKERS = ("TOE", "P1M", "D5M", "P5M", "D1M", "HLX")
 TRUNK_MARKERS = ("C7", "T10", "T12", "L1", "L3", "L5", "CLAV", "STRN")
 
 #: Default marker weights (docs/kinematics.md, "Global solver"). The pelvis rests on its three
-#: or four markers alone in the direct models: weighted 100 they hold the chain's pelvis on them
-#: rather than letting the legs and spine tilt it. The Plug-in Gait markers of the legs (wand,
-#: knee, ankle, toe) define the reported thigh, shank and foot axes: 10. The OFM's shank and foot
-#: clusters: 1. The spine and chest markers: 0.1, because the two-body trunk keeps its static
-#: lengths and, weighted 1, pulled pelvic tilt off the direct model's by up to 1.7 deg.
+#: or four markers alone in the direct models: 10 keeps the chain's pelvis on them. The Plug-in
+#: Gait markers of the legs (wand, knee, ankle, toe) define the reported thigh, shank and foot
+#: axes: 10 (at 1, 3 and 5 the sagittal angles were up to 3.4, 2.3 and 2.1 deg RMS from the
+#: direct model's on the biomechzoo walks; the price is less averaging of noise and skin
+#: movement over the other markers). The OFM's shank and foot clusters: 1. The spine and chest
+#: markers: 0.1, because the two-body trunk keeps its static lengths and, weighted 1, pulled
+#: pelvic tilt off the direct model's by up to 1.7 deg.
 DEFAULT_WEIGHTS = {
-    **{m: 100.0 for m in ("LASI", "RASI", "SACR", "LPSI", "RPSI")},
+    **{m: 10.0 for m in ("LASI", "RASI", "SACR", "LPSI", "RPSI")},
     **{s + m: 10.0 for s in "LR" for m in ("THI", "KNE", "TIB", "ANK", "TOE")},
     **{m: 0.1 for m in TRUNK_MARKERS},
 }
