@@ -12,7 +12,7 @@ import xarray as xr
 import chainlab
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.model import ik
-from chainlab.model.chain import build_chain, forward
+from chainlab.model.chain import Pose, build_chain, forward
 from chainlab.simulate import Condition, SimulationOptions, simulate_study
 
 from .conftest import ROOT
@@ -202,3 +202,22 @@ def test_static_template_and_rigid_segments_are_the_previous_chain():
     assert 0.0 < np.median(moved) < 0.01 and moved.max() < 0.03
     thigh = [np.linalg.norm(b.offset) for b in trial.bodies if b.name.endswith("tibia")]
     assert all(0.3 < t < 0.4 for t in thigh)
+
+
+def test_slides_are_recovered_from_their_own_markers():
+    """A pose with slid thighs and shanks, moved by forward kinematics, is fitted back exactly:
+    the solver's slide coordinate (a translation along the body's long axis) and its twist agree
+    with chain.forward."""
+    static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
+    chain = build_chain(static)
+    y = np.stack([walk.markers.sel(marker=m).values if m in walk.marker.values else
+                  np.full((walk.sizes["frame"], 3), np.nan) for m in chain.markers], 1)
+    truth = ik.solve(chain, y).pose
+    assert np.abs(truth.slide).max() > 0.005  # the real walk does slide
+    x = forward(chain, truth)[2]
+    fit = ik.solve(chain, x)
+    assert float(np.max(fit.rms)) < 1e-6
+    np.testing.assert_allclose(fit.pose.slide, truth.slide, atol=1e-5)
+    rigid = forward(chain, Pose(truth.origin, truth.rotation, truth.q))[2]  # the same angles, no slides
+    knee = chain.markers.index("LKNE")
+    assert np.abs(np.linalg.norm(x[:, knee] - rigid[:, knee], axis=1) - np.abs(truth.slide[:, 0])).max() < 1e-9

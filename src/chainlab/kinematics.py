@@ -402,12 +402,19 @@ def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsO
     out["joint_coordinates"] = (("frame", "joint", "joint_axis"), coords, {
         "units": "deg", "long_name": "chain coordinates: YXZ Cardan angles of each body in its parent's joint "
                                      "frame (pelvis: in the lab)"})
+    slide = np.zeros((n, len(joints)))
+    if res.pose.slide is not None:
+        slide[:, 1:] = res.pose.slide
+    out["joint_slide"] = (("frame", "joint"), slide, {
+        "units": "m", "long_name": "slide of each body along its long axis (the thigh's or shank's change of length; "
+                                   "0 where the body has no slide)"})
     out["pelvis_position"] = (("frame", "axis"), res.pose.origin, {"units": "m", "long_name": "chain root origin in the lab"})
     out["solver_iterations"] = (("frame",), res.iterations, {"units": "1"})
     out["solver_converged"] = (("frame",), res.converged.astype(np.int8), {"units": "1"})
     out.attrs |= {
         "solver": "global",
         "chain": describe(chain),
+        "chain_template": copt.template,
         "measured_gap_frames": json.dumps(gaps),
         "chain_markers_not_measured": ",".join(m for m in names if m not in present),
         "marker_rms_median_m": float(np.nanmedian(res.rms)) if np.isfinite(res.rms).any() else float("nan"),

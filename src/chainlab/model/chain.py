@@ -450,7 +450,8 @@ def describe(chain: Chain) -> str:
     for b in chain.bodies:
         parent = chain.bodies[b.parent].name if b.parent >= 0 else "-"
         free = "6 (free)" if b.parent < 0 else ("".join("yxz"[k] for k in b.free) or "locked")
-        lines.append(f"{b.name:12s} parent={parent:10s} dofs={free:9s} markers={','.join(b.markers)}")
+        slide = f" slide=±{b.slide_bound * 1000:g}mm" if b.slide_bound > 0 else ""
+        lines.append(f"{b.name:12s} parent={parent:10s} dofs={free:9s}{slide} markers={','.join(b.markers)}")
     return "\n".join(lines)
 
 
