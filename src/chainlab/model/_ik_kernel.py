@@ -296,6 +296,16 @@ def solve_frames(parent, offset, pre, sdir, lower, upper, local, mbody, weights,
                     v += tw[i, k] * a[j, k]
                 h[i, j] = v
                 h[j, i] = v
+            for d in range(6, nd):  # a coordinate held at a bound it is pushed against stays there
+                b = dof_body[d]
+                k = dof_joint_axis[d]
+                v = q[fr, b - 1, k]
+                if (v >= upper[b, k] and g[d] > 0.0) or (v <= lower[b, k] and g[d] < 0.0):
+                    for i in range(nd):
+                        h[d, i] = 0.0
+                        h[i, d] = 0.0
+                    h[d, d] = 1.0
+                    g[d] = 0.0
             for i in range(nd):
                 h[i, i] += lam * (h[i, i] + 1e-9) + 1e-12
             if not _cholesky_solve(h, g, step):
