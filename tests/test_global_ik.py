@@ -182,9 +182,9 @@ def test_real_walks_global_within_two_degrees_of_direct(row):
     assert 0.002 < float(np.nanmedian(rms)) < 0.010
 
 
-def test_static_template_and_rigid_segments_are_the_previous_chain():
-    """slides={} gives rigid segments; the trial template moves markers by millimetres and keeps
-    the thigh lengths (the tibia's joint offset) those of a child's thigh."""
+def test_rigid_segments_option_and_the_trial_template():
+    """slides={} gives rigid segments; the trial template moves markers by millimetres and makes
+    each thigh (the knee's offset in the femur) as long as the direct models' over the walk."""
     from chainlab.model.chain import ChainOptions, calibrate_on_trial
 
     static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
@@ -200,8 +200,10 @@ def test_static_template_and_rigid_segments_are_the_previous_chain():
     trial = calibrate_on_trial(rigid, d, y)
     moved = np.concatenate([np.linalg.norm(a.local - b.local, axis=1) for a, b in zip(trial.bodies, rigid.bodies)])
     assert 0.0 < np.median(moved) < 0.01 and moved.max() < 0.03
-    thigh = [np.linalg.norm(b.offset) for b in trial.bodies if b.name.endswith("tibia")]
-    assert all(0.3 < t < 0.4 for t in thigh)
+    for s in "LR":  # the thigh: the direct models' mean hip-knee distance over the walk
+        thigh = np.linalg.norm(trial.bodies[trial.index(f"{s}_tibia")].offset)
+        hk = np.linalg.norm(d.joint_centres.sel(point=f"{s}HJC").values - d.joint_centres.sel(point=f"{s}KJC").values, axis=1)
+        assert abs(thigh - np.nanmean(hk)) < 0.001, s
 
 
 def test_slides_are_recovered_from_their_own_markers():

@@ -355,7 +355,12 @@ def _assemble(dynamic, static, angles, segments, points, mk_used, attrs) -> xr.D
 
 
 def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsOptions) -> xr.Dataset:
-    """Fit the chain to every frame, then the direct models on the chain's markers."""
+    """Fit the chain to every frame, then the direct models on the chain's markers.
+
+    With ``ChainOptions.template == "trial"`` (default) the chain's marker coordinates and joint
+    centres are first re-estimated over this trial from the direct models' segments
+    (:func:`chainlab.model.chain.calibrate_on_trial`; docs/kinematics.md says why).
+    """
     from chainlab.model import ik
     from chainlab.model.chain import build_chain, calibrate_on_trial
 

@@ -16,8 +16,14 @@ freedom.
 
 Start: every body's orientation by a weighted least-squares fit (Kabsch/Söderkvist) of its
 static-trial markers, with the joint centre given by its parent; frames where a body has
-fewer than three points inherit the nearest frame's coordinates. Joint limits are kept by
-projecting each step onto them.
+fewer than three points inherit the nearest frame's coordinates. Joint limits (and the bounds
+of the slides) are kept by projecting each step onto them; a coordinate at a bound that the
+gradient pushes against is held there for that step (an active set), so the others' step does
+not count on it moving.
+
+A slide (:class:`chainlab.model.chain.Body`, ``slide``) moves its body and everything below it
+along the body's own axis u: its twist is the pure translation S = (0, R u), and the body's
+rotations turn about its joint centre, not about its (slid) origin.
 """
 
 from __future__ import annotations
