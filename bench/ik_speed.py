@@ -379,6 +379,7 @@ def main() -> None:
         args.scipy_frames = args.biorbd_frames = 0
     truth, y = synthetic(chain, walk, args.frames, args.noise_mm, args.seed)
     print(f"chain: {len(chain.bodies)} bodies, {6 + int(free_mask(chain).sum())} free coordinates"
+          f"{f' + {sum(b.slide_bound > 0 for b in chain.bodies)} slides' if any(b.slide_bound > 0 for b in chain.bodies) else ''}"
           f", {len(chain.markers)} markers; weights {args.weights}; "
           f"truth from {WALK.name} ({len(walk)} frames) forward-backward to {args.frames} frames; "
           f"noise {args.noise_mm} mm per axis, seed {args.seed}", file=sys.stderr)
@@ -424,7 +425,8 @@ def main() -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores (pinned to CPU {sorted(os.sched_getaffinity(0))}), "
           f"{platform.system()} {platform.machine()}; {versions()}; OMP/MKL/OPENBLAS/NUMBA threads = 1")
     print(f"command: {cmd.strip()}\n")
-    print(f"data: chain of HC030A01 ({len(chain.markers)} markers, {6 + int(free_mask(chain).sum())} coordinates, "
+    print(f"data: chain of HC030A01 ({len(chain.markers)} markers, {6 + int(free_mask(chain).sum())} coordinates"
+          f"{f' + {sum(b.slide_bound > 0 for b in chain.bodies)} slides' if any(b.slide_bound > 0 for b in chain.bodies) else ''}, "
           f"{args.weights} marker weights); truth = ik.solve on HC030A05 played forward-backward to "
           f"{args.frames} frames; markers = forward(truth) + N(0, {args.noise_mm} mm) per axis, seed {args.seed}. "
           f"chainlab timed after an untimed warm-up call (numba compile excluded).\n")
