@@ -92,10 +92,14 @@ WALK = ROOT / "data/biomechzoo/HC030A/Straight/HC030A05.c3d"
 # --------------------------------------------------------------------------- data
 
 
-def load_chain(weights: str) -> tuple[Chain, np.ndarray]:
-    """The chain of the static trial and the real walk's markers in chain order."""
+def load_chain(weights: str, slides: str = "none") -> tuple[Chain, np.ndarray]:
+    """The chain of the static trial and the real walk's markers in chain order.
+
+    `slides` "none": rigid thigh and shank (the chain biorbd and scipy are given here, which
+    know no slides); "default": chainlab's default slides (scipy and biorbd skipped)."""
     static, walk = read_c3d(STATIC), read_c3d(WALK)
-    opts = ChainOptions(weights={m: 1.0 for m in DEFAULT_WEIGHTS} if weights == "unit" else {})
+    opts = ChainOptions(weights={m: 1.0 for m in DEFAULT_WEIGHTS} if weights == "unit" else {},
+                        **({"slides": {}} if slides == "none" else {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         chain = build_chain(static, opts)
@@ -358,6 +362,9 @@ def main() -> None:
     ap.add_argument("--biorbd-methods", default="lm,trf",
                     help='biorbd solve methods, comma separated; the first is the speed-up reference '
                          '(default "lm,trf"; biorbd also has "only_lm")')
+    ap.add_argument("--slides", choices=("none", "default"), default="none",
+                    help="thigh and shank slides: none (rigid; default, like-for-like with scipy and biorbd) "
+                         "or chainlab's default (times chainlab alone)")
     ap.add_argument("--weights", choices=("unit", "default"), default="unit",
                     help="marker weights of the chain: unit (the objective biorbd minimises) or "
                          "chainlab's defaults (pelvis markers 10)")
@@ -367,9 +374,12 @@ def main() -> None:
         os.sched_setaffinity(0, {0})
     warnings.simplefilter("ignore")
 
-    chain, walk = load_chain(args.weights)
+    chain, walk = load_chain(args.weights, args.slides)
+    if args.slides != "none":
+        args.scipy_frames = args.biorbd_frames = 0
     truth, y = synthetic(chain, walk, args.frames, args.noise_mm, args.seed)
     print(f"chain: {len(chain.bodies)} bodies, {6 + int(free_mask(chain).sum())} free coordinates"
+          f"{f' + {sum(b.slide_bound > 0 for b in chain.bodies)} slides' if any(b.slide_bound > 0 for b in chain.bodies) else ''}"
           f", {len(chain.markers)} markers; weights {args.weights}; "
           f"truth from {WALK.name} ({len(walk)} frames) forward-backward to {args.frames} frames; "
           f"noise {args.noise_mm} mm per axis, seed {args.seed}", file=sys.stderr)
@@ -415,7 +425,8 @@ def main() -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores (pinned to CPU {sorted(os.sched_getaffinity(0))}), "
           f"{platform.system()} {platform.machine()}; {versions()}; OMP/MKL/OPENBLAS/NUMBA threads = 1")
     print(f"command: {cmd.strip()}\n")
-    print(f"data: chain of HC030A01 ({len(chain.markers)} markers, {6 + int(free_mask(chain).sum())} coordinates, "
+    print(f"data: chain of HC030A01 ({len(chain.markers)} markers, {6 + int(free_mask(chain).sum())} coordinates"
+          f"{f' + {sum(b.slide_bound > 0 for b in chain.bodies)} slides' if any(b.slide_bound > 0 for b in chain.bodies) else ''}, "
           f"{args.weights} marker weights); truth = ik.solve on HC030A05 played forward-backward to "
           f"{args.frames} frames; markers = forward(truth) + N(0, {args.noise_mm} mm) per axis, seed {args.seed}. "
           f"chainlab timed after an untimed warm-up call (numba compile excluded).\n")

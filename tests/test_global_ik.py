@@ -5,13 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
 import chainlab
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.model import ik
-from chainlab.model.chain import build_chain, forward
+from chainlab.model.chain import Pose, build_chain, forward
 from chainlab.simulate import Condition, SimulationOptions, simulate_study
 
 from .conftest import ROOT
@@ -64,7 +65,7 @@ def test_noise_free_global_recovers_every_true_angle(clean):
 def test_one_mm_noise_keeps_key_angles_within_one_degree(noisy):
     for output, comp in KEY:
         assert _rms(noisy["global"], noisy["truth"], output, comp) <= 1.0, (output, comp)
-    rms = noisy["global"].marker_rms.values
+    rms = np.sqrt(np.nanmean(noisy["global"].marker_residual.values ** 2, axis=1))  # unweighted, per frame
     assert 0.0012 < np.median(rms) < 0.0018  # ~ sqrt(3) mm less what the fit absorbs
 
 
@@ -155,19 +156,70 @@ def test_solving_in_pieces_equals_the_whole():
     assert np.nanmedian(whole.rms) < 0.008
 
 
-def test_real_walks_global_against_direct():
-    """The chain is rigid with fixed joint centres; the direct models let the knee and ankle
-    centres move with the skin (the biomechzoo tibiae change length by 25-37 mm over a walk).
-    Measured on HC030A05: pelvic tilt 1.7 deg RMS, hip 3.5-4.4, knee 2.5-5.5, ankle 1.4-2.8
-    between the two; the marker RMS of the fit is ~5 mm."""
-    static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
+SAGITTAL = ("LPelvisAngles", "LHipAngles", "RHipAngles", "LKneeAngles", "RKneeAngles", "LAnkleAngles", "RAnkleAngles")
+
+
+@pytest.mark.parametrize("row", list(pd.read_csv(ROOT / "config/trials.tsv", sep="\t").itertuples()),
+                         ids=lambda r: r.trial)
+def test_real_walks_global_within_two_degrees_of_direct(row):
+    """Issue #4's acceptance on the six walks of data/biomechzoo: sagittal angles of the global
+    fit within 2 deg RMS of the direct models'. Measured (bench/global_vs_direct.py, 12 walks):
+    0.01-1.69 deg; before the trial template, slides and weights of docs/kinematics.md: up to
+    6.5 deg. The fit's per-frame marker RMS (all markers alike) is 3-9 mm: skin moves."""
+    static, walk = chainlab.read_c3d(ROOT / row.static), chainlab.read_c3d(ROOT / row.dynamic)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = compute_kinematics(walk, static, KinematicsOptions(solver="global"))
         d = compute_kinematics(walk, static)
-    rms = {o: float(np.sqrt(np.nanmean((g.angles.sel(output=o).values[:, 0] - d.angles.sel(output=o).values[:, 0]) ** 2)))
-           for o in ("LPelvisAngles", "LHipAngles", "RHipAngles", "LKneeAngles", "RKneeAngles", "LAnkleAngles", "RAnkleAngles")}
-    assert rms["LPelvisAngles"] <= 2.0
-    assert max(rms.values()) <= 6.0, rms
-    assert 0.003 < float(np.nanmedian(g.marker_rms)) < 0.008
-    assert set(g.attrs["solver"].split()) == {"global"}
+    assert g.attrs["solver"] == "global"
+    for o in SAGITTAL:
+        diff = g.angles.sel(output=o).values[:, 0] - d.angles.sel(output=o).values[:, 0]
+        assert np.isfinite(diff).mean() > 0.95, o
+        assert float(np.sqrt(np.nanmean(diff**2))) <= 2.0, (row.trial, o)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # chain markers never measured
+        rms = np.sqrt(np.nanmean(g.marker_residual.values**2, axis=1))
+    assert 0.002 < float(np.nanmedian(rms)) < 0.010
+
+
+def test_rigid_segments_option_and_the_trial_template():
+    """slides={} gives rigid segments; the trial template moves markers by millimetres and makes
+    each thigh (the knee's offset in the femur) as long as the direct models' over the walk."""
+    from chainlab.model.chain import ChainOptions, calibrate_on_trial
+
+    static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
+    rigid = build_chain(static, ChainOptions(template="static", slides={}))
+    assert all(b.slide_bound == 0 for b in rigid.bodies)
+    sliding = build_chain(static)
+    assert [b.name for b in sliding.bodies if b.slide_bound > 0] == ["L_femur", "L_tibia", "R_femur", "R_tibia"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = compute_kinematics(walk, static, KinematicsOptions(partial=True))
+    y = np.stack([walk.markers.sel(marker=m).values if m in walk.marker.values else
+                  np.full((walk.sizes["frame"], 3), np.nan) for m in rigid.markers], 1)
+    trial = calibrate_on_trial(rigid, d, y)
+    moved = np.concatenate([np.linalg.norm(a.local - b.local, axis=1) for a, b in zip(trial.bodies, rigid.bodies)])
+    assert 0.0 < np.median(moved) < 0.01 and moved.max() < 0.03
+    for s in "LR":  # the thigh: the direct models' mean hip-knee distance over the walk
+        thigh = np.linalg.norm(trial.bodies[trial.index(f"{s}_tibia")].offset)
+        hk = np.linalg.norm(d.joint_centres.sel(point=f"{s}HJC").values - d.joint_centres.sel(point=f"{s}KJC").values, axis=1)
+        assert abs(thigh - np.nanmean(hk)) < 0.001, s
+
+
+def test_slides_are_recovered_from_their_own_markers():
+    """A pose with slid thighs and shanks, moved by forward kinematics, is fitted back exactly:
+    the solver's slide coordinate (a translation along the body's long axis) and its twist agree
+    with chain.forward."""
+    static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
+    chain = build_chain(static)
+    y = np.stack([walk.markers.sel(marker=m).values if m in walk.marker.values else
+                  np.full((walk.sizes["frame"], 3), np.nan) for m in chain.markers], 1)
+    truth = ik.solve(chain, y).pose
+    assert np.abs(truth.slide).max() > 0.005  # the real walk does slide
+    x = forward(chain, truth)[2]
+    fit = ik.solve(chain, x)
+    assert float(np.max(fit.rms)) < 1e-6
+    np.testing.assert_allclose(fit.pose.slide, truth.slide, atol=1e-5)
+    rigid = forward(chain, Pose(truth.origin, truth.rotation, truth.q))[2]  # the same angles, no slides
+    knee = chain.markers.index("LKNE")
+    assert np.abs(np.linalg.norm(x[:, knee] - rigid[:, knee], axis=1) - np.abs(truth.slide[:, 0])).max() < 1e-9

@@ -355,9 +355,14 @@ def _assemble(dynamic, static, angles, segments, points, mk_used, attrs) -> xr.D
 
 
 def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsOptions) -> xr.Dataset:
-    """Fit the chain to every frame, then the direct models on the chain's markers."""
+    """Fit the chain to every frame, then the direct models on the chain's markers.
+
+    With ``ChainOptions.template == "trial"`` (default) the chain's marker coordinates and joint
+    centres are first re-estimated over this trial from the direct models' segments
+    (:func:`chainlab.model.chain.calibrate_on_trial`; docs/kinematics.md says why).
+    """
     from chainlab.model import ik
-    from chainlab.model.chain import build_chain
+    from chainlab.model.chain import build_chain, calibrate_on_trial
 
     direct = replace(opt, solver="direct")
     dynamic, static = _with_sacrum(dynamic, []), _with_sacrum(static, [])
@@ -367,6 +372,14 @@ def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsO
     n = dynamic.sizes["frame"]
     measured = np.stack([dynamic.markers.sel(marker=m).values if m in present else np.full((n, 3), np.nan)
                          for m in names], axis=1)
+    copt = opt.chain or ChainOptions()
+    if copt.template not in ("trial", "static"):
+        raise ValueError(f"chain template must be 'trial' or 'static'; found {copt.template!r}")
+    if copt.template == "trial":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            own = compute_kinematics(dynamic, static, replace(direct, partial=True))
+        chain = calibrate_on_trial(chain, own, measured)
     res = ik.solve(chain, measured, first_frame=0)
     # the chain's markers replace the measured ones (and stand in for those never measured)
     all_markers = list(dynamic.marker.values.tolist()) + [m for m in names if m not in present]
@@ -394,12 +407,19 @@ def _global_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsO
     out["joint_coordinates"] = (("frame", "joint", "joint_axis"), coords, {
         "units": "deg", "long_name": "chain coordinates: YXZ Cardan angles of each body in its parent's joint "
                                      "frame (pelvis: in the lab)"})
+    slide = np.zeros((n, len(joints)))
+    if res.pose.slide is not None:
+        slide[:, 1:] = res.pose.slide
+    out["joint_slide"] = (("frame", "joint"), slide, {
+        "units": "m", "long_name": "slide of each body along its long axis (the thigh's or shank's change of length; "
+                                   "0 where the body has no slide)"})
     out["pelvis_position"] = (("frame", "axis"), res.pose.origin, {"units": "m", "long_name": "chain root origin in the lab"})
     out["solver_iterations"] = (("frame",), res.iterations, {"units": "1"})
     out["solver_converged"] = (("frame",), res.converged.astype(np.int8), {"units": "1"})
     out.attrs |= {
         "solver": "global",
         "chain": describe(chain),
+        "chain_template": copt.template,
         "measured_gap_frames": json.dumps(gaps),
         "chain_markers_not_measured": ",".join(m for m in names if m not in present),
         "marker_rms_median_m": float(np.nanmedian(res.rms)) if np.isfinite(res.rms).any() else float("nan"),

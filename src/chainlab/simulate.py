@@ -50,7 +50,7 @@ from chainlab.io.c3d import read_c3d
 from chainlab.io.c3d_write import C3DContent, PlateSpec, plate_channels, write_c3d
 from chainlab.io.store import write_netcdf_atomic, write_text_atomic
 from chainlab.model import ik
-from chainlab.model.chain import Chain, Pose, build_chain, forward, yxz
+from chainlab.model.chain import DEFAULT_WEIGHTS, Chain, ChainOptions, Pose, build_chain, forward, yxz
 from chainlab.model.geometry import cardan, rotation
 
 LENGTHS = ("LLegLength", "RLegLength", "LKneeWidth", "RKneeWidth", "LAnkleWidth", "RAnkleWidth",
@@ -61,6 +61,12 @@ KEEP = LENGTHS + ("MarkerDiameter", "Bodymass", "LTibialTorsion", "RTibialTorsio
 STA_SHARE = {"pelvis": 0.6, "femur": 1.0, "tibia": 0.6, "foot": 0.3, "forefoot": 0.3, "lumbar": 0.6, "thorax": 0.6}
 GRAVITY = 9.81
 
+
+#: The simulated subject is rigid (no slides), and its template walk is fitted with the chain's
+#: weights of before the trial template and slides (pelvis 10, every other marker 1), so that a
+#: seed gives the same study as then.
+SIMULATION_CHAIN = ChainOptions(slides={}, weights={**{m: 1.0 for m in DEFAULT_WEIGHTS},
+                                                    **{m: 10.0 for m in ("LASI", "RASI", "SACR", "LPSI", "RPSI")}})
 
 @dataclass
 class Condition:
@@ -118,7 +124,7 @@ def load_template(static_path: str | Path, dynamic_path: str | Path) -> Template
     from chainlab.gait.events import c3d_events, gait_events
 
     static, dyn = read_c3d(static_path), read_c3d(dynamic_path)
-    chain = build_chain(static)
+    chain = build_chain(static, SIMULATION_CHAIN)
     names = chain.markers
     present = set(dyn.marker.values.tolist())
     n = dyn.sizes["frame"]
@@ -521,7 +527,7 @@ def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: s
         static = out / subject / f"{subject}_static.c3d"
         static.parent.mkdir(parents=True, exist_ok=True)
         write_subject_static(template, scale, static, subject, rng, opt.noise_mm)
-        chain = build_chain(read_c3d(static))
+        chain = build_chain(read_c3d(static), SIMULATION_CHAIN)
         for cond in opt.conditions:
             for k in range(opt.trials):
                 name = f"{subject}_{cond.name}_{k + 1:02d}"

@@ -28,10 +28,13 @@ def _yxz(a, b, c, out):
 
 
 @njit(cache=True)
-def _forward(parent, offset, pre, origin, rot0, q, local, mbody, rot, org, x, tmp, tmp2):
+def _forward(parent, offset, pre, sdir, origin, rot0, q, local, mbody, rot, org, jc, x, tmp, tmp2):
+    """Body axes `rot`, origins `org` and joint centres `jc` (the pivot of a body's rotations:
+    its origin less its slide q[., 3] along `sdir`, in its own frame), then the markers."""
     nb = parent.shape[0]
     rot[0] = rot0
     org[0] = origin
+    jc[0] = origin
     for b in range(1, nb):
         p = parent[b]
         _yxz(q[b - 1, 0], q[b - 1, 1], q[b - 1, 2], tmp)
@@ -50,6 +53,13 @@ def _forward(parent, offset, pre, origin, rot0, q, local, mbody, rot, org, x, tm
             s = org[p, i]
             for k in range(3):
                 s += rot[p, i, k] * offset[b, k]
+            jc[b, i] = s
+        sl = q[b - 1, 3]
+        for i in range(3):
+            s = jc[b, i]
+            if sl != 0.0:
+                for k in range(3):
+                    s += rot[b, i, k] * sdir[b, k] * sl
             org[b, i] = s
     for m in range(local.shape[0]):
         b = mbody[m]
@@ -128,21 +138,24 @@ def _cholesky_solve(h, g, out):
 
 
 @njit(cache=True, fastmath={"contract", "arcp", "nsz", "reassoc", "afn"})  # no nnan/ninf: NaN marks gaps
-def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
+def solve_frames(parent, offset, pre, sdir, lower, upper, local, mbody, weights,
                  dof_body, dof_joint_axis, pairs, y, origin, rot0, q, warm,
                  max_iterations, tolerance, x_out, iterations, converged):
     """Fit every frame; origin, rot0 and q (the start) are updated in place.
 
-    Frames with `warm` set start from the previous frame's solution instead.
+    Frames with `warm` set start from the previous frame's solution instead. q is (n, J, 4):
+    the YXZ angles and the slide along `sdir` (axis index 3 of a degree of freedom).
     """
     n, nm = y.shape[0], y.shape[1]
     nb = parent.shape[0]
     nd = dof_body.shape[0]
     rot = np.empty((nb, 3, 3))
     org = np.empty((nb, 3))
+    jc = np.empty((nb, 3))
     x = np.empty((nm, 3))
     t_rot = np.empty((nb, 3, 3))
     t_org = np.empty((nb, 3))
+    t_jc = np.empty((nb, 3))
     t_x = np.empty((nm, 3))
     tmp = np.empty((3, 3))
     tmp2 = np.empty((3, 3))
@@ -166,7 +179,7 @@ def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
             ok = np.isfinite(y[fr, m, 0]) and np.isfinite(y[fr, m, 1]) and np.isfinite(y[fr, m, 2])
             w[m] = weights[m] if ok else 0.0
         yf = y[fr]
-        _forward(parent, offset, pre, origin[fr], rot0[fr], q[fr], local, mbody, rot, org, x, tmp, tmp2)
+        _forward(parent, offset, pre, sdir, origin[fr], rot0[fr], q[fr], local, mbody, rot, org, jc, x, tmp, tmp2)
         cost = _cost(x, yf, w)
         lam = 1e-6
         done = False
@@ -242,6 +255,10 @@ def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
                 if d < 6:
                     tw[d, d] = 1.0
                     continue
+                if k == 3:  # slide along sdir in the body's frame: a pure translation
+                    for i in range(3):
+                        tw[d, 3 + i] = rot[b, i, 0] * sdir[b, 0] + rot[b, i, 1] * sdir[b, 1] + rot[b, i, 2] * sdir[b, 2]
+                    continue
                 # joint axis k of the YXZ sequence, in the joint frame, then in the lab
                 qa, qb = q[fr, b - 1, 0], q[fr, b - 1, 1]
                 if k == 0:
@@ -257,7 +274,7 @@ def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
                         u = pre[b, l, 0] * ax0 + pre[b, l, 1] * ax1 + pre[b, l, 2] * ax2
                         s += rot[p, i, l] * u
                     tw[d, i] = s
-                c0, c1, c2 = org[b, 0], org[b, 1], org[b, 2]
+                c0, c1, c2 = jc[b, 0], jc[b, 1], jc[b, 2]
                 tw[d, 3] = c1 * tw[d, 2] - c2 * tw[d, 1]
                 tw[d, 4] = c2 * tw[d, 0] - c0 * tw[d, 2]
                 tw[d, 5] = c0 * tw[d, 1] - c1 * tw[d, 0]
@@ -279,6 +296,16 @@ def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
                     v += tw[i, k] * a[j, k]
                 h[i, j] = v
                 h[j, i] = v
+            for d in range(6, nd):  # a coordinate held at a bound it is pushed against stays there
+                b = dof_body[d]
+                k = dof_joint_axis[d]
+                v = q[fr, b - 1, k]
+                if (v >= upper[b, k] and g[d] > 0.0) or (v <= lower[b, k] and g[d] < 0.0):
+                    for i in range(nd):
+                        h[d, i] = 0.0
+                        h[i, d] = 0.0
+                    h[d, d] = 1.0
+                    g[d] = 0.0
             for i in range(nd):
                 h[i, i] += lam * (h[i, i] + 1e-9) + 1e-12
             if not _cholesky_solve(h, g, step):
@@ -300,12 +327,12 @@ def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
                     k = dof_joint_axis[d]
                     t_q[b - 1, k] += step[d]
             for b in range(1, nb):
-                for k in range(3):
+                for k in range(4):
                     if t_q[b - 1, k] < lower[b, k]:
                         t_q[b - 1, k] = lower[b, k]
                     elif t_q[b - 1, k] > upper[b, k]:
                         t_q[b - 1, k] = upper[b, k]
-            _forward(parent, offset, pre, t_origin, t_r0, t_q, local, mbody, t_rot, t_org, t_x, tmp, tmp2)
+            _forward(parent, offset, pre, sdir, t_origin, t_r0, t_q, local, mbody, t_rot, t_org, t_jc, t_x, tmp, tmp2)
             t_cost = _cost(t_x, yf, w)
             if t_cost <= cost:
                 gain = cost - t_cost
@@ -314,6 +341,7 @@ def solve_frames(parent, offset, pre, lower, upper, local, mbody, weights,
                 q[fr] = t_q
                 rot[:] = t_rot
                 org[:] = t_org
+                jc[:] = t_jc
                 x[:] = t_x
                 cost = t_cost
                 lam = max(lam / 10.0, 1e-9)

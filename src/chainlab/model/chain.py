@@ -29,7 +29,15 @@ markers above the apex and turns about it, so the thorax joint's first angle is 
 ``LumbarCurvature`` x (with the opposite sign) while the lumbar body holds still.
 
 Markers are the ones Kinematics I uses, placed on the body they move with; their body
-coordinates come from the static trial's mean marker positions.
+coordinates come from the static trial's mean marker positions, and for a fit of a trial
+(``ChainOptions.template="trial"``, :func:`calibrate_on_trial`) from their mean positions in the
+direct models' segments over that trial, with the joint centres likewise.
+
+Slides (``ChainOptions.slides``): the femur and tibia may also translate along their long axes
+(from the joint centre to the next joint centre down the limb, fixed in the body), within a
+bound: the body's origin is its joint centre plus ``slide`` times that axis, so its markers and
+the joint below move with it and the segment's length changes. A slide is a fourth joint
+coordinate (``Pose.slide``, m); docs/kinematics.md says why they are there.
 """
 
 from __future__ import annotations
@@ -55,11 +63,22 @@ HINDFOOT_MARKERS = ("HEE", "LCA", "STL", "CPG", "PCA")
 FOREFOOT_MARKERS = ("TOE", "P1M", "D5M", "P5M", "D1M", "HLX")
 TRUNK_MARKERS = ("C7", "T10", "T12", "L1", "L3", "L5", "CLAV", "STRN")
 
-#: Default marker weights: the pelvis rests on its three or four markers alone in the direct
-#: models; weighting them keeps the chain's pelvis on them rather than on the spine and thighs,
-#: whose skin moves more (on the biomechzoo walks: pelvic tilt 0.4-1.7 deg RMS from the direct
-#: model's with these weights, 1-5 deg without).
-DEFAULT_WEIGHTS = {"LASI": 10.0, "RASI": 10.0, "SACR": 10.0, "LPSI": 10.0, "RPSI": 10.0}
+#: Default marker weights (docs/kinematics.md, "Global solver"). The pelvis rests on its three
+#: or four markers alone in the direct models: 10 keeps the chain's pelvis on them. The Plug-in
+#: Gait markers of the legs (wand, knee, ankle, toe) define the reported thigh, shank and foot
+#: axes: 10 (at 1, 3 and 5 the sagittal angles were up to 3.4, 2.3 and 2.1 deg RMS from the
+#: direct model's on the biomechzoo walks; the price is less averaging of noise and skin
+#: movement over the other markers). The OFM's shank and foot clusters: 1. The spine and chest
+#: markers: 0.1, because the two-body trunk keeps its static lengths and, weighted 1, pulled
+#: pelvic tilt off the direct model's by up to 1.7 deg.
+DEFAULT_WEIGHTS = {
+    **{m: 10.0 for m in ("LASI", "RASI", "SACR", "LPSI", "RPSI")},
+    **{s + m: 10.0 for s in "LR" for m in ("THI", "KNE", "TIB", "ANK", "TOE")},
+    **{m: 0.1 for m in TRUNK_MARKERS},
+}
+#: Default slides (mm): the thigh and shank may change length by up to 30 mm over a walk (the
+#: direct models' hip-knee and knee-ankle distances vary by 10-37 mm on the biomechzoo walks).
+DEFAULT_SLIDES = {"hip": 30.0, "knee": 30.0}
 DEFAULT_DOFS = {"hip": "yxz", "knee": "yxz", "ankle": "yxz", "forefoot": "yxz", "lumbar": "yxz", "thorax": "yxz"}
 
 
@@ -73,12 +92,20 @@ class ChainOptions:
     weights : marker name (with side prefix, e.g. ``"LTHI"``) -> weight (default 1).
     limits : joint (``"L_knee"``, ``"knee"`` for both sides) -> {axis: [low, high] deg} on the
         joint coordinates.
+    slides : joint (``"hip"``, ``"knee"``) -> bound (mm) of a slide of the child body along its
+        long axis (from its joint centre to the next joint centre down the limb): the thigh's
+        or shank's length may change by up to the bound. ``{}``: rigid segments.
+    template : where the markers' body coordinates and the joint centres come from:
+        ``"trial"`` (default) their mean over the trial being fitted, in the direct models'
+        segments (:func:`calibrate_on_trial`); ``"static"`` the static trial alone.
     """
 
     dofs: Mapping[str, str] = field(default_factory=dict)
     forefoot: bool = True
     weights: Mapping[str, float] = field(default_factory=dict)
     limits: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    template: str = "trial"
+    slides: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SLIDES))
 
     def free(self, joint: str) -> str:
         axes = {**DEFAULT_DOFS, **self.dofs}[joint]
@@ -101,6 +128,10 @@ class Body:
     upper: np.ndarray
     markers: list[str]
     local: np.ndarray  # (k, 3) marker positions in the body frame, m
+    segment: str = ""  # the direct models' segment whose axes the body takes ("" : none)
+    centre: str = ""  # the direct models' point at the joint centre ("" : none; "@NAME": marker NAME)
+    slide: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) unit, body frame: the slide's axis
+    slide_bound: float = 0.0  # m: the slide is free within ±slide_bound (0: no slide)
 
 
 @dataclass
@@ -138,12 +169,13 @@ class Pose:
     origin: np.ndarray  # (n, 3) root origin in the lab, m
     rotation: np.ndarray  # (n, 3, 3) root axes in the lab
     q: np.ndarray  # (n, J, 3) joint coordinates, rad (YXZ)
+    slide: np.ndarray | None = None  # (n, J) slide of each body along its long axis, m (None: 0)
 
     def __len__(self) -> int:
         return len(self.origin)
 
     def take(self, s) -> Pose:
-        return Pose(self.origin[s], self.rotation[s], self.q[s])
+        return Pose(self.origin[s], self.rotation[s], self.q[s], None if self.slide is None else self.slide[s])
 
 
 # --------------------------------------------------------------------------- rotations
@@ -212,6 +244,8 @@ def forward(chain: Chain, pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarra
         rp, op = rot[:, b.parent], org[:, b.parent]
         rot[:, j] = rp @ (b.pre @ yxz(pose.q[:, j - 1]))
         org[:, j] = op + rp @ b.offset
+        if pose.slide is not None and b.slide_bound > 0:
+            org[:, j] += pose.slide[:, j - 1, None] * (rot[:, j] @ b.slide)
     return rot, org, markers_of(chain, rot, org)
 
 
@@ -274,7 +308,7 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
 
     bodies: list[Body] = []
 
-    def add(body_name, joint, parent, centre, axes, pre, marker_names):
+    def add(body_name, joint, parent, centre, axes, pre, marker_names, segment="", centre_name=""):
         names = [m for m in marker_names if m in mk]
         if parent < 0:
             offset = np.zeros(3)
@@ -292,7 +326,7 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
                 lower[AXIS_INDEX[axis]], upper[AXIS_INDEX[axis]] = np.radians(lo), np.radians(hi)
         local = np.array([axes.T @ (mk[m] - centre) for m in names]).reshape(-1, 3)
         bodies.append(Body(body_name, joint, parent, offset, pre, tuple(sorted(AXIS_INDEX[a] for a in free_axes)),
-                           rest, lower, upper, names, local))
+                           rest, lower, upper, names, local, segment, centre_name))
         p_frames.append((axes, centre))
         return len(bodies) - 1
 
@@ -305,32 +339,38 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
         except ValueError:
             spine = None
     pelvis_markers = list(PELVIS_MARKERS) + ([spine.bottom] if spine else [])
-    root = add("pelvis", "root", -1, pelvis_origin, pelvis_axes, np.eye(3), list(dict.fromkeys(pelvis_markers)))
+    root = add("pelvis", "root", -1, pelvis_origin, pelvis_axes, np.eye(3), list(dict.fromkeys(pelvis_markers)),
+               "Pelvis", "")
     for s, side in (("L", "Left"), ("R", "Right")):
         femur = add(f"{s}_femur", "hip", root, pts[f"{s}HJC"], seg[f"{side}Femur"][1], np.eye(3),
-                    [s + m for m in THIGH_MARKERS])
+                    [s + m for m in THIGH_MARKERS], f"{side}Femur", f"{s}HJC")
         tibia = add(f"{s}_tibia", "knee", femur, pts[f"{s}KJC"], seg[f"{side}Tibia"][1], np.eye(3),
-                    [s + m for m in SHANK_MARKERS])
+                    [s + m for m in SHANK_MARKERS], f"{side}Tibia", f"{s}KJC")
         forefoot = ofm and opt.forefoot and opt.free("forefoot") != ""
         if ofm:
             pre = seg[f"{side}Tibia"][1].T @ seg[f"{side}OFMTibia"][1]
             foot_markers = HINDFOOT_MARKERS + (() if forefoot else FOREFOOT_MARKERS)
             foot = add(f"{s}_foot", "ankle", tibia, pts[f"{s}AJC"], seg[f"{side}Hindfoot"][1], pre,
-                       [s + m for m in foot_markers])
+                       [s + m for m in foot_markers], f"{side}Hindfoot", f"{s}AJC")
         else:
             foot = add(f"{s}_foot", "ankle", tibia, pts[f"{s}AJC"], seg[f"{side}Foot"][1], np.eye(3),
-                       [s + m for m in ("HEE", "TOE")])
+                       [s + m for m in ("HEE", "TOE")], f"{side}Foot", f"{s}AJC")
         if forefoot:
             add(f"{s}_forefoot", "forefoot", foot, pts[f"{s}PROXFF"], seg[f"{side}Forefoot"][1], np.eye(3),
-                [s + m for m in FOREFOOT_MARKERS])
+                [s + m for m in FOREFOOT_MARKERS], f"{side}Forefoot", f"{s}PROXFF")
     if spine is not None:
         order = [m for m in lumbar_rule.SPINE_ORDER if m in mk]
         lower = order[order.index(spine.apex):order.index(spine.bottom)]  # apex .. above bottom
         upper = [m for m in TRUNK_MARKERS if m in mk and m not in lower and m != spine.bottom]
-        low = add("lumbar", "lumbar", root, mk[spine.bottom], pelvis_axes, np.eye(3), lower)
+        low = add("lumbar", "lumbar", root, mk[spine.bottom], pelvis_axes, np.eye(3), lower, "", "@" + spine.bottom)
         if upper:
             add("thorax", "thorax", low, mk[spine.apex], pelvis_axes, np.eye(3), upper)
 
+    for b in bodies:
+        bound = float(opt.slides.get(b.joint, 0.0) or 0.0)
+        child = next((c for c in bodies if c.parent >= 0 and bodies[c.parent] is b and c.joint != "forefoot"), None)
+        if bound > 0 and child is not None and np.linalg.norm(child.offset) > 0:
+            b.slide, b.slide_bound = child.offset / np.linalg.norm(child.offset), bound / 1000.0
     names = [m for b in bodies for m in b.markers]
     weights = np.array([float({**DEFAULT_WEIGHTS, **opt.weights}.get(m, 1.0)) for m in names])
     body_of = np.concatenate([np.full(len(b.markers), i) for i, b in enumerate(bodies)]).astype(int)
@@ -343,14 +383,76 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
     return Chain(bodies, names, weights, body_of, cal)
 
 
+def calibrate_on_trial(chain: Chain, kin: xr.Dataset, measured: np.ndarray, min_frames: int = 10) -> Chain:
+    """The chain with its marker coordinates and joint centres re-estimated over a trial.
+
+    `kin` is the direct models' output (:func:`chainlab.kinematics.compute_kinematics`) of
+    the trial whose markers `measured` (n, M, 3) are in chain order. For every body that
+    takes the axes of a direct-model segment, each marker's body coordinates become its mean
+    position in that segment over the frames where both are defined, and each joint centre
+    its mean position in the parent's segment (the thigh and shank lengths are then the
+    trial's mean hip-knee and knee-ankle distances of the chord construction). A joint at a
+    marker (the lumbar joint) follows that marker's new coordinates. Bodies without a
+    segment, and markers or joints defined in fewer than `min_frames` frames, keep the
+    static trial's values. The joints' static coordinates (``rest``) and frames (``pre``)
+    are kept.
+    """
+    segs = set(str(s) for s in kin.segment.values)
+    pts = set(str(p) for p in kin.point.values)
+    frames: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for b in chain.bodies:
+        if b.segment not in segs or not (b.centre == "" or b.centre in pts):
+            frames.append(None)
+            continue
+        r = kin.segment_axes.sel(segment=b.segment).transpose("frame", "axis", "segment_axis").values
+        c = (kin.segment_origin.sel(segment=b.segment) if b.centre == "" else
+             kin.joint_centres.sel(point=b.centre)).transpose("frame", "axis").values
+        frames.append((r, c))
+
+    def mean_in(k: int, p: np.ndarray) -> np.ndarray | None:
+        r, c = frames[k]
+        v = np.einsum("nai,na->ni", r, p - c)
+        ok = np.isfinite(v).all(axis=1)
+        return v[ok].mean(axis=0) if ok.sum() >= min_frames else None
+
+    bodies = []
+    start = 0
+    for k, b in enumerate(chain.bodies):
+        local = b.local.copy()
+        if frames[k] is not None:
+            for i in range(len(b.markers)):
+                v = mean_in(k, measured[:, start + i])
+                if v is not None:
+                    local[i] = v
+        start += len(b.markers)
+        bodies.append(Body(**{**b.__dict__, "local": local, "offset": b.offset.copy(), "slide": b.slide.copy()}))
+    for k, b in enumerate(bodies):
+        if b.parent < 0:
+            continue
+        p = bodies[b.parent]
+        if b.centre.startswith("@") and b.centre[1:] in p.markers:
+            b.offset = p.local[p.markers.index(b.centre[1:])].copy()
+        elif frames[k] is not None and frames[b.parent] is not None:
+            v = mean_in(b.parent, frames[k][1])
+            if v is not None:
+                b.offset = v
+    for b in bodies:
+        if b.slide_bound > 0:
+            child = next((c for c in bodies if c.parent >= 0 and bodies[c.parent] is b and c.joint != "forefoot"))
+            b.slide = child.offset / np.linalg.norm(child.offset)
+    cal = dict(chain.calibration, marker_template=f"trial {kin.attrs.get('dynamic_file', '')}")
+    return Chain(bodies, list(chain.markers), chain.weights.copy(), chain.body_of_marker.copy(), cal)
+
+
 def describe(chain: Chain) -> str:
     """A table of the chain: body, parent, free axes, markers."""
     lines = []
     for b in chain.bodies:
         parent = chain.bodies[b.parent].name if b.parent >= 0 else "-"
         free = "6 (free)" if b.parent < 0 else ("".join("yxz"[k] for k in b.free) or "locked")
-        lines.append(f"{b.name:12s} parent={parent:10s} dofs={free:9s} markers={','.join(b.markers)}")
+        slide = f" slide=±{b.slide_bound * 1000:g}mm" if b.slide_bound > 0 else ""
+        lines.append(f"{b.name:12s} parent={parent:10s} dofs={free:9s}{slide} markers={','.join(b.markers)}")
     return "\n".join(lines)
 
 
-__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "forward", "rest_pose", "yxz", "describe"]
+__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "calibrate_on_trial", "forward", "rest_pose", "yxz", "describe"]

@@ -16,8 +16,14 @@ freedom.
 
 Start: every body's orientation by a weighted least-squares fit (Kabsch/Söderkvist) of its
 static-trial markers, with the joint centre given by its parent; frames where a body has
-fewer than three points inherit the nearest frame's coordinates. Joint limits are kept by
-projecting each step onto them.
+fewer than three points inherit the nearest frame's coordinates. Joint limits (and the bounds
+of the slides) are kept by projecting each step onto them; a coordinate at a bound that the
+gradient pushes against is held there for that step (an active set), so the others' step does
+not count on it moving.
+
+A slide (:class:`chainlab.model.chain.Body`, ``slide``) moves its body and everything below it
+along the body's own axis u: its twist is the pure translation S = (0, R u), and the body's
+rotations turn about its joint centre, not about its (slid) origin.
 """
 
 from __future__ import annotations
@@ -127,8 +133,9 @@ class _Layout:
             raise ValueError("chain markers must be stored body after body")
         dof_body, dof_axis = [0] * 6, list(range(6))
         for j, b in enumerate(chain.joints, start=1):
-            dof_body += [j] * len(b.free)
-            dof_axis += list(b.free)
+            axes = list(b.free) + ([3] if b.slide_bound > 0 else [])  # 3: the slide
+            dof_body += [j] * len(axes)
+            dof_axis += axes
         anc = np.zeros((nb, nb), bool)  # anc[a, b]: a is b or above it
         for i in range(nb):
             k = i
@@ -142,8 +149,9 @@ class _Layout:
             np.array([b.parent for b in chain.bodies], np.int64),
             np.array([b.offset for b in chain.bodies], float),
             np.array([b.pre for b in chain.bodies], float),
-            np.array([b.lower for b in chain.bodies], float),
-            np.array([b.upper for b in chain.bodies], float),
+            np.array([b.slide for b in chain.bodies], float),
+            np.array([np.append(b.lower, -b.slide_bound) for b in chain.bodies], float),
+            np.array([np.append(b.upper, b.slide_bound) for b in chain.bodies], float),
             np.vstack([b.local for b in chain.bodies]).astype(float),
             chain.body_of_marker.astype(np.int64),
             chain.weights.astype(float),
@@ -202,7 +210,8 @@ def solve(
     w = np.where(present, chain.weights[None, :], 0.0)
     if start is not None:
         warm = np.zeros(n, bool)
-        pose = Pose(*(np.array(getattr(start, k), dtype=float) for k in ("origin", "rotation", "q")))
+        pose = Pose(*(np.array(getattr(start, k), dtype=float) for k in ("origin", "rotation", "q")),
+                    None if start.slide is None else np.array(start.slide, dtype=float))
     else:
         index = first_frame + np.arange(n)
         warm = index % block != 0
@@ -215,8 +224,13 @@ def solve(
     x = np.empty_like(y)
     iterations = np.zeros(n, np.int64)
     converged = np.zeros(n, bool)
-    solve_frames(*_Layout(chain).arrays, y, pose.origin, pose.rotation, pose.q, warm,
+    q = np.zeros(pose.q.shape[:2] + (4,))  # angles and the slide
+    q[..., :3] = pose.q
+    if pose.slide is not None:
+        q[..., 3] = pose.slide
+    solve_frames(*_Layout(chain).arrays, y, pose.origin, pose.rotation, q, warm,
                  int(max_iterations), float(tolerance), x, iterations, converged)
+    pose = Pose(pose.origin, pose.rotation, np.ascontiguousarray(q[..., :3]), np.ascontiguousarray(q[..., 3]))
     residual = np.linalg.norm(x - y, axis=-1)  # NaN where missing
     sw = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
