@@ -140,8 +140,7 @@ class StudyConfig:
         return KinematicsOptions(
             models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
             partial=k["partial"], solver=k["solver"],
-            chain=ChainOptions(dofs=chain.get("dofs", {}), weights=chain.get("weights", {}),
-                               limits=chain.get("limits", {})) if chain else None,
+            chain=ChainOptions(**chain),  # what the config leaves out keeps ChainOptions' default
         )
 
     def plate_event_options(self):
