@@ -175,6 +175,7 @@ class TrialSummary:
     distances: dict[tuple[str, str], list[np.ndarray]]
     rms: list[np.ndarray] = field(default_factory=list)  # global solver: per-frame marker RMS
     measured_gap_runs: dict[str, list[list[int]]] = field(default_factory=dict)  # global: of the measured markers
+    first_facing: dict[bool, tuple[int, float] | None] = field(default_factory=lambda: {False: None, True: None})
 
     def then(self, nxt: "TrialSummary") -> "TrialSummary":
         """This summary followed by the next piece's."""
@@ -215,9 +216,9 @@ class TrialSummary:
             distances={k: self.distances.get(k, []) + nxt.distances.get(k, []) for k in self.distances},
             rms=self.rms + nxt.rms,
             measured_gap_runs=runs(self.measured_gap_runs, nxt.measured_gap_runs),
+            first_facing={tx: self.first_facing[tx] if self.first_facing[tx] is not None else nxt.first_facing[tx]
+                          for tx in (False, True)},
         )
-        out.first_facing = {tx: self.first_facing[tx] if self.first_facing[tx] is not None else nxt.first_facing[tx]
-                            for tx in (False, True)}
         return out
 
 
@@ -266,9 +267,8 @@ def summarise(ds: xr.Dataset, start: int = 0) -> TrialSummary:
         if a in index and b in index:
             distances[(a, b)] = [np.linalg.norm(mk[:, index[a]] - mk[:, index[b]], axis=-1)]
     first = int(ds.frame.values[0]) - start if ds.sizes["frame"] else 1 - start
-    out = TrialSummary(len(mk), first, names, any_valid, gap_runs, rows, sums, facing, distances)
-    out.first_facing = first_facing
-    return out
+    return TrialSummary(len(mk), first, names, any_valid, gap_runs, rows, sums, facing, distances,
+                        first_facing=first_facing)
 
 
 def _missing_in(summary: TrialSummary, names: Sequence[str]) -> list[str]:
