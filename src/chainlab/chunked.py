@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.errors import C3DWarning
+from chainlab.errors import C3DError, C3DWarning
 from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
 from chainlab.kinematics import (
     KinematicsOptions,
@@ -504,15 +504,30 @@ def run_chunked(dynamic, static: xr.Dataset, out_path, options: KinematicsOption
     group). `progress` (default: when the trial has more than one chunk) prints each chunk's
     progress on stderr.
     """
+    stage = ["setup"]
+    try:
+        return _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, scheduler, gait,
+                            trial_attrs, compress, progress, stage)
+    except Exception as exc:
+        exc.chainlab_stage = "read" if isinstance(exc, C3DError) else stage[0]
+        raise
+
+
+def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, scheduler, gait, trial_attrs, compress,
+                 progress, stage) -> ChunkedResult:
     from chainlab.io.store import atomic_path
+    from chainlab.parallel import scheduler_name
     from chainlab.study import _table_to_ds
 
+    scheduler_name(scheduler)  # an unknown scheduler fails before any work
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be >= 1; found {chunk_frames}")
     opt = options or KinematicsOptions()
     if opt.solver not in ("direct", "global"):
         raise ValueError(f"solver must be 'direct' or 'global'; found {opt.solver!r}")
+    stage[0] = "read"
     job = _job(dynamic, static, opt, gait)
+    stage[0] = "kinematics"
     name = job.path.name
     say = progress if progress is not None else job.n > chunk_frames
     first = _summarise(job, chunk_frames, threads, scheduler, say)
@@ -561,6 +576,7 @@ def run_chunked(dynamic, static: xr.Dataset, out_path, options: KinematicsOption
         w.close()
         result = ChunkedResult(Path(out_path), job.n, outputs, partial, left_out)
         if gait:
+            stage[0] = "gait"
             ev = _events(job, first, verdicts)
             from chainlab.gait.cycles import find_cycles
 

@@ -90,6 +90,8 @@ class SimulationOptions:
     gaps: float = 0.0  # fraction of frames in which one marker per body is missing
     plates: bool = True
     seed: int = 0
+    rate: float | None = None  # frames/s; default the template trial's (its cycle is resampled)
+    truth: bool = True  # write <trial>.truth.h5 (holds every frame in memory: leave out for long captures)
 
 
 @dataclass
@@ -107,6 +109,31 @@ class Template:
     peak_eversion: dict[str, float]  # per side, cycle fraction
     chain: Chain
     source: str = ""
+
+
+def resample_template(template: Template, rate: float) -> Template:
+    """The template cycle at another frame rate (its periodic coordinates resampled)."""
+    from dataclasses import replace
+
+    if rate <= 0:
+        raise ValueError(f"rate must be > 0; found {rate}")
+    n = len(template.root)
+    m = max(4, int(round(n * rate / template.rate)))
+    phase = np.arange(m) / m
+    root = _periodic_root(template.root, template.stride, phase)
+    return replace(template, rate=float(rate), root=root, root_angles=_periodic(template.root_angles, phase),
+                   q=_periodic(template.q, phase))
+
+
+def _periodic_root(root: np.ndarray, stride: float, phase: np.ndarray) -> np.ndarray:
+    """The pelvis origin at phases of the cycle: x advances by `stride` per cycle, so it is
+    interpolated without that advance (the last sample to the next cycle's first), then given it back."""
+    n = len(root)
+    trend = np.zeros_like(root)
+    trend[:, 0] = stride * np.arange(n) / n
+    out = _periodic(root - trend, phase)
+    out[:, 0] += stride * phase
+    return out
 
 
 def _side(s):
@@ -284,7 +311,7 @@ def trial_pose(template: Template, chain: Chain, plan: TrialPlan, opt: Simulatio
                frames: np.ndarray) -> tuple[Pose, dict]:
     """The chain's pose at `frames` (0-based) of a planned trial, and the coupling offsets (deg)."""
     c, phase = _phase(plan, frames.astype(float))
-    root = _periodic(template.root, phase) * scale
+    root = _periodic_root(template.root, template.stride, phase) * scale
     # the cycle carries the pelvis one stride forward; over ground the cycles follow one another,
     # on a treadmill the belt takes the stride back
     root[:, 0] += (c if not plan.treadmill else -phase) * template.stride * scale
@@ -372,11 +399,11 @@ def _events(template: Template, plan: TrialPlan, rate: float) -> list[tuple[str,
 
 def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: SimulationOptions, scale: float,
                    path: Path, subject: str, chunk: int = 20_000,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None, keep_truth: bool = True) -> dict:
     """Write one trial's C3D (markers, plates, events) and return what its truth needs."""
     rate = template.rate
     n = plan.n_frames
-    ratio = 10
+    ratio = max(1, int(round(1000.0 / rate)))  # analogs at about 1 kHz
     mass = template.measurements["Bodymass"] * scale**3
     plates: list[PlateSpec] = []
     plate_side: list[tuple[str, list]] = []
@@ -414,7 +441,8 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
             frames = np.arange(k0, min(n, k0 + chunk))
             pose, info = trial_pose(template, chain, plan, opt, scale, frames)
             rot, org, x = forward(chain, pose)
-            truths.append((x.copy(), pose, info))
+            if keep_truth:
+                truths.append((x.copy(), pose, info))
             rng = np.random.default_rng([plan.seed, k0])
             xm = _sta(chain, plan, frames, rot, x) if opt.sta_mm > 0 else x
             if opt.noise_mm > 0:
@@ -503,7 +531,8 @@ def write_truth(path: Path, trial_path: Path, static_path: Path, chain: Chain, t
 
 def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: str | Path,
                    options: SimulationOptions | None = None,
-                   progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+                   progress: Callable[[str], None] | None = None,
+                   trial_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """A synthetic study in `out_dir`: per subject a static trial and the trials of every
     condition (C3D), each with its truth (``*.truth.h5``), and ``trials.tsv`` (the sample
     sheet: subject, condition, trial, static, dynamic) and ``truth.json`` (the options and
@@ -513,6 +542,8 @@ def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: s
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(opt.seed)
     template = load_template(static_path, dynamic_path)
+    if opt.rate and opt.rate != template.rate:
+        template = resample_template(template, opt.rate)
     rows, drawn = [], []
     for i in range(opt.subjects):
         subject = f"S{i + 1:02d}"
@@ -529,14 +560,16 @@ def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: s
                 stance = max(0.0, cond.stance_eversion_deg + opt.stance_eversion_sd * rng.standard_normal())
                 plan = plan_trial(template, chain, opt, float(offset), float(stance), rng)
                 path = out / subject / f"{name}.c3d"
-                res = simulate_trial(template, chain, plan, opt, scale, path, subject)
+                res = simulate_trial(template, chain, plan, opt, scale, path, subject, keep_truth=opt.truth,
+                                     progress=trial_progress)
                 attrs = {"subject": subject, "condition": cond.name, "scale": scale,
                          "eversion_offset_deg": plan.eversion_offset, "stance_eversion_deg": plan.stance_eversion,
                          "peak_eversion_change_deg": plan.eversion_offset + plan.stance_eversion,
                          "transfer": opt.transfer, "pelvic_tilt_per_deg": opt.pelvic_tilt_per_deg,
                          "lordosis_per_deg": opt.lordosis_per_deg, "template": template.source,
                          "seed": opt.seed}
-                write_truth(path.with_suffix(".truth.h5"), path, static, chain, res["truths"], attrs)
+                if opt.truth:
+                    write_truth(path.with_suffix(".truth.h5"), path, static, chain, res["truths"], attrs)
                 rows.append({"subject": subject, "condition": cond.name, "trial": name,
                              "static": str(static.relative_to(out)), "dynamic": str(path.relative_to(out))})
                 drawn.append({k: v for k, v in attrs.items() if k != "template"} | {"trial": name})
@@ -557,5 +590,6 @@ def _jsonable(o):
     return o
 
 
-__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "simulate_study", "simulate_trial",
+__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "resample_template", "simulate_study",
+           "simulate_trial",
            "plan_trial", "trial_pose"]
