@@ -260,7 +260,7 @@ def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
 
 
 def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool) -> dict:
-    from chainlab.gait.events import judge_contact
+    from chainlab.gait.events import foot_markers, judge_feet
     from chainlab.model.ik import BLOCK
 
     lo, hi = a, b
@@ -287,12 +287,13 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
         result["plates"] = _plates_ds(job, cap, a * r)
         result["markers"] = xr.Dataset({"residuals": cap.residuals.astype(np.float32)} if "residuals" in cap else {})
         verdicts = {}
+        feet = foot_markers(ds) if contacts else {}
         for key, f_lo, f_hi, corners in contacts:
             s0, s1 = max(0, f_lo - 1), min(job.n, f_hi + 2)
-            win = ds.isel(frame=slice(s0 - w0, s1 - w0))
             frames = np.zeros(s1 - s0, bool)
             frames[f_lo - s0:f_hi + 1 - s0] = True
-            verdicts[key] = judge_contact(win, corners, frames)
+            verdicts[key] = judge_feet({k: v[s0 - w0:s1 - w0] for k, v in feet.items()}, corners, frames,
+                                       job.point_rate)
         result["verdicts"] = verdicts
     return result
 

@@ -110,17 +110,28 @@ def judge_contact(ds: xr.Dataset, corners: np.ndarray, frames: np.ndarray,
     `frames` marks the frames of `ds` during the contact; `ds` must hold the frame before
     and after them too when the trial has them (the marker speeds are central differences).
     """
-    opt = options or PlateEventOptions()
-    point_rate = ds.attrs["point_rate"]
+    return judge_feet(foot_markers(ds), corners, frames, ds.attrs["point_rate"], options)
+
+
+def foot_markers(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per side, its heel and toe markers (those the trial has), (n, k, 3)."""
     markers = set(ds.marker.values.tolist())
-    mid = np.flatnonzero(frames)[frames.sum() // 2]
-    over, partly = {}, {}
+    out = {}
     for s, side in SIDES.items():
         feet = [m for m in (f"{s}HEE", f"{s}TOE") if m in markers]
-        if not feet:
-            continue
-        pos = ds.markers.sel(marker=feet).values  # (n, k, 3)
-        inside = np.stack([_inside(pos[:, k, :2], corners[:, :2], opt.margin) for k in range(len(feet))], -1)
+        if feet:
+            out[side] = ds.markers.sel(marker=feet).values
+    return out
+
+
+def judge_feet(feet: dict[str, np.ndarray], corners: np.ndarray, frames: np.ndarray, point_rate: float,
+               options: PlateEventOptions | None = None) -> tuple[str | None, str]:
+    """:func:`judge_contact` on the feet's markers (:func:`foot_markers`)."""
+    opt = options or PlateEventOptions()
+    mid = np.flatnonzero(frames)[frames.sum() // 2]
+    over, partly = {}, {}
+    for side, pos in feet.items():
+        inside = np.stack([_inside(pos[:, k, :2], corners[:, :2], opt.margin) for k in range(pos.shape[1])], -1)
         # on the plate, not swinging over it: the marker is inside and (nearly) still
         speed = np.linalg.norm(np.gradient(pos, axis=0), axis=-1) * point_rate
         standing = inside & (speed < opt.standing_speed)
@@ -249,11 +260,18 @@ def merge_events(plates: EventResult, stored: pd.DataFrame, kin: EventResult, me
         if table.empty:
             continue
         keep = np.ones(len(table), dtype=bool)
+        side, label, t = table.side.to_numpy(), table.label.to_numpy(), table.time.to_numpy(dtype=float)
         for prior in chosen:
-            for i, row in enumerate(table.itertuples()):
-                same = prior[(prior.side == row.side) & (prior.label == row.label)]
-                if (np.abs(same.time - row.time) <= merge_window).any():
-                    keep[i] = False
+            for (s, lab), group in prior.groupby(["side", "label"]):
+                times = np.sort(group.time.to_numpy(dtype=float))
+                rows = np.flatnonzero((side == s) & (label == lab))
+                if rows.size == 0:
+                    continue
+                # the nearest prior event of the same side and label, on either side
+                k = np.searchsorted(times, t[rows])
+                before = np.abs(times[np.clip(k - 1, 0, len(times) - 1)] - t[rows])
+                after = np.abs(times[np.clip(k, 0, len(times) - 1)] - t[rows])
+                keep[rows[np.minimum(before, after) <= merge_window]] = False
         chosen.append(table[keep])
     events = _table([r for t in chosen for r in t.to_dict("records")])
     return EventResult(events, plates.rejected + kin.rejected)
