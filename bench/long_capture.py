@@ -34,6 +34,8 @@ warnings.simplefilter("ignore")
 from pathlib import Path
 from chainlab.study import run_trial, write_trial_output
 r = run_trial("S01", "control", "t", Path(sys.argv[1]), Path(sys.argv[2]))
+if isinstance(r, dict):
+    sys.exit(f"failed: {r}")
 write_trial_output(r, sys.argv[3])
 print(len(r.gait.metrics), "cycles")
 """
@@ -109,8 +111,11 @@ def main(argv=None) -> int:
                           "--solver", args.solver]
         print("$", " ".join(cmd))
         wall, rss, rc = run(cmd, work / f"trial_{minutes:g}.log")
-        if rc:
-            print(f"trial failed (rc {rc}); see {work}/trial_{minutes:g}.log")
+        failed = subprocess.run([sys.executable, "-c", "import sys, h5py; a = h5py.File(sys.argv[1]).attrs; "
+                                 "print(a.get('reason', '') if a.get('failed') else '')", str(out)],
+                                capture_output=True, text=True).stdout.strip()
+        if rc or failed:
+            print(f"trial failed (rc {rc}) {failed}; see {work}/trial_{minutes:g}.log")
             return 1
         frames = int(round(seconds * args.rate))
         row = {"minutes": minutes, "frames": frames, "c3d_MiB": dyn.stat().st_size / 2**20,

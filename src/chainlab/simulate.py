@@ -30,7 +30,11 @@ first is ``LumbarCurvature`` x (opposite sign). So the effects a study is built 
 effects on the measured variables (tests check it).
 
 The same seed gives the same files. Long captures (``duration_s``, up to hours) walk on the
-spot, as on a treadmill, and are generated and written in chunks of frames.
+spot, as on a treadmill (one belt plate per side), and are generated and written in chunks of
+frames; ``rate`` resamples the template cycle to another frame rate (plates at about 1 kHz).
+A capture with more than :data:`MAX_EVENTS` foot strikes and offs stores none in its EVENT
+group (the C3D parameter section cannot hold an hour's): its events come from the plates and
+the markers. Leave the truth out (``truth=False``) for long captures: it holds every frame.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ KEEP = LENGTHS + ("MarkerDiameter", "Bodymass", "LTibialTorsion", "RTibialTorsio
 #: largest at the thigh (Leardini 2005), least on the foot.
 STA_SHARE = {"pelvis": 0.6, "femur": 1.0, "tibia": 0.6, "foot": 0.3, "forefoot": 0.3, "lumbar": 0.6, "thorax": 0.6}
 GRAVITY = 9.81
+MAX_EVENTS = 255  #: more foot strikes and offs than this are not written to the C3D (long captures)
 
 
 @dataclass
@@ -429,9 +434,12 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
                 plate_side.append((s, [(s0, s1)]))
     analog_labels = [f"{q}{k + 1}" for k in range(len(plates)) for q in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
     analog_units = ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
+    events = _events(template, plan, rate)
+    if len(events) > MAX_EVENTS:  # a C3D parameter holds 255 entries, its section 127 KiB: gait events
+        events = []  # then come from the plates and the markers, as in a long treadmill capture
     content = C3DContent(labels=chain.markers, rate=rate, n_frames=n, analog_labels=analog_labels,
                          analog_units=analog_units, analog_ratio=ratio if plates else 0, plates=plates,
-                         events=_events(template, plan, rate), measurements={"TravelDirectionX": 1.0},
+                         events=events, measurements={"TravelDirectionX": 1.0},
                          subject=subject,
                          description="chainlab simulate")
     truths: list[tuple[np.ndarray, Pose, dict]] = []

@@ -174,6 +174,7 @@ def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> Ev
     b, a = plate_filter(rate, opt)
     t_analog = ds.analog_time.values
     t_frame = ds.time.values
+    feet = foot_markers(ds)
     for p in ds.plate.values:
         where = f"plate {int(p)}"
         corners = ds.plate_corners.sel(plate=p).values
@@ -189,7 +190,10 @@ def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> Ev
             if not frames.any():
                 rejected.append(f"{span}: no marker frame during the contact")
                 continue
-            side, reason = judge_contact(ds, corners, frames, opt)
+            idx = np.flatnonzero(frames)  # the contact's frames, and one on each side for the speeds
+            s0, s1 = max(0, idx[0] - 1), min(len(frames), idx[-1] + 2)
+            side, reason = judge_feet({k: v[s0:s1] for k, v in feet.items()}, corners, frames[s0:s1],
+                                      point_rate, opt)
             if side is None:
                 rejected.append(f"{span}: {reason}")
             else:
