@@ -373,3 +373,21 @@ def test_continuity_in_pieces_equals_the_whole():
             c, k = Continuity(norm), int(rng.integers(1, 40))
             pieces = np.concatenate([c(a[i:i + k]) for i in range(0, n, k)])
             np.testing.assert_array_equal(pieces, continuous(a, norm))
+
+
+def test_chunked_trial_on_a_distributed_scheduler(tmp_path):
+    """--scheduler ADDR: the tasks run on a dask.distributed cluster, the writing stays here."""
+    distributed = pytest.importorskip("distributed")
+    from chainlab.chunked import run_chunked
+    from chainlab.kinematics import compute_kinematics
+
+    dyn, sta = _trial("HC030A", "Straight", "HC030A05"), read_c3d(_trial("HC030A", "Static", "HC030A01"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                      dashboard_address=None) as cluster:
+            res = run_chunked(dyn, sta, tmp_path / "d.h5", chunk_frames=50, scheduler=cluster.scheduler_address)
+        ref = compute_kinematics(read_c3d(dyn), sta)
+    assert len(res.metrics) > 0
+    with xr.open_dataset(tmp_path / "d.h5", group="kinematics") as got:
+        np.testing.assert_array_equal(got.angles.values, ref.angles.values)

@@ -328,8 +328,13 @@ class _Writer:
                     if self.compress and var.dtype.kind == "f" and var.ndim >= 2:
                         enc |= {"compression": "gzip", "compression_opts": 4}
                     encoding[name] = enc
-        ds.to_netcdf(self.path, mode=mode, group=None if group == "/" else group, engine="h5netcdf",
-                     unlimited_dims=[dim] if dim is not None and dim in ds.dims else None, encoding=encoding)
+        import dask
+
+        # written here, in this process: not through the tasks' scheduler (whose distributed lock
+        # xarray would otherwise take)
+        with dask.config.set(scheduler="synchronous"):
+            ds.to_netcdf(self.path, mode=mode, group=None if group == "/" else group, engine="h5netcdf",
+                         unlimited_dims=[dim] if dim is not None and dim in ds.dims else None, encoding=encoding)
         self.created.add(group)
         self.dims[group] = dim
 
@@ -538,6 +543,7 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
     if job.chain is not None:
         head = with_sacrum(job.head.reindex(marker=list(dict.fromkeys(job.head.marker.values.tolist()
                                                                        + list(job.chain.markers)))))
+        head.attrs["_raw_marker_names"] = first["summary"].names  # the fitted markers, as in memory
         gattrs = global_attrs(job.chain, first["summary"], job.head.marker.values.tolist())
     prep = prepare(head, first["summary"], job.static, direct)
     rules = angle_rules(prep)
@@ -588,6 +594,9 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
             problems += cyc.dropped
             with xr.open_dataset(tmp, group="kinematics", engine="h5netcdf") as kin:
                 curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, 1000))
+            if say:
+                print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, "
+                      f"{time.monotonic() - say_frames.t0:.0f} s", file=sys.stderr, flush=True)
             for row in metrics.itertuples():
                 if row.gaps:
                     problems.append(f"{row.side} cycle {row.cycle}: gaps in {row.gaps}; their measures are NaN")
