@@ -16,7 +16,7 @@ Three passes over the file, each task reading its own frames from the C3D
    global`` the tasks fit the chain first (on whole IK blocks) and summarise its markers.
    The same tasks filter each plate's normal force with an overlap of
    :data:`PLATE_OVERLAP_S` on each side (the zero-lag Butterworth's response to the cut has
-   decayed below 1e-30 there) and keep its threshold crossings in their own frames; when
+   decayed below 1e-50 after 2 s) and keep its threshold crossings in their own frames; when
    the file stores no events, they find Zeni's kinematic peaks with an overlap of
    :data:`ZENI_OVERLAP_S`.
 2. **Frames** (tasks of `chunk_frames`): segments, joint centres and raw angles of each chunk

@@ -10,10 +10,11 @@ rule trial:
         condition=lambda w: TRIALS.loc[w.trial, "condition"],
     log:
         f"{RESULTS}/logs/trial/{{trial}}.log",
+    threads: 1
     shell:
         "chainlab trial --subject {params.subject} --condition {params.condition} "
         "--trial {wildcards.trial} --static {input.static} --dynamic {input.dynamic} "
-        "-o {output} > {log} 2>&1"
+        "--threads {threads} -o {output} > {log} 2>&1"
 
 
 rule study:
