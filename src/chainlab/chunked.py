@@ -478,23 +478,25 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, chunk_fram
             cur = []
         cur.append(i)
     groups.append(cur)
-    data = np.full((len(cycles), 0, 0), np.nan)
-    parts = [None] * len(cycles)
+    data = None
+    tables, rows = [], []
     template = None
     for g in groups:
         w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
         sub = cycles.iloc[g]
         c = cycle_curves(w, sub)
-        m = cycle_metrics(w, sub, c)
-        template = c if template is None else template
-        for k, j in enumerate(g):
-            parts[j] = (c.values[k], m.iloc[[k]])
-    data = np.stack([p[0] for p in parts])
+        if data is None:
+            template = c
+            data = np.full((len(cycles),) + c.shape[1:], np.nan)
+        data[g] = c.values
+        tables.append(cycle_metrics(w, sub, c))
+        rows += list(g)
     curves = xr.DataArray(data, dims=template.dims,
                           coords={"variable": template["variable"].values, "percent": template["percent"].values,
                                   "side": ("cycle", cycles.side.to_numpy(dtype=str))},
                           attrs=template.attrs)
-    metrics = pd.concat([p[1] for p in parts], ignore_index=True)
+    metrics = pd.concat(tables, ignore_index=True)
+    metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
     return curves, metrics
 
 
