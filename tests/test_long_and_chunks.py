@@ -320,10 +320,11 @@ def test_each_task_reads_a_bounded_window(tmp_path, simulated_long, monkeypatch)
                                   scheduler="synchronous")
     n = c3d_frame_count(dyn)
     assert res.n_frames == n
-    overlap = int(np.ceil(chunked.PLATE_OVERLAP_S * 200.0))
+    # the plate filter's overlap, or Zeni's where the file stores no events (as here)
+    overlap = int(np.ceil(max(chunked.PLATE_OVERLAP_S, chunked.ZENI_OVERLAP_S) * 200.0))
     summary = [w for w in windows if (w[1] - w[0]) > chunk + 400]
     frames = [w for w in windows if w not in summary]
-    # summary pass: spans of 5000 frames and the plate filter's overlap on each side
+    # summary pass: spans of 5000 frames and the overlap on each side
     assert max(b - a for a, b in summary) <= chunked.SUMMARY_SPAN + 2 * overlap
     # frames pass: the chunk, and at most one plate contact (< 1.5 s) beyond it
     assert len(frames) == -(-n // chunk)
