@@ -158,3 +158,237 @@ def test_unsigned_analogs_in_big_endian_files_equal_their_intel_twin(tmp_path):
         words = st.read_words(0, st.n_frames)
         out.append(_analogs(st, words, st.n_frames))
     np.testing.assert_array_equal(out[0], out[1])  # reading big-endian bytes as little would garble
+
+
+# --------------------------------------------------------------------------- chunked trials (issue #4)
+
+import json as _json  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from .conftest import STUDY  # noqa: E402
+
+TOL_DEG = 1e-9
+
+
+def _trial(subject, kind, name):
+    return STUDY / subject / kind / f"{name}.c3d"
+
+
+STATICS = {"HC030A": "HC030A01", "HC033A": "HC033A01", "HC002D": "HC002D02"}
+
+
+def _in_memory(dyn_path, static, solver):
+    from chainlab.gait.analysis import analyse_trial
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = read_c3d(dyn_path)
+        kin = compute_kinematics(d, static, KinematicsOptions(solver=solver))
+        return d, kin, analyse_trial(d, kin)
+
+
+def _assert_same_trial(capture, kin, gait, saved):
+    """A trial output from the chunked path against the in-memory results."""
+    k2 = saved.kinematics
+    assert list(k2.data_vars) == list(kin.data_vars)
+    for v in kin.data_vars:
+        a, b = kin[v].values, k2[v].values
+        assert a.shape == b.shape, v
+        if a.dtype.kind == "f":
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=v)
+            np.testing.assert_allclose(b, a, rtol=0, atol=TOL_DEG, equal_nan=True, err_msg=v)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=v)
+    for name in ("output", "segment", "point", "marker", "frame", "time"):
+        np.testing.assert_array_equal(kin[name].values, k2[name].values)
+    for key, value in kin.attrs.items():
+        got = k2.attrs[key]
+        if isinstance(value, list):
+            assert list(np.atleast_1d(got)) == value if value else True, key
+        elif isinstance(value, float) and np.isnan(value):
+            assert np.isnan(got), key
+        else:
+            assert got == value, key
+    for table in ("events", "cycles", "metrics"):
+        pd.testing.assert_frame_equal(getattr(saved.gait, table).reset_index(drop=True),
+                                      getattr(gait, table).reset_index(drop=True),
+                                      check_dtype=False, rtol=1e-12, atol=TOL_DEG)
+    assert saved.gait.curves.shape == gait.curves.shape
+    np.testing.assert_allclose(saved.gait.curves.values, gait.curves.values, rtol=0, atol=TOL_DEG)
+    assert saved.gait.problems == gait.problems
+    if capture.sizes.get("plate", 0):
+        np.testing.assert_array_equal(saved.capture.plate_force.values, capture.plate_force.astype(np.float32).values)
+        np.testing.assert_array_equal(saved.capture.analog_time.values, capture.analog_time.values)
+    np.testing.assert_array_equal(saved.capture.residuals.values, capture.residuals.astype(np.float32).values)
+
+
+@pytest.mark.parametrize("subject,kind,name,solver,chunk", [
+    ("HC030A", "Straight", "HC030A05", "direct", 37),
+    ("HC030A", "Straight", "HC030A05", "global", 37),
+    ("HC033A", "Turn", "HC033A22", "direct", 23),  # a turn: facing switches, Cardan branch changes
+    ("HC033A", "Turn", "HC033A22", "global", 61),
+])
+def test_chunked_trial_equals_the_unchunked_one(tmp_path, subject, kind, name, solver, chunk):
+    from chainlab.chunked import run_chunked
+    from chainlab.kinematics import KinematicsOptions
+    from chainlab.study import read_trial_output
+
+    static = read_c3d(_trial(subject, "Static", STATICS[subject]))
+    dyn = _trial(subject, kind, name)
+    capture, kin, gait = _in_memory(dyn, static, solver)
+    out = tmp_path / f"{name}.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_chunked(dyn, static, out, KinematicsOptions(solver=solver), chunk_frames=chunk, threads=2,
+                          trial_attrs={"subject": subject, "condition": kind, "trial": name, "dynamic": str(dyn),
+                                       "static": "s.c3d"})
+    assert res.n_frames == capture.sizes["frame"] > 3 * chunk
+    saved = read_trial_output(out)
+    _assert_same_trial(capture, kin, gait, saved)
+    assert len(gait.metrics) > 0
+
+
+@pytest.fixture(scope="module")
+def simulated_long(tmp_path_factory):
+    """An 80 s treadmill capture at 200 Hz with both plates, noise and gaps (16,000 frames; more
+    events than a C3D stores, so the gait events come from the plates and Zeni's rule)."""
+    from chainlab.simulate import Condition, SimulationOptions, simulate_study
+
+    out = tmp_path_factory.mktemp("simlong")
+    opt = SimulationOptions(subjects=1, trials=1, conditions=(Condition("control"),), duration_s=80.0, rate=200.0,
+                            noise_mm=1.0, gaps=0.02, truth=False, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sheet = simulate_study(_trial("HC030A", "Static", "HC030A01"), _trial("HC030A", "Straight", "HC030A05"),
+                               out, opt)
+    return out / sheet.dynamic[0], out / sheet.static[0]
+
+
+def test_simulated_capture_at_the_asked_rate(simulated_long):
+    dyn, _ = simulated_long
+    head = read_c3d(dyn, frames=slice(0, 10))
+    assert head.attrs["point_rate"] == 200.0 and head.attrs["analog_rate"] == 1000.0
+    assert c3d_frame_count(dyn) == 16_000 and head.sizes["plate"] == 2
+    assert head.sizes["event"] == 0  # too many for the EVENT group
+    assert not (dyn.parent / (dyn.stem + ".truth.h5")).exists()  # truth=False
+    pelvis = read_c3d(dyn).markers.sel(marker=["LASI", "RASI", "SACR"]).values
+    step = np.linalg.norm(np.diff(pelvis, axis=0), axis=-1)
+    assert np.nanmax(step) < 0.03  # no jump back a stride at the end of a cycle (1 mm noise)
+
+
+@pytest.mark.parametrize("solver,chunk", [("direct", 997), ("global", 1234)])
+def test_chunked_simulated_capture_equals_the_unchunked_one(tmp_path, simulated_long, solver, chunk):
+    from chainlab.chunked import run_chunked
+    from chainlab.kinematics import KinematicsOptions
+    from chainlab.study import read_trial_output
+
+    dyn, sta = simulated_long
+    static = read_c3d(sta)
+    capture, kin, gait = _in_memory(dyn, static, solver)
+    out = tmp_path / "sim.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_chunked(dyn, static, out, KinematicsOptions(solver=solver), chunk_frames=chunk, threads=2,
+                    scheduler="threads", trial_attrs={"subject": "S01", "condition": "control", "trial": "t",
+                                                      "dynamic": str(dyn), "static": str(sta)})
+    saved = read_trial_output(out)
+    _assert_same_trial(capture, kin, gait, saved)
+    sources = gait.events.source.value_counts()
+    assert sources.get("kinematic", 0) > 20 and sources.filter(like="plate").sum() > 20 and len(gait.metrics) > 60
+
+
+def test_each_task_reads_a_bounded_window(tmp_path, simulated_long, monkeypatch):
+    """Memory is bounded structurally: no task reads more than its chunk and a fixed overlap."""
+    import chainlab.chunked as chunked
+
+    dyn, sta = simulated_long
+    windows = []
+    real = chunked._read
+
+    def spy(path, a, b):
+        windows.append((a, b))
+        return real(path, a, b)
+
+    monkeypatch.setattr(chunked, "_read", spy)
+    chunk = 500
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = chunked.run_chunked(dyn, read_c3d(sta), tmp_path / "t.h5", chunk_frames=chunk, threads=2,
+                                  scheduler="synchronous")
+    n = c3d_frame_count(dyn)
+    assert res.n_frames == n
+    # the plate filter's overlap, or Zeni's where the file stores no events (as here)
+    overlap = int(np.ceil(max(chunked.PLATE_OVERLAP_S, chunked.ZENI_OVERLAP_S) * 200.0))
+    summary = [w for w in windows if (w[1] - w[0]) > chunk + 400]
+    frames = [w for w in windows if w not in summary]
+    # summary pass: spans of 5000 frames and the overlap on each side
+    assert max(b - a for a, b in summary) <= chunked.SUMMARY_SPAN + 2 * overlap
+    # frames pass: the chunk, and at most one plate contact (< 1.5 s) beyond it
+    assert len(frames) == -(-n // chunk)
+    assert max(b - a for a, b in frames) <= chunk + 300 + 2
+    with xr.open_dataset(tmp_path / "t.h5", group="kinematics", engine="h5netcdf") as k:
+        assert k.sizes["frame"] == n
+
+
+def test_cli_kinematics_and_trial_in_chunks(tmp_path, capsys):
+    from chainlab.cli import main
+    from chainlab.kinematics import compute_kinematics
+    from chainlab.study import read_trial_output
+
+    dyn, sta = _trial("HC030A", "Straight", "HC030A05"), _trial("HC030A", "Static", "HC030A01")
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(dyn), "--static", str(sta), "-o", str(out), "--chunk-frames", "50",
+                 "--threads", "2"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = compute_kinematics(read_c3d(dyn), read_c3d(sta))
+    with xr.open_dataset(out) as got:
+        np.testing.assert_allclose(got.angles.values, ref.angles.values, atol=TOL_DEG, rtol=0)
+        assert got.attrs["gap_frames"] == ref.attrs["gap_frames"]
+    assert "197 frames" in capsys.readouterr().out
+    trial = tmp_path / "t.h5"
+    assert main(["trial", "--subject", "HC030A", "--condition", "Straight", "--trial", "HC030A05",
+                 "--static", str(sta), "--dynamic", str(dyn), "-o", str(trial), "--chunk-frames", "60",
+                 "--scheduler", "synchronous"]) == 0
+    saved = read_trial_output(trial)
+    assert (saved.subject, saved.trial) == ("HC030A", "HC030A05") and len(saved.gait.metrics) > 0
+    assert _json.loads(xr.open_dataset(trial).attrs["problems"]) == saved.gait.problems
+    assert main(["trial", "--subject", "a", "--condition", "b", "--trial", "c", "--static", str(sta),
+                 "--dynamic", str(dyn), "-o", str(tmp_path / "x.h5"), "--scheduler", "nowhere"]) == 2
+    assert "dask scheduler" in capsys.readouterr().err
+
+
+def test_continuity_in_pieces_equals_the_whole():
+    from chainlab.model.pig import Continuity, continuous
+
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        n = int(rng.integers(1, 300))
+        a = np.cumsum(rng.normal(0, rng.choice([1.0, 30.0, 90.0]), (n, 3)), axis=0)
+        a = (a + 180) % 360 - 180
+        a[rng.random(n) < 0.2] = np.nan
+        for norm in ("sum", "max"):
+            c, k = Continuity(norm), int(rng.integers(1, 40))
+            pieces = np.concatenate([c(a[i:i + k]) for i in range(0, n, k)])
+            np.testing.assert_array_equal(pieces, continuous(a, norm))
+
+
+def test_chunked_trial_on_a_distributed_scheduler(tmp_path):
+    """--scheduler ADDR: the tasks run on a dask.distributed cluster, the writing stays here."""
+    distributed = pytest.importorskip("distributed")
+    from chainlab.chunked import run_chunked
+    from chainlab.kinematics import compute_kinematics
+
+    dyn, sta = _trial("HC030A", "Straight", "HC030A05"), read_c3d(_trial("HC030A", "Static", "HC030A01"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                      dashboard_address=None) as cluster:
+            res = run_chunked(dyn, sta, tmp_path / "d.h5", chunk_frames=50, scheduler=cluster.scheduler_address)
+        ref = compute_kinematics(read_c3d(dyn), sta)
+    assert len(res.metrics) > 0
+    with xr.open_dataset(tmp_path / "d.h5", group="kinematics") as got:
+        np.testing.assert_array_equal(got.angles.values, ref.angles.values)

@@ -60,8 +60,8 @@ def snakemake(project: Path, *args: str, env: dict | None = None, timeout: float
 
 
 def trial_files(out: Path) -> list[Path]:
-    """The trial outputs of a run (every .h5 but the study store)."""
-    return sorted(p for p in out.rglob("*.h5") if p.name != "study.h5")
+    """The trial outputs of a run."""
+    return sorted((out / "trials").glob("*.h5"))
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     opt = SimulationOptions(subjects=args.subjects, conditions=conditions, trials=args.trials, cycles=args.cycles,
                             duration_s=args.duration, transfer=args.transfer, pelvic_tilt_per_deg=args.tilt,
                             lordosis_per_deg=args.lordosis, noise_mm=args.noise, sta_mm=args.sta, gaps=args.gaps,
-                            seed=args.seed)
+                            seed=args.seed, rate=args.rate, truth=not args.no_truth)
     total = args.subjects * len(conditions) * args.trials
     done = []
 
@@ -65,8 +65,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         done.append(name)
         print(f"[{len(done)}/{total}] {name}", file=sys.stderr)
 
+    def trial_progress(frames, n):
+        print(f"  [{len(done) + 1}/{total}] {frames}/{n} frames written", file=sys.stderr, flush=True)
+
     try:
-        sheet = simulate_study(args.static, args.dynamic, args.out, opt, progress=progress)
+        sheet = simulate_study(args.static, args.dynamic, args.out, opt, progress=progress,
+                               trial_progress=trial_progress if args.duration else None)
     except (C3DError, ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab simulate: {exc}", file=sys.stderr)
         return 1
@@ -75,8 +79,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_kinematics(args: argparse.Namespace) -> int:
-    from chainlab.io.store import write_netcdf_atomic
-    from chainlab.kinematics import KinematicsOptions, kinematics_from_files
+    from chainlab.kinematics import KinematicsOptions
     from chainlab.model.chain import ChainOptions
 
     subject = {}
@@ -96,17 +99,20 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         solver=args.solver,
         chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
     )
+    from chainlab.chunked import run_chunked
+    from chainlab.io.c3d import read_c3d
+
     try:
-        ds = kinematics_from_files(args.dynamic, args.static, options)
-        write_netcdf_atomic(ds, args.output)
+        res = run_chunked(args.dynamic, read_c3d(args.static), args.output, options, chunk_frames=args.chunk_frames,
+                          threads=args.threads, scheduler=args.scheduler, gait=False, compress=True)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:  # options the models do not accept
+    except ValueError as exc:  # options the models do not accept, or an unknown scheduler
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 2
-    state = " (partial: " + ds.attrs["models_left_out"] + ")" if ds.attrs["partial"] else ""
-    print(f"{args.output}: {ds.sizes['frame']} frames, {ds.sizes['output']} outputs{state}")
+    state = " (partial: " + res.models_left_out + ")" if res.partial else ""
+    print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}")
     return 0
 
 
@@ -161,21 +167,40 @@ def _settings(args: argparse.Namespace, command: str):
 
 
 def _cmd_trial(args: argparse.Namespace) -> int:
-    from chainlab.study import run_trial, write_trial_failure, write_trial_output
+    import dataclasses
+
+    from chainlab.chunked import run_chunked
+    from chainlab.io.c3d import read_c3d
+    from chainlab.study import TRIAL_SECTIONS, write_trial_failure
 
     config = _settings(args, "trial")
     if config is None:
         return 2
-    result = run_trial(args.subject, args.condition, args.trial, Path(args.dynamic), Path(args.static),
-                       config=config)
-    if isinstance(result, dict):
-        write_trial_failure(result, args.output, provenance=_provenance(args))
-        print(f"chainlab trial: {args.trial} failed at {result['stage']}: {result['reason']}", file=sys.stderr)
+    if args.solver:
+        config = dataclasses.replace(config, kinematics={**config.kinematics, "solver": args.solver})
+    options = config.kinematics_options()
+    attrs = {"title": "chainlab trial", "subject": args.subject, "condition": args.condition, "trial": args.trial,
+             "dynamic": str(Path(args.dynamic)), "static": str(Path(args.static)),
+             "settings": config.settings(*TRIAL_SECTIONS), **_provenance(args)}
+    stage = "read"
+    try:
+        static = read_c3d(args.static)
+        stage = "kinematics"
+        res = run_chunked(args.dynamic, static, args.output, options, chunk_frames=args.chunk_frames,
+                          threads=args.threads, scheduler=args.scheduler, gait=True, trial_attrs=attrs,
+                          plate_options=config.plate_event_options())
+    except (ChainlabError, OSError, ValueError) as exc:
+        stage = getattr(exc, "chainlab_stage", stage)
+        if stage == "setup":  # e.g. an unknown --scheduler: the command's fault, not the trial's
+            print(f"chainlab trial: {exc}", file=sys.stderr)
+            return 2
+        failure = {"trial": args.trial, "stage": stage, "reason": str(exc)}
+        write_trial_failure(failure, args.output, provenance=_provenance(args))
+        print(f"chainlab trial: {args.trial} failed at {stage}: {exc}", file=sys.stderr)
         return 0  # recorded: the study goes on
-    write_trial_output(result, args.output, provenance=_provenance(args))
-    for p in result.gait.problems:
+    for p in res.problems:
         print(f"chainlab trial: {p}", file=sys.stderr)
-    print(f"{args.output}: {len(result.gait.metrics)} cycles")
+    print(f"{args.output}: {len(res.metrics)} cycles")
     return 0
 
 
@@ -312,8 +337,15 @@ def _add_figures_parser(sub) -> None:
 # --- end chainlab figures ---------------------------------------------------------------
 
 
-def _add_dask_arguments(parser: argparse.ArgumentParser) -> None:
-    """--threads and --scheduler of a command that computes with dask (chainlab.parallel)."""
+def _add_dask_arguments(parser: argparse.ArgumentParser, chunks: bool = False) -> None:
+    """--threads and --scheduler of a command that computes with dask (chainlab.parallel), and
+    --chunk-frames of one that computes a trial in chunks (chainlab.chunked)."""
+    if chunks:
+        from chainlab.chunked import DEFAULT_CHUNK_FRAMES
+
+        parser.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",
+                            help="frames per chunk: each chunk is one dask task, and peak memory grows with N, "
+                                 "not with the capture's length (a shorter trial is one chunk; default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="cores for dask's local schedulers (a workflow rule's threads; "
                              "default: the cores this process may use)")
@@ -378,7 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
             "LSpineAngles, LumbarCurvature, "
             "LumbarPelvisAngles and R* twins, in degrees, with segment poses and joint centres. "
             "Writes a netCDF4/HDF5 file that xarray.open_dataset opens. Subject measurements "
-            "come from the static trial's PROCESSING group unless given with --subject."
+            "come from the static trial's PROCESSING group unless given with --subject. "
+            "The trial is computed in chunks of --chunk-frames frames as dask tasks (docs/long_captures.md): "
+            "memory stays bounded for captures of any length, and the result equals the unchunked one."
         ),
     )
     kin.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
@@ -398,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "fitted to every frame, the same outputs plus marker residuals (see docs/kinematics.md)")
     kin.add_argument("--knee", choices=("y", "yxz"), default=None,
                      help="global solver: the knee's free axes, 'y' (hinge) or 'yxz' (default)")
-    _add_dask_arguments(kin)
+    _add_dask_arguments(kin, chunks=True)
     kin.set_defaults(func=_cmd_kinematics)
 
     sim = sub.add_parser(
@@ -435,6 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--gaps", type=float, default=0.0, metavar="FRACTION",
                      help="fraction of frames in which one marker per segment is missing")
     sim.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    sim.add_argument("--rate", type=float, default=None, metavar="HZ",
+                     help="frame rate of the simulated captures (default: the template walk's; its cycle is "
+                          "resampled); force plates at about 1 kHz")
+    sim.add_argument("--no-truth", action="store_true",
+                     help="do not write <trial>.truth.h5 (the truth holds every frame in memory: use it for "
+                          "long --duration captures)")
     sim.set_defaults(func=_cmd_simulate)
 
     gait = sub.add_parser(
@@ -479,14 +519,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="one trial through every stage into its output file (a workflow step)",
         description="Read, compute the kinematics and the gait analysis of one trial and write its "
                     "result file; a trial that fails writes a file recording the stage and reason "
-                    "instead, and the command still succeeds so that the study goes on.",
+                    "instead, and the command still succeeds so that the study goes on. The trial is "
+                    "computed in chunks of --chunk-frames frames as dask tasks, written incrementally "
+                    "(progress on stderr when there is more than one chunk); peak memory does not grow "
+                    "with the capture's length (docs/long_captures.md).",
     )
     for name, what in (("subject", "subject id"), ("condition", "condition"), ("trial", "trial id"),
                        ("static", "the subject's static trial (C3D)"), ("dynamic", "the dynamic trial (C3D)")):
         tr.add_argument(f"--{name}", required=True, help=what)
     tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
     tr.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; read, kinematics and gait apply")
-    _add_dask_arguments(tr)
+    tr.add_argument("--solver", choices=("direct", "global"), default=None,
+                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
+    _add_dask_arguments(tr, chunks=True)
     tr.set_defaults(func=_cmd_trial)
 
     st = sub.add_parser(

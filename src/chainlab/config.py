@@ -27,7 +27,7 @@ import pandas as pd
 from chainlab.errors import ChainlabError
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
-SECTIONS = ("read", "kinematics", "gait", "statistics", "figures")
+SECTIONS = ("kinematics", "gait", "statistics", "figures")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -98,7 +98,6 @@ class StudyConfig:
 
     study: str
     trials: str
-    read: dict = field(default_factory=dict)
     kinematics: dict = field(default_factory=dict)
     gait: dict = field(default_factory=dict)
     statistics: dict = field(default_factory=dict)
@@ -170,10 +169,10 @@ def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> St
     return StudyConfig.load(text)
 
 
-def read_sheet(path: str | Path, root: str | Path | None = None) -> pd.DataFrame:
+def read_sheet(path: str | Path) -> pd.DataFrame:
     """The sample sheet (TSV), every row checked against the trials schema.
 
-    Paths stay as written; :func:`resolve_paths` makes them absolute. Raises
+    Paths stay as written (relative ones are relative to the project folder). Raises
     :class:`ConfigError` naming the file, the line and the column of every problem.
     """
     import jsonschema
@@ -205,13 +204,3 @@ def read_sheet(path: str | Path, root: str | Path | None = None) -> pd.DataFrame
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return sheet
-
-
-def resolve_paths(sheet: pd.DataFrame, root: str | Path) -> pd.DataFrame:
-    """The sheet with ``static`` and ``dynamic`` made absolute against `root` (the project
-    folder) where they are relative."""
-    root = Path(root)
-    out = sheet.copy()
-    for col in ("static", "dynamic"):
-        out[col] = [str(p if Path(p).is_absolute() else (root / p)) for p in out[col]]
-    return out

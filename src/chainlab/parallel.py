@@ -30,6 +30,7 @@ from collections.abc import Iterator
 
 ENV = "CHAINLAB_DASK_SCHEDULER"
 LOCAL = ("threads", "synchronous", "processes")
+_OPEN: list[str] = []  # the distributed schedulers this process is connected to, innermost last
 
 
 def scheduler_name(scheduler: str | None = None) -> str:
@@ -57,12 +58,17 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
     """Run the dask computations of the ``with`` block on the chosen scheduler; yields its name.
 
     `threads` bounds the local schedulers' workers (default: the cores this process may use);
-    a distributed scheduler has its own workers and ignores it.
+    a distributed scheduler has its own workers and ignores it. Inside a block on the same
+    distributed scheduler (a command's, around a stage that opens its own), the client of the
+    outer block is used, not a second one.
     """
     import dask
 
     name = scheduler_name(scheduler)
     threads = max(1, int(threads)) if threads else default_threads()
+    if name not in LOCAL and _OPEN and _OPEN[-1] == name:
+        yield name
+        return
     if name in LOCAL:
         with dask.config.set(scheduler=name, num_workers=threads):
             yield name
@@ -83,6 +89,10 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
         # the current client too: what finds it by get_client() (xarray's distributed lock
         # when writing netCDF/HDF5 under this scheduler) must see this one
         with client.as_current(), dask.config.set(scheduler=client.get):
-            yield name
+            _OPEN.append(name)
+            try:
+                yield name
+            finally:
+                _OPEN.pop()
     finally:
         client.close()

@@ -30,7 +30,11 @@ first is ``LumbarCurvature`` x (opposite sign). So the effects a study is built 
 effects on the measured variables (tests check it).
 
 The same seed gives the same files. Long captures (``duration_s``, up to hours) walk on the
-spot, as on a treadmill, and are generated and written in chunks of frames.
+spot, as on a treadmill (one belt plate per side), and are generated and written in chunks of
+frames; ``rate`` resamples the template cycle to another frame rate (plates at about 1 kHz).
+A capture with more than :data:`MAX_EVENTS` foot strikes and offs stores none in its EVENT
+group (the C3D parameter section cannot hold an hour's): its events come from the plates and
+the markers. Leave the truth out (``truth=False``) for long captures: it holds every frame.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ KEEP = LENGTHS + ("MarkerDiameter", "Bodymass", "LTibialTorsion", "RTibialTorsio
 #: largest at the thigh (Leardini 2005), least on the foot.
 STA_SHARE = {"pelvis": 0.6, "femur": 1.0, "tibia": 0.6, "foot": 0.3, "forefoot": 0.3, "lumbar": 0.6, "thorax": 0.6}
 GRAVITY = 9.81
+MAX_EVENTS = 255  #: more foot strikes and offs than this are not written to the C3D (long captures)
 
 
 #: The simulated subject is rigid (no slides), and its template walk is fitted with the chain's
@@ -96,6 +101,8 @@ class SimulationOptions:
     gaps: float = 0.0  # fraction of frames in which one marker per body is missing
     plates: bool = True
     seed: int = 0
+    rate: float | None = None  # frames/s; default the template trial's (its cycle is resampled)
+    truth: bool = True  # write <trial>.truth.h5 (holds every frame in memory: leave out for long captures)
 
 
 @dataclass
@@ -113,6 +120,31 @@ class Template:
     peak_eversion: dict[str, float]  # per side, cycle fraction
     chain: Chain
     source: str = ""
+
+
+def resample_template(template: Template, rate: float) -> Template:
+    """The template cycle at another frame rate (its periodic coordinates resampled)."""
+    from dataclasses import replace
+
+    if rate <= 0:
+        raise ValueError(f"rate must be > 0; found {rate}")
+    n = len(template.root)
+    m = max(4, int(round(n * rate / template.rate)))
+    phase = np.arange(m) / m
+    root = _periodic_root(template.root, template.stride, phase)
+    return replace(template, rate=float(rate), root=root, root_angles=_periodic(template.root_angles, phase),
+                   q=_periodic(template.q, phase))
+
+
+def _periodic_root(root: np.ndarray, stride: float, phase: np.ndarray) -> np.ndarray:
+    """The pelvis origin at phases of the cycle: x advances by `stride` per cycle, so it is
+    interpolated without that advance (the last sample to the next cycle's first), then given it back."""
+    n = len(root)
+    trend = np.zeros_like(root)
+    trend[:, 0] = stride * np.arange(n) / n
+    out = _periodic(root - trend, phase)
+    out[:, 0] += stride * phase
+    return out
 
 
 def _side(s):
@@ -290,7 +322,7 @@ def trial_pose(template: Template, chain: Chain, plan: TrialPlan, opt: Simulatio
                frames: np.ndarray) -> tuple[Pose, dict]:
     """The chain's pose at `frames` (0-based) of a planned trial, and the coupling offsets (deg)."""
     c, phase = _phase(plan, frames.astype(float))
-    root = _periodic(template.root, phase) * scale
+    root = _periodic_root(template.root, template.stride, phase) * scale
     # the cycle carries the pelvis one stride forward; over ground the cycles follow one another,
     # on a treadmill the belt takes the stride back
     root[:, 0] += (c if not plan.treadmill else -phase) * template.stride * scale
@@ -378,11 +410,11 @@ def _events(template: Template, plan: TrialPlan, rate: float) -> list[tuple[str,
 
 def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: SimulationOptions, scale: float,
                    path: Path, subject: str, chunk: int = 20_000,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None, keep_truth: bool = True) -> dict:
     """Write one trial's C3D (markers, plates, events) and return what its truth needs."""
     rate = template.rate
     n = plan.n_frames
-    ratio = 10
+    ratio = max(1, int(round(1000.0 / rate)))  # analogs at about 1 kHz
     mass = template.measurements["Bodymass"] * scale**3
     plates: list[PlateSpec] = []
     plate_side: list[tuple[str, list]] = []
@@ -408,9 +440,12 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
                 plate_side.append((s, [(s0, s1)]))
     analog_labels = [f"{q}{k + 1}" for k in range(len(plates)) for q in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
     analog_units = ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
+    events = _events(template, plan, rate)
+    if len(events) > MAX_EVENTS:  # a C3D parameter holds 255 entries, its section 127 KiB: gait events
+        events = []  # then come from the plates and the markers, as in a long treadmill capture
     content = C3DContent(labels=chain.markers, rate=rate, n_frames=n, analog_labels=analog_labels,
                          analog_units=analog_units, analog_ratio=ratio if plates else 0, plates=plates,
-                         events=_events(template, plan, rate), measurements={"TravelDirectionX": 1.0},
+                         events=events, measurements={"TravelDirectionX": 1.0},
                          subject=subject,
                          description="chainlab simulate")
     truths: list[tuple[np.ndarray, Pose, dict]] = []
@@ -420,7 +455,8 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
             frames = np.arange(k0, min(n, k0 + chunk))
             pose, info = trial_pose(template, chain, plan, opt, scale, frames)
             rot, org, x = forward(chain, pose)
-            truths.append((x.copy(), pose, info))
+            if keep_truth:
+                truths.append((x.copy(), pose, info))
             rng = np.random.default_rng([plan.seed, k0])
             xm = _sta(chain, plan, frames, rot, x) if opt.sta_mm > 0 else x
             if opt.noise_mm > 0:
@@ -509,7 +545,8 @@ def write_truth(path: Path, trial_path: Path, static_path: Path, chain: Chain, t
 
 def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: str | Path,
                    options: SimulationOptions | None = None,
-                   progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+                   progress: Callable[[str], None] | None = None,
+                   trial_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """A synthetic study in `out_dir`: per subject a static trial and the trials of every
     condition (C3D), each with its truth (``*.truth.h5``), and ``trials.tsv`` (the sample
     sheet: subject, condition, trial, static, dynamic) and ``truth.json`` (the options and
@@ -519,6 +556,8 @@ def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: s
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(opt.seed)
     template = load_template(static_path, dynamic_path)
+    if opt.rate and opt.rate != template.rate:
+        template = resample_template(template, opt.rate)
     rows, drawn = [], []
     for i in range(opt.subjects):
         subject = f"S{i + 1:02d}"
@@ -535,14 +574,16 @@ def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: s
                 stance = max(0.0, cond.stance_eversion_deg + opt.stance_eversion_sd * rng.standard_normal())
                 plan = plan_trial(template, chain, opt, float(offset), float(stance), rng)
                 path = out / subject / f"{name}.c3d"
-                res = simulate_trial(template, chain, plan, opt, scale, path, subject)
+                res = simulate_trial(template, chain, plan, opt, scale, path, subject, keep_truth=opt.truth,
+                                     progress=trial_progress)
                 attrs = {"subject": subject, "condition": cond.name, "scale": scale,
                          "eversion_offset_deg": plan.eversion_offset, "stance_eversion_deg": plan.stance_eversion,
                          "peak_eversion_change_deg": plan.eversion_offset + plan.stance_eversion,
                          "transfer": opt.transfer, "pelvic_tilt_per_deg": opt.pelvic_tilt_per_deg,
                          "lordosis_per_deg": opt.lordosis_per_deg, "template": template.source,
                          "seed": opt.seed}
-                write_truth(path.with_suffix(".truth.h5"), path, static, chain, res["truths"], attrs)
+                if opt.truth:
+                    write_truth(path.with_suffix(".truth.h5"), path, static, chain, res["truths"], attrs)
                 rows.append({"subject": subject, "condition": cond.name, "trial": name,
                              "static": str(static.relative_to(out)), "dynamic": str(path.relative_to(out))})
                 drawn.append({k: v for k, v in attrs.items() if k != "template"} | {"trial": name})
@@ -563,5 +604,6 @@ def _jsonable(o):
     return o
 
 
-__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "simulate_study", "simulate_trial",
+__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "resample_template", "simulate_study",
+           "simulate_trial",
            "plan_trial", "trial_pose"]

@@ -27,7 +27,7 @@ from chainlab.kinematics import KinematicsOptions, compute_kinematics
 
 
 #: The config sections a trial's result depends on.
-TRIAL_SECTIONS = ("read", "kinematics", "gait")
+TRIAL_SECTIONS = ("kinematics", "gait")
 
 
 @dataclass
@@ -56,19 +56,18 @@ def run_trial(subject: str, condition: str, trial: str, dynamic: Path, static: P
     """One trial through reading, kinematics and gait analysis: its result, or a failure
     record ``{"trial", "stage", "reason"}`` (never an exception for a bad trial).
 
-    `config` gives the stages' settings (its read, kinematics and gait sections; defaults
+    `config` gives the stages' settings (its kinematics and gait sections; defaults
     without one); `options`, when given, replaces its kinematics section.
     """
     config = config or StudyConfig.from_dict({"study": "study", "trials": "-"}, "defaults")
     settings = config.settings(*TRIAL_SECTIONS) if options is None else ""  # "": not reusable
     options = options or config.kinematics_options()
-    cop = config.read["cop_threshold_N"]
     stage = "read"
     try:
-        capture = read_c3d(dynamic, cop_threshold=cop)
+        capture = read_c3d(dynamic)
         cache = statics if statics is not None else {}
         if static not in cache:
-            cache[static] = read_c3d(static, cop_threshold=cop)
+            cache[static] = read_c3d(static)
         stage = "kinematics"
         kin = compute_kinematics(capture, cache[static], options)
         stage = "gait"

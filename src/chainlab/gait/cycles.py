@@ -65,11 +65,17 @@ def normalise(time: np.ndarray, values: np.ndarray, start: float, end: float, po
     or the time lies outside the samples.
     """
     t = np.linspace(start, end, points)
-    pos = np.interp(t, time, np.arange(len(time)), left=np.nan, right=np.nan)
-    ok = np.isfinite(pos)
+    n = len(time)
     out = np.full((points,) + values.shape[1:], np.nan)
-    lo = np.floor(pos[ok]).astype(int)
-    hi = np.minimum(lo + 1, len(time) - 1)
-    w = (pos[ok] - lo).reshape((-1,) + (1,) * (values.ndim - 1))
+    if n == 0:
+        return out
+    ok = (t >= time[0]) & (t <= time[-1])
+    # the frame at or before each time and the next one; the weight from their times only, so a
+    # window of frames around the cycle gives exactly what the whole trial gives
+    lo = np.clip(np.searchsorted(time, t[ok], side="right") - 1, 0, n - 1)
+    hi = np.minimum(lo + 1, n - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(hi > lo, (t[ok] - time[lo]) / (time[hi] - time[lo]), 0.0)
+    w = w.reshape((-1,) + (1,) * (values.ndim - 1))
     out[ok] = values[lo] * (1.0 - w) + values[hi] * w
     return out

@@ -80,6 +80,91 @@ def _inside(points: np.ndarray, corners: np.ndarray, margin: float) -> np.ndarra
     return inside
 
 
+def plate_filter(analog_rate: float, options: PlateEventOptions | None = None):
+    """The (b, a) coefficients of the plates' low-pass filter."""
+    from scipy.signal import butter  # here, not at the top: scipy.signal takes a second to import
+
+    opt = options or PlateEventOptions()
+    return butter(4, min(opt.cutoff_hz / (analog_rate / 2.0), 0.99))
+
+
+def normal_force(force: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """|force| along the plate's normal (N), 0 where the force is NaN, before filtering."""
+    normal = np.cross(corners[0] - corners[1], corners[0] - corners[3])
+    normal /= np.linalg.norm(normal)
+    return np.abs(np.nan_to_num(force @ normal))
+
+
+def crossings(fn: np.ndarray, options: PlateEventOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices where the filtered normal force rises through the strike threshold
+    and falls through the off threshold."""
+    opt = options or PlateEventOptions()
+    up = np.flatnonzero((fn[1:] >= opt.strike_threshold) & (fn[:-1] < opt.strike_threshold)) + 1
+    down = np.flatnonzero((fn[1:] < opt.off_threshold) & (fn[:-1] >= opt.off_threshold)) + 1
+    return up, down
+
+
+def judge_contact(ds: xr.Dataset, corners: np.ndarray, frames: np.ndarray,
+                  options: PlateEventOptions | None = None) -> tuple[str | None, str]:
+    """Which foot made a plate contact: (side, "") or (None, reason).
+
+    `frames` marks the frames of `ds` during the contact; `ds` must hold the frame before
+    and after them too when the trial has them (the marker speeds are central differences).
+    """
+    return judge_feet(foot_markers(ds), corners, frames, ds.attrs["point_rate"], options)
+
+
+def foot_markers(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per side, its heel and toe markers (those the trial has), (n, k, 3)."""
+    markers = set(ds.marker.values.tolist())
+    out = {}
+    for s, side in SIDES.items():
+        feet = [m for m in (f"{s}HEE", f"{s}TOE") if m in markers]
+        if feet:
+            out[side] = ds.markers.sel(marker=feet).values
+    return out
+
+
+def judge_feet(feet: dict[str, np.ndarray], corners: np.ndarray, frames: np.ndarray, point_rate: float,
+               options: PlateEventOptions | None = None) -> tuple[str | None, str]:
+    """:func:`judge_contact` on the feet's markers (:func:`foot_markers`)."""
+    opt = options or PlateEventOptions()
+    mid = np.flatnonzero(frames)[frames.sum() // 2]
+    over, partly = {}, {}
+    for side, pos in feet.items():
+        inside = np.stack([_inside(pos[:, k, :2], corners[:, :2], opt.margin) for k in range(pos.shape[1])], -1)
+        # on the plate, not swinging over it: the marker is inside and (nearly) still
+        speed = np.linalg.norm(np.gradient(pos, axis=0), axis=-1) * point_rate
+        standing = inside & (speed < opt.standing_speed)
+        over[side] = bool((standing[frames].sum(axis=0) >= 3).any())
+        partly[side] = not bool(inside[mid].all())
+    on = [side for side, v in over.items() if v]
+    if len(on) == 0:
+        return None, "no foot over the plate"
+    if len(on) == 2:
+        return None, "struck by both feet"
+    if partly[on[0]]:
+        return None, f"{on[0].lower()} foot only partly on the plate"
+    return on[0], ""
+
+
+def plate_contacts(fn0: float, up: np.ndarray, down: np.ndarray, t_analog, where: str,
+                   options: PlateEventOptions | None = None) -> list:
+    """A plate's contacts in order: ``(start, stop)`` sample pairs to judge, or a rejection
+    message. `t_analog(k)` gives the time of sample k."""
+    opt = options or PlateEventOptions()
+    items: list = []
+    if fn0 >= opt.strike_threshold:
+        items.append(f"{where}: loaded when the capture starts; the contact is incomplete")
+    for start in up:
+        later = down[down > start]
+        if later.size == 0:
+            items.append(f"{where}, {t_analog(start):.2f} s: still loaded when the capture ends")
+            continue
+        items.append((int(start), int(later[0])))
+    return items
+
+
 def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> EventResult:
     """Foot strikes and foot offs from every plate of a trial (see the module docstring)."""
     opt = options or PlateEventOptions()
@@ -87,84 +172,80 @@ def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> Ev
     if ds.sizes.get("plate", 0) == 0 or ds.sizes["analog_sample"] < 16:
         return EventResult(_table(rows), rejected)
     rate, point_rate = ds.attrs["analog_rate"], ds.attrs["point_rate"]
-    from scipy.signal import butter, filtfilt  # here: scipy.signal takes a second to import
+    from scipy.signal import filtfilt
 
-    b, a = butter(4, min(opt.cutoff_hz / (rate / 2.0), 0.99))
+    b, a = plate_filter(rate, opt)
     t_analog = ds.analog_time.values
     t_frame = ds.time.values
-    markers = set(ds.marker.values.tolist())
+    feet = foot_markers(ds)
     for p in ds.plate.values:
         where = f"plate {int(p)}"
-        force = ds.plate_force.sel(plate=p).values
         corners = ds.plate_corners.sel(plate=p).values
-        normal = np.cross(corners[0] - corners[1], corners[0] - corners[3])
-        normal /= np.linalg.norm(normal)
-        fn = np.nan_to_num(force @ normal)
-        fn = filtfilt(b, a, np.abs(fn))
-        up = np.flatnonzero((fn[1:] >= opt.strike_threshold) & (fn[:-1] < opt.strike_threshold)) + 1
-        down = np.flatnonzero((fn[1:] < opt.off_threshold) & (fn[:-1] >= opt.off_threshold)) + 1
-        if fn[0] >= opt.strike_threshold:
-            rejected.append(f"{where}: loaded when the capture starts; the contact is incomplete")
-        for start in up:
-            later = down[down > start]
-            if later.size == 0:
-                rejected.append(f"{where}, {t_analog[start]:.2f} s: still loaded when the capture ends")
+        fn = filtfilt(b, a, normal_force(ds.plate_force.sel(plate=p).values, corners))
+        up, down = crossings(fn, opt)
+        for item in plate_contacts(fn[0], up, down, lambda k: t_analog[k], where, opt):
+            if isinstance(item, str):
+                rejected.append(item)
                 continue
-            stop = later[0]
+            start, stop = item
             span = f"{where}, {t_analog[start]:.2f}-{t_analog[stop]:.2f} s"
             frames = (t_frame >= t_analog[start]) & (t_frame <= t_analog[stop])
             if not frames.any():
                 rejected.append(f"{span}: no marker frame during the contact")
                 continue
-            mid = np.flatnonzero(frames)[frames.sum() // 2]
-            over, partly = {}, {}
-            for s, side in SIDES.items():
-                feet = [m for m in (f"{s}HEE", f"{s}TOE") if m in markers]
-                if not feet:
-                    continue
-                pos = ds.markers.sel(marker=feet).values  # (n, k, 3)
-                inside = np.stack([_inside(pos[:, k, :2], corners[:, :2], opt.margin) for k in range(len(feet))], -1)
-                # on the plate, not swinging over it: the marker is inside and (nearly) still
-                speed = np.linalg.norm(np.gradient(pos, axis=0), axis=-1) * point_rate
-                standing = inside & (speed < opt.standing_speed)
-                over[side] = bool((standing[frames].sum(axis=0) >= 3).any())
-                partly[side] = not bool(inside[mid].all())
-            on = [side for side, v in over.items() if v]
-            if len(on) == 0:
-                rejected.append(f"{span}: no foot over the plate")
-            elif len(on) == 2:
-                rejected.append(f"{span}: struck by both feet")
-            elif partly[on[0]]:
-                rejected.append(f"{span}: {on[0].lower()} foot only partly on the plate")
+            idx = np.flatnonzero(frames)  # the contact's frames, and one on each side for the speeds
+            s0, s1 = max(0, idx[0] - 1), min(len(frames), idx[-1] + 2)
+            side, reason = judge_feet({k: v[s0:s1] for k, v in feet.items()}, corners, frames[s0:s1],
+                                      point_rate, opt)
+            if side is None:
+                rejected.append(f"{span}: {reason}")
             else:
-                for lab, k in ((STRIKE, start), (OFF, stop)):
-                    rows.append({"side": on[0], "label": lab, "time": float(t_analog[k]),
-                                 "frame": int(_frame_of(t_analog[k], point_rate)), "source": where})
+                rows += contact_rows(side, t_analog[start], t_analog[stop], point_rate, where)
     return EventResult(_table(rows), rejected)
 
 
-def kinematic_events(ds: xr.Dataset, min_interval_s: float = 0.4) -> EventResult:
-    """Zeni 2008 events from the heel, toe and pelvis markers."""
-    from scipy.signal import find_peaks
+def contact_rows(side: str, t0: float, t1: float, point_rate: float, where: str) -> list[dict]:
+    return [{"side": side, "label": lab, "time": float(t), "frame": int(_frame_of(t, point_rate)), "source": where}
+            for lab, t in ((STRIKE, t0), (OFF, t1))]
 
+
+def kinematic_signals(ds: xr.Dataset) -> dict[tuple[str, str], np.ndarray] | list[str]:
+    """Zeni's signals per (side, label): the heel ahead of, the toe behind the sacrum along
+    the pelvis' forward axis (-inf where unknown); or the markers missing for them."""
     need = {"LASI", "RASI", "SACR", "LHEE", "RHEE", "LTOE", "RTOE"}
     missing = sorted(need - set(ds.marker.values.tolist()))
     if missing:
-        return EventResult(_table([]), [f"kinematic events need {', '.join(missing)}"])
+        return missing
     mk = {m: ds.markers.sel(marker=m).values for m in need}
     forward = 0.5 * (mk["LASI"] + mk["RASI"]) - mk["SACR"]
     forward[:, 2] = 0.0
     forward /= np.linalg.norm(forward, axis=1, keepdims=True)
-    rate = ds.attrs["point_rate"]
-    t = ds.time.values
-    rows = []
+    out = {}
     for s, side in SIDES.items():
         for lab, marker, sign in ((STRIKE, f"{s}HEE", 1.0), (OFF, f"{s}TOE", -1.0)):
             d = sign * np.sum((mk[marker] - mk["SACR"]) * forward, axis=1)
-            d = np.where(np.isfinite(d), d, -np.inf)
-            peaks, _ = find_peaks(d, distance=max(1, int(min_interval_s * rate)), prominence=0.05)
-            rows += [{"side": side, "label": lab, "time": float(t[i]), "frame": int(ds.frame.values[i]),
-                      "source": "kinematic"} for i in peaks]
+            out[(side, lab)] = np.where(np.isfinite(d), d, -np.inf)
+    return out
+
+
+def kinematic_peaks(d: np.ndarray, rate: float, min_interval_s: float = 0.4) -> np.ndarray:
+    from scipy.signal import find_peaks
+
+    peaks, _ = find_peaks(d, distance=max(1, int(min_interval_s * rate)), prominence=0.05)
+    return peaks
+
+
+def kinematic_events(ds: xr.Dataset, min_interval_s: float = 0.4) -> EventResult:
+    """Zeni 2008 events from the heel, toe and pelvis markers."""
+    signals = kinematic_signals(ds)
+    if isinstance(signals, list):
+        return EventResult(_table([]), [f"kinematic events need {', '.join(signals)}"])
+    rate = ds.attrs["point_rate"]
+    t = ds.time.values
+    rows = []
+    for (side, lab), d in signals.items():
+        rows += [{"side": side, "label": lab, "time": float(t[i]), "frame": int(ds.frame.values[i]),
+                  "source": "kinematic"} for i in kinematic_peaks(d, rate, min_interval_s)]
     return EventResult(_table(rows), [])
 
 
@@ -178,16 +259,28 @@ def gait_events(ds: xr.Dataset, *, merge_window: float = 0.1,
     plates = plate_events(ds, plate_options)
     stored = c3d_events(ds)
     kin = kinematic_events(ds) if stored.empty else EventResult(_table([]))
+    return merge_events(plates, stored, kin, merge_window)
+
+
+def merge_events(plates: EventResult, stored: pd.DataFrame, kin: EventResult, merge_window: float = 0.1) -> EventResult:
+    """The three sources' events merged by priority (see :func:`gait_events`)."""
     chosen: list[pd.DataFrame] = []
     for table in (plates.events, stored, kin.events):
         if table.empty:
             continue
         keep = np.ones(len(table), dtype=bool)
+        side, label, t = table.side.to_numpy(), table.label.to_numpy(), table.time.to_numpy(dtype=float)
         for prior in chosen:
-            for i, row in enumerate(table.itertuples()):
-                same = prior[(prior.side == row.side) & (prior.label == row.label)]
-                if (np.abs(same.time - row.time) <= merge_window).any():
-                    keep[i] = False
+            for (s, lab), group in prior.groupby(["side", "label"]):
+                times = np.sort(group.time.to_numpy(dtype=float))
+                rows = np.flatnonzero((side == s) & (label == lab))
+                if rows.size == 0:
+                    continue
+                # the nearest prior event of the same side and label, on either side
+                k = np.searchsorted(times, t[rows])
+                before = np.abs(times[np.clip(k - 1, 0, len(times) - 1)] - t[rows])
+                after = np.abs(times[np.clip(k, 0, len(times) - 1)] - t[rows])
+                keep[rows[np.minimum(before, after) <= merge_window]] = False
         chosen.append(table[keep])
     events = _table([r for t in chosen for r in t.to_dict("records")])
     return EventResult(events, plates.rejected + kin.rejected)

@@ -59,9 +59,12 @@ def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame) -> xr.DataArray:
     """(cycle, variable, percent) curves in degrees, one cycle per row of `cycles`."""
     t = kin.time.values
     data = np.full((len(cycles), len(SOURCES), POINTS), np.nan)
+    series: dict[tuple[str, str], np.ndarray] = {}
     for i, row in enumerate(cycles.itertuples()):
         for j, var in enumerate(SOURCES):
-            data[i, j] = normalise(t, _series(kin, var, row.side), row.start, row.end)
+            if (var, row.side) not in series:
+                series[(var, row.side)] = _series(kin, var, row.side)
+            data[i, j] = normalise(t, series[(var, row.side)], row.start, row.end)
     return xr.DataArray(
         data,
         dims=("cycle", "variable", "percent"),
@@ -95,10 +98,16 @@ def angle_curves(kin: xr.Dataset, cycles: pd.DataFrame, joints: list[str], point
                         attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
 
 
-def _walking_speed(kin: xr.Dataset, start: float, end: float) -> float:
+def _mid_asis(kin: xr.Dataset) -> np.ndarray | None:
     try:
-        mid = 0.5 * (kin.markers.sel(marker="LASI").values + kin.markers.sel(marker="RASI").values)
+        return 0.5 * (kin.markers.sel(marker="LASI").values + kin.markers.sel(marker="RASI").values)
     except KeyError:
+        return None
+
+
+def _walking_speed(kin: xr.Dataset, start: float, end: float, mid: np.ndarray | None = None) -> float:
+    mid = _mid_asis(kin) if mid is None else mid
+    if mid is None:
         return float("nan")
     t = kin.time.values
     p0 = np.array([np.interp(start, t, mid[:, k]) for k in range(2)])
@@ -110,15 +119,18 @@ def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | 
     """The per-cycle table (see the module docstring); units in the column names."""
     curves = cycle_curves(kin, cycles) if curves is None else curves
     rows = []
+    mid = _mid_asis(kin) if len(cycles) else None
+    variables = [str(v) for v in curves["variable"].values]
+    values = curves.values
     for i, row in enumerate(cycles.itertuples()):
-        c = {str(v): curves.values[i, j] for j, v in enumerate(curves["variable"].values)}
+        c = {v: values[i, j] for j, v in enumerate(variables)}
         stance_end = int(round(row.stance)) + 1  # samples 0 .. stance %
         ev, tir, tirf = (c[v][:stance_end] for v in ("rearfoot_eversion", "tibial_rotation_lab", "tibial_rotation_femur"))
         gaps = [v for v in c if not np.isfinite(c[v]).all()]
         out = {
             "side": row.side, "cycle": row.cycle, "start_s": row.start, "end_s": row.end,
             "stride_time_s": row.stride_time, "stance_pct": row.stance,
-            "walking_speed_m_s": _walking_speed(kin, row.start, row.end),
+            "walking_speed_m_s": _walking_speed(kin, row.start, row.end, mid) if mid is not None else float("nan"),
         }
         ok_ev = np.isfinite(ev).all()
         k = int(np.argmax(ev)) if ok_ev else 0

@@ -428,6 +428,24 @@ def iter_c3d_chunks(
         yield read_c3d(path, frames=slice(s, min(n, s + chunk_frames)), **kwargs)
 
 
+def read_events(path: str | os.PathLike) -> xr.Dataset:
+    """Every event of a capture's EVENT group (the ``event_*`` variables of
+    :func:`read_c3d`), without reading its frames."""
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C3DWarning)
+        try:
+            st = _Structure(path)
+            coords: dict[str, Any] = {}
+            data_vars: dict[str, Any] = {}
+            _add_events(st, coords, data_vars, None)
+        except C3DError:
+            raise
+        except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+            raise C3DError(path, f"inconsistent content ({type(exc).__name__}: {exc})") from exc
+    return xr.Dataset(data_vars, coords, attrs={"source_file": path.name, "point_rate": st.point_rate})
+
+
 def c3d_frame_count(path: str | os.PathLike) -> int:
     """Number of 3D frames in a capture, without reading its data section."""
     with warnings.catch_warnings():

@@ -212,13 +212,41 @@ def ofm(
     """
     facing = facing_sign(markers, travel_x)
     means = {s: [cluster_means(c) for c in _clusters(markers, s)] for s in SIDES}
-    arrays = {**markers, **{f"pig_{k}": v for k, v in pig_points.items()}, "facing": facing}
-    res = by_chunks(_ofm_frames, len(facing), arrays, cal, means, marker_diameter * MM / 2.0,
-                    proxff_factor, reference)
+    res = ofm_frames(markers, cal, pig_points, means, marker_diameter=marker_diameter,
+                     proxff_factor=proxff_factor, travel_x=travel_x, reference=reference)
     res.angles = {k: continuous(v, norm="max" if k.endswith("TIBA") else "sum") for k, v in res.angles.items()}
     switch = facing_switches(facing) if reference is None else np.empty(0, int)
     res.transition_frames = {f"{s}TIBA": switch for s in SIDES}
     return res
+
+
+def ofm_frames(markers, cal, pig_points, means, *, marker_diameter: float, proxff_factor: float = 2.0,
+               travel_x: bool = False, reference: np.ndarray | None = None) -> OfmResult:
+    """:func:`ofm` on some frames of a trial whose cluster means `means` (side -> the three
+    clusters' :func:`cluster_means`) are known, before the continuity of the angle series
+    (TIBA by the "max" rule, the others by "sum") and without the facing switches."""
+    facing = facing_sign(markers, travel_x)
+    arrays = {**markers, **{f"pig_{k}": v for k, v in pig_points.items()}, "facing": facing}
+    return by_chunks(_ofm_frames, len(facing), arrays, cal, means, marker_diameter * MM / 2.0,
+                     proxff_factor, reference)
+
+
+def cluster_span_sums(cluster: list[np.ndarray], start: int = 0) -> list[np.ndarray]:
+    """The (4, 4) sums of :func:`cluster_means`, one per span of its chunking, for frames
+    that begin at trial index `start` (a multiple of the span): summed in order over a whole
+    trial, they give exactly the sums of the whole."""
+    from chainlab.model._chunks import CHUNK
+
+    if start % CHUNK:
+        raise ValueError(f"cluster sums need pieces starting at multiples of {CHUNK} frames; found {start}")
+    return [_cluster_sums([c[s] for c in cluster]) for s in spans(len(cluster[0]))]
+
+
+def means_from_sums(span_sums: list[np.ndarray]) -> np.ndarray:
+    """:func:`cluster_means` from :func:`cluster_span_sums` of every piece, in order."""
+    sums = sum(span_sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums[:, :3] / sums[:, 3:]
 
 
 def _ofm_frames(markers, cal, means, radius, proxff_factor, reference) -> OfmResult:
