@@ -246,11 +246,10 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
 
 
 def _cut_ik(res, s: slice):
-    from chainlab.model.chain import Pose
     from chainlab.model.ik import IKResult
 
-    pose = Pose(res.pose.origin[s], res.pose.rotation[s], res.pose.q[s])
-    return IKResult(pose, res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s], res.converged[s])
+    return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
+                    res.converged[s])
 
 
 def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
