@@ -203,7 +203,9 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
                 "ci_low": ("row", lo.astype(float), {"units": unit, "long_name": "95 % confidence interval, low"}),
                 "ci_high": ("row", hi.astype(float), {"units": unit, "long_name": "95 % confidence interval, high"}),
                 "p": ("row", p.astype(float), {"units": "1", "long_name": "p value (Wald)"}),
-            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str))})
+            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str)),
+                       "random": ("row", np.array([m.random for m in statistics.models for _ in m.table.term],
+                                                  dtype=str))})
         if statistics.spm:
             names = sorted(statistics.spm)
             stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
