@@ -219,7 +219,8 @@ def assemble_study(results: StudyResult, out_dir: str | Path, config_text: str =
 
     out = Path(out_dir)
     metrics, curves = study_tables(results)
-    stats = study_statistics(metrics, curves, n_permutations=n_permutations) if len(metrics) else None
+    stats = study_statistics(metrics, curves, n_permutations=n_permutations, trials=results.trials,
+                             failures=results.failures) if len(metrics) else None
     store = write_study_store(results, out / "study.h5", stats, config_text)
     write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
     fails = pd.DataFrame(results.failures, columns=["trial", "stage", "reason"]).sort_values("trial")

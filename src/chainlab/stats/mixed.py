@@ -64,6 +64,15 @@ def mixed_model(data: pd.DataFrame, formula: str, group: str = "subject", alpha:
     missing = sorted(u for u in used if u not in data.columns)
     if missing:
         raise ValueError(f"columns {missing} not in the data; it has {sorted(data.columns)}")
+    factors = {_factor_column(f.name()) for term in desc.rhs_termlist for f in term.factors
+               if f.name().startswith("C(")} | {group} | ({nested} if nested else set())
+    data = data.copy()
+    for c in used - factors:  # a table concatenated with an empty (object) one: numbers as objects
+        if data[c].dtype == object:
+            try:
+                data[c] = pd.to_numeric(data[c])
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"column {c!r} is not numeric ({exc})") from None
     keep = data[list(used)].notna().all(axis=1)
     left_out = [f"{int((~keep).sum())} of {len(data)} rows have NaN in {sorted(used)}"] if (~keep).any() else []
     d = data[keep]
