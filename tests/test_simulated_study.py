@@ -92,3 +92,30 @@ def test_the_study_statistics_intervals_contain_the_built_in_effects(study, form
     assert row.ci_low <= truth <= row.ci_high, (formula, term, row.ci_low, row.estimate, row.ci_high)
     if term != "C(condition)[T.wedge]":
         assert row.ci_high - row.ci_low < 0.2  # and say something: the interval is not vacuous
+
+
+@pytest.mark.slow
+def test_without_coupling_the_tests_rarely_reject_on_simulated_studies():
+    """10 small simulated studies (4 subjects x 2 identical conditions x 2 trials) with no
+    coupling, through bench/null_rate.py's path: each mixed-model effect and each variable's
+    SPM rejects in at most 3 of 10 (a loose bound: P(>= 4 of 10) = 0.001 at the nominal 5 %;
+    the rates over 100 larger studies are in bench/RESULTS.md)."""
+    import argparse
+    import importlib.util
+
+    from chainlab.simulate import load_template
+
+    spec = importlib.util.spec_from_file_location("null_rate", ROOT / "bench" / "null_rate.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = argparse.Namespace(subjects=4, trials=2, cycles=3, noise_mm=0.0, permutations=200, alpha=0.05,
+                              coupled=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        template = load_template(STATIC, WALK)
+    records = [bench.one_study(seed, args, template) for seed in range(500, 510)]
+    terms = pd.DataFrame([t for r in records for t in r["terms"]])
+    assert len(terms) == 10 * 8 and (terms.truth == 0).all()
+    assert terms.groupby(["response", "term"]).rejected.sum().max() <= 3
+    spm = pd.DataFrame([r["spm"] for r in records])
+    assert spm.shape == (10, 5) and spm.sum().max() <= 3

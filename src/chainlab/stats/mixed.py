@@ -12,7 +12,6 @@ the per-cycle rows count as independent evidence and the intervals are too narro
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -34,6 +33,14 @@ class MixedResult:
 
 def _factor_column(name: str) -> str:
     return name.replace("C(", "").replace(")", "").split(",")[0].strip()
+
+
+def _drop_term(formula: str, name: str) -> str:
+    """`formula` without the term `name` (wherever it stands on the right-hand side)."""
+    lhs, rhs = formula.split("~", 1)
+    terms = [t.strip() for t in rhs.split("+")]
+    kept = [t for t in terms if t != name]
+    return f"{lhs.strip()} ~ {' + '.join(kept) or '1'}"
 
 
 def formula_columns(formula: str) -> set[str]:
@@ -84,7 +91,7 @@ def mixed_model(data: pd.DataFrame, formula: str, group: str = "subject", alpha:
             name = f.name()
             if name.startswith("C(") and d[_factor_column(name)].nunique() < 2:
                 levels = sorted(map(str, d[_factor_column(name)].unique()))
-                formula = re.sub(rf"\s*\+\s*{re.escape(name)}(?![\w:])", "", formula)
+                formula = _drop_term(formula, name)
                 left_out.append(f"{name} dropped: one level ({', '.join(levels)}) in the valid rows")
     random, vc, n_nested = f"(1 | {group})", None, 0
     if nested and d.groupby(nested).size().max() > 1:
@@ -92,14 +99,19 @@ def mixed_model(data: pd.DataFrame, formula: str, group: str = "subject", alpha:
         random, n_nested = f"(1 | {group}/{nested})", int(d[nested].nunique())
     model = smf.mixedlm(formula, d, groups=d[group], vc_formula=vc)
     fit, errors = None, []
-    for options in ({}, {"method": "nm", "maxiter": 5000}):  # statsmodels' default, then Nelder-Mead
+    # statsmodels' default, then Nelder-Mead and Powell while the fit fails or does not converge
+    for options in ({}, {"method": "nm", "maxiter": 5000}, {"method": "powell", "maxiter": 5000}):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                fit = model.fit(reml=True, **options)
-                break
+                attempt = model.fit(reml=True, **options)
             except (np.linalg.LinAlgError, ValueError) as exc:
                 errors.append(str(exc))
+                continue
+        if fit is None or (attempt.converged and not fit.converged):
+            fit = attempt
+        if fit.converged:
+            break
     if fit is None:
         raise ValueError(f"{formula}: the fit failed on {len(d)} rows in {groups} groups ({'; '.join(errors)})")
     ci = fit.conf_int(alpha)

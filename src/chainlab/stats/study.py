@@ -82,6 +82,8 @@ def study_statistics(metrics: pd.DataFrame, curves: xr.DataArray, models=DEFAULT
             out.problems.append(f"model {f!r} not fitted: {exc}")
             continue
         out.models.append(res)
+        if not res.converged:
+            out.problems.append(f"model {res.formula!r}: the fit did not converge (statsmodels); read it with care")
         for x in res.left_out:
             if "rows have NaN" in x:
                 used = sorted(formula_columns(f) & set(metrics.columns))
