@@ -101,8 +101,8 @@ def test_without_coupling_the_tests_rarely_reject_on_simulated_studies():
     condition effect and each variable's SPM reject in at most 3 of 10 (a loose bound:
     P(>= 4 of 10) = 0.001 at the nominal 5 %; the rates over 100 larger studies are in
     bench/RESULTS.md). The tibial excursions on eversion excursion are not null in the
-    measured variables (~0.01 deg/deg without any transfer, most likely through the
-    peak-eversion sample that ends both excursions, docs/gait.md): their slopes only stay
+    measured variables (~0.005-0.01 deg/deg without any transfer: the peak-eversion sample
+    that ends both excursions, and subject size, docs/gait.md): their slopes only stay
     small."""
     import argparse
     import importlib.util
