@@ -93,8 +93,9 @@ def test_every_axis_title_carries_a_unit(study, name):
 
 def test_the_fit_lines_are_the_stores_mixed_model(store, study):
     with xr.open_dataset(store, group="statistics", engine="h5netcdf") as st:
-        rows = st.model.values == "pelvic_tilt_mean_deg ~ peak_eversion_deg + C(condition)"
+        rows = st.model.values == "pelvic_tilt_mean_deg ~ peak_eversion_deg + C(condition) + C(side)"
         est = dict(zip(st.term.values[rows], st.estimate.values[rows]))
+        assert set(st.random.values[rows]) == {"(1 | subject/trial)"}
     fig = _figure(study, "peak_eversion_vs_pelvic_tilt")
     lines = {t.name.split()[0]: t for t in fig.data if t.name.endswith("mixed-model fit")}
     assert sorted(lines) == ["Straight", "Turn"]
@@ -102,7 +103,10 @@ def test_the_fit_lines_are_the_stores_mixed_model(store, study):
         x, y = np.asarray(t.x), np.asarray(t.y)
         assert (y[1] - y[0]) / (x[1] - x[0]) == pytest.approx(est["peak_eversion_deg"], rel=1e-9)
         shift = est["C(condition)[T.Turn]"] if c == "Turn" else 0.0
+        m = study.metrics[study.metrics.condition == c]
+        shift += est["C(side)[T.Right]"] * (m.side == "Right").mean()  # the line of the average side
         assert y[0] == pytest.approx(est["Intercept"] + shift + est["peak_eversion_deg"] * x[0])
+    assert "(1 | subject/trial)" in fig.layout.title.text
     m = study.metrics
     dots = next(t for t in fig.data if t.name == "Straight cycles (8)")
     np.testing.assert_allclose(sorted(dots.x), sorted(m.peak_eversion_deg[m.condition == "Straight"]))

@@ -139,3 +139,77 @@ def test_study_statistics_runs_what_is_valid_and_says_what_is_not():
                           models=("pelvic_tilt_mean_deg ~ peak_eversion_deg",))
     assert any("'orthosis' has 1 subject" in p for p in s3.problems)
     assert list(s3.bands.condition.values) == ["barefoot", "wedge"] and "rearfoot_eversion" in s3.spm
+
+
+def test_study_statistics_names_the_cycles_it_leaves_out():
+    from chainlab.stats.study import study_statistics
+
+    m = _study(6, trials=2).assign(side="Left", cycle=0)
+    m["trial"] = [f"{s}_{c}_{i // 2}" for i, (s, c) in enumerate(zip(m.subject, m.condition))]
+    m.loc[[3, 40], "peak_eversion_deg"] = np.nan
+    curves = _curves(m, 0.0)
+    curves[5, 0, 50:55] = np.nan  # a cycle with a gap in eversion
+    s = study_statistics(m, curves, models=("pelvic_tilt_mean_deg ~ peak_eversion_deg + C(condition) + C(side)",),
+                         n_permutations=200)
+    res = s.models[0]
+    assert res.n_obs == len(m) - 2 and res.random == "(1 | subject/trial)"
+    assert res.formula == "pelvic_tilt_mean_deg ~ peak_eversion_deg + C(condition)"  # one side: dropped, and said
+    said = "\n".join(s.problems)
+    assert "C(side) dropped: one level (Left)" in said
+    assert f"2 of {len(m)} rows have NaN" in said and f"({m.trial[3]} Left 0, {m.trial[40]} Left 0)" in said
+    assert "bands rearfoot_eversion 'wedge': 1 of" in said and "cycles with gaps left out" in said
+
+
+def test_a_study_with_bad_input_reports_each_case_and_the_statistics_run_on_the_rest(tmp_path):
+    """A trial with no usable events, a cycle with a gap in eversion, a condition with one
+    subject and a trial that cannot be read, in the default study: each is in the store with
+    its reason, and the models are fitted on the rest."""
+    import dataclasses
+    import json
+    import warnings
+
+    from chainlab.gait.analysis import analyse_trial
+    from chainlab.io.study_store import open_study
+    from chainlab.study import assemble_study, read_sheet, run_study
+
+    from .conftest import ROOT
+
+    sheet = read_sheet(ROOT / "config/trials.tsv")
+    bad = sheet.iloc[[0]].assign(trial="MISSING01", dynamic="data/no/such/file.c3d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_study(pd.concat([sheet, bad], ignore_index=True), ROOT, progress=lambda m: None)
+    by = {t.trial: t for t in result.trials}
+    # no usable events: no plates, no C3D events, no heel markers
+    t = by["HC002D25"]
+    bare = t.capture.isel(event=slice(0, 0), plate=slice(0, 0)).drop_sel(marker=["LHEE", "RHEE"])
+    by["HC002D25"] = dataclasses.replace(t, gait=analyse_trial(bare, t.kinematics))
+    # a gap in rearfoot eversion inside the first cycle of HC030A22
+    t = by["HC030A22"]
+    first = t.gait.cycles.iloc[0]
+    kin = t.kinematics.copy(deep=True)
+    inside = (kin.time > first.start + 0.1) & (kin.time < first.start + 0.15)
+    kin["angles"] = kin.angles.where(~(inside & (kin.output == f"{first.side[0]}HFTBA")))
+    by["HC030A22"] = dataclasses.replace(t, kinematics=kin, gait=analyse_trial(t.capture, kin))
+    # a condition with one subject
+    by["HC033A10x"] = dataclasses.replace(by["HC033A10"], trial="HC033A10x", condition="Orthosis")
+    result.trials = list(by.values())
+
+    store = open_study(assemble_study(result, tmp_path, n_permutations=200))
+    st = store.statistics
+    problems = json.loads(st.attrs["problems"])
+    said = "\n".join(problems)
+    assert "trial 'MISSING01' left out: failed at read" in said and "cannot open" in said
+    assert "trial 'HC002D25' (HC002D, Turn) gave no gait cycle and is left out" in said
+    assert "no usable gait events" in said
+    assert f"HC030A22 {first.side} 0" in said and "rows have NaN in" in said
+    assert "condition 'Orthosis' has 1 subject(s); it is left out of the curve statistics" in said
+    # the rest is fitted: every default model, the SPM between the two usable conditions, the bands
+    from chainlab.stats.study import DEFAULT_MODELS
+
+    assert sorted(set(st.model.values)) == sorted(DEFAULT_MODELS)
+    assert np.isfinite(st.estimate.values).all()
+    assert "rearfoot_eversion" in st.spm_variable.values and list(st.band_condition.values) == ["Straight", "Turn"]
+    assert "lordosis" in st.spm_variable.values or "SPM lordosis: fewer than 2 subjects" in said  # HC033A's gaps
+    assert "MISSING01" in (tmp_path / "failures.tsv").read_text()
+    assert "HC002D25" not in set(store.metrics.trial)

@@ -222,13 +222,20 @@ def _write_tables(metrics: pd.DataFrame, failures: list[dict], out: Path) -> Non
     write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
 
 
-def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig):
+def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures):
+    """The study statistics; `trials` as (trial, subject, condition, cycles, problems) and the
+    failures let them say which trials contributed nothing and why."""
     from chainlab.stats.study import study_statistics
 
     if not len(metrics):
         return None
     st = config.statistics
-    return study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"])
+    return study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"],
+                            trials=trials, failures=failures)
+
+
+def trial_summaries(results: StudyResult) -> list[tuple]:
+    return [(t.trial, t.subject, t.condition, len(t.gait.metrics), t.gait.problems) for t in results.trials]
 
 
 def assemble_study(results: StudyResult, out_dir: str | Path, config: StudyConfig) -> Path:
@@ -238,8 +245,8 @@ def assemble_study(results: StudyResult, out_dir: str | Path, config: StudyConfi
 
     out = Path(out_dir)
     metrics, curves = study_tables(results)
-    store = write_study_store(results, out / "study.h5", _statistics(metrics, curves, config),
-                              config.settings(*TRIAL_SECTIONS, "statistics"))
+    stats = _statistics(metrics, curves, config, trial_summaries(results), results.failures)
+    store = write_study_store(results, out / "study.h5", stats, config.settings(*TRIAL_SECTIONS, "statistics"))
     _write_tables(metrics, results.failures, out)
     return store
 
@@ -274,7 +281,14 @@ def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) ->
     study = open_study(tables)
     metrics = study.metrics
     curves = study.cycles.curves.load()
-    stats = _statistics(metrics, curves, config)
+    prov = study.provenance
+    failures = [{"trial": str(t), "stage": str(s), "reason": str(r)} for t, s, r in
+                zip(prov.failure_trial.values, prov.failure_stage.values, prov.failure_reason.values)]
+    tr = study._group("trials")
+    cycles = metrics.trial.value_counts()
+    trials = [(str(t), str(s), str(c), int(cycles.get(str(t), 0)), json.loads(str(p))) for t, s, c, p in
+              zip(tr.trial.values, tr.trial_subject.values, tr.trial_condition.values, tr.trial_problems.values)]
+    stats = _statistics(metrics, curves, config, trials, failures)
     used = json.loads(study.provenance.attrs.get("config") or "{}")
     if isinstance(used, dict):  # the trials' settings, now with the statistics'
         used = {**used, "statistics": config.statistics}

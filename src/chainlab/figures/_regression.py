@@ -23,30 +23,48 @@ SHORT = {"peak_eversion_deg": "peak rearfoot eversion", "pelvic_tilt_mean_deg": 
 
 
 def model_terms(study: Study, response: str, predictor: str) -> tuple[str, dict[str, dict[str, float]]]:
-    """The fixed effects of the store's mixed model ``response ~ predictor [+ C(condition)]``:
+    """The fixed effects of the store's mixed model ``response ~ predictor [+ C(condition)] [+ C(side)]``:
     (formula, {term: {estimate, ci_low, ci_high, p}}). Raises StoreError naming the models
     the store has when there is none such."""
     st = study.statistics
     models = sorted({str(m) for m in st.model.values}) if "model" in st.coords else []
-    pattern = re.compile(rf"^{re.escape(response)}\s*~\s*{re.escape(predictor)}(\s*\+\s*C\(condition\))?$")
+    pattern = re.compile(rf"^{re.escape(response)}\s*~\s*{re.escape(predictor)}(\s*\+\s*C\(condition\))?"
+                         r"(\s*\+\s*C\(side\))?$")
     match = [m for m in models if pattern.match(m)]
     if not match:
         raise StoreError(f"{study.path}: /statistics has no mixed model '{response} ~ {predictor} "
-                         f"[+ C(condition)]'; it has {models or 'none'} (problems: {st.attrs.get('problems', '[]')})")
+                         f"[+ C(condition)] [+ C(side)]'; it has {models or 'none'} (problems: {st.attrs.get('problems', '[]')})")
     rows = np.flatnonzero(st.model.values == match[0])
     terms = {str(st.term.values[i]): {k: float(st[k].values[i]) for k in ("estimate", "ci_low", "ci_high", "p")}
              for i in rows}
     return match[0], terms
 
 
+def random_part(study: Study, formula: str) -> str:
+    """The random intercepts of the store's model `formula`, lme4 notation (stores written
+    before they were recorded: a random intercept per subject)."""
+    st = study.statistics
+    if "random" not in st.coords:
+        return "(1 | subject)"
+    return str(st.random.values[np.flatnonzero(st.model.values == formula)[0]])
+
+
 def fit_lines(study: Study, response: str, predictor: str) -> dict[str, tuple[float, float]]:
     """Per condition, the mixed model's fixed-effect line (intercept, slope): the intercept
-    plus the condition's effect (the first condition in sorted order is the reference)."""
+    plus the condition's effect (the first condition in sorted order is the reference) plus,
+    in a model with side, the side effects weighted by the condition's cycles of each side."""
     _, terms = model_terms(study, response, predictor)
     slope = terms[predictor]["estimate"]
     base = terms["Intercept"]["estimate"]
-    conds = sorted(set(study.metrics.condition.astype(str)))
-    return {c: (base + terms.get(f"C(condition)[T.{c}]", {"estimate": 0.0})["estimate"], slope) for c in conds}
+    m = study.metrics
+    conds = sorted(set(m.condition.astype(str)))
+    sides = {t[len("C(side)[T."):-1]: v["estimate"] for t, v in terms.items() if t.startswith("C(side)[T.")}
+    out = {}
+    for c in conds:
+        share = m.side[m.condition.astype(str) == c].astype(str).value_counts(normalize=True)
+        shift = sum(share.get(s, 0.0) * e for s, e in sides.items())
+        out[c] = (base + terms.get(f"C(condition)[T.{c}]", {"estimate": 0.0})["estimate"] + shift, slope)
+    return out
 
 
 def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg") -> go.Figure:
@@ -87,6 +105,6 @@ def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg
                       "per cycle (no mixed model in the store)", height=550)
     t = terms[predictor]
     title = (f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, per cycle"
-             f"<br><sup>{formula} + (1 | subject): slope "
+             f"<br><sup>{formula} + {random_part(study, formula)}: slope "
              f"{t['estimate']:.3f} deg/deg (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, p = {t['p']:.3g})</sup>")
     return layout(fig, title, height=550)

@@ -157,6 +157,7 @@ def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | 
             out[f"{v}_range_deg"] = float(np.ptp(c[v])) if ok_v else np.nan
         out["gaps"] = ",".join(gaps)
         rows.append(out)
-    if not rows:
-        return pd.DataFrame(columns=COLUMNS)
+    if not rows:  # typed, so that a study table concatenated with it stays numeric
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("side", "gaps") else int if c == "cycle" else float)
+                             for c in COLUMNS})
     return pd.DataFrame(rows)[COLUMNS]

@@ -129,6 +129,8 @@ def _trials_ragged(trials) -> xr.Dataset:
             "trial": np.array([t.trial for t in trials], dtype=str),
             "trial_subject": ("trial", np.array([t.subject for t in trials], dtype=str)),
             "trial_condition": ("trial", np.array([t.condition for t in trials], dtype=str)),
+            "trial_problems": ("trial", np.array([json.dumps(t.gait.problems) for t in trials], dtype=str),
+                               {"units": "1", "long_name": "what the gait analysis left out, and why (JSON list)"}),
             "dynamic_file": ("trial", np.array([t.dynamic.name for t in trials], dtype=str)),
             "static_file": ("trial", np.array([t.static.name for t in trials], dtype=str)),
             "dynamic_sha256": ("trial", np.array([t.capture.attrs["source_sha256"] for t in trials], dtype=str)),
@@ -162,7 +164,9 @@ def statistics_dataset(statistics: StudyStatistics | None) -> xr.Dataset:
                 "ci_low": ("row", lo.astype(float), {"units": unit, "long_name": "95 % confidence interval, low"}),
                 "ci_high": ("row", hi.astype(float), {"units": unit, "long_name": "95 % confidence interval, high"}),
                 "p": ("row", p.astype(float), {"units": "1", "long_name": "p value (Wald)"}),
-            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str))})
+            }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str)),
+                       "random": ("row", np.array([m.random for m in statistics.models for _ in m.table.term],
+                                                  dtype=str))})
         if statistics.spm:
             names = sorted(statistics.spm)
             stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
