@@ -170,7 +170,7 @@ def test_a_study_with_bad_input_reports_each_case_and_the_statistics_run_on_the_
 
     from chainlab.gait.analysis import analyse_trial
     from chainlab.io.study_store import open_study
-    from chainlab.study import assemble_study, read_sheet, run_study
+    from chainlab.study import StudyConfig, add_statistics, assemble_study, read_sheet, run_study, store_tables
 
     from .conftest import ROOT
 
@@ -195,9 +195,13 @@ def test_a_study_with_bad_input_reports_each_case_and_the_statistics_run_on_the_
     by["HC033A10x"] = dataclasses.replace(by["HC033A10"], trial="HC033A10x", condition="Orthosis")
     result.trials = list(by.values())
 
-    store = open_study(assemble_study(result, tmp_path, n_permutations=200))
+    config = StudyConfig.from_dict({"study": "bad", "trials": "-", "statistics": {"permutations": 200}})
+    store = open_study(assemble_study(result, tmp_path, config))
     st = store.statistics
     problems = json.loads(st.attrs["problems"])
+    # the workflow's steps (store, then statistics from the store alone) say the same
+    two = add_statistics(store_tables(result, tmp_path / "wf" / "tables.h5"), tmp_path / "wf" / "study.h5", config)
+    assert json.loads(open_study(two).statistics.attrs["problems"]) == problems
     said = "\n".join(problems)
     assert "trial 'MISSING01' left out: failed at read" in said and "cannot open" in said
     assert "trial 'HC002D25' (HC002D, Turn) gave no gait cycle and is left out" in said

@@ -279,7 +279,8 @@ def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) ->
     from chainlab.io.study_store import ENGINE, open_study, statistics_dataset
 
     study = open_study(tables)
-    metrics = study.metrics
+    # the per-cycle table as study_tables gives it: `cycle` numbers the cycles of a trial
+    metrics = study.metrics.drop(columns="cycle").rename(columns={"cycle_in_trial": "cycle"})
     curves = study.cycles.curves.load()
     prov = study.provenance
     failures = [{"trial": str(t), "stage": str(s), "reason": str(r)} for t, s, r in
