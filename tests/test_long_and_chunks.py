@@ -392,3 +392,34 @@ def test_chunked_trial_on_a_distributed_scheduler(tmp_path):
     assert len(res.metrics) > 0
     with xr.open_dataset(tmp_path / "d.h5", group="kinematics") as got:
         np.testing.assert_array_equal(got.angles.values, ref.angles.values)
+
+
+def test_the_plate_settings_reach_the_chunked_events(tmp_path):
+    """The config's plate thresholds (gait section) move the chunked path's plate events as
+    they move the in-memory ones."""
+    from chainlab.chunked import run_chunked
+    from chainlab.gait.analysis import analyse_trial
+    from chainlab.gait.events import PlateEventOptions
+    from chainlab.kinematics import compute_kinematics
+    from chainlab.study import read_trial_output
+
+    static = read_c3d(_trial("HC030A", "Static", "HC030A01"))
+    dyn = _trial("HC030A", "Straight", "HC030A05")
+    opt = PlateEventOptions(strike_threshold=150.0, off_threshold=120.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = read_c3d(dyn)
+        kin = compute_kinematics(d, static)
+        expected, default = analyse_trial(d, kin, opt), analyse_trial(d, kin)
+        run_chunked(dyn, static, tmp_path / "t.h5", chunk_frames=37, threads=2, plate_options=opt,
+                    trial_attrs={"subject": "HC030A", "condition": "Straight", "trial": "HC030A05",
+                                 "dynamic": str(dyn), "static": "s.c3d"})
+
+    def plates(ev):
+        return ev[ev.source.str.startswith("plate")].reset_index(drop=True)
+
+    assert len(plates(expected.events)) == len(plates(default.events)) > 0
+    assert (plates(expected.events).time.values != plates(default.events).time.values).all()  # they matter here
+    saved = read_trial_output(tmp_path / "t.h5")
+    pd.testing.assert_frame_equal(saved.gait.events.reset_index(drop=True), expected.events.reset_index(drop=True),
+                                  check_dtype=False)

@@ -23,7 +23,7 @@ import pytest
 from chainlab.io.study_store import open_study
 
 from ._workflow import make_tiny_study
-from .conftest import ROOT
+from .conftest import ROOT, STUDY
 from .outputs import assert_same_outputs
 
 pytestmark = pytest.mark.slow
@@ -91,8 +91,8 @@ def test_the_local_profile_runs_the_study_with_the_rules_threads(local_run):
     fails = pd.read_csv(out / "failures.tsv", sep="\t")
     assert list(fails.trial) == ["BROKEN", "MISSING"]
     assert open_study(out / "study.h5").trials == ["HC030A05", "HC033A10", "SYNTH01"]
-    commands = [line for line in log.splitlines() if re.match(r"Shell command: chainlab (trial|statistics) ", line)]
-    assert len(commands) == 6 and all(re.search(r" --threads \d+ ", c) for c in commands), commands
+    commands = [line for line in log.splitlines() if re.match(r"Shell command: chainlab trial ", line)]
+    assert len(commands) == 5 and all(re.search(r" --threads \d+ ", c) for c in commands), commands
     for f in trial_files(out):  # dask's threaded scheduler when no other is named
         with h5py.File(f) as h:
             assert h.attrs["dask_scheduler"] == "threads", f
@@ -100,24 +100,25 @@ def test_the_local_profile_runs_the_study_with_the_rules_threads(local_run):
 
 @pytest.fixture
 def fake_trial(tmp_path, monkeypatch):
-    """`chainlab trial`'s argv, with run_trial replaced by one that notes dask's scheduler and
-    workers and computes a dask array; returns (argv, notes)."""
+    """`chainlab trial`'s argv, with chainlab.chunked.run_chunked replaced by one that notes
+    dask's scheduler and workers and computes a dask array (then fails the trial, which the
+    command records); returns (argv, notes)."""
     import dask
     import dask.array as da
 
-    import chainlab.study
+    import chainlab.chunked
 
     seen = []
 
-    def fake_run_trial(*args, **kwargs):
+    def fake_run_chunked(*args, **kwargs):
         seen.append((dask.config.get("scheduler"), dask.config.get("num_workers", None),
                      int(da.ones(10, chunks=5).sum().compute())))
-        return {"trial": "T", "stage": "read", "reason": "test"}
+        raise ValueError("test")
 
-    monkeypatch.setattr(chainlab.study, "run_trial", fake_run_trial)
+    monkeypatch.setattr(chainlab.chunked, "run_chunked", fake_run_chunked)
     monkeypatch.delenv("CHAINLAB_DASK_SCHEDULER", raising=False)
-    argv = ["trial", "--subject", "S", "--condition", "C", "--trial", "T", "--static", "s.c3d",
-            "--dynamic", "d.c3d", "-o", str(tmp_path / "t.h5")]
+    argv = ["trial", "--subject", "S", "--condition", "C", "--trial", "T",
+            "--static", str(STUDY / "HC030A/Static/HC030A01.c3d"), "--dynamic", "d.c3d", "-o", str(tmp_path / "t.h5")]
     return argv, seen
 
 

@@ -118,7 +118,7 @@ class _Job:
 def _job(path, static, options, need_gait: bool, plate_options=None) -> _Job:
     from chainlab.model.chain import build_chain
 
-    path = Path(path)
+    path = Path(path).resolve()  # the tasks may run in another folder (a distributed worker)
     n = c3d_frame_count(path)
     head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
     opt = options or KinematicsOptions()

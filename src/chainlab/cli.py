@@ -166,6 +166,18 @@ def _settings(args: argparse.Namespace, command: str):
         return None
 
 
+def _trial_fault(exc: BaseException, stage: str) -> bool:
+    """Whether an error of `chainlab trial` is the trial's (recorded as its failure, and the
+    study goes on) rather than the machine's: running out of memory, or an I/O error once the
+    captures are read (a full disk, a lost dask worker), fails the job instead, so that a rerun
+    or Snakemake's retry can succeed."""
+    if isinstance(exc, MemoryError):
+        return False
+    if isinstance(exc, OSError):
+        return stage == "read"  # the captures cannot be opened or read
+    return True  # bad data: ChainlabError, ValueError, or any error a trial's numbers raise
+
+
 def _cmd_trial(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -189,12 +201,15 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         res = run_chunked(args.dynamic, static, args.output, options, chunk_frames=args.chunk_frames,
                           threads=args.threads, scheduler=args.scheduler, gait=True, trial_attrs=attrs,
                           plate_options=config.plate_event_options())
-    except (ChainlabError, OSError, ValueError) as exc:
+    except Exception as exc:  # sorted out below: the trial's fault, or the machine's
         stage = getattr(exc, "chainlab_stage", stage)
         if stage == "setup":  # e.g. an unknown --scheduler: the command's fault, not the trial's
             print(f"chainlab trial: {exc}", file=sys.stderr)
             return 2
-        failure = {"trial": args.trial, "stage": stage, "reason": str(exc)}
+        if not _trial_fault(exc, stage):
+            raise  # the job fails (and Snakemake may retry it); no failure record to persist
+        reason = str(exc) if isinstance(exc, (ChainlabError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
+        failure = {"trial": args.trial, "stage": stage, "reason": reason}
         write_trial_failure(failure, args.output, provenance=_provenance(args))
         print(f"chainlab trial: {args.trial} failed at {stage}: {exc}", file=sys.stderr)
         return 0  # recorded: the study goes on
@@ -528,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("static", "the subject's static trial (C3D)"), ("dynamic", "the dynamic trial (C3D)")):
         tr.add_argument(f"--{name}", required=True, help=what)
     tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
-    tr.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; read, kinematics and gait apply")
+    tr.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
     tr.add_argument("--solver", choices=("direct", "global"), default=None,
                     help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
     _add_dask_arguments(tr, chunks=True)
@@ -555,7 +570,6 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("tables", metavar="TABLES.h5")
     sa.add_argument("-o", "--output", required=True, metavar="STUDY.h5")
     sa.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; statistics applies")
-    _add_dask_arguments(sa)
     sa.set_defaults(func=_cmd_statistics)
 
     rp = sub.add_parser(

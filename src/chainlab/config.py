@@ -106,7 +106,14 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
+        from dataclasses import asdict
+
+        from chainlab.model.chain import ChainOptions
+
         full = validate_config(config, source)
+        # the chain's defaults live in ChainOptions; filled in here, so that the settings a
+        # trial records (and a rerun compares) are the ones its solver used
+        full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
         return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source)
 
     @classmethod
@@ -139,7 +146,7 @@ class StudyConfig:
         return KinematicsOptions(
             models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
             partial=k["partial"], solver=k["solver"],
-            chain=ChainOptions(**chain),  # what the config leaves out keeps ChainOptions' default
+            chain=ChainOptions(**chain),
         )
 
     def plate_event_options(self):

@@ -98,31 +98,12 @@ def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, fl
     return given, "computed"
 
 
-def _valid_names(ds: xr.Dataset) -> list[str]:
-    """Markers with at least one valid sample."""
-    ok = np.isfinite(ds.markers.values[..., 0]).any(axis=0)
-    return [str(m) for m, v in zip(ds.marker.values, ok) if v]
-
-
 def _missing(ds: xr.Dataset, names: Sequence[str]) -> list[str]:
     """Markers absent from the trial, or present but invalid in every frame."""
     present = set(ds.marker.values.tolist())
     out = [n for n in names if n not in present]
     out += [n for n in names if n in present and not np.isfinite(ds.markers.sel(marker=n).values).any()]
     return out
-
-
-def _gap_ranges(valid: np.ndarray, frames: np.ndarray) -> str:
-    """'12-15,80' for the frame numbers where `valid` is False."""
-    bad = np.flatnonzero(~valid)
-    if bad.size == 0:
-        return ""
-    breaks = np.flatnonzero(np.diff(bad) > 1)
-    starts = np.concatenate([[bad[0]], bad[breaks + 1]])
-    ends = np.concatenate([bad[breaks], [bad[-1]]])
-    return ",".join(
-        f"{frames[a]}" if a == b else f"{frames[a]}-{frames[b]}" for a, b in zip(starts, ends)
-    )
 
 
 def _same_subject_checks(dynamic: xr.Dataset, static: xr.Dataset, medians: Mapping) -> list[str]:

@@ -58,7 +58,8 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
     """Run the dask computations of the ``with`` block on the chosen scheduler; yields its name.
 
     `threads` bounds the local schedulers' workers (default: the cores this process may use);
-    a distributed scheduler has its own workers and ignores it. Inside a block on the same
+    a distributed scheduler has its own workers (chainlab.chunked still keeps at most
+    2 x `threads` of a trial's chunks in flight, which bounds the job's memory). Inside a block on the same
     distributed scheduler (a command's, around a stage that opens its own), the client of the
     outer block is used, not a second one.
     """

@@ -40,7 +40,7 @@ class TrialResult:
     capture: xr.Dataset
     kinematics: xr.Dataset
     gait: GaitResult
-    settings: str = ""  # the read, kinematics and gait settings it was computed with (JSON)
+    settings: str = ""  # the kinematics and gait settings it was computed with (JSON)
 
 
 @dataclass

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from chainlab.config import ConfigError, StudyConfig, read_sheet
+from chainlab.study import TRIAL_SECTIONS
 
 try:
     CONFIG = StudyConfig.from_dict(config, workflow.configfiles[0] if workflow.configfiles else "config")

@@ -19,4 +19,4 @@ rule statistics:
         mem_mb=lambda w, attempt: 2000 * attempt,
         runtime=lambda w, attempt: 30 * attempt,
     shell:
-        "chainlab statistics {input} --settings {params.settings:q} --threads {threads} -o {output} > {log} 2>&1"
+        "chainlab statistics {input} --settings {params.settings:q} -o {output} > {log} 2>&1"

@@ -15,14 +15,15 @@ rule trial:
         condition=lambda w: trial_row(w).condition,
         static=lambda w: trial_row(w).static,
         dynamic=lambda w: trial_row(w).dynamic,
-        settings=settings("read", "kinematics", "gait"),
+        settings=settings(*TRIAL_SECTIONS),
     conda:
         CONDA_ENV
     log:
         f"{RESULTS}/logs/trials/{{trial}}.log",
     threads: 1
     resources:
-        mem_mb=lambda w, attempt: 1000 * attempt,
+        # chunks in flight: 2 x threads (chainlab.chunked); 10,000 frames each, ~150 MB
+        mem_mb=lambda w, attempt, threads: (700 + 300 * threads) * attempt,
         runtime=lambda w, attempt: 15 * attempt,
     shell:
         "chainlab trial --subject {params.subject:q} --condition {params.condition:q} "

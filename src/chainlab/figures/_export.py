@@ -20,9 +20,17 @@ _UID = re.compile(rb'<defs id="defs-([0-9a-f]{6})"')
 
 def stable_svg(data: bytes) -> bytes:
     """The SVG with plotly.js' random per-render id (``defs-3ef4c7``, ``clip3ef4c7xyplot``, ...)
-    replaced by a fixed one, so that the same figure gives the same bytes."""
+    replaced by a fixed one, so that the same figure gives the same bytes. Only whole element
+    ids holding it are replaced (where they are defined and referred to), never a run of
+    digits that happens to match inside the drawing's coordinates."""
     m = _UID.search(data)
-    return data.replace(m.group(1), b"c0ffee") if m else data
+    if not m:
+        return data
+    uid = m.group(1)
+    for name in sorted(set(re.findall(rb'id="([^"]*' + uid + rb'[^"]*)"', data)), key=len, reverse=True):
+        fixed = name.replace(uid, b"c0ffee")
+        data = re.sub(rb'(?<=["#])' + re.escape(name) + rb'(?=["\')])', fixed, data)
+    return data
 
 
 def export(browser: str, jobs: list[tuple[str, str, str]], timeout: float = 60.0) -> None:

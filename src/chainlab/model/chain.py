@@ -198,17 +198,6 @@ def yxz(q: np.ndarray) -> np.ndarray:
     return r
 
 
-def yxz_axes(q: np.ndarray) -> np.ndarray:
-    """The three rotation axes of the YXZ sequence in the joint frame, (..., 3 axes, 3)."""
-    ca, sa = np.cos(q[..., 0]), np.sin(q[..., 0])
-    cb, sb = np.cos(q[..., 1]), np.sin(q[..., 1])
-    out = np.zeros(q.shape[:-1] + (3, 3))
-    out[..., 0, 1] = 1.0  # y
-    out[..., 1, 0], out[..., 1, 2] = ca, -sa  # Ry(a) x
-    out[..., 2, 0], out[..., 2, 1], out[..., 2, 2] = sa * cb, -sb, ca * cb  # Ry(a) Rx(b) z
-    return out
-
-
 def rodrigues(w: np.ndarray) -> np.ndarray:
     """Rotation matrices exp([w]x) for (n, 3) rotation vectors."""
     theta = np.linalg.norm(w, axis=-1)
@@ -221,14 +210,6 @@ def rodrigues(w: np.ndarray) -> np.ndarray:
     r = np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
     r[small] = np.eye(3)
     return r
-
-
-def orthonormal(r: np.ndarray) -> np.ndarray:
-    """The rotation nearest to each (..., 3, 3) matrix (polar decomposition by SVD)."""
-    u, _, vt = np.linalg.svd(r)
-    d = np.sign(np.linalg.det(u @ vt))
-    u[..., :, 2] *= d[..., None]
-    return u @ vt
 
 
 # --------------------------------------------------------------------------- forward kinematics
@@ -314,7 +295,6 @@ def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinemat
             offset = np.zeros(3)
             rest = np.zeros(3)
         else:
-            p = bodies[parent]
             p_axes, p_origin = p_frames[parent]
             offset = p_axes.T @ (centre - p_origin)
             rest = cardan((p_axes @ pre).T @ axes, SEQUENCE)
