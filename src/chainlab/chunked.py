@@ -118,11 +118,12 @@ class _Job:
 def _job(path, static, options, need_gait: bool, plate_options=None) -> _Job:
     from chainlab.model.chain import build_chain
 
-    path = Path(path).resolve()  # the tasks may run in another folder (a distributed worker)
+    path = Path(path)  # as given: the file's messages name it so
     n = c3d_frame_count(path)
     head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
     opt = options or KinematicsOptions()
-    job = _Job(path, n, head, static, opt, plate_options=plate_options)
+    # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
+    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options)
     job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
     if opt.solver == "global":
         from chainlab.kinematics import _with_sacrum
