@@ -84,3 +84,17 @@ def stop_when(proc: subprocess.Popen, ready, sig: int, timeout: float = 300) -> 
         time.sleep(0.05)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
+
+
+def assert_report_embeds_the_figures(report: Path, figures: Path, names) -> None:
+    """A report of `snakemake --report` loads no script from the network and embeds each named
+    figure's HTML byte for byte."""
+    import base64
+    import re
+
+    text = report.read_text()
+    assert not re.search(r"<script[^>]+src=\"https?:", text)
+    for name in names:
+        m = re.search(rf"data:text/html;charset=utf8;filename={name}\.html;base64,([A-Za-z0-9+/=]+)", text)
+        assert m, f"{name}.html not in the report"
+        assert base64.b64decode(m.group(1)) == (figures / f"{name}.html").read_bytes()

@@ -98,7 +98,8 @@ FIGURES: tuple[Figure, ...] = (
            "is seen; grey: the trial lacks the marker.",
            "/trials/{marker_missing_pct,marker_gap_count,marker_residual_mean}"),
     Figure("qc_events_force", events_on_force,
-           "Plate vertical ground reaction forces (N) over time (s) of every trial, one panel per trial, with "
+           "Plate vertical ground reaction forces (N) over time (s) of every trial (the first 24 by name in a larger "
+           "study), one panel per trial, with "
            "the gait events the analysis used: foot strikes solid, foot offs dotted, left blue, right "
            "vermilion (hover: the event's source, plate, C3D or kinematic).",
            "/trials/{plate_vertical_force,analog_time,event_time,event_side,event_label,event_source}"),

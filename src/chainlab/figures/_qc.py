@@ -44,10 +44,18 @@ def marker_quality(study: Study) -> go.Figure:
                   height=3 * (60 + 22 * len(trials)) + 220, width=max(900, 8 * len(markers) + 200))
 
 
+MAX_PANELS = 24  # trials drawn by events_on_force
+MAX_POINTS = 5000  # samples per force trace
+
+
 def events_on_force(study: Study, progress: Callable[[str], None] | None = None) -> go.Figure:
     """Every trial's plate vertical forces over time with its gait events as vertical lines
-    (colour: side; solid: foot strike, dotted: foot off), one panel per trial."""
-    names = study.trials
+    (colour: side; solid: foot strike, dotted: foot off), one panel per trial: the first
+    :data:`MAX_PANELS` trials by name in a larger study (the title says so), each force drawn
+    with at most :data:`MAX_POINTS` samples (every k-th: a long capture's 1 kHz trace would
+    make a figure no browser draws)."""
+    every = study.trials
+    names = every[:MAX_PANELS]
     fig = make_subplots(rows=max(len(names), 1), cols=1, vertical_spacing=min(0.08, 0.3 / max(len(names), 1)),
                         subplot_titles=names or None)
     if not names:
@@ -59,6 +67,8 @@ def events_on_force(study: Study, progress: Callable[[str], None] | None = None)
         tr = study.trial(name)
         t = tr.analog_time.values if "analog_time" in tr.coords else np.zeros(0)
         force = tr.plate_vertical_force.values if tr.sizes.get("analog_sample", 0) else np.zeros((0, 0))
+        step = -(-len(t) // MAX_POINTS) or 1
+        t, force = t[::step], force[::step]
         top = float(np.nanmax(force)) if force.size and np.isfinite(force).any() else 1.0
         for k in range(force.shape[1]):
             if not np.isfinite(force[:, k]).any():
@@ -86,4 +96,7 @@ def events_on_force(study: Study, progress: Callable[[str], None] | None = None)
             shown.add(key)
         fig.update_yaxes(title_text="force (N)", row=i, col=1)
         fig.update_xaxes(title_text="time (s)", row=i, col=1)
-    return layout(fig, "Gait events on the plate vertical forces, per trial", height=230 * len(names) + 120)
+    title = "Gait events on the plate vertical forces, per trial"
+    if len(every) > len(names):
+        title += f" (the first {len(names)} of {len(every)} trials by name)"
+    return layout(fig, title, height=230 * len(names) + 120)
