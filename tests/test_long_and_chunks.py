@@ -207,7 +207,7 @@ def _assert_same_trial(capture, kin, gait, saved):
     for key, value in kin.attrs.items():
         got = k2.attrs[key]
         if isinstance(value, list):
-            assert list(np.atleast_1d(got)) == value if value else True, key
+            assert list(np.atleast_1d(got)) == value if value else np.size(got) == 0, key
         elif isinstance(value, float) and np.isnan(value):
             assert np.isnan(got), key
         else:

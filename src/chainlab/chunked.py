@@ -592,22 +592,16 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
         if gait:
             stage[0] = "gait"
             ev = _events(job, first, verdicts)
+            from chainlab.gait.analysis import gait_problems
             from chainlab.gait.cycles import find_cycles
 
-            problems = list(ev.rejected)
-            if ev.events.empty:
-                problems.append("no usable gait events (no plate contact, no C3D events, no heel/toe markers)")
             cyc = find_cycles(ev.events)
-            problems += cyc.dropped
             with xr.open_dataset(tmp, group="kinematics", engine="h5netcdf") as kin:
                 curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, 1000))
             if say:
                 print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, "
                       f"{time.monotonic() - say_frames.t0:.0f} s", file=sys.stderr, flush=True)
-            for row in metrics.itertuples():
-                if row.gaps:
-                    problems.append(f"{row.side} cycle {row.cycle}: gaps in {row.gaps}; their measures are NaN")
-            problems = [f"{name}: {p}" for p in problems]
+            problems = gait_problems(name, ev, cyc, metrics)
             for group, ds in (("events", _table_to_ds(ev.events)), ("cycles", _table_to_ds(cyc.cycles)),
                               ("metrics", _table_to_ds(metrics)), ("curves", curves.to_dataset(name="curves"))):
                 ds.to_netcdf(tmp, mode="a", group=group, engine="h5netcdf")

@@ -28,15 +28,22 @@ def analyse_trial(trial: xr.Dataset, kinematics: xr.Dataset,
     Never raises for a trial without usable events: it returns no cycles and says why.
     """
     ev = gait_events(trial, plate_options=plate_options)
+    cyc = find_cycles(ev.events)
+    curves = cycle_curves(kinematics, cyc.cycles)
+    metrics = cycle_metrics(kinematics, cyc.cycles, curves)
+    return GaitResult(ev.events, cyc.cycles, curves, metrics,
+                      gait_problems(trial.attrs.get("source_file", ""), ev, cyc, metrics))
+
+
+def gait_problems(name: str, ev, cyc, metrics: pd.DataFrame) -> list[str]:
+    """What the gait analysis of the capture `name` left out, and why: rejected plate
+    contacts, no events at all, dropped cycles, cycles with gaps (events, cycles: the results
+    of :func:`gait_events` and :func:`find_cycles`)."""
     problems = list(ev.rejected)
     if ev.events.empty:
         problems.append("no usable gait events (no plate contact, no C3D events, no heel/toe markers)")
-    cyc = find_cycles(ev.events)
     problems += cyc.dropped
-    curves = cycle_curves(kinematics, cyc.cycles)
-    metrics = cycle_metrics(kinematics, cyc.cycles, curves)
     for row in metrics.itertuples():
         if row.gaps:
             problems.append(f"{row.side} cycle {row.cycle}: gaps in {row.gaps}; their measures are NaN")
-    name = trial.attrs.get("source_file", "")
-    return GaitResult(ev.events, cyc.cycles, curves, metrics, [f"{name}: {p}" for p in problems])
+    return [f"{name}: {p}" for p in problems]
