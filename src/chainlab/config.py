@@ -117,6 +117,11 @@ class StudyConfig:
         return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source)
 
     @classmethod
+    def defaults(cls) -> StudyConfig:
+        """Every default (a study without a config file of its own)."""
+        return cls.from_dict({"study": "study", "trials": "-"}, "defaults")
+
+    @classmethod
     def load(cls, path: str | Path) -> StudyConfig:
         """Read and validate a YAML config file."""
         import yaml
@@ -160,9 +165,8 @@ class StudyConfig:
 def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> StudyConfig:
     """A config from a command's ``--settings``: JSON of some sections (as the workflow passes
     them), a YAML config file, or nothing (every default)."""
-    base = {"study": "study", "trials": "-"}
     if not value:
-        return StudyConfig.from_dict(base, "defaults")
+        return StudyConfig.defaults()
     text = value.strip()
     if text.startswith("{"):
         try:
@@ -172,7 +176,7 @@ def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> St
         unknown = sorted(set(data) - set(sections))
         if unknown:
             raise ConfigError(f"--settings: unknown section(s) {unknown}; allowed: {list(sections)}")
-        return StudyConfig.from_dict({**base, **data}, "--settings")
+        return StudyConfig.from_dict({"study": "study", "trials": "-", **data}, "--settings")
     return StudyConfig.load(text)
 
 

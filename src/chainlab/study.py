@@ -59,7 +59,7 @@ def run_trial(subject: str, condition: str, trial: str, dynamic: Path, static: P
     `config` gives the stages' settings (its kinematics and gait sections; defaults
     without one); `options`, when given, replaces its kinematics section.
     """
-    config = config or StudyConfig.from_dict({"study": "study", "trials": "-"}, "defaults")
+    config = config or StudyConfig.defaults()
     settings = config.settings(*TRIAL_SECTIONS) if options is None else ""  # "": not reusable
     options = options or config.kinematics_options()
     stage = "read"
@@ -89,7 +89,7 @@ def run_study(sheet: pd.DataFrame, root: str | Path = ".",
     from chainlab.io.c3d import sha256_file
 
     root = Path(root)
-    config = config or StudyConfig.from_dict({"study": "study", "trials": "-"}, "defaults")
+    config = config or StudyConfig.defaults()
     settings = config.settings(*TRIAL_SECTIONS)
     out = StudyResult()
     say = progress or (lambda msg: print(msg, file=sys.stderr))
