@@ -62,6 +62,26 @@ def test_the_statistics_step_equals_the_one_pass_study(project, tmp_path):
     assert json.loads(a.provenance.attrs["config"])["statistics"]["permutations"] == 200
 
 
+def test_the_store_from_trial_files_equals_the_store_from_memory(project, tmp_path):
+    """`chainlab store` reads the trial files as views (tables at once, time series one trial
+    at a time while writing): the store it writes holds what the in-memory results give."""
+    from chainlab.study import open_trial_outputs, store_tables
+
+    from .outputs import assert_same_outputs
+
+    paths = sorted((project / "results" / "tiny" / "trials").glob("*.h5"))
+    views = open_trial_outputs(paths)
+    assert len(views.trials) == 3 and len(views.failures) == 2
+    assert not hasattr(views.trials[0], "kinematics")  # a view, not a loaded result
+    store_tables(views, tmp_path / "files" / "study_tables.h5")
+    store_tables(load_trial_outputs(paths), tmp_path / "memory" / "study_tables.h5")
+    compared = assert_same_outputs(tmp_path / "files", tmp_path / "memory")
+    assert "study_tables.h5" in compared
+    s = open_study(tmp_path / "files" / "study_tables.h5")
+    one = s.trial(GOOD[0])
+    assert one.sizes["frame"] > 100 and np.isfinite(one.angles.values).mean() > 0.5
+
+
 def test_figures_and_report(project):
     out = project / "results" / "tiny"
     index = json.loads((out / "figures" / "index.json").read_text())

@@ -36,6 +36,7 @@ Every dask computation runs in :func:`chainlab.parallel.dask_scheduler` (``--thr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -306,13 +307,19 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
 
 
 class _Writer:
-    """Datasets written to groups of one netCDF4/HDF5 file, grown along a dimension."""
+    """Datasets written to groups of one netCDF4/HDF5 file, grown along a dimension.
 
-    def __init__(self, path: Path, compress: bool = False):
-        self.path, self.compress = Path(path), compress
+    `buffered` (a trial of one chunk): the groups are kept and written in one pass by
+    :meth:`close`, the file opened once instead of once per group (a third of a short trial's
+    time); the contents are the same.
+    """
+
+    def __init__(self, path: Path, compress: bool = False, buffered: bool = False):
+        self.path, self.compress, self.buffered = Path(path), compress, buffered
         self.created: set[str] = set()
         self.file = None
         self.dims: dict[str, str] = {}
+        self.groups: dict[str, xr.Dataset] = {}  # buffered groups, in order
 
     def _close(self):
         if self.file is not None:
@@ -323,6 +330,11 @@ class _Writer:
         self._write_new("/", ds, dim, mode="w")
 
     def _write_new(self, group: str, ds: xr.Dataset, dim: str | None, mode: str = "a"):
+        if self.buffered:
+            self.groups[group] = ds
+            self.created.add(group)
+            self.dims[group] = dim
+            return
         self._close()
         encoding = {}
         if dim is not None and dim in ds.dims:
@@ -347,6 +359,10 @@ class _Writer:
             return self._write_new(group, ds, dim)
         if dim not in ds.dims or ds.sizes[dim] == 0:
             return
+        if self.buffered:
+            self.groups[group] = xr.concat([self.groups[group], ds], dim=dim, data_vars="minimal",
+                                           coords="minimal", compat="override", combine_attrs="override")
+            return
         import h5netcdf
 
         if self.file is None:
@@ -359,7 +375,26 @@ class _Writer:
             if var.dims and var.dims[0] == dim:
                 g.variables[name][n0:n0 + k, ...] = var.values
 
+    def group(self, group: str, ds: xr.Dataset):
+        """A whole group (a table)."""
+        if self.buffered:
+            self.groups[group] = ds
+        else:
+            self._close()
+            ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
+        self.created.add(group)
+
+    def dataset(self, group: str):
+        """A group written so far, to read (a context manager)."""
+        if self.buffered:
+            return contextlib.nullcontext(self.groups[group])
+        self._close()
+        return xr.open_dataset(self.path, group=group, engine="h5netcdf")
+
     def set_attrs(self, group: str, attrs: dict):
+        if self.buffered:
+            self.groups[group] = self.groups[group].assign_attrs(attrs)
+            return
         import h5netcdf
 
         if self.file is None:
@@ -369,6 +404,17 @@ class _Writer:
             g.attrs[k] = v
 
     def close(self):
+        if self.buffered and self.groups:
+            import dask
+
+            tree = xr.DataTree.from_dict({("/" if g == "/" else f"/{g}"): ds for g, ds in self.groups.items()})
+            encoding = {("/" if g == "/" else f"/{g}"): {
+                name: {"compression": "gzip", "compression_opts": 4} for name, var in ds.data_vars.items()
+                if self.compress and var.dtype.kind == "f" and var.ndim >= 2 and var.size}
+                for g, ds in self.groups.items()}
+            with dask.config.set(scheduler="synchronous"):
+                tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
+            self.groups = {}
         self._close()
 
 
@@ -568,7 +614,7 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
     kin_group = "kinematics" if gait else "/"
     outputs, partial, left_out = 0, False, "{}"
     with atomic_path(out_path) as tmp:
-        w = _Writer(tmp, compress=compress)
+        w = _Writer(tmp, compress=compress, buffered=len(spans) == 1)
         if gait:
             root = dict(trial_attrs or {})
             root.setdefault("title", "chainlab trial")
@@ -587,7 +633,8 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
             else:
                 w.append("/", kin, "frame")
             say_frames(b)
-        w.close()
+        if not gait:
+            w.close()
         result = ChunkedResult(Path(out_path), job.n, outputs, partial, left_out)
         if gait:
             stage[0] = "gait"
@@ -596,7 +643,7 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
             from chainlab.gait.cycles import find_cycles
 
             cyc = find_cycles(ev.events)
-            with xr.open_dataset(tmp, group="kinematics", engine="h5netcdf") as kin:
+            with w.dataset("kinematics") as kin:
                 curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, 1000))
             if say:
                 print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, "
@@ -604,7 +651,7 @@ def _run_chunked(dynamic, static, out_path, options, chunk_frames, threads, sche
             problems = gait_problems(name, ev, cyc, metrics)
             for group, ds in (("events", _table_to_ds(ev.events)), ("cycles", _table_to_ds(cyc.cycles)),
                               ("metrics", _table_to_ds(metrics)), ("curves", curves.to_dataset(name="curves"))):
-                ds.to_netcdf(tmp, mode="a", group=group, engine="h5netcdf")
+                w.group(group, ds)
             w.set_attrs("/", {"problems": json.dumps(problems)})
             w.close()
             result.events, result.cycles, result.metrics, result.problems = ev.events, cyc.cycles, metrics, problems

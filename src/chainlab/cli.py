@@ -220,15 +220,16 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 
 
 def _cmd_store(args: argparse.Namespace) -> int:
-    from chainlab.study import load_trial_outputs, store_tables
+    from chainlab.study import open_trial_outputs, store_tables
 
+    say = lambda msg: print(f"chainlab store: {msg}", file=sys.stderr, flush=True)  # noqa: E731
     try:
-        results = load_trial_outputs(args.trials)
+        results = open_trial_outputs(args.trials, progress=say)
         store = store_tables(results, args.output)
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab store: {exc}", file=sys.stderr)
         return 1
-    print(f"{store}: {len(results.trials)} trials, {sum(len(t.gait.metrics) for t in results.trials)} cycles, "
+    print(f"{store}: {len(results.trials)} trials, {sum(len(t.metrics) for t in results.trials)} cycles, "
           f"{len(results.failures)} failed")
     return 0
 

@@ -214,6 +214,16 @@ def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
     return metrics, cur
 
 
+def _metrics_table(trials) -> pd.DataFrame:
+    """The per-cycle table of `trials` (results or :mod:`chainlab.io.trial_output` views),
+    with subject, condition and trial, as :func:`study_tables` gives it."""
+    from chainlab.io.trial_output import as_view
+
+    views = sorted(map(as_view, trials), key=lambda t: t.trial)
+    tables = [t.metrics.assign(subject=t.subject, condition=t.condition, trial=t.trial) for t in views]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
 def _write_tables(metrics: pd.DataFrame, failures: list[dict], out: Path) -> None:
     from chainlab.io.store import write_text_atomic
 
@@ -258,7 +268,7 @@ def store_tables(results: StudyResult, path: str | Path) -> Path:
     from chainlab.io.study_store import write_study_store
 
     path = Path(path)
-    metrics, _ = study_tables(results)
+    metrics = _metrics_table(results.trials)
     used = sorted({t.settings for t in results.trials})
     settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
     store = write_study_store(results, path, None, settings)
@@ -303,6 +313,21 @@ def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) ->
             f["provenance"].attrs["config_sha256"] = hashlib.sha256(settings.encode()).hexdigest()
         statistics_dataset(stats).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
     return Path(path)
+
+
+def open_trial_outputs(paths, progress: Callable[[str], None] | None = None) -> StudyResult:
+    """The workflow's trial outputs as views (:class:`chainlab.io.trial_output.TrialFile`:
+    tables read, time series read when the store writes them) and failure records."""
+    from chainlab.io.trial_output import open_trial_output
+
+    out = StudyResult()
+    paths = sorted(map(Path, paths))
+    for i, p in enumerate(paths, 1):
+        r = open_trial_output(p)
+        (out.failures.append(r) if isinstance(r, dict) else out.trials.append(r))
+        if progress is not None and (i % 100 == 0 or i == len(paths)):
+            progress(f"read {i}/{len(paths)} trial outputs")
+    return out
 
 
 def load_trial_outputs(paths) -> StudyResult:

@@ -85,14 +85,20 @@ def angle_curves(kin: xr.Dataset, cycles: pd.DataFrame, joints: list[str], point
     `joints` are output names without their side (:func:`joint_name`); a joint the trial
     does not have is NaN.
     """
-    outputs = set(kin.output.values.tolist())
+    outputs = [str(o) for o in kin.output.values]
     data = np.full((len(cycles), len(joints), 3, points), np.nan)
-    for i, row in enumerate(cycles.itertuples()):
-        for j, joint in enumerate(joints):
-            name = f"{row.side[0]}{joint}" if f"{row.side[0]}{joint}" in outputs else joint
-            if name in outputs:
-                data[i, j] = normalise(kin.time.values, kin.angles.sel(output=name).values,
-                                       row.start, row.end, points).T
+    if len(cycles):
+        time = kin.time.values
+        angles = kin.angles.transpose("frame", "output", "axis").values
+        per_side = {}  # side -> (joint rows, that side's angle series of those joints)
+        for side in sorted(set(cycles.side)):
+            names = [f"{side[0]}{j}" if f"{side[0]}{j}" in outputs else j for j in joints]
+            rows = [k for k, name in enumerate(names) if name in outputs]
+            per_side[side] = rows, angles[:, [outputs.index(names[k]) for k in rows], :]
+        for i, row in enumerate(cycles.itertuples()):
+            rows, series = per_side[row.side]
+            if rows:
+                data[i, rows] = normalise(time, series, row.start, row.end, points).transpose(1, 2, 0)
     return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
                         coords={"joint": joints, "axis": ["x", "y", "z"]},
                         attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
