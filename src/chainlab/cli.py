@@ -222,7 +222,9 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 def _cmd_store(args: argparse.Namespace) -> int:
     from chainlab.study import open_trial_outputs, store_tables
 
-    say = lambda msg: print(f"chainlab store: {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    def say(msg):
+        print(f"chainlab store: {msg}", file=sys.stderr, flush=True)
+
     try:
         results = open_trial_outputs(args.trials, progress=say)
         store = store_tables(results, args.output)

@@ -51,7 +51,7 @@ class StoreError(ValueError):
     """A study store cannot be read or queried; the message says what exists instead."""
 
 
-def _lazy(trials, read, shape, dtype, empty_shape) -> "np.ndarray | object":
+def _lazy(trials, read, shape, dtype, empty_shape):
     """The trials' `read(view)` arrays concatenated along their first axis, as a dask array
     of one chunk per trial: the store writes them one trial at a time (bounded memory)."""
     if not trials:

@@ -83,7 +83,7 @@ class TrialView:
         """(cycle, joint, axis, percent) of every angle output on the cycle's side."""
         from chainlab.gait.metrics import angle_curves
 
-        frame, time = self.frames()
+        _, time = self.frames()
         kin = xr.Dataset({"angles": (("frame", "output", "axis"), self.angles())},
                          coords={"output": self.outputs, "time": ("frame", time)})
         return angle_curves(kin, self.cycles, joints, points).values
