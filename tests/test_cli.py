@@ -1,13 +1,19 @@
-"""`chainlab info`: the human summary, the JSON form, failures and --help."""
+"""`chainlab info`: the human summary, the JSON form, failures and --help; `chainlab trials`:
+several trials in one process, each as `chainlab trial` makes it."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+
+import h5py
+import pytest
 
 from chainlab.cli import main
 
 from .conftest import STUDY, fixture
+from .outputs import assert_same_outputs
 
 
 def test_info_text(capsys, walk_path):
@@ -48,6 +54,116 @@ def test_console_script_help():
 
     exe = shutil.which("chainlab")
     assert exe, "the chainlab console script is not installed"
-    for cmd, needle in (("info", "--json"), ("kinematics", "--static"), ("gait", "METRICS.csv")):
+    for cmd, needle in (("info", "--json"), ("kinematics", "--static"), ("gait", "METRICS.csv"),
+                        ("trials", "--rows JSON")):
         out = subprocess.run([exe, cmd, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and needle in out.stdout, cmd
+
+
+def _rows(tmp_path) -> list[dict]:
+    """Two walks of one subject (one static capture), a truncated capture and a missing one."""
+    static = str(STUDY / "HC030A/Static/HC030A01.c3d")
+    broken = tmp_path / "broken.c3d"
+    broken.write_bytes((STUDY / "HC030A/Turn/HC030A22.c3d").read_bytes()[:20_000])
+    return [
+        {"subject": "HC030A", "condition": "Straight", "trial": "HC030A05", "static": static,
+         "dynamic": str(STUDY / "HC030A/Straight/HC030A05.c3d")},
+        {"subject": "HC030A", "condition": "Turn", "trial": "BROKEN", "static": static, "dynamic": str(broken)},
+        {"subject": "HC030A", "condition": "Turn", "trial": "HC030A22", "static": static,
+         "dynamic": str(STUDY / "HC030A/Turn/HC030A22.c3d")},
+        {"subject": "HC030A", "condition": "Turn", "trial": "MISSING", "static": static,
+         "dynamic": str(tmp_path / "not_there.c3d")},
+    ]
+
+
+def test_trials_writes_what_trial_writes_failures_included(tmp_path, capsys, monkeypatch):
+    """`chainlab trials` on four rows (a bad one between good ones) gives the four files of four
+    `chainlab trial` runs, dataset for dataset; the bad rows are recorded as failures, the
+    next row still runs, and the shared static capture is read once."""
+    import chainlab.io.c3d
+
+    rows = _rows(tmp_path)
+    one, batch = tmp_path / "one", tmp_path / "batch"
+    one.mkdir()
+    for r in rows:
+        assert main(["trial", *(f"--{k}={v}" for k, v in r.items()), "--threads", "1",
+                     "-o", str(one / f"{r['trial']}.h5")]) == 0
+    capsys.readouterr()
+
+    read = chainlab.io.c3d.read_c3d
+    reads = []
+    monkeypatch.setattr(chainlab.io.c3d, "read_c3d", lambda path, **kw: reads.append(str(path)) or read(path, **kw))
+    assert main(["trials", "--rows", json.dumps(rows), "--threads", "1", "--out-dir", str(batch)]) == 0
+    assert reads == [rows[0]["static"]]  # once for the three trials that reached it
+    err = capsys.readouterr().err
+    assert re.search(r"^\[1/4\] HC030A05: 2 cycles, [\d.]+ s$", err, re.M), err
+    assert re.search(r"^\[2/4\] BROKEN: failed at read: .*broken\.c3d", err, re.M), err
+    assert re.search(r"^\[3/4\] HC030A22: \d+ cycles, [\d.]+ s$", err, re.M), err
+    assert re.search(r"^\[4/4\] MISSING: failed at read: .*not_there\.c3d", err, re.M), err
+
+    compared = assert_same_outputs(one, batch)
+    assert compared == ["BROKEN.h5", "HC030A05.h5", "HC030A22.h5", "MISSING.h5"]
+    for name, failed in (("HC030A05", False), ("BROKEN", True), ("HC030A22", False), ("MISSING", True)):
+        with h5py.File(batch / f"{name}.h5") as h:
+            assert bool(h.attrs.get("failed", 0)) == failed, name
+            assert h.attrs["trial"] == name and ("kinematics" in h) != failed
+            if failed:
+                assert h.attrs["stage"] == "read"
+
+
+def test_trials_from_a_sheet_with_only(tmp_path, capsys, monkeypatch):
+    rows = _rows(tmp_path)
+    sheet = tmp_path / "trials.tsv"
+    sheet.write_text("subject\tcondition\ttrial\tstatic\tdynamic\n"
+                     + "".join("\t".join(r.values()) + "\n" for r in rows))
+    out = tmp_path / "out"
+    assert main(["trials", "--sheet", str(sheet), "--only", "MISSING", "--only", "HC030A05", "--out-dir", str(out),
+                 "--threads", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["HC030A05.h5", "MISSING.h5"]
+    err = capsys.readouterr().err
+    assert "[1/2] HC030A05: 2 cycles" in err and "[2/2] MISSING: failed at read" in err  # sheet order
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--rows", "[{"], "--rows: not valid JSON"),
+    (["--rows", '{"trial": "a"}'], "--rows: expected a JSON list of objects"),
+    (["--rows", '[{"trial": "a b", "subject": "s", "condition": "c", "static": "s.c3d"}]'],
+     "row 1 (trial a b): row: 'dynamic' is a required property; row 1 (trial a b): trial: 'a b' does not match"),
+    (["--rows", '[{"trial": "a", "subject": "s", "condition": "c", "static": "s", "dynamic": "d", "x": 1}]'],
+     "row 1: unknown key(s) ['x']"),
+    (["--rows", json.dumps([{"trial": "a", "subject": "s", "condition": "c", "static": "s", "dynamic": "d"}] * 2)],
+     "trial ids ['a'] appear more than once"),
+    (["--rows", '[{"trial": "a", "subject": "s", "condition": "c", "static": "s", "dynamic": "d"}]', "--only", "b"],
+     "--only: trial(s) ['b'] not among the 1 rows"),
+    (["--rows", json.dumps([{"trial": "a", "subject": "s", "condition": "c", "dynamic": "d",
+                             "static": str(STUDY / "HC030A/Static/HC030A01.c3d")}]), "--chunk-frames", "0"],
+     "chunk_frames must be >= 1"),  # met when the first trial starts: the command's fault, not the trial's
+])
+def test_trials_mistakes_of_the_command_exit_2_writing_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert main(["trials", *argv, "--out-dir", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_machine_fault_fails_trials_keeping_the_trials_done(tmp_path, capsys, monkeypatch):
+    """Out of memory in the second trial: the command fails (so the job fails and can be
+    retried) and writes no failure record for it; the first trial's file is complete."""
+    import chainlab.chunked
+
+    real = chainlab.chunked.run_chunked
+    calls = []
+
+    def run_chunked(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise MemoryError("test")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(chainlab.chunked, "run_chunked", run_chunked)
+    rows = _rows(tmp_path)[:3]
+    out = tmp_path / "out"
+    with pytest.raises(MemoryError):
+        main(["trials", "--rows", json.dumps(rows), "--threads", "1", "--out-dir", str(out)])
+    assert len(calls) == 2 and sorted(p.name for p in out.iterdir()) == ["HC030A05.h5"]
+    assert "[2/3] BROKEN: stopped, not the trial's fault: MemoryError: test" in capsys.readouterr().err

@@ -34,6 +34,17 @@ def test_defaults_are_filled_and_reach_the_stages():
     assert given.kinematics_options().chain.slides == {} and given.kinematics_options().chain.dofs == {"knee": "y"}
 
 
+def test_trials_per_job_is_not_a_setting_of_the_results():
+    """The workflow's batch size (default 10) is kept out of every step's settings, so that
+    changing it alone changes no rule's settings parameter."""
+    a = StudyConfig.from_dict({"study": "s", "trials": "t"})
+    b = StudyConfig.from_dict({"study": "s", "trials": "t", "trials_per_job": 3})
+    assert (a.trials_per_job, b.trials_per_job) == (10, 3)
+    assert a.settings("kinematics", "gait", "statistics", "figures") == b.settings("kinematics", "gait", "statistics",
+                                                                                   "figures")
+    assert StudyConfig.from_dict({"study": "s", "trials": "t", "trials_per_job": 4.0}).trials_per_job == 4  # YAML 4.0
+
+
 def test_settings_are_canonical_json_of_the_sections():
     a = StudyConfig.from_dict({"study": "s", "trials": "t", "statistics": {"seed": 1, "alpha": 0.01}})
     b = StudyConfig.from_dict({"study": "other", "trials": "u", "statistics": {"alpha": 0.01, "seed": 1}})
@@ -55,6 +66,9 @@ def test_settings_are_canonical_json_of_the_sections():
      "kinematics.solver: 'glob' is not one of ['direct', 'global']"),
     ({"study": "s", "trials": "t", "figures": {"formats": ["png"]}}, "figures.formats.0: 'png' is not one of"),
     (["study"], "expected a mapping of keys"),
+    ({"study": "s", "trials": "t", "trials_per_job": 0}, "trials_per_job: 0 is less than the minimum of 1"),
+    ({"study": "s", "trials": "t", "trials_per_job": "ten"}, "trials_per_job: 'ten' is not of type 'integer'"),
+    ({"study": "s", "trials": "t", "trials_per_job": 2.5}, "trials_per_job: 2.5 is not of type 'integer'"),
 ])
 def test_config_mistakes_are_named(config, message):
     with pytest.raises(ConfigError) as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import signal
 
@@ -117,16 +118,32 @@ def test_a_second_run_does_nothing(project):
 
 
 def _jobs(dry_run_text: str) -> dict[str, int]:
-    """Job counts per rule from a dry run's job table."""
+    """Job counts per rule from a dry run's job table ({} when there is nothing to do)."""
+    if "Nothing to be done" in dry_run_text:
+        return {}
     table = dry_run_text.split("Job stats:")[1].split("total")[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def _trials_rerun(dry_run_text: str) -> list[str]:
+    """The trial outputs a dry run would write."""
+    return sorted(set(re.findall(r"results/tiny/trials/([\w.-]+)\.h5", dry_run_text.split("rule store:")[0])))
+
+
+STUDY_STEPS = {"store", "statistics", "figures", "report", "all"}
+ALL_TRIALS = sorted([*GOOD, "BROKEN", "MISSING"])
 
 
 @pytest.mark.parametrize("edit, expected", [
     (("permutations: 200", "permutations: 300"), {"statistics", "figures", "report", "all"}),
     (("formats: [html, json, svg]", "formats: [html, json]"), {"figures", "report", "all"}),
     (("trials: config/trials.tsv", "trials: config/trials.tsv\ngait:\n  strike_threshold_N: 25"),
-     {"trial", "store", "statistics", "figures", "report", "all"}),
+     {"trials_001"} | STUDY_STEPS),
+    # the batch size is no setting: 20 leaves the 5 rows in one batch, the same rule job, so
+    # nothing reruns; 2 regroups them (new params for every trial): every trial reruns
+    (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 20"), set()),
+    (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 2"),
+     {"trials_001", "trials_002", "trials_003"} | STUDY_STEPS),
 ])
 def test_a_config_change_reruns_only_the_steps_it_affects(project, tmp_path, edit, expected):
     copy = tmp_path / "study"
@@ -135,10 +152,63 @@ def test_a_config_change_reruns_only_the_steps_it_affects(project, tmp_path, edi
     cfg.write_text(cfg.read_text().replace(*edit))
     run = run_snakemake(copy, "--dry-run")
     assert run.returncode == 0, run.stderr[-2000:]
-    jobs = _jobs(run.stdout + run.stderr)
+    text = run.stdout + run.stderr
+    jobs = _jobs(text)
     assert set(jobs) == expected, jobs
-    if "trial" in jobs:
-        assert jobs["trial"] == 5  # every trial, the failed ones too
+    if "store" in jobs:  # every trial reruns, the failed ones too
+        assert _trials_rerun(text) == ALL_TRIALS
+
+
+@pytest.fixture(scope="module")
+def batched(tmp_path_factory):
+    """The tiny study run with trials_per_job: 2 (batches of rows 1-2, 3-4, 5): (project, log)."""
+    snakemake_or_skip()
+    d = make_tiny_study(tmp_path_factory.mktemp("batched") / "study")
+    cfg = d / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text() + "trials_per_job: 2\n")
+    run = run_snakemake(d)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return d, run.stdout + run.stderr
+
+
+def _batch_commands(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("Shell command: chainlab trials ")]
+
+
+def test_batches_of_two_give_the_outputs_of_the_default_batch(project, tiny_run, batched):
+    d, log = batched
+    assert len(_batch_commands(tiny_run[1])) == 1  # the default, 10 per job: the 5 rows in one job
+    commands = _batch_commands(log)
+    assert len(commands) == 3 and all(" --threads 1 " in c for c in commands), commands
+    rows = [json.loads(w[w.index("--rows") + 1]) for w in map(shlex.split, commands)]
+    assert sorted(len(r) for r in rows) == [1, 2, 2]
+    assert sorted(r["trial"] for batch in rows for r in batch) == ALL_TRIALS
+    for name in ("trials_001", "trials_002", "trials_003"):
+        assert re.search(rf"^(local)?rule {name}:", log, re.M), name
+        assert (d / "results" / "tiny" / "logs" / "trials" / f"{name}.log").is_file()
+    compared = assert_same_outputs(project / "results" / "tiny", d / "results" / "tiny")
+    assert {"study.h5", "metrics.csv", "failures.tsv", "report.html", "trials/BROKEN.h5"} <= set(compared)
+
+
+def test_appending_rows_reruns_only_the_last_batch_and_the_new_ones(batched, tmp_path):
+    """Two rows appended to the sheet of the batched run: the last batch (row 5, now rows 5-6)
+    and a new one (row 7) run, with the study steps; the first two batches do not."""
+    copy = tmp_path / "study"
+    shutil.copytree(batched[0], copy, symlinks=True)  # metadata and times kept
+    sheet = copy / "config" / "trials.tsv"
+    first = sheet.read_text().splitlines()[1].split("\t")  # HC030A05's row
+    sheet.write_text(sheet.read_text() + "".join("\t".join([*first[:2], name, *first[3:]]) + "\n"
+                                                 for name in ("EXTRA1", "EXTRA2")))
+    run = run_snakemake(copy, "--dry-run")
+    assert run.returncode == 0, run.stderr[-2000:]
+    text = run.stdout + run.stderr
+    assert _jobs(text) == {"trials_003": 1, "trials_004": 1, **dict.fromkeys(STUDY_STEPS, 1)}, _jobs(text)
+    assert _trials_rerun(text) == ["EXTRA1", "EXTRA2", "MISSING"]
+    # ... and a row changed in the middle reruns its batch alone
+    sheet.write_text(sheet.read_text().replace("\tTurn\tBROKEN\t", "\tTurn2\tBROKEN\t"))
+    run = run_snakemake(copy, "--dry-run")
+    text = run.stdout + run.stderr
+    assert set(_jobs(text)) == {"trials_002", "trials_003", "trials_004"} | STUDY_STEPS, _jobs(text)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])

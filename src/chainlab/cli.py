@@ -178,44 +178,166 @@ def _trial_fault(exc: BaseException, stage: str) -> bool:
     return True  # bad data: ChainlabError, ValueError, or any error a trial's numbers raise
 
 
-def _cmd_trial(args: argparse.Namespace) -> int:
+class _CommandError(Exception):
+    """A mistake in a command's arguments met when a trial starts (an unknown --scheduler, a
+    --chunk-frames below 1): not the trial's fault, so nothing is written and the exit status is 2."""
+
+
+def _trial_config(args: argparse.Namespace, command: str):
+    """The settings of `chainlab trial`/`trials` (--settings, then --solver), or None after
+    printing why not."""
     import dataclasses
 
+    config = _settings(args, command)
+    if config is not None and args.solver:
+        config = dataclasses.replace(config, kinematics={**config.kinematics, "solver": args.solver})
+    return config
+
+
+def _run_trial(row: dict, output, config, args: argparse.Namespace, read_static=None):
+    """One trial (`row`: subject, condition, trial, static, dynamic) through every stage into
+    `output`, as both `chainlab trial` and `chainlab trials` run it: (result, None), or
+    (None, failure) once the trial's failure is recorded in `output` (the study goes on).
+    A machine's fault (per `_trial_fault`) is raised with nothing written; a mistake in the
+    command's arguments raises `_CommandError`. `read_static` reads the static capture
+    (default `chainlab.io.c3d.read_c3d`; `chainlab trials` reads each one once)."""
     from chainlab.chunked import run_chunked
     from chainlab.io.c3d import read_c3d
     from chainlab.study import TRIAL_SECTIONS, write_trial_failure
 
-    config = _settings(args, "trial")
-    if config is None:
-        return 2
-    if args.solver:
-        config = dataclasses.replace(config, kinematics={**config.kinematics, "solver": args.solver})
     options = config.kinematics_options()
-    attrs = {"title": "chainlab trial", "subject": args.subject, "condition": args.condition, "trial": args.trial,
-             "dynamic": str(Path(args.dynamic)), "static": str(Path(args.static)),
+    attrs = {"title": "chainlab trial", "subject": row["subject"], "condition": row["condition"],
+             "trial": row["trial"], "dynamic": str(Path(row["dynamic"])), "static": str(Path(row["static"])),
              "settings": config.settings(*TRIAL_SECTIONS), **_provenance(args)}
     stage = "read"
     try:
-        static = read_c3d(args.static)
+        static = (read_static or read_c3d)(row["static"])
         stage = "kinematics"
-        res = run_chunked(args.dynamic, static, args.output, options, chunk_frames=args.chunk_frames,
+        res = run_chunked(row["dynamic"], static, output, options, chunk_frames=args.chunk_frames,
                           threads=args.threads, scheduler=args.scheduler, gait=True, trial_attrs=attrs,
                           plate_options=config.plate_event_options())
     except Exception as exc:  # sorted out below: the trial's fault, or the machine's
         stage = getattr(exc, "chainlab_stage", stage)
         if stage == "setup":  # e.g. an unknown --scheduler: the command's fault, not the trial's
-            print(f"chainlab trial: {exc}", file=sys.stderr)
-            return 2
+            raise _CommandError(str(exc)) from exc
         if not _trial_fault(exc, stage):
             raise  # the job fails (and Snakemake may retry it); no failure record to persist
         reason = str(exc) if isinstance(exc, (ChainlabError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
-        failure = {"trial": args.trial, "stage": stage, "reason": reason}
-        write_trial_failure(failure, args.output, provenance=_provenance(args))
-        print(f"chainlab trial: {args.trial} failed at {stage}: {exc}", file=sys.stderr)
+        failure = {"trial": row["trial"], "stage": stage, "reason": reason}
+        write_trial_failure(failure, output, provenance=_provenance(args))
+        return None, failure
+    return res, None
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    config = _trial_config(args, "trial")
+    if config is None:
+        return 2
+    row = {k: getattr(args, k) for k in ("subject", "condition", "trial", "static", "dynamic")}
+    try:
+        res, failure = _run_trial(row, args.output, config, args)
+    except _CommandError as exc:
+        print(f"chainlab trial: {exc}", file=sys.stderr)
+        return 2
+    if failure:
+        print(f"chainlab trial: {args.trial} failed at {failure['stage']}: {failure['reason']}", file=sys.stderr)
         return 0  # recorded: the study goes on
     for p in res.problems:
         print(f"chainlab trial: {p}", file=sys.stderr)
     print(f"{args.output}: {len(res.metrics)} cycles")
+    return 0
+
+
+def _trials_rows(args: argparse.Namespace) -> list[dict] | None:
+    """The rows of `chainlab trials` (--rows or --sheet, then --only), checked; or None after
+    printing why not."""
+    from collections import Counter
+
+    import jsonschema
+
+    from chainlab.config import SHEET_COLUMNS, ConfigError, read_sheet, schema
+
+    def fail(msg):
+        print(f"chainlab trials: {msg}", file=sys.stderr)
+
+    if args.sheet:
+        try:
+            rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records")
+        except ConfigError as exc:
+            return fail(exc)
+    else:
+        try:
+            rows = json.loads(args.rows)
+        except json.JSONDecodeError as exc:
+            return fail(f"--rows: not valid JSON ({exc})")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            return fail("--rows: expected a JSON list of objects with keys " + ", ".join(SHEET_COLUMNS))
+        validator = jsonschema.Draft202012Validator(schema("trials"))
+        problems = []
+        for i, r in enumerate(rows, 1):
+            extra = sorted(set(r) - set(SHEET_COLUMNS))
+            if extra:
+                problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS)}")
+            problems += [f"row {i} (trial {r.get('trial', '?')}): {'.'.join(map(str, e.absolute_path)) or 'row'}: "
+                         f"{e.message}" for e in validator.iter_errors(r)]
+        counts = Counter(str(r.get("trial")) for r in rows)
+        dup = sorted(t for t, c in counts.items() if c > 1)
+        if dup:
+            problems.append(f"trial ids {dup} appear more than once (each names its output file)")
+        if problems:
+            return fail("--rows: " + "; ".join(problems))
+    if args.only:
+        unknown = sorted(set(args.only) - {r["trial"] for r in rows})
+        if unknown:
+            return fail(f"--only: trial(s) {unknown} not among the {len(rows)} rows")
+        rows = [r for r in rows if r["trial"] in set(args.only)]
+    return rows
+
+
+def _cmd_trials(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from chainlab.io.c3d import read_c3d
+
+    config = _trial_config(args, "trials")
+    if config is None:
+        return 2
+    rows = _trials_rows(args)
+    if rows is None:
+        return 2
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    statics: dict = {}  # each static capture read once (a failed read is tried again by its next trial)
+
+    def read_static(path):
+        key = os.path.abspath(path)
+        if key not in statics:
+            statics[key] = read_c3d(path)
+        return statics[key]
+
+    n, failed = len(rows), 0
+    for k, row in enumerate(rows, 1):
+        t0 = time.perf_counter()
+        try:
+            res, failure = _run_trial(row, out_dir / f"{row['trial']}.h5", config, args, read_static)
+        except _CommandError as exc:
+            print(f"chainlab trials: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # the machine's fault: the command fails (a rerun can succeed)
+            print(f"[{k}/{n}] {row['trial']}: stopped, not the trial's fault: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
+            raise
+        if failure:
+            failed += 1
+            print(f"[{k}/{n}] {row['trial']}: failed at {failure['stage']}: {failure['reason']}",
+                  file=sys.stderr, flush=True)
+            continue
+        for p in res.problems:
+            print(f"  {row['trial']}: {p}", file=sys.stderr)
+        print(f"[{k}/{n}] {row['trial']}: {len(res.metrics)} cycles, {time.perf_counter() - t0:.2f} s",
+              file=sys.stderr, flush=True)
+    print(f"{out_dir}: {n} trial(s), {n - failed} done, {failed} failed (recorded in their files)")
     return 0
 
 
@@ -551,6 +673,49 @@ def build_parser() -> argparse.ArgumentParser:
                     help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
     _add_dask_arguments(tr, chunks=True)
     tr.set_defaults(func=_cmd_trial)
+
+    trs = sub.add_parser(
+        "trials",
+        help="several trials in one process, each as `chainlab trial` runs it (a workflow step)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Run several trials one after the other in one process, each exactly as `chainlab trial`\n"
+            "runs it, into DIR/<trial>.h5 (the same file `chainlab trial` writes). Python's\n"
+            "imports and the first-call warm-up are paid once, not per trial, and each static\n"
+            "capture is read once. A trial that fails (a capture missing or broken, markers\n"
+            "missing for a model, any error of its data) writes a file recording the stage and\n"
+            "the reason, and the next trial goes on; a fault of the machine (out of memory, an\n"
+            "I/O error once the captures are read) stops the command with an error, so that a\n"
+            "rerun can succeed. Progress on stderr, one line per trial:\n"
+            "  [k/n] TRIAL: CYCLES cycles, SECONDS s\n"
+            "  [k/n] TRIAL: failed at STAGE: REASON"
+        ),
+        epilog=(
+            "The rows' capture paths are used as written: relative ones are relative to the current\n"
+            "folder (as the workflow's are to the project folder), so run it from the folder the\n"
+            "sheet's paths start at. Examples:\n"
+            "  chainlab trials --sheet config/trials.tsv --out-dir results/default/trials\n"
+            "  chainlab trials --sheet trials.tsv --only S01_control_01 --only S01_control_02 --out-dir out\n"
+            "  chainlab trials --rows '[{\"subject\": \"S01\", \"condition\": \"control\", \"trial\": \"T1\",\n"
+            "                           \"static\": \"S01/static.c3d\", \"dynamic\": \"S01/T1.c3d\"}]' --out-dir out"
+        ),
+    )
+    which = trs.add_mutually_exclusive_group(required=True)
+    which.add_argument("--rows", metavar="JSON",
+                       help="the trials: a JSON list of objects with keys subject, condition, trial, static, "
+                            "dynamic (the workflow's batch of sample-sheet rows)")
+    which.add_argument("--sheet", metavar="TRIALS.tsv",
+                       help="the trials: a sample sheet (chainlab.config.read_sheet; columns subject, condition, "
+                            "trial, static, dynamic), every row unless --only")
+    trs.add_argument("--only", action="append", metavar="TRIAL",
+                     help="run only this trial of the rows (repeat for more; sheet order is kept)")
+    trs.add_argument("--out-dir", required=True, metavar="DIR",
+                     help="folder of the result files, DIR/<trial>.h5 (created; each written atomically)")
+    trs.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
+    trs.add_argument("--solver", choices=("direct", "global"), default=None,
+                     help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
+    _add_dask_arguments(trs, chunks=True)
+    trs.set_defaults(func=_cmd_trials)
 
     st = sub.add_parser(
         "store",

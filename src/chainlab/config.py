@@ -103,6 +103,7 @@ class StudyConfig:
     statistics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
     source: str = "config"
+    trials_per_job: int = 10  # the workflow's batch size; not a setting of the results (not in settings())
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
@@ -114,7 +115,8 @@ class StudyConfig:
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
-        return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source)
+        return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source,
+                   trials_per_job=int(full["trials_per_job"]))
 
     @classmethod
     def defaults(cls) -> StudyConfig:

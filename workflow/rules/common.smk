@@ -1,10 +1,11 @@
 # Config and sample sheet, validated by chainlab.config against the schemas in
 # workflow/schemas/ (a mistake stops the run before any job, naming the key or the line);
 # helpers for the rules.
+import json
 import os
 from pathlib import Path
 
-from chainlab.config import ConfigError, StudyConfig, read_sheet
+from chainlab.config import SHEET_COLUMNS, ConfigError, StudyConfig, read_sheet
 from chainlab.study import TRIAL_SECTIONS
 
 try:
@@ -46,6 +47,45 @@ def trial_inputs(wildcards):
 
 def trial_outputs():
     return expand(f"{RESULTS}/trials/{{trial}}.h5", trial=TRIALS.index)
+
+
+# The trials run in batches (one `chainlab trials` job each, workflow/rules/trials.smk) of
+# CONFIG.trials_per_job consecutive rows of the sample sheet, in the sheet's order: rows
+# appended to the sheet change only the last batch and add new ones.
+BATCHES = [TRIALS.iloc[i : i + CONFIG.trials_per_job] for i in range(0, len(TRIALS), CONFIG.trials_per_job)]
+BATCH_NAMES = [f"trials_{k:0{max(3, len(str(len(BATCHES))))}d}" for k in range(1, len(BATCHES) + 1)]
+# one argument of the shell command; Linux takes at most 128 KiB per argument
+MAX_ROWS_JSON = 100_000
+
+
+def batch_rows(batch):
+    """A batch's rows as the JSON of `chainlab trials --rows` (its params: a changed row reruns the batch)."""
+    return json.dumps(batch[list(SHEET_COLUMNS)].to_dict("records"), separators=(",", ":"))
+
+
+def batch_inputs(batch):
+    """A batch's captures that exist: a missing file fails its trial (failures.tsv), not the run."""
+    return sorted({p for p in batch.dynamic.tolist() + batch.static.tolist() if os.path.exists(p)})
+
+
+def batch_outputs(batch):
+    return [f"{RESULTS}/trials/{t}.h5" for t in batch.trial]
+
+
+def batch_mem_mb(wildcards, attempt, threads):
+    # one trial at a time; chunks in flight: 2 x threads (chainlab.chunked), 10,000 frames each,
+    # ~150 MB; the static captures read (a few MB each) are kept for the batch's other trials
+    return (700 + 300 * threads) * attempt
+
+
+def batch_runtime(n):
+    return lambda wildcards, attempt: (10 + 5 * n) * attempt  # minutes; one trial: 15, as per trial
+
+
+_too_long = [n for n, b in zip(BATCH_NAMES, BATCHES) if len(batch_rows(b)) > MAX_ROWS_JSON]
+if _too_long:
+    raise WorkflowError(f"trials_per_job: {CONFIG.trials_per_job} rows make the command line of {_too_long[0]} "
+                        f"longer than {MAX_ROWS_JSON:,} characters; set a smaller trials_per_job")
 
 
 def settings(*sections):

@@ -1,34 +1,34 @@
-# Per trial: ingest -> kinematics -> events and cycles -> metrics, in one job per trial
-# (chainlab trial; the stages are package functions, see docs/workflow.md for why one job).
-# A trial that fails at any stage writes a result file recording the stage and the reason,
-# so the study goes on without it.
+# Per trial: ingest -> kinematics -> events and cycles -> metrics, run by `chainlab trials`
+# for a batch of trials_per_job consecutive rows of the sample sheet per job (config key,
+# default 10; BATCHES in common.smk): one Python start per batch, not per trial (see
+# docs/workflow.md for why the stages share a job). A trial that fails at any stage writes a
+# result file recording the stage and the reason, so the batch and the study go on without it.
 
 
-rule trial:
-    """One trial through reading, kinematics, gait events, cycles and per-cycle measures."""
-    input:
-        unpack(trial_inputs),
-    output:
-        f"{RESULTS}/trials/{{trial}}.h5",
-    params:
-        subject=lambda w: trial_row(w).subject,
-        condition=lambda w: trial_row(w).condition,
-        static=lambda w: trial_row(w).static,
-        dynamic=lambda w: trial_row(w).dynamic,
-        settings=settings(*TRIAL_SECTIONS),
-    conda:
-        CONDA_ENV
-    log:
-        f"{RESULTS}/logs/trials/{{trial}}.log",
-    threads: 1
-    resources:
-        # chunks in flight: 2 x threads (chainlab.chunked); 10,000 frames each, ~150 MB
-        mem_mb=lambda w, attempt, threads: (700 + 300 * threads) * attempt,
-        runtime=lambda w, attempt: 15 * attempt,
-    shell:
-        "chainlab trial --subject {params.subject:q} --condition {params.condition:q} "
-        "--trial {wildcards.trial} --static {params.static:q} --dynamic {params.dynamic:q} "
-        "--settings {params.settings:q} --threads {threads} -o {output} > {log} 2>&1"
+for _name, _batch in zip(BATCH_NAMES, BATCHES):
+
+    rule:
+        name:
+            _name
+        input:
+            batch_inputs(_batch),
+        output:
+            batch_outputs(_batch),
+        params:
+            rows=batch_rows(_batch),
+            settings=settings(*TRIAL_SECTIONS),
+            out=lambda w, output: os.path.dirname(output[0]),
+        conda:
+            CONDA_ENV
+        log:
+            f"{RESULTS}/logs/trials/{_name}.log",
+        threads: 1
+        resources:
+            mem_mb=batch_mem_mb,
+            runtime=batch_runtime(len(_batch)),
+        shell:
+            "chainlab trials --rows {params.rows:q} --settings {params.settings:q} --threads {threads} "
+            "--out-dir {params.out} > {log} 2>&1"
 
 
 rule ingest:
