@@ -8,7 +8,9 @@ subjects x 2 conditions x 2 trials of 2,000 frames at the template's 100 Hz, bot
 bench/out/workflow/pool; simulating 1,000 distinct trials would take longer than running
 them), each row a trial of its own; every study is run from an empty results folder with `snakemake --cores N` (figures as HTML, JSON and SVG when a
 browser is installed). Peak memory is the largest sum of the resident memory of Snakemake and
-all its child processes, sampled every 0.1 s; the largest single process is given too.
+all its child processes, sampled every 0.1 s; the largest single process is given too. The
+steps' times are from the start to the last trial output, then between the modification times
+of the store, the store with statistics, the figures' index and the report.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def run(project: Path, cores: int) -> dict:
            "--cores", str(cores), "--quiet", "all"]
     peak = {"sum": 0, "single": 0}
     t0 = time.perf_counter()
+    start = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
 
@@ -101,7 +104,18 @@ def run(project: Path, cores: int) -> dict:
     t.join()
     if proc.returncode:
         raise SystemExit(f"snakemake failed on {project}:\n{err[-3000:]}")
-    return {"wall_s": wall, "peak_sum_mb": peak["sum"] / 2**20, "peak_single_mb": peak["single"] / 2**20}
+    # when each step ended (its outputs' modification times), from the start
+    res = next((project / "results").iterdir())
+    ends = {"trials": max(p.stat().st_mtime for p in (res / "trials").glob("*.h5"))}
+    for step, name in (("store", "study_tables.h5"), ("statistics", "study.h5"),
+                       ("figures", "figures/index.json"), ("report", "report.html")):
+        ends[step] = (res / name).stat().st_mtime
+    steps, prev = {}, start
+    for step, end in ends.items():
+        steps[step] = end - prev
+        prev = end
+    return {"wall_s": wall, "peak_sum_mb": peak["sum"] / 2**20, "peak_single_mb": peak["single"] / 2**20,
+            "steps": steps}
 
 
 def main() -> None:
@@ -112,14 +126,15 @@ def main() -> None:
     args = ap.parse_args()
     print(f"# {platform.node()}: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"Python {platform.python_version()}, snakemake --cores {args.cores}")
-    print("| study | trials | wall s | s per trial | peak RSS, all processes MB | largest process MB |")
-    print("|---|---|---|---|---|---|")
+    print("| study | trials | wall s | s per trial | peak RSS, all processes MB | largest process MB "
+          "| trials, store, statistics, figures, report s |")
+    print("|---|---|---|---|---|---|---|")
     studies = ([] if args.no_default else [("default", 6, default_study())]) + \
               [(f"synthetic {n}", n, make_study(n)) for n in args.trials]
     for name, n, d in studies:
         r = run(d, args.cores)
         print(f"| {name} | {n} | {r['wall_s']:.1f} | {r['wall_s'] / n:.2f} | {r['peak_sum_mb']:.0f} | "
-              f"{r['peak_single_mb']:.0f} |", flush=True)
+              f"{r['peak_single_mb']:.0f} | {', '.join(f'{v:.1f}' for v in r['steps'].values())} |", flush=True)
 
 
 if __name__ == "__main__":

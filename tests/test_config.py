@@ -35,11 +35,11 @@ def test_defaults_are_filled_and_reach_the_stages():
 
 
 def test_trials_per_job_is_not_a_setting_of_the_results():
-    """The workflow's batch size (default 10) is kept out of every step's settings, so that
+    """The workflow's batch size (default 20) is kept out of every step's settings, so that
     changing it alone changes no rule's settings parameter."""
     a = StudyConfig.from_dict({"study": "s", "trials": "t"})
     b = StudyConfig.from_dict({"study": "s", "trials": "t", "trials_per_job": 3})
-    assert (a.trials_per_job, b.trials_per_job) == (10, 3)
+    assert (a.trials_per_job, b.trials_per_job) == (20, 3)
     assert a.settings("kinematics", "gait", "statistics", "figures") == b.settings("kinematics", "gait", "statistics",
                                                                                    "figures")
     assert StudyConfig.from_dict({"study": "s", "trials": "t", "trials_per_job": 4.0}).trials_per_job == 4  # YAML 4.0

@@ -139,9 +139,9 @@ ALL_TRIALS = sorted([*GOOD, "BROKEN", "MISSING"])
     (("formats: [html, json, svg]", "formats: [html, json]"), {"figures", "report", "all"}),
     (("trials: config/trials.tsv", "trials: config/trials.tsv\ngait:\n  strike_threshold_N: 25"),
      {"trials_001"} | STUDY_STEPS),
-    # the batch size is no setting: 20 leaves the 5 rows in one batch, the same rule job, so
+    # the batch size is no setting: 30 leaves the 5 rows in one batch, the same rule job, so
     # nothing reruns; 2 regroups them (new params for every trial): every trial reruns
-    (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 20"), set()),
+    (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 30"), set()),
     (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 2"),
      {"trials_001", "trials_002", "trials_003"} | STUDY_STEPS),
 ])

@@ -92,7 +92,7 @@ def test_the_local_profile_runs_the_study_with_the_rules_threads(local_run):
     assert list(fails.trial) == ["BROKEN", "MISSING"]
     assert open_study(out / "study.h5").trials == ["HC030A05", "HC033A10", "SYNTH01"]
     commands = [line for line in log.splitlines() if re.match(r"Shell command: chainlab trials ", line)]
-    # the 5 rows in one batch (trials_per_job: 10 by default)
+    # the 5 rows in one batch (trials_per_job: 20 by default)
     assert len(commands) == 1 and all(re.search(r" --threads \d+ ", c) for c in commands), commands
     for f in trial_files(out):  # dask's threaded scheduler when no other is named
         with h5py.File(f) as h:

@@ -103,7 +103,7 @@ class StudyConfig:
     statistics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
     source: str = "config"
-    trials_per_job: int = 10  # the workflow's batch size; not a setting of the results (not in settings())
+    trials_per_job: int = 20  # the workflow's batch size; not a setting of the results (not in settings())
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
