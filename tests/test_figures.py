@@ -298,3 +298,39 @@ def test_snakemake_figures_and_a_self_contained_report(store, tmp_path):
     for f in FIGURES:  # each caption, rendered from its RST
         first = f.caption.split(". ")[0][:70]  # ASCII; the report escapes the rest in JSON
         assert first in report or first.replace("'", "&#x27;") in report, f.name
+
+
+def test_thin_picks_evenly_spaced_items_first_and_last_included():
+    from chainlab.figures._style import shown, thin
+
+    np.testing.assert_array_equal(thin(7, 10), np.arange(7))
+    pick = thin(1000, 200)
+    assert len(pick) == 200 and pick[0] == 0 and pick[-1] == 999 and np.all(np.diff(pick) > 0)
+    assert np.diff(pick).max() - np.diff(pick).min() <= 1  # evenly spaced
+    assert (shown(8, 8), shown(200, 18500)) == ("8", "200 of 18,500 shown")
+
+
+def test_a_large_study_draws_a_selection_and_says_so_the_means_and_fits_of_every_cycle(study, monkeypatch):
+    """Beyond the caps (MAX_CYCLE_LINES, MAX_POINTS; here lowered to the test store's size) the
+    single cycles drawn are an evenly spaced selection named in the legend; the means, boxes
+    and model lines are those of every cycle."""
+    from chainlab.figures import _curves, _regression
+
+    full = figures.angle_angle(study)
+    monkeypatch.setattr(_curves, "MAX_CYCLE_LINES", 3)
+    monkeypatch.setattr(_curves, "MAX_POINTS", 4)
+    monkeypatch.setattr(_regression, "MAX_POINTS", 5)
+    fig = figures.angle_angle(study)
+    thin_lines = [t for t in fig.data if " cycles (" in t.name]
+    assert [t.name for t in thin_lines] == ["Straight cycles (3 of 8 shown)", "Turn cycles (3 of 19 shown)"]
+    assert all(int(np.isnan(np.asarray(t.x, float)).sum()) == 3 for t in thin_lines)  # 3 lines, NaN-separated
+    means = lambda f: [np.asarray(t.x) for t in f.data if t.name.endswith(" mean")]  # noqa: E731
+    for a, b in zip(means(fig), means(full)):
+        np.testing.assert_array_equal(a, b)
+    boxes = figures.coupling_bins(study)
+    assert all(t.boxpoints is False and "dots not drawn above 4" in t.name for t in boxes.data)
+    m = study.metrics
+    assert len(boxes.data[0].y) == 4 * int((m.condition == "Straight").sum())  # every cycle in the box
+    fit = figures.scatter_fit(study, "pelvic_tilt_mean_deg")
+    dots = next(t for t in fit.data if t.name.startswith("Straight cycles"))
+    assert dots.name == "Straight cycles (5 of 8 shown)" and len(dots.x) == 5

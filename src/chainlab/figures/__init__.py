@@ -67,25 +67,29 @@ FIGURES: tuple[Figure, ...] = (
            "/cycles/curves (variable lordosis), /statistics/band_*"),
     Figure("angle_angle_eversion_tibial_rotation", angle_angle,
            "Angle-angle plot: tibial internal rotation (lab, deg) against rearfoot eversion (deg) over the "
-           "whole gait cycle; thin lines are single cycles, thick lines the mean per condition, the dot "
-           "marks initial contact (0 %). Up and to the right together is in-phase coupling.",
+           "whole gait cycle; thin lines are single cycles (in a large study at most 200 per "
+           "condition, evenly spaced in store order; the legend says how many), thick lines the mean of every "
+           "cycle per condition, the dot marks initial contact (0 %). Up and to the right together is in-phase coupling.",
            "/cycles/curves (rearfoot_eversion, tibial_rotation_lab)"),
     Figure("coupling_bins", coupling_bins,
            "Vector coding of rearfoot eversion (distal) and tibial rotation (lab, proximal) over stance: "
            "per cycle, the share of stance (%) whose coupling angle falls in each of Chang's bins "
-           "(in-phase, anti-phase, proximal phase, distal phase); boxes per condition, one dot per cycle.",
+           "(in-phase, anti-phase, proximal phase, distal phase); boxes per condition, one dot per cycle (boxes only above 5,000 "
+           "cycles per condition).",
            "/metrics/coupling_{in_phase,anti_phase,proximal,distal}_pct"),
     Figure("peak_eversion_vs_pelvic_tilt", partial(scatter_fit, response="pelvic_tilt_mean_deg"),
            "Mean pelvic tilt over the cycle (deg) against the cycle's peak rearfoot eversion in stance (deg), "
-           "one dot per cycle, with the fixed-effect line of the study's linear mixed model "
-           "(pelvic_tilt_mean_deg ~ peak_eversion_deg + condition, random intercept per subject) for each "
-           "condition; the title gives the slope, its 95 % CI and p.",
+           "one dot per cycle (in a large study at most 5,000 per condition, evenly spaced; the legend says how "
+           "many), with the fixed-effect line of the study's linear mixed model (pelvic_tilt_mean_deg ~ "
+           "peak_eversion_deg + C(condition) + C(side), random intercepts per subject and per trial within "
+           "subject; fitted to every cycle) for each condition; the title gives the slope, its 95 % CI and p.",
            "/metrics/{peak_eversion_deg,pelvic_tilt_mean_deg}, /statistics/{estimate,ci_low,ci_high,p}"),
     Figure("peak_eversion_vs_lordosis", partial(scatter_fit, response="lordosis_mean_deg"),
            "Mean lordosis over the cycle (deg) against the cycle's peak rearfoot eversion in stance (deg), "
-           "one dot per cycle, with the fixed-effect line of the study's linear mixed model "
-           "(lordosis_mean_deg ~ peak_eversion_deg + condition, random intercept per subject) for each "
-           "condition; the title gives the slope, its 95 % CI and p.",
+           "one dot per cycle (in a large study at most 5,000 per condition, evenly spaced; the legend says how "
+           "many), with the fixed-effect line of the study's linear mixed model (lordosis_mean_deg ~ "
+           "peak_eversion_deg + C(condition) + C(side), random intercepts per subject and per trial within "
+           "subject; fitted to every cycle) for each condition; the title gives the slope, its 95 % CI and p.",
            "/metrics/{peak_eversion_deg,lordosis_mean_deg}, /statistics/{estimate,ci_low,ci_high,p}"),
     Figure("spm", spm,
            "Statistical parametric mapping: the paired t curve (subject mean curves, second condition minus "

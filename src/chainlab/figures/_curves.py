@@ -12,7 +12,19 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from chainlab.figures._style import LABELS, PERCENT_CYCLE, TITLES, colours, layout, note, rgba
+from chainlab.figures._style import (
+    LABELS,
+    MAX_CYCLE_LINES,
+    MAX_POINTS,
+    PERCENT_CYCLE,
+    TITLES,
+    colours,
+    layout,
+    note,
+    rgba,
+    shown,
+    thin,
+)
 from chainlab.io.study_store import StoreError, Study
 
 
@@ -76,10 +88,11 @@ def angle_angle(study: Study, x: str = "rearfoot_eversion", y: str = "tibial_rot
         a, b = a[ok], b[ok]
         if not len(a):
             continue
-        xs = np.concatenate([np.r_[r, np.nan] for r in a])
-        ys = np.concatenate([np.r_[r, np.nan] for r in b])
+        pick = thin(len(a), MAX_CYCLE_LINES)  # the mean below is of every cycle
+        xs = np.concatenate([np.r_[r, np.nan] for r in a[pick]])
+        ys = np.concatenate([np.r_[r, np.nan] for r in b[pick]])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": rgba(col[c], 0.3), "width": 1},
-                                 name=f"{c} cycles ({len(a)})", legendgroup=c, hoverinfo="skip"))
+                                 name=f"{c} cycles ({shown(len(pick), len(a))})", legendgroup=c, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=a.mean(axis=0), y=b.mean(axis=0), mode="lines",
                                  line={"color": col[c], "width": 3}, name=f"{c} mean", legendgroup=c,
                                  customdata=cycles.percent.values,
@@ -112,10 +125,14 @@ def coupling_bins(study: Study) -> go.Figure:
         d = m[m.condition.astype(str) == c]
         xs = np.concatenate([[label] * len(d) for _, label in BINS])
         ys = np.concatenate([d[k].to_numpy(float) for k, _ in BINS])
-        hover = np.concatenate([(d.trial.astype(str) + " " + d.side.astype(str) + " cycle "
-                                 + d.cycle_in_trial.astype(str)).to_numpy() for _ in BINS])
-        fig.add_trace(go.Box(x=xs, y=ys, name=f"{c} ({len(d)} cycles)", marker_color=col[c], boxpoints="all",
-                             jitter=0.4, pointpos=0, text=hover, hoverinfo="y+text", offsetgroup=c))
+        if len(d) <= MAX_POINTS:  # every cycle a dot over its box
+            hover = np.concatenate([(d.trial.astype(str) + " " + d.side.astype(str) + " cycle "
+                                     + d.cycle_in_trial.astype(str)).to_numpy() for _ in BINS])
+            fig.add_trace(go.Box(x=xs, y=ys, name=f"{c} ({len(d)} cycles)", marker_color=col[c], boxpoints="all",
+                                 jitter=0.4, pointpos=0, text=hover, hoverinfo="y+text", offsetgroup=c))
+        else:  # the boxes of every cycle, without the dots
+            fig.add_trace(go.Box(x=xs, y=ys, name=f"{c} ({len(d):,} cycles; dots not drawn above {MAX_POINTS:,})",
+                                 marker_color=col[c], boxpoints=False, offsetgroup=c))
     fig.update_layout(boxmode="group")
     fig.update_xaxes(title="coupling-angle bin (Chang 2008)")
     fig.update_yaxes(title="share of stance (%)", range=[0, 100])

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 
-from chainlab.figures._style import colours, layout
+from chainlab.figures._style import MAX_POINTS, colours, layout, shown, thin
 from chainlab.io.study_store import StoreError, Study
 
 UNITS = {"peak_eversion_deg": "peak rearfoot eversion (deg)",
@@ -87,10 +87,12 @@ def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg
     fig = go.Figure()
     for c, line in lines.items():
         d = m[(m.condition.astype(str) == c) & m[response].notna() & m[predictor].notna()]
-        text = (d.subject.astype(str) + " " + d.trial.astype(str) + " " + d.side.astype(str)).to_numpy()
-        fig.add_trace(go.Scatter(x=d[predictor].to_numpy(float), y=d[response].to_numpy(float), mode="markers",
+        dots = d.iloc[thin(len(d), MAX_POINTS)]  # the fit is the model's, of every cycle
+        text = (dots.subject.astype(str) + " " + dots.trial.astype(str) + " " + dots.side.astype(str)).to_numpy()
+        fig.add_trace(go.Scatter(x=dots[predictor].to_numpy(float), y=dots[response].to_numpy(float),
+                                 mode="markers",
                                  marker={"color": col[c], "size": 8, "line": {"width": 0.5, "color": "white"}},
-                                 name=f"{c} cycles ({len(d)})", legendgroup=c, text=text,
+                                 name=f"{c} cycles ({shown(len(dots), len(d))})", legendgroup=c, text=text,
                                  hovertemplate="%{text}<br>x %{x:.2f} deg<br>y %{y:.2f} deg"))
         if len(d) and line is not None:
             a, b = line

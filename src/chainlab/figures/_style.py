@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 #: Colours given to the study's conditions in sorted order (Okabe-Ito, readable in grey).
@@ -23,6 +24,26 @@ TITLES = {
     "pelvic_tilt": "Pelvic tilt",
     "lordosis": "Lordosis",
 }
+
+
+# What a large study's figures draw one by one, per condition (the statistics, means and boxes
+# use every cycle): beyond these, an evenly spaced selection in store order, and the legend
+# says how many are shown. A thousand trials have ~37,000 cycles; drawn one by one they make
+# figures of 100 MB that take minutes to export and show no more than a selection does.
+MAX_CYCLE_LINES = 200   # single cycles in the angle-angle plot
+MAX_POINTS = 5000       # single cycles as dots (scatter against the model fit, coupling boxes)
+
+
+def thin(n: int, limit: int) -> np.ndarray:
+    """Indices of at most `limit` of `n` items, evenly spaced, first and last included."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def shown(k: int, n: int) -> str:
+    """'1,234' or '200 of 1,234 shown' for a legend."""
+    return f"{n:,}" if k == n else f"{k:,} of {n:,} shown"
 
 
 def colours(conditions) -> dict[str, str]:

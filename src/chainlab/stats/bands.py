@@ -20,13 +20,28 @@ def bootstrap_band(curves: np.ndarray, alpha: float = 0.05, n_boot: int = 2000, 
     rng = np.random.default_rng(seed)
     mean = np.nanmean(y, axis=0)
     if groups is None:
-        idx = rng.integers(0, len(y), size=(n_boot, len(y)))
-        boots = np.stack([np.nanmean(y[i], axis=0) for i in idx])
+        inverse, n_units = np.arange(len(y)), len(y)
+        pick = rng.integers(0, len(y), size=(n_boot, len(y)))
     else:
-        labels = np.unique(groups)
-        members = [np.flatnonzero(groups == g) for g in labels]
+        labels, inverse = np.unique(groups, return_inverse=True)
+        n_units = len(labels)
         pick = rng.integers(0, len(labels), size=(n_boot, len(labels)))
-        boots = np.stack([np.nanmean(y[np.concatenate([members[k] for k in p])], axis=0) for p in pick])
+    # a resample's mean is that of the picked units' curves, NaN left out: per point, the sum
+    # of the picked units' sums over the sum of their counts of finite values, so each
+    # resample is one matrix product of how often each unit was picked
+    finite = np.isfinite(y)
+    sums = np.zeros((n_units,) + y.shape[1:])
+    counts = np.zeros((n_units,) + y.shape[1:])
+    np.add.at(sums, inverse, np.where(finite, y, 0.0))
+    np.add.at(counts, inverse, finite)
+    boots = np.empty((n_boot,) + y.shape[1:])
+    block = max(1, 2_000_000 // max(n_units, 1))  # resamples at a time (bounded memory)
+    for b0 in range(0, n_boot, block):
+        p = pick[b0:b0 + block]
+        times = np.bincount((np.arange(len(p))[:, None] * n_units + p).ravel(),
+                            minlength=len(p) * n_units).reshape(len(p), n_units).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boots[b0:b0 + block] = (times @ sums) / (times @ counts)
     sd = boots.std(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.nanmax(np.abs(boots - mean) / sd, axis=1)
