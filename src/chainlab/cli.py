@@ -349,7 +349,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
 
     try:
         results = open_trial_outputs(args.trials, progress=say)
-        store = store_tables(results, args.output)
+        store = store_tables(results, args.output, progress=say)
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab store: {exc}", file=sys.stderr)
         return 1

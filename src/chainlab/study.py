@@ -261,7 +261,7 @@ def assemble_study(results: StudyResult, out_dir: str | Path, config: StudyConfi
     return store
 
 
-def store_tables(results: StudyResult, path: str | Path) -> Path:
+def store_tables(results: StudyResult, path: str | Path, progress: Callable[[str], None] | None = None) -> Path:
     """The study store without its statistics at `path`, and ``metrics.csv`` and
     ``failures.tsv`` beside it (the workflow's ``store`` step; :func:`add_statistics` follows).
     Its provenance records the settings the trials were computed with."""
@@ -271,7 +271,7 @@ def store_tables(results: StudyResult, path: str | Path) -> Path:
     metrics = _metrics_table(results.trials)
     used = sorted({t.settings for t in results.trials})
     settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
-    store = write_study_store(results, path, None, settings)
+    store = write_study_store(results, path, None, settings, progress)
     _write_tables(metrics, results.failures, path.parent)
     return store
 

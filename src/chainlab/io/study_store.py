@@ -51,13 +51,24 @@ class StoreError(ValueError):
     """A study store cannot be read or queried; the message says what exists instead."""
 
 
-def _lazy(trials, read, shape, dtype, empty_shape):
+def _lazy(trials, read, shape, dtype, empty_shape, name: str = "", progress=None):
     """The trials' `read(view)` arrays concatenated along their first axis, as a dask array
-    of one chunk per trial: the store writes them one trial at a time (bounded memory)."""
+    of one chunk per trial: the store writes them one trial at a time (bounded memory).
+    `progress` (a callable taking a message) hears of every tenth of the trials read."""
     if not trials:
         return np.zeros(empty_shape, dtype)
     import dask
     import dask.array as da
+
+    if progress is not None:
+        done, every, plain = [0], max(1, len(trials) // 10), read
+
+        def read(t):
+            out = plain(t)
+            done[0] += 1
+            if done[0] % every == 0 or done[0] == len(trials):
+                progress(f"{name}: {done[0]}/{len(trials)} trials")
+            return out
 
     parts = [da.from_delayed(dask.delayed(read, pure=False)(t), shape=shape(t), dtype=dtype) for t in trials]
     return da.concatenate(parts, axis=0)
@@ -75,12 +86,12 @@ def _placed(values: np.ndarray, own: list[str], union: list[str], axis: int, dty
     return out
 
 
-def _angle_curves(trials, percent) -> xr.DataArray:
+def _angle_curves(trials, percent, progress=None) -> xr.DataArray:
     """(cycle, joint, axis, percent) of all trials, on the union of their joints."""
     joints = sorted({joint_name(o) for t in trials for o in t.outputs})
     n = len(percent)
     data = _lazy(trials, lambda t: t.angle_curves(joints, n), lambda t: (len(t.metrics), len(joints), 3, n),
-                 np.float64, (0, len(joints), 3, n))
+                 np.float64, (0, len(joints), 3, n), "/cycles/angle_curves", progress)
     return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
                         coords={"joint": joints, "axis": ["x", "y", "z"]},
                         attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
@@ -98,7 +109,7 @@ def marker_quality(residuals: xr.DataArray | None, markers: list[str]) -> np.nda
                    list(markers), 1, np.float64)
 
 
-def _trials_ragged(trials) -> xr.Dataset:
+def _trials_ragged(trials, progress=None) -> xr.Dataset:
     """All trials' time series as CF contiguous ragged arrays (one set of variables, a count
     per trial): a handful of HDF5 objects whatever the number of trials, so opening the
     store stays fast. :meth:`Study.trial` cuts one trial back out. The angles and plate
@@ -126,11 +137,13 @@ def _trials_ragged(trials) -> xr.Dataset:
     ds = xr.Dataset(
         {
             "angles": (("frame_sample", "output", "axis"),
-                       _lazy(trials, angles, lambda t: (t.n_frames, n_out, 3), np.float32, (0, n_out, 3)),
+                       _lazy(trials, angles, lambda t: (t.n_frames, n_out, 3), np.float32, (0, n_out, 3),
+                             "/trials/angles", progress),
                        {"units": "deg", "long_name": "angle outputs of every frame of every trial"}),
             "event_time": ("event_sample", events.time.to_numpy(float), {"units": "s", "long_name": "event time"}),
             "plate_vertical_force": (("analog_sample", "plate"),
-                                     _lazy(trials, force, lambda t: (t.n_analog, n_plates), np.float32, (0, n_plates)),
+                                     _lazy(trials, force, lambda t: (t.n_analog, n_plates), np.float32, (0, n_plates),
+                                           "/trials/plate_vertical_force", progress),
                                      {"units": "N", "long_name": "plate ground reaction, vertical"}),
             "frame_count": ("trial", np.array([t.n_frames for t in trials], dtype=np.int64), {"sample_dimension": "frame_sample", "units": "1", "long_name": "frames of each trial"}),
             "event_count": ("trial", np.array([len(e) for e in ev_rows], dtype=np.int64), {"sample_dimension": "event_sample", "units": "1", "long_name": "events of each trial"}),
@@ -215,8 +228,10 @@ def statistics_dataset(statistics: StudyStatistics | None) -> xr.Dataset:
     return stats
 
 
-def study_datasets(study, statistics: StudyStatistics | None, config_text: str = "") -> dict[str, xr.Dataset]:
-    """The groups of the store as Datasets (group path -> Dataset)."""
+def study_datasets(study, statistics: StudyStatistics | None, config_text: str = "",
+                   progress=None) -> dict[str, xr.Dataset]:
+    """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
+    dask arrays, read when written (`progress`: see :func:`write_study_store`)."""
     trials = sorted((as_view(t) for t in study.trials), key=lambda t: t.trial)
     ids = {
         "subject": [], "condition": [], "trial": [], "side": [], "cycle_in_trial": [],
@@ -237,12 +252,13 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
     if trials and all(t.curve_variables == trials[0].curve_variables for t in trials):
         variables = trials[0].curve_variables  # the chain's order (chainlab.gait.metrics.SOURCES)
     curves = _lazy(trials, lambda t: _placed(t.curves(), t.curve_variables, variables, 1, np.float64),
-                   lambda t: (len(t.metrics), len(variables), len(percent)), np.float64, (0, len(variables), 101))
+                   lambda t: (len(t.metrics), len(variables), len(percent)), np.float64, (0, len(variables), 101),
+                   "/cycles/curves", progress)
     cur = xr.DataArray(curves, dims=("cycle", "variable", "percent"),
                        coords={"variable": np.array(variables, dtype=str), "percent": percent})
     cycles = xr.Dataset(
         {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables"),
-         "angle_curves": _angle_curves(trials, percent)},
+         "angle_curves": _angle_curves(trials, percent, progress)},
         coords={"cycle": np.arange(n_cycles), "percent": ("percent", percent, {"units": "%"}), **coords},
     )
     cycles.attrs["description"] = "one row per complete gait cycle; see docs/schema.md"
@@ -259,7 +275,7 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
 
-    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials)}
+    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
 
     groups["statistics"] = statistics_dataset(statistics)
 
@@ -289,12 +305,17 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
 
 
 def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistics | None = None,
-                      config_text: str = "") -> Path:
-    """Write every group to a temporary file beside `path`, then rename it into place."""
+                      config_text: str = "", progress=None) -> Path:
+    """Write every group to a temporary file beside `path`, then rename it into place.
+
+    `study` has ``trials`` (:class:`chainlab.study.TrialResult` or
+    :mod:`chainlab.io.trial_output` views) and ``failures``. `progress` (a callable taking a
+    message) hears how far the writing of each time series is, a tenth of the trials at a time.
+    """
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(study, statistics, config_text)
+    groups = study_datasets(study, statistics, config_text, progress)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
