@@ -184,3 +184,74 @@ def test_every_data_variable_has_units_and_a_long_name(store):
             missing += [f"{group}/{k}" for k, v in ds.data_vars.items()
                         if "units" not in v.attrs or "long_name" not in v.attrs]
     assert not missing, missing
+
+
+def test_the_store_from_trial_file_views_equals_the_one_pass_store(store, tmp_path):
+    """`chainlab store`'s way in (trial outputs opened as views, time series read while
+    writing) gives the arrays of the one-pass build, from the same trials."""
+    from chainlab.study import open_trial_outputs, store_tables
+
+    paths = sorted((store.parent / "trials").glob("*.h5"))
+    views = open_trial_outputs(paths)
+    assert len(views.trials) == len(paths) == 6
+    messages = []
+    out = store_tables(views, tmp_path / "tables.h5", progress=messages.append)
+    assert "/trials/angles: 6/6 trials" in messages
+    with h5py.File(store, "r") as a, h5py.File(out, "r") as b:
+        for name in ("cycles/curves", "cycles/angle_curves", "trials/angles", "trials/frame", "trials/time",
+                     "trials/plate_vertical_force", "trials/analog_time", "trials/marker_residual_mean",
+                     "metrics/peak_eversion_deg", "metrics/pelvic_tilt_mean_deg"):
+            assert a[name].dtype == b[name].dtype, name
+            np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
+
+
+def test_a_bad_trial_output_is_named_and_leaves_no_store(store, tmp_path):
+    import shutil
+
+    from chainlab.io.trial_output import open_trial_output
+    from chainlab.study import StudyResult, store_tables
+
+    src = min((store.parent / "trials").glob("*.h5"))
+    for removed in ("kinematics/angles", "curves/variable"):
+        bad = tmp_path / f"no_{removed.replace('/', '_')}.h5"
+        shutil.copyfile(src, bad)
+        with h5py.File(bad, "a") as f:
+            del f[removed]
+        with pytest.raises(ValueError, match=rf"{bad.name}: not a complete chainlab trial output .*{removed.split('/')[1]}"):
+            open_trial_output(bad)
+    # arrays that disagree with the tables are caught while writing, naming the file
+    view = open_trial_output(src)
+    view.angles = lambda: np.zeros((3, len(view.outputs), 3))
+    target = tmp_path / "out" / "tables.h5"
+    with pytest.raises(ValueError, match=rf"{src.name}: /(trials/angles|cycles/angle_curves) of trial .*: .*\b3\b"):
+        store_tables(StudyResult(trials=[view]), target)
+    assert not target.exists() and not list(target.parent.glob("*.tmp"))
+
+
+def test_bootstrap_band_equals_the_resampled_nanmeans():
+    """The band from per-group sums is the one of 2,000 explicit resamples (same draws)."""
+    from chainlab.stats.bands import bootstrap_band
+
+    def explicit(y, n_boot=2000, seed=0, groups=None, alpha=0.05):
+        rng = np.random.default_rng(seed)
+        mean = np.nanmean(y, axis=0)
+        if groups is None:
+            idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+            boots = np.stack([np.nanmean(y[i], axis=0) for i in idx])
+        else:
+            labels = np.unique(groups)
+            members = [np.flatnonzero(groups == g) for g in labels]
+            pick = rng.integers(0, len(labels), size=(n_boot, len(labels)))
+            boots = np.stack([np.nanmean(y[np.concatenate([members[k] for k in p])], axis=0) for p in pick])
+        sd = boots.std(axis=0, ddof=1)
+        c = float(np.quantile(np.nanmax(np.abs(boots - mean) / sd, axis=1), 1 - alpha))
+        return mean, mean - c * sd, mean + c * sd
+
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(120, 101)) + np.sin(np.linspace(0, 6, 101))
+    y[4, 10:30] = np.nan
+    y[9] = np.nan
+    groups = np.repeat(np.arange(12), 10)
+    for g in (None, groups):
+        for a, b in zip(bootstrap_band(y, groups=g, seed=5), explicit(y, groups=g, seed=5)):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -177,7 +177,7 @@ def _batch_commands(log: str) -> list[str]:
 
 def test_batches_of_two_give_the_outputs_of_the_default_batch(project, tiny_run, batched):
     d, log = batched
-    assert len(_batch_commands(tiny_run[1])) == 1  # the default, 10 per job: the 5 rows in one job
+    assert len(_batch_commands(tiny_run[1])) == 1  # the default, 20 per job: the 5 rows in one job
     commands = _batch_commands(log)
     assert len(commands) == 3 and all(" --threads 1 " in c for c in commands), commands
     rows = [json.loads(w[w.index("--rows") + 1]) for w in map(shlex.split, commands)]

@@ -311,7 +311,8 @@ class _Writer:
 
     `buffered` (a trial of one chunk): the groups are kept and written in one pass by
     :meth:`close`, the file opened once instead of once per group (a third of a short trial's
-    time); the contents are the same.
+    time); the contents are the same, and compressed files the same chunks (uncompressed ones are
+    contiguous; the frame dimension is fixed, not unlimited).
     """
 
     def __init__(self, path: Path, compress: bool = False, buffered: bool = False):
@@ -408,10 +409,17 @@ class _Writer:
             import dask
 
             tree = xr.DataTree.from_dict({("/" if g == "/" else f"/{g}"): ds for g, ds in self.groups.items()})
-            encoding = {("/" if g == "/" else f"/{g}"): {
-                name: {"compression": "gzip", "compression_opts": 4} for name, var in ds.data_vars.items()
-                if self.compress and var.dtype.kind == "f" and var.ndim >= 2 and var.size}
-                for g, ds in self.groups.items()}
+            encoding = {}
+            for g, ds in self.groups.items():  # compressed: in chunks of frames, as the incremental writes
+                enc, dim = {}, self.dims.get(g)
+                for name, var in ds.variables.items():
+                    if not self.compress or dim is None or not var.size or not var.dims or var.dims[0] != dim \
+                            or var.dtype.kind not in "fiub":
+                        continue
+                    enc[name] = {"chunksizes": (min(WRITE_CHUNK, var.shape[0]),) + tuple(max(1, k) for k in var.shape[1:])}
+                    if self.compress and var.dtype.kind == "f" and var.ndim >= 2:
+                        enc[name] |= {"compression": "gzip", "compression_opts": 4}
+                encoding["/" if g == "/" else f"/{g}"] = enc
             with dask.config.set(scheduler="synchronous"):
                 tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
             self.groups = {}

@@ -79,10 +79,14 @@ def batch_mem_mb(wildcards, attempt, threads):
 
 
 def batch_runtime(n):
-    return lambda wildcards, attempt: (10 + 5 * n) * attempt  # minutes; one trial: 15, as per trial
+    # minutes: 15 per trial, as with a job per trial (an hour-long capture with the global
+    # solver takes ~4.5 min, docs/long_captures.md)
+    return lambda wildcards, attempt: 15 * n * attempt
 
 
-_too_long = [n for n, b in zip(BATCH_NAMES, BATCHES) if len(batch_rows(b)) > MAX_ROWS_JSON]
+# the whole command is one argument of `bash -c`: the rows, the settings and the paths
+_too_long = [n for n, b in zip(BATCH_NAMES, BATCHES)
+             if len(batch_rows(b)) + len(CONFIG.settings(*TRIAL_SECTIONS)) + 1_000 > MAX_ROWS_JSON]
 if _too_long:
     raise WorkflowError(f"trials_per_job: {CONFIG.trials_per_job} rows make the command line of {_too_long[0]} "
                         f"longer than {MAX_ROWS_JSON:,} characters; set a smaller trials_per_job")

@@ -1,6 +1,6 @@
 # Per trial: ingest -> kinematics -> events and cycles -> metrics, run by `chainlab trials`
 # for a batch of trials_per_job consecutive rows of the sample sheet per job (config key,
-# default 10; BATCHES in common.smk): one Python start per batch, not per trial (see
+# default 20; BATCHES in common.smk): one Python start per batch, not per trial (see
 # docs/workflow.md for why the stages share a job). A trial that fails at any stage writes a
 # result file recording the stage and the reason, so the batch and the study go on without it.
 

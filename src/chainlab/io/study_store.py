@@ -60,17 +60,22 @@ def _lazy(trials, read, shape, dtype, empty_shape, name: str = "", progress=None
     import dask
     import dask.array as da
 
-    if progress is not None:
-        done, every, plain = [0], max(1, len(trials) // 10), read
+    done, every = [0], max(1, len(trials) // 10)
 
-        def read(t):
-            out = plain(t)
-            done[0] += 1
-            if done[0] % every == 0 or done[0] == len(trials):
-                progress(f"{name}: {done[0]}/{len(trials)} trials")
-            return out
+    def checked(t):
+        where = f"{getattr(t, 'path', t.trial)}: {name} of trial {t.trial!r}"
+        try:
+            out = read(t)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if out.shape != shape(t):  # dask would cut or pad it silently, onto the next trial's rows
+            raise ValueError(f"{where} has shape {out.shape}; its tables say {shape(t)}")
+        done[0] += 1
+        if progress is not None and (done[0] % every == 0 or done[0] == len(trials)):
+            progress(f"{name}: {done[0]}/{len(trials)} trials")
+        return out
 
-    parts = [da.from_delayed(dask.delayed(read, pure=False)(t), shape=shape(t), dtype=dtype) for t in trials]
+    parts = [da.from_delayed(dask.delayed(checked, pure=False)(t), shape=shape(t), dtype=dtype) for t in trials]
     return da.concatenate(parts, axis=0)
 
 
@@ -168,14 +173,15 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "marker": np.array(markers, dtype=str),
             "axis": ["x", "y", "z"],
             "frame": ("frame_sample", _lazy(trials, lambda t: t.frames()[0].astype(np.int64), lambda t: (t.n_frames,),
-                                            np.int64, (0,))),
+                                            np.int64, (0,), "/trials/frame")),
             "time": ("frame_sample", _lazy(trials, lambda t: t.frames()[1].astype(np.float64), lambda t: (t.n_frames,),
-                                           np.float64, (0,)), {"units": "s"}),
+                                           np.float64, (0,), "/trials/time"), {"units": "s"}),
             "event_side": ("event_sample", events.side.to_numpy(str)),
             "event_label": ("event_sample", events.label.to_numpy(str)),
             "event_source": ("event_sample", events.source.to_numpy(str)),
             "analog_time": ("analog_sample", _lazy(with_plates, lambda t: t.plate_vertical()[1].astype(np.float64),
-                                                   lambda t: (t.n_analog,), np.float64, (0,)), {"units": "s"}),
+                                                   lambda t: (t.n_analog,), np.float64, (0,), "/trials/analog_time"),
+                            {"units": "s"}),
         },
     )
     ds.attrs["description"] = "CF contiguous ragged arrays: trial i owns the next *_count[i] samples"

@@ -7,12 +7,14 @@ store``). Both arrive here as the same view:
 * :class:`MemoryTrial` wraps a :class:`chainlab.study.TrialResult`;
 * :class:`TrialFile` reads a trial output (:func:`chainlab.study.write_trial_output`, or the
   chunked writer of ``chainlab trial``) with h5py: opening it reads its attributes, its
-  tables (events, cycles, per-cycle measures) and its markers' quality, a few kilobytes; the
-  angles, plate forces and cycle curves are read when the store writes them, one trial at a
-  time. The store's memory is therefore that of its tables, whatever the study's frames.
+  tables (events, cycles, per-cycle measures) and its markers' residuals (for their quality:
+  1.5 MB for 2,000 frames of 46 markers, then dropped); the angles, plate forces and cycle
+  curves are read when the store writes them, one trial at a time. The store's memory is
+  therefore that of its tables, whatever the study's frames.
 
-Both give the same numbers (tests/test_study_store.py); the store's contents do not depend on
-the way in.
+Both give the same store (tests/test_workflow.py); its contents do not depend on the way in.
+A trial output that lacks what the store needs, or whose arrays disagree with its tables,
+raises ValueError naming the file.
 """
 
 from __future__ import annotations
@@ -157,13 +159,32 @@ class TrialFile(TrialView):
     """A trial output on disk (see the module docstring); :func:`open_trial_output`."""
 
     def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self._open()
+        except (KeyError, TypeError, AttributeError) as exc:  # h5py's "object ... doesn't exist" and the like
+            raise ValueError(f"{self.path}: not a complete chainlab trial output ({exc}); "
+                             "expected the output of `chainlab trial`") from None
+        n = {"cycles": len(self.cycles), "metrics": len(self.metrics), "curves": self._shapes["curves/curves"][0]}
+        if len(set(n.values())) > 1:
+            raise ValueError(f"{self.path}: its cycles disagree: {n} rows; expected one per cycle in each")
+        for name, shape in (("kinematics/angles", (self.n_frames, len(self.outputs), 3)),
+                            ("curves/curves", (n["cycles"], len(self.curve_variables), None))):
+            got = self._shapes[name]
+            if len(got) != len(shape) or any(e is not None and g != e for g, e in zip(got, shape)):
+                raise ValueError(f"{self.path}: {name} has shape {got}; expected {shape} (frames, outputs, "
+                                 "axes / cycles, variables, points)")
+
+    def _open(self):
         import h5py
 
         from chainlab.gait.events import COLUMNS as EVENT_COLUMNS
         from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
 
-        self.path = Path(path)
         with h5py.File(self.path, "r") as f:
+            self._shapes = {n: f[n].shape for n in ("kinematics/angles", "kinematics/time", "curves/curves")}
+            if self.n_plates_in(f):
+                self._shapes |= {n: f[n].shape for n in ("plates/plate_force", "plates/analog_time", "plates/axis")}
             a = f.attrs
             self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
@@ -174,7 +195,7 @@ class TrialFile(TrialView):
             self.source_sha256 = str(_attr(plates.attrs, "source_sha256"))
             self.outputs = [str(o) for o in _strings(kin["output"])]
             self.n_frames = int(kin["frame"].shape[0])
-            self.n_plates = int(plates["plate"].shape[0]) if "plate" in plates else 0
+            self.n_plates = self.n_plates_in(f)
             self.n_analog = int(plates["analog_time"].shape[0]) if self.n_plates else 0
             m = f.get("markers")
             if m is not None and "residuals" in m:
@@ -187,11 +208,19 @@ class TrialFile(TrialView):
             self.metrics = _table(f, "metrics", METRIC_COLUMNS)
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]
 
+    @staticmethod
+    def n_plates_in(f) -> int:
+        p = f["plates"]
+        return int(p["plate"].shape[0]) if "plate" in p else 0
+
     def _read(self, *names):
         import h5py
 
-        with h5py.File(self.path, "r") as f:
-            return [f[n][()] for n in names]
+        try:
+            with h5py.File(self.path, "r") as f:
+                return [f[n][()] for n in names]
+        except (OSError, KeyError) as exc:  # changed or removed since it was opened
+            raise ValueError(f"{self.path}: cannot read {', '.join(names)}: {exc}") from None
 
     def angles(self):
         (a,) = self._read("kinematics/angles")
@@ -205,10 +234,13 @@ class TrialFile(TrialView):
             return np.zeros((0, 0), np.float32), np.zeros(0)
         import h5py
 
-        with h5py.File(self.path, "r") as f:
-            axes = [str(x) for x in _strings(f["plates/axis"])]
-            force = f["plates/plate_force"][:, :, axes.index("z")]
-            return force, f["plates/analog_time"][()]
+        try:
+            with h5py.File(self.path, "r") as f:
+                axes = [str(x) for x in _strings(f["plates/axis"])]
+                force = f["plates/plate_force"][:, :, axes.index("z")]
+                return force, f["plates/analog_time"][()]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ValueError(f"{self.path}: cannot read the plate forces: {exc}") from None
 
     def curves(self):
         (c,) = self._read("curves/curves")

@@ -14,7 +14,8 @@ def bootstrap_band(curves: np.ndarray, alpha: float = 0.05, n_boot: int = 2000, 
                    groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean curve and its simultaneous (1 - alpha) band: (mean, low, high), each (Q,).
 
-    `groups` (n,) resamples whole groups (e.g. subjects) instead of single curves.
+    `groups` (n,) resamples whole groups (e.g. subjects) instead of single curves. Values
+    that are not finite are left out of the means.
     """
     y = np.asarray(curves, float)
     rng = np.random.default_rng(seed)
@@ -29,11 +30,11 @@ def bootstrap_band(curves: np.ndarray, alpha: float = 0.05, n_boot: int = 2000, 
     # a resample's mean is that of the picked units' curves, NaN left out: per point, the sum
     # of the picked units' sums over the sum of their counts of finite values, so each
     # resample is one matrix product of how often each unit was picked
-    finite = np.isfinite(y)
+    seen = np.isfinite(y)  # NaN (and, unlike nanmean, infinity) left out
     sums = np.zeros((n_units,) + y.shape[1:])
     counts = np.zeros((n_units,) + y.shape[1:])
-    np.add.at(sums, inverse, np.where(finite, y, 0.0))
-    np.add.at(counts, inverse, finite)
+    np.add.at(sums, inverse, np.where(seen, y, 0.0))
+    np.add.at(counts, inverse, seen)
     boots = np.empty((n_boot,) + y.shape[1:])
     block = max(1, 2_000_000 // max(n_units, 1))  # resamples at a time (bounded memory)
     for b0 in range(0, n_boot, block):
