@@ -477,6 +477,14 @@ def _add_figures_parser(sub) -> None:
 # --- end chainlab figures ---------------------------------------------------------------
 
 
+def _add_trial_run_arguments(p: argparse.ArgumentParser, settings_help: str) -> None:
+    """How `chainlab trial` and `chainlab trials` compute a trial: settings, solver, dask."""
+    p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
+    p.add_argument("--solver", choices=("direct", "global"), default=None,
+                   help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
+    _add_dask_arguments(p, chunks=True)
+
+
 def _add_dask_arguments(parser: argparse.ArgumentParser, chunks: bool = False) -> None:
     """--threads and --scheduler of a command that computes with dask (chainlab.parallel), and
     --chunk-frames of one that computes a trial in chunks (chainlab.chunked)."""
@@ -668,10 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("static", "the subject's static trial (C3D)"), ("dynamic", "the dynamic trial (C3D)")):
         tr.add_argument(f"--{name}", required=True, help=what)
     tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
-    tr.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
-    tr.add_argument("--solver", choices=("direct", "global"), default=None,
-                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
-    _add_dask_arguments(tr, chunks=True)
+    _add_trial_run_arguments(tr, settings_help)
     tr.set_defaults(func=_cmd_trial)
 
     trs = sub.add_parser(
@@ -711,10 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only this trial of the rows (repeat for more; sheet order is kept)")
     trs.add_argument("--out-dir", required=True, metavar="DIR",
                      help="folder of the result files, DIR/<trial>.h5 (created; each written atomically)")
-    trs.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
-    trs.add_argument("--solver", choices=("direct", "global"), default=None,
-                     help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
-    _add_dask_arguments(trs, chunks=True)
+    _add_trial_run_arguments(trs, settings_help)
     trs.set_defaults(func=_cmd_trials)
 
     st = sub.add_parser(

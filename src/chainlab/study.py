@@ -201,13 +201,12 @@ def read_trial_output(path: str | Path) -> TrialResult | dict:
 
 def study_tables(result: StudyResult) -> tuple[pd.DataFrame, xr.DataArray]:
     """The per-cycle table and curves of all trials, with subject, condition and trial."""
-    tables, curves = [], []
+    curves = []
     for t in sorted(result.trials, key=lambda t: t.trial):
         n = len(t.gait.metrics)
-        tables.append(t.gait.metrics.assign(subject=t.subject, condition=t.condition, trial=t.trial))
         curves.append(t.gait.curves.assign_coords(subject=("cycle", [t.subject] * n),
                                                   condition=("cycle", [t.condition] * n)))
-    metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    metrics = _metrics_table(result.trials)
     cur = xr.concat(curves, dim="cycle") if curves else xr.DataArray(
         np.zeros((0, 0, 101)), dims=("cycle", "variable", "percent"),
         coords={"variable": [], "subject": ("cycle", []), "condition": ("cycle", [])})
@@ -320,22 +319,22 @@ def open_trial_outputs(paths, progress: Callable[[str], None] | None = None) -> 
     tables read, time series read when the store writes them) and failure records."""
     from chainlab.io.trial_output import open_trial_output
 
-    out = StudyResult()
-    paths = sorted(map(Path, paths))
-    for i, p in enumerate(paths, 1):
-        r = open_trial_output(p)
-        (out.failures.append(r) if isinstance(r, dict) else out.trials.append(r))
-        if progress is not None and (i % 100 == 0 or i == len(paths)):
-            progress(f"read {i}/{len(paths)} trial outputs")
-    return out
+    return _trial_outputs(paths, open_trial_output, progress)
 
 
 def load_trial_outputs(paths) -> StudyResult:
-    """The saved results of a workflow's trial step (:func:`write_trial_output`)."""
+    """The saved results of a workflow's trial step (:func:`write_trial_output`), loaded whole."""
+    return _trial_outputs(paths, read_trial_output)
+
+
+def _trial_outputs(paths, read, progress: Callable[[str], None] | None = None) -> StudyResult:
     out = StudyResult()
-    for p in sorted(map(Path, paths)):
-        r = read_trial_output(p)
+    paths = sorted(map(Path, paths))
+    for i, p in enumerate(paths, 1):
+        r = read(p)
         (out.failures.append(r) if isinstance(r, dict) else out.trials.append(r))
+        if progress is not None and (i % 100 == 0 or i == len(paths)):
+            progress(f"read {i}/{len(paths)} trial outputs")
     return out
 
 

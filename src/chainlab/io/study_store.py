@@ -127,7 +127,7 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
         return _placed(t.angles(), t.outputs, outputs, 1, np.float32)
 
     def force(t):
-        f, _ = t.plate_vertical()
+        f = t.plate_vertical()
         out = np.full((t.n_analog, n_plates), np.nan, np.float32)
         out[:, :f.shape[1]] = f
         return out
@@ -172,14 +172,14 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "output": np.array(outputs, dtype=str),
             "marker": np.array(markers, dtype=str),
             "axis": ["x", "y", "z"],
-            "frame": ("frame_sample", _lazy(trials, lambda t: t.frames()[0].astype(np.int64), lambda t: (t.n_frames,),
+            "frame": ("frame_sample", _lazy(trials, lambda t: t.frame().astype(np.int64), lambda t: (t.n_frames,),
                                             np.int64, (0,), "/trials/frame")),
-            "time": ("frame_sample", _lazy(trials, lambda t: t.frames()[1].astype(np.float64), lambda t: (t.n_frames,),
+            "time": ("frame_sample", _lazy(trials, lambda t: t.time().astype(np.float64), lambda t: (t.n_frames,),
                                            np.float64, (0,), "/trials/time"), {"units": "s"}),
             "event_side": ("event_sample", events.side.to_numpy(str)),
             "event_label": ("event_sample", events.label.to_numpy(str)),
             "event_source": ("event_sample", events.source.to_numpy(str)),
-            "analog_time": ("analog_sample", _lazy(with_plates, lambda t: t.plate_vertical()[1].astype(np.float64),
+            "analog_time": ("analog_sample", _lazy(with_plates, lambda t: t.analog_time().astype(np.float64),
                                                    lambda t: (t.n_analog,), np.float64, (0,), "/trials/analog_time"),
                             {"units": "s"}),
         },

@@ -8,7 +8,7 @@ store``). Both arrive here as the same view:
 * :class:`TrialFile` reads a trial output (:func:`chainlab.study.write_trial_output`, or the
   chunked writer of ``chainlab trial``) with h5py: opening it reads its attributes, its
   tables (events, cycles, per-cycle measures) and its markers' residuals (for their quality:
-  1.5 MB for 2,000 frames of 46 markers, then dropped); the angles, plate forces and cycle
+  0.37 MB of float32 for 2,000 frames of 46 markers, then dropped); the angles, plate forces and cycle
   curves are read when the store writes them, one trial at a time. The store's memory is
   therefore that of its tables, whatever the study's frames.
 
@@ -68,14 +68,20 @@ class TrialView:
     metrics: pd.DataFrame
     curve_variables: list[str]
 
-    # the time series, read when asked
+    # the time series, read when asked (each array on its own: every one is read once per store)
     def angles(self) -> np.ndarray:          # (frame, output, axis) deg
         raise NotImplementedError
 
-    def frames(self) -> tuple[np.ndarray, np.ndarray]:  # frame numbers, time (s)
+    def frame(self) -> np.ndarray:           # frame numbers
         raise NotImplementedError
 
-    def plate_vertical(self) -> tuple[np.ndarray, np.ndarray]:  # (analog_sample, plate) N, time s
+    def time(self) -> np.ndarray:            # (frame,) s
+        raise NotImplementedError
+
+    def plate_vertical(self) -> np.ndarray:  # (analog_sample, plate) N
+        raise NotImplementedError
+
+    def analog_time(self) -> np.ndarray:     # (analog_sample,) s
         raise NotImplementedError
 
     def curves(self) -> np.ndarray:          # (cycle, variable, percent) deg
@@ -85,9 +91,8 @@ class TrialView:
         """(cycle, joint, axis, percent) of every angle output on the cycle's side."""
         from chainlab.gait.metrics import angle_curves
 
-        _, time = self.frames()
         kin = xr.Dataset({"angles": (("frame", "output", "axis"), self.angles())},
-                         coords={"output": self.outputs, "time": ("frame", time)})
+                         coords={"output": self.outputs, "time": ("frame", self.time())})
         return angle_curves(kin, self.cycles, joints, points).values
 
 
@@ -117,15 +122,19 @@ class MemoryTrial(TrialView):
     def angles(self):
         return self._t.kinematics.angles.transpose("frame", "output", "axis").values
 
-    def frames(self):
-        kin = self._t.kinematics
-        return kin.frame.values, kin.time.values
+    def frame(self):
+        return self._t.kinematics.frame.values
+
+    def time(self):
+        return self._t.kinematics.time.values
 
     def plate_vertical(self):
-        cap = self._t.capture
         if not self.n_plates:
-            return np.zeros((0, 0), np.float32), np.zeros(0)
-        return cap.plate_force.sel(axis="z").transpose("analog_sample", "plate").values, cap.analog_time.values
+            return np.zeros((0, 0), np.float32)
+        return self._t.capture.plate_force.sel(axis="z").transpose("analog_sample", "plate").values
+
+    def analog_time(self):
+        return self._t.capture.analog_time.values if self.n_plates else np.zeros(0)
 
     def curves(self):
         return self._t.gait.curves.transpose("cycle", "variable", "percent").values
@@ -182,9 +191,11 @@ class TrialFile(TrialView):
         from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
 
         with h5py.File(self.path, "r") as f:
-            self._shapes = {n: f[n].shape for n in ("kinematics/angles", "kinematics/time", "curves/curves")}
-            if self.n_plates_in(f):
-                self._shapes |= {n: f[n].shape for n in ("plates/plate_force", "plates/analog_time", "plates/axis")}
+            needed = ["kinematics/time"] + (["plates/plate_force", "plates/axis"] if self.n_plates_in(f) else [])
+            for name in needed:  # what the readers below and the store's will ask for (KeyError if absent)
+                f[name]
+            # the shapes the tables must agree with (checked in __init__)
+            self._shapes = {n: f[n].shape for n in ("kinematics/angles", "curves/curves")}
             a = f.attrs
             self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
@@ -226,21 +237,31 @@ class TrialFile(TrialView):
         (a,) = self._read("kinematics/angles")
         return a
 
-    def frames(self):
-        return tuple(self._read("kinematics/frame", "kinematics/time"))
+    def frame(self):
+        (a,) = self._read("kinematics/frame")
+        return a
+
+    def time(self):
+        (a,) = self._read("kinematics/time")
+        return a
 
     def plate_vertical(self):
         if not self.n_plates:
-            return np.zeros((0, 0), np.float32), np.zeros(0)
+            return np.zeros((0, 0), np.float32)
         import h5py
 
         try:
             with h5py.File(self.path, "r") as f:
                 axes = [str(x) for x in _strings(f["plates/axis"])]
-                force = f["plates/plate_force"][:, :, axes.index("z")]
-                return force, f["plates/analog_time"][()]
+                return f["plates/plate_force"][:, :, axes.index("z")]
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"{self.path}: cannot read the plate forces: {exc}") from None
+
+    def analog_time(self):
+        if not self.n_plates:
+            return np.zeros(0)
+        (a,) = self._read("plates/analog_time")
+        return a
 
     def curves(self):
         (c,) = self._read("curves/curves")
