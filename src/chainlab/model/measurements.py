@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ModelInputError
+from chainlab.model.marker_diameter import marker_diameter
 
 #: What Plug-in Gait needs from the subject (mm): nothing is guessed for these.
 PIG_REQUIRED = (
@@ -36,6 +37,8 @@ PIG_OPTIONAL = {
     "RShankRotation": 0.0,
     "LTibialTorsion": 0.0,
     "RTibialTorsion": 0.0,
+    "LSoleDelta": 0.0,  # heel above toe (mm) in the flat-foot static calibration
+    "RSoleDelta": 0.0,
     "Bodymass": float("nan"),
     "Height": float("nan"),
 }
@@ -76,6 +79,12 @@ def resolve(
         else:
             if name in optional:
                 values[name], origin[name] = float(optional[name]), "default"
+    if origin.get("MarkerDiameter") == "default":  # the diameter a file gives (marker_diameter.py)
+        for label, ds in (("static", static), ("dynamic", dynamic)):
+            found = marker_diameter(ds, values)
+            if found is not None:
+                values["MarkerDiameter"], origin["MarkerDiameter"] = found[0], f"{label}: {found[1]}"
+                break
     missing = [n for n in required if n not in values]
     if missing:
         where = trial or (static.attrs.get("source_file", "") if static is not None else "")

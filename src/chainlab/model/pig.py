@@ -300,7 +300,8 @@ def calibrate(
     measurements : dict
         Subject measurements in Nexus units (see :mod:`chainlab.model.measurements`).
     flat_foot : bool
-        The subject stood with the sole flat: the heel is lowered to the toe's height.
+        The subject stood with the sole flat: the heel is lowered to the toe's height plus
+        ``?SoleDelta`` (mm, the shoe's heel minus its toe sole thickness; 0 when absent).
 
     ``?StaticPlantFlex`` / ``?StaticRotOff`` (rad) present in `measurements` are used as
     given instead of being computed (the kinematics pass them when set in config or stored,
@@ -314,8 +315,8 @@ def calibrate(
     cal = PigCalibration(measurements=m)
     for s in SIDES:
         toe, hee = static[f"{s}TOE"], static[f"{s}HEE"].copy()
-        if flat_foot:
-            hee[:, 2] = toe[:, 2]
+        if flat_foot:  # the heel at the toe's height, raised by the sole's heel (SoleDelta, mm)
+            hee[:, 2] = toe[:, 2] + (m.get(f"{s}SoleDelta", 0.0) or 0.0) * MM
         tib_y = seg[s]["tibia_t"][..., 1]
         uncorrected = _uncorrected_foot(seg[s]["ajc"], toe, tib_y)
         anatomical = _uncorrected_foot(hee, toe, tib_y)

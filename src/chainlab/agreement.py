@@ -1,0 +1,142 @@
+"""How far chainlab's angles are from the outputs Vicon Nexus stored in the same capture.
+
+Most processed Vicon captures carry Nexus' own model outputs (``LKneeAngles``, ``LHFTBA`` ...).
+:func:`agreement` compares chainlab's kinematics of the capture with them, per output and
+component: the RMS and the largest difference (deg) over the frames both have. A lab runs it
+on its own captures before trusting chainlab with them; a marker-set or mapping mistake shows
+at once as a large difference.
+
+Rules (docs/kinematics.md, "Agreement with Nexus"):
+
+* an output is compared with the stored output of the same name, or of that name plus a point
+  suffix when the file uses one (Nexus 1.x writes e.g. ``LHipAnglesV``);
+* frames Nexus marks invalid (NaN in ``model_outputs``) and frames chainlab has no value for
+  are left out, and counted;
+* two triplets Nexus treats as one angle are counted as equal: every component is compared
+  modulo 360 deg, and per frame the nearer of chainlab's (x, y, z) and its other Cardan
+  solution (x + 180, 180 - y, z + 180) is taken (Nexus switches between the two to keep its
+  series continuous; docs/kinematics.md);
+* ``?TIBA`` leaves out the frames listed in the output's ``ofm_tiba_switch_frames`` (where the
+  pelvis' facing switches, Nexus writes a value no rule explains).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab.conventions import AXES
+
+#: Columns of the agreement table.
+COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg")
+#: Longest point suffix taken for a stored output's name (``LHipAnglesV``, ``LKneeAngles_PiG``).
+MAX_SUFFIX = 8
+
+
+def _wrap(d: np.ndarray) -> np.ndarray:
+    return d - 360.0 * np.round(d / 360.0)
+
+
+def equivalent_difference(ours: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """(n, 3) difference ours - stored (deg), each component modulo 360, per frame from the
+    nearer of ours and its other Cardan solution (x + 180, 180 - y, z + 180)."""
+    alt = ours * np.array([1.0, -1.0, 1.0]) + np.array([180.0, 180.0, 180.0])
+    d1, d2 = _wrap(ours - stored), _wrap(alt - stored)
+    with np.errstate(invalid="ignore"):
+        pick = np.abs(d2).sum(axis=-1) < np.abs(d1).sum(axis=-1)
+    return np.where(pick[:, None], d2, d1)
+
+
+def stored_name(name: str, stored: Iterable[str]) -> str | None:
+    """The stored output that `name` is compared with: the same name, else the one name that
+    is `name` plus a short point suffix; None when there is none (or several)."""
+    stored = list(stored)
+    if name in stored:
+        return name
+    found = [s for s in stored if s.startswith(name) and 0 < len(s) - len(name) <= MAX_SUFFIX
+             and not s[len(name)].islower()]
+    return found[0] if len(found) == 1 else None
+
+
+def agreement(capture: xr.Dataset, kinematics: xr.Dataset) -> pd.DataFrame:
+    """Per output of `kinematics` (:func:`chainlab.kinematics.compute_kinematics` of `capture`)
+    that `capture` stores, and per component x, y, z: frames compared, frames left out, RMS and
+    largest absolute difference (deg). Empty (with the columns) when the capture stores none.
+
+    Raises
+    ------
+    ValueError
+        The two Datasets do not cover the same frames (naming both files).
+    """
+    rows = []
+    if "model_outputs" not in capture or "angles" not in kinematics:
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+    stored_outputs = capture.output.values.tolist()
+    if not np.array_equal(capture.frame.values, kinematics.frame.values):
+        raise ValueError(
+            f"{capture.attrs.get('source_file', 'capture')}: frames {capture.frame.values[:1]}.."
+            f"{capture.frame.values[-1:]} differ from the kinematics' ({kinematics.attrs.get('dynamic_file', '')}: "
+            f"{kinematics.frame.values[:1]}..{kinematics.frame.values[-1:]}); compare a capture with its own kinematics")
+    switch = json.loads(kinematics.attrs.get("ofm_tiba_switch_frames", "{}") or "{}")
+    frames = kinematics.frame.values
+    for name in kinematics.output.values.tolist():
+        ref = stored_name(name, stored_outputs)
+        if ref is None:
+            continue
+        ours = kinematics.angles.sel(output=name).values
+        theirs = capture.model_outputs.sel(output=ref).values
+        d = equivalent_difference(ours, theirs)
+        if name in switch:
+            d[np.isin(frames, switch[name])] = np.nan
+        for j, axis in enumerate(AXES):
+            col = d[:, j]
+            ok = np.isfinite(col)
+            n = int(ok.sum())
+            rms = float(np.sqrt(np.mean(col[ok] ** 2))) if n else np.nan
+            mx = float(np.max(np.abs(col[ok]))) if n else np.nan
+            rows.append((name, axis, ref, n, int(len(col) - n), rms, mx))
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df.attrs = {"capture": capture.attrs.get("source_file", ""), "units": "deg"}
+    return df
+
+
+def largest(tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Over several captures' :func:`agreement` tables: per output and component the largest
+    RMS and largest difference (deg) and the total frames compared."""
+    df = pd.concat(list(tables), ignore_index=True)
+    order = list(dict.fromkeys(df.output))
+    out = (df.groupby(["output", "component"], sort=False)
+             .agg(frames=("frames", "sum"), rms_deg=("rms_deg", "max"), max_deg=("max_deg", "max"))
+             .reset_index())
+    out["output"] = pd.Categorical(out.output, order, ordered=True)
+    return out.sort_values(["output", "component"]).reset_index(drop=True).astype({"output": str})
+
+
+def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
+    """The table as text, one row per output: RMS and max (deg) of x, y, z, frames compared.
+
+    With `markdown`, a Markdown table (as in docs/kinematics.md)."""
+    if df.empty:
+        return "no stored outputs to compare with (the capture carries none of chainlab's outputs)"
+    wide = df.pivot_table(index="output", columns="component", values=["rms_deg", "max_deg"], sort=False)
+    frames = df.groupby("output", sort=False)["frames"].min()
+    head = ["output", "RMS x", "RMS y", "RMS z", "max x", "max y", "max z", "frames"]
+    lines = []
+    for name in dict.fromkeys(df.output):
+        vals = [wide.loc[name, ("rms_deg", a)] for a in AXES] + [wide.loc[name, ("max_deg", a)] for a in AXES]
+        lines.append([name] + [f"{v:.1e}" if np.isfinite(v) else "-" for v in vals] + [str(frames[name])])
+    title = f"chainlab - Nexus (deg), {df.attrs.get('capture', '')}".rstrip(", ")
+    if markdown:
+        out = [f"| {' | '.join(head)} |", "|" + "---|" * len(head)]
+        out += [f"| {' | '.join(row)} |" for row in lines]
+        return "\n".join(out)
+    width = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(width))
+    return "\n".join([title, fmt.format(*head)] + [fmt.format(*r) for r in lines])
+
+
+__all__ = ["agreement", "equivalent_difference", "format_agreement", "largest", "stored_name"]

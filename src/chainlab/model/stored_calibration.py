@@ -1,0 +1,175 @@
+"""The subject's calibration that Vicon Nexus stores in a processed capture, used without its static.
+
+Nexus writes the subject's calibration to the PROCESSING group of every capture it processes:
+Plug-in Gait's measurements (leg lengths, widths, ``InterAsisDistance``,
+``AsisTrocanterDistance`` as it used them), the static foot offsets ``?StaticPlantFlex`` and
+``?StaticRotOff`` (rad), ``?SoleDelta`` (mm), and the Oxford Foot Model's %-values
+(``%LMMAX`` ..., mm in the segment frames) with its options (``ProxFFfactor``,
+``TravelDirectionX``). These are exactly the values chainlab's static calibration produces
+(:func:`chainlab.model.pig.calibrate`, :func:`chainlab.model.ofm.calibrate`), so a walk whose
+static trial is lost can still be computed:
+
+* :func:`stored_calibration` reads them and says, per model, what is missing;
+* :func:`chainlab.model.marker_diameter.marker_diameter_from_outputs` recovers the marker diameter Nexus used when the file
+  does not store it (Nexus 1.4 does not): the knee and ankle joint centres Nexus writes
+  (``?FEO``, ``?TIO``) lie ``width / 2 + diameter / 2`` from the knee and ankle markers
+  (the chord function of :mod:`chainlab.model.pig`);
+* :func:`static_stand_in` builds the Dataset the kinematics take in place of the static
+  trial: the stored values in its PROCESSING group, the dynamic trial's markers (used only
+  where no stored value exists, which :func:`kinematics_from_stored` refuses for the foot
+  offsets and the OFM values);
+* :func:`kinematics_from_stored` runs :func:`chainlab.kinematics.compute_kinematics` so and
+  records ``calibration_source = "stored: FILE PROCESSING"``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from chainlab.errors import ModelInputError
+from chainlab.model import ofm, pig
+from chainlab.model.marker_diameter import ALIASES, marker_diameter_from_outputs
+from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
+
+#: Plug-in Gait's static foot offsets (rad), computed on the static trial.
+PIG_OFFSETS = tuple(f"{s}{n}" for s in pig.SIDES for n in ("StaticPlantFlex", "StaticRotOff"))
+#: The OFM's %-values (mm), computed on the static trial.
+OFM_VALUES = tuple(f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ")
+
+
+@dataclass
+class StoredCalibration:
+    """What a capture's PROCESSING group holds of the subject's calibration."""
+
+    file: str
+    values: dict[str, float]  # Nexus names and units (mm, rad, deg)
+    sources: dict[str, str] = field(default_factory=dict)  # name -> where it came from
+    missing: dict[str, list[str]] = field(default_factory=dict)  # model -> values lacking
+
+    def complete(self, model: str) -> bool:
+        return not self.missing.get(model)
+
+
+def _processing(ds: xr.Dataset) -> dict[str, float]:
+    if "measurement" not in ds.coords:
+        return {}
+    out = {}
+    for k, v in zip(ds.measurement.values.tolist(), ds.measurements.values.tolist()):
+        out[ALIASES.get(str(k), str(k))] = float(v)
+    return out
+
+
+def stored_calibration(ds: xr.Dataset) -> StoredCalibration:
+    """The calibration stored in `ds`'s PROCESSING group (see the module docstring).
+
+    A foot offset or OFM value counts as stored when all of its model's values are finite and
+    not all zero (a static trial stores zeros before it is calibrated). The marker diameter
+    comes from PROCESSING (``MarkerDiameter`` or ``Marker Diameter``), else from the stored
+    joint centres (:func:`marker_diameter_from_outputs`).
+    """
+    stored = _processing(ds)
+    name = str(ds.attrs.get("source_file", ""))
+    where = f"{name} PROCESSING"
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for k in (*PIG_REQUIRED, *PIG_OPTIONAL, "LSoleDelta", "RSoleDelta", "ProxFFfactor", "TravelDirectionX"):
+        v = stored.get(k)
+        if v is not None and np.isfinite(v):
+            values[k], sources[k] = v, where
+    missing: dict[str, list[str]] = {}
+    missing["pig"] = [k for k in PIG_REQUIRED if not values.get(k)]
+    for model, names in (("pig", PIG_OFFSETS), ("ofm", OFM_VALUES)):
+        got = {k: stored.get(k, np.nan) for k in names}
+        if all(np.isfinite(v) for v in got.values()) and any(v != 0.0 for v in got.values()):
+            values |= got
+            sources |= dict.fromkeys(names, where)
+        else:
+            missing.setdefault(model, [])
+            missing[model] += [k for k, v in got.items() if not np.isfinite(v)] or list(names)
+    if not values.get("InterAsisDistance"):
+        sources["InterAsisDistance"] = "the dynamic trial's ASIS markers (not stored)"
+    if not values.get("MarkerDiameter"):
+        found = marker_diameter_from_outputs(ds, stored)
+        if found is not None:
+            values["MarkerDiameter"], sources["MarkerDiameter"] = found
+    return StoredCalibration(name, values, sources, {k: v for k, v in missing.items() if v})
+
+
+def static_stand_in(dynamic: xr.Dataset, calibration: StoredCalibration | None = None) -> xr.Dataset:
+    """A Dataset that stands in for the static trial: `calibration`'s values (default: those
+    stored in `dynamic`) as its PROCESSING group, and the first 1,000 frames of the dynamic
+    trial's markers (a Plug-in Gait static marker the walk lacks, e.g. the heel, is added as
+    NaN; it is only used for values that are stored)."""
+    cal = calibration if calibration is not None else stored_calibration(dynamic)
+    ds = dynamic.isel(frame=slice(0, 1000))
+    present = set(ds.marker.values.tolist())
+    lacking = [m for m in pig.MARKERS if m not in present and m not in pig.DYNAMIC_MARKERS]
+    if lacking:
+        ds = ds.reindex(marker=ds.marker.values.tolist() + lacking)
+    names = list(cal.values)
+    out = ds.drop_dims("measurement") if "measurement" in ds.dims else ds
+    out = out.assign_coords(measurement=np.array(names, dtype=str))
+    out["measurements"] = ("measurement", np.array([cal.values[n] for n in names], dtype=float),
+                           {"units": "Nexus units", "long_name": "stored calibration (PROCESSING)"})
+    out.attrs = {**dynamic.attrs, "source_file": "", "source_sha256": "",
+                 "stand_in_for_static": f"calibration stored in {cal.file} PROCESSING"}
+    return out
+
+
+def kinematics_from_stored(dynamic: xr.Dataset, options=None) -> xr.Dataset:
+    """:func:`chainlab.kinematics.compute_kinematics` of `dynamic` without a static trial:
+    calibrated by what its PROCESSING group stores.
+
+    A requested model whose calibration is not stored is left out when ``options.partial``
+    (named in ``models_left_out``), else :class:`~chainlab.errors.ModelInputError` names the
+    values lacking. The output's ``calibration_source`` says the calibration was stored, and
+    ``static_file`` is empty.
+    """
+    from dataclasses import replace
+
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+
+    opt = options or KinematicsOptions()
+    cal = stored_calibration(dynamic)
+    name = dynamic.attrs.get("source_file", "dynamic trial")
+    needs = {"pig": ("pig",), "ofm": ("pig", "ofm")}  # the OFM tibia needs Plug-in Gait's joint centres
+    lacking = {}
+    present = set(dynamic.marker.values.tolist())
+    markers = {"pig": pig.DYNAMIC_MARKERS, "ofm": tuple(f"{s}{m}" for s in pig.SIDES for m in ofm.DYNAMIC)}
+    for model in opt.models:
+        if not set(markers.get(model, ())) <= present:
+            continue  # the kinematics name the markers missing (or leave the model out)
+        rest = [k for part in needs.get(model, ()) for k in cal.missing.get(part, []) if k not in opt.subject]
+        if rest:
+            lacking[model] = rest
+    if lacking and not opt.partial:
+        text = "; ".join(f"{m}: {', '.join(v[:6])}{' ...' if len(v) > 6 else ''}" for m, v in lacking.items())
+        raise ModelInputError(f"{name}: no static trial and the calibration is not stored in its PROCESSING "
+                              f"group ({text}); give the static trial or the values under `subject`")
+    run = [m for m in opt.models if m not in lacking]
+    out = compute_kinematics(dynamic, static_stand_in(dynamic, cal), replace(opt, models=tuple(run)))
+    left_out = json.loads(out.attrs.get("models_left_out", "{}") or "{}")
+    for m, v in lacking.items():
+        left_out[m] = f"calibration not stored: {', '.join(v)}"
+    src = f"stored: {cal.file} PROCESSING"
+    out.attrs |= {
+        "static_file": "", "static_sha256": "", "calibration_source": src,
+        "calibration_value_sources": json.dumps(cal.sources, sort_keys=True),
+        "models_left_out": json.dumps(left_out), "partial": int(bool(left_out)),
+    }
+    if "measurement_sources" in out.attrs:
+        origin = json.loads(out.attrs["measurement_sources"])
+        out.attrs["measurement_sources"] = json.dumps(
+            {k: (src if v == "static" else v) for k, v in origin.items()}, sort_keys=True)
+    for key in ("pig_static_offsets_source", "ofm_calibration_source"):
+        if key in out.attrs and out.attrs[key] != "config":
+            out.attrs[key] = src
+    return out
+
+
+__all__ = ["StoredCalibration", "kinematics_from_stored", "marker_diameter_from_outputs",
+           "static_stand_in", "stored_calibration"]
