@@ -2,20 +2,20 @@
 
     python bench/nexus_agreement.py [ROOT ...]    (default: data/biomechzoo and ../shared's)
 
-Prints a Markdown table: one row per trial and output, RMS (deg) of x, y, z. TIBA leaves out
-the frame at each switch of the pelvis' facing, where Nexus writes a value no rule explains.
+Prints a Markdown table: one row per trial and output, RMS (deg) of x, y, z, then the largest
+RMS per output over all trials (docs/kinematics.md's table). The comparison is
+:func:`chainlab.agreement.agreement` (TIBA leaves out the frame at each switch of the pelvis'
+facing, where Nexus writes a value no rule explains; frames Nexus marks invalid are left out).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from chainlab import read_c3d
+from chainlab.agreement import agreement, largest
 from chainlab.kinematics import compute_kinematics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def main(roots: list[Path]) -> None:
     seen = set()
     print("| trial | output | x | y | z |")
     print("|---|---|---|---|---|")
-    worst: dict[str, np.ndarray] = {}
+    tables = []
     for root in roots:
         for subject in sorted(p for p in root.iterdir() if p.is_dir()):
             static = read_c3d(next((subject / "Static").glob("*.c3d")))
@@ -36,20 +36,16 @@ def main(roots: list[Path]) -> None:
                     continue
                 seen.add(path.name)
                 dyn = read_c3d(path)
-                kin = compute_kinematics(dyn, static)
-                for name in kin.output.values:
-                    if name not in dyn.output.values:
-                        continue
-                    d = kin.angles.sel(output=name).values - dyn.model_outputs.sel(output=name).values
-                    if name.endswith("TIBA"):  # Nexus' unexplained frame at each facing switch
-                        skip = json.loads(kin.attrs["ofm_tiba_switch_frames"]).get(name, [])
-                        d[np.isin(kin.frame.values, skip)] = np.nan
-                    rms = np.sqrt(np.nanmean(d**2, axis=0))
-                    worst[name] = np.fmax(worst.get(name, rms), rms)
-                    print(f"| {path.stem} ({cond}) | {name} | {rms[0]:.1e} | {rms[1]:.1e} | {rms[2]:.1e} |")
+                table = agreement(dyn, compute_kinematics(dyn, static))
+                tables.append(table)
+                for name, rows in table.groupby("output", sort=False):
+                    x, y, z = rows.rms_deg.tolist()
+                    print(f"| {path.stem} ({cond}) | {name} | {x:.1e} | {y:.1e} | {z:.1e} |")
+    worst = largest(tables)
     print("\n| output | max RMS x | y | z |\n|---|---|---|---|")
-    for name, w in worst.items():
-        print(f"| {name} | {w[0]:.1e} | {w[1]:.1e} | {w[2]:.1e} |")
+    for name, rows in worst.groupby("output", sort=False):
+        x, y, z = rows.rms_deg.tolist()
+        print(f"| {name} | {x:.1e} | {y:.1e} | {z:.1e} |")
 
 
 if __name__ == "__main__":

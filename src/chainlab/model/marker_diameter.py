@@ -21,7 +21,7 @@ ALIASES = {"Marker Diameter": "MarkerDiameter"}
 #: Joint centres Nexus writes as Plug-in Gait bone origins: (point, marker, width) per side.
 _CHORDS = (("FEO", "KNE", "KneeWidth"), ("TIO", "ANK", "AnkleWidth"))
 #: Largest spread (mm) between the chord estimates of the marker radius for the diameter to be
-#: taken from them: they agree within 0.04 mm in the Nexus files seen (float32 storage); a larger
+#: taken from them: they agree to 1e-3 mm in every Nexus file seen (float32 storage); a larger
 #: spread means the joint centres were not made by the chord function with the stored widths
 #: (knee alignment device, medial markers, widths edited after processing).
 DIAMETER_SPREAD_MM = 0.5
