@@ -109,3 +109,14 @@ def test_shared_walks_reproduce_the_documented_table():
     worst = largest(agreement(*_run(d, s)) for d, s in _trials(root)).set_index(["output", "component"])
     for key, value in documented.items():
         assert float(f"{worst.loc[key, 'rms_deg']:.1e}") == pytest.approx(value, rel=0.06), key
+
+
+def test_agree_files_without_a_static_uses_the_stored_calibration():
+    from chainlab.agreement import agree_files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = agree_files(STUDY / "HC033A" / "Straight" / "HC033A10.c3d")
+    assert table.attrs["calibration"] == "stored: HC033A10.c3d PROCESSING"
+    knee = table[table.output.str.endswith("KneeAngles")]
+    assert len(knee) == 6 and (knee.rms_deg < 1e-4).all()

@@ -128,3 +128,18 @@ def test_ktk_walk_thigh_marker_is_named():
     relabelled = dyn.assign_coords(marker=[{"LTHI": "LTHI_KTK", "RTHI": "RTHI_KTK", "LTHI2": "LTHI",
                                             "RTHI2": "RTHI"}.get(m, m) for m in dyn.marker.values.tolist()])
     assert check_trial(relabelled, None, _kin(relabelled, relabelled)) == []
+
+
+def test_labels_swapped_in_the_file_are_named(tmp_path):
+    """The swap written into a copy of the capture (ezc3d), read back as a lab would."""
+    ezc3d = pytest.importorskip("ezc3d")
+    c = ezc3d.c3d(str(STUDY / "HC030A" / "Straight" / "HC030A05.c3d"))
+    labels = list(c["parameters"]["POINT"]["LABELS"]["value"])
+    i, j = labels.index("LKNE"), labels.index("LTHI")
+    labels[i], labels[j] = labels[j], labels[i]
+    c["parameters"]["POINT"]["LABELS"]["value"] = labels
+    c.write(str(tmp_path / "swapped.c3d"))
+    dyn, static = _read(tmp_path / "swapped.c3d"), _static("HC030A")
+    problems = check_trial(dyn, static, _kin(dyn, static))
+    assert {("segment_length", "LKNE"), ("segment_length", "LTHI"), ("thigh_wand_direction", "LTHI")} <= _named(problems)
+    assert ("angle_range", "LKneeAngles") in _named(problems)  # measured: flexion -68..4 deg

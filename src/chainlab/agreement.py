@@ -139,4 +139,29 @@ def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
     return "\n".join([title, fmt.format(*head)] + [fmt.format(*r) for r in lines])
 
 
-__all__ = ["agreement", "equivalent_difference", "format_agreement", "largest", "stored_name"]
+
+
+def agree_files(capture_path, static_path=None, options=None) -> pd.DataFrame:
+    """:func:`agreement` of a capture file: its kinematics computed with `static_path`, or,
+    without one, from the calibration stored in the capture
+    (:func:`chainlab.model.stored_calibration.kinematics_from_stored`), models whose markers are
+    missing left out. The table's ``attrs`` say which calibration was used."""
+    from dataclasses import replace
+
+    from chainlab.io.c3d import read_c3d
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+    from chainlab.model.stored_calibration import kinematics_from_stored
+
+    opt = replace(options or KinematicsOptions(), partial=True)
+    capture = read_c3d(capture_path)
+    if static_path is None:
+        kin = kinematics_from_stored(capture, opt)
+    else:
+        kin = compute_kinematics(capture, read_c3d(static_path), opt)
+    table = agreement(capture, kin)
+    table.attrs |= {"calibration": kin.attrs.get("calibration_source", f"static {kin.attrs.get('static_file', '')}"),
+                    "models": kin.attrs.get("models", ""), "models_left_out": kin.attrs.get("models_left_out", "")}
+    return table
+
+
+__all__ = ["agree_files", "agreement", "equivalent_difference", "format_agreement", "largest", "stored_name"]
