@@ -42,6 +42,7 @@ def test_walk_from_its_stored_calibration_equals_the_static_run_and_nexus(hc030a
     assert out.attrs["static_file"] == ""
     assert out.attrs["pig_static_offsets_source"].startswith("stored")
     assert out.attrs["ofm_calibration_source"].startswith("stored")
+    assert out.attrs["calibration_not_applied"] == "{}"  # HC030A: every such option 0
     assert list(out.output.values) == list(with_static.output.values)
     diff = np.abs(out.angles.values - with_static.angles.values)
     assert np.nanmax(diff) < 0.1  # measured: 0 (the static stores the same values)
@@ -115,3 +116,15 @@ def test_nexus_14_flat_foot_walk_from_its_stored_calibration():
         dyn = read_c3d(motion)
         out = kinematics_from_stored(dyn, KinematicsOptions(models=("pig",)))
     assert agreement(dyn, out).rms_deg.max() < 1e-3
+
+
+def test_stored_options_chainlab_does_not_apply_are_listed():
+    path = VENDORS / "ktk_walk.c3d"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = stored_calibration(read_c3d(path))
+    assert cal.not_applied["LThighRotation"] == pytest.approx(-1.741, abs=1e-3)
+    assert {"RShankRotation", "LAnkleAbAdd"} <= set(cal.not_applied)
+    assert cal.values["MarkerDiameter"] == 9.5 and "joint centres" in cal.sources["MarkerDiameter"]

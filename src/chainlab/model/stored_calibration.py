@@ -41,6 +41,13 @@ PIG_OFFSETS = tuple(f"{s}{n}" for s in pig.SIDES for n in ("StaticPlantFlex", "S
 OFM_VALUES = tuple(f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ")
 
 
+#: Options Nexus stores that chainlab does not apply (a non-zero value makes its angles differ
+#: from Nexus'): Plug-in Gait's knee-alignment-device offsets and static ankle ab/adduction, the
+#: OFM's floor-referenced forefoot and flat hindfoot options.
+NOT_APPLIED = tuple(f"{s}{n}" for s in pig.SIDES for n in ("ThighRotation", "ShankRotation", "AnkleAbAdd",
+                                                          "UseFloorFF", "HindFootFlat")) + ("UseFloorFF",)
+
+
 @dataclass
 class StoredCalibration:
     """What a capture's PROCESSING group holds of the subject's calibration."""
@@ -49,6 +56,7 @@ class StoredCalibration:
     values: dict[str, float]  # Nexus names and units (mm, rad, deg)
     sources: dict[str, str] = field(default_factory=dict)  # name -> where it came from
     missing: dict[str, list[str]] = field(default_factory=dict)  # model -> values lacking
+    not_applied: dict[str, float] = field(default_factory=dict)  # stored, non-zero, not applied
 
     def complete(self, model: str) -> bool:
         return not self.missing.get(model)
@@ -96,7 +104,8 @@ def stored_calibration(ds: xr.Dataset) -> StoredCalibration:
         found = marker_diameter_from_outputs(ds, stored)
         if found is not None:
             values["MarkerDiameter"], sources["MarkerDiameter"] = found
-    return StoredCalibration(name, values, sources, {k: v for k, v in missing.items() if v})
+    ignored = {k: stored[k] for k in NOT_APPLIED if stored.get(k) and np.isfinite(stored[k])}
+    return StoredCalibration(name, values, sources, {k: v for k, v in missing.items() if v}, ignored)
 
 
 def static_stand_in(dynamic: xr.Dataset, calibration: StoredCalibration | None = None) -> xr.Dataset:
@@ -160,6 +169,7 @@ def kinematics_from_stored(dynamic: xr.Dataset, options=None) -> xr.Dataset:
         "static_file": "", "static_sha256": "", "calibration_source": src,
         "calibration_value_sources": json.dumps(cal.sources, sort_keys=True),
         "models_left_out": json.dumps(left_out), "partial": int(bool(left_out)),
+        "calibration_not_applied": json.dumps(cal.not_applied, sort_keys=True),
     }
     if "measurement_sources" in out.attrs:
         origin = json.loads(out.attrs["measurement_sources"])
@@ -171,5 +181,5 @@ def kinematics_from_stored(dynamic: xr.Dataset, options=None) -> xr.Dataset:
     return out
 
 
-__all__ = ["StoredCalibration", "kinematics_from_stored", "marker_diameter_from_outputs",
+__all__ = ["NOT_APPLIED", "StoredCalibration", "kinematics_from_stored", "marker_diameter_from_outputs",
            "static_stand_in", "stored_calibration"]
