@@ -143,3 +143,18 @@ def test_labels_swapped_in_the_file_are_named(tmp_path):
     problems = check_trial(dyn, static, _kin(dyn, static))
     assert {("segment_length", "LKNE"), ("segment_length", "LTHI"), ("thigh_wand_direction", "LTHI")} <= _named(problems)
     assert ("angle_range", "LKneeAngles") in _named(problems)  # measured: flexion -68..4 deg
+
+
+def test_shared_biomechzoo_and_nexus_14_walks_have_no_problem():
+    root = VENDORS.parent / "biomechzoo"
+    if not root.is_dir():
+        pytest.skip(f"{root} not found")
+    pairs = [(next((s / c).glob("*.c3d")), next((s / "Static").glob("*.c3d")))
+             for s in sorted(p for p in root.iterdir() if p.is_dir()) for c in ("Straight", "Turn")]
+    pairs += [(VENDORS / "PiG_Motion-FlatFoot-Full.c3d", VENDORS / "PiG_Calibration-FlatFoot-Full.c3d"),
+              (VENDORS / "PiG_Motion3_FF.c3d", VENDORS / "PiG_Calibration3_FF.c3d")]
+    assert len(pairs) == 14
+    for dyn_path, static_path in pairs:
+        dyn, static = _read(dyn_path), _read(static_path)
+        problems = check_trial(dyn, static, _kin(dyn, static))
+        assert problems == [], format_problems(problems, dyn_path.name)
