@@ -88,3 +88,11 @@ def test_a_cluster_marker_on_another_segment_is_not_fitted(walk):
     rebuilt, report = rebuild_markers(wrong.drop_sel(marker="LSHN"), static)
     assert "LSHN" not in report
     assert "LSHN" not in rebuilt.marker.values
+
+
+def test_a_marker_the_static_lacks_is_named(walk):
+    dyn, static, _ = walk
+    with pytest.raises(ModelInputError, match="LSHN.*HC030A01.c3d lacks it"):
+        rebuild_markers(dyn.drop_sel(marker="LSHN"), static.drop_sel(marker="LSHN"), only=["LSHN"])
+    with pytest.raises(ModelInputError, match="LKJC belong"):
+        rebuild_markers(dyn, static, only=["LKJC"])

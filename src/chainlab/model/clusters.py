@@ -138,6 +138,10 @@ def rebuild_markers(dynamic: xr.Dataset, static: xr.Dataset, *, clusters: Mappin
     report: dict[str, Rebuilt] = {}
     for cname, members in sets.items():
         shape = static_shape(static, members)
+        lacking = [m for m in members if only is not None and m in only and m not in shape]
+        if lacking:
+            raise ModelInputError(f"{dynamic.attrs.get('source_file', '')}: {', '.join(lacking)} cannot be rebuilt: "
+                                  f"the static trial {static.attrs.get('source_file', '')} lacks it")
         targets = [m for m in members if m in shape and (only is None or m in only)]
         for target in targets:
             cur = xyz[:, index[target]] if target in index else np.full((n, 3), np.nan)
