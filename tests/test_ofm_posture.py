@@ -52,9 +52,9 @@ def _wrapped_rms(ours, nexus, keep=None):
 @pytest.mark.parametrize("condition", ["Static", "Straight", "Turn"])
 @pytest.mark.parametrize("subject", _subjects(), ids=lambda p: p.name)
 def test_arch_height_index_equals_nexus(cache, subject, condition):
-    """ArchHeightIndex within 0.02 (dynamic; measured 0.0005) and 0.15 (static; measured
-    0.11) of Nexus' (bar of the issue: 0.5); the arch height in mm within 0.25 mm of Nexus'
-    index times its foot length (bar: 0.5 mm)."""
+    """ArchHeightIndex within 0.001 (walks; measured < 1e-5) and 0.15 (static; measured
+    0.11) RMS of Nexus' (bar of the issue: 0.5); the arch height in mm within 0.25 mm of
+    Nexus' index times its foot length (measured 0.18 static; bar: 0.5 mm)."""
     ds, kin, post = _posture(cache, subject, condition)
     length = dict(zip(ds.measurement.values.astype(str), ds.measurements.values))
     for s in "LR":
@@ -63,7 +63,7 @@ def test_arch_height_index_equals_nexus(cache, subject, condition):
         np.testing.assert_allclose(point, nexus, atol=1e-4)
         ours = post.arch.sel(arch_output=f"{s}ArchHeightIndex").values
         rms = np.sqrt(np.nanmean((ours - nexus) ** 2))
-        assert rms < (0.15 if condition == "Static" else 0.02), f"{s}ArchHeightIndex RMS {rms}"
+        assert rms < (0.15 if condition == "Static" else 1e-3), f"{s}ArchHeightIndex RMS {rms}"
         height = post.arch.sel(arch_output=f"{s}ArchHeight").values
         expected = nexus * length[f"{s}FootLength"] / 100.0
         assert np.sqrt(np.nanmean((height - expected) ** 2)) < 0.25

@@ -22,8 +22,8 @@ translated.
   ground.
 
 Marker names are written as chainlab has them (Plug-in Gait / OFM: LASI, RASI, LKNE, LHEE,
-...): the OpenSim model's marker set must use those names, or `rename` maps them (docs/gait.md
-"OpenSim files" lists the mapping to gait2392's).
+...): the OpenSim model's marker set must use those names, or `rename` maps them (docs/gait.md,
+"OpenSim files").
 """
 
 from __future__ import annotations
