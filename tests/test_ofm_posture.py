@@ -123,3 +123,22 @@ def test_angles_of_known_rotations():
     tib = lab @ compose("yxz", np.radians(abc))
     np.testing.assert_allclose(femur_tibia(lab, tib, "L"), abc * [1, -1, -1], atol=1e-9)
     np.testing.assert_allclose(femur_tibia(lab, tib, "R"), abc, atol=1e-9)
+
+
+def test_arch_of_a_piece_with_the_trial_means_equals_the_whole(cache):
+    from chainlab.model.ofm import cluster_means
+    from chainlab.model.ofm_posture import FOREFOOT, arch_calibration, arch_height
+
+    subject = _subjects()[0]
+    ds, kin, post = _posture(cache, subject, "Straight")
+    static = read_c3d(_trial(subject, "Static"))
+    cal, _ = arch_calibration(static)
+    mk = {m: kin.markers.sel(marker=m).values for m in kin.marker.values.astype(str)}
+    piece = {m: v[40:90] for m, v in mk.items()}
+    for s in "LR":
+        means = cluster_means([mk[f"{s}{m}"] for m in FOREFOOT])
+        h, index = arch_height(piece, cal, s, means)
+        np.testing.assert_allclose(index, post.arch.sel(arch_output=f"{s}ArchHeightIndex").values[40:90], atol=1e-12)
+        # the piece's own means give another (slightly different) smoothing
+        h2, _ = arch_height(piece, cal, s)
+        assert np.abs(h2 - h).max() > 0

@@ -106,14 +106,17 @@ def calibrate_arch(static: Mapping[str, np.ndarray], marker_diameter: float) -> 
     return out
 
 
-def arch_height(markers: Mapping[str, np.ndarray], cal: Mapping[str, float], side: str) -> tuple[np.ndarray, np.ndarray]:
+def arch_height(markers: Mapping[str, np.ndarray], cal: Mapping[str, float], side: str,
+                means: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(arch height (n,) m, ArchHeightIndex (n,) % of foot length) of one side.
 
     `markers`: ?P1M ?D5M ?TOE ?P5M (m); `cal`: :func:`calibrate_arch` (or Nexus' %-values
-    and ``?FootLength``, mm).
+    and ``?FootLength``, mm); `means`: the forefoot cluster's trial-mean positions
+    (:func:`chainlab.model.ofm.cluster_means` of P1M D5M TOE P5M) when `markers` hold only
+    some frames of the trial (default: computed from `markers`).
     """
     s = side
-    p1m, d5m, toe, p5m = _forefoot(markers, s)
+    p1m, d5m, toe, p5m = _forefoot(markers, s, means)
     origin, r = _lateral_frame(d5m, toe, p5m)
     rebuilt = {n: to_lab(r, origin, np.array([cal[f"%{s}{n}{a}"] for a in "XYZ"]) * MM) for n in LATERAL}
     foot = _plane_projection(rebuilt["P1Mlat"], rebuilt["D1Mlat"], d5m, p5m)
@@ -142,7 +145,8 @@ def arch_calibration(static_ds: xr.Dataset) -> tuple[dict[str, float], str]:
 # --------------------------------------------------------------------------- dataset
 
 
-def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = False) -> xr.Dataset:
+def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = False,
+                forefoot_means: Mapping[str, np.ndarray] | None = None) -> xr.Dataset:
     """HFTFL, FETBA and the arch measures of one trial.
 
     Parameters
@@ -154,6 +158,9 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
         The subject's static trial (:func:`chainlab.io.c3d.read_c3d`): the arch calibration.
     travel_x : bool
         PROCESSING TravelDirectionX (the facing rule of HFTFL).
+    forefoot_means : dict, optional
+        Side -> the forefoot cluster's trial-mean positions, for a piece of a trial
+        (:func:`arch_height`). The angles' continuity is that of the frames given.
 
     Returns
     -------
@@ -179,7 +186,7 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
         angles[f"{s}HFTFL"] = hindfoot_to_floor(hind, facing, s)
         angles[f"{s}FETBA"] = femur_tibia(axes.sel(segment=f"{long}Femur").values,
                                           axes.sel(segment=f"{long}OFMTibia").values, s)
-        h, index = arch_height(mk, cal, s)
+        h, index = arch_height(mk, cal, s, None if forefoot_means is None else forefoot_means[s])
         arch[f"{s}ArchHeight"] = h / MM
         arch[f"{s}ArchHeightIndex"] = index
     names = list(angles)
