@@ -61,6 +61,13 @@ def test_trc_gaps_are_empty_fields(tmp_path):
     _, _, _, xyz = _read_trc(path)
     assert np.isnan(xyz[2]).all() and np.isfinite(xyz[[0, 1, 3, 4]]).all()
     assert "\t\t\t" in path.read_text().split("\n")[8]
+    try:
+        import opensim as osim
+    except ImportError:
+        return
+    col = osim.TimeSeriesTableVec3(str(path)).getDependentColumn("A")
+    back = np.array([[col[i][k] for k in range(3)] for i in range(5)])
+    assert np.isnan(back[2]).all() and np.isfinite(back[[0, 1, 3, 4]]).all()  # OpenSim reads the gap as NaN
 
 
 def test_walk_direction_found():
