@@ -9,7 +9,8 @@ translated.
 
 * ``.trc`` (OpenSim's TRCFileAdapter format, PathFileType 4): Frame#, Time, then X Y Z per
   marker in the units the header names (``mm`` or ``m``); a marker missing in a frame is
-  written as empty fields (OpenSim reads NaN).
+  written as ``NaN`` (OpenSim 4 reads it as NaN; empty fields, the older habit, are dropped by
+  its reader at the end of a line).
 * ``.mot`` (version 1 storage, ``inDegrees=no``): per foot ``{l,r}_ground_force_v{x,y,z}``
   (N), ``{l,r}_ground_force_p{x,y,z}`` (m, the centre of pressure) and
   ``{l,r}_ground_torque_{x,y,z}`` (N·m, the free moment about the centre of pressure), the
@@ -71,7 +72,7 @@ def travel_axis(ds: xr.Dataset) -> str:
 
 
 def _number(v: float) -> str:
-    return "" if not np.isfinite(v) else f"{v:.6f}"
+    return "NaN" if not np.isfinite(v) else f"{v:.6f}"
 
 
 def write_trc(path: str | os.PathLike, time: np.ndarray, markers: Mapping[str, np.ndarray], *,
