@@ -9,7 +9,8 @@ from chainlab import read_c3d
 from chainlab.kinematics import compute_kinematics
 from chainlab.model import ofm
 from chainlab.model.geometry import compose, frame
-from chainlab.model.ofm_posture import femur_tibia, hindfoot_to_floor, ofm_posture
+from chainlab.model.ofm import cluster_means
+from chainlab.model.ofm_posture import FOREFOOT, arch_calibration, arch_height, femur_tibia, hindfoot_to_floor, ofm_posture
 
 from .conftest import SHARED, STUDY
 
@@ -126,9 +127,6 @@ def test_angles_of_known_rotations():
 
 
 def test_arch_of_a_piece_with_the_trial_means_equals_the_whole(cache):
-    from chainlab.model.ofm import cluster_means
-    from chainlab.model.ofm_posture import FOREFOOT, arch_calibration, arch_height
-
     subject = _subjects()[0]
     ds, kin, post = _posture(cache, subject, "Straight")
     static = read_c3d(_trial(subject, "Static"))

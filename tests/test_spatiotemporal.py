@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from chainlab import read_c3d
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import c3d_events
 from chainlab.gait.spatiotemporal import COLUMNS, spatiotemporal, summary
+from chainlab.simulate import Condition, SimulationOptions, load_template, simulate_study
 
 from .conftest import SHARED, STUDY
 
@@ -90,16 +93,12 @@ def test_missing_markers_are_named():
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    from chainlab.simulate import Condition, SimulationOptions, load_template, simulate_study
-
     static = STUDY / "HC030A/Static/HC030A01.c3d"
     walk = STUDY / "HC030A/Straight/HC030A05.c3d"
     out = tmp_path_factory.mktemp("walk")
     opt = SimulationOptions(subjects=1, conditions=(Condition("control"),), trials=1, cycles=4, seed=3,
                             stride_sd=0.0, plates=False)
     sheet = simulate_study(static, walk, out, opt)
-    import json
-
     scale = json.loads((out / "truth.json").read_text())["trials"][0]["scale"]
     return read_c3d(out / sheet.dynamic[0]), load_template(static, walk), scale
 
