@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from chainlab import read_c3d
-from chainlab.io.opensim import (export_trial, foot_loads, lab_to_opensim, plates_at_points, travel_axis,
-                                 write_grf_mot, write_trc)
+from chainlab.io.opensim import export_trial, foot_loads, lab_to_opensim, plates_at_points, travel_axis, write_trc
 
 from .conftest import STUDY
 
