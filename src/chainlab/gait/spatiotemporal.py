@@ -1,0 +1,154 @@
+"""Spatiotemporal gait parameters per cycle and side, from the events and the foot markers.
+
+A cycle of side X runs from X's foot strike (t0) through X's foot off (tf) to X's next strike
+(t1) (:func:`chainlab.gait.cycles.find_cycles`); within it the opposite foot's off (too)
+and strike (to) are the ones after t0. With T = t1 - t0, heels H (``?HEE``) and toes
+(``?TOE``) linearly interpolated at the event times, horizontal = the lab's x-y plane (lab
+vertical +z, as everywhere in chainlab):
+
+* ``stride_time_s`` T; ``cadence_steps_per_min`` 120 / T (two steps per stride);
+* ``stride_length_m`` |H_X(t1) - H_X(t0)| horizontal; the stride's direction d is the
+  direction of progression of the cycle; ``walking_speed_m_per_s`` stride length / T;
+* ``step_length_m`` (H_X(t1) - H_opp(to)) · d: how far X lands ahead of the opposite heel;
+* ``step_width_m`` the horizontal distance of H_opp(to) from the line H_X(t0) H_X(t1);
+* ``stance_pct`` 100 (tf - t0) / T, ``swing_pct`` 100 - stance; ``double_support_pct``
+  100 ((too - t0) + (tf - to)) / T (both feet down: loading and pre-swing);
+  ``single_support_pct`` 100 (to - too) / T (the opposite foot in swing);
+* ``foot_progression_deg`` at mid-stance ((t0 + tf) / 2): the angle of the horizontal
+  heel-to-toe line against d, internal rotation (toe in) positive, as Nexus'
+  ``?FootProgressAngles`` z.
+
+A cycle whose opposite events are missing or out of order gets NaN in the columns that need
+them (its row stays); so does a cycle with a marker gap at an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab.gait.cycles import find_cycles
+from chainlab.gait.events import OFF, STRIKE
+
+#: Output columns -> units.
+COLUMNS = {
+    "stride_time_s": "s",
+    "cadence_steps_per_min": "steps/min",
+    "walking_speed_m_per_s": "m/s",
+    "stride_length_m": "m",
+    "step_length_m": "m",
+    "step_width_m": "m",
+    "stance_pct": "% of cycle",
+    "swing_pct": "% of cycle",
+    "single_support_pct": "% of cycle",
+    "double_support_pct": "% of cycle",
+    "foot_progression_deg": "deg (internal +)",
+}
+OPPOSITE = {"Left": "Right", "Right": "Left"}
+
+
+def _sample(time: np.ndarray, xyz: np.ndarray, t: float) -> np.ndarray:
+    """(3,) marker position at time t, linear between frames; NaN outside or next to a gap."""
+    if not np.isfinite(t) or t < time[0] or t > time[-1]:
+        return np.full(3, np.nan)
+    i = int(np.clip(np.searchsorted(time, t) - 1, 0, len(time) - 2))
+    w = (t - time[i]) / (time[i + 1] - time[i])
+    return (1.0 - w) * xyz[i] + w * xyz[i + 1]
+
+
+def _markers(markers: xr.Dataset | Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    if isinstance(markers, xr.Dataset):
+        present = set(markers.marker.values.astype(str).tolist())
+        missing = [n for n in names if n not in present]
+        if missing:
+            where = markers.attrs.get("source_file", "trial")
+            raise KeyError(f"{where}: spatiotemporal parameters need the markers {missing}; not found")
+        return {n: markers.markers.sel(marker=n).values for n in names}
+    missing = [n for n in names if n not in markers]
+    if missing:
+        raise KeyError(f"spatiotemporal parameters need the markers {missing}; not found")
+    return {n: np.asarray(markers[n], float) for n in names}
+
+
+def _first_after(times: np.ndarray, t: float, before: float) -> float:
+    inside = times[(times > t) & (times < before)]
+    return float(inside[0]) if inside.size else np.nan
+
+
+def spatiotemporal(events: pd.DataFrame, markers: xr.Dataset | Mapping[str, np.ndarray],
+                   time: np.ndarray | None = None, *, heel: str = "HEE", toe: str = "TOE") -> pd.DataFrame:
+    """Spatiotemporal parameters of every complete cycle of a trial.
+
+    Parameters
+    ----------
+    events : DataFrame
+        ``side`` ("Left"/"Right"), ``label`` ("Foot Strike"/"Foot Off"), ``time`` (s), as
+        :func:`chainlab.gait.events.gait_events` gives.
+    markers : Dataset or dict
+        A trial (:func:`chainlab.read_c3d`, or kinematics output: ``markers`` (frame, marker,
+        axis) in m, ``time`` (s)) or a dict of (n, 3) arrays in m with `time`.
+    time : (n,) ndarray, optional
+        Frame times (s) when `markers` is a dict.
+    heel, toe : str
+        Marker names without the side letter.
+
+    Returns
+    -------
+    DataFrame
+        One row per cycle: ``side``, ``cycle``, ``start``, ``foot_off``, ``end`` (s) and
+        :data:`COLUMNS` (units in the names; ``DataFrame.attrs["units"]`` maps each).
+    """
+    names = [f"{s}{m}" for s in "LR" for m in (heel, toe)]
+    mk = _markers(markers, names)
+    if time is None:
+        if not isinstance(markers, xr.Dataset):
+            raise ValueError("spatiotemporal: give `time` (s) with a dict of marker arrays")
+        time = markers.time.values
+    time = np.asarray(time, float)
+    cycles = find_cycles(events).cycles
+    rows = []
+    for c in cycles.itertuples(index=False):
+        s, opp = c.side[0], OPPOSITE[c.side][0]
+        ev = events[events.side == OPPOSITE[c.side]]
+        too = _first_after(ev[ev.label == OFF].time.to_numpy(float), c.start, c.end)
+        to = _first_after(ev[ev.label == STRIKE].time.to_numpy(float), c.start, c.end)
+        if not (too < to <= c.foot_off):  # loading, single support, pre-swing in this order
+            too = to = np.nan
+        T = c.end - c.start
+        h0, h1 = _sample(time, mk[s + heel], c.start), _sample(time, mk[s + heel], c.end)
+        ho = _sample(time, mk[opp + heel], to)
+        stride = (h1 - h0)[:2]
+        length = float(np.hypot(*stride))
+        d = stride / length if length > 0 else np.full(2, np.nan)
+        normal = np.array([-d[1], d[0]])
+        mid = 0.5 * (c.start + c.foot_off)
+        foot = (_sample(time, mk[s + toe], mid) - _sample(time, mk[s + heel], mid))[:2]
+        turn = np.degrees(np.arctan2(d[0] * foot[1] - d[1] * foot[0], d @ foot))  # d -> foot, counterclockwise
+        rows.append({
+            "side": c.side, "cycle": int(c.cycle), "start": c.start, "foot_off": c.foot_off, "end": c.end,
+            "stride_time_s": T,
+            "cadence_steps_per_min": 120.0 / T,
+            "walking_speed_m_per_s": length / T,
+            "stride_length_m": length,
+            "step_length_m": float((h1[:2] - ho[:2]) @ d),
+            "step_width_m": float(abs((ho[:2] - h0[:2]) @ normal)),
+            "stance_pct": 100.0 * (c.foot_off - c.start) / T,
+            "swing_pct": 100.0 * (c.end - c.foot_off) / T,
+            "single_support_pct": 100.0 * (to - too) / T,
+            "double_support_pct": 100.0 * ((too - c.start) + (c.foot_off - to)) / T,
+            "foot_progression_deg": float(-turn if s == "L" else turn),
+        })
+    out = pd.DataFrame(rows, columns=["side", "cycle", "start", "foot_off", "end", *COLUMNS])
+    out.attrs["units"] = dict(COLUMNS)
+    return out
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean of each parameter per side (rows Left/Right), with the number of cycles."""
+    g = table.groupby("side")[list(COLUMNS)]
+    out = g.mean()
+    out["cycles"] = g.size()
+    return out
