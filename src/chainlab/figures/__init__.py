@@ -135,7 +135,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("qc_markers", marker_quality,
            "Marker quality per labelled marker (rows) and trial (columns): % of frames where the marker is "
            "missing, the number of gaps (runs of missing frames) and the mean reconstruction residual (mm) "
-           "where it is seen; grey: the trial lacks the marker. Unlabelled trajectories (*179 and the like) "
+           "where it is seen; grey: the trial lacks the marker. Unlabelled trajectories (named with an asterisk and a number) "
            "are left out (the title says how many); the headline is the worst labelled marker. A residual "
            "panel with nothing to draw says why (captures whose residuals are all 0).",
            "/trials/{marker_missing_pct,marker_gap_count,marker_residual_mean}"),
