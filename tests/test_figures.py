@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+from html import escape as html_escape
 import shutil
 import subprocess
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -18,23 +22,44 @@ import xarray as xr
 
 from chainlab import figures
 from chainlab.cli import main
-from chainlab.figures import FIGURES, caption_rst, find_browser, write_figure, write_figures
+from chainlab.figures import FIGURES, PLOTLYJS, caption_rst, find_browser, write_figure, write_figures
+from chainlab.figures._style import MAX_WIDTH, OKABE_ITO, PLATE_COLOURS, SIDE_COLOURS
 from chainlab.io.study_store import StoreError, marker_quality, open_study
+from chainlab.report import build_report
+from chainlab.stats import spm as spm_stats
 from chainlab.study import build_study
 
 from ._workflow import assert_report_embeds_the_figures
-from .conftest import ROOT
+from .conftest import ROOT, STUDY
 
 BROWSER = find_browser()
 NAMES = [f.name for f in FIGURES]
 UNIT = re.compile(r"\((deg|%|N|s|mm|1|count)\)")
-CATEGORICAL = {"trial", "coupling-angle bin (Chang 2008)", "marker (grey: not in the trial)"}
+CATEGORICAL = {"trial", "coupling-angle bin (Chang 2008)", "marker", "SPM{t}"}  # SPM{t}: a t statistic
+
+
+# The three subjects embedded in data/biomechzoo, a walk of each condition: the store these
+# tests know the answers of (whatever study config/config.yaml names).
+EMBEDDED = [("HC002D", "HC002D02", {"Straight": "HC002D06", "Turn": "HC002D25"}),
+            ("HC030A", "HC030A01", {"Straight": "HC030A05", "Turn": "HC030A22"}),
+            ("HC033A", "HC033A01", {"Straight": "HC033A10", "Turn": "HC033A22"})]
+
+
+def _embedded_study(project: Path) -> Path:
+    """config/config.yaml and config/trials.tsv (absolute paths) of the embedded study in `project`."""
+    (project / "config").mkdir(parents=True, exist_ok=True)
+    rows = ["subject\tcondition\ttrial\tstatic\tdynamic"] + [
+        f"{s}\t{c}\t{t}\t{STUDY / s / 'Static' / (static + '.c3d')}\t{STUDY / s / c / (t + '.c3d')}"
+        for s, static, walks in EMBEDDED for c, t in walks.items()]
+    (project / "config" / "trials.tsv").write_text("\n".join(rows) + "\n")
+    (project / "config" / "config.yaml").write_text("study: default\ntrials: config/trials.tsv\n")
+    return project / "config" / "config.yaml"
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    return build_study(ROOT / "config" / "config.yaml", out, n_permutations=200, progress=lambda m: None)
+    project = tmp_path_factory.mktemp("project")
+    return build_study(_embedded_study(project), project / "results", n_permutations=200, progress=lambda m: None)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +160,7 @@ def test_spm_draws_the_stores_t_curves_thresholds_and_clusters(study):
     assert sorted(y for t in limits for y in t.y) == pytest.approx([-u, -u, u, u])
     assert len(fig.layout.shapes) == st.sizes["spm_cluster"]
     assert "Turn minus Straight" in fig.layout.title.text
+    assert {v["title"]["text"] for k, v in _axes(fig).items() if k.startswith("y")} == {"SPM{t}"}
 
 
 def test_angle_angle_and_coupling_bins_hold_every_cycle(study):
@@ -147,12 +173,41 @@ def test_angle_angle_and_coupling_bins_hold_every_cycle(study):
     np.testing.assert_allclose(np.asarray(turn.y)[:19], m.coupling_in_phase_pct[m.condition == "Turn"])
 
 
-def test_qc_figures_show_the_stores_marker_quality_and_events(study):
+def test_qc_markers_shows_labelled_markers_with_their_worst_and_says_why_residuals_are_empty(study):
     q = study.marker_quality
+    labelled = [str(m) for m in q.marker.values if not re.fullmatch(r"\*\d+", str(m))]
+    assert len(labelled) == q.sizes["marker"] - 5  # *179 ... *183: unlabelled trajectories
     fig = _figure(study, "qc_markers")
     missing = fig.data[0]
-    np.testing.assert_array_equal(np.asarray(missing.z, float), q.marker_missing_pct.transpose("trial", "marker").values)
-    assert q.marker_missing_pct.max() > 50  # some markers are gone for most of a trial
+    assert list(missing.y) == labelled and list(missing.x) == [str(t) for t in q.trial.values]
+    np.testing.assert_array_equal(np.asarray(missing.z, float),
+                                  q.marker_missing_pct.sel(marker=labelled).transpose("marker", "trial").values)
+    # the headline is the worst labelled marker, not an unlabelled one's 99.8 %
+    assert float(q.marker_missing_pct.max()) == pytest.approx(99.8, abs=0.05)
+    worst = float(q.marker_missing_pct.sel(marker=labelled).max())
+    assert worst == pytest.approx(37.06, abs=0.01)
+    title = fig.layout.title.text
+    assert "worst: 37.1 % of frames missing" in title and "99.8" not in title
+    assert "5 unlabelled trajectories (*179, *180, *181 and 2 more) left out" in title
+    # the captures record residuals of 0 only (C3D's 0: a gap-filled or computed sample): said in the panel
+    assert np.nanmax(q.marker_residual_mean.values) == 0.0
+    residual = [t for t in fig.data if t.xaxis == "x3"]
+    assert len(residual) == 1 and residual[0].showscale is False
+    notes = [a.text for a in fig.layout.annotations if a.xref == "x3 domain"]
+    assert len(notes) == 1 and "every residual the<br>captures record is 0" in notes[0]
+
+
+def test_qc_markers_draws_residuals_where_the_store_has_some(study, monkeypatch):
+    q = study.marker_quality.copy()
+    q["marker_residual_mean"] = q.marker_residual_mean + 0.7  # mm
+    monkeypatch.setattr(type(study), "marker_quality", property(lambda self: q))
+    fig = figures.marker_quality(study)
+    residual = next(t for t in fig.data if t.xaxis == "x3")
+    assert residual.colorbar.title.text == "mean residual (mm)" and residual.zmax == pytest.approx(0.7)
+    assert not [a for a in fig.layout.annotations if a.xref == "x3 domain"]
+
+
+def test_qc_events_force_draws_the_stores_forces_and_events(study):
     fig = _figure(study, "qc_events_force")
     tr = study.trial("HC030A05")
     third = [t for t in fig.data if t.xaxis == "x3"]  # the third trial, HC030A05
@@ -162,6 +217,116 @@ def test_qc_figures_show_the_stores_marker_quality_and_events(study):
     assert len(stored) == 4 and drawn_times == pytest.approx(stored)
     forces = [t for t in third if t.name.startswith("plate")]
     np.testing.assert_allclose(forces[0].y, tr.plate_vertical_force.isel(plate=0).values)
+    plates = {t.line.color for t in fig.data if t.name.startswith("plate")}
+    events = {t.line.color for t in fig.data if "foot" in t.name}
+    assert plates == set(PLATE_COLOURS[:2]) and events == set(SIDE_COLOURS.values())
+
+
+def _lab(hex_colour: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour."""
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
+    f = lambda t: np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)  # noqa: E731
+    fx, fy, fz = f(xyz / [0.9505, 1.0, 1.089])
+    return np.array([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
+
+
+def _delta_e(a: str, b: str) -> float:
+    return float(np.linalg.norm(_lab(a) - _lab(b)))
+
+
+def test_plate_colours_are_far_from_the_event_colours():
+    # told apart poorly before (CIE76 delta E 33 and 26): plate 1 orange beside the right side's
+    # vermilion, plate 2 sky blue beside the left side's blue
+    assert _delta_e(OKABE_ITO["orange"], OKABE_ITO["vermilion"]) < 35
+    assert _delta_e(OKABE_ITO["sky_blue"], OKABE_ITO["blue"]) < 35
+    for plate in PLATE_COLOURS:
+        for side in SIDE_COLOURS.values():
+            assert _delta_e(plate, side) > 40, (plate, side)
+
+
+def _colours_in(obj, key=""):
+    """Every colour string in a figure's JSON, its template and colour scales aside."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k not in ("template", "colorscale"):
+                yield from _colours_in(v, k)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _colours_in(v, key)
+    elif isinstance(obj, str) and "color" in key:
+        yield obj
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_colour_is_okabe_ito_or_a_grey(study, name):
+    allowed = {c.upper() for c in OKABE_ITO.values()}
+    for c in _colours_in(_figure(study, name).to_plotly_json()):
+        m = re.fullmatch(r"rgba\((\d+),(\d+),(\d+),[\d.]+\)", c)
+        hex_colour = "#%02X%02X%02X" % tuple(map(int, m.groups())) if m else c.upper()
+        grey = re.fullmatch(r"#([0-9A-F]{2})\1\1", hex_colour) or c == "white"
+        assert hex_colour in allowed or grey, f"{name}: colour {c} is neither Okabe-Ito nor a grey"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_figure_fits_the_report_with_its_colour_bars(study, name):
+    fig = _figure(study, name)
+    width, margin = fig.layout.width, fig.layout.margin
+    assert width <= MAX_WIDTH
+    plot_w = width - margin.l - margin.r
+    for t in fig.data:
+        if getattr(t, "showscale", None) is not False and getattr(t, "colorbar", None) is not None and t.type == "heatmap":
+            right = margin.l + t.colorbar.x * plot_w + t.colorbar.thickness + 45  # ticks and title beside the bar
+            assert right <= width, f"{name}: colour bar {t.colorbar.title.text!r} ends at {right:.0f} px of {width}"
+
+
+def test_the_smallest_p_of_a_sign_flip_test_decides_what_can_reach_significance():
+    """With n subjects the paired SPM's smallest p is 1/2**(n-1): 5 subjects cannot reach 0.05
+    (1/16), 6 can (1/32), however large the effect."""
+    assert [figures.smallest_sign_flip_p(n) for n in (1, 2, 3, 5, 6)] == [1.0, 0.5, 0.25, 1 / 16, 1 / 32]
+    assert figures.subjects_needed(0.05) == 6 and figures.subjects_needed(0.01) == 8
+    rng = np.random.default_rng(1)
+    for n in (5, 6):
+        y = 5.0 + 0.5 * rng.normal(size=(n, 101))  # a difference of 10 SD everywhere
+        result = spm_stats.one_sample(y, alpha=0.05, n_permutations=2000)
+        assert result.significant == (figures.smallest_sign_flip_p(n) < 0.05), n
+
+
+def test_spm_and_report_say_which_tests_cannot_reach_significance(store, study, tmp_path):
+    pair, paired = figures.spm_subjects(study)
+    assert pair == ("Straight", "Turn")
+    assert paired["rearfoot_eversion"] == ["HC002D", "HC030A", "HC033A"]
+    assert paired["lordosis"] == ["HC002D", "HC030A"]  # HC033A's lordosis curves have gaps (the store's problems)
+    fig = _figure(study, "spm")
+    titles = [a.text for a in fig.layout.annotations if a.xref == "paper"]
+    assert "Rearfoot eversion, 3 subjects: smallest attainable p 0.25, cannot reach alpha 0.05" in titles
+    assert "Lordosis, 2 subjects: smallest attainable p 0.5, cannot reach alpha 0.05" in titles
+    assert "No test can reach significance" in fig.layout.title.text
+    said = figures.spm_reach(study)
+    assert len(said) == 2 and said[0].startswith("SPM lordosis (Turn minus Straight) cannot reach significance")
+    assert "1/4 = 0.25" in said[1] and "6 subjects in both conditions are needed" in said[1]
+    out = tmp_path / "figures"
+    figures.draw_all(study, out, formats=("html", "json"), only=["spm", "peak_eversion_vs_pelvic_tilt"],
+                     say=lambda m: None)
+    page = build_report(store, out)
+    assert "What these subjects cannot show" in page and html_escape(said[1]) in page
+    assert "HC002D, HC030A, HC033A" in page  # the subjects named per condition
+    assert "(1 | subject/trial)" in page and "random intercepts per subject and per trial within subject" in page
+    assert "random intercept per subject" not in page
+    index = json.loads((out / "index.json").read_text())["figures"]
+    fit = next(e for e in index if e["name"] == "peak_eversion_vs_pelvic_tilt")["caption"]
+    assert fit.endswith("Fitted in this store: pelvic_tilt_mean_deg ~ peak_eversion_deg + C(condition) + C(side) "
+                        "+ (1 | subject/trial), on 27 cycles of 3 subjects.")
+    assert next(e for e in index if e["name"] == "spm")["caption"].endswith(said[1])
+
+
+def test_six_subjects_in_both_conditions_can_reach_significance(study, monkeypatch):
+    """The same store read as if each SPM test paired six subjects: nothing is said."""
+    monkeypatch.setattr(figures._reach, "spm_subjects",
+                        lambda s: (("Straight", "Turn"), {v: list("ABCDEF") for v in ["lordosis", "pelvic_tilt",
+                                   "rearfoot_eversion", "tibial_rotation_femur", "tibial_rotation_lab"]}))
+    assert figures.spm_reach(study) == []
 
 
 def test_marker_quality_counts_gaps_and_residuals():
@@ -173,18 +338,36 @@ def test_marker_quality_counts_gaps_and_residuals():
     assert np.isnan(q[:, 2]).all()  # C is not in the trial
 
 
-def test_html_is_self_contained_and_identical_on_rerun_and_json_roundtrips(study, tmp_path):
+def test_html_loads_plotlyjs_from_beside_it_and_is_identical_on_rerun_and_json_roundtrips(study, tmp_path):
     fig = _figure(study, "curves_lordosis")
     a = write_figure(fig, tmp_path / "a", "curves_lordosis", browser=None)
     b = write_figure(_figure(study, "curves_lordosis"), tmp_path / "b", "curves_lordosis", browser=None)
     assert [p.name for p in a] == ["curves_lordosis.html", "curves_lordosis.json"]
     assert a[0].read_bytes() == b[0].read_bytes() and a[1].read_bytes() == b[1].read_bytes()
     html = a[0].read_text()
-    assert 'id="chainlab-curves_lordosis"' in html and "plotly.js v" in html
-    assert not re.search(r"<script[^>]+src=", html)  # nothing fetched: works offline
+    assert 'id="chainlab-curves_lordosis"' in html and "plotly.js v" not in html
+    assert re.findall(r"<script[^>]+src=\"([^\"]+)\"", html) == [PLOTLYJS]  # beside it: works offline
+    js = tmp_path / "a" / PLOTLYJS
+    assert js.read_text().lstrip().startswith("/**") and "plotly.js v" in js.read_text()[:200]
+    mtime = js.stat().st_mtime_ns
+    write_figure(fig, tmp_path / "a", "curves_lordosis", browser=None)
+    assert js.stat().st_mtime_ns == mtime  # written once, not again on a rerun
     text = a[1].read_text()
     assert json.loads(pio.from_json(text).to_json()) == json.loads(text)
     assert pio.from_json(text).layout.yaxis.title.text == "lordosis (deg)"
+
+
+def test_the_figures_folder_holds_plotly_js_once_and_is_a_few_mb(drawn):
+    out, index, *_ = drawn
+    files = [p for p in out.iterdir() if p.is_file()]
+    with_plotly = [p.name for p in files if p.suffix in (".html", ".js") and "plotly.js v" in p.read_text()[:5000]]
+    assert with_plotly == [PLOTLYJS]
+    for e in index:
+        assert f'src="{PLOTLYJS}"' in (out / f"{e['name']}.html").read_text()
+    total = sum(p.stat().st_size for p in files)
+    js = (out / PLOTLYJS).stat().st_size
+    assert 3e6 < js < 8e6 and total < 10e6, (js, total)  # 11 figures with their own plotly.js: 55 MB
+    assert all((out / f"{e['name']}.html").stat().st_size < 1e6 for e in index)
 
 
 def test_without_a_browser_html_and_json_only_with_one_message(study, tmp_path, monkeypatch, capsys):
@@ -192,14 +375,14 @@ def test_without_a_browser_html_and_json_only_with_one_message(study, tmp_path, 
     said: list[str] = []
     out = write_figures({"coupling_bins": fig}, tmp_path, browser=None, say=said.append)
     assert [p.name for p in out["coupling_bins"]] == ["coupling_bins.html", "coupling_bins.json"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["coupling_bins.html", "coupling_bins.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coupling_bins.html", "coupling_bins.json", PLOTLYJS]
     assert len(said) == 1 and "no Chrome/Chromium found" in said[0] and "apt-get install chromium" in said[0]
     # the command line, with no browser to be found
     monkeypatch.setattr(figures._write, "find_browser", lambda: None)
     assert main(["figures", str(study.path), "-o", str(tmp_path / "cli"), "--only", "spm,coupling_bins"]) == 0
     err = capsys.readouterr().err
     assert err.count("no Chrome/Chromium found") == 1
-    assert sorted(p.suffix for p in (tmp_path / "cli").iterdir()) == [".html", ".html", ".json", ".json", ".json"]
+    assert sorted(p.suffix for p in (tmp_path / "cli").iterdir()) == [".html", ".html", ".js", ".json", ".json", ".json"]
 
 
 def test_a_browser_that_never_answers_is_stopped(study, tmp_path):
@@ -276,10 +459,7 @@ def test_snakemake_figures_and_a_self_contained_report(store, tmp_path):
     snakemake = shutil.which("snakemake")
     if snakemake is None:
         pytest.skip("snakemake not installed (pip install -e '.[test]' installs it)")
-    (tmp_path / "config").mkdir()
-    sheet = (ROOT / "config" / "trials.tsv").read_text().replace("\tdata/", f"\t{ROOT}/data/")
-    (tmp_path / "config" / "trials.tsv").write_text(sheet)
-    (tmp_path / "config" / "config.yaml").write_text("study: default\ntrials: config/trials.tsv\n")
+    _embedded_study(tmp_path)
     (tmp_path / "results" / "default").mkdir(parents=True)
     shutil.copy(store, tmp_path / "results" / "default" / "study.h5")
     rules = ROOT / "workflow" / "rules"
@@ -334,3 +514,51 @@ def test_a_large_study_draws_a_selection_and_says_so_the_means_and_fits_of_every
     fit = figures.scatter_fit(study, "pelvic_tilt_mean_deg")
     dots = next(t for t in fit.data if t.name.startswith("Straight cycles"))
     assert dots.name == "Straight cycles (5 of 8 shown)" and len(dots.x) == 5
+
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+                 if p and os.access(p, os.X_OK)), None)
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars")
+WINDOW = (1400, 1000)  # px: a laptop's browser window
+INK = 80.0  # grey-level variance of a drawn figure (measured 140-1,000); a page of one line of text: ~27
+
+
+def _screenshot(html: Path, png: Path, window=WINDOW, timeout: float = 120) -> np.ndarray:
+    """`html` opened in headless Chromium (a fresh profile) and shot at `window`; its grey
+    levels (rows, columns)."""
+    image = pytest.importorskip("PIL.Image", reason="pillow reads the screenshots (pip install -e '.[test]')")
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                                 f"--window-size={window[0]},{window[1]}", f"--screenshot={png}", html.as_uri()],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{CHROMIUM} did not shoot {html.name} in {timeout:.0f} s")
+    assert png.exists(), f"{CHROMIUM} wrote no screenshot of {html.name}: {err[-1000:]}"
+    with image.open(png) as im:
+        return np.asarray(im.convert("L"), float)
+
+
+@pytest.mark.slow
+def test_every_figure_renders_in_chromium_within_the_report_width(drawn, tmp_path):
+    """Each figure's HTML, opened offline in headless Chromium, draws something (not a blank
+    page) of at most 1,000 px wide, colour bars included; without plotly.min.js beside it the
+    same page is (nearly) blank, so the check can fail."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium (/usr/bin/chromium; Debian: apt-get install chromium): figures not rendered")
+    out, index, *_ = drawn
+    for e in index:
+        grey = _screenshot(out / f"{e['name']}.html", tmp_path / f"{e['name']}.png")
+        assert grey.shape == (WINDOW[1], WINDOW[0]), e["name"]
+        assert grey.var() > INK, f"{e['name']}: blank screenshot (grey variance {grey.var():.1f})"
+        inked = np.flatnonzero((grey < 250).any(axis=0))
+        assert inked.max() < MAX_WIDTH + 10, f"{e['name']}: drawn up to x = {inked.max()} px"  # 8 px body margin
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(out / "spm.html", alone)
+    grey = _screenshot(alone / "spm.html", tmp_path / "alone.png")
+    assert grey.shape == (WINDOW[1], WINDOW[0]) and grey.var() < INK

@@ -1,9 +1,10 @@
 """One self-contained HTML report of a study: what a reviewer opens first.
 
 ``write_report(store, figures_dir, out)`` gathers, from the study store and the figures that
-``chainlab figures`` drew from it: the trials, cycles and failures; the mixed-model estimates
-with their intervals and what the statistics left out; every figure with its caption; and the
-provenance (inputs with sha256, package versions, the config). plotly.js is inlined once, the
+``chainlab figures`` drew from it: the subjects, conditions, trials, cycles and failures; the
+mixed-model estimates (with the random part each model was fitted with) and their intervals,
+the tests that cannot reach significance with the subjects they have and why, and what the
+statistics left out; every figure with its caption; and the provenance (inputs with sha256, package versions, the config). plotly.js is inlined once, the
 figures are their stored JSON, and element ids are fixed, so the file works offline and two
 reports of the same study are byte-identical.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainlab.figures import reach, smallest_sign_flip_p, spm_subjects
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import StoreError, open_study
 
@@ -50,8 +52,13 @@ def _summary(study) -> str:
     if len(m):
         for (cond, side), g in m.groupby(["condition", "side"]):
             rows.append([cond, side, g.subject.nunique(), g.trial.nunique(), len(g)])
+    subjects = sorted(set(m.subject.astype(str))) if len(m) else []
     out = (f"<p>{len(study.trials)} trial(s) analysed, {len(m)} complete gait cycle(s), "
-           f"{m.subject.nunique() if len(m) else 0} subject(s); {n_fail} trial(s) failed.</p>")
+           f"{len(subjects)} subject(s); {n_fail} trial(s) failed.</p>")
+    if len(m):
+        per = [[c, g.subject.nunique(), ", ".join(sorted(set(g.subject.astype(str))))]
+               for c, g in m.groupby(m.condition.astype(str))]
+        out += _table(["condition", "subjects", "who"], per, {1})
     out += _table(["condition", "side", "subjects", "trials", "cycles"], rows, {2, 3, 4})
     if n_fail:
         fails = [[t, s, r] for t, s, r in zip(prov.failure_trial.values, prov.failure_stage.values,
@@ -60,28 +67,58 @@ def _summary(study) -> str:
     return out
 
 
+def _random(st, model: str) -> str:
+    """The random part a model of the store was fitted with (stores from before it was
+    recorded: a random intercept per subject)."""
+    if "random" not in st.coords:
+        return "(1 | subject)"
+    return str(st.random.values[np.flatnonzero(st.model.values == model)[0]])
+
+
+_RANDOM_WORDS = {"(1 | subject/trial)": "random intercepts per subject and per trial within subject",
+                 "(1 | subject)": "a random intercept per subject"}
+
+
 def _statistics(study) -> str:
     st = study.statistics
     out = ""
     if "estimate" in st:
-        rows = [[str(mo), str(te), _fmt(float(e)), f"[{_fmt(float(lo))}, {_fmt(float(hi))}]", _fmt(float(p))]
-                for mo, te, e, lo, hi, p in zip(st.model.values, st.term.values, st.estimate.values,
-                                                st.ci_low.values, st.ci_high.values, st.p.values)]
-        out += ("<p>Linear mixed models with a random intercept per subject (docs/gait.md); estimates in "
-                "units of the response per unit of the term, 95 % Wald intervals.</p>"
-                + _table(["model", "term", "estimate", "95 % CI", "p"], rows, {2, 4}))
+        models = list(dict.fromkeys(str(mo) for mo in st.model.values))
+        randoms = {mo: _random(st, mo) for mo in models}
+        kinds = sorted(set(randoms.values()))
+        said = "; ".join(f"<code>{html.escape(r)}</code> ({_RANDOM_WORDS.get(r, 'as written')})" for r in kinds)
+        rows, last = [], None
+        for mo, te, e, lo, hi, p in zip(st.model.values, st.term.values, st.estimate.values,
+                                        st.ci_low.values, st.ci_high.values, st.p.values):
+            first = str(mo) != last  # the model and its random part once, on its first term
+            rows.append([str(mo) if first else "", randoms[str(mo)] if first else "", str(te), _fmt(float(e)),
+                         f"[{_fmt(float(lo))}, {_fmt(float(hi))}]", _fmt(float(p))])
+            last = str(mo)
+        out += (f"<p>Linear mixed models, one row per cycle, fitted with {said} (docs/gait.md); estimates "
+                "in units of the response per unit of the term, 95 % Wald intervals.</p>"
+                + _table(["model (fixed part)", "random part", "term", "estimate", "95 % CI", "p"], rows, {3, 5}))
     else:
         out += "<p class=muted>No mixed model was fitted.</p>"
     if "spm_t" in st:
+        alpha = float(st.attrs.get("spm_alpha", 0.05))
+        _, paired = spm_subjects(study)
         rows = []
         for v, thr in zip(st.spm_variable.values, st.spm_threshold.values):
             sel = st.spm_cluster_variable.values == v if "spm_cluster_variable" in st.coords else []
             clusters = [f"{a:.0f}-{b:.0f} % (p {_fmt(float(p))})" for a, b, p in
                         zip(st.spm_cluster_start.values[sel], st.spm_cluster_end.values[sel],
                             st.spm_cluster_p.values[sel])] if len(sel) else []
-            rows.append([str(v), _fmt(float(thr)), "; ".join(clusters) or "none"])
-        out += "<h3>SPM (paired t, permutation threshold)</h3>" + _table(
-            ["variable", "critical |t|", "supra-threshold clusters"], rows, {1})
+            n = len(paired.get(str(v), []))
+            floor = smallest_sign_flip_p(n)
+            rows.append([str(v), n, _fmt(floor), "no" if floor >= alpha else "yes", _fmt(float(thr)),
+                         "; ".join(clusters) or "none"])
+        out += f"<h3>SPM (paired t, sign-flip permutation threshold, alpha {alpha:g})</h3>" + _table(
+            ["variable", "subjects", "smallest attainable p", f"can reach {alpha:g}", "critical |t|",
+             "supra-threshold clusters"], rows, {1, 2, 4})
+    limits = reach(study)
+    if limits:
+        out += ("<h3>What these subjects cannot show</h3><ul>"
+                + "".join(f"<li>{html.escape(x)}</li>" for x in limits) + "</ul>")
     problems = json.loads(st.attrs.get("problems", "[]"))
     if problems:
         out += "<h3>Left out of the statistics</h3><ul>" + "".join(

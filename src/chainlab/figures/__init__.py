@@ -2,8 +2,10 @@
 
 Each figure function takes an open study (:func:`chainlab.io.study_store.open_study`) and
 returns a :class:`plotly.graph_objects.Figure`; :data:`FIGURES` names them all with their
-captions, :func:`write_figure` writes one as self-contained HTML, JSON, and SVG/PDF where a
-Chrome/Chromium is installed, :func:`draw_all` writes the whole set with an index.
+captions, :func:`write_figure` writes one as HTML (with ``plotly.min.js`` once per folder),
+JSON, and SVG/PDF where a Chrome/Chromium is installed, :func:`draw_all` writes the whole set
+with an index whose captions add what the store says (the models fitted, the subjects a test
+pairs and whether it can reach significance with them).
 
 >>> from chainlab.io.study_store import open_study
 >>> from chainlab.figures import curves, write_figure
@@ -26,15 +28,26 @@ import plotly.graph_objects as go
 
 from chainlab.figures._curves import angle_angle, coupling_bins, curves, spm
 from chainlab.figures._qc import events_on_force, marker_quality
-from chainlab.figures._regression import fit_lines, model_terms, scatter_fit
-from chainlab.figures._write import AUTO, FORMATS, NO_BROWSER, find_browser, write_figure, write_figures
+from chainlab.figures._reach import reach, smallest_sign_flip_p, spm_reach, spm_subjects, subjects_needed
+from chainlab.figures._regression import describe_model, fit_lines, model_terms, scatter_fit
+from chainlab.figures._write import (
+    AUTO,
+    FORMATS,
+    NO_BROWSER,
+    PLOTLYJS,
+    find_browser,
+    write_figure,
+    write_figures,
+    write_plotlyjs,
+)
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import Study
 
 __all__ = [
-    "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "draw_all", "events_on_force",
-    "find_browser", "fit_lines", "marker_quality", "model_terms", "scatter_fit", "spm",
-    "write_figure", "write_figures", "AUTO", "FORMATS", "NO_BROWSER",
+    "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "describe_model", "draw_all",
+    "events_on_force", "find_browser", "fit_lines", "marker_quality", "model_terms", "reach", "scatter_fit",
+    "smallest_sign_flip_p", "spm", "spm_reach", "spm_subjects", "subjects_needed", "write_figure", "write_figures",
+    "write_plotlyjs", "AUTO", "FORMATS", "NO_BROWSER", "PLOTLYJS",
 ]
 
 
@@ -46,6 +59,23 @@ class Figure:
     draw: Callable[[Study], go.Figure]
     caption: str
     data: str  # the store variables it is drawn from
+    describe: Callable[[Study], str] | None = None  # what the store adds to the caption
+
+    def caption_for(self, study: Study) -> str:
+        """The caption with what `study`'s store says (its models, its subjects)."""
+        extra = self.describe(study) if self.describe else ""
+        return f"{self.caption} {extra}" if extra else self.caption
+
+
+def _describe_spm(study: Study) -> str:
+    st = study.statistics
+    if "spm_t" not in st:
+        return ""
+    _, paired = spm_subjects(study)
+    counts = sorted({len(v) for v in paired.values()})
+    said = (f"In this study the test pairs {' or '.join(str(n) for n in counts)} subjects "
+            f"(per variable in the panel titles). ") if counts else ""
+    return said + " ".join(spm_reach(study))
 
 
 _CURVE = ("Mean (line) ± 1 SD (shaded) over all complete cycles of both sides, per condition, and the "
@@ -81,29 +111,37 @@ FIGURES: tuple[Figure, ...] = (
            "Mean pelvic tilt over the cycle (deg) against the cycle's peak rearfoot eversion in stance (deg), "
            "one dot per cycle (in a large study at most 5,000 per condition, evenly spaced; the legend says how "
            "many), with the fixed-effect line of the study's linear mixed model (pelvic_tilt_mean_deg ~ "
-           "peak_eversion_deg + C(condition) + C(side), random intercepts per subject and per trial within "
-           "subject; fitted to every cycle) for each condition; the title gives the slope, its 95 % CI and p.",
-           "/metrics/{peak_eversion_deg,pelvic_tilt_mean_deg}, /statistics/{estimate,ci_low,ci_high,p}"),
+           "peak_eversion_deg + C(condition) + C(side) + (1 | subject/trial): random intercepts per subject and "
+           "per trial within subject; fitted to every cycle) for each condition; the title gives the slope, its "
+           "95 % CI and p.",
+           "/metrics/{peak_eversion_deg,pelvic_tilt_mean_deg}, /statistics/{estimate,ci_low,ci_high,p,random}",
+           partial(describe_model, response="pelvic_tilt_mean_deg")),
     Figure("peak_eversion_vs_lordosis", partial(scatter_fit, response="lordosis_mean_deg"),
            "Mean lordosis over the cycle (deg) against the cycle's peak rearfoot eversion in stance (deg), "
            "one dot per cycle (in a large study at most 5,000 per condition, evenly spaced; the legend says how "
            "many), with the fixed-effect line of the study's linear mixed model (lordosis_mean_deg ~ "
-           "peak_eversion_deg + C(condition) + C(side), random intercepts per subject and per trial within "
-           "subject; fitted to every cycle) for each condition; the title gives the slope, its 95 % CI and p.",
-           "/metrics/{peak_eversion_deg,lordosis_mean_deg}, /statistics/{estimate,ci_low,ci_high,p}"),
+           "peak_eversion_deg + C(condition) + C(side) + (1 | subject/trial): random intercepts per subject and "
+           "per trial within subject; fitted to every cycle) for each condition; the title gives the slope, its "
+           "95 % CI and p.",
+           "/metrics/{peak_eversion_deg,lordosis_mean_deg}, /statistics/{estimate,ci_low,ci_high,p,random}",
+           partial(describe_model, response="lordosis_mean_deg")),
     Figure("spm", spm,
-           "Statistical parametric mapping: the paired t curve (subject mean curves, second condition minus "
+           "Statistical parametric mapping: the paired t curve SPM{t} (subject mean curves, second condition minus "
            "first) of each chain variable over the gait cycle (%), the critical threshold ± t* at alpha 0.05 "
-           "from permutations (dashed) and the supra-threshold clusters (shaded, with their p values).",
-           "/statistics/{spm_t,spm_threshold,spm_cluster_*}"),
+           "from sign-flip permutations (dashed) and the supra-threshold clusters (shaded, with their p values). "
+           "With n subjects the smallest p such a test can give is 1/2^(n-1): below 0.05 only from 6 subjects on; "
+           "the panel titles give each test's subjects and say when it cannot reach significance.",
+           "/statistics/{spm_t,spm_threshold,spm_cluster_*}, /cycles/curves (subjects)", _describe_spm),
     Figure("qc_markers", marker_quality,
-           "Marker quality per trial (rows) and marker (columns): % of frames where the marker is missing, "
-           "the number of gaps (runs of missing frames) and the mean reconstruction residual (mm) where it "
-           "is seen; grey: the trial lacks the marker.",
+           "Marker quality per labelled marker (rows) and trial (columns): % of frames where the marker is "
+           "missing, the number of gaps (runs of missing frames) and the mean reconstruction residual (mm) "
+           "where it is seen; grey: the trial lacks the marker. Unlabelled trajectories (named with an asterisk and a number) "
+           "are left out (the title says how many); the headline is the worst labelled marker. A residual "
+           "panel with nothing to draw says why (captures whose residuals are all 0).",
            "/trials/{marker_missing_pct,marker_gap_count,marker_residual_mean}"),
     Figure("qc_events_force", events_on_force,
            "Plate vertical ground reaction forces (N) over time (s) of every trial (the first 24 by name in a larger "
-           "study), one panel per trial, with "
+           "study), one panel per trial, plates 1, 2, 3 in black, bluish green and reddish purple, with "
            "the gait events the analysis used: foot strikes solid, foot offs dotted, left blue, right "
            "vermilion (hover: the event's source, plate, C3D or kinematic).",
            "/trials/{plate_vertical_force,analog_time,event_time,event_side,event_label,event_source}"),
@@ -116,11 +154,20 @@ def caption_rst(figure: Figure) -> str:
             f"``{figure.data}``.\n")
 
 
+def _caption(figure: Figure, study: Study, say: Callable[[str], None]) -> str:
+    try:
+        return figure.caption_for(study)
+    except (ValueError, KeyError, OSError) as exc:  # the figure is drawn; its caption stays generic
+        say(f"{figure.name}: caption without the store's details: {exc}")
+        return figure.caption
+
+
 def draw_all(study: Study, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS,
              browser: str | None = AUTO, only: Sequence[str] | None = None,
              say: Callable[[str], None] | None = None) -> tuple[list[dict], list[str]]:
     """Draw every figure (or those named in `only`) from `study` into `out_dir` and write
-    ``index.json`` (name, caption, data, files per figure). A figure that cannot be drawn
+    ``index.json`` (name, caption with the store's details, data, files per figure; the
+    plotly.js file the HTML loads). A figure that cannot be drawn
     is reported and the others still are. Returns (index entries, failures)."""
     say = say or (lambda msg: print(msg, file=sys.stderr))
     chosen = [f for f in FIGURES if not only or f.name in only]
@@ -141,8 +188,8 @@ def draw_all(study: Study, out_dir: str | os.PathLike, formats: Sequence[str] = 
     say(f"writing {len(drawn)} figure(s) as {', '.join(formats)} to {out_dir}")
     written = write_figures(drawn, out_dir, formats, browser, say=say)
     out = Path(out_dir)
-    index = [{"name": f.name, "caption": f.caption, "data": f.data,
+    index = [{"name": f.name, "caption": _caption(f, study, say), "data": f.data,
               "files": sorted(p.name for p in written.get(f.name, []))} for f in chosen if f.name in drawn]
-    write_text_atomic(json.dumps({"store": Path(study.path).name, "figures": index}, indent=1) + "\n",
-                      out / "index.json")
+    write_text_atomic(json.dumps({"store": Path(study.path).name, "plotlyjs": PLOTLYJS if drawn else None,
+                                  "figures": index}, indent=1) + "\n", out / "index.json")
     return index, failures

@@ -16,7 +16,9 @@ from chainlab.figures._style import (
     LABELS,
     MAX_CYCLE_LINES,
     MAX_POINTS,
+    MAX_WIDTH,
     PERCENT_CYCLE,
+    SPM_COLOURS,
     TITLES,
     colours,
     layout,
@@ -25,7 +27,11 @@ from chainlab.figures._style import (
     shown,
     thin,
 )
+from chainlab.figures._reach import smallest_sign_flip_p, spm_subjects, subjects_needed
 from chainlab.io.study_store import StoreError, Study
+
+#: The SPM's y axis: the t statistic, dimensionless.
+SPM_T = "SPM{t}"
 
 
 def _variable(study: Study, variable: str):
@@ -154,25 +160,44 @@ def spm(study: Study) -> go.Figure:
     pct = st.percent.values
     has_clusters = "spm_cluster_variable" in st.coords
     cl_var = [str(v) for v in st.spm_cluster_variable.values] if has_clusters else []
+    alpha = float(st.attrs.get("spm_alpha", 0.05))
+    _, paired = spm_subjects(study)
+    short = []  # variables whose test cannot reach significance with its subjects
     for i, v in enumerate(order, 1):
         t = st.spm_t.sel(spm_variable=v).values
         u = float(st.spm_threshold.sel(spm_variable=v))
-        fig.add_trace(go.Scatter(x=pct, y=t, mode="lines", line={"color": "#000000", "width": 2},
+        fig.add_trace(go.Scatter(x=pct, y=t, mode="lines", line={"color": SPM_COLOURS["t"], "width": 2},
                                  name="t", legendgroup="t", showlegend=i == 1), row=i, col=1)
         for sign, show in ((1, True), (-1, False)):
             fig.add_trace(go.Scatter(x=[0, 100], y=[sign * u, sign * u], mode="lines",
-                                     line={"color": "#D55E00", "dash": "dash", "width": 1.5},
-                                     name="critical threshold ± t* (alpha 0.05)", legendgroup="u",
+                                     line={"color": SPM_COLOURS["threshold"], "dash": "dash", "width": 1.5},
+                                     name=f"critical threshold ± t* (alpha {alpha:g})", legendgroup="u",
                                      showlegend=show and i == 1, hovertemplate=f"t* = {u:.2f}"), row=i, col=1)
         for k in [j for j, name in enumerate(cl_var) if name == v]:
             a, b = float(st.spm_cluster_start.values[k]), float(st.spm_cluster_end.values[k])
             p = float(st.spm_cluster_p.values[k])
-            fig.add_vrect(x0=a, x1=b, fillcolor="#E69F00", opacity=0.3, line_width=0, row=i, col=1,
+            fig.add_vrect(x0=a, x1=b, fillcolor=SPM_COLOURS["cluster"], opacity=0.3, line_width=0, row=i, col=1,
                           annotation_text=f"p = {p:.3f}", annotation_position="top left")
-        fig.update_yaxes(title_text="SPM{t} (1)", row=i, col=1)
+        n = len(paired.get(v, []))
+        if v in paired and smallest_sign_flip_p(n) >= alpha:
+            short.append(v)
+        if v in paired:
+            sub = f"{TITLES.get(v, v)}, {n} subjects"
+            if smallest_sign_flip_p(n) >= alpha:
+                sub += f": smallest attainable p {smallest_sign_flip_p(n):.3g}, cannot reach alpha {alpha:g}"
+            fig.layout.annotations[i - 1].text = sub
+        fig.update_yaxes(title_text=SPM_T, row=i, col=1)
     fig.update_xaxes(title_text=PERCENT_CYCLE, range=[0, 100], row=len(order), col=1)
     n_cl = len(cl_var)
     conds = [str(c) for c in st.band_condition.values] if "band_condition" in st.coords else []
     pair = f"{conds[1]} minus {conds[0]}" if len(conds) == 2 else "second condition minus first"
     title = f"SPM paired t of subject means, {pair} ({n_cl} supra-threshold cluster{'s' * (n_cl != 1)})"
-    return layout(fig, title, height=220 * len(order) + 120, width=1000)
+    if short:
+        which = "No test can" if len(short) == len(order) else f"{len(short)} of {len(order)} tests cannot"
+        title += (f"<br><sup>{which} reach significance with so few subjects (sign flips: p ≥ 1/2^(n-1) for "
+                  f"n subjects); {subjects_needed(alpha)} are needed</sup>")
+    fig.update_annotations(font={"size": 13})
+    height = 220 * len(order) + 170
+    plot_h = height - 100 - 70
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -45 / plot_h, "x": 0})
+    return layout(fig, title, height=height, width=MAX_WIDTH, margin={"t": 100, "b": 70})

@@ -49,6 +49,23 @@ def random_part(study: Study, formula: str) -> str:
     return str(st.random.values[np.flatnonzero(st.model.values == formula)[0]])
 
 
+def describe_model(study: Study, response: str, predictor: str = "peak_eversion_deg") -> str:
+    """The store's model as it was fitted, in a sentence for a caption: formula with its random
+    part, and the cycles and subjects it had; or why there is none."""
+    try:
+        formula, _ = model_terms(study, response, predictor)
+    except StoreError:
+        problems = json.loads(study.statistics.attrs.get("problems", "[]"))
+        why = [p for p in problems if response in p and "model" in p]
+        return f"This store has no such model{': ' + '; '.join(why) if why else ''}."
+    m = study.metrics
+    used = [c for c in (response, predictor, "condition", "side", "subject", "trial")
+            if c in m.columns and (c in formula or c in ("subject", "trial"))]
+    rows = m[used].notna().all(axis=1)
+    return (f"Fitted in this store: {formula} + {random_part(study, formula)}, on {int(rows.sum())} cycles of "
+            f"{m.subject[rows].nunique()} subjects.")
+
+
 def fit_lines(study: Study, response: str, predictor: str) -> dict[str, tuple[float, float]]:
     """Per condition, the mixed model's fixed-effect line (intercept, slope): the intercept
     plus the condition's effect (the first condition in sorted order is the reference) plus,
@@ -107,6 +124,7 @@ def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg
                       "per cycle (no mixed model in the store)", height=550)
     t = terms[predictor]
     title = (f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, per cycle"
-             f"<br><sup>{formula} + {random_part(study, formula)}: slope "
-             f"{t['estimate']:.3f} deg/deg (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, p = {t['p']:.3g})</sup>")
-    return layout(fig, title, height=550)
+             f"<br><sup>mixed model {formula} + {random_part(study, formula)}</sup>"
+             f"<br><sup>slope {t['estimate']:.3f} deg/deg (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, "
+             f"p = {t['p']:.3g})</sup>")
+    return layout(fig, title, height=570, margin={"t": 100})

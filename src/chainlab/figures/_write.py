@@ -1,9 +1,11 @@
-"""Writing figures: self-contained HTML and JSON always, SVG and PDF where a browser is.
+"""Writing figures: HTML and JSON always, SVG and PDF where a browser is.
 
-HTML inlines plotly.js (works offline) and uses a fixed div id, so the same figure gives the
-same bytes on every run. SVG and PDF are drawn by kaleido in a Chrome/Chromium, run in a
-child process with a time limit (:mod:`chainlab.figures._export`); without a browser one
-message says so and only HTML and JSON are written.
+Each HTML loads plotly.js from ``plotly.min.js`` beside it, written once per folder (about
+4.8 MB; the figures themselves are tens of kB), so a folder of figures works offline and
+stays a few MB; an HTML copied away from it says so on the page. A fixed div id makes the
+same figure give the same bytes on every run. SVG and PDF are drawn by kaleido in a
+Chrome/Chromium, run in a child process with a time limit (:mod:`chainlab.figures._export`);
+without a browser one message says so and only HTML and JSON are written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
+
+from plotly.offline import get_plotlyjs
 
 from chainlab.io.store import write_text_atomic
 
@@ -50,15 +54,37 @@ def find_browser() -> str | None:
         return None
 
 
+#: The one copy of plotly.js in a folder of figures, which every HTML there loads.
+PLOTLYJS = "plotly.min.js"
+_MISSING_JS = (f'<script>if (typeof Plotly === "undefined") {{document.body.insertAdjacentHTML("afterbegin", '
+               f'"<p style=\\"font:16px sans-serif;color:#D55E00\\">This figure needs {PLOTLYJS} in its folder '
+               f'(chainlab figures writes it there); or open the study\'s report.html.</p>");}}</script>')
+
+
 def _html(fig: go.Figure, name: str) -> str:
-    return fig.to_html(include_plotlyjs=True, full_html=True, div_id=f"chainlab-{name}",
+    page = fig.to_html(include_plotlyjs="directory", full_html=True, div_id=f"chainlab-{name}",
                        config={"displaylogo": False, "toImageButtonOptions": {"filename": name}})
+    return page.replace("</body>", _MISSING_JS + "</body>", 1)
+
+
+def write_plotlyjs(out_dir: str | os.PathLike) -> Path:
+    """``plotly.min.js`` in `out_dir`, written only when it is not there already with the
+    same bytes (so a rerun leaves it untouched)."""
+    path = Path(out_dir) / PLOTLYJS
+    js = get_plotlyjs()
+    try:
+        if path.stat().st_size == len(js.encode("utf-8")) and path.read_text(encoding="utf-8") == js:
+            return path
+    except OSError:
+        pass
+    return write_text_atomic(js, path)
 
 
 def write_figures(figures: Mapping[str, go.Figure], out_dir: str | os.PathLike,
                   formats: Sequence[str] = FORMATS, browser: str | None = AUTO, timeout: float | None = None,
                   say: Callable[[str], None] | None = None) -> dict[str, list[Path]]:
-    """Write each figure as ``name.html`` and ``name.json``, and as ``name.svg`` /
+    """Write each figure as ``name.html`` (loading ``plotly.min.js``, written beside it once)
+    and ``name.json``, and as ``name.svg`` /
     ``name.pdf`` when asked for and a browser is there (`browser`: a path, None for none,
     or ``"auto"`` for :func:`find_browser`). All static files are drawn in one child
     process, ended after `timeout` seconds (default 60 + 20 per file). Returns the files
@@ -69,6 +95,8 @@ def write_figures(figures: Mapping[str, go.Figure], out_dir: str | os.PathLike,
         raise ValueError(f"unknown figure format(s) {unknown}; expected some of {list(FORMATS)}")
     out = Path(out_dir)
     written: dict[str, list[Path]] = {}
+    if figures:
+        write_plotlyjs(out)
     for name, fig in figures.items():
         written[name] = [write_text_atomic(_html(fig, name), out / f"{name}.html"),
                          write_text_atomic(fig.to_json(), out / f"{name}.json")]
@@ -90,7 +118,7 @@ def write_figures(figures: Mapping[str, go.Figure], out_dir: str | os.PathLike,
 
 def write_figure(fig: go.Figure, out_dir: str | os.PathLike, name: str, formats: Sequence[str] = FORMATS,
                  browser: str | None = AUTO, timeout: float | None = None) -> list[Path]:
-    """One figure: ``name.html`` (self-contained), ``name.json``, and ``name.svg`` /
+    """One figure: ``name.html`` (with ``plotly.min.js`` beside it), ``name.json``, and ``name.svg`` /
     ``name.pdf`` when a browser is there (see :func:`write_figures`)."""
     return write_figures({name: fig}, out_dir, formats, browser, timeout)[name]
 
