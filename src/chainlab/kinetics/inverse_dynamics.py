@@ -1,0 +1,407 @@
+"""Plug-in Gait inverse dynamics of the lower limbs, as Vicon Nexus computes them.
+
+Recursive Newton-Euler, foot -> tibia -> femur on each side, vectorised over frames
+(conventions: :mod:`chainlab.conventions`, "kinetics"; prose: ``docs/conventions.md``):
+
+* segments, axes and joint centres are the Plug-in Gait ones of
+  :func:`chainlab.kinematics.compute_kinematics` (``segment_axes``, ``segment_origin``,
+  ``joint_centres``); the foot is the static-offset-corrected foot;
+* inertia from Vicon's table (:data:`~chainlab.conventions.PIG_SEGMENT_PARAMETERS`): mass
+  fraction of body mass, centre of mass along the segment's z axis from its distal joint at a
+  fraction of its PROCESSING length (``?FemurLength``, ``?TibiaLength``), radius of gyration
+  as a fraction of that length about x and y, none about z; the foot's centre of mass is the
+  mid-point of its ankle joint centre and toe marker;
+* derivatives by central differences over +-2 frames, (x[i+2] - x[i-2]) / (4 dt), applied
+  twice for accelerations: the first and last 4 frames of a capture have no kinetics, as in
+  Nexus; angular velocity from dR/dt R^T;
+* the ground reaction enters the foot as the plate's force and its moment about the plate's
+  centre (no centre of pressure needed); only accepted contacts
+  (:mod:`chainlab.kinetics.contacts`) load a foot;
+* a side has no kinetics from the frame after a Foot Strike to its Foot Off when that stance
+  is not on one plate alone (a stance under way at the start of the capture, or not ended at
+  its end, counts as such);
+* moments are the internal moments the proximal segment applies to the distal one, per kg
+  of body mass, projected on the distal segment's axes (default), the proximal's or the
+  lab's, in Nexus' component order and signs; power = M . (omega_distal - omega_proximal).
+
+Agreement with the Nexus outputs stored in the biomechzoo walks: ``bench/kinetics.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from chainlab import __version__
+from chainlab.conventions import (
+    AXES,
+    GRAVITY,
+    KINETIC_JOINTS,
+    KINETIC_UNITS,
+    KINETICS_COP_THRESHOLD_N,
+    FORCE_COMPONENTS,
+    MOMENT_COMPONENTS,
+    PIG_SEGMENT_LENGTHS,
+    PIG_SEGMENT_PARAMETERS,
+)
+from chainlab.errors import ModelInputError
+from chainlab.kinetics.contacts import OUTLINE_MARGIN, Contact, assign_contacts, stances
+from chainlab.kinetics.grf import ground_reaction
+from chainlab.model import pig
+
+SIDES = ("L", "R")
+PROJECTIONS = ("distal", "proximal", "global")
+_SIDE_NAME = {"L": "Left", "R": "Right"}
+
+
+@dataclass(frozen=True)
+class KineticsOptions:
+    """What a study's config may set; defaults reproduce Vicon Nexus."""
+
+    projection: str = "distal"  # "distal" (Nexus' default), "proximal" or "global"
+    segment_lengths: str = "processing"  # "processing" (Nexus) or "joints" (joint-centre distances)
+    derivative_step: int = 2  # frames each side of a central difference (Nexus: 2)
+    plates: Mapping[int, str | None] = field(default_factory=dict)  # {plate: "L"/"R"/None} overrides
+    threshold: float = KINETICS_COP_THRESHOLD_N  # N, vertical force of a loaded plate
+    outline_margin: float = OUTLINE_MARGIN  # m, heel/toe marker allowed outside a plate
+    open_stance: str = "nexus"  # a stance cut by the capture's start or end: "nexus" computes
+    #                             it as swing (no ground reaction), as Nexus does; "nan" refuses it
+
+    def __post_init__(self) -> None:
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {PROJECTIONS}; found {self.projection!r}")
+        if self.segment_lengths not in ("processing", "joints"):
+            raise ValueError(f"segment_lengths must be 'processing' or 'joints'; found {self.segment_lengths!r}")
+        if self.open_stance not in ("nexus", "nan"):
+            raise ValueError(f"open_stance must be 'nexus' or 'nan'; found {self.open_stance!r}")
+        if int(self.derivative_step) < 1:
+            raise ValueError(f"derivative_step must be >= 1; found {self.derivative_step}")
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def derivative(x: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
+    """Central difference along axis 0: (x[i+step] - x[i-step]) * rate / (2 step); NaN at the ends."""
+    out = np.full(x.shape, np.nan)
+    if x.shape[0] > 2 * step:
+        np.subtract(x[2 * step:], x[: -2 * step], out=out[step:-step])
+        out[step:-step] *= rate / (2.0 * step)
+    return out
+
+
+def angular_velocity(r: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
+    """(n, 3) angular velocity (rad/s, lab frame) of frames r (n, 3, 3): vee(dR/dt R^T)."""
+    w = derivative(r, rate, step) @ np.swapaxes(r, -1, -2)
+    return 0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], axis=-1)
+
+
+def segment_wrench(
+    com: np.ndarray,
+    r: np.ndarray,
+    mass: float,
+    inertia: np.ndarray,
+    omega: np.ndarray,
+    joint: np.ndarray,
+    distal_force: np.ndarray,
+    distal_moment: np.ndarray,
+    rate: float,
+    step: int = 2,
+    gravity: float = GRAVITY,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton-Euler for one rigid segment: the load its proximal joint must apply.
+
+    Parameters
+    ----------
+    com : (n, 3) centre of mass, m (lab).
+    r : (n, 3, 3) segment axes as lab columns.
+    mass : kg.  inertia : (3,) principal moments of inertia about the segment's axes, kg m2.
+    omega : (n, 3) angular velocity, rad/s (lab).
+    joint : (n, 3) the proximal joint centre, m.
+    distal_force : (n, 3) N, the other loads' resultant force on the segment.
+    distal_moment : (n, 3) N m, the other loads' resultant moment about the lab origin.
+
+    Returns
+    -------
+    force, moment : (n, 3) the force (N) and the moment about `joint` (N m) applied by the
+    proximal segment to this one, in the lab frame.
+    """
+    acc = derivative(derivative(com, rate, step), rate, step)
+    alpha = derivative(omega, rate, step)
+    w_l = np.einsum("nji,nj->ni", r, omega)
+    a_l = np.einsum("nji,nj->ni", r, alpha)
+    h_l = inertia * a_l + np.cross(w_l, inertia * w_l)
+    h_dot = np.einsum("nij,nj->ni", r, h_l)
+    ma = mass * acc
+    ma[:, 2] += mass * gravity  # m a - m g, g = (0, 0, -gravity)
+    force = ma - distal_force
+    # moments about the lab origin: sum = dH/dt + com x m a; gravity acts at the com
+    moment = h_dot + np.cross(com, ma) - distal_moment - np.cross(joint, force)
+    return force, moment
+
+
+def _project(vec: np.ndarray, axes: np.ndarray | None, order, signs) -> np.ndarray:
+    local = vec if axes is None else np.einsum("nji,nj->ni", axes, vec)
+    return local[:, list(order)] * np.asarray(signs)
+
+
+# --------------------------------------------------------------------------- trial level
+
+
+def body_parameters(trial: xr.Dataset, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Body mass (kg) and the segment lengths (mm) Nexus stores in PROCESSING.
+
+    ``overrides`` (e.g. a study's subject measurements) win over the file. Raises
+    :class:`~chainlab.errors.ModelInputError` naming what is missing.
+    """
+    name = trial.attrs.get("source_file", "trial")
+    stored = {}
+    if "measurement" in trial.coords:
+        stored = {str(k): float(v) for k, v in zip(trial.measurement.values, trial.measurements.values)}
+    stored.update({k: float(v) for k, v in (overrides or {}).items()})
+    need = ["Bodymass"] + [s + v for s in SIDES for v in PIG_SEGMENT_LENGTHS.values()]
+    missing = [k for k in need if not (np.isfinite(stored.get(k, np.nan)) and stored.get(k, 0) > 0)]
+    if missing:
+        raise ModelInputError(
+            f"{name}: kinetics need the body mass (kg) and the segment lengths (mm) of PROCESSING; "
+            f"missing or not positive: {', '.join(missing)} (give them as subject measurements)"
+        )
+    return {k: stored[k] for k in need}
+
+
+def foot_loads(grf: xr.Dataset, contacts: list[Contact]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per side: force (n, 3) N, moment about the lab origin (n, 3) N m, and whether loaded
+    (n,), from the accepted contacts whose frames fall in `grf`."""
+    frames = grf.frame.values
+    n = frames.size
+    plates = grf.plate.values.tolist()
+    out = {}
+    for side in SIDES:
+        f = np.zeros((n, 3))
+        m = np.zeros((n, 3))
+        on = np.zeros(n, dtype=bool)
+        for c in contacts:
+            if c.status != "accepted" or c.side != side:
+                continue
+            sl = (frames >= c.first) & (frames <= c.last)
+            if not sl.any():
+                continue
+            j = plates.index(c.plate)
+            fp = grf.force.values[sl, j]
+            f[sl] += fp
+            m[sl] += grf.moment.values[sl, j] + np.cross(grf.centre.values[j], fp)
+            on |= sl
+        out[side] = (f, m, on)
+    return out
+
+
+def validity(frames: np.ndarray, contacts: list[Contact], stance: Mapping[str, list],
+             open_stance: str = "nexus") -> dict[str, np.ndarray]:
+    """Per side, (n,) True where the kinetics hold: not inside a stance (after its Foot
+    Strike, before its Foot Off) that no accepted contact of that side carries. A stance
+    without its strike or its off in the capture counts only with ``open_stance="nan"``."""
+    out = {}
+    for side in SIDES:
+        ok = np.ones(frames.size, dtype=bool)
+        for strike, off in stance.get(side, []):
+            if open_stance == "nexus" and (strike is None or off is None):
+                continue
+            lo = -np.inf if strike is None else strike
+            hi = np.inf if off is None else off
+            carried = any(c.status == "accepted" and c.side == side and c.first <= hi and c.last >= lo for c in contacts)
+            if not carried:
+                ok &= ~((frames > lo) & (frames < hi) if off is not None else frames > lo)
+        out[side] = ok
+    return out
+
+
+def inverse_dynamics(
+    kinematics: xr.Dataset,
+    grf: xr.Dataset,
+    contacts: list[Contact],
+    body: Mapping[str, float],
+    stance: Mapping[str, list] | None = None,
+    options: KineticsOptions | None = None,
+    progression: np.ndarray | None = None,
+) -> xr.Dataset:
+    """Joint forces, moments and powers of hips, knees and ankles for some frames of a trial.
+
+    Parameters
+    ----------
+    kinematics : xarray.Dataset
+        :func:`chainlab.kinematics.compute_kinematics` with the Plug-in Gait model
+        (segments ``Pelvis``, ``LeftFemur`` ... ``RightFoot``; points ``LHJC`` ... ``RAJC``).
+    grf : xarray.Dataset
+        :func:`chainlab.kinetics.grf.ground_reaction` of the same frames.
+    contacts : list of Contact
+        :func:`chainlab.kinetics.contacts.assign_contacts` of the whole trial.
+    body : dict
+        :func:`body_parameters`: ``Bodymass`` (kg) and segment lengths (mm).
+    stance : dict, optional
+        :func:`chainlab.kinetics.contacts.stances` of the whole trial (validity); None: no
+        stance is refused.
+    options : KineticsOptions
+    progression : (3, 3) ndarray, optional
+        The trial's progression frame (:func:`chainlab.model.pig.progression_frame`, Nexus'
+        "lab" rule), for ``NormalisedGRF``; None: taken from these frames' pelvis markers.
+
+    A window of a long trial gives the frames of the whole trial except 2 x derivative_step
+    frames at each edge of the window: compute windows that overlap by that much.
+    """
+    opt = options or KineticsOptions()
+    name = kinematics.attrs.get("dynamic_file", "trial")
+    if not np.array_equal(kinematics.frame.values, grf.frame.values):
+        raise ValueError(f"{name}: the kinematics and ground reaction cover different frames")
+    segs = set(kinematics.segment.values.tolist())
+    need = ["Pelvis"] + [_SIDE_NAME[s] + g for s in SIDES for g in ("Femur", "Tibia", "Foot")]
+    if missing := [s for s in need if s not in segs]:
+        raise ModelInputError(f"{name}: kinetics need the Plug-in Gait segments; missing {', '.join(missing)}")
+    rate = float(kinematics.attrs.get("point_rate", 0) or 0)
+    if not rate > 0:
+        raise ValueError(f"{name}: point_rate must be > 0; found {rate}")
+    step = int(opt.derivative_step)
+    bm = float(body["Bodymass"])
+    frames = kinematics.frame.values
+    n = frames.size
+    axes_all = kinematics.segment_axes
+    seg = {s: axes_all.sel(segment=s).values for s in need}
+    org = {s: kinematics.segment_origin.sel(segment=s).values for s in need}
+    pts = {p: kinematics.joint_centres.sel(point=p).values for p in kinematics.point.values.tolist()}
+    omega = {s: angular_velocity(seg[s], rate, step) for s in need}
+    loads = foot_loads(grf, contacts)
+    ok = validity(frames, contacts, stance or {}, opt.open_stance)
+    moments, forces, powers, grf_out = {}, {}, {}, {}
+    for side in SIDES:
+        full = _SIDE_NAME[side]
+        f_d, m_d, on = loads[side]
+        hjc, kjc, ajc = pts[side + "HJC"], pts[side + "KJC"], pts[side + "AJC"]
+        chain = (("Foot", ajc, None), ("Tibia", kjc, ajc), ("Femur", hjc, kjc))
+        wrench = {}
+        for name_, proximal, distal in chain:
+            s = full + name_
+            frac, com_frac, gyr = PIG_SEGMENT_PARAMETERS[name_]
+            mass = frac * bm
+            if name_ == "Foot":
+                toe = org[s]
+                com = toe + com_frac * (ajc - toe)
+                length = body[side + PIG_SEGMENT_LENGTHS[name_]] * 1e-3
+            else:
+                length = (body[side + PIG_SEGMENT_LENGTHS[name_]] * 1e-3 if opt.segment_lengths == "processing"
+                          else np.linalg.norm(proximal - distal, axis=-1)[:, None])
+                com = distal + com_frac * length * seg[s][:, :, 2]
+            k = mass * (gyr * np.nanmedian(length)) ** 2
+            inertia = np.array([k, k, 0.0])
+            f_p, m_p = segment_wrench(com, seg[s], mass, inertia, omega[s], proximal, f_d, m_d, rate, step)
+            wrench[name_] = (f_p, m_p)
+            f_d, m_d = -f_p, -(m_p + np.cross(proximal, f_p))  # reaction on the next segment
+        bad = ~ok[side]
+        for joint, (prox, dist) in KINETIC_JOINTS.items():
+            f_p, m_p = wrench[dist]
+            d_axes = seg[full + dist]
+            p_axes = seg["Pelvis" if prox == "Pelvis" else full + prox]
+            axes = {"distal": d_axes, "proximal": p_axes, "global": None}[opt.projection]
+            key = side + joint
+            mo = _project(m_p / bm, axes, *MOMENT_COMPONENTS[opt.projection][key])
+            fo = _project(f_p / bm, axes, *FORCE_COMPONENTS[opt.projection][key])
+            w_p = omega["Pelvis" if prox == "Pelvis" else full + prox]
+            pw = np.einsum("ni,ni->n", m_p, omega[full + dist] - w_p) / bm
+            mo[bad], fo[bad], pw[bad] = np.nan, np.nan, np.nan
+            moments[key + "Moment"], forces[key + "Force"], powers[key + "Power"] = mo, fo, pw
+        g = np.where(on[:, None], loads[side][0] / bm, np.nan)
+        grf_out[side] = g
+    if progression is None:
+        progression = trial_progression(kinematics)
+    norm = {}
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        g = grf_out[side] @ progression  # components along the progression frame's axes
+        norm[side] = np.stack([-g[:, 0], sign * g[:, 1], g[:, 2]], axis=-1) / GRAVITY * 100.0
+    return _dataset(kinematics, moments, forces, powers, grf_out, norm, contacts, body, opt)
+
+
+def trial_progression(kinematics: xr.Dataset) -> np.ndarray:
+    """(3, 3) Nexus' progression frame of the frames in `kinematics` (its pelvis markers)."""
+    mk = {m: kinematics.markers.sel(marker=m).values for m in ("LASI", "RASI", "SACR")}
+    return pig.progression_frame(mk["LASI"], mk["RASI"], mk["SACR"], "lab")
+
+
+def _dataset(kin, moments, forces, powers, grf_out, norm, contacts, body, opt) -> xr.Dataset:
+    frames = kin.frame.values
+    units = dict(KINETIC_UNITS)
+    grf_names = [s + "GroundReactionForce" for s in SIDES]
+    norm_names = [s + "NormalisedGRF" for s in SIDES]
+    grf_arr = np.stack([grf_out[s] for s in SIDES], axis=1)
+    coords = {
+        "frame": frames,
+        "time": ("frame", kin.time.values, {"units": "s"}),
+        "axis": list(AXES),
+        "moment_output": list(moments),
+        "force_output": list(forces),
+        "power_output": list(powers),
+        "grf_output": grf_names,
+        "normalised_grf_output": norm_names,
+    }
+    proj = f"{opt.projection} segment's axes" if opt.projection != "global" else "lab axes"
+    ds = xr.Dataset(
+        {
+            "moments": (("frame", "moment_output", "axis"), np.stack(list(moments.values()), axis=1),
+                        {"units": units["moments"], "long_name": f"internal joint moments per kg of body mass, {proj}, Nexus components",
+                         "projection": opt.projection}),
+            "joint_forces": (("frame", "force_output", "axis"), np.stack(list(forces.values()), axis=1),
+                             {"units": units["joint_forces"], "long_name": f"joint reaction forces on the distal segment per kg, {proj}",
+                              "projection": opt.projection}),
+            "powers": (("frame", "power_output"), np.stack(list(powers.values()), axis=1),
+                       {"units": units["powers"], "long_name": "joint powers M . (omega_distal - omega_proximal) per kg"}),
+            "GroundReactionForce": (("frame", "grf_output", "axis"), grf_arr,
+                                    {"units": units["GroundReactionForce"], "long_name": "ground reaction on each foot per kg, lab frame"}),
+            "NormalisedGRF": (("frame", "normalised_grf_output", "axis"), np.stack([norm[s] for s in SIDES], axis=1),
+                              {"units": units["NormalisedGRF"],
+                               "long_name": "ground reaction on each foot, % of body weight, progression frame: x posterior, y lateral, z up"}),
+        },
+        coords,
+    )
+    ds.attrs = {
+        "title": "chainlab kinetics",
+        "chainlab_version": __version__,
+        "dynamic_file": kin.attrs.get("dynamic_file", ""),
+        "point_rate": kin.attrs.get("point_rate", np.nan),
+        "body_mass_kg": float(body["Bodymass"]),
+        "projection": opt.projection,
+        "segment_lengths": opt.segment_lengths,
+        "derivative_step": int(opt.derivative_step),
+        "contacts": [f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
+                     + (f" ({c.reason})" if c.reason else "") for c in contacts],
+    }
+    return ds
+
+
+def compute_kinetics(trial: xr.Dataset, kinematics: xr.Dataset, options: KineticsOptions | None = None,
+                     subject: Mapping[str, float] | None = None) -> xr.Dataset:
+    """Plug-in Gait kinetics of one whole trial (the one-piece case of :func:`inverse_dynamics`).
+
+    Parameters
+    ----------
+    trial : xarray.Dataset
+        The capture, from :func:`chainlab.read_c3d` (plates, events, markers, PROCESSING).
+    kinematics : xarray.Dataset
+        :func:`chainlab.kinematics.compute_kinematics` of `trial` (Plug-in Gait model).
+    options : KineticsOptions
+    subject : dict, optional
+        Measurements overriding the trial's PROCESSING (``Bodymass``, ``LFemurLength`` ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``moments`` (frame, moment_output, axis) N m/kg, ``joint_forces`` (frame,
+        force_output, axis) N/kg, ``powers`` (frame, power_output) W/kg,
+        ``GroundReactionForce`` (frame, grf_output, axis) N/kg and ``NormalisedGRF`` (% body
+        weight) per foot; outputs under Nexus' names (``LHipMoment`` ...). The ``contacts``
+        attribute lists every plate contact with its foot and status.
+    """
+    opt = options or KineticsOptions()
+    body = body_parameters(trial, subject)
+    grf = ground_reaction(trial, opt.threshold)
+    contacts = assign_contacts(trial, grf, opt.plates, threshold=opt.threshold, outline_margin=opt.outline_margin)
+    return inverse_dynamics(kinematics, grf, contacts, body, stances(trial), opt, trial_progression(kinematics))
