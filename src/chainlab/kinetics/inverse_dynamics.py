@@ -174,7 +174,10 @@ def body_parameters(trial: xr.Dataset, overrides: Mapping[str, float] | None = N
 
 def foot_loads(grf: xr.Dataset, contacts: list[Contact]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per side: force (n, 3) N, moment about the lab origin (n, 3) N m, and whether loaded
-    (n,), from the accepted contacts whose frames fall in `grf`."""
+    (n,), from the accepted contacts whose frames fall in `grf`. A contact loads its foot from
+    the frame before its first to the frame after its last (the window mean of the samples
+    spreads the touch-down and lift-off over the neighbouring frames, below the threshold, as
+    Nexus' ``GroundReactionForce`` does)."""
     frames = grf.frame.values
     n = frames.size
     plates = grf.plate.values.tolist()
@@ -186,7 +189,7 @@ def foot_loads(grf: xr.Dataset, contacts: list[Contact]) -> dict[str, tuple[np.n
         for c in contacts:
             if c.status != "accepted" or c.side != side:
                 continue
-            sl = (frames >= c.first) & (frames <= c.last)
+            sl = (frames >= c.first - 1) & (frames <= c.last + 1)
             if not sl.any():
                 continue
             j = plates.index(c.plate)
