@@ -2,7 +2,7 @@
 
     taskset -c 0 python bench/kinetics.py [--shared ../shared/data/c3d/biomechzoo]
 
-Speed: frames/s of :func:`chainlab.kinetics.inverse_dynamics` (ground reaction at the point
+Speed: frames/s of :func:`chainlab.kinetics.joint_kinetics` (ground reaction at the point
 rate and contacts given; the kinematics tiled to 100,000 frames). Agreement: every walk with
 Nexus' ``?HipMoment`` ... in the file, per joint and component: RMS and max |difference| over
 the frames where both have values, and the share of Nexus' frames covered.
@@ -21,7 +21,7 @@ import xarray as xr
 
 from chainlab import read_c3d
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
-from chainlab.kinetics import assign_contacts, body_parameters, compute_kinetics, ground_reaction, inverse_dynamics
+from chainlab.kinetics import assign_contacts, body_parameters, compute_kinetics, ground_reaction, joint_kinetics
 from chainlab.kinetics.inverse_dynamics import trial_progression
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def speed(dyn: Path, static: Path, frames: int = 100_000) -> float:
     best = np.inf
     for _ in range(3):
         t0 = time.perf_counter()
-        inverse_dynamics(kk, gg, contacts, body, None, None, prog)
+        joint_kinetics(kk, gg, contacts, body, None, None, prog)
         best = min(best, time.perf_counter() - t0)
     return kk.sizes["frame"] / best
 

@@ -16,7 +16,7 @@ from chainlab.kinetics import (
     body_parameters,
     compute_kinetics,
     ground_reaction,
-    inverse_dynamics,
+    joint_kinetics,
     stances,
 )
 from chainlab.kinetics.inverse_dynamics import angular_velocity, segment_wrench, trial_progression
@@ -70,7 +70,8 @@ def test_static_segment_under_a_known_load():
     ok = slice(4, -4)
     np.testing.assert_allclose(f[ok], np.broadcast_to(want_f, f[ok].shape), atol=1e-9)
     np.testing.assert_allclose(m[ok], np.broadcast_to(want_m, m[ok].shape), atol=1e-9)
-    assert np.isnan(f[:4]).all() and np.isnan(m[-4:]).all()  # the derivatives' reach
+    assert np.isnan(m[:4]).all() and np.isnan(m[-4:]).all()  # the angular derivatives reach +-4 frames
+    assert np.isnan(f[[0, -1]]).all() and np.isfinite(f[1:-1]).all()  # the second difference +-1
 
 
 def test_swinging_segment_with_known_inertia():
@@ -186,7 +187,7 @@ def test_chunked_equals_unchunked(hc030a):
         lo, hi = max(0, a - overlap - 1), min(n, a + size + overlap + 1)
         dw = d.isel(frame=slice(lo, hi), analog_sample=slice(lo * r, hi * r))
         kw = k.isel(frame=slice(lo, hi))
-        out = inverse_dynamics(kw, ground_reaction(dw), contacts, body, st, None, prog)
+        out = joint_kinetics(kw, ground_reaction(dw), contacts, body, st, None, prog)
         pieces.append(out.isel(frame=slice(a - lo, a - lo + min(size, n - a))))
     import xarray as xr
 

@@ -7,7 +7,7 @@ from chainlab.kinetics.inverse_dynamics import (
     KineticsOptions,
     body_parameters,
     compute_kinetics,
-    inverse_dynamics,
+    joint_kinetics,
 )
 
 __all__ = [
@@ -18,6 +18,6 @@ __all__ = [
     "compute_kinetics",
     "contacts_table",
     "ground_reaction",
-    "inverse_dynamics",
+    "joint_kinetics",
     "stances",
 ]

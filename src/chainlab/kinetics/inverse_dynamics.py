@@ -7,19 +7,23 @@ Recursive Newton-Euler, foot -> tibia -> femur on each side, vectorised over fra
   :func:`chainlab.kinematics.compute_kinematics` (``segment_axes``, ``segment_origin``,
   ``joint_centres``); the foot is the static-offset-corrected foot;
 * inertia from Vicon's table (:data:`~chainlab.conventions.PIG_SEGMENT_PARAMETERS`): mass
-  fraction of body mass, centre of mass along the segment's z axis from its distal joint at a
-  fraction of its PROCESSING length (``?FemurLength``, ``?TibiaLength``), radius of gyration
-  as a fraction of that length about x and y, none about z; the foot's centre of mass is the
-  mid-point of its ankle joint centre and toe marker;
-* derivatives by central differences over +-2 frames, (x[i+2] - x[i-2]) / (4 dt), applied
-  twice for accelerations: the first and last 4 frames of a capture have no kinetics, as in
-  Nexus; angular velocity from dR/dt R^T;
+  as a fraction of body mass; the femur's and tibia's centre of mass on the line of their
+  joint centres, 0.567 of the way from the distal one to the proximal one; the foot's half
+  its PROCESSING length (``?FootLength``) from the ankle joint centre towards the toe (along
+  -z); radius of gyration about x and y as a fraction of the PROCESSING length
+  (``?FemurLength``, ``?TibiaLength``, ``?FootLength``), none about z. (Fitted to Nexus'
+  joint forces: the masses and the 0.567 come out to 4 digits, the foot's 0.5 L to 2.)
+* linear accelerations by the second difference (x[i+1] - 2 x[i] + x[i-1]) / dt^2; angular
+  velocity over +-2 frames from D = R[i+2] R[i-2]^T as vee((D - D^T) / 2) / (4 dt); angular
+  acceleration its central difference over +-2 frames: the first and last 4 frames of a
+  capture have no kinetics, as in Nexus;
 * the ground reaction enters the foot as the plate's force and its moment about the plate's
   centre (no centre of pressure needed); only accepted contacts
   (:mod:`chainlab.kinetics.contacts`) load a foot;
-* a side has no kinetics from the frame after a Foot Strike to its Foot Off when that stance
-  is not on one plate alone (a stance under way at the start of the capture, or not ended at
-  its end, counts as such);
+* a side has no kinetics from the frame after a Foot Strike to the frame before its Foot Off
+  when that stance is not on one plate alone; a stance under way at the start of the
+  capture, or not ended at its end, is computed as swing as Nexus does (``open_stance="nexus"``)
+  or refused (``open_stance="nan"``);
 * moments are the internal moments the proximal segment applies to the distal one, per kg
   of body mass, projected on the distal segment's axes (default), the proximal's or the
   lab's, in Nexus' component order and signs; power = M . (omega_distal - omega_proximal).
@@ -93,10 +97,27 @@ def derivative(x: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
     return out
 
 
+def second_difference(x: np.ndarray, rate: float) -> np.ndarray:
+    """(x[i+1] - 2 x[i] + x[i-1]) * rate**2 along axis 0; NaN at the ends."""
+    out = np.full(x.shape, np.nan)
+    if x.shape[0] > 2:
+        out[1:-1] = (x[2:] - 2.0 * x[1:-1] + x[:-2]) * rate**2
+    return out
+
+
 def angular_velocity(r: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
-    """(n, 3) angular velocity (rad/s, lab frame) of frames r (n, 3, 3): vee(dR/dt R^T)."""
-    w = derivative(r, rate, step) @ np.swapaxes(r, -1, -2)
-    return 0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], axis=-1)
+    """(n, 3) angular velocity (rad/s, lab frame) of frames r (n, 3, 3), central over +-step.
+
+    The rotation from frame i - step to i + step, D = R[i+step] R[i-step]^T, gives
+    omega = vee((D - D^T) / 2) / (2 step dt) (the axis times the sine of the angle turned:
+    Nexus' estimate; NaN at the ends).
+    """
+    out = np.full((r.shape[0], 3), np.nan)
+    if r.shape[0] > 2 * step:
+        d = r[2 * step:] @ np.swapaxes(r[: -2 * step], -1, -2)
+        k = 0.5 * rate / (2.0 * step)
+        out[step:-step] = k * np.stack([d[:, 2, 1] - d[:, 1, 2], d[:, 0, 2] - d[:, 2, 0], d[:, 1, 0] - d[:, 0, 1]], axis=-1)
+    return out
 
 
 def segment_wrench(
@@ -129,7 +150,7 @@ def segment_wrench(
     force, moment : (n, 3) the force (N) and the moment about `joint` (N m) applied by the
     proximal segment to this one, in the lab frame.
     """
-    acc = derivative(derivative(com, rate, step), rate, step)
+    acc = second_difference(com, rate)
     alpha = derivative(omega, rate, step)
     w_l = np.einsum("nji,nj->ni", r, omega)
     a_l = np.einsum("nji,nj->ni", r, alpha)
@@ -221,7 +242,7 @@ def validity(frames: np.ndarray, contacts: list[Contact], stance: Mapping[str, l
     return out
 
 
-def inverse_dynamics(
+def joint_kinetics(
     kinematics: xr.Dataset,
     grf: xr.Dataset,
     contacts: list[Contact],
@@ -287,14 +308,13 @@ def inverse_dynamics(
             s = full + name_
             frac, com_frac, gyr = PIG_SEGMENT_PARAMETERS[name_]
             mass = frac * bm
-            if name_ == "Foot":
-                toe = org[s]
-                com = toe + com_frac * (ajc - toe)
+            if name_ == "Foot":  # from the ankle towards the toe (-z) by half the foot length
                 length = body[side + PIG_SEGMENT_LENGTHS[name_]] * 1e-3
-            else:
+                com = ajc - com_frac * length * seg[s][:, :, 2]
+            else:  # on the line of the joint centres, from the distal one
                 length = (body[side + PIG_SEGMENT_LENGTHS[name_]] * 1e-3 if opt.segment_lengths == "processing"
-                          else np.linalg.norm(proximal - distal, axis=-1)[:, None])
-                com = distal + com_frac * length * seg[s][:, :, 2]
+                          else np.linalg.norm(proximal - distal, axis=-1))
+                com = distal + com_frac * (proximal - distal)
             k = mass * (gyr * np.nanmedian(length)) ** 2
             inertia = np.array([k, k, 0.0])
             f_p, m_p = segment_wrench(com, seg[s], mass, inertia, omega[s], proximal, f_d, m_d, rate, step)
@@ -382,7 +402,7 @@ def _dataset(kin, moments, forces, powers, grf_out, norm, contacts, body, opt) -
 
 def compute_kinetics(trial: xr.Dataset, kinematics: xr.Dataset, options: KineticsOptions | None = None,
                      subject: Mapping[str, float] | None = None) -> xr.Dataset:
-    """Plug-in Gait kinetics of one whole trial (the one-piece case of :func:`inverse_dynamics`).
+    """Plug-in Gait kinetics of one whole trial (the one-piece case of :func:`joint_kinetics`).
 
     Parameters
     ----------
@@ -407,4 +427,4 @@ def compute_kinetics(trial: xr.Dataset, kinematics: xr.Dataset, options: Kinetic
     body = body_parameters(trial, subject)
     grf = ground_reaction(trial, opt.threshold)
     contacts = assign_contacts(trial, grf, opt.plates, threshold=opt.threshold, outline_margin=opt.outline_margin)
-    return inverse_dynamics(kinematics, grf, contacts, body, stances(trial), opt, trial_progression(kinematics))
+    return joint_kinetics(kinematics, grf, contacts, body, stances(trial), opt, trial_progression(kinematics))
