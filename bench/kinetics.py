@@ -25,6 +25,8 @@ from chainlab.kinetics import assign_contacts, body_parameters, compute_kinetics
 from chainlab.kinetics.inverse_dynamics import trial_progression
 
 ROOT = Path(__file__).resolve().parents[1]
+HELD_OUT = [("PiG_Motion3_FF.c3d", "PiG_Calibration3_FF.c3d"),
+            ("PiG_Motion-FlatFoot-Full.c3d", "PiG_Calibration-FlatFoot-Full.c3d")]
 
 
 def _walks(root: Path):
@@ -86,6 +88,8 @@ def main() -> None:
     args = ap.parse_args()
     roots = [args.shared] if args.shared.is_dir() else [ROOT / "data" / "biomechzoo"]
     walks = [w for r in roots for w in _walks(r)]
+    vendors = args.shared.parent / "vendors"  # other labs' Nexus walks, held out
+    walks += [(vendors / a, vendors / b) for a, b in HELD_OUT if (vendors / a).is_file()]
     print(f"# machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, numpy {np.__version__}")
     fps = speed(*walks[0], frames=args.frames)
     print(f"inverse dynamics: {fps:,.0f} frames/s ({args.frames:,} frames, best of 3)")

@@ -230,3 +230,22 @@ def test_shared_and_partial_contacts_are_refused_by_name(walk, plate, status, si
             refused += 1
     assert refused >= (2 if side is None else 1)
     assert any(status in a for a in kin.attrs["contacts"])
+
+
+@needs_shared
+@pytest.mark.parametrize("dyn, sta, worst", [
+    ("PiG_Motion3_FF.c3d", "PiG_Calibration3_FF.c3d", 0.01),  # measured 0.0053 (hip x)
+    ("PiG_Motion-FlatFoot-Full.c3d", "PiG_Calibration-FlatFoot-Full.c3d", 0.05),  # measured 0.034
+])
+def test_other_labs_nexus_walks_held_out(dyn, sta, worst):
+    """Nexus walks of other labs, not used to find the method: no segment lengths in their
+    PROCESSING (measured on the kinematics), three plates, no events (FlatFoot)."""
+    d, k = _trial(SHARED / "vendors", dyn, sta)
+    kin = compute_kinetics(d, k)
+    for name in kin.moment_output.values.tolist():
+        ref = d.model_outputs.sel(output=name).values / 1000.0
+        mine = kin.moments.sel(moment_output=name).values
+        both = np.isfinite(ref[:, 0]) & np.isfinite(mine[:, 0])
+        assert both.sum() >= 0.9 * np.isfinite(ref[:, 0]).sum(), f"{dyn} {name}: coverage"
+        rms = np.sqrt(np.mean((mine[both] - ref[both]) ** 2, axis=0))
+        assert rms.max() < worst, f"{dyn} {name}: RMS {rms} N m/kg"

@@ -6,6 +6,7 @@ from chainlab.kinetics.grf import ground_reaction
 from chainlab.kinetics.inverse_dynamics import (
     KineticsOptions,
     body_parameters,
+    segment_lengths,
     compute_kinetics,
     joint_kinetics,
 )
@@ -19,5 +20,6 @@ __all__ = [
     "contacts_table",
     "ground_reaction",
     "joint_kinetics",
+    "segment_lengths",
     "stances",
 ]

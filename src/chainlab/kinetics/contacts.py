@@ -41,9 +41,12 @@ EVENT_TOLERANCE_S = 0.05
 #: Markers whose horizontal position must stay over the plate while it is loaded (the ankle
 #: marker sits lateral to the sole and is not one of them).
 OUTLINE_MARKERS = ("HEE", "TOE")
-#: A heel or toe marker may lie this far (m) outside the plate outline and the foot still be
-#: "on" it (the markers sit on the skin, beside and above the sole's edge).
-OUTLINE_MARGIN = 0.025
+#: How far (m) the heel and the toe marker may lie outside the plate outline with the foot
+#: still wholly on it. The heel marker sits on the back of the calcaneus, behind and above
+#: the sole's contact (vendors' PiG_Motion-FlatFoot-Full: heel marker 52 mm beyond the plate
+#: edge at heel strike, centre of pressure 14 mm inside it; Nexus used that contact); the
+#: toe marker sits on the forefoot, behind the toes.
+OUTLINE_MARGIN = {"HEE": 0.06, "TOE": 0.025}
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def assign_contacts(
     mapping: Mapping[int, str | None] | None = None,
     *,
     threshold: float = KINETICS_COP_THRESHOLD_N,
-    outline_margin: float = OUTLINE_MARGIN,
+    outline_margin: Mapping[str, float] | None = None,
 ) -> list[Contact]:
     """The contacts of every plate of a capture, each with its foot and status.
 
@@ -143,11 +146,13 @@ def assign_contacts(
         leave the plate out; plates not named are assigned automatically.
     threshold : float
         Vertical force (N) from which a plate is loaded.
-    outline_margin : float
-        Metres a foot marker may lie outside the plate outline and still count as on it.
+    outline_margin : dict, optional
+        ``{"HEE": m, "TOE": m}``: how far each marker may lie outside the plate outline with
+        the foot still on it (default :data:`OUTLINE_MARGIN`).
     """
     name = trial.attrs.get("source_file", "trial")
     mapping = dict(mapping or {})
+    margin = {**OUTLINE_MARGIN, **(outline_margin or {})}
     for plate, side in mapping.items():
         if side not in (None, *SIDES):
             raise ValueError(f"{name}: plate {plate} is mapped to {side!r}; expected 'L', 'R' or None")
@@ -177,7 +182,7 @@ def assign_contacts(
             if plate in mapping:
                 out.append(Contact(plate, first, last, mapping[plate], "accepted", "mapped by the caller"))
                 continue
-            out.append(_judge(plate, first, last, slice(a, b + 1), cop, corners, feet, st, tol, outline_margin))
+            out.append(_judge(plate, first, last, slice(a, b + 1), cop, corners, feet, st, tol, margin))
     return out
 
 
@@ -202,7 +207,8 @@ def _judge(plate, first, last, sl, cop, corners, feet, st, tol, margin) -> Conta
         return Contact(plate, first, last, None, "shared",
                        f"both feet under the centre of pressure (L {counts['L']}, R {counts['R']} of {loaded} frames)")
     side = owners[0]
-    outside = [m for m, xyz in feet[side].items() if m in OUTLINE_MARKERS and not np.all(_inside(xyz[sl][np.isfinite(xyz[sl]).all(1)], corners, margin))]
+    outside = [m for m, xyz in feet[side].items() if m in OUTLINE_MARKERS
+               and not np.all(_inside(xyz[sl][np.isfinite(xyz[sl]).all(1)], corners, margin[m]))]
     if outside:
         return Contact(plate, first, last, side, "partial", f"{side}{'/'.join(outside)} outside the plate outline while it is loaded")
     stance = [s for s in st[side] if _overlaps(s, first, last)]

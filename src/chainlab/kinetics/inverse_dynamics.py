@@ -55,9 +55,12 @@ from chainlab.errors import ModelInputError
 from chainlab.kinetics.contacts import OUTLINE_MARGIN, Contact, assign_contacts, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.model import pig
+from chainlab.model.measurements import PIG_OPTIONAL as DEFAULT_MEASUREMENTS
 
 SIDES = ("L", "R")
 PROJECTIONS = ("distal", "proximal", "global")
+#: Contact statuses whose foot has no kinetics while the plate is loaded.
+REFUSED = ("shared", "partial", "cut")
 _SIDE_NAME = {"L": "Left", "R": "Right"}
 
 
@@ -70,7 +73,7 @@ class KineticsOptions:
     derivative_step: int = 2  # frames each side of a central difference (Nexus: 2)
     plates: Mapping[int, str | None] = field(default_factory=dict)  # {plate: "L"/"R"/None} overrides
     threshold: float = KINETICS_COP_THRESHOLD_N  # N, vertical force of a loaded plate
-    outline_margin: float = OUTLINE_MARGIN  # m, heel/toe marker allowed outside a plate
+    outline_margin: Mapping[str, float] = field(default_factory=lambda: dict(OUTLINE_MARGIN))  # m, by marker
     open_stance: str = "nexus"  # a stance cut by the capture's start or end: "nexus" computes
     #                             it as swing (no ground reaction), as Nexus does; "nan" refuses it
 
@@ -172,18 +175,54 @@ def _project(vec: np.ndarray, axes: np.ndarray | None, order, signs) -> np.ndarr
 # --------------------------------------------------------------------------- trial level
 
 
-def body_parameters(trial: xr.Dataset, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Body mass (kg) and the segment lengths (mm) Nexus stores in PROCESSING.
+def segment_lengths(kinematics: xr.Dataset, trial: xr.Dataset) -> dict[str, float]:
+    """Segment lengths (mm) as Nexus stores them in PROCESSING, from a trial's kinematics.
 
-    ``overrides`` (e.g. a study's subject measurements) win over the file. Raises
-    :class:`~chainlab.errors.ModelInputError` naming what is missing.
+    ``?FemurLength`` and ``?TibiaLength``: the median distance between the joint centres
+    (hip-knee, knee-ankle); ``?FootLength``: the median heel-to-toe marker distance less the
+    marker radius. On a static trial these equal Nexus' values to 0.1 mm (biomechzoo); on a
+    walk they differ by a few mm (soft tissue, knee flexion).
     """
     name = trial.attrs.get("source_file", "trial")
     stored = {}
     if "measurement" in trial.coords:
         stored = {str(k): float(v) for k, v in zip(trial.measurement.values, trial.measurements.values)}
+    radius = 0.5 * (stored.get("MarkerDiameter") or DEFAULT_MEASUREMENTS["MarkerDiameter"])
+    present = set(trial.marker.values.tolist()) if "marker" in trial.coords else set()
+    points = set(kinematics.point.values.tolist())
+    out: dict[str, float] = {}
+    for side in SIDES:
+        for seg, (a, b) in (("Femur", ("HJC", "KJC")), ("Tibia", ("KJC", "AJC"))):
+            if side + a in points and side + b in points:
+                d = kinematics.joint_centres.sel(point=side + a).values - kinematics.joint_centres.sel(point=side + b).values
+                out[side + PIG_SEGMENT_LENGTHS[seg]] = float(np.nanmedian(np.linalg.norm(d, axis=-1))) * 1e3
+        if side + "HEE" in present and side + "TOE" in present:
+            d = trial.markers.sel(marker=side + "HEE").values - trial.markers.sel(marker=side + "TOE").values
+            out[side + PIG_SEGMENT_LENGTHS["Foot"]] = float(np.nanmedian(np.linalg.norm(d, axis=-1))) * 1e3 - radius
+    if not all(np.isfinite(v) for v in out.values()):
+        raise ModelInputError(f"{name}: segment lengths cannot be measured (joint centres or heel/toe markers never valid)")
+    return out
+
+
+def body_parameters(trial: xr.Dataset, overrides: Mapping[str, float] | None = None,
+                    kinematics: xr.Dataset | None = None) -> dict[str, float]:
+    """Body mass (kg) and the segment lengths (mm) Nexus stores in PROCESSING.
+
+    ``overrides`` (e.g. a study's subject measurements, or :func:`segment_lengths` of the
+    static trial) win over the file. Lengths missing from both are measured on `kinematics`
+    (with `trial`'s markers) when given. Raises :class:`~chainlab.errors.ModelInputError`
+    naming what is missing.
+    """
+    name = trial.attrs.get("source_file", "trial")
+    stored = {}
+    if "measurement" in trial.coords:
+        stored = {str(k): float(v) for k, v in zip(trial.measurement.values, trial.measurements.values)}
+    stored = {k: v for k, v in stored.items() if np.isfinite(v) and v > 0}
     stored.update({k: float(v) for k, v in (overrides or {}).items()})
     need = ["Bodymass"] + [s + v for s in SIDES for v in PIG_SEGMENT_LENGTHS.values()]
+    if kinematics is not None and any(k not in stored for k in need[1:]):
+        measured = segment_lengths(kinematics, trial)
+        stored.update({k: v for k, v in measured.items() if k not in stored})
     missing = [k for k in need if not (np.isfinite(stored.get(k, np.nan)) and stored.get(k, 0) > 0)]
     if missing:
         raise ModelInputError(
@@ -224,9 +263,14 @@ def foot_loads(grf: xr.Dataset, contacts: list[Contact]) -> dict[str, tuple[np.n
 
 def validity(frames: np.ndarray, contacts: list[Contact], stance: Mapping[str, list],
              open_stance: str = "nexus") -> dict[str, np.ndarray]:
-    """Per side, (n,) True where the kinetics hold: not inside a stance (after its Foot
-    Strike, before its Foot Off) that no accepted contact of that side carries. A stance
-    without its strike or its off in the capture counts only with ``open_stance="nan"``."""
+    """Per side, (n,) True where the kinetics hold.
+
+    Not inside a stance (after its Foot Strike, before its Foot Off) that no accepted
+    contact of that side carries (a stance without its strike or its off in the capture
+    counts only with ``open_stance="nan"``); and, whatever the events, not during a refused
+    contact of that side (``partial``, ``cut``; ``shared`` and a ``cut`` of unknown side
+    refuse both sides): a foot loaded by a plate whose load is not applied.
+    """
     out = {}
     for side in SIDES:
         ok = np.ones(frames.size, dtype=bool)
@@ -238,6 +282,9 @@ def validity(frames: np.ndarray, contacts: list[Contact], stance: Mapping[str, l
             carried = any(c.status == "accepted" and c.side == side and c.first <= hi and c.last >= lo for c in contacts)
             if not carried:
                 ok &= ~((frames > lo) & (frames < hi) if off is not None else frames > lo)
+        for c in contacts:
+            if c.status in REFUSED and c.side in (side, None):
+                ok &= ~((frames >= c.first - 1) & (frames <= c.last + 1))
         out[side] = ok
     return out
 
@@ -424,7 +471,7 @@ def compute_kinetics(trial: xr.Dataset, kinematics: xr.Dataset, options: Kinetic
         attribute lists every plate contact with its foot and status.
     """
     opt = options or KineticsOptions()
-    body = body_parameters(trial, subject)
+    body = body_parameters(trial, subject, kinematics)
     grf = ground_reaction(trial, opt.threshold)
     contacts = assign_contacts(trial, grf, opt.plates, threshold=opt.threshold, outline_margin=opt.outline_margin)
     return joint_kinetics(kinematics, grf, contacts, body, stances(trial), opt, trial_progression(kinematics))
