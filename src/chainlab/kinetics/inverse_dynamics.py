@@ -332,9 +332,10 @@ def validity(frames: np.ndarray, contacts: list[Contact], stance: Mapping[str, l
 
     Not inside a stance (after its Foot Strike, before its Foot Off) that no accepted
     contact of that side carries (a stance without its strike or its off in the capture
-    counts only with ``open_stance="nan"``); and, whatever the events, not during a refused
-    contact of that side (``partial``, ``cut``; ``shared`` and a ``cut`` of unknown side
-    refuse both sides): a foot loaded by a plate whose load is not applied.
+    counts only with ``open_stance="nan"``); for a side without Foot Strike / Foot Off
+    events, not during a refused contact of that side (``partial``, ``cut``; ``shared`` and a
+    ``cut`` of unknown side refuse both sides): a foot loaded by a plate whose load is not
+    applied.
     """
     out = {}
     for side in SIDES:
@@ -347,9 +348,10 @@ def validity(frames: np.ndarray, contacts: list[Contact], stance: Mapping[str, l
             carried = any(c.status == "accepted" and c.side == side and c.first <= hi and c.last >= lo for c in contacts)
             if not carried:
                 ok &= ~((frames > lo) & (frames < hi) if off is not None else frames > lo)
-        for c in contacts:
-            if c.status in REFUSED and c.side in (side, None):
-                ok &= ~((frames >= c.first - 1) & (frames <= c.last + 1))
+        if not stance.get(side):  # no events for this side: the contacts alone say when it stands
+            for c in contacts:
+                if c.status in REFUSED and c.side in (side, None):
+                    ok &= ~((frames >= c.first - 1) & (frames <= c.last + 1))
         out[side] = ok
     return out
 
