@@ -17,6 +17,7 @@ from chainlab.kinetics import (
     compute_kinetics,
     ground_reaction,
     joint_kinetics,
+    segment_lengths,
     stances,
 )
 from chainlab.kinetics.inverse_dynamics import angular_velocity, segment_wrench, trial_progression
@@ -161,6 +162,17 @@ def test_projections_rotate_the_same_moment(hc030a):
         np.testing.assert_allclose(a[1], a[0], rtol=1e-9)
         np.testing.assert_allclose(a[2], a[0], rtol=1e-9)
     assert not np.allclose(np.nan_to_num(glob.moments.values), np.nan_to_num(dist.moments.values))
+
+
+def test_segment_lengths_are_nexus_on_the_static_trial():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = read_c3d(STUDY / WALKS["HC030A05"][1])
+        k = compute_kinematics(s, s, KinematicsOptions(models=("pig",)))
+    stored = dict(zip(s.measurement.values.tolist(), s.measurements.values))
+    for name, value in segment_lengths(k, s).items():
+        tol = 1.0 if "Tibia" in name else 0.01  # mm; measured 0.64 (RTibia), 0.00 the others
+        assert abs(value - stored[name]) < tol, (name, value, stored[name])
 
 
 def test_missing_body_mass_is_named(hc030a):

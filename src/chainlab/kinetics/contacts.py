@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from chainlab.conventions import KINETICS_COP_THRESHOLD_N
@@ -238,8 +239,6 @@ def _overlaps(stance, first, last) -> bool:
     return lo <= last and hi >= first
 
 
-def contacts_table(contacts: list[Contact]):
+def contacts_table(contacts: list[Contact]) -> pd.DataFrame:
     """The contacts as a pandas DataFrame (plate, first, last, side, status, reason)."""
-    import pandas as pd  # pandas comes with xarray; imported here, used only for this table
-
     return pd.DataFrame([c.__dict__ for c in contacts], columns=["plate", "first", "last", "side", "status", "reason"])

@@ -243,10 +243,12 @@ def _project(vec: np.ndarray, axes: np.ndarray | None, order, signs) -> np.ndarr
 def segment_lengths(kinematics: xr.Dataset, trial: xr.Dataset) -> dict[str, float]:
     """Segment lengths (mm) as Nexus stores them in PROCESSING, from a trial's kinematics.
 
-    ``?FemurLength`` and ``?TibiaLength``: the median distance between the joint centres
-    (hip-knee, knee-ankle); ``?FootLength``: the median heel-to-toe marker distance less the
-    marker radius. On a static trial these equal Nexus' values to 0.1 mm (biomechzoo); on a
-    walk they differ by a few mm (soft tissue, knee flexion).
+    ``?FemurLength`` and ``?TibiaLength``: the mean distance between the joint centres
+    (hip-knee, knee-ankle); ``?FootLength``: the mean heel-to-toe marker distance less the
+    marker radius. On the six biomechzoo static trials (with their own kinematics) the femur
+    and foot equal Nexus' stored values to 0.01 mm on five (0.9 mm on HC036A01), the tibia to
+    1.5 mm. Give the static trial's (``subject=segment_lengths(static_kinematics, static)``
+    in :func:`compute_kinetics`); on a walk they differ by a few mm.
     """
     name = trial.attrs.get("source_file", "trial")
     stored = {}
@@ -260,10 +262,10 @@ def segment_lengths(kinematics: xr.Dataset, trial: xr.Dataset) -> dict[str, floa
         for seg, (a, b) in (("Femur", ("HJC", "KJC")), ("Tibia", ("KJC", "AJC"))):
             if side + a in points and side + b in points:
                 d = kinematics.joint_centres.sel(point=side + a).values - kinematics.joint_centres.sel(point=side + b).values
-                out[side + PIG_SEGMENT_LENGTHS[seg]] = float(np.nanmedian(np.linalg.norm(d, axis=-1))) * 1e3
+                out[side + PIG_SEGMENT_LENGTHS[seg]] = float(np.nanmean(np.linalg.norm(d, axis=-1))) * 1e3
         if side + "HEE" in present and side + "TOE" in present:
             d = trial.markers.sel(marker=side + "HEE").values - trial.markers.sel(marker=side + "TOE").values
-            out[side + PIG_SEGMENT_LENGTHS["Foot"]] = float(np.nanmedian(np.linalg.norm(d, axis=-1))) * 1e3 - radius
+            out[side + PIG_SEGMENT_LENGTHS["Foot"]] = float(np.nanmean(np.linalg.norm(d, axis=-1))) * 1e3 - radius
     if not all(np.isfinite(v) for v in out.values()):
         raise ModelInputError(f"{name}: segment lengths cannot be measured (joint centres or heel/toe markers never valid)")
     return out
