@@ -153,6 +153,35 @@ def test_plate_mapping_overrides_and_is_checked(hc030a):
         compute_kinetics(d, k, KineticsOptions(plates={1: "left"}))
 
 
+def test_open_stance_rule(hc030a):
+    """HC030A05's left Foot Strike at 459 has no Foot Off in the capture, nor its Foot Off at
+    315 a strike: computed as swing as Nexus does by default, refused with open_stance="nan"."""
+    d, k, nexus_rule = hc030a
+    strict = compute_kinetics(d, k, KineticsOptions(open_stance="nan"))
+    late = dict(moment_output="LKneeMoment", frame=slice(460, 478))
+    assert np.isfinite(nexus_rule.moments.sel(**late).values).all()
+    assert np.isnan(strict.moments.sel(**late).values).all()
+    early = dict(moment_output="LKneeMoment", frame=slice(316, 354))  # swing: both rules agree
+    assert np.isnan(strict.moments.sel(moment_output="LKneeMoment", frame=slice(290, 314)).values).all()
+    np.testing.assert_array_equal(strict.moments.sel(**early).values, nexus_rule.moments.sel(**early).values)
+
+
+def test_refused_contact_without_events_is_nan_while_loaded(hc030a):
+    d, k, _ = hc030a
+    no_events = d.isel(event=[])
+    kin = compute_kinetics(no_events, k, KineticsOptions(plates={1: None}))  # left on plate 1 ignored
+    assert np.isfinite(kin.moments.sel(moment_output="LKneeMoment", frame=slice(360, 410)).values).all()
+    # an ignored plate is the caller's choice; a cut contact is refused: simulate one by
+    # cutting the capture inside the right foot's contact on plate 2 (frames 304-365)
+    cut = no_events.sel(frame=slice(330, None))
+    cut = cut.isel(analog_sample=slice((330 - 286) * 10, None))
+    kc = k.sel(frame=slice(330, None))
+    out = compute_kinetics(cut, kc)
+    assert any("cut" in c and ": R" not in c for c in out.attrs["contacts"])
+    assert np.isnan(out.moments.sel(moment_output="RKneeMoment", frame=slice(334, 366)).values).all()
+    assert np.isfinite(out.moments.sel(moment_output="RKneeMoment", frame=slice(368, 400)).values).all()
+
+
 def test_projections_rotate_the_same_moment(hc030a):
     d, k, dist = hc030a
     glob = compute_kinetics(d, k, KineticsOptions(projection="global"))
