@@ -57,9 +57,11 @@ MEASUREMENT_UNITS = {
 #: Vertical force (N) below which a plate carries no contact (COP undefined).
 KINETICS_COP_THRESHOLD_N = 10.0
 
-#: Plug-in Gait segment parameters (Vicon; Dempster via Winter): mass / body mass, centre of
-#: mass from the distal joint as a fraction of the segment length, radius of gyration about
-#: the centre of mass as a fraction of that length (no inertia about the long axis z).
+#: Plug-in Gait segment parameters (Vicon; Dempster via Winter): mass / body mass; centre of
+#: mass as a fraction of the segment (femur, tibia: of the way from the distal to the
+#: proximal joint centre; foot: of ?FootLength from the ankle joint centre towards the toe);
+#: radius of gyration about the centre of mass as a fraction of the PROCESSING length, about
+#: x and y only (no inertia about the long axis z). As Nexus 2 applies them (docs/kinetics.md).
 PIG_SEGMENT_PARAMETERS = {
     "Femur": (0.100, 0.567, 0.540),
     "Tibia": (0.0465, 0.567, 0.528),

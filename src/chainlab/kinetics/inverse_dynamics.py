@@ -13,6 +13,7 @@ Recursive Newton-Euler, foot -> tibia -> femur on each side, vectorised over fra
   -z); radius of gyration about x and y as a fraction of the PROCESSING length
   (``?FemurLength``, ``?TibiaLength``, ``?FootLength``), none about z. (Fitted to Nexus'
   joint forces: the masses and the 0.567 come out to 4 digits, the foot's 0.5 L to 2.)
+  Lengths missing from PROCESSING are measured on the kinematics (:func:`segment_lengths`);
 * linear accelerations by the second difference (x[i+1] - 2 x[i] + x[i-1]) / dt^2; angular
   velocity over +-2 frames from D = R[i+2] R[i-2]^T as vee((D - D^T) / 2) / (4 dt); angular
   acceleration its central difference over +-2 frames: the first and last 4 frames of a
