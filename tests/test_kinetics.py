@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from chainlab import read_c3d
 from chainlab.conventions import GRAVITY
@@ -230,8 +231,6 @@ def test_chunked_equals_unchunked(hc030a):
         kw = k.isel(frame=slice(lo, hi))
         out = joint_kinetics(kw, ground_reaction(dw), contacts, body, st, None, prog)
         pieces.append(out.isel(frame=slice(a - lo, a - lo + min(size, n - a))))
-    import xarray as xr
-
     joined = xr.concat(pieces, dim="frame")
     for var in ("moments", "joint_forces", "powers", "GroundReactionForce", "NormalisedGRF"):
         a, b = joined[var].values, whole[var].values
