@@ -71,13 +71,14 @@ def side_ground_reaction(trial: xr.Dataset, events: pd.DataFrame, body_mass: flo
     return out
 
 
-def walking_frame(kin: xr.Dataset, grf: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
+def walking_frame(kin: xr.Dataset, grf: dict[str, xr.DataArray], half: int = 50) -> dict[str, xr.DataArray]:
     """The ground reaction in the walking direction's frame: x to the subject's right
-    (horizontal, perpendicular to the pelvis' travel over +-5 frames), y forward, z up; so the
-    right foot's medial force is negative x whichever way the subject walks."""
+    (horizontal, perpendicular to the pelvis' travel over +-`half` frames, about a stride at
+    100 Hz, so that the pelvis' sway within a stride cancels), y forward, z up; the right foot's
+    medial force is then negative x whichever way the subject walks."""
     mid = 0.5 * (kin.markers.sel(marker="LASI").values + kin.markers.sel(marker="RASI").values)
     n = len(mid)
-    ahead, behind = np.minimum(np.arange(n) + 5, n - 1), np.maximum(np.arange(n) - 5, 0)
+    ahead, behind = np.minimum(np.arange(n) + half, n - 1), np.maximum(np.arange(n) - half, 0)
     h = mid[ahead] - mid[behind]
     h[:, 2] = 0.0
     h /= np.linalg.norm(h, axis=1, keepdims=True)
@@ -103,11 +104,31 @@ def nexus_angles(trial: xr.Dataset) -> dict[str, dict[str, xr.DataArray]]:
     return out
 
 
-def run(config: dict, sheet: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """(chainlab's measures, the same on Nexus' angles, the angles in every right stance rather
-    than the plate's, the ground reaction in the walking frame), long tables with subject,
-    condition and trial."""
-    tables, nexus, stances, walking = [], [], [], []
+def plate_axis(trial: xr.Dataset, events: pd.DataFrame, grf: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
+    """Each side's ground reaction along the x axis of the plate its stance was on (the plate's
+    own channel Fx<k>, which biomechZoo's limb-side step copies to RFx), in x."""
+    out = {}
+    for side, g in grf.items():
+        ev = events[(events.side == side) & events.source.str.startswith("plate")]
+        if ev.empty:
+            continue
+        c = trial.plate_corners.values[int(ev.source.iloc[0].split()[1]) - 1]
+        xp = (c[0] - c[1]) / np.linalg.norm(c[0] - c[1])
+        along = g.values @ xp
+        out[side] = g.copy(data=np.stack([along, np.full_like(along, np.nan), np.full_like(along, np.nan)], axis=1))
+    return out
+
+
+VARIANTS = ("config", "nexus_angles", "every_stance", "walking_frame", "plate_axis")
+
+
+def run(config: dict, sheet: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Long measures tables (with subject, condition and trial) per variant: ``config`` as
+    configured; ``nexus_angles`` on Nexus' stored angles; ``every_stance`` the angles in every
+    right stance rather than the plate's; ``walking_frame`` and ``plate_axis`` the ground
+    reaction's x in the walking frame and along the plate's own x axis."""
+    tables: dict[str, list[pd.DataFrame]] = {v: [] for v in VARIANTS}
+    every = parse_measures([{k: v for k, v in m.items() if k != "plate"} for m in config["measures"]])
     for row in sheet.itertuples():
         dyn = read_c3d(ROOT / row.dynamic)
         static = read_c3d(ROOT / row.static)
@@ -118,14 +139,16 @@ def run(config: dict, sheet: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
         outputs = trial_outputs(kin, extra={"GroundReactionForce": grf})
         measures = parse_measures(config["measures"], outputs)
         ids = {"subject": row.subject, "condition": row.condition, "trial": row.trial}
-        tables.append(compute_measures(measures, outputs, events).assign(**ids))
-        nx = dict(nexus_angles(dyn), GroundReactionForce=grf)
-        nexus.append(compute_measures(measures, nx, events).assign(**ids))
-        walk = dict(outputs, GroundReactionForce=walking_frame(kin, grf))
-        walking.append(compute_measures(measures, walk, events).assign(**ids))
-        every = parse_measures([{k: v for k, v in m.items() if k != "plate"} for m in config["measures"]])
-        stances.append(compute_measures(every, outputs, events).assign(**ids))
-    return tuple(pd.concat(t, ignore_index=True) for t in (tables, nexus, stances, walking))
+        inputs = {
+            "config": (measures, outputs),
+            "nexus_angles": (measures, dict(nexus_angles(dyn), GroundReactionForce=grf)),
+            "every_stance": (every, outputs),
+            "walking_frame": (measures, dict(outputs, GroundReactionForce=walking_frame(kin, grf))),
+            "plate_axis": (measures, dict(outputs, GroundReactionForce=plate_axis(dyn, events, grf))),
+        }
+        for name, (m, o) in inputs.items():
+            tables[name].append(compute_measures(m, o, events).assign(**ids))
+    return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
 
 
 def main() -> None:
@@ -136,37 +159,43 @@ def main() -> None:
     config = yaml.safe_load(Path(args.config).read_text())
     sheet = pd.read_csv(ROOT / config["trials"], sep="\t")
     t0 = time.perf_counter()
-    table, nexus, every, walking = run(config, sheet)
+    tables = run(config, sheet)
     took = time.perf_counter() - t0
-    pd.set_option("display.width", 200)
-    shown = table[["trial", "measure", "instance", "start_s", "end_s", "plate", "value", "units", "reason"]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    used = table[table.value.notna()]
-    print(f"\n{len(sheet)} trials in {took:.1f} s; windows with a value: {len(used)} of {len(table)}")
+    table = tables["config"]
+    pd.set_option("display.width", 250)
+    valued = table[table.value.notna()]
+    print(valued[["trial", "measure", "start_s", "end_s", "plate", "value", "units"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\n{len(sheet)} trials in {took:.1f} s; windows with a value: {len(valued)} of {len(table)} "
+          f"(the others are right stances off the plates)")
+    tests, grf_test = config["tests"], config["tests"][:1]
+    kept = [dict(t, exclude=[]) for t in tests]
     variants = {
-        "chainlab (config)": (table, config["tests"]),
-        "Nexus angles": (nexus, config["tests"]),
-        "angles in every right stance": (every, config["tests"]),
-        "chainlab, HC002D25 kept": (table, [dict(t, exclude=[]) for t in config["tests"]]),
-        "GRF in the walking frame, HC002D25 kept": (walking, [dict(t, exclude=[]) for t in config["tests"]][:1]),
-        "GRF in the walking frame": (walking, config["tests"][:1]),
-        "chainlab, Wilcoxon": (table, [dict(t, test="wilcoxon") for t in config["tests"]]),
-        "chainlab, mixed": (table, [dict(t, test="mixed") for t in config["tests"]]),
+        "as configured": (table, tests),
+        "Nexus' stored angles": (tables["nexus_angles"], tests[1:]),
+        "angles in every right stance": (tables["every_stance"], tests[1:]),
+        "HC002D25 kept": (table, kept[:1]),
+        "GRF x along the plate's axis": (tables["plate_axis"], grf_test),
+        "GRF x along the plate's axis, HC002D25 kept": (tables["plate_axis"], kept[:1]),
+        "GRF x in the walking frame": (tables["walking_frame"], grf_test),
+        "GRF x in the walking frame, HC002D25 kept": (tables["walking_frame"], kept[:1]),
+        "Wilcoxon": (table, [dict(t, test="wilcoxon") for t in tests]),
+        "mixed model": (table, [dict(t, test="mixed") for t in tests]),
     }
     results = []
-    for label, (tab, tests) in variants.items():
-        r = run_tests(tests, tab).assign(variant=label)
+    for label, (tab, ts) in variants.items():
+        r = run_tests(ts, tab).assign(variant=label)
         r["published_p"] = r.measure.map(PUBLISHED)
         results.append(r)
     res = pd.concat(results, ignore_index=True)
     cols = ["variant", "measure", "test", "n", "statistic", "p", "published_p", "estimate", "ci_low", "ci_high",
-            "units", "excluded", "left_out"]
+            "units", "excluded"]
     print(res[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         table.to_csv(out / "measures.csv", index=False)
-        res[res.variant == "chainlab (config)"].drop(columns="variant").to_csv(out / "tests.csv", index=False)
+        res[res.variant == "as configured"].drop(columns="variant").to_csv(out / "tests.csv", index=False)
         print(f"wrote {out / 'measures.csv'} and {out / 'tests.csv'}")
 
 

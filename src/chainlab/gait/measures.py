@@ -407,7 +407,7 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
 
 
 def unit_suffix(units: str) -> str:
-    """A column-name suffix for `units`: deg, N_kg, pct, m, ..."""
+    """A column-name suffix for `units`: deg, N_per_kg (N/kg), pct (%), m, ..."""
     s = {"%": "pct", "deg": "deg", "": ""}.get(units)
     if s is not None:
         return s
