@@ -71,6 +71,8 @@ def _one(measure, outputs=None, events=EVENTS, **kw) -> pd.Series:
     ("y", "at_start", 2 + 10 * 0.23 ** 2, np.nan),
     ("y", "at_end", 2 + 10 * 0.37 ** 2, np.nan),
     ("x", "mean", 5 + 4 * 0.5, np.nan),  # a ramp's mean over evenly spaced samples is its middle
+    # 61 samples 0.01 s apart around 0.5 s: mean (t - 0.43)^2 = their variance + 0.07^2
+    ("y", "mean", 2 + 10 * (1e-4 * (61 ** 2 - 1) / 12 + 0.07 ** 2), np.nan),
     ("x", "range", 4 * 0.6, np.nan),
     ("y", "time_of_min", 100 * 0.23 / 0.6, 0.23),
     ("z", "time_of_max", 100 * 0.05 / 0.6, 0.05),  # sin(2 pi t) peaks at 0.25 s
@@ -187,6 +189,9 @@ def test_an_output_that_does_not_exist_is_refused_with_the_names_that_do():
             parse_measures([entry], outputs=ok)
     with pytest.raises(ValueError, match="used twice"):
         parse_measures([{"name": "a", "output": "HipAngles", "side": "right", "window": "stance", "stat": "max"}] * 2)
+    with pytest.raises(ValueError, match="give component: x, y or z"):
+        compute_measures(parse_measures([{"name": "a", "output": "HipAngles", "side": "right", "window": "stance",
+                                          "stat": "max"}]), {"HipAngles": {"Right": _curves()}}, EVENTS)
     with pytest.raises(ValueError, match="not in this trial.*HipAngles"):
         compute_measures(parse_measures([{"name": "a", "output": "KneeAngles", "side": "right", "window": "stance",
                                           "stat": "max"}]), {"HipAngles": {"Right": _curves()}}, EVENTS)

@@ -320,6 +320,8 @@ def _series(da, time: np.ndarray | None, component: str | None, what: str) -> tu
         raise ValueError(f"{what}: an array without a time coordinate needs compute_measures(time=...)")
     if v.ndim == 1:
         return v, np.asarray(t, dtype=float), units
+    if component is None and np.isfinite(v[:, :2]).any():
+        raise ValueError(f"{what}: the output has x, y and z; give component: x, y or z")
     k = AXES.index(component) if component is not None else 2
     return v[:, k], np.asarray(t, dtype=float), units
 
@@ -376,6 +378,8 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
             wins = windows(events, side, m.window)
             stances = _side_stances(events, side) if m.needs_plate else None
             da = outputs[m.output].get(side)
+            if da is not None:
+                v, t, units = _series(da, time, m.component, f"measure {m.name!r}")
             for k, w in enumerate(wins.itertuples()):
                 row = dict(base, instance=k, cycle=_cycle_of(cycles, side, w.start), start_s=w.start, end_s=w.end,
                            value=np.nan, units="", time_s=np.nan, plate="", reason="")
@@ -388,7 +392,6 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
                 if da is None:
                     row["reason"] = f"no {side} {m.output} in this trial"
                     continue
-                v, t, units = _series(da, time, m.component, f"measure {m.name!r}")
                 row["units"] = "%" if m.stat.startswith("time_of") else units
                 if m.needs_plate and not row["plate"]:
                     row["reason"] = (f"{side} {m.window_name} {w.start:.3f}-{w.end:.3f} s is not within one stance "

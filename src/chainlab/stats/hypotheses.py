@@ -149,6 +149,8 @@ def run_test(table: pd.DataFrame, t: dict) -> dict:
             ci = res.confidence_interval(1.0 - t["alpha"])
             row.update(statistic=float(res.statistic), p=float(res.pvalue), estimate=float(np.mean(b - a)),
                        ci_low=float(ci.low), ci_high=float(ci.high))
+        elif not np.any(b - a):
+            left.append("every subject's difference is 0; the signed-rank test is undefined")
         else:
             res = stats.wilcoxon(b, a)
             row.update(statistic=float(res.statistic), p=float(res.pvalue), estimate=float(np.median(b - a)))
