@@ -209,6 +209,26 @@ def test_trial_outputs_are_side_less_with_units():
     assert out["HipAngles"]["Left"].attrs["units"] == "deg" and out["SACR"]["Left"].attrs["units"] == "m"
 
 
+def test_kinetics_outputs_and_plain_arrays():
+    """The kinetics layer's Dataset shape: per-foot GroundReactionForce (N/kg) and powers
+    (frame, output) stored in z, as Nexus does; plain arrays need the time."""
+    n = len(T)
+    kinetics = xr.Dataset(
+        {"GroundReactionForce": (("frame", "grf_output", "axis"), np.ones((n, 2, 3)), {"units": "N/kg"}),
+         "powers": (("frame", "power_output"), np.tile(T[:, None], 2), {"units": "W/kg"})},
+        coords={"time": ("frame", T), "grf_output": ["LGroundReactionForce", "RGroundReactionForce"],
+                "power_output": ["LHipPower", "RHipPower"], "axis": ["x", "y", "z"]})
+    out = trial_outputs(kinetics=kinetics)
+    assert sorted(out) == ["GroundReactionForce", "HipPower"]
+    power = parse_measures([{"name": "p", "output": "HipPower", "side": "right", "window": "stance", "stat": "max"}])
+    row = compute_measures(power, out, EVENTS).iloc[0]
+    assert row.value == pytest.approx(0.8) and row.units == "W/kg"
+    plain = compute_measures(power, {"HipPower": {"Right": T}}, EVENTS, time=T).iloc[0]
+    assert plain.value == pytest.approx(0.8) and plain.units == ""
+    with pytest.raises(ValueError, match="needs compute_measures\\(time=...\\)"):
+        compute_measures(power, {"HipPower": {"Right": T}}, EVENTS)
+
+
 def test_per_cycle_puts_units_in_the_column_names():
     table = compute_measures([_measure(stat="max"), _measure(name="peak_t", stat="time_of_max", component="z")],
                              {"HipAngles": {"Right": _curves()}}, EVENTS)
