@@ -444,7 +444,9 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
                           coords={"variable": template["variable"].values, "percent": template["percent"].values,
                                   "side": ("cycle", cycles.side.to_numpy(dtype=str))},
                           attrs=template.attrs)
-    joint_curves = joint_template.copy(data=per_joint)
+    joint_curves = xr.DataArray(per_joint, dims=joint_template.dims,
+                                coords={k: joint_template[k].values for k in ("joint", "axis")},
+                                attrs=joint_template.attrs)
     metrics = pd.concat(tables, ignore_index=True)
     metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
     return curves, joint_curves, metrics
