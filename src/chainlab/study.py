@@ -113,7 +113,7 @@ def metrics_table(trials) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
-def _curves(trials) -> xr.DataArray:
+def curves_table(trials) -> xr.DataArray:
     """(cycle, variable, percent) of every trial's cycles, with subject and condition."""
     parts = []
     for t in sorted(trials, key=lambda t: t.trial):
@@ -127,6 +127,12 @@ def _curves(trials) -> xr.DataArray:
         return xr.DataArray(np.zeros((0, 0, 101)), dims=("cycle", "variable", "percent"),
                             coords={"variable": [], "subject": ("cycle", []), "condition": ("cycle", [])})
     return xr.concat(parts, dim="cycle")
+
+
+def trial_summaries(run: StudyRun) -> list[tuple]:
+    """(trial, subject, condition, number of cycles, gait problems) of every trial (what the
+    statistics say of trials that gave nothing)."""
+    return [(t.trial, t.subject, t.condition, len(t.metrics), t.problems) for t in run.trials]
 
 
 def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path) -> None:
@@ -150,8 +156,7 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
     in `out_dir`, from the trials' files (``chainlab study``)."""
     out = Path(out_dir)
     metrics = metrics_table(run.trials)
-    trials = [(t.trial, t.subject, t.condition, len(t.metrics), t.problems) for t in run.trials]
-    stats = _statistics(metrics, _curves(run.trials), config, trials, run.failures)
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
                               config.settings(*TRIAL_SECTIONS, "statistics"))
     _write_tables(metrics, run.failures, out)
