@@ -450,8 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
             "LumbarPelvisAngles and R* twins, in degrees, with segment poses and joint centres. "
             "Writes a netCDF4/HDF5 file that xarray.open_dataset opens. Subject measurements "
             "come from the static trial's PROCESSING group unless given with --subject. "
-            "The trial is computed in chunks of --chunk-frames frames as dask tasks (docs/long_captures.md): "
-            "memory stays bounded for captures of any length, and the result equals the unchunked one."
+            "The trial is computed in chunks of --chunk-frames frames, as dask tasks when there are several "
+            "(docs/long_captures.md): memory stays bounded for captures of any length, and the result does "
+            "not depend on the chunk size."
         ),
     )
     kin.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
@@ -559,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read, compute the kinematics and the gait analysis of one trial and write its "
                     "result file; a trial that fails writes a file recording the stage and reason "
                     "instead, and the command still succeeds so that the study goes on. The trial is "
-                    "computed in chunks of --chunk-frames frames as dask tasks, written incrementally "
+                    "computed in chunks of --chunk-frames frames (dask tasks when several), written incrementally "
                     "(progress on stderr when there is more than one chunk); peak memory does not grow "
                     "with the capture's length (docs/long_captures.md).",
     )

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from chainlab.errors import ChainlabError
+from chainlab.options import PlateEventOptions
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 SECTIONS = ("kinematics", "gait", "statistics", "figures")
@@ -159,8 +160,6 @@ class StudyConfig:
         )
 
     def plate_event_options(self):
-        from chainlab.options import PlateEventOptions
-
         g = self.gait
         return PlateEventOptions(strike_threshold=g["strike_threshold_N"], off_threshold=g["off_threshold_N"],
                                  cutoff_hz=g["cutoff_Hz"])
