@@ -99,22 +99,54 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         progression=args.progression,
         flat_foot=not args.no_flat_foot,
-        partial=args.partial,
+        partial=not args.strict,
         subject=subject,
         solver=args.solver,
         chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
     )
     try:
         res = pipeline.run_kinematics(args.dynamic, args.static, args.output, options, chunk_frames=args.chunk_frames,
-                                      threads=args.threads, scheduler=args.scheduler)
+                                      threads=args.threads, scheduler=args.scheduler, markers=args.markers)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # options the models do not accept, or an unknown scheduler
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 2
+    _say_problems("kinematics", res)
     state = " (partial: " + res.models_left_out + ")" if res.partial else ""
-    print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}")
+    calibration = "" if args.static else "; calibration stored in the capture (no static trial)"
+    print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}{calibration}")
+    return 0
+
+
+def _say_problems(command: str, res, trial: str = "") -> None:
+    """A trial's models left out and quality problems, one line each on stderr."""
+    from chainlab.trial_checks import problem_lines
+
+    for model, reason in json.loads(res.models_left_out or "{}").items():
+        print(f"chainlab {command}: {trial + ': ' if trial else ''}model {model!r} not run: {reason}", file=sys.stderr)
+    for line in problem_lines(res.quality_problems, trial):
+        print(f"chainlab {command}: {line}", file=sys.stderr)
+
+
+def _cmd_agree(args: argparse.Namespace) -> int:
+    from chainlab.agreement import agree_files, format_agreement
+    from chainlab.kinematics import KinematicsOptions
+
+    try:
+        table = agree_files(args.capture, args.static, KinematicsOptions(), markers=args.markers)
+    except (C3DError, ChainlabError, OSError, ValueError) as exc:
+        print(f"chainlab agree: {exc}", file=sys.stderr)
+        return 1
+    a = table.attrs
+    print(f"{args.capture}: calibration {a.get('calibration', '')}; models {a.get('models', '')}"
+          + (f"; left out {a['models_left_out']}" if a.get("models_left_out", "{}") not in ("", "{}") else "")
+          + (f"; marker mapping {a['marker_mapping']}" if a.get("marker_mapping") else ""))
+    if table.empty:
+        print("no output of chainlab's has a stored Nexus output of the same name to compare with")
+        return 0
+    print(format_agreement(table, markdown=args.markdown))
     return 0
 
 
@@ -125,7 +157,8 @@ def _cmd_gait(args: argparse.Namespace) -> int:
     from chainlab.results import TrialFailure
 
     try:
-        result = pipeline.measure_trial(args.dynamic, args.static, KinematicsOptions(partial=args.partial))
+        result = pipeline.measure_trial(args.dynamic, args.static, KinematicsOptions(partial=not args.strict),
+                                        markers=args.markers)
     except OSError as exc:  # the machine's fault, after the captures were read
         print(f"chainlab gait: {exc}", file=sys.stderr)
         return 1
@@ -134,6 +167,7 @@ def _cmd_gait(args: argparse.Namespace) -> int:
         return 1
     for p in result.problems:
         print(f"chainlab gait: {p}", file=sys.stderr)
+    _say_problems("gait", result)
     try:
         write_text_atomic(result.metrics.to_csv(index=False), args.output)
     except OSError as exc:
@@ -156,6 +190,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     fails = s.provenance.sizes.get("failure", 0)
     print(f"{store}: {len(s.trials)} trials, {s.cycles.sizes['cycle']} cycles"
           + (f", {fails} trial(s) failed (see failures.tsv)" if fails else ""))
+    print(s.headline() + " (failures.tsv, problems.tsv)")
     return 0
 
 
@@ -179,7 +214,7 @@ def _run_one(row: dict, output, config, args: argparse.Namespace, read_static=No
     from chainlab.results import TrialRow
 
     return pipeline.run_trial(TrialRow.of(row), output, config, chunk_frames=args.chunk_frames, threads=args.threads,
-                              scheduler=args.scheduler, read_static=read_static)
+                              scheduler=args.scheduler, read_static=read_static, markers=args.markers)
 
 
 def _cmd_trial(args: argparse.Namespace) -> int:
@@ -200,21 +235,23 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         return 0  # recorded: the study goes on
     for p in res.problems:
         print(f"chainlab trial: {p}", file=sys.stderr)
+    _say_problems("trial", res)
     print(f"{args.output}: {len(res.metrics)} cycles")
     return 0
 
 
 def _cmd_trials(args: argparse.Namespace) -> int:
     from chainlab import pipeline  # the scientific stack (fast --help)
-    from chainlab.config import SHEET_COLUMNS, ConfigError, read_rows, read_sheet, select_rows
-    from chainlab.io.c3d import read_c3d
+    from chainlab.config import OPTIONAL_COLUMNS, SHEET_COLUMNS, ConfigError, read_rows, read_sheet, select_rows
+    from chainlab.io.mapped import mapping_text, read_capture
     from chainlab.results import TrialFailure
 
     config = _settings(args, "trials")
     if config is None:
         return 2
     try:
-        rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records") if args.sheet else read_rows(args.rows)
+        rows = read_sheet(args.sheet)[list(SHEET_COLUMNS + OPTIONAL_COLUMNS)].to_dict("records") if args.sheet \
+            else read_rows(args.rows)
         rows = select_rows(rows, args.only)
     except ConfigError as exc:
         print(f"chainlab trials: {exc}", file=sys.stderr)
@@ -223,10 +260,10 @@ def _cmd_trials(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     statics: dict = {}  # each static capture read once (a failed read is tried again by its next trial)
 
-    def read_static(path):
-        key = os.path.abspath(path)
+    def read_static(path, mapping=None):
+        key = (os.path.abspath(path), mapping_text(mapping))
         if key not in statics:
-            statics[key] = read_c3d(path)
+            statics[key] = read_capture(path, mapping=mapping)
         return statics[key]
 
     n, failed = len(rows), 0
@@ -247,6 +284,7 @@ def _cmd_trials(args: argparse.Namespace) -> int:
             continue
         for p in res.problems:
             print(f"  {row['trial']}: {p}", file=sys.stderr)
+        _say_problems("trials", res, row["trial"])
         print(f"[{k}/{n}] {row['trial']}: {len(res.metrics)} cycles, {time.perf_counter() - t0:.2f} s",
               file=sys.stderr, flush=True)
     print(f"{out_dir}: {n} trial(s), {n - failed} done, {failed} failed (recorded in their files)")
@@ -265,8 +303,11 @@ def _cmd_store(args: argparse.Namespace) -> int:
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab store: {exc}", file=sys.stderr)
         return 1
+    from chainlab.io.study_store import open_study
+
     print(f"{store}: {len(run.trials)} trials, {sum(len(t.metrics) for t in run.trials)} cycles, "
           f"{len(run.failures)} failed")
+    print(open_study(store).headline() + " (failures.tsv, problems.tsv)")
     return 0
 
 
@@ -393,7 +434,14 @@ def _add_trial_run_arguments(p: argparse.ArgumentParser, settings_help: str) -> 
     p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
     p.add_argument("--solver", choices=("direct", "global"), default=None,
                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
+    _add_markers_argument(p)
     _add_dask_arguments(p, chunks=True)
+
+
+def _add_markers_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--markers", metavar="MAP.yaml|PRESET", default=None,
+                   help="the lab's marker labels -> chainlab's: a YAML file of 'LABEL: NAME' lines or a preset "
+                        "(plug-in-gait, ofm, helen-hayes; docs/conventions.md); the output records it")
 
 
 def _add_dask_arguments(parser: argparse.ArgumentParser, chunks: bool = False) -> None:
@@ -456,7 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     kin.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
-    kin.add_argument("--static", required=True, metavar="STATIC.c3d", help="the subject's static trial")
+    kin.add_argument("--static", default=None, metavar="STATIC.c3d",
+                     help="the subject's static trial (default: the calibration Nexus stored in the capture's "
+                          "PROCESSING group; the output's calibration_source says which)")
     kin.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="output file (written atomically)")
     kin.add_argument("--models", default="pig,ofm,trunk,lumbar",
                      help="comma-separated models among pig, ofm, trunk, lumbar (default: %(default)s)")
@@ -464,7 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="walking direction: nearest lab axis as Nexus (default) or the direction of travel")
     kin.add_argument("--no-flat-foot", action="store_true", help="static trial not stood with flat feet")
     kin.add_argument("--partial", action="store_true",
-                     help="leave out models whose markers are missing instead of failing (output marked partial)")
+                     help="the default: models whose markers are missing are left out and named (kept for old scripts)")
+    kin.add_argument("--strict", action="store_true",
+                     help="all or nothing: fail when a requested model cannot run (docs/quality.md)")
+    _add_markers_argument(kin)
     kin.add_argument("--subject", action="append", metavar="NAME=VALUE",
                      help="override a subject measurement, e.g. --subject LLegLength=830 (mm)")
     kin.add_argument("--solver", choices=("direct", "global"), default="direct",
@@ -530,9 +583,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     gait.add_argument("dynamic", metavar="DYNAMIC.c3d")
-    gait.add_argument("--static", required=True, metavar="STATIC.c3d")
+    gait.add_argument("--static", default=None, metavar="STATIC.c3d",
+                      help="the subject's static trial (default: the calibration stored in the capture)")
     gait.add_argument("-o", "--output", required=True, metavar="METRICS.csv")
-    gait.add_argument("--partial", action="store_true", help="run the models that can run")
+    gait.add_argument("--partial", action="store_true", help="the default: run the models that can run")
+    gait.add_argument("--strict", action="store_true", help="fail when a requested model cannot run")
+    _add_markers_argument(gait)
     gait.set_defaults(func=_cmd_gait)
 
     study = sub.add_parser(
@@ -565,8 +621,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "with the capture's length (docs/long_captures.md).",
     )
     for name, what in (("subject", "subject id"), ("condition", "condition"), ("trial", "trial id"),
-                       ("static", "the subject's static trial (C3D)"), ("dynamic", "the dynamic trial (C3D)")):
+                       ("dynamic", "the dynamic trial (C3D)")):
         tr.add_argument(f"--{name}", required=True, help=what)
+    tr.add_argument("--static", default="", help="the subject's static trial (C3D); default: the calibration "
+                                                 "stored in the dynamic capture")
     tr.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
     _add_trial_run_arguments(tr, settings_help)
     tr.set_defaults(func=_cmd_trial)
@@ -659,6 +717,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     q.add_argument("-o", "--output", help="file for parquet")
     q.set_defaults(func=_cmd_query)
+
+    ag = sub.add_parser(
+        "agree",
+        help="chainlab's angles of a capture against the Nexus outputs stored in it",
+        description="Compute the models on CAPTURE (calibrated on --static, or on the calibration stored in "
+                    "the capture) and print, per output and component, the RMS and largest difference (deg) "
+                    "from the output of the same name that Nexus stored in the file (docs/quality.md).",
+    )
+    ag.add_argument("capture", metavar="CAPTURE.c3d")
+    ag.add_argument("--static", default=None, metavar="STATIC.c3d", help="the subject's static trial")
+    ag.add_argument("--markdown", action="store_true", help="a Markdown table")
+    _add_markers_argument(ag)
+    ag.set_defaults(func=_cmd_agree)
 
     _add_figures_parser(sub)
     return parser

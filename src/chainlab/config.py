@@ -28,9 +28,13 @@ from chainlab.errors import ChainlabError
 from chainlab.options import PlateEventOptions
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
-SECTIONS = ("kinematics", "gait", "statistics", "figures")
+#: Optional sheet columns: ``markers``, the row's marker mapping (a preset or a YAML file).
+OPTIONAL_COLUMNS = ("markers",)
+#: Cells that may be empty: ``static`` (the calibration stored in the capture is used).
+MAY_BE_EMPTY = ("static", "markers")
+SECTIONS = ("kinematics", "gait", "statistics", "figures", "markers")
 #: The config sections a trial's result depends on (a trial file records their settings).
-TRIAL_SECTIONS = ("kinematics", "gait")
+TRIAL_SECTIONS = ("kinematics", "gait", "markers")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -105,6 +109,7 @@ class StudyConfig:
     gait: dict = field(default_factory=dict)
     statistics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+    markers: str | dict | None = None  # the lab's marker mapping: a preset, a YAML file or {label: name}
     source: str = "config"
     trials_per_job: int = 20  # the workflow's batch size; not a setting of the results (not in settings())
 
@@ -118,7 +123,7 @@ class StudyConfig:
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
-        return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source,
+        return cls(**{k: full.get(k) for k in ("study", "trials", *SECTIONS)}, source=source,
                    trials_per_job=int(full["trials_per_job"]))
 
     @classmethod
@@ -155,7 +160,7 @@ class StudyConfig:
         chain = k.get("chain") or {}
         return KinematicsOptions(
             models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
-            partial=k["partial"], solver=k["solver"],
+            partial=bool(k["partial"]) and not k["strict"], solver=k["solver"],
             chain=ChainOptions(**chain),
         )
 
@@ -194,6 +199,9 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
         sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+        for c in OPTIONAL_COLUMNS:
+            if c not in sheet.columns:
+                sheet[c] = ""
     except FileNotFoundError:
         raise ConfigError(f"{path}: sample sheet not found") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -206,7 +214,7 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     problems = []
     for i, row in enumerate(sheet.to_dict("records")):
         line = i + 2  # the header is line 1 (comment lines aside)
-        empty = [c for c in SHEET_COLUMNS if not row[c].strip()]
+        empty = [c for c in SHEET_COLUMNS if not row[c].strip() and c not in MAY_BE_EMPTY]
         problems += [f"line {line} (trial {row['trial'] or '?'}): column {c!r} is empty" for c in empty]
         for e in validator.iter_errors({k: v for k, v in row.items() if v.strip()}):
             if e.validator != "required":  # empty cells, said above
@@ -237,9 +245,9 @@ def read_rows(text: str) -> list[dict]:
     validator = jsonschema.Draft202012Validator(schema("trials"))
     problems = []
     for i, r in enumerate(rows, 1):
-        extra = sorted(set(r) - set(SHEET_COLUMNS))
+        extra = sorted(set(r) - set(SHEET_COLUMNS) - set(OPTIONAL_COLUMNS))
         if extra:
-            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS)}")
+            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS + OPTIONAL_COLUMNS)}")
         problems += [f"row {i} (trial {r.get('trial', '?')}): {'.'.join(map(str, e.absolute_path)) or 'row'}: "
                      f"{e.message}" for e in validator.iter_errors(r)]
     counts = Counter(str(r.get("trial")) for r in rows)

@@ -51,7 +51,7 @@ class KinematicsOptions:
     models: Sequence[str] = MODELS
     progression: str = "lab"  # "lab" (Nexus) or "travel"
     flat_foot: bool = True
-    partial: bool = False  # allow models whose markers are missing to be left out
+    partial: bool = True  # models whose markers are missing left out (named); False: strict, all or nothing
     subject: Mapping[str, float] = field(default_factory=dict)  # measurement overrides
     solver: str = "direct"  # "direct": each segment from its markers; "global": the chain fitted
     chain: ChainOptions | None = None  # the global solver's chain (dofs, weights, limits)
@@ -342,8 +342,8 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
                 ) if x
             )
             if not opt.partial:
-                raise ModelInputError(f"{name}: model {model!r} cannot run ({reason}); "
-                                      "run with partial output allowed to leave it out")
+                raise ModelInputError(f"{name}: model {model!r} cannot run ({reason}); without --strict "
+                                      "(config kinematics: strict: false) it is left out and named")
             skipped[model] = reason
         else:
             run.append(model)
@@ -496,8 +496,9 @@ def compute_kinematics(
     Raises
     ------
     ModelInputError
-        No static trial; markers missing (listed) for a requested model (unless
-        ``options.partial``, which leaves that model out and marks the output partial);
+        No static trial; markers missing (listed) for a requested model when
+        ``options.partial`` is False (strict; by default that model is left out, named in
+        ``models_left_out``, and the output marked partial);
         required subject measurements missing (listed; give them in ``options.subject``).
     """
     opt = options or KinematicsOptions()

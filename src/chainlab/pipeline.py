@@ -56,7 +56,7 @@ import pandas as pd
 import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig
-from chainlab.errors import C3DError, C3DWarning, ChainlabError
+from chainlab.errors import C3DError, C3DWarning, ChainlabError, ModelInputError
 from chainlab.gait.analysis import gait_problems
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import (
@@ -74,7 +74,8 @@ from chainlab.gait.events import (
     zeni_events,
 )
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
-from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
+from chainlab.io.c3d import c3d_frame_count, read_events
+from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import TITLE, TrialWriter, table_dataset, write_trial_failure
 from chainlab.kinematics import (
@@ -96,11 +97,14 @@ from chainlab.kinematics import (
 )
 from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
 from chainlab.model.chain import build_chain
+from chainlab.model.clusters import rebuild_markers
 from chainlab.model.ik import BLOCK, IKResult
 from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.schema import joint_name
+from chainlab.stored_kinematics import StoredPlan, plan_from_stored, stored_attrs
+from chainlab.trial_checks import CHECK_FRAMES, quality_problems, rebuild_candidates
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
@@ -128,10 +132,14 @@ def is_trial_fault(exc: BaseException, stage: str) -> bool:
 # --------------------------------------------------------------------------- the trial's reading
 
 
-def _read(path: Path, a: int, b: int) -> xr.Dataset:
+def _read(job: "_Job", a: int, b: int) -> xr.Dataset:
+    """Frames [a, b) of the trial, with its marker mapping and its rebuilt cluster markers."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C3DWarning)  # issued once, by the head read
-        return read_c3d(path, frames=slice(a, b))
+        ds = read_capture(job.path, slice(a, b), job.mapping)
+    if job.rebuild:
+        ds, _ = rebuild_markers(ds, job.static, only=job.rebuild)
+    return ds
 
 
 def _spans(n: int, size: int) -> list[tuple[int, int]]:
@@ -151,6 +159,9 @@ class _Job:
     need_zeni: bool = False
     first_frame: int = 1
     plate_options: PlateEventOptions | None = None
+    mapping: dict | None = None  # the lab's marker labels -> chainlab's
+    rebuild: tuple = ()  # cluster markers absent from the whole trial, rebuilt from the static
+    stored: StoredPlan | None = None  # no static trial: the calibration stored in the capture
 
     @property
     def point_rate(self) -> float:
@@ -169,17 +180,21 @@ class _Job:
         return (self.first_frame + np.asarray(i, dtype=np.int64) - 1) / self.point_rate
 
 
-def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None) -> _Job:
+def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, mapping=None) -> _Job:
     path = Path(path)  # as given: the file's messages name it so
     n = c3d_frame_count(path)
-    head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
+    head = read_capture(path, slice(0, 1), mapping)  # issues the file's read warnings once
     # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
-    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options)
+    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, mapping=mapping)
     job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
+    if static is None:  # the calibration stored in the capture (stored_kinematics)
+        job.stored = plan_from_stored(_read(job, 0, min(n, 1000)), opt)
+        static, opt = job.stored.static, job.stored.options
+        job.static, job.options = static, opt
     if opt.solver == "global":
         direct = replace(opt, solver="direct")
         job.static = _with_sacrum(static, [])
-        window = read_c3d(path, frames=slice(0, min(n, TEMPLATE_FRAMES)))  # bounded: the template's frames
+        window = _read(job, 0, min(n, TEMPLATE_FRAMES))  # bounded: the template's frames
         job.chain = template_chain(build_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
         n_samples = head.sizes["analog_sample"]
@@ -202,7 +217,7 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
     if job.need_zeni:
         ov = max(ov, int(np.ceil(ZENI_OVERLAP_S * job.point_rate)))
     w0, w1 = max(0, a - ov), min(job.n, b + ov)
-    ds = _read(job.path, w0, w1)
+    ds = _read(job, w0, w1)
     core = ds.isel(frame=slice(a - w0, b - w0))
     if job.chain is not None:
         fitted, res, measured = fit_frames(job.chain, core, a)
@@ -210,7 +225,8 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
         del fitted, res, measured
     else:
         summary = summarise(with_sacrum(core), a)
-    out = {"summary": summary, "plates": {}, "zeni": {}}
+    out = {"summary": summary, "plates": {}, "zeni": {},
+           "rebuilt": {m: int(np.isfinite(core.markers.sel(marker=m).values).all(axis=-1).sum()) for m in job.rebuild}}
     r = job.ratio
     if job.plates:
         fb, fa = plate_filter(job.analog_rate, job.plate_options)
@@ -241,8 +257,10 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
     summary: TrialSummary | None = None
     plates: dict = {p: ([], [], None) for p, _ in job.plates}
     zeni: dict | list = {}
+    rebuilt = dict.fromkeys(job.rebuild, 0)
     for (a, b), part in zip(spans, in_order(_summary_task, [(job, a, b) for a, b in spans], threads, scheduler)):
         summary = part["summary"] if summary is None else summary.then(part["summary"])
+        rebuilt = {m: rebuilt[m] + k for m, k in part["rebuilt"].items()}
         for p, (up, down, fn0) in part["plates"].items():
             u, d, f0 = plates[p]
             plates[p] = (u + [up], d + [down], fn0 if fn0 is not None else f0)
@@ -256,7 +274,53 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
                   f0 if f0 is not None else 0.0) for p, (u, d, f0) in plates.items()}
     if isinstance(zeni, dict):
         zeni = {k: np.concatenate(v) for k, v in zeni.items()}
-    return {"summary": summary, "plates": plates, "zeni": zeni}
+    return {"summary": summary, "plates": plates, "zeni": zeni, "rebuilt": rebuilt}
+
+
+def _summarise_rebuilt(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> dict:
+    """Pass 1; when cluster markers are absent from the whole trial and the static trial
+    allows, again with them rebuilt (:func:`chainlab.trial_checks.rebuild_candidates`; not
+    with the global solver, which fits the markers there are, nor without a static trial)."""
+    first = _summarise(job, chunk_frames, threads, scheduler, say)
+    if job.chain is None and job.stored is None:
+        todo = rebuild_candidates(first["summary"].names, first["summary"].any_valid, job.static)
+        if todo:
+            job.rebuild = tuple(todo)
+            job.head = _read(job, 0, 1)
+            first = _summarise(job, chunk_frames, threads, scheduler, say)
+    return first
+
+
+def _input_attrs(job: _Job, first: dict) -> dict:
+    """What the output records of its inputs: the marker mapping, the rebuilt markers and
+    where the calibration came from."""
+    attrs = {"marker_mapping": mapping_text(job.mapping),
+             "marker_mapping_applied": str(job.head.attrs.get("marker_mapping", "")),
+             "rebuilt_markers": json.dumps({m: f"{k} of {job.n} frames rebuilt from the static trial's cluster shape"
+                                            for m, k in first["rebuilt"].items()})}
+    if job.stored is None:
+        attrs["calibration_source"] = f"static: {job.static.attrs.get('source_file', '')}"
+    return attrs
+
+
+def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> list[dict]:
+    """The trial's quality problems (chainlab.trial_checks) on its first CHECK_FRAMES frames,
+    recorded as ``quality_problems`` (JSON) in `group`'s attributes and the root's."""
+    m = min(job.n, CHECK_FRAMES)
+    dyn = _read(job, 0, m)
+    with w.dataset(group) as kin:
+        window = kin.isel(frame=slice(0, m)).load()
+    try:
+        found = quality_problems(dyn, None if job.stored else job.static, window, job.options.subject,
+                                 sheet_subject)
+    except (ValueError, KeyError, IndexError) as exc:  # a check the data do not allow: said, not fatal
+        found = [{"check": "checks_not_run", "markers": "", "segment": "", "value": float("nan"),
+                  "threshold": "", "message": f"the plausibility checks could not run: {exc}"}]
+    text = json.dumps(found)
+    w.set_attrs(group, {"quality_problems": text})
+    if group != "/":
+        w.set_attrs("/", {"quality_problems": text})
+    return found
 
 
 # --------------------------------------------------------------------------- pass 2: frames
@@ -285,7 +349,7 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
         a0, e0 = (a // BLOCK) * BLOCK, min(job.n, -(-b // BLOCK) * BLOCK)
         lo, hi = min(lo, a0), max(hi, e0)
     w0, w1 = max(0, lo), min(job.n, hi)
-    ds = _read(job.path, w0, w1)
+    ds = _read(job, w0, w1)
     core = ds.isel(frame=slice(a - w0, b - w0))
     if job.chain is not None:
         fitted, res, measured = fit_frames(job.chain, ds.isel(frame=slice(a0 - w0, e0 - w0)), a0)
@@ -327,6 +391,9 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
         head.attrs["_raw_marker_names"] = first["summary"].names  # the fitted markers, as in memory
         gattrs = global_attrs(job.chain, first["summary"], job.head.marker.values.tolist(), opt)
     prep = prepare(head, first["summary"], job.static, direct)
+    prep.attrs |= _input_attrs(job, first)
+    if job.stored is not None:
+        prep.attrs = stored_attrs(prep.attrs, job.stored)
     rules = angle_rules(prep)
 
     contacts = _contacts(job, first["plates"]) if gait and job.plates else []
@@ -453,7 +520,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
 
 
 def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
-               progress: Progress):
+               progress: Progress, not_run: dict | None = None):
     """Pass 3 into `w`: events, cycles, curves and measures; (events, cycles, metrics, problems)."""
     ev = _events(job, first, verdicts)
     cyc = find_cycles(ev.events)
@@ -463,7 +530,7 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
               file=sys.stderr, flush=True)
-    problems = gait_problems(name, ev, cyc, metrics)
+    problems = gait_problems(name, ev, cyc, metrics, not_run)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
@@ -492,80 +559,101 @@ def _check(opt: KinematicsOptions, chunk_frames: int, scheduler: str | None) -> 
 def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = None, *,
               options: KinematicsOptions | None = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
               threads: int | None = None, scheduler: str | None = None, read_static=None,
-              progress: bool | None = None) -> TrialResult | TrialFailure:
+              progress: bool | None = None, markers=None) -> TrialResult | TrialFailure:
     """One trial (`row`) through every stage into its trial file `output`: its result, or
     its failure, recorded in `output` (see the module docstring for what raises instead).
 
     `config` gives the stages' settings (its kinematics and gait sections; defaults without
     one); `options`, when given, replaces its kinematics section (and the file records no
     settings: it is not reused by ``chainlab study``). `read_static` reads the static capture
-    (default :func:`chainlab.read_c3d`; a study reads each one once). `progress` (default: when
-    the trial has more than one chunk) prints each pass' progress on stderr.
+    (default :func:`chainlab.read_c3d`; a study reads each one once; called with the mapping
+    as second argument when there is one); without a static trial (``row.static`` None) the
+    calibration stored in the capture is used. `markers` (a dict, preset or YAML file) maps the
+    lab's marker labels; the row's ``markers``, then `markers`, then the config's apply. The
+    trial's quality problems (:mod:`chainlab.trial_checks`) are recorded, not raised.
+    `progress` (default: when the trial has more than one chunk) prints each pass' progress on
+    stderr.
     """
     config = config or StudyConfig.defaults()
     opt = options or config.kinematics_options()
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
-             "dynamic": str(row.dynamic), "static": str(row.static),
-             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]"}
+             "dynamic": str(row.dynamic), "static": str(row.static or ""),
+             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]",
+             "quality_problems": "[]"}
     stage = "read"
     try:
-        static = (read_static or read_c3d)(row.static)
-        job = _job(row.dynamic, static, opt, True, config.plate_event_options())
+        mapping = load_marker_mapping(row.markers or markers or config.markers)
+        static = None if row.static is None else \
+            (read_static or _read_static)(row.static, mapping) if mapping else (read_static or _read_static)(row.static)
+        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), mapping)
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, buffered=job.n <= chunk_frames)
             w.root(xr.Dataset(attrs=attrs))
-            first = _summarise(job, chunk_frames, threads, scheduler, say)
+            first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
             started = Progress(job.path.name, "trial", job.n, say)
             verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
                                                                   say, gait=True)
+            w.set_attrs("/", {"models_left_out": left_out})
+            quality = _quality(job, w, "kinematics", row.subject)
             stage = "gait"
-            events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started)
+            events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started,
+                                                           json.loads(left_out or "{}"))
             w.close()
     except SchedulerError as exc:  # a distributed scheduler not reached: not the trial's fault
         raise TrialSetupError(str(exc)) from exc
     except Exception as exc:  # the trial's fault, recorded; or the machine's, raised
-        stage = "read" if isinstance(exc, C3DError) else stage
+        stage = "read" if isinstance(exc, C3DError) else "kinematics" if isinstance(exc, ModelInputError) else stage
         if not is_trial_fault(exc, stage):
             raise
         reason = str(exc) if isinstance(exc, (ChainlabError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
         return write_trial_failure(TrialFailure(row.trial, stage, reason), output, provenance=where)
-    return TrialResult(Path(output), job.n, outputs, partial, left_out, events, cycles, metrics, problems)
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, events, cycles, metrics, problems, quality)
 
 
-def run_kinematics(dynamic: str | Path, static: str | Path, output: str | Path,
+def run_kinematics(dynamic: str | Path, static: str | Path | None, output: str | Path,
                    options: KinematicsOptions | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                    threads: int | None = None, scheduler: str | None = None, compress: bool = True,
-                   progress: bool | None = None) -> TrialResult:
-    """The kinematics of `dynamic` (calibrated on `static`) into the kinematics file `output`
-    (the kinematics Dataset in the root group; ``chainlab kinematics``), computed as
-    :func:`run_trial` computes a trial's. Errors are raised (TrialSetupError for the call's)."""
+                   progress: bool | None = None, markers=None) -> TrialResult:
+    """The kinematics of `dynamic` (calibrated on `static`; None: on the calibration stored in
+    `dynamic`, :mod:`chainlab.stored_kinematics`) into the kinematics file `output` (the
+    kinematics Dataset in the root group; ``chainlab kinematics``), computed as
+    :func:`run_trial` computes a trial's, `markers` the lab's marker mapping (a dict, preset
+    or YAML file). Its quality problems are in the result and the file's
+    ``quality_problems``. Errors are raised (TrialSetupError for the call's)."""
     opt = options or KinematicsOptions()
     _check(opt, chunk_frames, scheduler)
     try:
-        job = _job(dynamic, read_c3d(static), opt, False)
+        mapping = load_marker_mapping(markers)
+        job = _job(dynamic, None if static is None else _read_static(static, mapping), opt, False, mapping=mapping)
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
-            first = _summarise(job, chunk_frames, threads, scheduler, say)
+            first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
             _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
                                                            gait=False)
+            quality = _quality(job, w, "/")
             w.close()
     except SchedulerError as exc:
         raise TrialSetupError(str(exc)) from exc
-    return TrialResult(Path(output), job.n, outputs, partial, left_out)
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, quality_problems=quality)
 
 
-def measure_trial(dynamic: str | Path, static: str | Path, options: KinematicsOptions | None = None,
-                  config: StudyConfig | None = None) -> TrialResult | TrialFailure:
+def _read_static(path, mapping=None) -> xr.Dataset:
+    """The static capture, with the trial's marker mapping."""
+    return read_capture(path, mapping=mapping)
+
+
+def measure_trial(dynamic: str | Path, static: str | Path | None, options: KinematicsOptions | None = None,
+                  config: StudyConfig | None = None, markers=None) -> TrialResult | TrialFailure:
     """A trial's events, cycles and per-cycle measures (``chainlab gait``): :func:`run_trial`
     into a temporary trial file, which is removed (the result's tables stay)."""
     dynamic = Path(dynamic)
-    row = TrialRow("", "", dynamic.stem, Path(static), dynamic)
+    row = TrialRow("", "", dynamic.stem, None if static is None else Path(static), dynamic)
     with tempfile.TemporaryDirectory(prefix="chainlab-") as tmp:
-        return run_trial(row, Path(tmp) / f"{dynamic.stem}.h5", config, options=options)
+        return run_trial(row, Path(tmp) / f"{dynamic.stem}.h5", config, options=options, markers=markers)
 
 
 __all__ = ["DEFAULT_CHUNK_FRAMES", "TrialSetupError", "is_trial_fault", "measure_trial", "run_kinematics",

@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from chainlab.config import SHEET_COLUMNS, ConfigError, StudyConfig, read_sheet
+from chainlab.config import OPTIONAL_COLUMNS, SHEET_COLUMNS, ConfigError, StudyConfig, read_sheet
 from chainlab.study import TRIAL_SECTIONS
 
 try:
@@ -20,7 +20,8 @@ RESULTS = f"results/{CONFIG.study}"
 # every rule runs chainlab's commands; with --software-deployment-method conda, in this environment
 CONDA_ENV = "../../environment.yml"
 
-_missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if not os.path.exists(p)})
+# an empty static cell: the calibration stored in the dynamic capture is used
+_missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if p and not os.path.exists(p)})
 if _missing:
     logger.warning(f"{CONFIG.trials}: {len(_missing)} capture(s) not found; their trials will be listed "
                    f"in {RESULTS}/failures.tsv: " + ", ".join(_missing[:5]) + (" ..." if len(_missing) > 5 else ""))
@@ -42,7 +43,7 @@ def trial_row(wildcards):
 def trial_inputs(wildcards):
     """A trial's captures that exist: a missing file fails that trial (failures.tsv), not the run."""
     row = trial_row(wildcards)
-    return {k: row[k] for k in ("dynamic", "static") if os.path.exists(row[k])}
+    return {k: row[k] for k in ("dynamic", "static") if row[k] and os.path.exists(row[k])}
 
 
 def trial_outputs():
@@ -60,12 +61,14 @@ MAX_ROWS_JSON = 100_000
 
 def batch_rows(batch):
     """A batch's rows as the JSON of `chainlab trials --rows` (its params: a changed row reruns the batch)."""
-    return json.dumps(batch[list(SHEET_COLUMNS)].to_dict("records"), separators=(",", ":"))
+    rows = batch[list(SHEET_COLUMNS + OPTIONAL_COLUMNS)].to_dict("records")
+    rows = [{k: v for k, v in r.items() if k in SHEET_COLUMNS or v} for r in rows]  # empty optional cells left out
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def batch_inputs(batch):
     """A batch's captures that exist: a missing file fails its trial (failures.tsv), not the run."""
-    return sorted({p for p in batch.dynamic.tolist() + batch.static.tolist() if os.path.exists(p)})
+    return sorted({p for p in batch.dynamic.tolist() + batch.static.tolist() if p and os.path.exists(p)})
 
 
 def batch_outputs(batch):

@@ -10,6 +10,9 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
   plate vertical force; per trial and marker: mean residual, % of frames missing, gaps;
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
   their clusters, bootstrap bands of the mean curves (condition, variable, percent);
+* ``/problems``: one row per problem of a computed trial (``problem`` dim; trial, stage,
+  check, markers, segment, value, threshold, message: :mod:`chainlab.problems`): quality
+  checks, models that did not run, trials without angles or cycles;
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
 
 Written to a temporary file and renamed into place. Array contents depend on the inputs only
@@ -35,6 +38,7 @@ from chainlab import __version__
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
+from chainlab.problems import PROBLEM_COLUMNS, headline, problem_rows, problems_table
 from chainlab.schema import METRIC_COLUMNS, METRIC_UNITS, joint_name
 
 ENGINE = "h5netcdf"
@@ -150,6 +154,16 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "trial_condition": ("trial", np.array([t.condition for t in trials], dtype=str)),
             "trial_problems": ("trial", np.array([json.dumps(t.problems) for t in trials], dtype=str),
                                {"units": "1", "long_name": "what the gait analysis left out, and why (JSON list)"}),
+            "trial_models_left_out": ("trial", np.array([json.dumps(t.models_left_out, sort_keys=True) for t in trials],
+                                                        dtype=str),
+                                      {"units": "1", "long_name": "models that did not run, and why (JSON object)"}),
+            "trial_calibration_source": ("trial", np.array([t.calibration_source for t in trials], dtype=str),
+                                         {"units": "1", "long_name": "the static trial, or the calibration stored in "
+                                                                     "the capture"}),
+            "trial_marker_mapping": ("trial", np.array([t.marker_mapping for t in trials], dtype=str),
+                                     {"units": "1", "long_name": "the marker mapping the trial was read with (JSON)"}),
+            "trial_rebuilt_markers": ("trial", np.array([t.rebuilt_markers for t in trials], dtype=str),
+                                      {"units": "1", "long_name": "cluster markers rebuilt from the static (JSON)"}),
             "dynamic_file": ("trial", np.array([t.dynamic.name for t in trials], dtype=str)),
             "static_file": ("trial", np.array([t.static.name for t in trials], dtype=str)),
             "dynamic_sha256": ("trial", np.array([t.source_sha256 for t in trials], dtype=str)),
@@ -219,6 +233,16 @@ def statistics_dataset(statistics) -> xr.Dataset:
     return stats
 
 
+def problems_dataset(rows) -> xr.Dataset:
+    """The store's ``/problems`` group: the problems table along ``problem``."""
+    df = problems_table(rows)
+    data = {c: ("problem", df[c].to_numpy(dtype=float if c == "value" else str),
+                {"units": "1", "long_name": c}) for c in PROBLEM_COLUMNS}
+    data["value"][2]["long_name"] = "the value found (units of the check; NaN: none)"
+    return xr.Dataset(data, coords={"problem": np.arange(len(df))},
+                      attrs={"description": "one row per problem of a computed trial; docs/schema.md, /problems"})
+
+
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
                    progress=None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
@@ -269,9 +293,10 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
 
     groups["statistics"] = statistics_dataset(statistics)
+    groups["problems"] = problems_dataset(problem_rows(trials))
 
     inputs = sorted({(str(t.dynamic), t.source_sha256, "dynamic") for t in trials}
-                    | {(str(t.static), t.static_sha256, "static") for t in trials})
+                    | {(str(t.static), t.static_sha256, "static") for t in trials if t.static_sha256})
     versions = {}
     for pkg in ("chainlab", "ezc3d", "numpy", "scipy", "xarray", "h5py", "h5netcdf", "pandas", "statsmodels"):
         try:
@@ -417,6 +442,23 @@ class Study:
     @property
     def provenance(self) -> xr.Dataset:
         return self._group("provenance")
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """The ``/problems`` table (empty for a store written before it existed)."""
+        with h5py.File(self.path, "r") as f:
+            has = "problems" in f
+        if not has:
+            return problems_table([])
+        ds = self._group("problems")
+        return pd.DataFrame({c: ds[c].values.astype(float if c == "value" else str) for c in PROBLEM_COLUMNS})
+
+    def headline(self) -> str:
+        """The study's count of trials (:func:`chainlab.problems.headline`)."""
+        prov = self.provenance
+        fails = [{"trial": str(t), "stage": str(s)} for t, s in zip(prov.failure_trial.values,
+                                                                     prov.failure_stage.values)]
+        return headline(self.trials, fails, self.problems.to_dict("records"))
 
 
 def open_study(path: str | os.PathLike) -> Study:
