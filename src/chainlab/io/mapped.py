@@ -21,7 +21,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from chainlab.io.c3d import read_c3d
+from chainlab.io import c3d as _c3d
 
 try:  # the mapping reader of chainlab.io.markersets (presets, checked YAML)
     from chainlab.io import markersets as _markersets
@@ -29,7 +29,7 @@ except ImportError:  # TODO(io): remove this fallback once chainlab.io.markerset
     _markersets = None
 
 #: Whether read_c3d applies a mapping itself (``markers=``).
-_READER_MAPS = "markers" in inspect.signature(read_c3d).parameters
+_READER_MAPS = "markers" in inspect.signature(_c3d.read_c3d).parameters
 
 
 def load_marker_mapping(spec: str | os.PathLike | Mapping | None) -> dict[str, str] | None:
@@ -89,9 +89,9 @@ def read_capture(path, frames: slice | None = None, mapping: Mapping[str, str] |
     """:func:`chainlab.read_c3d` of `path` (`frames` of it) with the marker `mapping` applied."""
     kwargs = {} if frames is None else {"frames": frames}
     if _READER_MAPS:
-        return read_c3d(path, markers=dict(mapping) if mapping else None, **kwargs)
+        return _c3d.read_c3d(path, markers=dict(mapping) if mapping else None, **kwargs)
     # TODO(io): read_c3d(path, markers=mapping) once the io branch's reader is merged
-    ds = read_c3d(path, **kwargs)
+    ds = _c3d.read_c3d(path, **kwargs)  # looked up at call time (a test may replace it)
     return _apply_mapping(ds, mapping) if mapping is not None or any(":" in str(m) for m in ds.marker.values) else ds
 
 
