@@ -56,7 +56,7 @@ def _up_to_date(saved: Path, row: TrialRow, settings: str) -> TrialFile | None:
             or kept.source_sha256 != sha256_file(row.dynamic) \
             or kept.static_sha256 != (sha256_file(row.static) if row.static is not None else ""):
         return None
-    kept.dynamic, kept.static = row.dynamic, row.static
+    kept.dynamic, kept.static = row.dynamic, row.static if row.static is not None else Path("")
     return kept
 
 
