@@ -14,7 +14,6 @@ from chainlab import read_c3d
 from chainlab.cli import main
 from chainlab.config import StudyConfig
 from chainlab.io.study_store import open_study
-from chainlab.kinematics import KinematicsOptions
 from chainlab.pipeline import run_kinematics, run_trial
 from chainlab.problems import headline
 from chainlab.report import _summary
@@ -146,3 +145,43 @@ def test_chainlab_agree_prints_the_agreement_table(capsys):
     cells = next(x for x in out.splitlines() if x.startswith("LKneeAngles ")).split()
     assert cells[-1] == "197"  # frames compared
     assert max(float(c) for c in cells[1:7]) < 1e-3  # RMS and max: Plug-in Gait equals Nexus to float32 precision
+
+
+def test_config_markers_and_strict_are_validated(tmp_path):
+    from chainlab.config import ConfigError, read_sheet
+
+    base = {"study": "s", "trials": "-"}
+    assert StudyConfig.from_dict(base).kinematics_options().partial is True  # models left out by default
+    assert StudyConfig.from_dict({**base, "kinematics": {"strict": True}}).kinematics_options().partial is False
+    assert StudyConfig.from_dict({**base, "markers": "helen-hayes"}).markers == "helen-hayes"
+    cfg = StudyConfig.from_dict({**base, "markers": {"LTHI2": "LTHI"}})
+    assert json.loads(cfg.settings("markers")) == {"markers": {"LTHI2": "LTHI"}}  # a trial records it
+    with pytest.raises(ConfigError, match="markers"):
+        StudyConfig.from_dict({**base, "markers": 3})
+    sheet = tmp_path / "trials.tsv"
+    sheet.write_text("subject\tcondition\ttrial\tstatic\tdynamic\tmarkers\n"
+                     f"S\tc\tt1\t\t{WALK}\t\nS\tc\tt2\t{STATIC}\t{WALK}\tmap.yaml\n")
+    rows = read_sheet(sheet)
+    assert rows.static.tolist() == ["", str(STATIC)] and rows.markers.tolist() == ["", "map.yaml"]
+    assert TrialRow.of(rows.iloc[0]).static is None and TrialRow.of(rows.iloc[1]).markers == "map.yaml"
+
+
+def test_a_mapping_file_that_is_not_one_fails_the_trial_naming_it(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- LTHI\n- LTHI2\n")
+    res = run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK, markers=str(bad)), tmp_path / "t.h5")
+    assert isinstance(res, TrialFailure) and res.stage == "read" and "bad.yaml" in res.reason
+
+
+def test_a_trial_without_ofm_markers_keeps_its_plug_in_gait_measures(tmp_path):
+    # LTUB and RTUB mapped away in the walk and its static: the OFM cannot run (nor rebuild them)
+    res = run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5",
+                    markers={"LTUB": "LTUB_away", "RTUB": "RTUB_away"})
+    assert isinstance(res, TrialResult) and len(res.metrics) > 0
+    assert json.loads(res.models_left_out)["ofm"].startswith("missing from HC030A05.c3d: LTUB")
+    assert res.metrics.pelvic_tilt_mean_deg.notna().all() and res.metrics.peak_eversion_deg.isna().all()
+    said = [p for p in res.problems if "not measured" in p]
+    assert len(said) == 1 and "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said[0]
+    assert not any("gaps in" in p and "rearfoot_eversion" in p for p in res.problems)
+    with xr.open_dataset(tmp_path / "t.h5", group="kinematics") as k:
+        assert json.loads(k.attrs["marker_mapping"]) == {"LTUB": "LTUB_away", "RTUB": "RTUB_away"}

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from chainlab.errors import ModelInputError
 from chainlab.model import ofm, pig
 from chainlab.model.marker_diameter import ALIASES, marker_diameter_from_outputs
 from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
