@@ -25,7 +25,7 @@ import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
 from chainlab.io.c3d import sha256_file
-from chainlab.io.mapped import mapping_text, read_capture
+from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import open_study, write_study_store
 from chainlab.io.study_store import add_statistics as add_statistics_group
@@ -44,15 +44,19 @@ class StudyRun:
     failures: list[TrialFailure] = field(default_factory=list)
 
 
-def _up_to_date(saved: Path, row: TrialRow, settings: str) -> TrialFile | None:
+def _up_to_date(saved: Path, row: TrialRow, settings: str, config: StudyConfig) -> TrialFile | None:
     """The trial file `saved` when it was made from the same input files (sha256) with the
-    same settings, for the same subject and condition; None otherwise."""
+    same settings and marker mapping, for the same subject and condition; None otherwise."""
+    try:
+        mapping = mapping_text(load_marker_mapping(row.markers or config.markers))
+    except ValueError:
+        return None  # the trial says why when it runs
     try:
         kept = open_trial_file(saved)
     except (OSError, ValueError, KeyError):
         return None  # unreadable or from another version: computed again
     if not isinstance(kept, TrialFile) or (kept.subject, kept.condition) != (row.subject, row.condition) \
-            or kept.settings != settings or not kept.markers \
+            or kept.settings != settings or not kept.markers or kept.marker_mapping != mapping \
             or kept.source_sha256 != sha256_file(row.dynamic) \
             or kept.static_sha256 != (sha256_file(row.static) if row.static is not None else ""):
         return None
@@ -80,7 +84,7 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
         row = TrialRow.of({**r, "dynamic": root / r["dynamic"], "markers": markers,
                            "static": root / r["static"] if str(r["static"]).strip() else ""})
         saved = trial_dir / f"{row.trial}.h5"
-        kept = _up_to_date(saved, row, settings) if saved.exists() else None
+        kept = _up_to_date(saved, row, settings, config) if saved.exists() else None
         if kept is not None:
             say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
             out.trials.append(kept)

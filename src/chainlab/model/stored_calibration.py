@@ -122,7 +122,7 @@ def static_stand_in(dynamic: xr.Dataset, calibration: StoredCalibration | None =
     out = out.assign_coords(measurement=np.array(names, dtype=str))
     out["measurements"] = ("measurement", np.array([cal.values[n] for n in names], dtype=float),
                            {"units": "Nexus units", "long_name": "stored calibration (PROCESSING)"})
-    out.attrs = {**dynamic.attrs, "source_file": "", "source_sha256": "",
+    out.attrs = {**dynamic.attrs, "source_file": f"(the calibration stored in {cal.file})", "source_sha256": "",
                  "stand_in_for_static": f"calibration stored in {cal.file} PROCESSING"}
     return out
 
