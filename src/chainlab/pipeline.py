@@ -104,7 +104,7 @@ from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.schema import joint_name
 from chainlab.stored_kinematics import StoredPlan, plan_from_stored, stored_attrs
-from chainlab.trial_checks import CHECK_FRAMES, quality_problems, rebuild_candidates
+from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
@@ -291,18 +291,6 @@ def _summarise_rebuilt(job: _Job, chunk_frames: int, threads, scheduler, say: bo
     return first
 
 
-def _input_attrs(job: _Job, first: dict) -> dict:
-    """What the output records of its inputs: the marker mapping, the rebuilt markers and
-    where the calibration came from."""
-    attrs = {"marker_mapping": mapping_text(job.mapping),
-             "marker_mapping_applied": str(job.head.attrs.get("marker_mapping", "")),
-             "rebuilt_markers": json.dumps({m: f"{k} of {job.n} frames rebuilt from the static trial's cluster shape"
-                                            for m, k in first["rebuilt"].items()})}
-    if job.stored is None:
-        attrs["calibration_source"] = f"static: {job.static.attrs.get('source_file', '')}"
-    return attrs
-
-
 def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> list[dict]:
     """The trial's quality problems (chainlab.trial_checks) on its first CHECK_FRAMES frames,
     recorded as ``quality_problems`` (JSON) in `group`'s attributes and the root's."""
@@ -310,12 +298,7 @@ def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> 
     dyn = _read(job, 0, m)
     with w.dataset(group) as kin:
         window = kin.isel(frame=slice(0, m)).load()
-    try:
-        found = quality_problems(dyn, None if job.stored else job.static, window, job.options.subject,
-                                 sheet_subject)
-    except (ValueError, KeyError, IndexError) as exc:  # a check the data do not allow: said, not fatal
-        found = [{"check": "checks_not_run", "markers": "", "segment": "", "value": float("nan"),
-                  "threshold": "", "message": f"the plausibility checks could not run: {exc}"}]
+    found = quality_problems(dyn, None if job.stored else job.static, window, job.options.subject, sheet_subject)
     text = json.dumps(found)
     w.set_attrs(group, {"quality_problems": text})
     if group != "/":
@@ -391,7 +374,8 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
         head.attrs["_raw_marker_names"] = first["summary"].names  # the fitted markers, as in memory
         gattrs = global_attrs(job.chain, first["summary"], job.head.marker.values.tolist(), opt)
     prep = prepare(head, first["summary"], job.static, direct)
-    prep.attrs |= _input_attrs(job, first)
+    prep.attrs |= input_attrs(job.n, mapping_text(job.mapping), job.head.attrs.get("marker_mapping", ""),
+                              first["rebuilt"], None if job.stored else job.static)
     if job.stored is not None:
         prep.attrs = stored_attrs(prep.attrs, job.stored)
     rules = angle_rules(prep)

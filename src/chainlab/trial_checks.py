@@ -16,6 +16,7 @@ and percentiles of distances and angles; a walk's are stable long before that).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import xarray as xr
@@ -44,11 +45,30 @@ def rebuild_candidates(names: Sequence[str], any_valid: Mapping[str, bool], stat
 def quality_problems(dynamic: xr.Dataset, static: xr.Dataset | None, kinematics: xr.Dataset | None,
                      overrides: Mapping[str, float] | None = None, sheet_subject: str = "") -> list[dict]:
     """The trial's quality problems (module docstring); `static` None for a walk computed from
-    its stored calibration (the static-against-walk checks are then skipped)."""
-    found = [p.as_dict() for p in check_trial(dynamic, static, kinematics, overrides)]
+    its stored calibration (the static-against-walk checks are then skipped). Checks that the
+    data do not allow are one ``checks_not_run`` row, never an error."""
+    try:
+        found = [p.as_dict() for p in check_trial(dynamic, static, kinematics, overrides)]
+    except (ValueError, KeyError, IndexError) as exc:
+        found = [{"check": "checks_not_run", "markers": "", "segment": "", "value": float("nan"), "threshold": "",
+                  "message": f"the plausibility checks could not run: {exc}"}]
     found += sheet_subject_problem(sheet_subject, dynamic.attrs.get("subject", ""),
                                    dynamic.attrs.get("source_file", ""))
     return found
+
+
+def input_attrs(n_frames: int, mapping: str, applied: str, rebuilt: Mapping[str, int],
+                static: xr.Dataset | None) -> dict:
+    """What a kinematics output records of its inputs: the marker mapping given (`mapping`,
+    JSON) and the entries the reader applied, the cluster markers rebuilt (marker -> frames)
+    and, with a static trial, ``calibration_source`` (a walk without one:
+    :func:`chainlab.stored_kinematics.stored_attrs`)."""
+    attrs = {"marker_mapping": mapping, "marker_mapping_applied": str(applied or ""),
+             "rebuilt_markers": json.dumps({m: f"{k} of {n_frames} frames rebuilt from the static trial's cluster shape"
+                                            for m, k in rebuilt.items()})}
+    if static is not None:
+        attrs["calibration_source"] = f"static: {static.attrs.get('source_file', '')}"
+    return attrs
 
 
 def problem_lines(problems: Sequence[Mapping], trial: str = "") -> list[str]:
@@ -58,4 +78,4 @@ def problem_lines(problems: Sequence[Mapping], trial: str = "") -> list[str]:
             for p in problems]
 
 
-__all__ = ["CHECK_FRAMES", "problem_lines", "quality_problems", "rebuild_candidates"]
+__all__ = ["CHECK_FRAMES", "input_attrs", "problem_lines", "quality_problems", "rebuild_candidates"]
