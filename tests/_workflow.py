@@ -41,9 +41,10 @@ def make_tiny_study(d: Path, permutations: int = 200) -> Path:
         ("HC030A", "Straight", "HC030A05", static, STUDY / "HC030A/Straight/HC030A05.c3d"),
         ("HC033A", "Straight", "HC033A10", STUDY / "HC033A/Static/HC033A01.c3d",
          STUDY / "HC033A/Straight/HC033A10.c3d"),
-        ("S01", "Straight", "SYNTH01", f"captures/synthetic/{sim.static[0]}", f"captures/synthetic/{sim.dynamic[0]}"),
-        ("HC030A", "Turn", "BROKEN", static, "captures/broken.c3d"),
-        ("HC030A", "Turn", "MISSING", static, "captures/not_there.c3d"),
+        ("S01", "Straight", "SYNTH01", f"../captures/synthetic/{sim.static[0]}",
+         f"../captures/synthetic/{sim.dynamic[0]}"),
+        ("HC030A", "Turn", "BROKEN", static, "../captures/broken.c3d"),
+        ("HC030A", "Turn", "MISSING", static, "../captures/not_there.c3d"),
     ]
     (d / "config").mkdir(exist_ok=True)
     pd.DataFrame(rows, columns=["subject", "condition", "trial", "static", "dynamic"]).to_csv(

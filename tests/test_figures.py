@@ -277,7 +277,7 @@ def test_snakemake_figures_and_a_self_contained_report(store, tmp_path):
     if snakemake is None:
         pytest.skip("snakemake not installed (pip install -e '.[test]' installs it)")
     (tmp_path / "config").mkdir()
-    sheet = (ROOT / "config" / "trials.tsv").read_text().replace("\tdata/", f"\t{ROOT}/data/")
+    sheet = (ROOT / "config" / "trials.tsv").read_text().replace("\t../data/", f"\t{ROOT}/data/")
     (tmp_path / "config" / "trials.tsv").write_text(sheet)
     (tmp_path / "config" / "config.yaml").write_text("study: default\ntrials: config/trials.tsv\n")
     (tmp_path / "results" / "default").mkdir(parents=True)
