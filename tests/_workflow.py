@@ -25,7 +25,8 @@ def snakemake_or_skip():
 
 def make_tiny_study(d: Path, permutations: int = 200) -> Path:
     """A study folder: two real walks of data/biomechzoo, a synthetic trial made by the
-    simulator, a truncated (broken) capture and a row whose capture does not exist."""
+    simulator, a truncated (broken) capture and a row whose capture does not exist. The sheet
+    is config/trials.tsv: its relative paths start at config/ (../captures/...)."""
     from chainlab.simulate import Condition, SimulationOptions, simulate_study
 
     d.mkdir(parents=True, exist_ok=True)
