@@ -26,6 +26,7 @@ How the captures are read (:func:`discover`; only each file's header and paramet
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import textwrap
@@ -239,8 +240,6 @@ def _unique_ids(rows: list[dict]) -> None:
 def config_text(study: str, trials: str = "config/trials.tsv") -> str:
     """A complete config (YAML): `study`, `trials` and every other key with its default and
     description, from the config schema (keys without a default are commented out)."""
-    import json
-
     sch = schema("config")
     lines = ["# chainlab study configuration, written by `chainlab new` (validated against",
              "# src/chainlab/schemas/config.schema.yaml). A config of this study's own: nothing is",
@@ -266,7 +265,7 @@ def config_text(study: str, trials: str = "config/trials.tsv") -> str:
             elif "default" in sub:
                 lines.append(f"{indent}{key}: {json.dumps(sub['default'])}")
             else:
-                lines.append(f"{indent}# {key}:    (unset: the default above)")
+                lines.append(f"{indent}# {key}:    (unset: the default the line above gives)")
 
     walk(sch["properties"], "")
     return "\n".join(lines) + "\n"
