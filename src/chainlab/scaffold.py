@@ -187,7 +187,7 @@ def discover(captures: str | Path) -> Discovery:
     top = {c.rel.parts[0] for c in caps if len(c.rel.parts) == 2}
     sessions_of_root = any(STATIC_FOLDER.match(t) for t in top)
     depths = sorted({len(c.rel.parts) - 1 for c in caps})
-    found.layout = ("subject/session/trial (Nexus)" if depths == [2] or min(depths) >= 2 else
+    found.layout = ("subject/session/trial (Nexus)" if min(depths) >= 2 else
                     "session/trial of one subject" if sessions_of_root and depths == [1] else
                     "subject/trial" if depths == [1] else "flat (trial files side by side)" if depths == [0] else
                     f"mixed, {', '.join(map(str, depths))} folder(s) deep")
