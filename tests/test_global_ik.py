@@ -166,7 +166,7 @@ def test_real_walks_global_within_two_degrees_of_direct(row):
     fit within 2 deg RMS of the direct models'. Measured (bench/global_vs_direct.py, 12 walks):
     0.01-1.69 deg; before the trial template, slides and weights of docs/kinematics.md: up to
     6.5 deg. The fit's per-frame marker RMS (all markers alike) is 3-9 mm: skin moves."""
-    static, walk = chainlab.read_c3d(ROOT / row.static), chainlab.read_c3d(ROOT / row.dynamic)
+    static, walk = chainlab.read_c3d(ROOT / "config" / row.static), chainlab.read_c3d(ROOT / "config" / row.dynamic)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = compute_kinematics(walk, static, KinematicsOptions(solver="global"))

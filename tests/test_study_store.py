@@ -131,7 +131,7 @@ def _config(tmp_path, rows):
     sheet = pd.read_csv(ROOT / "config" / "trials.tsv", sep="\t")
     sheet = sheet.iloc[rows].copy()
     for col in ("static", "dynamic"):
-        sheet[col] = [str(ROOT / p) for p in sheet[col]]
+        sheet[col] = [str((ROOT / "config" / p).resolve()) for p in sheet[col]]  # sheet-relative paths
     (tmp_path / "config").mkdir(exist_ok=True)
     sheet.to_csv(tmp_path / "config" / "trials.tsv", sep="\t", index=False)
     cfg = tmp_path / "config" / "config.yaml"

@@ -78,7 +78,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     except (C3DError, ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab simulate: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(sheet)} trials in {args.out} (sample sheet {args.out}/trials.tsv)")
+    from chainlab.io.store import write_text_atomic
+    from chainlab.scaffold import config_text, safe_name
+
+    config = Path(args.out) / "config" / "config.yaml"  # a study folder: run as `chainlab new` makes one
+    if not config.exists():
+        write_text_atomic(config_text(safe_name(Path(args.out).resolve().name, "simulated"), "trials.tsv"), config)
+    print(f"{len(sheet)} trials in {args.out} (sample sheet {args.out}/trials.tsv, config {config}); run: "
+          f"snakemake --cores 2 --directory {args.out}  or  chainlab study {config} --out {args.out}/results")
     return 0
 
 
@@ -156,6 +163,18 @@ def _cmd_study(args: argparse.Namespace) -> int:
     fails = s.provenance.sizes.get("failure", 0)
     print(f"{store}: {len(s.trials)} trials, {s.cycles.sizes['cycle']} cycles"
           + (f", {fails} trial(s) failed (see failures.tsv)" if fails else ""))
+    return 0
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from chainlab.scaffold import new_study, summary
+
+    try:
+        made = new_study(args.folder, args.captures, study=args.study, force=args.force)
+    except (ChainlabError, OSError) as exc:
+        print(f"chainlab new: {exc}", file=sys.stderr)
+        return 1
+    print(summary(made))
     return 0
 
 
@@ -552,6 +571,44 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SPM permutations (default: the config's statistics.permutations, 2000)")
     study.set_defaults(func=_cmd_study)
 
+    new = sub.add_parser(
+        "new",
+        help="a study folder (config and sample sheet) from a folder of C3D captures",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Scaffold the study folder DIR from the captures under RAW (each file's header read,\n"
+            "no data): DIR/config/config.yaml, a complete config of the study's own (every key at\n"
+            "its default, described), DIR/config/trials.tsv, the sample sheet, one row per dynamic\n"
+            "trial, and DIR/GUESSES.md, every guess made and every file left out with the reason.\n"
+            "The guesses, to check before running:\n"
+            "  subject, condition  SUBJECT/SESSION/trial.c3d (Nexus' Patient/Session, or the last two\n"
+            "                      folders of a deeper tree); one folder level: the folder is the\n"
+            "                      subject, or the session when a sibling is Static/Cal...; flat\n"
+            "                      files: the subject named in the capture, else the file name's\n"
+            "                      first word, and the condition from the file name's other words\n"
+            "  static trial        in a folder Static/Cal..., or a name with static, cal(ibration)\n"
+            "                      or standing, or a TRIAL_TYPE static; else (weaker) the subject's\n"
+            "                      shortest capture without gait events, up to 10 s. Each trial takes\n"
+            "                      its subject's static in the same folder, else the subject's first\n"
+            "  trial id            the file name (letters, digits, _ . -), given the subject in front\n"
+            "                      when several subjects share it\n"
+            "  left out            unreadable files (the reason), captures without markers, and the\n"
+            "                      trials of a subject without a static trial (comment lines at the\n"
+            "                      end of the sheet)"
+        ),
+        epilog=(
+            "Capture paths in the sheet are relative to the sheet's folder when the captures lie\n"
+            "inside DIR, else absolute. Then, from the chainlab folder:\n"
+            "  snakemake --cores 2 --directory DIR      (reads DIR/config/config.yaml alone)\n"
+            "  chainlab study DIR/config/config.yaml --out DIR/results      (without Snakemake)"
+        ),
+    )
+    new.add_argument("folder", metavar="DIR", help="the study folder (created)")
+    new.add_argument("--captures", required=True, metavar="RAW", help="folder of the C3D captures (searched whole)")
+    new.add_argument("--study", help="the study's name, results/<study>/ (default: DIR's name)")
+    new.add_argument("--force", action="store_true", help="write over DIR's config and sample sheet")
+    new.set_defaults(func=_cmd_new)
+
     settings_help = ("the study's settings: a config file (YAML, chainlab.config) or the JSON of some of its "
                      "sections, as the workflow passes them (default: every default)")
     tr = sub.add_parser(
@@ -588,9 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  [k/n] TRIAL: failed at STAGE: REASON"
         ),
         epilog=(
-            "The rows' capture paths are used as written: relative ones are relative to the current\n"
-            "folder (as the workflow's are to the project folder), so run it from the folder the\n"
-            "sheet's paths start at. Examples:\n"
+            "A --sheet's relative capture paths are relative to the sheet's folder (as everywhere);\n"
+            "the --rows' are used as written, relative to the current folder (the workflow passes\n"
+            "them relative to the study folder). Examples:\n"
             "  chainlab trials --sheet config/trials.tsv --out-dir results/default/trials\n"
             "  chainlab trials --sheet trials.tsv --only S01_control_01 --only S01_control_02 --out-dir out\n"
             "  chainlab trials --rows '[{\"subject\": \"S01\", \"condition\": \"control\", \"trial\": \"T1\",\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -186,7 +187,10 @@ def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> St
 def read_sheet(path: str | Path) -> pd.DataFrame:
     """The sample sheet (TSV), every row checked against the trials schema.
 
-    Paths stay as written (relative ones are relative to the project folder). Raises
+    A relative capture path is relative to the sheet's own folder (docs/workflow.md, "Paths
+    in a sample sheet"); it is returned joined to the sheet's path as given, so a sheet read
+    as ``config/trials.tsv`` gives ``data/...`` for ``../data/...`` (relative to the current
+    folder, as the workflow wants its inputs), and absolute paths stay as written. Raises
     :class:`ConfigError` naming the file, the line and the column of every problem.
     """
     import jsonschema
@@ -204,8 +208,11 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
                           f"{list(SHEET_COLUMNS)}, found {list(sheet.columns)}")
     validator = jsonschema.Draft202012Validator(schema("trials"))
     problems = []
+    # the file's line of each row (header first), comment and blank lines skipped as pandas skips them
+    lines = [n for n, t in enumerate(path.read_text(errors="replace").splitlines(), 1)
+             if t.strip() and not t.startswith("#")]
     for i, row in enumerate(sheet.to_dict("records")):
-        line = i + 2  # the header is line 1 (comment lines aside)
+        line = lines[i + 1] if i + 1 < len(lines) else i + 2
         empty = [c for c in SHEET_COLUMNS if not row[c].strip()]
         problems += [f"line {line} (trial {row['trial'] or '?'}): column {c!r} is empty" for c in empty]
         for e in validator.iter_errors({k: v for k, v in row.items() if v.strip()}):
@@ -217,6 +224,8 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
         problems.append(f"trial ids {dup} appear more than once (each names its output files)")
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
+    for c in ("static", "dynamic"):  # relative to the sheet's folder (normpath: "config/../data" -> "data")
+        sheet[c] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p)) for p in sheet[c]]
     return sheet
 
 

@@ -10,8 +10,9 @@ from chainlab.study import TRIAL_SECTIONS
 
 try:
     CONFIG = StudyConfig.from_dict(config, workflow.configfiles[0] if workflow.configfiles else "config")
-    # paths as written: relative ones stay relative to the project folder, so a moved or
-    # copied project reruns nothing
+    # a sheet's relative capture paths are relative to the sheet's folder; read_sheet gives them
+    # relative to the study folder (config/../data/x.c3d -> data/x.c3d), so a moved or copied
+    # study reruns nothing
     TRIALS = read_sheet(CONFIG.trials).set_index("trial", drop=False)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None

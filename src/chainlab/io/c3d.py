@@ -453,6 +453,30 @@ def c3d_frame_count(path: str | os.PathLike) -> int:
         return _Structure(Path(path)).n_frames
 
 
+def c3d_header(path: str | os.PathLike) -> dict[str, Any]:
+    """What a capture says about itself, without reading its data section: ``frames``,
+    ``rate`` (Hz), ``markers`` (POINT:USED), ``subjects`` (SUBJECTS:NAMES), ``events``
+    (EVENT:LABELS), ``trial_type`` (a TRIAL_TYPE parameter, as some Nexus versions write, or
+    ""). Raises :class:`chainlab.C3DError` for a file that cannot be read."""
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C3DWarning)
+        try:
+            st = _Structure(path)
+            p = st.params
+            kind = next((str(p.first(g, "TRIAL_TYPE")) for g in ("TRIAL", "PROCESSING", "SUBJECTS")
+                         if p.value(g, "TRIAL_TYPE") is not None), "")
+            return {"frames": int(st.n_frames), "rate": float(st.point_rate),
+                    "markers": int(p.first("POINT", "USED", 0) or 0),
+                    "subjects": [s for s in p.strings("SUBJECTS", "NAMES") if s],
+                    "events": p.strings("EVENT", "LABELS")[: int(p.first("EVENT", "USED", 0) or 0)],
+                    "trial_type": kind.strip()}
+        except C3DError:
+            raise
+        except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+            raise C3DError(path, f"inconsistent content ({type(exc).__name__}: {exc})") from exc
+
+
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
