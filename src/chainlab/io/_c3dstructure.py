@@ -170,11 +170,31 @@ class _Structure:
             os.unlink(tmp)
 
     def _check_groups_kept(self, params: dict[str, Any]) -> None:
-        """Every group found in the parameter section is in what ezc3d parsed."""
-        walked = {r.name.upper() for r in self.layout.records if r.is_group}
-        lost = sorted(walked - {g.upper() for g in params} - {_HIDDEN_ROTATION.decode()})
-        if lost:
-            self.warn(f"ezc3d did not parse the parameter group(s) {', '.join(lost)}; they are not read")
+        """Every group and parameter found in the parameter section was parsed, or warn.
+
+        Found: the records the chain of records reaches, and those it skips or cuts off
+        (see :func:`chainlab.io._c3dformat._unreached_records`).
+        """
+        lay = self.layout
+        gname = {r.group_id: r.name.upper() for r in lay.records if r.is_group}
+        found = [(r.name.upper(), "") if r.is_group else (gname.get(r.group_id, ""), r.name.upper()) for r in lay.records]
+        found += [(g.upper(), n.upper()) for g, n in lay.unreached]
+        hidden = _HIDDEN_ROTATION.decode()
+        parsed = {g.upper(): {n.upper() for n in v} for g, v in params.items()}
+        lost_groups = sorted({g for g, n in found if not n and g not in parsed and g != hidden})
+        lost_params = [
+            f"{g}:{n}" for g, n in found if n and g not in lost_groups and n not in parsed.get(g, ())
+            and g != hidden and g
+        ]
+        if not lost_groups and not lost_params:
+            return
+        what = []
+        if lost_groups:
+            what.append(f"group(s) {', '.join(lost_groups)}")
+        if lost_params:
+            what.append(f"parameter(s) {_short(lost_params, 8)}")
+        why = " (the chain of records skips or cuts them off)" if lay.unreached else ""
+        self.warn(f"the parameter section holds {' and '.join(what)} that are not read{why}")
 
     def _blob_for_ezc3d(self, data: bytes) -> bytes:
         """Header + parameter section in a form ezc3d parses without crashing.
@@ -381,6 +401,10 @@ class _Structure:
         size = np.dtype(dtype).itemsize
         count = max(0, min(count, (buffer.size - offset) // size))
         return np.frombuffer(buffer, dtype=dtype, count=count, offset=offset)
+
+
+def _short(items: list[str], n: int = 4) -> str:
+    return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
 def _file_kind(mode: int) -> str:
