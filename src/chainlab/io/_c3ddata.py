@@ -9,35 +9,48 @@ from chainlab.conventions import LENGTH_TO_METRE
 from chainlab.io._c3dstructure import _Structure
 from chainlab.io.forceplates import CHANNELS_PER_TYPE, Plate, plate_wrench
 
+#: Frames (points) or samples (analogs, plates) converted at a time: the temporaries stay
+#: small and in cache, and only the outputs are allocated at full size.
+BLOCK_FRAMES = 4096
+BLOCK_SAMPLES = 32768
+
+
 def _points(
     st: _Structure, pts: np.ndarray, idx: np.ndarray, to_unit: float, drop_zeros: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions (x to_unit) and residuals of the points `idx`; invalid samples NaN.
 
     A negative fourth word marks a sample invalid (C3D guide); its low byte times
-    |POINT:SCALE| is the residual. With `drop_zeros`, (0, 0, 0) is a gap too.
-    One pass converts the positions to float64; the gaps are found on the converted
-    values (a scaled 0 is 0; any other stored value scales to a non-zero one).
+    |POINT:SCALE| is the residual. With `drop_zeros`, (0, 0, 0) is a gap too, found on
+    the converted values (a stored 0 scales to 0, any other stored value does not).
     """
-    sub = pts if idx.size == pts.shape[1] else pts[:, idx]
+    n, m = pts.shape[0], idx.size
+    every = m == pts.shape[1]
     scale = to_unit if st.is_float else to_unit * st.point_scale
-    xyz = np.multiply(sub[..., :3], scale, dtype=np.float64)
-    w = np.empty(sub.shape[:2], dtype=np.int32)
-    if st.is_float:
-        np.rint(sub[..., 3], out=w, casting="unsafe")
-    else:
-        w[...] = sub[..., 3]
-    bad = w < 0
-    np.bitwise_and(w, 0xFF, out=w)
-    residual = np.multiply(w, st.point_scale * to_unit, dtype=np.float64)
-    del w
-    if drop_zeros:
-        zero = xyz[..., 0] == 0
-        zero &= xyz[..., 1] == 0
-        zero &= xyz[..., 2] == 0
-        bad |= zero
-    np.copyto(xyz, np.nan, where=bad[..., None])
-    np.copyto(residual, np.nan, where=bad)
+    res_scale = st.point_scale * to_unit
+    xyz = np.empty((n, m, 3))
+    residual = np.empty((n, m))
+    for s in range(0, n, BLOCK_FRAMES):
+        e = min(n, s + BLOCK_FRAMES)
+        sub = pts[s:e] if every else pts[s:e, idx]
+        x = xyz[s:e]
+        np.multiply(sub[..., :3], scale, out=x, dtype=np.float64)
+        w = np.empty(sub.shape[:2], dtype=np.int32)
+        if st.is_float:
+            np.rint(sub[..., 3], out=w, casting="unsafe")
+        else:
+            w[...] = sub[..., 3]
+        bad = w < 0
+        np.bitwise_and(w, 0xFF, out=w)
+        r = residual[s:e]
+        np.multiply(w, res_scale, out=r, dtype=np.float64)
+        if drop_zeros:
+            zero = x[..., 0] == 0
+            zero &= x[..., 1] == 0
+            zero &= x[..., 2] == 0
+            bad |= zero
+        np.copyto(x, np.nan, where=bad[..., None])
+        np.copyto(r, np.nan, where=bad)
     return xyz, residual
 
 
@@ -45,19 +58,25 @@ def _analogs(st: _Structure, words: np.ndarray, n: int) -> np.ndarray:
     if st.n_channels == 0:
         return np.zeros((0, 0))
     p = st.params
-    a = words[:, 4 * st.n_points :]
+    raw = words[:, 4 * st.n_points :]
     unsigned = str(p.first("ANALOG", "FORMAT", "") or "").strip().upper() == "UNSIGNED"
-    if unsigned and a.dtype.itemsize == 2:
-        a = a.view(a.dtype.str.replace("i", "u"))  # same byte order, unsigned
-    a = np.asarray(a, dtype=np.float64).reshape(n * st.analog_ratio, st.n_channels)
+    if unsigned and raw.dtype.itemsize == 2:
+        raw = raw.view(raw.dtype.str.replace("i", "u"))  # same byte order, unsigned
     offset = _per_channel(p.numbers("ANALOG", "OFFSET"), st.n_channels, 0.0)
     if unsigned:  # OFFSET is stored as int16 but means an unsigned count (C3D guide)
         offset = np.mod(offset, 65536)
     scale = _per_channel(p.numbers("ANALOG", "SCALE"), st.n_channels, 1.0)
     gen = float(p.first("ANALOG", "GEN_SCALE", 1.0) or 1.0)
-    a -= offset
-    a *= scale * gen
-    return a
+    factor = scale * gen
+    a = np.empty((n, raw.shape[1]))
+    step = max(1, BLOCK_SAMPLES // max(st.analog_ratio, 1))
+    for s in range(0, n, step):  # (raw - OFFSET) * SCALE * GEN_SCALE, frames s:e
+        block = a[s : s + step]
+        block[...] = raw[s : s + step]
+        block = block.reshape(-1, st.n_channels)
+        block -= offset
+        block *= factor
+    return a.reshape(n * st.analog_ratio, st.n_channels)
 
 
 def _per_channel(values: np.ndarray, n: int, fill: float) -> np.ndarray:
@@ -134,6 +153,8 @@ def _plate_arrays(analog: np.ndarray, plates: list[Plate], cop_threshold: float)
     """(samples, plate, 3) arrays of every plate's wrench, each filled in place."""
     n = analog.shape[0]
     out = {key: np.empty((n, len(plates), 3)) for key, _, _ in PLATE_VARIABLES}
-    for i, pl in enumerate(plates):
-        plate_wrench(analog, pl, cop_threshold, out={k: v[:, i, :] for k, v in out.items()})
+    for s in range(0, n, BLOCK_SAMPLES):
+        e = min(n, s + BLOCK_SAMPLES)
+        for i, pl in enumerate(plates):
+            plate_wrench(analog[s:e], pl, cop_threshold, out={k: v[s:e, i, :] for k, v in out.items()})
     return out

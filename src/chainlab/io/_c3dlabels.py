@@ -114,10 +114,11 @@ def point_names(st: _Structure, mapping: Mapping[str, str] | None = None) -> Poi
             targets.setdefault(names[i], []).append(label)
         for new, sources in targets.items():
             kept = [labels[i].strip() for i, n in enumerate(names) if n == new and labels[i].strip() not in applied]
-            if len(sources) + len(kept) > 1:
+            distinct = list(dict.fromkeys(kept + sources))
+            if len(distinct) > 1:  # the mapping makes the clash (repeated labels are warned below)
                 st.warn(
-                    f"marker mapping: labels {', '.join(kept + sources)} all map to {new!r}; "
-                    f"the later ones are renamed {new}_2, ..."
+                    f"marker mapping: labels {', '.join(distinct)} all map to {new!r}; "
+                    f"the later ones in the file are renamed {new}_2, ..."
                 )
     names = _unique_labels(names, "point", st, strip=False)
     is_output = np.array([_bare(n) in kinds for n in names], dtype=bool)

@@ -30,15 +30,16 @@ _HIDDEN_ROTATION = b"XOTATION"  # the ROTATION group, renamed while ezc3d parses
 class _Params:
     """Read access to ezc3d's parameter dictionary, with C3D's continuation rules.
 
-    ezc3d hands over text with undecodable bytes as lone surrogates, which fail later
-    (when written, or compared); `strings` and `first` return them decoded with U+FFFD in
-    place of each bad byte and report each through `warn` (group, name, entry, bytes).
+    ezc3d hands over text bytes that are not UTF-8 as lone surrogates, which fail later
+    (when written, or compared). `strings` and `first` decode such bytes as Latin-1 (what
+    older writers use: b'mm/s\\xb2' is 'mm/s²') and report each parameter once through
+    `warn`, naming the entries.
     """
 
     def __init__(self, raw: dict[str, Any], warn: Callable[[str], None] | None = None):
         self.raw = raw
         self._warn = warn
-        self._reported: set[tuple[str, str, int]] = set()
+        self._reported: set[tuple[str, str]] = set()
 
     def value(self, group: str, name: str, default: Any = None) -> Any:
         try:
@@ -50,10 +51,10 @@ class _Params:
         v = self.value(group, name)
         if v is None:
             return default
-        if isinstance(v, str):
-            return self._text(v, group, name, 0)
         if isinstance(v, list) and v and isinstance(v[0], str):
-            return self._text(v[0], group, name, 0)
+            v = v[0]
+        if isinstance(v, str):
+            return self._texts([v], group, name)[0]
         arr = np.asarray(v).ravel()
         return arr[0].item() if arr.size else default
 
@@ -68,29 +69,36 @@ class _Params:
     def strings(self, group: str, name: str) -> list[str]:
         out: list[str] = []
         for param, v in self._continued(group, name):
-            for i, s in enumerate(v if isinstance(v, list) else [v]):
-                out.append(self._text(str(s), group, param, i).strip())
+            out += [t.strip() for t in self._texts([str(s) for s in (v if isinstance(v, list) else [v])], group, param)]
         return out
 
-    def _text(self, s: str, group: str, name: str, index: int) -> str:
-        """`s` with lone surrogates (bytes that are not UTF-8) decoded as U+FFFD."""
-        if s.isascii():
-            return s
-        try:
-            s.encode("utf-8")
-            return s
-        except UnicodeEncodeError:
-            pass
-        raw = s.encode("utf-8", "surrogateescape")
-        fixed = raw.decode("utf-8", "replace")
-        key = (group, name, index)
-        if self._warn is not None and key not in self._reported:
-            self._reported.add(key)
+    def _texts(self, texts: list[str], group: str, name: str) -> list[str]:
+        """`texts` with bytes that are not UTF-8 (lone surrogates) read as Latin-1."""
+        bad: list[int] = []
+        out = list(texts)
+        for i, s in enumerate(texts):
+            if s.isascii():
+                continue
+            try:
+                s.encode("utf-8")
+            except UnicodeEncodeError:
+                raw = s.encode("utf-8", "surrogateescape")
+                out[i] = "".join(
+                    ch if not 0xDC80 <= ord(ch) <= 0xDCFF else bytes([ord(ch) - 0xDC00]).decode("latin-1")
+                    for ch in s
+                )
+                bad.append(i)
+                if len(bad) == 1:
+                    example = (raw.strip(), out[i].strip())
+        if bad and self._warn is not None and (group, name) not in self._reported:
+            self._reported.add((group, name))
+            entries = ", ".join(str(i + 1) for i in bad[:6]) + (f", ... ({len(bad) - 6} more)" if len(bad) > 6 else "")
             self._warn(
-                f"{group}:{name} entry {index + 1} is not UTF-8 text ({raw.strip()!r}); "
-                f"read as {fixed.strip()!r}"
+                f"{group}:{name} {'entry' if len(bad) == 1 else 'entries'} {entries} "
+                f"{'is' if len(bad) == 1 else 'are'} not UTF-8 text "
+                f"(e.g. {example[0]!r}); read as Latin-1 ({example[1]!r})"
             )
-        return fixed
+        return out
 
     def numbers(self, group: str, name: str) -> np.ndarray:
         parts = [np.asarray(v, dtype=float).ravel(order="F") for _, v in self._continued(group, name)]
