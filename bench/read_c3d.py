@@ -56,26 +56,32 @@ print(json.dumps({{"best_s": min(times), "peak_rss_mb": peak / 1024, "rss_over_i
 
 FIRST = {
     "np.fromfile + points to float64 (reference)": """
-import numpy as np, sys, time, json
+import numpy as np, sys, time, json, resource
 path = sys.argv[1]
 head = open(path, "rb").read(512)
 n_points = int.from_bytes(head[2:4], "little"); n_analog = int.from_bytes(head[4:6], "little")
 start = (int.from_bytes(head[16:18], "little") - 1) * 512
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 words = np.fromfile(path, dtype="<f4", offset=start)
 frame = 4 * n_points + n_analog
 words = words[: words.size // frame * frame].reshape(-1, frame)
 points = words[:, : 4 * n_points].reshape(len(words), n_points, 4)[..., :3].astype(np.float64)
-print(json.dumps({"s": time.perf_counter() - t}))
+s = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime}))
 """,
     "chainlab.read_c3d, first call": """
-import sys, time, json, warnings
+import sys, time, json, warnings, resource
 warnings.simplefilter("ignore")
 import chainlab
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 ds = chainlab.read_c3d(sys.argv[1])
 s = time.perf_counter() - t
-print(json.dumps({"s": s, "dask_imported": "dask" in sys.modules, "output_MB": ds.nbytes / 1e6}))
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime,
+                  "dask_imported": "dask" in sys.modules, "output_MB": ds.nbytes / 1e6}))
 """,
 }
 
@@ -87,6 +93,7 @@ def first_call(path: Path, rounds: int, other_src: str | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=other_src)
         runs[f"chainlab.read_c3d, first call, {other_src}"] = (FIRST["chainlab.read_c3d, first call"], env)
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     extra = {}
     for _ in range(rounds):
         for name, (code, env) in runs.items():
@@ -94,14 +101,18 @@ def first_call(path: Path, rounds: int, other_src: str | None = None) -> None:
                                  check=True, env=env)
             r = json.loads(out.stdout)
             times[name].append(r.pop("s"))
+            cpu[name].append(r.pop("cpu"))
             extra[name] = r
     ref = float(np.median(times[next(iter(FIRST))]))
-    print(f"| reader (fresh process, first call) | median s | min s | max s | x reference | notes |")
-    print("|---|---|---|---|---|---|")
+    ref_cpu = float(np.median(cpu[next(iter(FIRST))]))
+    print("| reader (fresh process, first call) | median wall s | min s | max s | x reference (wall) "
+          "| median CPU s (user+sys) | x reference (CPU) | notes |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, ts in times.items():
-        med = float(np.median(ts))
+        med, mc = float(np.median(ts)), float(np.median(cpu[name]))
         notes = ", ".join(f"{k} {v:.0f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra[name].items())
-        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / ref:.1f} | {notes} |", flush=True)
+        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / ref:.1f} | {mc:.3f} | "
+              f"{mc / ref_cpu:.1f} | {notes} |", flush=True)
 
 
 def make_long_capture(path: Path, n_frames: int, n_markers: int) -> Path:

@@ -5,6 +5,13 @@ ezc3d parses the parameter section. chainlab checks the file's structure first (
 rejects, and maps the data section with numpy, so that any window of frames of an
 arbitrarily long capture is read without loading the rest.
 
+The reader's parts: :mod:`~chainlab.io._c3dstructure` (header, parameters, data layout,
+reading frames), :mod:`~chainlab.io._c3dlabels` (point and channel names, subject prefixes,
+marker mappings), :mod:`~chainlab.io._c3ddata` (points, analogs, plates in SI units),
+:mod:`~chainlab.io._c3devents` (EVENT and PROCESSING groups), :mod:`~chainlab.io._dataset`
+(the Dataset built without importing dask); this module assembles them and holds the
+public API.
+
 The Dataset (conventions in ``docs/conventions.md``):
 
 ==========================  ===================================  =========
@@ -162,6 +169,7 @@ def iter_c3d_chunks(
 
 
 def _as_mapping(markers: Mapping[str, str] | str | os.PathLike) -> dict[str, str]:
+    # imported here: it imports yaml, which `import chainlab` does not otherwise need
     from chainlab.io.markersets import load_mapping, validate_mapping
 
     if isinstance(markers, Mapping):
