@@ -340,7 +340,8 @@ def _probe(section: bytes, pos: int, stop: int, processor: str) -> list[tuple[st
             if ptype not in _PARAM_TYPES or ndims > _MAX_DIMS or body + 2 + ndims > n:
                 break
             dims = section[body + 2 : body + 2 + ndims]
-            desc = body + 2 + ndims + int(np.prod(list(dims))) * _PARAM_TYPES[ptype] if ndims else body + 2 + _PARAM_TYPES[ptype]
+            count = int(np.prod(list(dims))) if ndims else 1
+            desc = body + 2 + ndims + count * _PARAM_TYPES[ptype]
             if desc >= n:
                 break
             end = desc + 1 + section[desc]

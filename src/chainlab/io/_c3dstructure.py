@@ -69,7 +69,8 @@ class _Params:
     def strings(self, group: str, name: str) -> list[str]:
         out: list[str] = []
         for param, v in self._continued(group, name):
-            out += [t.strip() for t in self._texts([str(s) for s in (v if isinstance(v, list) else [v])], group, param)]
+            texts = [str(s) for s in (v if isinstance(v, list) else [v])]
+            out += [t.strip() for t in self._texts(texts, group, param)]
         return out
 
     def _texts(self, texts: list[str], group: str, name: str) -> list[str]:
@@ -185,7 +186,10 @@ class _Structure:
         """
         lay = self.layout
         gname = {r.group_id: r.name.upper() for r in lay.records if r.is_group}
-        found = [(r.name.upper(), "") if r.is_group else (gname.get(r.group_id, ""), r.name.upper()) for r in lay.records]
+        found = [
+            (r.name.upper(), "") if r.is_group else (gname.get(r.group_id, ""), r.name.upper())
+            for r in lay.records
+        ]
         found += [(g.upper(), n.upper()) for g, n in lay.unreached]
         hidden = _HIDDEN_ROTATION.decode()
         parsed = {g.upper(): {n.upper() for n in v} for g, v in params.items()}
