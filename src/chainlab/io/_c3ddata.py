@@ -9,9 +9,9 @@ from chainlab.conventions import LENGTH_TO_METRE
 from chainlab.io._c3dstructure import _Structure
 from chainlab.io.forceplates import CHANNELS_PER_TYPE, Plate, plate_wrench
 
-#: Frames (points) or samples (analogs, plates) converted at a time: the temporaries stay
-#: small and in cache, and only the outputs are allocated at full size.
-BLOCK_FRAMES = 4096
+#: Point samples (frames x points) or analog samples converted at a time: the temporaries
+#: stay small and in cache, and only the outputs are allocated at full size.
+BLOCK_POINTS = 65536
 BLOCK_SAMPLES = 32768
 
 
@@ -21,8 +21,7 @@ def _points(
     """Positions (x to_unit) and residuals of the points `idx`; invalid samples NaN.
 
     A negative fourth word marks a sample invalid (C3D guide); its low byte times
-    |POINT:SCALE| is the residual. With `drop_zeros`, (0, 0, 0) is a gap too, found on
-    the converted values (a stored 0 scales to 0, any other stored value does not).
+    |POINT:SCALE| is the residual. With `drop_zeros`, a stored (0, 0, 0) is a gap too.
     """
     n, m = pts.shape[0], idx.size
     every = m == pts.shape[1]
@@ -30,11 +29,13 @@ def _points(
     res_scale = st.point_scale * to_unit
     xyz = np.empty((n, m, 3))
     residual = np.empty((n, m))
-    for s in range(0, n, BLOCK_FRAMES):
-        e = min(n, s + BLOCK_FRAMES)
+    step = max(1, BLOCK_POINTS // max(m, 1))
+    for s in range(0, n, step):
+        e = min(n, s + step)
         sub = pts[s:e] if every else pts[s:e, idx]
         x = xyz[s:e]
-        np.multiply(sub[..., :3], scale, out=x, dtype=np.float64)
+        x[...] = sub[..., :3]  # float64(stored) * scale, as np.multiply(..., dtype=float64)
+        x *= scale
         w = np.empty(sub.shape[:2], dtype=np.int32)
         if st.is_float:
             np.rint(sub[..., 3], out=w, casting="unsafe")
@@ -44,13 +45,15 @@ def _points(
         np.bitwise_and(w, 0xFF, out=w)
         r = residual[s:e]
         np.multiply(w, res_scale, out=r, dtype=np.float64)
-        if drop_zeros:
-            zero = x[..., 0] == 0
-            zero &= x[..., 1] == 0
-            zero &= x[..., 2] == 0
+        if drop_zeros:  # a stored 0 (or -0) is the only value that scales to 0
+            zero = sub[..., 0] == 0
+            zero &= sub[..., 1] == 0
+            zero &= sub[..., 2] == 0
             bad |= zero
-        np.copyto(x, np.nan, where=bad[..., None])
-        np.copyto(r, np.nan, where=bad)
+        gaps = np.flatnonzero(bad)
+        if gaps.size:
+            x.reshape(-1, 3)[gaps] = np.nan
+            r.reshape(-1)[gaps] = np.nan
     return xyz, residual
 
 
