@@ -85,7 +85,8 @@ def point_names(st: _Structure, mapping: Mapping[str, str] | None = None) -> Poi
     to the markers (not to model outputs), empty and duplicate labels renamed.
 
     Labels with different prefixes (two subjects in one capture) keep their prefixes, with
-    a warning. A mapping key matches the label without its prefix, or the whole label.
+    a warning. A mapping key matches the label without the common prefix, or the whole
+    label (with different prefixes, only the whole label).
     Two labels mapped to one name: warned, the second is renamed NAME_2.
     """
     labels = _file_labels(st, "POINT", st.n_points)
