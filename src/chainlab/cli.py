@@ -203,7 +203,8 @@ def _run_trial(row: dict, output, config, args: argparse.Namespace, read_static=
     (default `chainlab.io.c3d.read_c3d`; `chainlab trials` reads each one once)."""
     from chainlab.chunked import run_chunked
     from chainlab.io.c3d import read_c3d
-    from chainlab.study import TRIAL_SECTIONS, write_trial_failure
+    from chainlab.config import TRIAL_SECTIONS
+    from chainlab.study import write_trial_failure
 
     options = config.kinematics_options()
     attrs = {"title": "chainlab trial", "subject": row["subject"], "condition": row["condition"],
@@ -253,9 +254,7 @@ def _trials_rows(args: argparse.Namespace) -> list[dict] | None:
     printing why not."""
     from collections import Counter
 
-    import jsonschema
-
-    from chainlab.config import SHEET_COLUMNS, ConfigError, read_sheet, schema
+    from chainlab.config import SHEET_COLUMNS, ConfigError, read_sheet, row_validator
 
     def fail(msg):
         print(f"chainlab trials: {msg}", file=sys.stderr)
@@ -272,7 +271,7 @@ def _trials_rows(args: argparse.Namespace) -> list[dict] | None:
             return fail(f"--rows: not valid JSON ({exc})")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             return fail("--rows: expected a JSON list of objects with keys " + ", ".join(SHEET_COLUMNS))
-        validator = jsonschema.Draft202012Validator(schema("trials"))
+        validator = row_validator()
         problems = []
         for i, r in enumerate(rows, 1):
             extra = sorted(set(r) - set(SHEET_COLUMNS))
@@ -286,6 +285,13 @@ def _trials_rows(args: argparse.Namespace) -> list[dict] | None:
             problems.append(f"trial ids {dup} appear more than once (each names its output file)")
         if problems:
             return fail("--rows: " + "; ".join(problems))
+    if args.batch is not None or args.batch_size is not None:
+        k, size = args.batch, args.batch_size
+        if k is None or size is None or k < 1 or size < 1:
+            return fail("--batch K and --batch-size N go together, both 1 or more (rows (K-1)*N+1 to K*N)")
+        if (k - 1) * size >= len(rows):
+            return fail(f"--batch {k}: the {len(rows)} rows make {-(-len(rows) // size)} batch(es) of {size}")
+        rows = rows[(k - 1) * size : k * size]
     if args.only:
         unknown = sorted(set(args.only) - {r["trial"] for r in rows})
         if unknown:
@@ -701,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
             "sheet's paths start at. Examples:\n"
             "  chainlab trials --sheet config/trials.tsv --out-dir results/default/trials\n"
             "  chainlab trials --sheet trials.tsv --only S01_control_01 --only S01_control_02 --out-dir out\n"
+            "  chainlab trials --sheet trials.tsv --batch 2 --batch-size 20 --out-dir out   (rows 21-40)\n"
             "  chainlab trials --rows '[{\"subject\": \"S01\", \"condition\": \"control\", \"trial\": \"T1\",\n"
             "                           \"static\": \"S01/static.c3d\", \"dynamic\": \"S01/T1.c3d\"}]' --out-dir out"
         ),
@@ -712,6 +719,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--sheet", metavar="TRIALS.tsv",
                        help="the trials: a sample sheet (chainlab.config.read_sheet; columns subject, condition, "
                             "trial, static, dynamic), every row unless --only")
+    trs.add_argument("--batch", type=int, metavar="K",
+                     help="run only the K-th batch of --batch-size consecutive rows (1 is the first; the workflow's job)")
+    trs.add_argument("--batch-size", type=int, metavar="N", help="rows per batch, with --batch")
     trs.add_argument("--only", action="append", metavar="TRIAL",
                      help="run only this trial of the rows (repeat for more; sheet order is kept)")
     trs.add_argument("--out-dir", required=True, metavar="DIR",

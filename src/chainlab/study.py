@@ -18,16 +18,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.config import SHEET_COLUMNS, StudyConfig, read_sheet  # noqa: F401 (re-exported)
+from chainlab.config import SHEET_COLUMNS, TRIAL_SECTIONS, StudyConfig, read_sheet  # noqa: F401 (re-exported)
 from chainlab.errors import ChainlabError
 from chainlab.gait.analysis import GaitResult, analyse_trial
 from chainlab.io.c3d import read_c3d
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 
-
-
-#: The config sections a trial's result depends on.
-TRIAL_SECTIONS = ("kinematics", "gait")
 
 
 @dataclass
