@@ -7,7 +7,18 @@
 # One rule file per stage (workflow/rules/); each rule calls one chainlab command, the science
 # is in src/chainlab/. docs/workflow.md has the stages, their files and what reruns when.
 
+from snakemake.utils import min_version
+
+# checksum files, ancient() inputs and input functions as used here; tested with 9.x
+min_version("8.0")
+
+
 configfile: "config/config.yaml"
+
+
+wildcard_constraints:
+    batch=r"\d+",
+    trial=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
 
 
 include: "workflow/rules/common.smk"
