@@ -3,6 +3,7 @@ successful write of its target, and writers running at once never remove each ot
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -68,10 +69,35 @@ def test_writers_at_once_do_not_collide(tmp_path, names):
     """Two processes writing one file (or T.h5 and T.h5.x.h5, whose temporaries share a
     prefix) 300 times each at once: every write succeeds (the old writer, which removed every
     `.T.h5.*.tmp` after its write, failed here) and no temporary is left."""
-    env = {"PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / n), c], env=env,
                               stderr=subprocess.PIPE, text=True) for n, c in zip(names, "ab")]
     errors = [p.communicate()[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(names))
     assert (tmp_path / names[1]).read_text() in ("a" * 1000, "b" * 1000)
+
+
+def test_two_studies_at_once_both_succeed(tmp_path):
+    """`chainlab study` twice at once on one config and results folder (the probe that failed
+    when a writer removed the other's temporaries): both exit 0 and the store is whole."""
+    import h5py
+
+    data = ROOT / "data" / "biomechzoo" / "HC030A"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "trials.tsv").write_text(
+        "subject\tcondition\ttrial\tstatic\tdynamic\n"
+        f"HC030A\tStraight\tHC030A05\t{data / 'Static/HC030A01.c3d'}\t{data / 'Straight/HC030A05.c3d'}\n")
+    (tmp_path / "config" / "config.yaml").write_text(
+        "study: duo\ntrials: config/trials.tsv\nstatistics:\n  permutations: 100\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-c", "import sys; from chainlab.cli import main; sys.exit(main(sys.argv[1:]))",
+           "study", "config/config.yaml", "--out", "results"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    out = tmp_path / "results" / "duo"
+    with h5py.File(out / "study.h5") as h:
+        assert "statistics" in h or "metrics" in h
+    assert list(out.rglob(".*.tmp")) == []
