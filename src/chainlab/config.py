@@ -35,9 +35,6 @@ SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 SECTIONS = ("kinematics", "gait", "statistics", "figures")
 #: The config sections a trial's result depends on.
 TRIAL_SECTIONS = ("kinematics", "gait")
-#: The sheet's columns that are names (of folders, files, groups), checked against the
-#: schema's pattern as a full match.
-NAME_COLUMNS = ("subject", "condition", "trial")
 
 
 class ConfigError(ChainlabError, ValueError):
