@@ -225,7 +225,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 
 def _cmd_trials(args: argparse.Namespace) -> int:
     from chainlab import pipeline  # the scientific stack (fast --help)
-    from chainlab.config import SHEET_COLUMNS, ConfigError, read_rows, read_sheet, select_rows
+    from chainlab.config import SHEET_COLUMNS, ConfigError, batch_rows, read_rows, read_sheet, select_rows
     from chainlab.io.c3d import read_c3d
     from chainlab.results import TrialFailure
 
@@ -234,7 +234,7 @@ def _cmd_trials(args: argparse.Namespace) -> int:
         return 2
     try:
         rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records") if args.sheet else read_rows(args.rows)
-        rows = select_rows(rows, args.only)
+        rows = select_rows(batch_rows(rows, args.batch, args.batch_size), args.only)
     except ConfigError as exc:
         print(f"chainlab trials: {exc}", file=sys.stderr)
         return 2
@@ -650,6 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
             "them relative to the study folder). Examples:\n"
             "  chainlab trials --sheet config/trials.tsv --out-dir results/default/trials\n"
             "  chainlab trials --sheet trials.tsv --only S01_control_01 --only S01_control_02 --out-dir out\n"
+            "  chainlab trials --sheet trials.tsv --batch 2 --batch-size 20 --out-dir out   (rows 21-40)\n"
             "  chainlab trials --rows '[{\"subject\": \"S01\", \"condition\": \"control\", \"trial\": \"T1\",\n"
             "                           \"static\": \"S01/static.c3d\", \"dynamic\": \"S01/T1.c3d\"}]' --out-dir out"
         ),
@@ -661,6 +662,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--sheet", metavar="TRIALS.tsv",
                        help="the trials: a sample sheet (chainlab.config.read_sheet; columns subject, condition, "
                             "trial, static, dynamic), every row unless --only")
+    trs.add_argument("--batch", type=int, metavar="K",
+                     help="run only the K-th batch of --batch-size consecutive rows (1 is the first; the workflow's job)")
+    trs.add_argument("--batch-size", type=int, metavar="N", help="rows per batch, with --batch")
     trs.add_argument("--only", action="append", metavar="TRIAL",
                      help="run only this trial of the rows (repeat for more; sheet order is kept)")
     trs.add_argument("--out-dir", required=True, metavar="DIR",

@@ -210,6 +210,6 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
         config = dataclasses.replace(config, statistics={**config.statistics, "permutations": int(n_permutations)})
     root = config_path.resolve().parent.parent
     sheet = read_sheet(root / config.trials)
-    out = Path(out_root) / config.study
+    out = config.results_dir(out_root)
     run = run_study(sheet, out / "trials", root, progress=progress, config=config)
     return write_study(run, out, config)

@@ -5,9 +5,11 @@
 rule statistics:
     """The study store with its /statistics group."""
     input:
-        f"{RESULTS}/study_tables.h5",
+        tables=f"{RESULTS}/study_tables.h5",
+        checksum=checksums("study_tables.h5"),
     output:
-        f"{RESULTS}/study.h5",
+        store=f"{RESULTS}/study.h5",
+        checksum=checksums("study.h5"),
     params:
         settings=settings("statistics"),
     conda:
@@ -19,4 +21,5 @@ rule statistics:
         mem_mb=lambda w, attempt: 2000 * attempt,
         runtime=lambda w, attempt: 30 * attempt,
     shell:
-        "chainlab statistics {input} --settings {params.settings:q} -o {output} > {log} 2>&1"
+        "chainlab statistics {input.tables:q} --settings {params.settings:q} -o {output.store:q} > {log:q} 2>&1"
+        " && sha256sum -- {output.store:q} > {output.checksum:q}"
