@@ -24,7 +24,7 @@ Three passes over the file, each task reading its own frames from the C3D
    the plate forces and marker residuals, and the verdict on each plate contact that starts
    in the chunk (read with the frame before and after it). At most ``2 * threads`` chunks
    are in flight; results are written as they arrive, in order, after the continuity rule
-   of the angle series (:class:`chainlab.model.pig.Continuity`, which carries from chunk to
+   of the angle series (:class:`chainlab.model.continuity.Continuity`, which carries from chunk to
    chunk) into HDF5 datasets grown along ``frame`` / ``analog_sample``.
 3. **Cycles**: events, cycles, and the curves and measures of the cycles, windows of cycles
    at a time, from the angles just written.
@@ -63,11 +63,12 @@ from chainlab.kinematics import (
     global_summary,
     make_continuous,
     prepare,
+    static_chain,
     summarise,
     template_chain,
     with_sacrum,
 )
-from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
+from chainlab.model._spans import SPAN as SUMMARY_SPAN
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
@@ -117,8 +118,6 @@ class _Job:
 
 
 def _job(path, static, options, need_gait: bool, plate_options=None) -> _Job:
-    from chainlab.model.chain import build_chain
-
     path = Path(path)  # as given: the file's messages name it so
     n = c3d_frame_count(path)
     head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
@@ -132,7 +131,7 @@ def _job(path, static, options, need_gait: bool, plate_options=None) -> _Job:
         direct = replace(opt, solver="direct")
         job.static = _with_sacrum(static, [])
         window = read_c3d(path, frames=slice(0, min(n, TEMPLATE_FRAMES)))  # bounded: the template's frames
-        job.chain = template_chain(build_chain(job.static, opt.chain, direct), window, job.static, opt)
+        job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
         n_samples = head.sizes["analog_sample"]
         job.ratio = int(n_samples) if head.sizes["frame"] else 0

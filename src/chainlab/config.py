@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from chainlab.errors import ChainlabError
+from chainlab.options import ChainOptions, KinematicsOptions
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 SECTIONS = ("kinematics", "gait", "statistics", "figures")
@@ -107,10 +108,6 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
-        from dataclasses import asdict
-
-        from chainlab.model.chain import ChainOptions
-
         full = validate_config(config, source)
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
@@ -144,10 +141,7 @@ class StudyConfig:
         and what it is given (``--settings``)."""
         return json.dumps({s: getattr(self, s) for s in sections}, sort_keys=True, separators=(",", ":"))
 
-    def kinematics_options(self):
-        from chainlab.kinematics import KinematicsOptions
-        from chainlab.model.chain import ChainOptions
-
+    def kinematics_options(self) -> KinematicsOptions:
         k = self.kinematics
         chain = k.get("chain") or {}
         return KinematicsOptions(
