@@ -74,28 +74,36 @@ def main() -> None:
     reps = -(-args.frames // walk.sizes["frame"])
     long_mk = {k: np.tile(v, (reps, 1))[: args.frames] for k, v in mk.items()}
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+          f"{platform.python_version()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+          f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
     print(f"command: python bench/kinematics_speed.py --frames {args.frames} --repeat {args.repeat} "
           f"--what {args.what}\n")
-    print("| what | trial | frames | best s | frames/s |\n|---|---|---|---|---|")
+    print("| what | trial | frames | best wall s | frames/s | best CPU s | frames/CPU s |\n"
+          "|---|---|---|---|---|---|---|")
     if args.what in ("models", "both"):
         for label, m in (("HC030A05 (walk)", mk), (f"HC030A05 x {reps} (long)", long_mk)):
             n = len(m["LASI"])
-            best = min(_timed(run_models, m, cal, ofm_cal) for _ in range(args.repeat))
-            print(f"| models | {label} | {n} | {best:.4f} | {n / best:,.0f} |")
+            print(_row("models", label, n, [_timed(run_models, m, cal, ofm_cal) for _ in range(args.repeat)]))
     if args.what in ("compute_kinematics", "both"):
         del long_mk
         for label, ds in (("HC030A05 (walk)", long_trial(walk, walk.sizes["frame"])),
                           (f"HC030A05 x {reps} (long)", long_trial(walk, args.frames))):
             n = ds.sizes["frame"]
-            best = min(_timed(compute_kinematics, ds, static) for _ in range(args.repeat))
-            print(f"| compute_kinematics | {label} | {n} | {best:.4f} | {n / best:,.0f} |")
+            print(_row("compute_kinematics", label, n,
+                       [_timed(compute_kinematics, ds, static) for _ in range(args.repeat)]))
 
 
-def _timed(f, *a) -> float:
-    t = time.perf_counter()
+def _timed(f, *a) -> tuple[float, float]:
+    """Wall and CPU seconds of f(*a) (CPU time, user + system, is what a shared machine's load
+    does not inflate, short of memory bandwidth)."""
+    t, c = time.perf_counter(), time.process_time()
     f(*a)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def _row(what: str, label: str, n: int, runs: list[tuple[float, float]]) -> str:
+    wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+    return f"| {what} | {label} | {n} | {wall:.4f} | {n / wall:,.0f} | {cpu:.4f} | {n / cpu:,.0f} |"
 
 
 if __name__ == "__main__":

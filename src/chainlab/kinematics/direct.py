@@ -99,14 +99,18 @@ def frames_kinematics(prep: Prepared, dynamic: xr.Dataset, continuity: dict | No
     index = {m: i for i, m in enumerate(names)}
     mk = dynamic.markers.transpose("frame", "marker", "axis").values
     n = mk.shape[0]
-    reads = {model: [(m, index[m]) for m in wanted if m in index] for model, wanted in model_markers(prep.run).items()}
+    reads = model_markers(prep.run)
+    read = list(dict.fromkeys(m for wanted in reads.values() for m in wanted if m in index))
+    cols, at = [index[m] for m in read], {m: j for j, m in enumerate(read)}
     used = [index[m] for m in prep.used]
     rules = angle_rules(prep) if continuity is not None else {}
     out = None
     for s in spans(n):
         part = mk[s]
-        angles, segments, points = _span_outputs(prep, {model: {m: part[:, i] for m, i in cols}
-                                                        for model, cols in reads.items()})
+        # the markers the models read, taken once per span, each (span, 3) contiguous
+        own = np.ascontiguousarray(np.take(part, cols, axis=1).transpose(1, 0, 2))
+        angles, segments, points = _span_outputs(prep, {model: {m: own[at[m]] for m in wanted if m in at}
+                                                        for model, wanted in reads.items()})
         for k, rule in rules.items():
             if rule is not None and k in angles:
                 angles[k] = continuity.setdefault(k, Continuity(rule))(angles[k])

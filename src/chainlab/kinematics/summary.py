@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.model import ofm, pig
+from chainlab.model._spans import spans
 
 PAIRS = (("LASI", "RASI"), ("LKNE", "LANK"), ("RKNE", "RANK"))  # distances of the same-subject check
 
@@ -122,10 +123,16 @@ def summarise(ds: xr.Dataset, start: int = 0) -> TrialSummary:
                 first_facing[tx] = (int(v[0]) + start, float(f[v[0]]))
                 facing[tx] = ((ofm.facing_switches(f) + start).tolist(), float(f[v[-1]]))
     sums = {}
-    for s in pig.SIDES:
-        clusters = [[f"{s}{m}" for m in c] for c in ofm.CLUSTERS]
-        if all(m in index for c in clusters for m in c):
-            sums[s] = [ofm.cluster_span_sums([mk[:, index[m]] for m in c], start) for c in clusters]
+    sides = [s for s in pig.SIDES if all(f"{s}{m}" in index for c in ofm.CLUSTERS for m in c)]
+    if sides:
+        cols = [index[f"{s}{m}"] for s in sides for c in ofm.CLUSTERS for m in c]
+        sums = {s: [[] for _ in ofm.CLUSTERS] for s in sides}
+        for span in spans(len(mk)):
+            # the cluster markers of one span, each (span, 3) contiguous, for the cache
+            own = iter(np.ascontiguousarray(np.take(mk[span], cols, axis=1).transpose(1, 0, 2)))
+            for s in sides:
+                for k, c in enumerate(ofm.CLUSTERS):
+                    sums[s][k] += ofm.cluster_span_sums([next(own) for _ in c], start + span.start)
     distances = {}
     for a, b in PAIRS:
         if a in index and b in index:

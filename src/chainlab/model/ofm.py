@@ -85,12 +85,15 @@ def _cluster_axes(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
 def _cluster_sums(cluster: list[np.ndarray]) -> np.ndarray:
     """(4, 4) per target: sums of its local x, y, z over valid frames, and their count."""
     out = np.zeros((4, 4))
+    local = np.empty((len(cluster[0]), 3))
     for row, (t, o, a, b) in enumerate(_REBUILD):
         d = cluster[t] - cluster[o]
-        local = np.stack([dot(d, axis) for axis in _cluster_axes(cluster[o], cluster[a], cluster[b])], axis=-1)
+        for k, axis in enumerate(_cluster_axes(cluster[o], cluster[a], cluster[b])):
+            local[:, k] = dot(d, axis)
         ok = np.all(np.isfinite(local), axis=-1)
-        out[row, :3] = local[ok].sum(axis=0)
-        out[row, 3] = ok.sum()
+        count = int(ok.sum())
+        out[row, :3] = (local if count == len(ok) else local[ok]).sum(axis=0)
+        out[row, 3] = count
     return out
 
 
