@@ -80,17 +80,22 @@ def main() -> None:
           f"--what {args.what}\n")
     print("| what | trial | frames | best wall s | frames/s | best CPU s | frames/CPU s |\n"
           "|---|---|---|---|---|---|---|")
+    # the two measures interleaved, run by run, so that both see the same load on a shared machine
+    kin_walk, kin_long = long_trial(walk, walk.sizes["frame"]), long_trial(walk, args.frames)
+    cases = []
     if args.what in ("models", "both"):
-        for label, m in (("HC030A05 (walk)", mk), (f"HC030A05 x {reps} (long)", long_mk)):
-            n = len(m["LASI"])
-            print(_row("models", label, n, [_timed(run_models, m, cal, ofm_cal) for _ in range(args.repeat)]))
+        cases += [("models", "HC030A05 (walk)", mk, lambda m: run_models(m, cal, ofm_cal)),
+                  ("models", f"HC030A05 x {reps} (long)", long_mk, lambda m: run_models(m, cal, ofm_cal))]
     if args.what in ("compute_kinematics", "both"):
-        del long_mk
-        for label, ds in (("HC030A05 (walk)", long_trial(walk, walk.sizes["frame"])),
-                          (f"HC030A05 x {reps} (long)", long_trial(walk, args.frames))):
-            n = ds.sizes["frame"]
-            print(_row("compute_kinematics", label, n,
-                       [_timed(compute_kinematics, ds, static) for _ in range(args.repeat)]))
+        cases += [("compute_kinematics", "HC030A05 (walk)", kin_walk, lambda d: compute_kinematics(d, static)),
+                  ("compute_kinematics", f"HC030A05 x {reps} (long)", kin_long, lambda d: compute_kinematics(d, static))]
+    runs: list[list[tuple[float, float]]] = [[] for _ in cases]
+    for _ in range(args.repeat):
+        for k, (_, _, data, fn) in enumerate(cases):
+            runs[k].append(_timed(fn, data))
+    for (what, label, data, _), r in zip(cases, runs):
+        n = len(data["LASI"]) if isinstance(data, dict) else data.sizes["frame"]
+        print(_row(what, label, n, r))
 
 
 def _timed(f, *a) -> tuple[float, float]:
