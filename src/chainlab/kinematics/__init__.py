@@ -43,7 +43,14 @@ from chainlab.kinematics.global_solver import (
     static_chain,
     template_chain,
 )
-from chainlab.kinematics.prepare import KinematicsWarning, Prepared, _with_sacrum, angle_rules, prepare, with_sacrum
+from chainlab.kinematics.prepare import (  # noqa: F401 (_with_sacrum: chainlab.chunked imports it from here)
+    KinematicsWarning,
+    Prepared,
+    _with_sacrum,
+    angle_rules,
+    prepare,
+    with_sacrum,
+)
 from chainlab.kinematics.summary import TrialSummary, summarise
 from chainlab.options import MODELS, KinematicsOptions
 

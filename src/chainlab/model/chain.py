@@ -50,7 +50,7 @@ import xarray as xr
 
 from chainlab.model import lumbar as lumbar_rule
 from chainlab.model.geometry import cardan
-from chainlab.options import DEFAULT_DOFS, DEFAULT_SLIDES, ChainOptions  # noqa: F401 (DEFAULT_*: re-exported)
+from chainlab.options import ChainOptions
 
 SEQUENCE = "yxz"
 AXIS_INDEX = {"y": 0, "x": 1, "z": 2}  # position of each axis in the YXZ sequence
