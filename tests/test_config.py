@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chainlab.config import ConfigError, StudyConfig, read_sheet, settings_from, validate_config
-from chainlab.model.chain import DEFAULT_SLIDES
+from chainlab.options import DEFAULT_SLIDES
 
 from .conftest import ROOT
 

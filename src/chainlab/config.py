@@ -31,7 +31,7 @@ import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.options import PlateEventOptions
+from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 SECTIONS = ("kinematics", "gait", "statistics", "figures")
@@ -177,9 +177,6 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
-        # options move to chainlab.options (light) in the refactor
-        from chainlab.model.chain import ChainOptions
-
         full = validate_config(config, source)
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
@@ -211,11 +208,7 @@ class StudyConfig:
         and what it is given (``--settings``)."""
         return json.dumps({s: getattr(self, s) for s in sections}, sort_keys=True, separators=(",", ":"))
 
-    def kinematics_options(self):
-        # options move to chainlab.options (light) in the refactor
-        from chainlab.kinematics import KinematicsOptions
-        from chainlab.model.chain import ChainOptions
-
+    def kinematics_options(self) -> KinematicsOptions:
         k = self.kinematics
         chain = k.get("chain") or {}
         return KinematicsOptions(

@@ -26,7 +26,7 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
    (:func:`chainlab.kinematics.frames_kinematics`; global IK from the chunk's block start),
    the plate forces and marker residuals, and the verdict on each plate contact that starts
    in the chunk (read with the frame before and after it), written in order after the
-   continuity rule of the angle series (:class:`chainlab.model.pig.Continuity`, carried from
+   continuity rule of the angle series (:class:`chainlab.model.continuity.Continuity`, carried from
    chunk to chunk).
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
@@ -90,12 +90,12 @@ from chainlab.kinematics import (
     global_summary,
     make_continuous,
     prepare,
+    static_chain,
     summarise,
     template_chain,
     with_sacrum,
 )
-from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
-from chainlab.model.chain import build_chain
+from chainlab.model._spans import SPAN as SUMMARY_SPAN
 from chainlab.model.ik import BLOCK, IKResult
 from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
@@ -180,7 +180,7 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
         direct = replace(opt, solver="direct")
         job.static = _with_sacrum(static, [])
         window = read_c3d(path, frames=slice(0, min(n, TEMPLATE_FRAMES)))  # bounded: the template's frames
-        job.chain = template_chain(build_chain(job.static, opt.chain, direct), window, job.static, opt)
+        job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
         n_samples = head.sizes["analog_sample"]
         job.ratio = int(n_samples) if head.sizes["frame"] else 0

@@ -54,7 +54,9 @@ from chainlab.io.c3d import read_c3d
 from chainlab.io.c3d_write import C3DContent, PlateSpec, plate_channels, write_c3d
 from chainlab.io.store import write_netcdf_atomic, write_text_atomic
 from chainlab.model import ik
-from chainlab.model.chain import DEFAULT_WEIGHTS, Chain, ChainOptions, Pose, build_chain, forward, yxz
+from chainlab.kinematics import compute_kinematics, static_chain
+from chainlab.model.chain import DEFAULT_WEIGHTS, Chain, Pose, forward, yxz
+from chainlab.options import ChainOptions
 from chainlab.model.geometry import cardan, rotation
 
 LENGTHS = ("LLegLength", "RLegLength", "LKneeWidth", "RKneeWidth", "LAnkleWidth", "RAnkleWidth",
@@ -156,7 +158,7 @@ def load_template(static_path: str | Path, dynamic_path: str | Path) -> Template
     from chainlab.gait.events import c3d_events, gait_events
 
     static, dyn = read_c3d(static_path), read_c3d(dynamic_path)
-    chain = build_chain(static, SIMULATION_CHAIN)
+    chain = static_chain(static, SIMULATION_CHAIN)
     names = chain.markers
     present = set(dyn.marker.values.tolist())
     n = dyn.sizes["frame"]
@@ -505,8 +507,6 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
 def write_truth(path: Path, trial_path: Path, static_path: Path, chain: Chain, truths: list, attrs: dict) -> Path:
     """The truth of one trial: the direct models' angles on the noise-free markers, the chain's
     coordinates and the coupling offsets, frame by frame."""
-    from chainlab.kinematics import compute_kinematics
-
     x = np.concatenate([t[0] for t in truths])
     q = np.concatenate([t[1].q for t in truths])
     root = np.concatenate([t[1].origin for t in truths])
@@ -566,7 +566,7 @@ def simulate_study(static_path: str | Path, dynamic_path: str | Path, out_dir: s
         static = out / subject / f"{subject}_static.c3d"
         static.parent.mkdir(parents=True, exist_ok=True)
         write_subject_static(template, scale, static, subject, rng, opt.noise_mm)
-        chain = build_chain(read_c3d(static), SIMULATION_CHAIN)
+        chain = static_chain(read_c3d(static), SIMULATION_CHAIN)
         for cond in opt.conditions:
             for k in range(opt.trials):
                 name = f"{subject}_{cond.name}_{k + 1:02d}"

@@ -200,7 +200,7 @@ def solve(
     the whole. `start` gives every frame's start instead. `tolerance`: a frame stops when
     its largest step is below it (rad or m) or its cost no longer falls.
     """
-    from chainlab.model._ik_kernel import solve_frames
+    from chainlab.model._ik_kernel import solve_frames  # numba: imported only when the global solver runs
 
     y = np.ascontiguousarray(y, dtype=float)
     n = len(y)
