@@ -9,7 +9,7 @@ what they are on the machine at the time (shared machines: say so).
 
     python bench/long_capture.py                       # 10, 30 and 60 minutes
     python bench/long_capture.py --minutes 60 --chunk-frames 20000 --threads 2
-    python bench/long_capture.py --minutes 10 --in-memory   # also the unchunked path, for comparison
+    python bench/long_capture.py --minutes 10 --one-chunk   # also the whole capture as one chunk, for comparison
 
 Captures are kept in --work (default /tmp/chainlab-long) and reused when already there.
 """
@@ -27,19 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "data/biomechzoo/HC030A/Static/HC030A01.c3d"
 DYNAMIC = ROOT / "data/biomechzoo/HC030A/Straight/HC030A05.c3d"
-
-IN_MEMORY = """
-import sys, warnings
-warnings.simplefilter("ignore")
-from pathlib import Path
-from chainlab.study import run_trial, write_trial_output
-r = run_trial("S01", "control", "t", Path(sys.argv[1]), Path(sys.argv[2]))
-if isinstance(r, dict):
-    sys.exit(f"failed: {r}")
-write_trial_output(r, sys.argv[3])
-print(len(r.gait.metrics), "cycles")
-"""
-
 
 def run(cmd: list[str], log: Path) -> tuple[float, float, int]:
     """Run a command; (wall s, peak RSS MiB, return code). stderr goes to `log`."""
@@ -81,7 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--solver", default="direct", choices=("direct", "global"))
     ap.add_argument("--work", default="/tmp/chainlab-long")
-    ap.add_argument("--in-memory", action="store_true", help="also run the unchunked in-memory path")
+    ap.add_argument("--one-chunk", action="store_true", help="also run the whole capture as one chunk")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -121,13 +108,14 @@ def main(argv=None) -> int:
         row = {"minutes": minutes, "frames": frames, "c3d_MiB": dyn.stat().st_size / 2**20,
                "out_MiB": out.stat().st_size / 2**20, "trial_wall_s": wall, "trial_peak_rss_MiB": rss,
                "simulate_wall_s": sim_wall, "simulate_peak_rss_MiB": sim_rss}
-        if args.in_memory:
-            mem_out = work / f"trial_{minutes:g}min_in_memory.h5"
-            cmd = [sys.executable, "-c", IN_MEMORY, str(dyn), str(sta), str(mem_out)]
-            print("$ python -c <run_trial + write_trial_output>", dyn.name)
-            row["in_memory_wall_s"], row["in_memory_peak_rss_MiB"], rc = run(cmd, work / f"in_memory_{minutes:g}.log")
+        if args.one_chunk:
+            i = cmd.index("--chunk-frames")
+            cmd = cmd[:i] + ["--chunk-frames", str(frames)] + cmd[i + 2:]
+            cmd[cmd.index("-o") + 1] = str(work / f"trial_{minutes:g}min_one_chunk.h5")
+            print("$", " ".join(cmd))
+            row["one_chunk_wall_s"], row["one_chunk_peak_rss_MiB"], rc = run(cmd, work / f"one_chunk_{minutes:g}.log")
             if rc:
-                print(f"   in-memory run failed (rc {rc}); see {work}/in_memory_{minutes:g}.log")
+                print(f"   one-chunk run failed (rc {rc}); see {work}/one_chunk_{minutes:g}.log")
         rows.append(row)
         print("   " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
     print()

@@ -62,7 +62,7 @@ def one_study(seed: int, args, template) -> dict:
     from chainlab import simulate
     from chainlab.simulate import Condition, SimulationOptions, simulate_study
     from chainlab.stats.study import study_statistics
-    from chainlab.study import run_study, study_tables, trial_summaries
+    from chainlab.study import curves_table, metrics_table, run_study, trial_summaries
 
     if args.coupled:
         conditions, coupling = (Condition("control"), Condition("wedge", 3.0, 1.0)), COUPLED
@@ -79,11 +79,11 @@ def one_study(seed: int, args, template) -> dict:
             warnings.simplefilter("ignore")
             sheet = simulate_study(STATIC, WALK, work, opt)
             t1 = time.perf_counter()
-            result = run_study(sheet, work, progress=lambda m: None)
+            result = run_study(sheet, work / "trials", work, progress=lambda m: None)
             t2 = time.perf_counter()
-            metrics, curves = study_tables(result)
+            metrics, curves = metrics_table(result.trials), curves_table(result.trials)
             stats = study_statistics(metrics, curves, n_permutations=args.permutations, seed=seed,
-                                     trials=trial_summaries(result), failures=result.failures)
+                                     trials=trial_summaries(result), failures=[f.record() for f in result.failures])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     t3 = time.perf_counter()

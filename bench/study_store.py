@@ -11,7 +11,7 @@ curve for all cycles (target < 1 s).
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import copy
 import os
 import platform
 import resource
@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 
 from chainlab.io.study_store import open_study, write_study_store
-from chainlab.study import StudyResult, read_sheet, run_study
+from chainlab.study import read_sheet, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,14 +31,16 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=1000)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    base = run_study(read_sheet(ROOT / "config/trials.tsv"), ROOT, progress=lambda m: None)
-    big = StudyResult()
-    for i in range(args.trials):
-        t = base.trials[i % len(base.trials)]
-        big.trials.append(dataclasses.replace(t, trial=f"T{i:05d}", subject=f"S{i // 10:04d}"))
-    path = Path(tempfile.mkdtemp()) / "study.h5"
+    work = Path(tempfile.mkdtemp())
+    base = run_study(read_sheet(ROOT / "config/trials.tsv"), work / "trials", ROOT, progress=lambda m: None)
+    big = []
+    for i in range(args.trials):  # views of the six trial files under new ids
+        t = copy.copy(base.trials[i % len(base.trials)])
+        t.trial, t.subject = f"T{i:05d}", f"S{i // 10:04d}"
+        big.append(t)
+    path = work / "study.h5"
     t0 = time.perf_counter()
-    write_study_store(big, path)
+    write_study_store(big, [], path)
     t_write = time.perf_counter() - t0
     timings = []
     for _ in range(2):  # the first round includes xarray's one-time lazy imports in this process

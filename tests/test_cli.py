@@ -149,18 +149,18 @@ def test_trials_mistakes_of_the_command_exit_2_writing_nothing(tmp_path, capsys,
 def test_a_machine_fault_fails_trials_keeping_the_trials_done(tmp_path, capsys, monkeypatch):
     """Out of memory in the second trial: the command fails (so the job fails and can be
     retried) and writes no failure record for it; the first trial's file is complete."""
-    import chainlab.chunked
+    import chainlab.pipeline
 
-    real = chainlab.chunked.run_chunked
+    real = chainlab.pipeline._job
     calls = []
 
-    def run_chunked(*args, **kwargs):
+    def job(*args, **kwargs):
         calls.append(args[0])
         if len(calls) == 2:
             raise MemoryError("test")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(chainlab.chunked, "run_chunked", run_chunked)
+    monkeypatch.setattr(chainlab.pipeline, "_job", job)
     rows = _rows(tmp_path)[:3]
     out = tmp_path / "out"
     with pytest.raises(MemoryError):

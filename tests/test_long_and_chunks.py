@@ -163,9 +163,12 @@ def test_unsigned_analogs_in_big_endian_files_equal_their_intel_twin(tmp_path):
 # --------------------------------------------------------------------------- chunked trials (issue #4)
 
 import json as _json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
+
+from chainlab.config import StudyConfig  # noqa: E402
 
 from .conftest import STUDY  # noqa: E402
 
@@ -179,50 +182,49 @@ def _trial(subject, kind, name):
 STATICS = {"HC030A": "HC030A01", "HC033A": "HC033A01", "HC002D": "HC002D02"}
 
 
-def _in_memory(dyn_path, static, solver):
-    from chainlab.gait.analysis import analyse_trial
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+def _run(dyn, sta, out, solver="direct", chunk=None, **kw):
+    """One trial through the pipeline into `out` (`chunk`: frames per chunk; None: one chunk)."""
+    from chainlab.kinematics import KinematicsOptions
+    from chainlab.pipeline import run_trial
+    from chainlab.results import TrialFailure, TrialRow
 
+    static = read_c3d(sta) if not isinstance(sta, xr.Dataset) else sta
+    row = TrialRow("S01", "control", Path(dyn).stem, Path("s.c3d"), Path(dyn))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = read_c3d(dyn_path)
-        kin = compute_kinematics(d, static, KinematicsOptions(solver=solver))
-        return d, kin, analyse_trial(d, kin)
+        res = run_trial(row, out, options=KinematicsOptions(solver=solver), chunk_frames=chunk or 10**9,
+                        threads=2, read_static=lambda _: static, **kw)
+    assert not isinstance(res, TrialFailure), res
+    return res
 
 
-def _assert_same_trial(capture, kin, gait, saved):
-    """A trial output from the chunked path against the in-memory results."""
-    k2 = saved.kinematics
-    assert list(k2.data_vars) == list(kin.data_vars)
-    for v in kin.data_vars:
-        a, b = kin[v].values, k2[v].values
-        assert a.shape == b.shape, v
-        if a.dtype.kind == "f":
-            np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=v)
-            np.testing.assert_allclose(b, a, rtol=0, atol=TOL_DEG, equal_nan=True, err_msg=v)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=v)
-    for name in ("output", "segment", "point", "marker", "frame", "time"):
-        np.testing.assert_array_equal(kin[name].values, k2[name].values)
-    for key, value in kin.attrs.items():
-        got = k2.attrs[key]
-        if isinstance(value, list):
-            assert list(np.atleast_1d(got)) == value if value else np.size(got) == 0, key
-        elif isinstance(value, float) and np.isnan(value):
-            assert np.isnan(got), key
-        else:
-            assert got == value, key
-    for table in ("events", "cycles", "metrics"):
-        pd.testing.assert_frame_equal(getattr(saved.gait, table).reset_index(drop=True),
-                                      getattr(gait, table).reset_index(drop=True),
-                                      check_dtype=False, rtol=1e-12, atol=TOL_DEG)
-    assert saved.gait.curves.shape == gait.curves.shape
-    np.testing.assert_allclose(saved.gait.curves.values, gait.curves.values, rtol=0, atol=TOL_DEG)
-    assert saved.gait.problems == gait.problems
-    if capture.sizes.get("plate", 0):
-        np.testing.assert_array_equal(saved.capture.plate_force.values, capture.plate_force.astype(np.float32).values)
-        np.testing.assert_array_equal(saved.capture.analog_time.values, capture.analog_time.values)
-    np.testing.assert_array_equal(saved.capture.residuals.values, capture.residuals.astype(np.float32).values)
+GROUPS = ("kinematics", "plates", "markers", "events", "cycles", "metrics", "curves")
+
+
+def _assert_same_trial(one, many):
+    """The trial file of one chunk against that of many (`one`, `many`: paths)."""
+    for g in GROUPS:
+        with xr.open_dataset(one, group=g, engine="h5netcdf") as a, \
+                xr.open_dataset(many, group=g, engine="h5netcdf") as b:
+            assert list(a.variables) == list(b.variables), g
+            for v in a.variables:
+                x, y = a[v].values, b[v].values
+                assert x.shape == y.shape and x.dtype == y.dtype, (g, v)
+                if x.dtype.kind == "f":
+                    np.testing.assert_array_equal(np.isnan(x), np.isnan(y), err_msg=f"{g}/{v}")
+                    np.testing.assert_allclose(y, x, rtol=0, atol=TOL_DEG, equal_nan=True, err_msg=f"{g}/{v}")
+                else:
+                    np.testing.assert_array_equal(x, y, err_msg=f"{g}/{v}")
+            assert set(a.attrs) == set(b.attrs), g
+            for key, value in a.attrs.items():
+                got = b.attrs[key]
+                if isinstance(value, float) and np.isnan(value):
+                    assert np.isnan(got), (g, key)
+                else:
+                    np.testing.assert_array_equal(got, value, err_msg=f"{g} {key}")
+    with xr.open_dataset(one, engine="h5netcdf") as a, xr.open_dataset(many, engine="h5netcdf") as b:
+        assert {k: v for k, v in a.attrs.items() if k != "dask_scheduler"} \
+            == {k: v for k, v in b.attrs.items() if k != "dask_scheduler"}
 
 
 @pytest.mark.parametrize("subject,kind,name,solver,chunk", [
@@ -231,24 +233,51 @@ def _assert_same_trial(capture, kin, gait, saved):
     ("HC033A", "Turn", "HC033A22", "direct", 23),  # a turn: facing switches, Cardan branch changes
     ("HC033A", "Turn", "HC033A22", "global", 61),
 ])
-def test_chunked_trial_equals_the_unchunked_one(tmp_path, subject, kind, name, solver, chunk):
-    from chainlab.chunked import run_chunked
-    from chainlab.kinematics import KinematicsOptions
-    from chainlab.study import read_trial_output
+def test_a_trial_in_chunks_equals_the_trial_in_one(tmp_path, subject, kind, name, solver, chunk):
+    sta, dyn = _trial(subject, "Static", STATICS[subject]), _trial(subject, kind, name)
+    res = _run(dyn, sta, tmp_path / "many.h5", solver, chunk)
+    assert res.n_frames == c3d_frame_count(dyn) > 3 * chunk
+    one = _run(dyn, sta, tmp_path / "one.h5", solver)
+    _assert_same_trial(tmp_path / "one.h5", tmp_path / "many.h5")
+    assert len(one.metrics) > 0
+    pd.testing.assert_frame_equal(res.metrics, one.metrics, rtol=0, atol=TOL_DEG)
 
-    static = read_c3d(_trial(subject, "Static", STATICS[subject]))
-    dyn = _trial(subject, kind, name)
-    capture, kin, gait = _in_memory(dyn, static, solver)
-    out = tmp_path / f"{name}.h5"
+
+def test_one_chunk_runs_without_a_scheduler(tmp_path, monkeypatch):
+    """A trial of one chunk is plain calls in this thread: no dask scheduler entered, no task
+    computed; with two chunks, both happen."""
+    import dask
+
+    import chainlab.parallel as parallel
+
+    used = []
+
+    def no_scheduler(*args, **kwargs):
+        used.append("scheduler")
+        raise AssertionError("a dask scheduler for a trial of one chunk")
+
+    monkeypatch.setattr(parallel, "dask_scheduler", no_scheduler)
+    monkeypatch.setattr(dask, "compute", no_scheduler)
+    sta, dyn = _trial("HC030A", "Static", "HC030A01"), _trial("HC030A", "Straight", "HC030A05")
+    res = _run(dyn, sta, tmp_path / "t.h5", chunk=c3d_frame_count(dyn))
+    assert len(res.metrics) > 0 and used == []
+    with pytest.raises(AssertionError, match="scheduler"):
+        _run(dyn, sta, tmp_path / "t2.h5", chunk=c3d_frame_count(dyn) - 1)
+
+
+def test_the_whole_trial_events_and_the_pipeline_agree(tmp_path):
+    """The events of the whole-trial pass (gait.events.gait_events) are the pipeline's: both
+    assemble them with gait.events.contact_events."""
+    from chainlab.gait.events import gait_events
+
+    sta, dyn = _trial("HC030A", "Static", "HC030A01"), _trial("HC030A", "Straight", "HC030A05")
+    res = _run(dyn, sta, tmp_path / "t.h5", chunk=37)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = run_chunked(dyn, static, out, KinematicsOptions(solver=solver), chunk_frames=chunk, threads=2,
-                          trial_attrs={"subject": subject, "condition": kind, "trial": name, "dynamic": str(dyn),
-                                       "static": "s.c3d"})
-    assert res.n_frames == capture.sizes["frame"] > 3 * chunk
-    saved = read_trial_output(out)
-    _assert_same_trial(capture, kin, gait, saved)
-    assert len(gait.metrics) > 0
+        ev = gait_events(read_c3d(dyn))
+    pd.testing.assert_frame_equal(res.events.reset_index(drop=True), ev.events.reset_index(drop=True),
+                                  check_dtype=False)
+    assert len(ev.events) > 0
 
 
 @pytest.fixture(scope="module")
@@ -280,52 +309,39 @@ def test_simulated_capture_at_the_asked_rate(simulated_long):
 
 
 @pytest.mark.parametrize("solver,chunk", [("direct", 997), ("global", 1234)])
-def test_chunked_simulated_capture_equals_the_unchunked_one(tmp_path, simulated_long, solver, chunk):
-    from chainlab.chunked import run_chunked
-    from chainlab.kinematics import KinematicsOptions
-    from chainlab.study import read_trial_output
-
+def test_simulated_capture_in_chunks_equals_it_in_one(tmp_path, simulated_long, solver, chunk):
     dyn, sta = simulated_long
     static = read_c3d(sta)
-    capture, kin, gait = _in_memory(dyn, static, solver)
-    out = tmp_path / "sim.h5"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_chunked(dyn, static, out, KinematicsOptions(solver=solver), chunk_frames=chunk, threads=2,
-                    scheduler="threads", trial_attrs={"subject": "S01", "condition": "control", "trial": "t",
-                                                      "dynamic": str(dyn), "static": str(sta)})
-    saved = read_trial_output(out)
-    _assert_same_trial(capture, kin, gait, saved)
-    sources = gait.events.source.value_counts()
-    assert sources.get("kinematic", 0) > 20 and sources.filter(like="plate").sum() > 20 and len(gait.metrics) > 60
+    many = _run(dyn, static, tmp_path / "many.h5", solver, chunk, scheduler="threads")
+    _run(dyn, static, tmp_path / "one.h5", solver)
+    _assert_same_trial(tmp_path / "one.h5", tmp_path / "many.h5")
+    sources = many.events.source.value_counts()
+    assert sources.get("kinematic", 0) > 20 and sources.filter(like="plate").sum() > 20 and len(many.metrics) > 60
 
 
 def test_each_task_reads_a_bounded_window(tmp_path, simulated_long, monkeypatch):
     """Memory is bounded structurally: no task reads more than its chunk and a fixed overlap."""
-    import chainlab.chunked as chunked
+    import chainlab.pipeline as pipeline
 
     dyn, sta = simulated_long
     windows = []
-    real = chunked._read
+    real = pipeline._read
 
     def spy(path, a, b):
         windows.append((a, b))
         return real(path, a, b)
 
-    monkeypatch.setattr(chunked, "_read", spy)
+    monkeypatch.setattr(pipeline, "_read", spy)
     chunk = 500
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = chunked.run_chunked(dyn, read_c3d(sta), tmp_path / "t.h5", chunk_frames=chunk, threads=2,
-                                  scheduler="synchronous")
+    res = _run(dyn, sta, tmp_path / "t.h5", chunk=chunk, scheduler="synchronous")
     n = c3d_frame_count(dyn)
     assert res.n_frames == n
     # the plate filter's overlap, or Zeni's where the file stores no events (as here)
-    overlap = int(np.ceil(max(chunked.PLATE_OVERLAP_S, chunked.ZENI_OVERLAP_S) * 200.0))
+    overlap = int(np.ceil(max(pipeline.PLATE_OVERLAP_S, pipeline.ZENI_OVERLAP_S) * 200.0))
     summary = [w for w in windows if (w[1] - w[0]) > chunk + 400]
     frames = [w for w in windows if w not in summary]
     # summary pass: spans of 5000 frames and the overlap on each side
-    assert max(b - a for a, b in summary) <= chunked.SUMMARY_SPAN + 2 * overlap
+    assert max(b - a for a, b in summary) <= pipeline.SUMMARY_SPAN + 2 * overlap
     # frames pass: the chunk, and at most one plate contact (< 1.5 s) beyond it
     assert len(frames) == -(-n // chunk)
     assert max(b - a for a, b in frames) <= chunk + 300 + 2
@@ -335,8 +351,8 @@ def test_each_task_reads_a_bounded_window(tmp_path, simulated_long, monkeypatch)
 
 def test_cli_kinematics_and_trial_in_chunks(tmp_path, capsys):
     from chainlab.cli import main
+    from chainlab.io.trial_file import open_trial_file
     from chainlab.kinematics import compute_kinematics
-    from chainlab.study import read_trial_output
 
     dyn, sta = _trial("HC030A", "Straight", "HC030A05"), _trial("HC030A", "Static", "HC030A01")
     out = tmp_path / "k.h5"
@@ -353,9 +369,13 @@ def test_cli_kinematics_and_trial_in_chunks(tmp_path, capsys):
     assert main(["trial", "--subject", "HC030A", "--condition", "Straight", "--trial", "HC030A05",
                  "--static", str(sta), "--dynamic", str(dyn), "-o", str(trial), "--chunk-frames", "60",
                  "--scheduler", "synchronous"]) == 0
-    saved = read_trial_output(trial)
-    assert (saved.subject, saved.trial) == ("HC030A", "HC030A05") and len(saved.gait.metrics) > 0
-    assert _json.loads(xr.open_dataset(trial).attrs["problems"]) == saved.gait.problems
+    saved = open_trial_file(trial)
+    assert (saved.subject, saved.trial) == ("HC030A", "HC030A05") and len(saved.metrics) > 0
+    assert _json.loads(xr.open_dataset(trial).attrs["problems"]) == saved.problems
+    one = tmp_path / "one.h5"
+    assert main(["trial", "--subject", "HC030A", "--condition", "Straight", "--trial", "HC030A05",
+                 "--static", str(sta), "--dynamic", str(dyn), "-o", str(one)]) == 0
+    _assert_same_trial(one, trial)
     assert main(["trial", "--subject", "a", "--condition", "b", "--trial", "c", "--static", str(sta),
                  "--dynamic", str(dyn), "-o", str(tmp_path / "x.h5"), "--scheduler", "nowhere"]) == 2
     assert "dask scheduler" in capsys.readouterr().err
@@ -379,29 +399,23 @@ def test_continuity_in_pieces_equals_the_whole():
 def test_chunked_trial_on_a_distributed_scheduler(tmp_path):
     """--scheduler ADDR: the tasks run on a dask.distributed cluster, the writing stays here."""
     distributed = pytest.importorskip("distributed")
-    from chainlab.chunked import run_chunked
-    from chainlab.kinematics import compute_kinematics
-
     dyn, sta = _trial("HC030A", "Straight", "HC030A05"), read_c3d(_trial("HC030A", "Static", "HC030A01"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                       dashboard_address=None) as cluster:
-            res = run_chunked(dyn, sta, tmp_path / "d.h5", chunk_frames=50, scheduler=cluster.scheduler_address)
-        ref = compute_kinematics(read_c3d(dyn), sta)
+            res = _run(dyn, sta, tmp_path / "d.h5", chunk=50, scheduler=cluster.scheduler_address)
+    _run(dyn, sta, tmp_path / "one.h5")
     assert len(res.metrics) > 0
-    with xr.open_dataset(tmp_path / "d.h5", group="kinematics") as got:
-        np.testing.assert_array_equal(got.angles.values, ref.angles.values)
+    _assert_same_trial(tmp_path / "one.h5", tmp_path / "d.h5")
 
 
-def test_the_plate_settings_reach_the_chunked_events(tmp_path):
-    """The config's plate thresholds (gait section) move the chunked path's plate events as
-    they move the in-memory ones."""
-    from chainlab.chunked import run_chunked
+def test_the_plate_settings_reach_the_pipeline_events(tmp_path):
+    """The config's plate thresholds (gait section) move the pipeline's plate events as they
+    move the whole-trial ones."""
     from chainlab.gait.analysis import analyse_trial
     from chainlab.gait.events import PlateEventOptions
     from chainlab.kinematics import compute_kinematics
-    from chainlab.study import read_trial_output
 
     static = read_c3d(_trial("HC030A", "Static", "HC030A01"))
     dyn = _trial("HC030A", "Straight", "HC030A05")
@@ -411,15 +425,14 @@ def test_the_plate_settings_reach_the_chunked_events(tmp_path):
         d = read_c3d(dyn)
         kin = compute_kinematics(d, static)
         expected, default = analyse_trial(d, kin, opt), analyse_trial(d, kin)
-        run_chunked(dyn, static, tmp_path / "t.h5", chunk_frames=37, threads=2, plate_options=opt,
-                    trial_attrs={"subject": "HC030A", "condition": "Straight", "trial": "HC030A05",
-                                 "dynamic": str(dyn), "static": "s.c3d"})
+    config = StudyConfig.from_dict({"study": "s", "trials": "t.tsv",
+                                    "gait": {"strike_threshold_N": 150.0, "off_threshold_N": 120.0}})
+    res = _run(dyn, static, tmp_path / "t.h5", chunk=37, config=config)
 
     def plates(ev):
         return ev[ev.source.str.startswith("plate")].reset_index(drop=True)
 
     assert len(plates(expected.events)) == len(plates(default.events)) > 0
     assert (plates(expected.events).time.values != plates(default.events).time.values).all()  # they matter here
-    saved = read_trial_output(tmp_path / "t.h5")
-    pd.testing.assert_frame_equal(saved.gait.events.reset_index(drop=True), expected.events.reset_index(drop=True),
+    pd.testing.assert_frame_equal(res.events.reset_index(drop=True), expected.events.reset_index(drop=True),
                                   check_dtype=False)

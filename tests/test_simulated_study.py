@@ -23,7 +23,7 @@ import xarray as xr
 from chainlab.gait.cycles import normalise
 from chainlab.simulate import Condition, SimulationOptions, simulate_study
 from chainlab.stats.study import DEFAULT_MODELS, study_statistics
-from chainlab.study import run_study, study_tables, trial_summaries
+from chainlab.study import curves_table, metrics_table, run_study, trial_summaries
 
 from .conftest import ROOT
 
@@ -42,10 +42,10 @@ def study(tmp_path_factory):
     sheet = simulate_study(STATIC, WALK, out, opt)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = run_study(sheet, out, progress=lambda msg: None)
+        result = run_study(sheet, out / "trials", out, progress=lambda msg: None)
     assert not result.failures, result.failures
-    metrics, curves = study_tables(result)
-    stats = study_statistics(metrics, curves, n_permutations=200, trials=trial_summaries(result), failures=result.failures)
+    metrics, curves = metrics_table(result.trials), curves_table(result.trials)
+    stats = study_statistics(metrics, curves, n_permutations=200, trials=trial_summaries(result), failures=[])
     return out, metrics, stats
 
 

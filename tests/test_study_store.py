@@ -189,10 +189,10 @@ def test_every_data_variable_has_units_and_a_long_name(store):
 def test_the_store_from_trial_file_views_equals_the_one_pass_store(store, tmp_path):
     """`chainlab store`'s way in (trial outputs opened as views, time series read while
     writing) gives the arrays of the one-pass build, from the same trials."""
-    from chainlab.study import open_trial_outputs, store_tables
+    from chainlab.study import open_trial_files, store_tables
 
     paths = sorted((store.parent / "trials").glob("*.h5"))
-    views = open_trial_outputs(paths)
+    views = open_trial_files(paths)
     assert len(views.trials) == len(paths) == 6
     messages = []
     out = store_tables(views, tmp_path / "tables.h5", progress=messages.append)
@@ -208,8 +208,8 @@ def test_the_store_from_trial_file_views_equals_the_one_pass_store(store, tmp_pa
 def test_a_bad_trial_output_is_named_and_leaves_no_store(store, tmp_path):
     import shutil
 
-    from chainlab.io.trial_output import open_trial_output
-    from chainlab.study import StudyResult, store_tables
+    from chainlab.io.trial_file import open_trial_file
+    from chainlab.study import StudyRun, store_tables
 
     src = min((store.parent / "trials").glob("*.h5"))
     for removed in ("kinematics/angles", "curves/variable"):
@@ -218,14 +218,14 @@ def test_a_bad_trial_output_is_named_and_leaves_no_store(store, tmp_path):
         with h5py.File(bad, "a") as f:
             del f[removed]
         with pytest.raises(ValueError, match=rf"{bad.name}: not a complete chainlab trial output .*{removed.split('/')[1]}"):
-            open_trial_output(bad)
+            open_trial_file(bad)
     # arrays that disagree with the tables are caught while writing, naming the file
-    view = open_trial_output(src)
+    view = open_trial_file(src)
     view.angles = lambda: np.zeros((3, len(view.outputs), 3))
     target = tmp_path / "out" / "tables.h5"
     # whichever reader dask runs first names it: the angles' shape check, or the angle curves' read
     with pytest.raises(ValueError, match=rf"{src.name}: /(trials/angles|cycles/angle_curves) of trial '{view.trial}'.*\b3\b"):
-        store_tables(StudyResult(trials=[view]), target)
+        store_tables(StudyRun(trials=[view]), target)
     assert not target.exists() and not list(target.parent.glob("*.tmp"))
 
 

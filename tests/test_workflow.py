@@ -15,7 +15,7 @@ import pytest
 
 from chainlab.figures import FIGURES, find_browser
 from chainlab.io.study_store import open_study
-from chainlab.study import StudyConfig, assemble_study, load_trial_outputs
+from chainlab.study import StudyConfig, open_trial_files, write_study
 
 from ._workflow import (
     assert_report_embeds_the_figures,
@@ -54,7 +54,7 @@ def test_the_statistics_step_equals_the_one_pass_study(project, tmp_path):
     one pass computes from the same trials."""
     out = project / "results" / "tiny"
     config = StudyConfig.load(project / "config" / "config.yaml")
-    one = assemble_study(load_trial_outputs(sorted((out / "trials").glob("*.h5"))), tmp_path, config)
+    one = write_study(open_trial_files(sorted((out / "trials").glob("*.h5"))), tmp_path, config)
     a, b = open_study(out / "study.h5"), open_study(one)
     for name in ("estimate", "ci_low", "ci_high", "p", "band_mean"):
         np.testing.assert_array_equal(a.statistics[name].values, b.statistics[name].values, err_msg=name)
@@ -63,22 +63,26 @@ def test_the_statistics_step_equals_the_one_pass_study(project, tmp_path):
     assert json.loads(a.provenance.attrs["config"])["statistics"]["permutations"] == 200
 
 
-def test_the_store_from_trial_files_equals_the_store_from_memory(project, tmp_path):
-    """`chainlab store` reads the trial files as views (tables at once, time series one trial
-    at a time while writing): the store it writes holds what the in-memory results give."""
-    from chainlab.study import open_trial_outputs, store_tables
+def test_the_store_step_rebuilds_the_workflows_store(project, tmp_path):
+    """`chainlab store`'s assembler reads the trial files as views (tables at once, time series
+    one trial at a time while writing): run again on the workflow's trial files, it writes the
+    workflow's study_tables.h5, metrics.csv and failures.tsv."""
+    from chainlab.study import store_tables
 
     from .outputs import assert_same_outputs
 
-    paths = sorted((project / "results" / "tiny" / "trials").glob("*.h5"))
-    views = open_trial_outputs(paths)
+    out = project / "results" / "tiny"
+    paths = sorted((out / "trials").glob("*.h5"))
+    views = open_trial_files(paths)
     assert len(views.trials) == 3 and len(views.failures) == 2
     assert not hasattr(views.trials[0], "kinematics")  # a view, not a loaded result
-    store_tables(views, tmp_path / "files" / "study_tables.h5")
-    store_tables(load_trial_outputs(paths), tmp_path / "memory" / "study_tables.h5")
-    compared = assert_same_outputs(tmp_path / "files", tmp_path / "memory")
+    store_tables(views, tmp_path / "again" / "study_tables.h5")
+    (tmp_path / "workflow").mkdir()
+    for name in ("study_tables.h5", "metrics.csv", "failures.tsv"):
+        shutil.copyfile(out / name, tmp_path / "workflow" / name)
+    compared = assert_same_outputs(tmp_path / "workflow", tmp_path / "again")
     assert "study_tables.h5" in compared
-    s = open_study(tmp_path / "files" / "study_tables.h5")
+    s = open_study(tmp_path / "again" / "study_tables.h5")
     one = s.trial(GOOD[0])
     assert one.sizes["frame"] > 100 and np.isfinite(one.angles.values).mean() > 0.5
 

@@ -101,31 +101,34 @@ def test_the_local_profile_runs_the_study_with_the_rules_threads(local_run):
 
 @pytest.fixture
 def fake_trial(tmp_path, monkeypatch):
-    """`chainlab trial`'s argv, with chainlab.chunked.run_chunked replaced by one that notes
-    dask's scheduler and workers and computes a dask array (then fails the trial, which the
-    command records); returns (argv, notes)."""
+    """`chainlab trial`'s argv for a trial of several chunks, with the chunks' task
+    (chainlab.pipeline._frames_task) replaced by one that notes dask's scheduler and workers
+    and computes a dask array (then fails the trial, which the command records); returns
+    (argv, notes)."""
     import dask
     import dask.array as da
 
-    import chainlab.chunked
+    import chainlab.pipeline
 
     seen = []
 
-    def fake_run_chunked(*args, **kwargs):
-        seen.append((dask.config.get("scheduler"), dask.config.get("num_workers", None),
+    def fake_frames_task(*args, **kwargs):
+        seen.append((dask.config.get("scheduler", None), dask.config.get("num_workers", None),
                      int(da.ones(10, chunks=5).sum().compute())))
         raise ValueError("test")
 
-    monkeypatch.setattr(chainlab.chunked, "run_chunked", fake_run_chunked)
+    monkeypatch.setattr(chainlab.pipeline, "_frames_task", fake_frames_task)
     monkeypatch.delenv("CHAINLAB_DASK_SCHEDULER", raising=False)
-    argv = ["trial", "--subject", "S", "--condition", "C", "--trial", "T",
-            "--static", str(STUDY / "HC030A/Static/HC030A01.c3d"), "--dynamic", "d.c3d", "-o", str(tmp_path / "t.h5")]
+    argv = ["trial", "--subject", "S", "--condition", "C", "--trial", "T", "--chunk-frames", "50",
+            "--static", str(STUDY / "HC030A/Static/HC030A01.c3d"),
+            "--dynamic", str(STUDY / "HC030A/Straight/HC030A05.c3d"), "-o", str(tmp_path / "t.h5")]
     return argv, seen
 
 
 def test_a_commands_threads_bound_dasks_workers(fake_trial, monkeypatch):
-    """`chainlab trial --threads N` runs its stages inside chainlab.parallel.dask_scheduler:
-    dask's threaded scheduler with N workers, or what the environment names."""
+    """`chainlab trial --threads N` runs the chunks of a trial of several inside
+    chainlab.parallel.dask_scheduler: dask's threaded scheduler with N workers, or what the
+    environment names."""
     from chainlab.cli import main
 
     argv, seen = fake_trial
@@ -148,11 +151,13 @@ def test_a_command_computes_on_the_distributed_scheduler_named(fake_trial, monke
     before = len(chainlab_clients(client))
     monkeypatch.setenv("CHAINLAB_DASK_SCHEDULER", c.scheduler_address)
     assert main([*argv, "--threads", "1"]) == 0
-    assert seen[-1][2] == 10 and callable(seen[-1][0])  # computed through the client
+    assert seen == []  # not here: the chunks ran on the cluster's worker process ...
     assert len(chainlab_clients(client)) == before + 1
-    # ... by the cluster's worker: the scheduler knows the array's tasks
+    # ... through the client: the scheduler knows the chunks' tasks, and the trial failed there
     prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-    assert any(p.startswith(("ones", "sum")) for p in prefixes), prefixes
+    assert any(p.startswith("fake_frames_task") for p in prefixes), prefixes
+    with h5py.File(argv[-1]) as h:
+        assert h.attrs["failed"] == 1 and h.attrs["reason"] == "test"
     with h5py.File(argv[-1]) as h:
         assert h.attrs["dask_scheduler"] == c.scheduler_address
 
@@ -166,9 +171,10 @@ def test_the_study_with_a_distributed_scheduler_gives_the_same_outputs(make_proj
     out = project / "results" / "tiny"
     compared = assert_same_outputs(local_run[0], out)
     assert {"study.h5", "metrics.csv", "failures.tsv"} <= set(compared)
-    # every job computing with dask (given --threads) connected to the scheduler; outputs say so
+    # the tiny study's trials are one chunk each: plain calls, no job connected to the scheduler
+    # (tests/test_long_and_chunks.py runs chunks on it); the trial files name where they ran
     jobs = sum(line.startswith("Shell command: chainlab") and " --threads " in line for line in log.splitlines())
-    assert len(set(chainlab_clients(client)) - before) == jobs > 0
+    assert jobs > 0 and len(set(chainlab_clients(client)) - before) == 0
     for f in trial_files(out):
         with h5py.File(f) as h:
             assert h.attrs["dask_scheduler"] == c.scheduler_address, f

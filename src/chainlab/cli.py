@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import json
+import os
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from chainlab import __version__
 from chainlab.errors import C3DError, C3DWarning, ChainlabError
+
+DEFAULT_CHUNK_FRAMES = 10_000  # chainlab.pipeline.DEFAULT_CHUNK_FRAMES (not imported: keeps --help fast)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -79,6 +83,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_kinematics(args: argparse.Namespace) -> int:
+    from chainlab import pipeline  # the scientific stack: imported by the commands that compute (fast --help)
     from chainlab.kinematics import KinematicsOptions
     from chainlab.model.chain import ChainOptions
 
@@ -99,12 +104,9 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         solver=args.solver,
         chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
     )
-    from chainlab.chunked import run_chunked
-    from chainlab.io.c3d import read_c3d
-
     try:
-        res = run_chunked(args.dynamic, read_c3d(args.static), args.output, options, chunk_frames=args.chunk_frames,
-                          threads=args.threads, scheduler=args.scheduler, gait=False, compress=True)
+        res = pipeline.run_kinematics(args.dynamic, args.static, args.output, options, chunk_frames=args.chunk_frames,
+                                      threads=args.threads, scheduler=args.scheduler)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
@@ -117,37 +119,39 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
 
 
 def _cmd_gait(args: argparse.Namespace) -> int:
+    from chainlab import pipeline  # the scientific stack (fast --help)
     from chainlab.io.store import write_text_atomic
     from chainlab.kinematics import KinematicsOptions
-    from chainlab.study import run_trial
+    from chainlab.results import TrialFailure
 
-    result = run_trial("", "", Path(args.dynamic).stem, Path(args.dynamic), Path(args.static),
-                       KinematicsOptions(partial=args.partial))
-    if isinstance(result, dict):
-        print(f"chainlab gait: failed at {result['stage']}: {result['reason']}", file=sys.stderr)
+    try:
+        result = pipeline.measure_trial(args.dynamic, args.static, KinematicsOptions(partial=args.partial))
+    except OSError as exc:  # the machine's fault, after the captures were read
+        print(f"chainlab gait: {exc}", file=sys.stderr)
         return 1
-    res = result.gait
-    for p in res.problems:
+    if isinstance(result, TrialFailure):
+        print(f"chainlab gait: failed at {result.stage}: {result.reason}", file=sys.stderr)
+        return 1
+    for p in result.problems:
         print(f"chainlab gait: {p}", file=sys.stderr)
     try:
-        write_text_atomic(res.metrics.to_csv(index=False), args.output)
+        write_text_atomic(result.metrics.to_csv(index=False), args.output)
     except OSError as exc:
         print(f"chainlab gait: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"{args.output}: {len(res.metrics)} cycles ({len(res.events)} events)")
+    print(f"{args.output}: {len(result.metrics)} cycles ({len(result.events)} events)")
     return 0
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from chainlab.study import build_study
+    from chainlab import study  # the scientific stack (fast --help)
+    from chainlab.io.study_store import open_study
 
     try:
-        store = build_study(args.config, args.out, n_permutations=args.permutations)
+        store = study.build_study(args.config, args.out, n_permutations=args.permutations)
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab study: {exc}", file=sys.stderr)
         return 1
-    from chainlab.io.study_store import open_study
-
     s = open_study(store)
     fails = s.provenance.sizes.get("failure", 0)
     print(f"{store}: {len(s.trials)} trials, {s.cycles.sizes['cycle']} cycles"
@@ -156,91 +160,43 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, command: str):
-    """The config a workflow step runs with (--settings), or None after printing why not."""
-    from chainlab.config import settings_from
+    """The config a workflow step runs with (--settings; --solver replacing its solver), or
+    None after printing why not."""
+    from chainlab.config import settings_from  # pandas, jsonschema (fast --help)
 
     try:
-        return settings_from(args.settings)
+        config = settings_from(args.settings)
     except ValueError as exc:
         print(f"chainlab {command}: {exc}", file=sys.stderr)
         return None
-
-
-def _trial_fault(exc: BaseException, stage: str) -> bool:
-    """Whether an error of `chainlab trial` is the trial's (recorded as its failure, and the
-    study goes on) rather than the machine's: running out of memory, or an I/O error once the
-    captures are read (a full disk, a lost dask worker), fails the job instead, so that a rerun
-    or Snakemake's retry can succeed."""
-    if isinstance(exc, MemoryError):
-        return False
-    if isinstance(exc, OSError):
-        return stage == "read"  # the captures cannot be opened or read
-    return True  # bad data: ChainlabError, ValueError, or any error a trial's numbers raise
-
-
-class _CommandError(Exception):
-    """A mistake in a command's arguments met when a trial starts (an unknown --scheduler, a
-    --chunk-frames below 1): not the trial's fault, so nothing is written and the exit status is 2."""
-
-
-def _trial_config(args: argparse.Namespace, command: str):
-    """The settings of `chainlab trial`/`trials` (--settings, then --solver), or None after
-    printing why not."""
-    import dataclasses
-
-    config = _settings(args, command)
-    if config is not None and args.solver:
+    if getattr(args, "solver", None):
         config = dataclasses.replace(config, kinematics={**config.kinematics, "solver": args.solver})
     return config
 
 
-def _run_trial(row: dict, output, config, args: argparse.Namespace, read_static=None):
-    """One trial (`row`: subject, condition, trial, static, dynamic) through every stage into
-    `output`, as both `chainlab trial` and `chainlab trials` run it: (result, None), or
-    (None, failure) once the trial's failure is recorded in `output` (the study goes on).
-    A machine's fault (per `_trial_fault`) is raised with nothing written; a mistake in the
-    command's arguments raises `_CommandError`. `read_static` reads the static capture
-    (default `chainlab.io.c3d.read_c3d`; `chainlab trials` reads each one once)."""
-    from chainlab.chunked import run_chunked
-    from chainlab.io.c3d import read_c3d
-    from chainlab.study import TRIAL_SECTIONS, write_trial_failure
+def _run_one(row: dict, output, config, args: argparse.Namespace, read_static=None):
+    from chainlab import pipeline  # the scientific stack (fast --help)
+    from chainlab.results import TrialRow
 
-    options = config.kinematics_options()
-    attrs = {"title": "chainlab trial", "subject": row["subject"], "condition": row["condition"],
-             "trial": row["trial"], "dynamic": str(Path(row["dynamic"])), "static": str(Path(row["static"])),
-             "settings": config.settings(*TRIAL_SECTIONS), **_provenance(args)}
-    stage = "read"
-    try:
-        static = (read_static or read_c3d)(row["static"])
-        stage = "kinematics"
-        res = run_chunked(row["dynamic"], static, output, options, chunk_frames=args.chunk_frames,
-                          threads=args.threads, scheduler=args.scheduler, gait=True, trial_attrs=attrs,
-                          plate_options=config.plate_event_options())
-    except Exception as exc:  # sorted out below: the trial's fault, or the machine's
-        stage = getattr(exc, "chainlab_stage", stage)
-        if stage == "setup":  # e.g. an unknown --scheduler: the command's fault, not the trial's
-            raise _CommandError(str(exc)) from exc
-        if not _trial_fault(exc, stage):
-            raise  # the job fails (and Snakemake may retry it); no failure record to persist
-        reason = str(exc) if isinstance(exc, (ChainlabError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
-        failure = {"trial": row["trial"], "stage": stage, "reason": reason}
-        write_trial_failure(failure, output, provenance=_provenance(args))
-        return None, failure
-    return res, None
+    return pipeline.run_trial(TrialRow.of(row), output, config, chunk_frames=args.chunk_frames, threads=args.threads,
+                              scheduler=args.scheduler, read_static=read_static)
 
 
 def _cmd_trial(args: argparse.Namespace) -> int:
-    config = _trial_config(args, "trial")
+    from chainlab import pipeline  # the scientific stack (fast --help)
+    from chainlab.results import TrialFailure
+
+    config = _settings(args, "trial")
     if config is None:
         return 2
     row = {k: getattr(args, k) for k in ("subject", "condition", "trial", "static", "dynamic")}
     try:
-        res, failure = _run_trial(row, args.output, config, args)
-    except _CommandError as exc:
+        res = _run_one(row, args.output, config, args)
+    except pipeline.TrialSetupError as exc:
         print(f"chainlab trial: {exc}", file=sys.stderr)
         return 2
-    if failure:
-        print(f"chainlab trial: {args.trial} failed at {failure['stage']}: {failure['reason']}", file=sys.stderr)
+    if isinstance(res, TrialFailure):
+        print(f"chainlab trial: {args.trial} failed at {res.stage}: {res.reason}", file=sys.stderr)
         return 0  # recorded: the study goes on
     for p in res.problems:
         print(f"chainlab trial: {p}", file=sys.stderr)
@@ -248,63 +204,20 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trials_rows(args: argparse.Namespace) -> list[dict] | None:
-    """The rows of `chainlab trials` (--rows or --sheet, then --only), checked; or None after
-    printing why not."""
-    from collections import Counter
-
-    import jsonschema
-
-    from chainlab.config import SHEET_COLUMNS, ConfigError, read_sheet, schema
-
-    def fail(msg):
-        print(f"chainlab trials: {msg}", file=sys.stderr)
-
-    if args.sheet:
-        try:
-            rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records")
-        except ConfigError as exc:
-            return fail(exc)
-    else:
-        try:
-            rows = json.loads(args.rows)
-        except json.JSONDecodeError as exc:
-            return fail(f"--rows: not valid JSON ({exc})")
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            return fail("--rows: expected a JSON list of objects with keys " + ", ".join(SHEET_COLUMNS))
-        validator = jsonschema.Draft202012Validator(schema("trials"))
-        problems = []
-        for i, r in enumerate(rows, 1):
-            extra = sorted(set(r) - set(SHEET_COLUMNS))
-            if extra:
-                problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS)}")
-            problems += [f"row {i} (trial {r.get('trial', '?')}): {'.'.join(map(str, e.absolute_path)) or 'row'}: "
-                         f"{e.message}" for e in validator.iter_errors(r)]
-        counts = Counter(str(r.get("trial")) for r in rows)
-        dup = sorted(t for t, c in counts.items() if c > 1)
-        if dup:
-            problems.append(f"trial ids {dup} appear more than once (each names its output file)")
-        if problems:
-            return fail("--rows: " + "; ".join(problems))
-    if args.only:
-        unknown = sorted(set(args.only) - {r["trial"] for r in rows})
-        if unknown:
-            return fail(f"--only: trial(s) {unknown} not among the {len(rows)} rows")
-        rows = [r for r in rows if r["trial"] in set(args.only)]
-    return rows
-
-
 def _cmd_trials(args: argparse.Namespace) -> int:
-    import os
-    import time
-
+    from chainlab import pipeline  # the scientific stack (fast --help)
+    from chainlab.config import SHEET_COLUMNS, ConfigError, read_rows, read_sheet, select_rows
     from chainlab.io.c3d import read_c3d
+    from chainlab.results import TrialFailure
 
-    config = _trial_config(args, "trials")
+    config = _settings(args, "trials")
     if config is None:
         return 2
-    rows = _trials_rows(args)
-    if rows is None:
+    try:
+        rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records") if args.sheet else read_rows(args.rows)
+        rows = select_rows(rows, args.only)
+    except ConfigError as exc:
+        print(f"chainlab trials: {exc}", file=sys.stderr)
         return 2
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -320,18 +233,17 @@ def _cmd_trials(args: argparse.Namespace) -> int:
     for k, row in enumerate(rows, 1):
         t0 = time.perf_counter()
         try:
-            res, failure = _run_trial(row, out_dir / f"{row['trial']}.h5", config, args, read_static)
-        except _CommandError as exc:
+            res = _run_one(row, out_dir / f"{row['trial']}.h5", config, args, read_static)
+        except pipeline.TrialSetupError as exc:
             print(f"chainlab trials: {exc}", file=sys.stderr)
             return 2
         except Exception as exc:  # the machine's fault: the command fails (a rerun can succeed)
             print(f"[{k}/{n}] {row['trial']}: stopped, not the trial's fault: {type(exc).__name__}: {exc}",
                   file=sys.stderr, flush=True)
             raise
-        if failure:
+        if isinstance(res, TrialFailure):
             failed += 1
-            print(f"[{k}/{n}] {row['trial']}: failed at {failure['stage']}: {failure['reason']}",
-                  file=sys.stderr, flush=True)
+            print(f"[{k}/{n}] {row['trial']}: failed at {res.stage}: {res.reason}", file=sys.stderr, flush=True)
             continue
         for p in res.problems:
             print(f"  {row['trial']}: {p}", file=sys.stderr)
@@ -342,35 +254,34 @@ def _cmd_trials(args: argparse.Namespace) -> int:
 
 
 def _cmd_store(args: argparse.Namespace) -> int:
-    from chainlab.study import open_trial_outputs, store_tables
+    from chainlab import study  # the scientific stack (fast --help)
 
     def say(msg):
         print(f"chainlab store: {msg}", file=sys.stderr, flush=True)
 
     try:
-        results = open_trial_outputs(args.trials, progress=say)
-        store = store_tables(results, args.output, progress=say)
+        run = study.open_trial_files(args.trials, progress=say)
+        store = study.store_tables(run, args.output, progress=say)
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab store: {exc}", file=sys.stderr)
         return 1
-    print(f"{store}: {len(results.trials)} trials, {sum(len(t.metrics) for t in results.trials)} cycles, "
-          f"{len(results.failures)} failed")
+    print(f"{store}: {len(run.trials)} trials, {sum(len(t.metrics) for t in run.trials)} cycles, "
+          f"{len(run.failures)} failed")
     return 0
 
 
 def _cmd_statistics(args: argparse.Namespace) -> int:
-    from chainlab.study import add_statistics
+    from chainlab import study  # the scientific stack (fast --help)
+    from chainlab.io.study_store import open_study
 
     config = _settings(args, "statistics")
     if config is None:
         return 2
     try:
-        store = add_statistics(args.tables, args.output, config)
+        store = study.add_statistics(args.tables, args.output, config)
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab statistics: {exc}", file=sys.stderr)
         return 1
-    from chainlab.io.study_store import open_study
-
     st = open_study(store).statistics
     print(f"{store}: {st.sizes.get('row', 0)} model terms, {st.sizes.get('spm_variable', 0)} SPM tests")
     for p in json.loads(st.attrs.get("problems", "[]")):
@@ -487,10 +398,8 @@ def _add_trial_run_arguments(p: argparse.ArgumentParser, settings_help: str) -> 
 
 def _add_dask_arguments(parser: argparse.ArgumentParser, chunks: bool = False) -> None:
     """--threads and --scheduler of a command that computes with dask (chainlab.parallel), and
-    --chunk-frames of one that computes a trial in chunks (chainlab.chunked)."""
+    --chunk-frames of one that computes a trial in chunks (chainlab.pipeline)."""
     if chunks:
-        from chainlab.chunked import DEFAULT_CHUNK_FRAMES
-
         parser.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",
                             help="frames per chunk: each chunk is one dask task, and peak memory grows with N, "
                                  "not with the capture's length (a shorter trial is one chunk; default: %(default)s)")
@@ -501,24 +410,6 @@ def _add_dask_arguments(parser: argparse.ArgumentParser, chunks: bool = False) -
                         help="dask scheduler: threads, synchronous, processes, or the address of a "
                              "dask.distributed scheduler (tcp://HOST:PORT); default: "
                              "$CHAINLAB_DASK_SCHEDULER, else threads")
-
-
-def _provenance(args: argparse.Namespace) -> dict:
-    """Where the command's dask work ran (kept in a trial output's attributes)."""
-    return {"dask_scheduler": getattr(args, "dask_scheduler", "")}
-
-
-def _run_with_dask(args: argparse.Namespace) -> int:
-    """Run a command inside the dask scheduler that its --threads/--scheduler choose."""
-    from chainlab.parallel import dask_scheduler
-
-    with contextlib.ExitStack() as stack:
-        try:
-            args.dask_scheduler = stack.enter_context(dask_scheduler(args.threads, args.scheduler))
-        except ValueError as exc:  # an unknown name, or a distributed scheduler not reached
-            print(f"chainlab {args.command}: {exc}", file=sys.stderr)
-            return 2
-        return args.func(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -559,8 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
             "LumbarPelvisAngles and R* twins, in degrees, with segment poses and joint centres. "
             "Writes a netCDF4/HDF5 file that xarray.open_dataset opens. Subject measurements "
             "come from the static trial's PROCESSING group unless given with --subject. "
-            "The trial is computed in chunks of --chunk-frames frames as dask tasks (docs/long_captures.md): "
-            "memory stays bounded for captures of any length, and the result equals the unchunked one."
+            "The trial is computed in chunks of --chunk-frames frames, as dask tasks when there are several "
+            "(docs/long_captures.md): memory stays bounded for captures of any length, and the result does "
+            "not depend on the chunk size."
         ),
     )
     kin.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
@@ -668,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read, compute the kinematics and the gait analysis of one trial and write its "
                     "result file; a trial that fails writes a file recording the stage and reason "
                     "instead, and the command still succeeds so that the study goes on. The trial is "
-                    "computed in chunks of --chunk-frames frames as dask tasks, written incrementally "
+                    "computed in chunks of --chunk-frames frames (dask tasks when several), written incrementally "
                     "(progress on stderr when there is more than one chunk); peak memory does not grow "
                     "with the capture's length (docs/long_captures.md).",
     )
@@ -792,8 +684,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if hasattr(args, "scheduler"):  # a command that computes with dask
-            return _run_with_dask(args)
         return args.func(args)
     except BrokenPipeError:  # e.g. `chainlab info --json ... | head`
         sys.stderr.close()

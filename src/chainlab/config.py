@@ -25,9 +25,12 @@ from typing import Any
 import pandas as pd
 
 from chainlab.errors import ChainlabError
+from chainlab.options import PlateEventOptions
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 SECTIONS = ("kinematics", "gait", "statistics", "figures")
+#: The config sections a trial's result depends on (a trial file records their settings).
+TRIAL_SECTIONS = ("kinematics", "gait")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -157,8 +160,6 @@ class StudyConfig:
         )
 
     def plate_event_options(self):
-        from chainlab.gait.events import PlateEventOptions
-
         g = self.gait
         return PlateEventOptions(strike_threshold=g["strike_threshold_N"], off_threshold=g["off_threshold_N"],
                                  cutoff_hz=g["cutoff_Hz"])
@@ -217,3 +218,45 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return sheet
+
+
+def read_rows(text: str) -> list[dict]:
+    """Sample-sheet rows given as JSON (a list of objects with the sheet's columns, as the
+    workflow passes a batch to ``chainlab trials --rows``), each checked against the trials
+    schema as :func:`read_sheet` checks a sheet's; :class:`ConfigError` naming every problem."""
+    from collections import Counter
+
+    import jsonschema
+
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--rows: not valid JSON ({exc})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ConfigError("--rows: expected a JSON list of objects with keys " + ", ".join(SHEET_COLUMNS))
+    validator = jsonschema.Draft202012Validator(schema("trials"))
+    problems = []
+    for i, r in enumerate(rows, 1):
+        extra = sorted(set(r) - set(SHEET_COLUMNS))
+        if extra:
+            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS)}")
+        problems += [f"row {i} (trial {r.get('trial', '?')}): {'.'.join(map(str, e.absolute_path)) or 'row'}: "
+                     f"{e.message}" for e in validator.iter_errors(r)]
+    counts = Counter(str(r.get("trial")) for r in rows)
+    dup = sorted(t for t, c in counts.items() if c > 1)
+    if dup:
+        problems.append(f"trial ids {dup} appear more than once (each names its output file)")
+    if problems:
+        raise ConfigError("--rows: " + "; ".join(problems))
+    return rows
+
+
+def select_rows(rows: list[dict], only: list[str] | None) -> list[dict]:
+    """The rows of the trials `only` names (all without), in their order; ConfigError for a
+    name not among them."""
+    if not only:
+        return rows
+    unknown = sorted(set(only) - {r["trial"] for r in rows})
+    if unknown:
+        raise ConfigError(f"--only: trial(s) {unknown} not among the {len(rows)} rows")
+    return [r for r in rows if r["trial"] in set(only)]

@@ -489,7 +489,7 @@ def compute_kinematics(
     group when it holds them all (Nexus' calibration of that subject), else they are computed
     from the static trial's markers; ``*_source`` attributes say which.
 
-    This is the one-piece case of the chunked computation (:mod:`chainlab.chunked`): the
+    This is the one-piece case of the chunked computation (:mod:`chainlab.pipeline`): the
     trial-wide quantities from :func:`summarise`, the frames from :func:`frames_kinematics`,
     the continuity of the angles by :func:`make_continuous`.
 
@@ -585,7 +585,7 @@ def measured_chain_markers(chain, ds: xr.Dataset) -> np.ndarray:
 
 #: The global solver's trial template (``ChainOptions.template == "trial"``) is calibrated on
 #: the trial's first TEMPLATE_FRAMES frames: all of a walk, a bounded window of a long capture,
-#: so that the whole trial and its chunks (chainlab.chunked) share one template.
+#: so that the whole trial and its chunks (chainlab.pipeline) share one template.
 TEMPLATE_FRAMES = 12_000
 
 

@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 
 ENV = "CHAINLAB_DASK_SCHEDULER"
 LOCAL = ("threads", "synchronous", "processes")
 _OPEN: list[str] = []  # the distributed schedulers this process is connected to, innermost last
+
+
+class SchedulerError(ValueError):
+    """The dask scheduler asked for is unknown or cannot be reached: the command's mistake
+    (or the machine's), never a trial's."""
 
 
 def scheduler_name(scheduler: str | None = None) -> str:
@@ -38,7 +45,7 @@ def scheduler_name(scheduler: str | None = None) -> str:
     else ``threads``."""
     value = (scheduler or os.environ.get(ENV, "") or "threads").strip()
     if value not in LOCAL and "://" not in value:
-        raise ValueError(
+        raise SchedulerError(
             f"dask scheduler must be one of {', '.join(LOCAL)} or a scheduler address such as "
             f"tcp://127.0.0.1:8786 (from --scheduler or ${ENV}); found {value!r}"
         )
@@ -58,7 +65,7 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
     """Run the dask computations of the ``with`` block on the chosen scheduler; yields its name.
 
     `threads` bounds the local schedulers' workers (default: the cores this process may use);
-    a distributed scheduler has its own workers (chainlab.chunked still keeps at most
+    a distributed scheduler has its own workers (:func:`in_order` still keeps at most
     2 x `threads` of a trial's chunks in flight, which bounds the job's memory). Inside a block on the same
     distributed scheduler (a command's, around a stage that opens its own), the client of the
     outer block is used, not a second one.
@@ -77,7 +84,7 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
     try:
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ValueError(
+        raise SchedulerError(
             f"dask scheduler {name!r} is a distributed address, but the 'distributed' package "
             "is not installed (pip install distributed)"
         ) from exc
@@ -85,7 +92,7 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
         # named, so that the scheduler's event log tells chainlab's jobs from other clients
         client = Client(name, timeout="20s", set_as_default=False, name="chainlab")
     except OSError as exc:
-        raise ValueError(f"cannot reach the dask scheduler at {name} (from --scheduler or ${ENV}): {exc}") from exc
+        raise SchedulerError(f"cannot reach the dask scheduler at {name} (from --scheduler or ${ENV}): {exc}") from exc
     try:
         # the current client too: what finds it by get_client() (xarray's distributed lock
         # when writing netCDF/HDF5 under this scheduler) must see this one
@@ -97,3 +104,36 @@ def dask_scheduler(threads: int | None = None, scheduler: str | None = None) -> 
                 _OPEN.pop()
     finally:
         client.close()
+
+
+def in_order(fn: Callable, items: list, threads: int | None = None, scheduler: str | None = None) -> Iterator:
+    """``fn(*item)`` for every item, yielded in order: one item is a plain call in this thread
+    (no scheduler started, nothing of dask imported); more are dask tasks on the scheduler of
+    :func:`dask_scheduler`, at most ``2 * threads`` results held at once."""
+    if len(items) <= 1:
+        yield from (fn(*item) for item in items)
+        return
+    import dask  # only for work of more than one task
+
+    batch = 2 * max(1, int(threads) if threads else default_threads())
+    with dask_scheduler(threads, scheduler):
+        for k in range(0, len(items), batch):
+            tasks = [dask.delayed(fn, pure=False, traverse=False)(*item) for item in items[k:k + batch]]
+            yield from dask.compute(*tasks)
+
+
+class Progress:
+    """Progress of a pass over a trial's frames on stderr (when `enabled`)."""
+
+    def __init__(self, name: str, stage: str, total: int, enabled: bool):
+        self.name, self.stage, self.total, self.enabled = name, stage, total, enabled
+        self.t0 = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        if self.enabled:
+            pct = 100.0 * done / max(self.total, 1)
+            print(f"{self.name}: {self.stage} {done}/{self.total} frames ({pct:.0f} %), "
+                  f"{time.monotonic() - self.t0:.0f} s", file=sys.stderr, flush=True)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0

@@ -20,24 +20,18 @@ C3D event replaces a kinematic one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chainlab.options import PlateEventOptions
+from chainlab.schema import EVENT_COLUMNS as COLUMNS
+
 SIDES = {"L": "Left", "R": "Right"}
 STRIKE, OFF = "Foot Strike", "Foot Off"
-COLUMNS = ["side", "label", "time", "frame", "source"]
-
-
-@dataclass
-class PlateEventOptions:
-    strike_threshold: float = 20.0  # N
-    off_threshold: float = 10.0  # N
-    cutoff_hz: float = 25.0
-    margin: float = 0.02  # m around the plate outline for "over the plate"
-    standing_speed: float = 0.8  # m/s: a heel or toe slower than this over the plate stands on it
 
 
 @dataclass
@@ -166,41 +160,58 @@ def plate_contacts(fn0: float, up: np.ndarray, down: np.ndarray, t_analog, where
 
 
 def plate_events(ds: xr.Dataset, options: PlateEventOptions | None = None) -> EventResult:
-    """Foot strikes and foot offs from every plate of a trial (see the module docstring)."""
+    """Foot strikes and foot offs from every plate of a whole trial (see the module docstring)."""
     opt = options or PlateEventOptions()
-    rows, rejected = [], []
     if ds.sizes.get("plate", 0) == 0 or ds.sizes["analog_sample"] < 16:
-        return EventResult(_table(rows), rejected)
+        return EventResult(_table([]), [])
     rate, point_rate = ds.attrs["analog_rate"], ds.attrs["point_rate"]
-    from scipy.signal import filtfilt
+    from scipy.signal import filtfilt  # here, not at the top: scipy.signal takes a second to import
 
     b, a = plate_filter(rate, opt)
     t_analog = ds.analog_time.values
     t_frame = ds.time.values
     feet = foot_markers(ds)
+    plates, corners = [], {}
     for p in ds.plate.values:
-        where = f"plate {int(p)}"
-        corners = ds.plate_corners.sel(plate=p).values
-        fn = filtfilt(b, a, normal_force(ds.plate_force.sel(plate=p).values, corners))
-        up, down = crossings(fn, opt)
-        for item in plate_contacts(fn[0], up, down, lambda k: t_analog[k], where, opt):
+        corners[int(p)] = ds.plate_corners.sel(plate=p).values
+        fn = filtfilt(b, a, normal_force(ds.plate_force.sel(plate=p).values, corners[int(p)]))
+        plates.append((int(p), fn[0], *crossings(fn, opt)))
+
+    def judge(p, start, stop, t0, t1):
+        frames = (t_frame >= t0) & (t_frame <= t1)
+        if not frames.any():
+            return None, "no marker frame during the contact"
+        idx = np.flatnonzero(frames)  # the contact's frames, and one on each side for the speeds
+        s0, s1 = max(0, idx[0] - 1), min(len(frames), idx[-1] + 2)
+        return judge_feet({k: v[s0:s1] for k, v in feet.items()}, corners[p], frames[s0:s1], point_rate, opt)
+
+    return contact_events(plates, lambda k: t_analog[k], judge, point_rate, opt)
+
+
+def contact_events(plates: Iterable[tuple], t_analog: Callable, judge: Callable, point_rate: float,
+                   options: PlateEventOptions | None = None) -> EventResult:
+    """The plate events of a trial from each plate's threshold crossings, whatever way the
+    trial was read (whole, or in spans of frames).
+
+    `plates`: (plate number, filtered normal force at the first sample, rising crossings,
+    falling crossings) per plate; `t_analog(k)`: the time of analog sample k; `judge(plate,
+    start, stop, t0, t1)`: which foot made the contact from sample `start` (time `t0`) to
+    `stop` (`t1`), as (side, "") or (None, reason) (:func:`judge_feet`).
+    """
+    rows, rejected = [], []
+    for p, fn0, up, down in plates:
+        where = f"plate {p}"
+        for item in plate_contacts(fn0, up, down, t_analog, where, options):
             if isinstance(item, str):
                 rejected.append(item)
                 continue
             start, stop = item
-            span = f"{where}, {t_analog[start]:.2f}-{t_analog[stop]:.2f} s"
-            frames = (t_frame >= t_analog[start]) & (t_frame <= t_analog[stop])
-            if not frames.any():
-                rejected.append(f"{span}: no marker frame during the contact")
-                continue
-            idx = np.flatnonzero(frames)  # the contact's frames, and one on each side for the speeds
-            s0, s1 = max(0, idx[0] - 1), min(len(frames), idx[-1] + 2)
-            side, reason = judge_feet({k: v[s0:s1] for k, v in feet.items()}, corners, frames[s0:s1],
-                                      point_rate, opt)
+            t0, t1 = t_analog(start), t_analog(stop)
+            side, reason = judge(p, start, stop, t0, t1)
             if side is None:
-                rejected.append(f"{span}: {reason}")
+                rejected.append(f"{where}, {t0:.2f}-{t1:.2f} s: {reason}")
             else:
-                rows += contact_rows(side, t_analog[start], t_analog[stop], point_rate, where)
+                rows += contact_rows(side, t0, t1, point_rate, where)
     return EventResult(_table(rows), rejected)
 
 
@@ -238,14 +249,22 @@ def kinematic_peaks(d: np.ndarray, rate: float, min_interval_s: float = 0.4) -> 
 def kinematic_events(ds: xr.Dataset, min_interval_s: float = 0.4) -> EventResult:
     """Zeni 2008 events from the heel, toe and pelvis markers."""
     signals = kinematic_signals(ds)
-    if isinstance(signals, list):
-        return EventResult(_table([]), [f"kinematic events need {', '.join(signals)}"])
-    rate = ds.attrs["point_rate"]
-    t = ds.time.values
+    if not isinstance(signals, list):
+        signals = {k: kinematic_peaks(d, ds.attrs["point_rate"], min_interval_s) for k, d in signals.items()}
+    t, frame = ds.time.values, ds.frame.values
+    return zeni_events(signals, lambda i: t[i], lambda i: frame[i])
+
+
+def zeni_events(peaks: dict | list[str], time: Callable, frame: Callable) -> EventResult:
+    """Kinematic events from Zeni's peaks: per (side, label), the frame indices of the peaks
+    (:func:`kinematic_peaks`), or the markers missing for them; `time(i)` and `frame(i)`
+    give the time and frame number of frame index i."""
+    if isinstance(peaks, list):
+        return EventResult(_table([]), [f"kinematic events need {', '.join(peaks)}"])
     rows = []
-    for (side, lab), d in signals.items():
-        rows += [{"side": side, "label": lab, "time": float(t[i]), "frame": int(ds.frame.values[i]),
-                  "source": "kinematic"} for i in kinematic_peaks(d, rate, min_interval_s)]
+    for (side, lab), pk in peaks.items():
+        rows += [{"side": side, "label": lab, "time": float(time(i)), "frame": int(frame(i)),
+                  "source": "kinematic"} for i in pk]
     return EventResult(_table(rows), [])
 
 

@@ -26,6 +26,7 @@ import xarray as xr
 
 from chainlab.gait import coupling
 from chainlab.gait.cycles import POINTS, normalise
+from chainlab.schema import METRIC_COLUMNS, joint_name  # noqa: F401 (joint_name re-exported)
 
 SOURCES = {
     "rearfoot_eversion": ("{s}HFTBA", 1, -1.0),
@@ -36,15 +37,7 @@ SOURCES = {
 }
 
 
-COLUMNS = [
-    "side", "cycle", "start_s", "end_s", "stride_time_s", "stance_pct", "walking_speed_m_s",
-    "peak_eversion_deg", "peak_eversion_time_pct", "eversion_excursion_deg",
-    "tibial_ir_excursion_lab_deg", "ev_tir_ratio_lab", "transfer_coefficient_lab",
-    "tibial_ir_excursion_femur_deg", "ev_tir_ratio_femur", "transfer_coefficient_femur",
-    "coupling_angle_mean_deg", "coupling_angle_r", "coupling_proximal_pct", "coupling_in_phase_pct",
-    "coupling_distal_pct", "coupling_anti_phase_pct", "marp_stance_deg", "pelvic_tilt_mean_deg",
-    "pelvic_tilt_range_deg", "lordosis_mean_deg", "lordosis_range_deg", "gaps",
-]
+COLUMNS = METRIC_COLUMNS
 
 
 def _series(kin: xr.Dataset, variable: str, side: str) -> np.ndarray:
@@ -72,11 +65,6 @@ def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame) -> xr.DataArray:
                 "side": ("cycle", cycles.side.to_numpy(dtype=str))},
         attrs={"units": "deg", "long_name": "time-normalised angles, 0-100 % of the gait cycle"},
     )
-
-
-def joint_name(output: str) -> str:
-    """An angle output without its side: LHipAngles -> HipAngles, LumbarCurvature unchanged."""
-    return output[1:] if output[:1] in ("L", "R") and output[1:2].isupper() else output
 
 
 def angle_curves(kin: xr.Dataset, cycles: pd.DataFrame, joints: list[str], points: int = POINTS) -> xr.DataArray:

@@ -32,19 +32,15 @@ import pandas as pd
 import xarray as xr
 
 from chainlab import __version__
-from chainlab.gait.metrics import COLUMNS as METRIC_COLUMNS
-from chainlab.gait.metrics import joint_name
 from chainlab.io.store import atomic_path
-from chainlab.io.trial_output import as_view
-from chainlab.io.trial_output import marker_quality as _marker_quality
-from chainlab.stats.study import StudyStatistics
+from chainlab.io.trial_file import placed
+from chainlab.io.trial_file import marker_quality as _marker_quality
+from chainlab.schema import METRIC_COLUMNS, METRIC_UNITS, joint_name
 
 ENGINE = "h5netcdf"
 # shuffle first: float arrays compress 1.3-30x instead of 1.15x, and 2-7x faster
 # (bench/RESULTS.md, study store writes)
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-METRIC_UNITS = {c: ("deg" if c.endswith("_deg") else "%" if c.endswith("_pct") else "s" if c.endswith("_s")
-                    else "m s-1" if c.endswith("_m_s") else "1") for c in METRIC_COLUMNS}
 
 
 class StoreError(ValueError):
@@ -79,23 +75,11 @@ def _lazy(trials, read, shape, dtype, empty_shape, name: str = "", progress=None
     return da.concatenate(parts, axis=0)
 
 
-def _placed(values: np.ndarray, own: list[str], union: list[str], axis: int, dtype) -> np.ndarray:
-    """`values` with its `axis` (named `own`) spread onto `union`, NaN where it has nothing."""
-    if own == union:
-        return values.astype(dtype, copy=False)
-    shape = list(values.shape)
-    shape[axis] = len(union)
-    out = np.full(shape, np.nan, dtype)
-    idx = [union.index(o) for o in own]
-    out[(slice(None),) * axis + (idx,)] = values
-    return out
-
-
 def _angle_curves(trials, percent, progress=None) -> xr.DataArray:
     """(cycle, joint, axis, percent) of all trials, on the union of their joints."""
     joints = sorted({joint_name(o) for t in trials for o in t.outputs})
     n = len(percent)
-    data = _lazy(trials, lambda t: t.angle_curves(joints, n), lambda t: (len(t.metrics), len(joints), 3, n),
+    data = _lazy(trials, lambda t: t.angle_curves(joints), lambda t: (len(t.metrics), len(joints), 3, n),
                  np.float64, (0, len(joints), 3, n), "/cycles/angle_curves", progress)
     return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
                         coords={"joint": joints, "axis": ["x", "y", "z"]},
@@ -110,7 +94,7 @@ def marker_quality(residuals: xr.DataArray | None, markers: list[str]) -> np.nda
         return np.full((3, len(markers)), np.nan)
     names = [str(m) for m in residuals.marker.values]
     own = _marker_quality(residuals.transpose("frame", "marker").values)
-    return _placed(own[:, [names.index(m) for m in markers if m in names]], [m for m in markers if m in names],
+    return placed(own[:, [names.index(m) for m in markers if m in names]], [m for m in markers if m in names],
                    list(markers), 1, np.float64)
 
 
@@ -124,7 +108,7 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
     n_out = len(outputs)
 
     def angles(t):
-        return _placed(t.angles(), t.outputs, outputs, 1, np.float32)
+        return placed(t.angles(), t.outputs, outputs, 1, np.float32)
 
     def force(t):
         f = t.plate_vertical()
@@ -134,7 +118,7 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
 
     ev_rows = [t.events for t in trials]
     markers = sorted({m for t in trials for m in t.markers})
-    quality = np.stack([_placed(t.quality, t.markers, markers, 1, np.float64) if t.markers
+    quality = np.stack([placed(t.quality, t.markers, markers, 1, np.float64) if t.markers
                         else np.full((3, len(markers)), np.nan) for t in trials], axis=1) \
         if trials else np.zeros((3, 0, len(markers)))
     events = pd.concat(ev_rows, ignore_index=True) if ev_rows else pd.DataFrame(columns=["side", "label", "time", "source"])
@@ -188,8 +172,9 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
     return ds
 
 
-def statistics_dataset(statistics: StudyStatistics | None) -> xr.Dataset:
-    """The store's ``/statistics`` group (empty without statistics)."""
+def statistics_dataset(statistics) -> xr.Dataset:
+    """The store's ``/statistics`` group (empty without statistics) from the study statistics
+    (:class:`chainlab.stats.study.StudyStatistics`: models, spm, bands, problems)."""
     percent = np.linspace(0.0, 100.0, 101)
     stats = xr.Dataset()
     if statistics is not None:
@@ -234,11 +219,11 @@ def statistics_dataset(statistics: StudyStatistics | None) -> xr.Dataset:
     return stats
 
 
-def study_datasets(study, statistics: StudyStatistics | None, config_text: str = "",
+def study_datasets(trials, failures, statistics=None, config_text: str = "",
                    progress=None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
-    dask arrays, read when written (`progress`: see :func:`write_study_store`)."""
-    trials = sorted((as_view(t) for t in study.trials), key=lambda t: t.trial)
+    dask arrays, read when written (see :func:`write_study_store`)."""
+    trials = sorted(trials, key=lambda t: t.trial)
     ids = {
         "subject": [], "condition": [], "trial": [], "side": [], "cycle_in_trial": [],
     }
@@ -257,7 +242,7 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
     variables = sorted({v for t in trials for v in t.curve_variables})
     if trials and all(t.curve_variables == trials[0].curve_variables for t in trials):
         variables = trials[0].curve_variables  # the chain's order (chainlab.gait.metrics.SOURCES)
-    curves = _lazy(trials, lambda t: _placed(t.curves(), t.curve_variables, variables, 1, np.float64),
+    curves = _lazy(trials, lambda t: placed(t.curves(), t.curve_variables, variables, 1, np.float64),
                    lambda t: (len(t.metrics), len(variables), len(percent)), np.float64, (0, len(variables), 101),
                    "/cycles/curves", progress)
     cur = xr.DataArray(curves, dims=("cycle", "variable", "percent"),
@@ -293,7 +278,7 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
-    fail = study.failures
+    fail = [f.record() for f in failures]
     groups["provenance"] = xr.Dataset(
         {"input_sha256": ("input", np.array([i[1] for i in inputs], dtype=str),
                           {"units": "1", "long_name": "sha256 of the input file"}),
@@ -310,18 +295,20 @@ def study_datasets(study, statistics: StudyStatistics | None, config_text: str =
     return groups
 
 
-def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistics | None = None,
+def write_study_store(trials, failures, path: str | os.PathLike, statistics=None,
                       config_text: str = "", progress=None) -> Path:
-    """Write every group to a temporary file beside `path`, then rename it into place.
+    """The study store at `path`, streamed: every group written to a temporary file beside
+    `path` in one pass, the trials' time series one trial at a time, then renamed into place.
 
-    `study` has ``trials`` (:class:`chainlab.study.TrialResult` or
-    :mod:`chainlab.io.trial_output` views) and ``failures``. `progress` (a callable taking a
+    `trials` are trial files' views (:class:`chainlab.io.trial_file.TrialFile`), `failures`
+    :class:`chainlab.results.TrialFailure`; `statistics` the study statistics (None: an empty
+    ``/statistics`` group, :func:`add_statistics` adds it). `progress` (a callable taking a
     message) hears how far the writing of each time series is, a tenth of the trials at a time.
     """
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(study, statistics, config_text, progress)
+    groups = study_datasets(trials, failures, statistics, config_text, progress)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
@@ -340,6 +327,23 @@ def write_study_store(study, path: str | os.PathLike, statistics: StudyStatistic
     with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)
     return path
+
+
+def add_statistics(tables: str | os.PathLike, path: str | os.PathLike, statistics, config_text: str) -> Path:
+    """The study store at `path`: the store `tables` (written without statistics) with its
+    ``/statistics`` group and its provenance's config replaced (the workflow's statistics
+    step); every other group as `tables` has it, byte for byte."""
+    import shutil
+
+    with atomic_path(path) as tmp:
+        shutil.copyfile(tables, tmp)
+        with h5py.File(tmp, "a") as f:
+            if "statistics" in f:
+                del f["statistics"]
+            f["provenance"].attrs["config"] = config_text
+            f["provenance"].attrs["config_sha256"] = hashlib.sha256(config_text.encode()).hexdigest()
+        statistics_dataset(statistics).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
+    return Path(path)
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:

@@ -1,0 +1,369 @@
+"""The trial file: one trial's results in one netCDF4/HDF5 file, written and read here only.
+
+Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems),
+``/kinematics`` (the angles and the rest of the kinematics, along ``frame``), ``/plates``
+(plate forces, along ``analog_sample``), ``/markers`` (marker residuals), ``/events``,
+``/cycles`` and ``/metrics`` (tables, dim ``row``) and ``/curves`` (``curves`` (cycle,
+variable, percent) of the chain's variables and ``angle_curves`` (cycle, joint, axis, percent)
+of every angle output on the cycle's side). A trial that failed is a file of attributes only
+(``failed``, trial, stage, reason).
+
+* :class:`TrialWriter` writes it, a span of frames at a time (grown along ``frame`` /
+  ``analog_sample``), or buffered and written in one pass when the trial is one span;
+* :func:`open_trial_file` reads it as a :class:`TrialFile` view (attributes, tables and
+  markers' quality at once; the time series when asked, one array at a time), or its
+  :class:`chainlab.results.TrialFailure`;
+* :func:`write_trial_failure` writes a failure record.
+
+A trial file that lacks what the study store needs, or whose arrays disagree with its tables,
+raises ValueError naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab.io.store import atomic_path
+from chainlab.results import TrialFailure
+from chainlab.schema import CYCLE_COLUMNS, EVENT_COLUMNS, METRIC_COLUMNS
+
+TITLE = "chainlab trial"
+WRITE_BLOCK = 4096  # frames per HDF5 chunk of the datasets grown along frame
+GROUPS = ("kinematics", "plates", "events", "cycles", "metrics", "curves")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def table_dataset(df: pd.DataFrame) -> xr.Dataset:
+    """A table as a Dataset along ``row`` (text columns as fixed strings)."""
+    ds = xr.Dataset({c: ("row", df[c].to_numpy()) for c in df.columns})
+    for c in df.columns:
+        if df[c].dtype == object:
+            ds[c] = ("row", df[c].to_numpy(dtype=str))
+    return ds
+
+
+def marker_quality(residuals: np.ndarray | None) -> np.ndarray:
+    """(3, marker) quality of one trial's markers from its (frame, marker) residuals (m):
+    mean residual (mm) over the frames where the marker is seen, % of frames where it is
+    missing, and the number of gaps (runs of missing frames); NaN without frames."""
+    n = 0 if residuals is None else residuals.shape[1]
+    out = np.full((3, n), np.nan)
+    if residuals is None or residuals.shape[0] == 0:
+        return out
+    for j in range(n):
+        x = residuals[:, j]
+        missing = np.isnan(x)
+        out[0, j] = float(np.mean(x[~missing])) * 1000.0 if (~missing).any() else np.nan
+        out[1, j] = 100.0 * missing.mean()
+        out[2, j] = int(np.sum(missing[1:] & ~missing[:-1]) + missing[0])
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _synchronous():
+    """Writes happen here, in this process: not through a dask scheduler (whose distributed
+    lock xarray would otherwise take). Without dask imported, nothing to set."""
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask  # already imported: only when the trial ran its spans as dask tasks
+
+    return dask.config.set(scheduler="synchronous")
+
+
+class TrialWriter:
+    """Datasets written to groups of one trial file, grown along a dimension.
+
+    `buffered` (a trial of one span): the groups are kept and written in one pass by
+    :meth:`close`, the file opened once instead of once per group (a third of a short trial's
+    time); the contents are the same, and compressed files the same HDF5 chunks (uncompressed
+    ones are contiguous; the frame dimension is fixed, not unlimited).
+    """
+
+    def __init__(self, path: Path, compress: bool = False, buffered: bool = False):
+        self.path, self.compress, self.buffered = Path(path), compress, buffered
+        self.created: set[str] = set()
+        self.file = None
+        self.dims: dict[str, str] = {}
+        self.groups: dict[str, xr.Dataset] = {}  # buffered groups, in order
+
+    def _close(self):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def _h5(self):
+        import h5netcdf  # the incremental writes of a trial of several spans
+
+        if self.file is None:
+            self.file = h5netcdf.File(self.path, "a")
+        return self.file
+
+    def root(self, ds: xr.Dataset, dim: str | None = None):
+        self._write_new("/", ds, dim, mode="w")
+
+    def _encoding(self, ds: xr.Dataset, dim: str | None, grown: bool) -> dict:
+        encoding = {}
+        if dim is None or dim not in ds.dims:
+            return encoding
+        for name, var in ds.variables.items():
+            if not var.dims or var.dims[0] != dim or var.dtype.kind not in "fiub":
+                continue
+            if not grown and (not self.compress or not var.size):
+                continue
+            first = WRITE_BLOCK if grown else min(WRITE_BLOCK, var.shape[0])
+            enc = {"chunksizes": (first,) + tuple(max(1, s) for s in var.shape[1:])}
+            if self.compress and var.dtype.kind == "f" and var.ndim >= 2:
+                enc |= {"compression": "gzip", "compression_opts": 4}
+            encoding[name] = enc
+        return encoding
+
+    def _write_new(self, group: str, ds: xr.Dataset, dim: str | None, mode: str = "a"):
+        self.created.add(group)
+        self.dims[group] = dim
+        if self.buffered:
+            self.groups[group] = ds
+            return
+        self._close()
+        with _synchronous():
+            ds.to_netcdf(self.path, mode=mode, group=None if group == "/" else group, engine="h5netcdf",
+                         unlimited_dims=[dim] if dim is not None and dim in ds.dims else None,
+                         encoding=self._encoding(ds, dim, grown=True))
+
+    def append(self, group: str, ds: xr.Dataset, dim: str):
+        """`ds` added to `group` along `dim` (the group is created by the first)."""
+        if group not in self.created:
+            return self._write_new(group, ds, dim)
+        if dim not in ds.dims or ds.sizes[dim] == 0:
+            return
+        if self.buffered:
+            self.groups[group] = xr.concat([self.groups[group], ds], dim=dim, data_vars="minimal",
+                                           coords="minimal", compat="override", combine_attrs="override")
+            return
+        f = self._h5()
+        g = f if group == "/" else f[group.strip("/")]
+        n0 = g.dimensions[dim].size
+        k = ds.sizes[dim]
+        g.resize_dimension(dim, n0 + k)
+        for name, var in ds.variables.items():
+            if var.dims and var.dims[0] == dim:
+                g.variables[name][n0:n0 + k, ...] = var.values
+
+    def group(self, group: str, ds: xr.Dataset):
+        """A whole group (a table, the curves)."""
+        self.created.add(group)
+        if self.buffered:
+            self.groups[group] = ds
+            return
+        self._close()
+        ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
+
+    def dataset(self, group: str):
+        """A group written so far, to read (a context manager)."""
+        if self.buffered:
+            return contextlib.nullcontext(self.groups[group])
+        self._close()
+        return xr.open_dataset(self.path, group=group, engine="h5netcdf")
+
+    def set_attrs(self, group: str, attrs: dict):
+        if self.buffered:
+            self.groups[group] = self.groups[group].assign_attrs(attrs)
+            return
+        f = self._h5()
+        g = f if group == "/" else f[group.strip("/")]
+        for k, v in attrs.items():
+            g.attrs[k] = v
+
+    def close(self):
+        if self.buffered and self.groups:
+            key = lambda g: "/" if g == "/" else f"/{g}"  # noqa: E731
+            tree = xr.DataTree.from_dict({key(g): ds for g, ds in self.groups.items()})
+            encoding = {key(g): self._encoding(ds, self.dims.get(g), grown=False) for g, ds in self.groups.items()}
+            with _synchronous():
+                tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
+            self.groups = {}
+        self._close()
+
+
+def write_trial_failure(failure: TrialFailure, path: str | Path, provenance: dict | None = None) -> TrialFailure:
+    """A trial file that records why the trial failed (so a workflow step still ends); the
+    failure, now naming its file."""
+    with atomic_path(path) as tmp:
+        xr.Dataset(attrs={"title": TITLE, "failed": 1, **failure.record(), **(provenance or {})}).to_netcdf(
+            tmp, engine="h5netcdf")
+    return TrialFailure(failure.trial, failure.stage, failure.reason, Path(path))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _strings(ds) -> np.ndarray:
+    if h5py.check_string_dtype(ds.dtype) is not None:
+        return np.asarray(ds.asstr()[()], dtype=object)
+    return ds[()]
+
+
+def _table(f, group: str, columns: list[str]) -> pd.DataFrame:
+    g = f.get(group)
+    if g is None or "row" not in g:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({c: _strings(g[c]) for c in columns})
+
+
+def _attr(a, key, default=""):
+    v = a.get(key, default)
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.ndarray) and v.size == 1:
+        return v.item()
+    return v
+
+
+def placed(values: np.ndarray, own: list[str], union: list[str], axis: int, dtype) -> np.ndarray:
+    """`values` with its `axis` (named `own`) spread onto `union`, NaN where it has nothing."""
+    if own == union:
+        return values.astype(dtype, copy=False)
+    shape = list(values.shape)
+    shape[axis] = len(union)
+    out = np.full(shape, np.nan, dtype)
+    idx = [union.index(o) for o in own]
+    out[(slice(None),) * axis + (idx,)] = values
+    return out
+
+
+class TrialFile:
+    """A trial file on disk, as the study store reads it (:func:`open_trial_file`): its
+    attributes, tables and markers' quality (0.37 MB of float32 residuals for 2,000 frames of
+    46 markers, read and dropped) at once; its angles, plate forces and cycle curves when
+    asked, one trial at a time, so the store's memory is that of its tables."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self._open()
+        except (KeyError, TypeError, AttributeError) as exc:  # h5py's "object ... doesn't exist" and the like
+            raise ValueError(f"{self.path}: not a complete chainlab trial output ({exc}); "
+                             "expected the output of `chainlab trial`") from None
+        n = {"cycles": len(self.cycles), "metrics": len(self.metrics), "curves": self._shapes["curves/curves"][0]}
+        if len(set(n.values())) > 1:
+            raise ValueError(f"{self.path}: its cycles disagree: {n} rows; expected one per cycle in each")
+        for name, shape in (("kinematics/angles", (self.n_frames, len(self.outputs), 3)),
+                            ("curves/curves", (n["cycles"], len(self.curve_variables), None)),
+                            ("curves/angle_curves", (n["cycles"], len(self.joints), 3, None))):
+            got = self._shapes[name]
+            if len(got) != len(shape) or any(e is not None and g != e for g, e in zip(got, shape)):
+                raise ValueError(f"{self.path}: {name} has shape {got}; expected {shape} (frames, outputs, "
+                                 "axes / cycles, variables, points / cycles, joints, axes, points)")
+
+    def _open(self):
+        with h5py.File(self.path, "r") as f:
+            needed = ["kinematics/time"] + (["plates/plate_force", "plates/axis"] if self.n_plates_in(f) else [])
+            for name in needed:  # what the readers below and the store's will ask for (KeyError if absent)
+                f[name]
+            # the shapes the tables must agree with (checked in __init__)
+            self._shapes = {n: f[n].shape for n in ("kinematics/angles", "curves/curves", "curves/angle_curves")}
+            a = f.attrs
+            self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
+            self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
+            self.settings = str(_attr(a, "settings"))
+            self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
+            kin, plates = f["kinematics"], f["plates"]
+            self.static_sha256 = str(_attr(kin.attrs, "static_sha256"))
+            self.source_sha256 = str(_attr(plates.attrs, "source_sha256"))
+            self.outputs = [str(o) for o in _strings(kin["output"])]
+            self.n_frames = int(kin["frame"].shape[0])
+            self.n_plates = self.n_plates_in(f)
+            self.n_analog = int(plates["analog_time"].shape[0]) if self.n_plates else 0
+            m = f.get("markers")
+            if m is not None and "residuals" in m:
+                self.markers = [str(x) for x in _strings(m["marker"])]
+                self.quality = marker_quality(m["residuals"][()])
+            else:
+                self.markers, self.quality = [], np.zeros((3, 0))
+            self.events = _table(f, "events", EVENT_COLUMNS)
+            self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
+            self.metrics = _table(f, "metrics", METRIC_COLUMNS)
+            self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]
+            self.joints = [str(v) for v in _strings(f["curves/joint"])]
+
+    @staticmethod
+    def n_plates_in(f) -> int:
+        p = f["plates"]
+        return int(p["plate"].shape[0]) if "plate" in p else 0
+
+    def _read(self, *names):
+        try:
+            with h5py.File(self.path, "r") as f:
+                return [f[n][()] for n in names]
+        except (OSError, KeyError) as exc:  # changed or removed since it was opened
+            raise ValueError(f"{self.path}: cannot read {', '.join(names)}: {exc}") from None
+
+    def angles(self) -> np.ndarray:
+        """(frame, output, axis) deg."""
+        (a,) = self._read("kinematics/angles")
+        return a
+
+    def frame(self) -> np.ndarray:
+        (a,) = self._read("kinematics/frame")
+        return a
+
+    def time(self) -> np.ndarray:
+        """(frame,) s."""
+        (a,) = self._read("kinematics/time")
+        return a
+
+    def plate_vertical(self) -> np.ndarray:
+        """(analog_sample, plate) N."""
+        if not self.n_plates:
+            return np.zeros((0, 0), np.float32)
+        try:
+            with h5py.File(self.path, "r") as f:
+                axes = [str(x) for x in _strings(f["plates/axis"])]
+                return f["plates/plate_force"][:, :, axes.index("z")]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ValueError(f"{self.path}: cannot read the plate forces: {exc}") from None
+
+    def analog_time(self) -> np.ndarray:
+        if not self.n_plates:
+            return np.zeros(0)
+        (a,) = self._read("plates/analog_time")
+        return a
+
+    def curves(self) -> np.ndarray:
+        """(cycle, variable, percent) deg."""
+        (c,) = self._read("curves/curves")
+        return c
+
+    def angle_curves(self, joints: list[str]) -> np.ndarray:
+        """(cycle, joint, axis, percent) deg of every angle output on the cycle's side, on
+        `joints` (NaN for a joint the trial does not have)."""
+        (c,) = self._read("curves/angle_curves")
+        return placed(c, self.joints, list(joints), 1, np.float64)
+
+
+def open_trial_file(path: str | Path) -> TrialFile | TrialFailure:
+    """A trial file's view, or the failure it records."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            a = f.attrs
+            if _attr(a, "failed", 0):
+                return TrialFailure(str(_attr(a, "trial")), str(_attr(a, "stage")), str(_attr(a, "reason")), path)
+            missing = [g for g in GROUPS if g not in f]
+            if _attr(a, "title") != TITLE or missing:
+                raise ValueError(f"{path}: not a chainlab trial output (title {_attr(a, 'title')!r}, "
+                                 f"missing groups {missing}); expected the output of `chainlab trial`")
+    except OSError as exc:
+        raise OSError(f"{path}: cannot read the trial output: {exc}") from exc
+    return TrialFile(path)

@@ -1,0 +1,572 @@
+"""One trial, the one way: read -> calibrate -> kinematics -> events and cycles -> measures -> write.
+
+Every entry point runs a trial here (``chainlab trial``, ``trials``, ``study``, ``gait``,
+``kinematics``, the workflow, the tests): :func:`run_trial` into its trial file
+(:mod:`chainlab.io.trial_file`), :func:`run_kinematics` into a kinematics file.
+
+A trial is computed in **chunks**: spans of `chunk_frames` frames, each one unit of work. A
+trial that fits in one chunk is plain function calls in this thread (no dask scheduler, no dask
+import) and is written in one pass; a longer one runs its chunks as dask tasks
+(:func:`chainlab.parallel.in_order`) and is written as they arrive, so peak memory is bounded by
+the chunk size (times the tasks in flight), whatever the capture's length. The result does not
+depend on the chunk size (tests/test_long_and_chunks.py). Each chunk reads its own frames from
+the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three passes:
+
+1. **Summary** (spans of :data:`SUMMARY_SPAN`-multiples of frames): the trial-wide quantities
+   of the direct models (:class:`chainlab.kinematics.TrialSummary`: the frames where the
+   pelvis is first and last seen, for the progression frame; the OFM cluster sums, for
+   REPLACE4's trial means; the pelvis' facing switches; which markers are ever valid and
+   their gaps; the same-subject distances), combined in frame order. With ``--solver
+   global`` the chain is fitted first (on whole IK blocks) and its markers summarised. The
+   same pass filters each plate's normal force with an overlap of :data:`PLATE_OVERLAP_S` on
+   each side (the zero-lag Butterworth's response to the cut has decayed below 1e-50 after
+   2 s) and keeps its threshold crossings; when the file stores no events, it finds Zeni's
+   kinematic peaks with an overlap of :data:`ZENI_OVERLAP_S`.
+2. **Frames** (chunks): segments, joint centres and raw angles
+   (:func:`chainlab.kinematics.frames_kinematics`; global IK from the chunk's block start),
+   the plate forces and marker residuals, and the verdict on each plate contact that starts
+   in the chunk (read with the frame before and after it), written in order after the
+   continuity rule of the angle series (:class:`chainlab.model.pig.Continuity`, carried from
+   chunk to chunk).
+3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
+   whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
+   the measures, windows of cycles at a time, from the angles written.
+
+The file is written to a temporary name beside the output and renamed when complete.
+
+**Failures.** A trial that fails returns (and records in its file) a
+:class:`chainlab.results.TrialFailure` naming the stage (read, kinematics, gait) and the
+reason; the study goes on. A fault of the machine (:func:`is_trial_fault`: out of memory, an
+I/O error once the captures are read) is raised with nothing written, so that a rerun can
+succeed; a mistake in the call's arguments (an unknown scheduler, chunks below one frame)
+raises :class:`TrialSetupError`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab.config import TRIAL_SECTIONS, StudyConfig
+from chainlab.errors import C3DError, C3DWarning, ChainlabError
+from chainlab.gait.analysis import gait_problems
+from chainlab.gait.cycles import find_cycles
+from chainlab.gait.events import (
+    EventResult,
+    c3d_events,
+    contact_events,
+    crossings,
+    foot_markers,
+    judge_feet,
+    kinematic_peaks,
+    kinematic_signals,
+    merge_events,
+    normal_force,
+    plate_filter,
+    zeni_events,
+)
+from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
+from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
+from chainlab.io.store import atomic_path
+from chainlab.io.trial_file import TITLE, TrialWriter, table_dataset, write_trial_failure
+from chainlab.kinematics import (
+    TEMPLATE_FRAMES,
+    KinematicsOptions,
+    TrialSummary,
+    _with_sacrum,
+    add_global_frames,
+    angle_rules,
+    fit_frames,
+    frames_kinematics,
+    global_attrs,
+    global_summary,
+    make_continuous,
+    prepare,
+    summarise,
+    template_chain,
+    with_sacrum,
+)
+from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
+from chainlab.model.chain import build_chain
+from chainlab.model.ik import BLOCK, IKResult
+from chainlab.options import PlateEventOptions
+from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
+from chainlab.results import TrialFailure, TrialResult, TrialRow
+from chainlab.schema import joint_name
+
+DEFAULT_CHUNK_FRAMES = 10_000
+PLATE_OVERLAP_S = 2.0
+ZENI_OVERLAP_S = 10.0
+MEASURE_FRAMES = 1000  # at least this many frames per window of cycles measured together
+
+
+class TrialSetupError(ValueError):
+    """A mistake in how a trial was asked to run (an unknown scheduler, `chunk_frames` below
+    1, an unknown solver): the caller's, not the trial's; nothing is written."""
+
+
+def is_trial_fault(exc: BaseException, stage: str) -> bool:
+    """Whether an error at `stage` is the trial's (recorded as its failure, and the study goes
+    on) rather than the machine's: running out of memory, or an I/O error once the captures
+    are read (a full disk, a lost dask worker), fails the job instead, so that a rerun or
+    Snakemake's retry can succeed."""
+    if isinstance(exc, MemoryError):
+        return False
+    if isinstance(exc, OSError):
+        return stage == "read"  # the captures cannot be opened or read
+    return True  # bad data: ChainlabError, ValueError, or any error a trial's numbers raise
+
+
+# --------------------------------------------------------------------------- the trial's reading
+
+
+def _read(path: Path, a: int, b: int) -> xr.Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C3DWarning)  # issued once, by the head read
+        return read_c3d(path, frames=slice(a, b))
+
+
+def _spans(n: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(n, a + size)) for a in range(0, max(n, 1), size)]
+
+
+@dataclass
+class _Job:
+    path: Path
+    n: int
+    head: xr.Dataset  # the first frame (attributes, parameters, markers names)
+    static: xr.Dataset
+    options: KinematicsOptions
+    chain: object = None
+    plates: list = field(default_factory=list)  # (plate number, corners)
+    ratio: int = 1  # analog samples per frame
+    need_zeni: bool = False
+    first_frame: int = 1
+    plate_options: PlateEventOptions | None = None
+
+    @property
+    def point_rate(self) -> float:
+        return float(self.head.attrs["point_rate"])
+
+    @property
+    def analog_rate(self) -> float:
+        return float(self.head.attrs["analog_rate"])
+
+    def analog_time(self, k):
+        """Time of analog sample(s) k of the whole trial (as read_c3d computes it)."""
+        a0 = (self.first_frame - 1) / self.point_rate if self.point_rate else 0.0
+        return a0 + np.asarray(k, dtype=np.int64) / self.analog_rate if self.analog_rate else np.zeros(np.shape(k))
+
+    def frame_time(self, i):
+        return (self.first_frame + np.asarray(i, dtype=np.int64) - 1) / self.point_rate
+
+
+def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None) -> _Job:
+    path = Path(path)  # as given: the file's messages name it so
+    n = c3d_frame_count(path)
+    head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
+    # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
+    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options)
+    job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
+    if opt.solver == "global":
+        direct = replace(opt, solver="direct")
+        job.static = _with_sacrum(static, [])
+        window = read_c3d(path, frames=slice(0, min(n, TEMPLATE_FRAMES)))  # bounded: the template's frames
+        job.chain = template_chain(build_chain(job.static, opt.chain, direct), window, job.static, opt)
+    if need_gait:
+        n_samples = head.sizes["analog_sample"]
+        job.ratio = int(n_samples) if head.sizes["frame"] else 0
+        if head.sizes.get("plate", 0) and n * job.ratio >= 16:
+            job.plates = [(int(p), head.plate_corners.sel(plate=p).values) for p in head.plate.values]
+        job.need_zeni = c3d_events(read_events(path)).empty
+    return job
+
+
+# --------------------------------------------------------------------------- pass 1: summary
+
+
+def _summary_task(job: _Job, a: int, b: int) -> dict:
+    from scipy.signal import filtfilt  # here, not at the top: scipy.signal takes a second to import
+
+    ov = 0
+    if job.plates:
+        ov = int(np.ceil(PLATE_OVERLAP_S * job.point_rate))
+    if job.need_zeni:
+        ov = max(ov, int(np.ceil(ZENI_OVERLAP_S * job.point_rate)))
+    w0, w1 = max(0, a - ov), min(job.n, b + ov)
+    ds = _read(job.path, w0, w1)
+    core = ds.isel(frame=slice(a - w0, b - w0))
+    if job.chain is not None:
+        fitted, res, measured = fit_frames(job.chain, core, a)
+        summary = global_summary(job.chain, with_sacrum(fitted), res, measured, a)
+        del fitted, res, measured
+    else:
+        summary = summarise(with_sacrum(core), a)
+    out = {"summary": summary, "plates": {}, "zeni": {}}
+    r = job.ratio
+    if job.plates:
+        fb, fa = plate_filter(job.analog_rate, job.plate_options)
+        lo, hi = (a - w0) * r, (b - w0) * r
+        for p, corners in job.plates:
+            fn = filtfilt(fb, fa, normal_force(ds.plate_force.sel(plate=p).values, corners))
+            s0 = max(lo - 1, 0)
+            up, down = crossings(fn[s0:hi], job.plate_options)
+            up, down = up + s0, down + s0
+            keep = lambda k: k[(k >= lo) & (k < hi)] + w0 * r  # noqa: E731
+            out["plates"][p] = (keep(up), keep(down), float(fn[0]) if a == 0 else None)
+    if job.need_zeni:
+        signals = kinematic_signals(ds)
+        if isinstance(signals, list):
+            out["zeni"] = signals
+        else:
+            for key, d in signals.items():
+                pk = kinematic_peaks(d, job.point_rate)
+                pk = pk[(pk >= a - w0) & (pk < b - w0)] + w0
+                out["zeni"][key] = pk
+    return out
+
+
+def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> dict:
+    size = max(SUMMARY_SPAN, -(-chunk_frames // SUMMARY_SPAN) * SUMMARY_SPAN)
+    spans = _spans(job.n, size)
+    progress = Progress(job.path.name, "summary", job.n, say)
+    summary: TrialSummary | None = None
+    plates: dict = {p: ([], [], None) for p, _ in job.plates}
+    zeni: dict | list = {}
+    for (a, b), part in zip(spans, in_order(_summary_task, [(job, a, b) for a, b in spans], threads, scheduler)):
+        summary = part["summary"] if summary is None else summary.then(part["summary"])
+        for p, (up, down, fn0) in part["plates"].items():
+            u, d, f0 = plates[p]
+            plates[p] = (u + [up], d + [down], fn0 if fn0 is not None else f0)
+        if isinstance(part["zeni"], list):
+            zeni = part["zeni"]
+        else:
+            for key, pk in part["zeni"].items():
+                zeni.setdefault(key, []).append(pk)
+        progress(b)
+    plates = {p: (np.concatenate(u) if u else np.empty(0, np.int64), np.concatenate(d) if d else np.empty(0, np.int64),
+                  f0 if f0 is not None else 0.0) for p, (u, d, f0) in plates.items()}
+    if isinstance(zeni, dict):
+        zeni = {k: np.concatenate(v) for k, v in zeni.items()}
+    return {"summary": summary, "plates": plates, "zeni": zeni}
+
+
+# --------------------------------------------------------------------------- pass 2: frames
+
+
+def _cut_ik(res, s: slice):
+    return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
+                    res.converged[s])
+
+
+def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
+    attrs = {"source_sha256": cap.attrs["source_sha256"], "source_file": cap.attrs["source_file"]}
+    if not cap.sizes.get("plate", 0):
+        return xr.Dataset(attrs=attrs)
+    k = np.arange(first_sample, first_sample + cap.sizes["analog_sample"])
+    cap = cap.assign_coords(analog_time=("analog_sample", job.analog_time(k), cap.analog_time.attrs))
+    return xr.Dataset({"plate_force": cap.plate_force.astype(np.float32)}, coords={"analog_time": cap.analog_time},
+                      attrs=attrs)
+
+
+def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool) -> dict:
+    lo, hi = a, b
+    for _, f_lo, f_hi, _ in contacts:
+        lo, hi = min(lo, f_lo - 1), max(hi, f_hi + 2)
+    if job.chain is not None:
+        a0, e0 = (a // BLOCK) * BLOCK, min(job.n, -(-b // BLOCK) * BLOCK)
+        lo, hi = min(lo, a0), max(hi, e0)
+    w0, w1 = max(0, lo), min(job.n, hi)
+    ds = _read(job.path, w0, w1)
+    core = ds.isel(frame=slice(a - w0, b - w0))
+    if job.chain is not None:
+        fitted, res, measured = fit_frames(job.chain, ds.isel(frame=slice(a0 - w0, e0 - w0)), a0)
+        cut = slice(a - a0, b - a0)
+        fitted = with_sacrum(fitted.isel(frame=cut))
+        out = frames_kinematics(prep, fitted)
+        out = add_global_frames(out, job.chain, _cut_ik(res, cut), measured[cut], gattrs)
+    else:
+        out = frames_kinematics(prep, with_sacrum(core))
+    result = {"kinematics": out}
+    if gait:
+        r = job.ratio
+        cap = core.isel(analog_sample=slice((a - w0) * r, (b - w0) * r))
+        result["plates"] = _plates_ds(job, cap, a * r)
+        result["markers"] = xr.Dataset({"residuals": cap.residuals.astype(np.float32)} if "residuals" in cap else {})
+        verdicts = {}
+        feet = foot_markers(ds) if contacts else {}
+        for key, f_lo, f_hi, corners in contacts:
+            s0, s1 = max(0, f_lo - 1), min(job.n, f_hi + 2)
+            frames = np.zeros(s1 - s0, bool)
+            frames[f_lo - s0:f_hi + 1 - s0] = True
+            verdicts[key] = judge_feet({k: v[s0 - w0:s1 - w0] for k, v in feet.items()}, corners, frames,
+                                       job.point_rate, job.plate_options)
+        result["verdicts"] = verdicts
+    return result
+
+
+def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, threads, scheduler, say: bool,
+                 gait: bool) -> tuple[dict, tuple]:
+    """Pass 2 into `w` (the kinematics group, or the root without `gait`): the plate contacts'
+    verdicts, and (outputs, partial, models left out) of the kinematics."""
+    opt = job.options
+    direct = replace(opt, solver="direct")
+    head = with_sacrum(job.head)
+    gattrs = {}
+    if job.chain is not None:
+        head = with_sacrum(job.head.reindex(marker=list(dict.fromkeys(job.head.marker.values.tolist()
+                                                                       + list(job.chain.markers)))))
+        head.attrs["_raw_marker_names"] = first["summary"].names  # the fitted markers, as in memory
+        gattrs = global_attrs(job.chain, first["summary"], job.head.marker.values.tolist(), opt)
+    prep = prepare(head, first["summary"], job.static, direct)
+    rules = angle_rules(prep)
+
+    contacts = _contacts(job, first["plates"]) if gait and job.plates else []
+    spans = _spans(job.n, chunk_frames)
+    starts = np.array([a for a, _ in spans])
+    per_chunk: list[list] = [[] for _ in spans]
+    for c in contacts:
+        per_chunk[int(np.searchsorted(starts, c[1], side="right") - 1)].append(c)
+    items = [(job, prep, gattrs, a, b, per_chunk[k], gait) for k, (a, b) in enumerate(spans)]
+    state: dict = {}
+    verdicts: dict = {}
+    progress = Progress(job.path.name, "frames", job.n, say)
+    kin_summary = (0, False, "{}")
+    for (a, b), res in zip(spans, in_order(_frames_task, items, threads, scheduler)):
+        kin = make_continuous(res["kinematics"], state, rules)
+        kin_summary = (kin.sizes["output"], bool(kin.attrs["partial"]), kin.attrs["models_left_out"])
+        if gait:
+            w.append("kinematics", kin, "frame")
+            w.append("plates", res["plates"], "analog_sample")
+            w.append("markers", res["markers"], "frame")
+            verdicts |= res["verdicts"]
+        elif "/" not in w.created:
+            w.root(kin, "frame")
+        else:
+            w.append("/", kin, "frame")
+        progress(b)
+    return verdicts, kin_summary
+
+
+# --------------------------------------------------------------------------- pass 3: cycles
+
+
+def _plate_crossings(job: _Job, plates: dict) -> list[tuple]:
+    return [(p, plates[p][2], plates[p][0], plates[p][1]) for p, _ in job.plates]
+
+
+def _contact_frames(job: _Job, t0: float, t1: float) -> np.ndarray:
+    """The frame indices of the trial within [t0, t1] (a plate contact)."""
+    guess0 = int(np.floor(t0 * job.point_rate)) - job.first_frame + 1
+    guess1 = int(np.ceil(t1 * job.point_rate)) - job.first_frame + 1
+    idx = np.arange(max(0, guess0 - 3), min(job.n, guess1 + 4))
+    t = job.frame_time(idx)
+    return idx[(t >= t0) & (t <= t1)]
+
+
+def _contacts(job: _Job, plates: dict) -> list[tuple]:
+    """The plate contacts to judge (those with marker frames), as (key, first frame index,
+    last frame index, corners): listed by the same loop that assembles the events."""
+    corners = dict(job.plates)
+    todo = []
+
+    def listed(p, start, stop, t0, t1):
+        inside = _contact_frames(job, t0, t1)
+        if inside.size:
+            todo.append(((p, start), int(inside[0]), int(inside[-1]), corners[p]))
+        return None, ""
+
+    contact_events(_plate_crossings(job, plates), lambda k: float(job.analog_time(k)), listed, job.point_rate,
+                   job.plate_options)
+    return todo
+
+
+def _events(job: _Job, first: dict, verdicts: dict) -> EventResult:
+    """The trial's events: its plates' (with the contacts' verdicts), the C3D's, Zeni's."""
+    def judged(p, start, stop, t0, t1):
+        return verdicts.get((p, start), (None, "no marker frame during the contact"))
+
+    plates = contact_events(_plate_crossings(job, first["plates"]), lambda k: float(job.analog_time(k)), judged,
+                            job.point_rate, job.plate_options)
+    stored = c3d_events(read_events(job.path))
+    kin = zeni_events(first["zeni"], job.frame_time, lambda i: job.first_frame + i) if stored.empty \
+        else zeni_events({}, float, int)
+    return merge_events(plates, stored, kin)
+
+
+def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_frames: int):
+    """Curves of the chain, every angle output's curves and the measures of every cycle, from
+    windows of the written angles (cycles measured together while their frames fit)."""
+    joints = sorted({joint_name(str(o)) for o in kin.output.values})
+    markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
+    small = kin[["angles", "markers"]].sel(marker=markers)
+    if cycles.empty:
+        w = small.isel(frame=slice(0, min(1, job.n))).load()
+        curves = cycle_curves(w, cycles)
+        return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
+    rate = job.point_rate
+    index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
+    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2)
+    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3)
+    order = np.argsort(lo, kind="stable")
+    groups, cur = [], []
+    for i in order:
+        if cur and max(hi[j] for j in cur + [i]) - lo[cur[0]] > window_frames:
+            groups.append(cur)
+            cur = []
+        cur.append(i)
+    groups.append(cur)
+    data = per_joint = None
+    tables, rows = [], []
+    template = joint_template = None
+    for g in groups:
+        w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
+        sub = cycles.iloc[g]
+        c = cycle_curves(w, sub)
+        ac = angle_curves(w, sub, joints)
+        if data is None:
+            template, joint_template = c, ac
+            data = np.full((len(cycles),) + c.shape[1:], np.nan)
+            per_joint = np.full((len(cycles),) + ac.shape[1:], np.nan)
+        data[g] = c.values
+        per_joint[g] = ac.values
+        tables.append(cycle_metrics(w, sub, c))
+        rows += list(g)
+    curves = xr.DataArray(data, dims=template.dims,
+                          coords={"variable": template["variable"].values, "percent": template["percent"].values,
+                                  "side": ("cycle", cycles.side.to_numpy(dtype=str))},
+                          attrs=template.attrs)
+    joint_curves = xr.DataArray(per_joint, dims=joint_template.dims,
+                                coords={k: joint_template[k].values for k in ("joint", "axis")},
+                                attrs=joint_template.attrs)
+    metrics = pd.concat(tables, ignore_index=True)
+    metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    return curves, joint_curves, metrics
+
+
+def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
+               progress: Progress):
+    """Pass 3 into `w`: events, cycles, curves and measures; (events, cycles, metrics, problems)."""
+    ev = _events(job, first, verdicts)
+    cyc = find_cycles(ev.events)
+    with w.dataset("kinematics") as kin:
+        curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+    name = job.path.name
+    if say:
+        print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
+              file=sys.stderr, flush=True)
+    problems = gait_problems(name, ev, cyc, metrics)
+    curves_ds = curves.to_dataset(name="curves")
+    curves_ds["angle_curves"] = joint_curves
+    for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
+                      ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
+        w.group(group, ds)
+    w.set_attrs("/", {"problems": json.dumps(problems)})
+    return ev.events, cyc.cycles, metrics, problems
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _check(opt: KinematicsOptions, chunk_frames: int, scheduler: str | None) -> str:
+    """The scheduler's name, once the call's arguments are checked (TrialSetupError)."""
+    try:
+        name = scheduler_name(scheduler)  # an unknown scheduler fails before any work
+    except SchedulerError as exc:
+        raise TrialSetupError(str(exc)) from None
+    if chunk_frames < 1:
+        raise TrialSetupError(f"chunk_frames must be >= 1; found {chunk_frames}")
+    if opt.solver not in ("direct", "global"):
+        raise TrialSetupError(f"solver must be 'direct' or 'global'; found {opt.solver!r}")
+    return name
+
+
+def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = None, *,
+              options: KinematicsOptions | None = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+              threads: int | None = None, scheduler: str | None = None, read_static=None,
+              progress: bool | None = None) -> TrialResult | TrialFailure:
+    """One trial (`row`) through every stage into its trial file `output`: its result, or
+    its failure, recorded in `output` (see the module docstring for what raises instead).
+
+    `config` gives the stages' settings (its kinematics and gait sections; defaults without
+    one); `options`, when given, replaces its kinematics section (and the file records no
+    settings: it is not reused by ``chainlab study``). `read_static` reads the static capture
+    (default :func:`chainlab.read_c3d`; a study reads each one once). `progress` (default: when
+    the trial has more than one chunk) prints each pass' progress on stderr.
+    """
+    config = config or StudyConfig.defaults()
+    opt = options or config.kinematics_options()
+    where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
+    attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
+             "dynamic": str(row.dynamic), "static": str(row.static),
+             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]"}
+    stage = "read"
+    try:
+        static = (read_static or read_c3d)(row.static)
+        job = _job(row.dynamic, static, opt, True, config.plate_event_options())
+        stage = "kinematics"
+        say = progress if progress is not None else job.n > chunk_frames
+        with atomic_path(output) as tmp:
+            w = TrialWriter(tmp, buffered=job.n <= chunk_frames)
+            w.root(xr.Dataset(attrs=attrs))
+            first = _summarise(job, chunk_frames, threads, scheduler, say)
+            started = Progress(job.path.name, "trial", job.n, say)
+            verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
+                                                                  say, gait=True)
+            stage = "gait"
+            events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started)
+            w.close()
+    except SchedulerError as exc:  # a distributed scheduler not reached: not the trial's fault
+        raise TrialSetupError(str(exc)) from exc
+    except Exception as exc:  # the trial's fault, recorded; or the machine's, raised
+        stage = "read" if isinstance(exc, C3DError) else stage
+        if not is_trial_fault(exc, stage):
+            raise
+        reason = str(exc) if isinstance(exc, (ChainlabError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
+        return write_trial_failure(TrialFailure(row.trial, stage, reason), output, provenance=where)
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, events, cycles, metrics, problems)
+
+
+def run_kinematics(dynamic: str | Path, static: str | Path, output: str | Path,
+                   options: KinematicsOptions | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+                   threads: int | None = None, scheduler: str | None = None, compress: bool = True,
+                   progress: bool | None = None) -> TrialResult:
+    """The kinematics of `dynamic` (calibrated on `static`) into the kinematics file `output`
+    (the kinematics Dataset in the root group; ``chainlab kinematics``), computed as
+    :func:`run_trial` computes a trial's. Errors are raised (TrialSetupError for the call's)."""
+    opt = options or KinematicsOptions()
+    _check(opt, chunk_frames, scheduler)
+    try:
+        job = _job(dynamic, read_c3d(static), opt, False)
+        say = progress if progress is not None else job.n > chunk_frames
+        with atomic_path(output) as tmp:
+            w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
+            first = _summarise(job, chunk_frames, threads, scheduler, say)
+            _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
+                                                           gait=False)
+            w.close()
+    except SchedulerError as exc:
+        raise TrialSetupError(str(exc)) from exc
+    return TrialResult(Path(output), job.n, outputs, partial, left_out)
+
+
+def measure_trial(dynamic: str | Path, static: str | Path, options: KinematicsOptions | None = None,
+                  config: StudyConfig | None = None) -> TrialResult | TrialFailure:
+    """A trial's events, cycles and per-cycle measures (``chainlab gait``): :func:`run_trial`
+    into a temporary trial file, which is removed (the result's tables stay)."""
+    dynamic = Path(dynamic)
+    row = TrialRow("", "", dynamic.stem, Path(static), dynamic)
+    with tempfile.TemporaryDirectory(prefix="chainlab-") as tmp:
+        return run_trial(row, Path(tmp) / f"{dynamic.stem}.h5", config, options=options)
+
+
+__all__ = ["DEFAULT_CHUNK_FRAMES", "TrialSetupError", "is_trial_fault", "measure_trial", "run_kinematics",
+           "run_trial"]
