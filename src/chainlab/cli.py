@@ -206,7 +206,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 
 def _cmd_trials(args: argparse.Namespace) -> int:
     from chainlab import pipeline  # the scientific stack (fast --help)
-    from chainlab.config import SHEET_COLUMNS, ConfigError, read_rows, read_sheet, select_rows
+    from chainlab.config import ConfigError, read_rows, read_sheet, select_rows, sheet_records
     from chainlab.io.c3d import read_c3d
     from chainlab.results import TrialFailure
 
@@ -214,7 +214,7 @@ def _cmd_trials(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     try:
-        rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records") if args.sheet else read_rows(args.rows)
+        rows = sheet_records(read_sheet(args.sheet)) if args.sheet else read_rows(args.rows)
         rows = select_rows(rows, args.only)
     except ConfigError as exc:
         print(f"chainlab trials: {exc}", file=sys.stderr)

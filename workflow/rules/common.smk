@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from chainlab.config import SHEET_COLUMNS, ConfigError, StudyConfig, read_sheet
+from chainlab.config import SHEET_COLUMNS, ConfigError, StudyConfig, read_sheet, sheet_records
 from chainlab.study import TRIAL_SECTIONS
 
 try:
@@ -60,7 +60,7 @@ MAX_ROWS_JSON = 100_000
 
 def batch_rows(batch):
     """A batch's rows as the JSON of `chainlab trials --rows` (its params: a changed row reruns the batch)."""
-    return json.dumps(batch[list(SHEET_COLUMNS)].to_dict("records"), separators=(",", ":"))
+    return json.dumps(sheet_records(batch), separators=(",", ":"))
 
 
 def batch_inputs(batch):
