@@ -73,6 +73,7 @@ from chainlab.gait.events import (
     plate_filter,
     zeni_events,
 )
+from chainlab.gait.kinetic_metrics import kinetic_curves, kinetic_metrics
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
 from chainlab.io.store import atomic_path
@@ -163,7 +164,8 @@ class _Job:
     first_frame: int = 1
     plate_options: PlateEventOptions | None = None
     kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
-    kinetics_absent: str = "kinetics not asked for"  # why the trial has none ('' when it has)
+    kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
+    contacts_refused: str = ""  # the refused plate contacts, named
 
     @property
     def plate_loads(self) -> bool:
@@ -421,8 +423,8 @@ def _kinetics_record(job: _Job, w: TrialWriter, kt: TrialKinetics | None):
     ``kinetics_absent``, '' when it has them; refused contacts in ``contacts_refused``)."""
     if kt is not None:
         w.group("contacts", contacts_dataset(kt.contacts))
-    w.set_attrs("/", {"kinetics_absent": job.kinetics_absent,
-                      "contacts_refused": refused_text(kt.contacts) if kt is not None else ""})
+        job.contacts_refused = refused_text(kt.contacts)
+    w.set_attrs("/", {"kinetics_absent": job.kinetics_absent, "contacts_refused": job.contacts_refused})
 
 
 # --------------------------------------------------------------------------- pass 3: cycles
@@ -521,6 +523,15 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     return curves, joint_curves, metrics
 
 
+def _kinetic_measures(job: _Job, w: TrialWriter, cycles: pd.DataFrame) -> dict:
+    """The kinetic curves and measures of every cycle (NaN, with the reason, without kinetics)."""
+    if "kinetics" not in w.created:
+        return {"curves": kinetic_curves(None, cycles), "metrics": kinetic_metrics(None, cycles, job.kinetics_absent)}
+    with w.dataset("kinetics") as ds:
+        kin = ds[["moments", "powers"]].load()  # 24 floats a frame
+    return {"curves": kinetic_curves(kin, cycles), "metrics": kinetic_metrics(kin, cycles, refused=job.contacts_refused)}
+
+
 def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
                progress: Progress):
     """Pass 3 into `w`: events, cycles, curves and measures; (events, cycles, metrics, problems)."""
@@ -528,6 +539,8 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+    kinetic = _kinetic_measures(job, w, cyc.cycles)
+    metrics = pd.concat([metrics, kinetic.pop("metrics")], axis=1)
     name = job.path.name
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
@@ -535,6 +548,7 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     problems = gait_problems(name, ev, cyc, metrics)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
+    curves_ds = curves_ds.merge(kinetic["curves"])
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
                       ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
         w.group(group, ds)
