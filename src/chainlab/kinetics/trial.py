@@ -132,7 +132,7 @@ def contacts_dataset(contacts: list[Contact]) -> xr.Dataset:
         "plate": ("row", t.plate.to_numpy(np.int64)),
         "first": ("row", t["first"].to_numpy(np.int64), {"units": "1", "long_name": "first loaded frame (C3D frame number)"}),
         "last": ("row", t["last"].to_numpy(np.int64), {"units": "1", "long_name": "last loaded frame (C3D frame number)"}),
-        "side": ("row", np.array([s or "" for s in t.side], dtype=str)),
+        "side": ("row", np.array([s if isinstance(s, str) else "" for s in t.side], dtype=str)),
         "status": ("row", t.status.to_numpy(str)),
         "reason": ("row", t.reason.to_numpy(str)),
     })
