@@ -229,3 +229,23 @@ def test_a_shared_contact_is_named_in_the_trial_file_and_the_store(tmp_path):
     store = write_study_store([t], [], tmp_path / "study.h5")
     one = open_study(store).trial("HC031A23")
     assert "shared" in one.contact_status.values.tolist() and one.trial_kinetics_absent.item() == ""
+
+
+def test_the_kinematics_file_holds_the_kinetics(whole, tmp_path):
+    """`chainlab kinematics`: the kinetics beside the angles in the root group, in spans too."""
+    from chainlab.cli import main
+    from chainlab.pipeline import run_kinematics
+
+    dyn, sta = HC030A
+    run_kinematics(dyn, sta, tmp_path / "k.h5", chunk_frames=50, progress=False)
+    assert main(["kinematics", str(dyn), "--static", str(sta), "-o", str(tmp_path / "one.h5")]) == 0
+    for name in ("k.h5", "one.h5"):
+        with xr.open_dataset(tmp_path / name, engine="h5netcdf") as k:
+            for v in VARIABLES:
+                np.testing.assert_array_equal(k[v].values, whole[v].values, err_msg=f"{name} {v}")
+            assert k.moments.attrs["units"] == "N m/kg" and k.attrs["kinetics_absent"] == ""
+            assert k.frame.values[0] == whole.frame.values[0]
+    assert main(["kinematics", str(dyn), "--static", str(sta), "-o", str(tmp_path / "no.h5"), "--no-kinetics"]) == 0
+    with xr.open_dataset(tmp_path / "no.h5", engine="h5netcdf") as k:
+        assert "moments" not in k and k.attrs["kinetics_absent"].startswith("kinetics not asked for")
+    assert main(["kinematics", str(dyn), "--static", str(sta), "-o", str(tmp_path / "x.h5"), "--plates", "1=Q"]) == 2

@@ -105,8 +105,11 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
     )
     try:
+        from chainlab.kinetics.trial import kinetics_options
+
+        kinetics = None if args.no_kinetics else kinetics_options({}, args.plates, "--plates")
         res = pipeline.run_kinematics(args.dynamic, args.static, args.output, options, chunk_frames=args.chunk_frames,
-                                      threads=args.threads, scheduler=args.scheduler)
+                                      threads=args.threads, scheduler=args.scheduler, kinetics=kinetics)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
@@ -115,6 +118,8 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         return 2
     state = " (partial: " + res.models_left_out + ")" if res.partial else ""
     print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}")
+    if res.problems:  # run_kinematics: why there are no kinetics
+        print(f"chainlab kinematics: {'; '.join(res.problems)}", file=sys.stderr)
     return 0
 
 
@@ -472,6 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "fitted to every frame, the same outputs plus marker residuals (see docs/kinematics.md)")
     kin.add_argument("--knee", choices=("y", "yxz"), default=None,
                      help="global solver: the knee's free axes, 'y' (hinge) or 'yxz' (default)")
+    kin.add_argument("--plates", default="", metavar="1=R,2=L",
+                     help="kinetics: the foot on each named plate (L, R, or - to leave it out); others automatic")
+    kin.add_argument("--no-kinetics", action="store_true",
+                     help="no kinetics (by default a capture with force plates gets the Plug-in Gait joint moments, "
+                          "forces and powers in group /kinetics, docs/kinetics.md)")
     _add_dask_arguments(kin, chunks=True)
     kin.set_defaults(func=_cmd_kinematics)
 

@@ -298,7 +298,7 @@ def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
     try:
         kt = trial_setup(job.path.name, job.head, first["loads"], read_events(job.path), job.kinetics,
                          first["summary"].pelvis_rows, tuple(job.options.models), job.static,
-                         lambda: compute_kinematics(job.static, job.static, direct))
+                         lambda: compute_kinematics(job.static, job.static, direct), job.options.subject)
     except NoKinetics as exc:
         job.kinetics_absent = str(exc)
         return None
@@ -403,8 +403,10 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
     for (a, b), res in zip(spans, in_order(_frames_task, items, threads, scheduler)):
         kin = make_continuous(res["kinematics"], state, rules)
         kin_summary = (kin.sizes["output"], bool(kin.attrs["partial"]), kin.attrs["models_left_out"])
-        if kinetics is not None:
+        if kinetics is not None and gait:
             w.append("kinetics", res["kinetics"], "frame")
+        elif kinetics is not None:  # a kinematics file: the kinetics beside the angles, in the root
+            kin = kin.merge(res["kinetics"], compat="override", join="exact", combine_attrs="override")
         if gait:
             w.append("kinematics", kin, "frame")
             w.append("plates", res["plates"], "analog_sample")
@@ -645,7 +647,8 @@ def run_kinematics(dynamic: str | Path, static: str | Path, output: str | Path,
             w.close()
     except SchedulerError as exc:
         raise TrialSetupError(str(exc)) from exc
-    return TrialResult(Path(output), job.n, outputs, partial, left_out)
+    absent = [f"no kinetics: {job.kinetics_absent}"] if kinetics is not None and job.kinetics_absent else []
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, problems=absent)
 
 
 def measure_trial(dynamic: str | Path, static: str | Path, options: KinematicsOptions | None = None,

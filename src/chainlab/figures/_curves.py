@@ -205,10 +205,9 @@ def spm(study: Study) -> go.Figure:
 
 
 #: The kinetic curves' panels: (store variable, its joint coordinate, axis or None, panel title).
-MOMENT_PANELS = [(f"{j}Moment", a, f"{j} {plane} moment{sign}") for j in ("Hip", "Knee", "Ankle")
+MOMENT_PANELS = [(f"{j}Moment", a, f"{j} {plane}{sign}") for j in ("Hip", "Knee", "Ankle")
                  for a, plane, sign in (("x", "sagittal", ", extensor +" if j != "Ankle" else ", plantarflexor +"),
-                                        ("y", "frontal", ", abductor +" if j == "Hip" else
-                                         (", abductor + (external adduction)" if j == "Knee" else "")),
+                                        ("y", "frontal", ", abductor +" if j != "Ankle" else ""),
                                         ("z", "transverse", ""))]
 
 

@@ -140,14 +140,15 @@ def contacts_dataset(contacts: list[Contact]) -> xr.Dataset:
 
 def trial_setup(name: str, head: xr.Dataset, parts: list[dict], events: xr.Dataset, options: KineticsOptions,
                 pelvis_rows: Mapping[str, np.ndarray] | None, models: tuple[str, ...], static: xr.Dataset | None = None,
-                static_kinematics=None) -> TrialKinetics:
+                static_kinematics=None, overrides: Mapping[str, float] | None = None) -> TrialKinetics:
     """The trial-wide pieces from the spans' :func:`span_loads` (in frame order), the capture's
     events (:func:`chainlab.io.c3d.read_events`) and the trial's first frame `head` (its
     PROCESSING parameters). Raises :class:`NoKinetics` with the reason the trial has none.
 
     Segment lengths missing from PROCESSING are measured on the static trial
     (:func:`~chainlab.kinetics.segment_lengths` of `static_kinematics()`, a callable giving
-    the static trial's Plug-in Gait kinematics).
+    the static trial's Plug-in Gait kinematics). `overrides` (the subject's measurements given
+    to the kinematics, e.g. ``Bodymass``) win over PROCESSING.
     """
     if not head.sizes.get("plate", 0):
         raise NoKinetics("the capture has no force plates")
@@ -155,13 +156,14 @@ def trial_setup(name: str, head: xr.Dataset, parts: list[dict], events: xr.Datas
         raise NoKinetics("Plug-in Gait is not among the models run (kinematics.models)")
     if not pelvis_rows:
         raise NoKinetics("the pelvis markers are never seen (no progression frame)")
+    overrides = dict(overrides or {})
     try:
-        body = body_parameters(head)
+        body = body_parameters(head, overrides)
     except ModelInputError as exc:
         if "Bodymass" in str(exc).split("missing or not positive:")[-1] or static_kinematics is None:
             raise NoKinetics(str(exc)) from None
         try:
-            body = body_parameters(head, segment_lengths(static_kinematics(), static))
+            body = body_parameters(head, {**segment_lengths(static_kinematics(), static), **overrides})
         except ChainlabError as exc2:
             raise NoKinetics(f"segment lengths neither in PROCESSING nor measurable on the static trial: {exc2}") from None
     grf = xr.concat([p["grf"] for p in parts], "frame").merge(parts[0]["static"])
