@@ -60,8 +60,8 @@ def test_trial_file_kinetics_equal_the_whole_trial(whole, tmp_path, chunk):
     assert len(res.metrics) == 2 and res.metrics[KINETIC_METRIC_COLUMNS[:-1]].notna().all().all()
     assert (res.metrics.kinetics_reason == "").all()
     curves = t.moment_curves()
-    # values up to the cycle's end (the next stance of the right side is on no plate: its strike's
-    # sample is interpolated with the frame after it, which has none)
+    # values up to the cycle's end (the right side's next stance is on no plate: its strike,
+    # stored as 4.05000019 s, is interpolated with the frame after it, which has none)
     assert curves.shape == (2, 3, 3, 101) and np.isfinite(curves[..., :100]).all()
 
 

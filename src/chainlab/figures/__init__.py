@@ -130,13 +130,15 @@ FIGURES: tuple[Figure, ...] = (
            "Internal joint moments of the hip, knee and ankle (Plug-in Gait inverse dynamics, as Vicon Nexus; N m "
            "per kg of body mass, in the distal segment's axes): rows hip, knee, ankle; columns sagittal (extensor "
            "or plantarflexor +), frontal (abductor +: the knee's is the external knee adduction moment) and "
-           "transverse. Mean (line) ± 1 SD (shaded) per condition over the cycles with kinetics throughout (a "
-           "stance not on one force plate alone has none); x in % of the gait cycle. An empty panel says why.",
+           "transverse. Mean (line) ± 1 SD (shaded) per condition over the cycles with kinetic measures (their "
+           "stance on one force plate alone; a point is averaged over the cycles with a value there: the last "
+           "point of a cycle whose next stance is on no plate has none); x in % of the gait cycle. A figure "
+           "without any says why.",
            "/cycles/moment_curves, /metrics/kinetics_reason"),
     Figure("power_curves", power_curves,
            "Joint powers of the hip, knee and ankle (W per kg of body mass, generation +, absorption -; the "
            "ankle's push-off burst is A2, the hip's H1-H3): mean (line) ± 1 SD (shaded) per condition over the "
-           "cycles with kinetics throughout; x in % of the gait cycle.",
+           "cycles with kinetic measures, as in the moments' figure; x in % of the gait cycle.",
            "/cycles/power_curves, /metrics/kinetics_reason"),
     Figure("peak_eversion_vs_knee_adduction_moment", partial(scatter_fit, response="peak_knee_adduction_moment_1_Nm_kg"),
            "The kinetic question: the first peak of the knee adduction moment in stance (N m/kg) against the "

@@ -8,6 +8,7 @@ Each function takes an open study (:func:`chainlab.io.study_store.open_study`) a
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import plotly.graph_objects as go
@@ -211,18 +212,23 @@ MOMENT_PANELS = [(f"{j}Moment", a, f"{j} {plane}{sign}") for j in ("Hip", "Knee"
                                         ("z", "transverse", ""))]
 
 
-def _condition_bands(fig, y: np.ndarray, cycles, conds, col, row: int, column: int, first: bool) -> int:
-    """Mean ± SD per condition of the complete curves `y` (cycle, percent) in one panel; the
-    number of conditions drawn."""
+def _condition_bands(fig, y: np.ndarray, cycles, keep: np.ndarray, conds, col, row: int, column: int,
+                     first: bool) -> int:
+    """Mean ± SD per condition of the curves `y` (cycle, percent) of the cycles `keep` in one
+    panel, point by point over the cycles with a value there (the last point of a cycle whose
+    next stance has no kinetics has none); the number of conditions drawn."""
     pct = cycles.percent.values
     drawn = 0
     for c in conds:
-        v = y[cycles.condition.values == c]
-        v = v[np.isfinite(v).all(axis=1)]
-        if not len(v):
+        v = y[(cycles.condition.values == c) & keep]
+        if not len(v) or not np.isfinite(v).any():
             continue
         drawn += 1
-        mean, sd = v.mean(axis=0), (v.std(axis=0, ddof=1) if len(v) > 1 else np.zeros_like(v[0]))
+        n = np.isfinite(v).sum(axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a point no cycle has: NaN
+            mean = np.nanmean(v, axis=0)
+            sd = np.where(n > 1, np.nanstd(v, axis=0, ddof=1), 0.0)
         fig.add_trace(go.Scatter(x=np.r_[pct, pct[::-1]], y=np.r_[mean + sd, (mean - sd)[::-1]], fill="toself",
                                  fillcolor=rgba(col[c], 0.18), line={"width": 0}, hoverinfo="skip",
                                  name=f"{c} ± SD", legendgroup=c, showlegend=first), row=row, col=column)
@@ -230,6 +236,14 @@ def _condition_bands(fig, y: np.ndarray, cycles, conds, col, row: int, column: i
                                  name=f"{c} mean ({len(v)} cycles)", legendgroup=c, showlegend=first),
                       row=row, col=column)
     return drawn
+
+
+def _with_kinetics(study: Study, cycles) -> np.ndarray:
+    """(cycle,) whether the cycle has kinetic measures (its stance on one plate alone)."""
+    m = study.metrics
+    if "kinetics_reason" not in m or len(m) != cycles.sizes["cycle"]:
+        return np.ones(cycles.sizes["cycle"], bool)
+    return (m.kinetics_reason.astype(str) == "").to_numpy()
 
 
 def _kinetics_missing(study: Study, what: str):
@@ -248,18 +262,19 @@ def _why_no_kinetics(study: Study) -> str:
 
 def moment_curves(study: Study) -> go.Figure:
     """Hip, knee and ankle internal moments (N m/kg; sagittal, frontal, transverse) over the
-    gait cycle: mean ± SD per condition over the cycles with kinetics throughout."""
+    gait cycle: mean ± SD per condition over the cycles with kinetic measures."""
     cycles = _kinetics_missing(study, "moment_curves")
     conds = sorted(set(str(c) for c in cycles.condition.values))
     col = colours(conds)
     units = cycles.moment_curves.attrs.get("units", "N m/kg")
+    keep = _with_kinetics(study, cycles)
     fig = make_subplots(rows=3, cols=3, shared_xaxes=True, vertical_spacing=0.08, horizontal_spacing=0.07,
                         subplot_titles=[t for _, _, t in MOMENT_PANELS])
     drawn = 0
     for k, (joint, axis, _) in enumerate(MOMENT_PANELS):
         y = cycles.moment_curves.sel(moment_joint=joint, axis=axis).values
-        drawn += _condition_bands(fig, y, cycles, conds, col, k // 3 + 1, k % 3 + 1, first=k == 0)
-        fig.update_yaxes(title_text=units if k % 3 == 0 else None, row=k // 3 + 1, col=k % 3 + 1)
+        drawn += _condition_bands(fig, y, cycles, keep, conds, col, k // 3 + 1, k % 3 + 1, first=k == 0)
+        fig.update_yaxes(title_text=f"moment ({units})" if k % 3 == 0 else None, row=k // 3 + 1, col=k % 3 + 1)
     for c in (1, 2, 3):
         fig.update_xaxes(title_text=PERCENT_CYCLE, range=[0, 100], row=3, col=c)
     if not drawn:
@@ -271,20 +286,21 @@ def moment_curves(study: Study) -> go.Figure:
 
 def power_curves(study: Study) -> go.Figure:
     """Hip, knee and ankle powers (W/kg, generation +) over the gait cycle: mean ± SD per
-    condition over the cycles with kinetics throughout."""
+    condition over the cycles with kinetic measures."""
     cycles = _kinetics_missing(study, "power_curves")
     conds = sorted(set(str(c) for c in cycles.condition.values))
     col = colours(conds)
     units = cycles.power_curves.attrs.get("units", "W/kg")
+    keep = _with_kinetics(study, cycles)
     joints = [str(j) for j in cycles.power_joint.values]
     fig = make_subplots(rows=1, cols=len(joints), horizontal_spacing=0.07,
                         subplot_titles=[f"{j.replace('Power', '')} power, generation +" for j in joints])
     drawn = 0
     for k, j in enumerate(joints):
-        drawn += _condition_bands(fig, cycles.power_curves.sel(power_joint=j).values, cycles, conds, col, 1, k + 1,
-                                  first=k == 0)
+        drawn += _condition_bands(fig, cycles.power_curves.sel(power_joint=j).values, cycles, keep, conds, col, 1,
+                                  k + 1, first=k == 0)
         fig.update_xaxes(title_text=PERCENT_CYCLE, range=[0, 100], row=1, col=k + 1)
-    fig.update_yaxes(title_text=units, row=1, col=1)
+    fig.update_yaxes(title_text=f"power ({units})", row=1, col=1)
     if not drawn:
         note(fig, _why_no_kinetics(study))
     fig.update_annotations(font={"size": 12})
