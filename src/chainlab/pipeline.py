@@ -30,7 +30,12 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
    chunk to chunk).
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
-   the measures, windows of cycles at a time, from the angles written.
+   the measures, windows of cycles at a time, from the angles written; the kinetic curves and
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written.
+
+**Kinetics** (:mod:`chainlab.kinetics.trial` has the recipe) when the capture has plates
+and Plug-in Gait runs, into ``/kinetics`` (a kinematics file: beside the angles); otherwise
+the root's ``kinetics_absent`` says why.
 
 The file is written to a temporary name beside the output and renamed when complete.
 
@@ -73,14 +78,13 @@ from chainlab.gait.events import (
     plate_filter,
     zeni_events,
 )
-from chainlab.gait.kinetic_metrics import kinetic_curves, kinetic_metrics
+from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import TITLE, TrialWriter, table_dataset, write_trial_failure
 from chainlab.kinematics import (
     TEMPLATE_FRAMES,
-    compute_kinematics,
     KinematicsOptions,
     TrialSummary,
     _with_sacrum,
@@ -97,15 +101,7 @@ from chainlab.kinematics import (
     with_sacrum,
 )
 from chainlab.kinetics import KineticsOptions
-from chainlab.kinetics.trial import (
-    OVERLAP,
-    NoKinetics,
-    TrialKinetics,
-    contacts_dataset,
-    refused_text,
-    span_loads,
-    trial_setup,
-)
+from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
 from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
 from chainlab.model.chain import build_chain
 from chainlab.model.ik import BLOCK, IKResult
@@ -289,20 +285,9 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
 
 def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
     """The trial-wide pieces of the kinetics, or None with the reason in `job.kinetics_absent`."""
-    if job.kinetics is None:
-        return None
-    if job.options.solver != "direct":
-        job.kinetics_absent = "kinetics are computed on the direct solver's Plug-in Gait segments (kinematics.solver: global)"
-        return None
-    direct = KinematicsOptions(models=("pig",), flat_foot=job.options.flat_foot, progression=job.options.progression)
-    try:
-        kt = trial_setup(job.path.name, job.head, first["loads"], read_events(job.path), job.kinetics,
-                         first["summary"].pelvis_rows, tuple(job.options.models), job.static,
-                         lambda: compute_kinematics(job.static, job.static, direct), job.options.subject)
-    except NoKinetics as exc:
-        job.kinetics_absent = str(exc)
-        return None
-    job.kinetics_absent = ""
+    events = read_events(job.path) if job.plate_loads else None
+    kt, job.kinetics_absent = trial_kinetics(job.path.name, job.head, first["loads"], events, job.kinetics,
+                                             job.options, first["summary"].pelvis_rows, job.static)
     return kt
 
 
@@ -525,13 +510,12 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     return curves, joint_curves, metrics
 
 
-def _kinetic_measures(job: _Job, w: TrialWriter, cycles: pd.DataFrame) -> dict:
+def _kinetic_measures(job: _Job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
     """The kinetic curves and measures of every cycle (NaN, with the reason, without kinetics)."""
     if "kinetics" not in w.created:
-        return {"curves": kinetic_curves(None, cycles), "metrics": kinetic_metrics(None, cycles, job.kinetics_absent)}
+        return kinetic_measures(None, cycles, job.kinetics_absent)
     with w.dataset("kinetics") as ds:
-        kin = ds[["moments", "powers"]].load()  # 24 floats a frame
-    return {"curves": kinetic_curves(kin, cycles), "metrics": kinetic_metrics(kin, cycles, refused=job.contacts_refused)}
+        return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
 
 
 def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
@@ -541,8 +525,8 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
-    kinetic = _kinetic_measures(job, w, cyc.cycles)
-    metrics = pd.concat([metrics, kinetic.pop("metrics")], axis=1)
+    kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
+    metrics = pd.concat([metrics, kinetic_table], axis=1)
     name = job.path.name
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
@@ -550,7 +534,7 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     problems = gait_problems(name, ev, cyc, metrics)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
-    curves_ds = curves_ds.merge(kinetic["curves"])
+    curves_ds = curves_ds.merge(kinetic_curves)
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
                       ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
         w.group(group, ds)
@@ -629,9 +613,9 @@ def run_kinematics(dynamic: str | Path, static: str | Path, output: str | Path,
                    progress: bool | None = None, kinetics: KineticsOptions | None = KineticsOptions()) -> TrialResult:
     """The kinematics of `dynamic` (calibrated on `static`) into the kinematics file `output`
     (the kinematics Dataset in the root group; ``chainlab kinematics``), computed as
-    :func:`run_trial` computes a trial's, with the kinetics in group ``/kinetics`` when the
-    capture has plates (`kinetics`: their options; None: none). Errors are raised
-    (TrialSetupError for the call's)."""
+    :func:`run_trial` computes a trial's, with the kinetics beside the angles when the capture
+    has plates (`kinetics`: their options; None: none; the result's problems say why there are
+    none). Errors are raised (TrialSetupError for the call's)."""
     opt = options or KinematicsOptions()
     _check(opt, chunk_frames, scheduler)
     try:

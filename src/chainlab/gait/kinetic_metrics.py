@@ -141,4 +141,10 @@ def kinetic_curves(kin: xr.Dataset | None, cycles: pd.DataFrame, points: int = P
                 "axis": ["x", "y", "z"]})
 
 
-__all__ = ["JOINTS", "cycle_kinetic_measures", "kinetic_curves", "kinetic_metrics"]
+def kinetic_measures(kin: xr.Dataset | None, cycles: pd.DataFrame, absent: str = "",
+                     refused: str = "") -> tuple[xr.Dataset, pd.DataFrame]:
+    """(:func:`kinetic_curves`, :func:`kinetic_metrics`) of a trial's cycles."""
+    return kinetic_curves(kin, cycles), kinetic_metrics(kin, cycles, absent, refused)
+
+
+__all__ = ["JOINTS", "cycle_kinetic_measures", "kinetic_curves", "kinetic_measures", "kinetic_metrics"]

@@ -2,12 +2,15 @@
 
 Groups (``docs/schema.md`` has every variable and worked queries in Python and R):
 
-* ``/cycles``: ``curves`` (cycle, variable, percent) of the chain's variables and
+* ``/cycles``: ``curves`` (cycle, variable, percent) of the chain's variables,
   ``angle_curves`` (cycle, joint, axis, percent) of every angle output on the cycle's side,
+  ``moment_curves`` (cycle, moment_joint, axis, percent, N m/kg) and ``power_curves``
+  (cycle, power_joint, percent, W/kg) of its kinetics,
   with ``subject``, ``condition``, ``trial``, ``side`` and ``cycle_in_trial`` on ``cycle``;
 * ``/metrics``: the per-cycle table, one variable per column along the same ``cycle``;
 * ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
-  plate vertical force; per trial and marker: mean residual, % of frames missing, gaps;
+  plate vertical force, plate contacts and why a trial has no kinetics; per trial and marker:
+  mean residual, % of frames missing, gaps;
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
   their clusters, bootstrap bands of the mean curves (condition, variable, percent);
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.

@@ -180,11 +180,32 @@ def trial_setup(name: str, head: xr.Dataset, parts: list[dict], events: xr.Datas
     return TrialKinetics(options, grf, contacts, body, stances(trial), prog)
 
 
+def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Dataset | None,
+                   options: KineticsOptions | None, kinematics_options, pelvis_rows, static: xr.Dataset | None
+                   ) -> tuple[TrialKinetics | None, str]:
+    """:func:`trial_setup` for a trial run with `kinematics_options`
+    (:class:`chainlab.kinematics.KinematicsOptions`; the lengths missing from PROCESSING measured
+    on the `static` trial's Plug-in Gait), or (None, the reason the trial has no kinetics)."""
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics  # the layer below, once per trial
+
+    if options is None:
+        return None, "kinetics not asked for (kinetics.enabled: false)"
+    if kinematics_options.solver != "direct":
+        return None, "kinetics are computed on the direct solver's Plug-in Gait segments (kinematics.solver: global)"
+    opt = kinematics_options
+    direct = KinematicsOptions(models=("pig",), flat_foot=opt.flat_foot, progression=opt.progression)
+    try:
+        return trial_setup(name, head, loads, events, options, pelvis_rows, tuple(opt.models), static,
+                           lambda: compute_kinematics(static, static, direct), opt.subject), ""
+    except NoKinetics as exc:
+        return None, str(exc)
+
+
 def refused_text(contacts: list[Contact]) -> str:
     """'plate 1 frames 256-362: shared (why); ...' for the refused contacts ('' for none)."""
     return "; ".join(f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
                      + (f" ({c.reason})" if c.reason else "") for c in contacts if c.status in REFUSED)
 
 
-__all__ = ["OVERLAP", "NoKinetics", "TrialKinetics", "contacts_dataset", "contacts_json",
+__all__ = ["OVERLAP", "NoKinetics", "TrialKinetics", "trial_kinetics", "contacts_dataset", "contacts_json",
            "kinetics_options", "parse_plates", "refused_text", "span_loads", "trial_setup"]
