@@ -229,6 +229,11 @@ def test_a_shared_contact_is_named_in_the_trial_file_and_the_store(tmp_path):
     store = write_study_store([t], [], tmp_path / "study.h5")
     one = open_study(store).trial("HC031A23")
     assert "shared" in one.contact_status.values.tolist() and one.trial_kinetics_absent.item() == ""
+    from chainlab.report import _kinetics
+
+    text = _kinetics(open_study(store))  # the report's Kinetics section
+    assert "1 of 1 trial(s) have Plug-in Gait kinetics" in text and "Plate contacts refused" in text
+    assert "<td>HC031A23</td><td class=n>1</td><td>256-362</td><td>-</td><td>shared</td>" in text
 
 
 def test_the_kinematics_file_holds_the_kinetics(whole, tmp_path):

@@ -70,7 +70,7 @@ def test_query(store):
         s.trial("X")
 
 
-def test_the_kinetics_are_in_the_store_with_units(store):
+def test_the_kinetics_are_in_the_store_with_units(store, capsys):
     """The default study's plates give kinetic measures where a stance is on one plate alone,
     NaN with the reason elsewhere; curves with units; the query takes both."""
     s = open_study(store)
@@ -97,6 +97,12 @@ def test_the_kinetics_are_in_the_store_with_units(store):
     np.testing.assert_allclose(knee, cyc.moment_curves.sel(moment_joint="KneeMoment", axis="y").values[8])
     with pytest.raises(StoreError, match="KneeMoment_y"):
         query(s, ["KneeMoment_q"], {})
+    from chainlab.cli import main
+
+    capsys.readouterr()
+    assert main(["query", str(store), "--var", "peak_knee_adduction_moment_1_Nm_kg", "--where", "trial=HC030A05"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(",peak_knee_adduction_moment_1_Nm_kg") and lines[1].startswith("HC030A,Straight,HC030A05,Left,0,0.1446")
     one = s.trial("HC030A05")
     assert one.contact_status.values.tolist() == ["accepted", "accepted"] and one.trial_kinetics_absent.item() == ""
     st = s.statistics

@@ -664,7 +664,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "condition, trial or side.",
     )
     q.add_argument("store", metavar="STUDY.h5")
-    q.add_argument("--var", required=True, help="comma-separated metrics columns or curve variables")
+    q.add_argument("--var", required=True,
+                   help="comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
+                        "variables (rearfoot_eversion ...; the kinetic curves HipMoment_x ... AnkleMoment_z, HipPower ...)")
     q.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     q.add_argument("-o", "--output", help="file for parquet")
