@@ -254,3 +254,30 @@ def test_the_kinematics_file_holds_the_kinetics(whole, tmp_path):
     with xr.open_dataset(tmp_path / "no.h5", engine="h5netcdf") as k:
         assert "moments" not in k and k.attrs["kinetics_absent"].startswith("kinetics not asked for")
     assert main(["kinematics", str(dyn), "--static", str(sta), "-o", str(tmp_path / "x.h5"), "--plates", "1=Q"]) == 2
+
+
+def test_body_mass_from_the_subject_and_lengths_from_the_static(tmp_path):
+    """A capture without PROCESSING (the simulator's): no kinetics, saying the body mass is
+    missing; with the body mass given as a subject measurement, the segment lengths are
+    measured on the static trial and the stances on a plate get their measures."""
+    import dataclasses
+
+    from chainlab.simulate import Condition, SimulationOptions, simulate_study
+
+    sheet = simulate_study(HC030A[1], HC030A[0], tmp_path, SimulationOptions(
+        subjects=1, conditions=(Condition("control"),), trials=1, cycles=3, truth=False))
+    r = sheet.iloc[0]
+    row = TrialRow("S01", "control", r.trial, tmp_path / r.static, tmp_path / r.dynamic)
+    cfg = StudyConfig.defaults()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_trial(row, tmp_path / "none.h5", cfg)
+        opt = dataclasses.replace(cfg.kinematics_options(), subject={"Bodymass": 70.0})
+        res = run_trial(row, tmp_path / "t.h5", cfg, options=opt)
+    assert "missing or not positive: Bodymass" in open_trial_file(tmp_path / "none.h5").kinetics_absent
+    t = open_trial_file(tmp_path / "t.h5")
+    assert t.kinetics_absent == "" and list(t.contacts.status) == ["accepted", "accepted"]
+    with xr.open_dataset(tmp_path / "t.h5", group="kinetics", engine="h5netcdf") as k:
+        assert k.attrs["contacts"] and np.isfinite(k.moments.values).any()
+    measured = res.metrics[res.metrics.kinetics_reason == ""]
+    assert len(measured) == 2 and measured.peak_knee_extensor_moment_Nm_kg.gt(0).all()

@@ -395,7 +395,7 @@ def _add_figures_parser(sub) -> None:
 
 def _add_trial_run_arguments(p: argparse.ArgumentParser, settings_help: str) -> None:
     """How `chainlab trial` and `chainlab trials` compute a trial: settings, solver, dask."""
-    p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
+    p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics, gait and kinetics apply")
     p.add_argument("--solver", choices=("direct", "global"), default=None,
                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
     _add_dask_arguments(p, chunks=True)

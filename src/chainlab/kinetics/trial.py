@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ChainlabError, ModelInputError
+from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.kinetics.contacts import FOOT_MARKERS, SIDES, Contact, assign_contacts, contacts_table, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.kinetics.inverse_dynamics import (
@@ -186,8 +187,6 @@ def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Da
     """:func:`trial_setup` for a trial run with `kinematics_options`
     (:class:`chainlab.kinematics.KinematicsOptions`; the lengths missing from PROCESSING measured
     on the `static` trial's Plug-in Gait), or (None, the reason the trial has no kinetics)."""
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics  # the layer below, once per trial
-
     if options is None:
         return None, "kinetics not asked for (kinetics.enabled: false)"
     if kinematics_options.solver != "direct":
