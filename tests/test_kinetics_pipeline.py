@@ -281,3 +281,23 @@ def test_body_mass_from_the_subject_and_lengths_from_the_static(tmp_path):
         assert k.attrs["contacts"] and np.isfinite(k.moments.values).any()
     measured = res.metrics[res.metrics.kinetics_reason == ""]
     assert len(measured) == 2 and measured.peak_knee_extensor_moment_Nm_kg.gt(0).all()
+
+
+def test_the_reasons_a_trial_has_no_kinetics():
+    from chainlab.kinematics import KinematicsOptions
+    from chainlab.kinetics import KineticsOptions
+    from chainlab.kinetics.trial import trial_kinetics
+
+    head = read_c3d(HC030A[0], frames=slice(0, 1))
+    rows = {k: np.zeros((2, 3)) for k in ("LASI", "RASI", "SACR")}
+    cases = [(KineticsOptions(), KinematicsOptions(models=("ofm", "trunk")), rows,
+              "Plug-in Gait is not among the models run (kinematics.models)"),
+             (KineticsOptions(), KinematicsOptions(solver="global"), rows,
+              "kinetics are computed on the direct solver's Plug-in Gait segments (kinematics.solver: global)"),
+             (None, KinematicsOptions(), rows, "kinetics not asked for (kinetics.enabled: false)"),
+             (KineticsOptions(), KinematicsOptions(), {}, "the pelvis markers are never seen (no progression frame)")]
+    for kinetics, kinematics, pelvis, why in cases:
+        assert trial_kinetics("t", head, [], None, kinetics, kinematics, pelvis, None) == (None, why)
+    no_plates = head.drop_dims("plate")
+    assert trial_kinetics("t", no_plates, [], None, KineticsOptions(), KinematicsOptions(), rows, None) == \
+        (None, "the capture has no force plates")
