@@ -22,7 +22,7 @@ from chainlab.results import TrialRow
 from chainlab.schema import KINETIC_METRIC_COLUMNS, METRIC_UNITS
 from chainlab.stats.study import study_statistics
 
-from .conftest import ROOT, SHARED, STUDY
+from .conftest import SHARED, STUDY
 
 HC030A = (STUDY / "HC030A" / "Straight" / "HC030A05.c3d", STUDY / "HC030A" / "Static" / "HC030A01.c3d")
 VARIABLES = ("moments", "joint_forces", "powers", "GroundReactionForce", "NormalisedGRF")

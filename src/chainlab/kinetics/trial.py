@@ -116,10 +116,6 @@ class TrialKinetics:
         out.attrs["contacts"] = contacts_json(self.contacts)
         return out
 
-    @property
-    def refused(self) -> list[Contact]:
-        return [c for c in self.contacts if c.status in REFUSED]
-
 
 def contacts_json(contacts: list[Contact]) -> str:
     """The contacts as a JSON list of {plate, first, last, side, status, reason}."""
