@@ -112,8 +112,11 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
     )
     try:
+        from chainlab.kinetics.trial import kinetics_options
+
+        kinetics = None if args.no_kinetics else kinetics_options({}, args.plates, "--plates")
         res = pipeline.run_kinematics(args.dynamic, args.static, args.output, options, chunk_frames=args.chunk_frames,
-                                      threads=args.threads, scheduler=args.scheduler)
+                                      threads=args.threads, scheduler=args.scheduler, kinetics=kinetics)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
@@ -122,6 +125,8 @@ def _cmd_kinematics(args: argparse.Namespace) -> int:
         return 2
     state = " (partial: " + res.models_left_out + ")" if res.partial else ""
     print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}")
+    if res.problems:  # run_kinematics: why there are no kinetics
+        print(f"chainlab kinematics: {'; '.join(res.problems)}", file=sys.stderr)
     return 0
 
 
@@ -225,7 +230,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 
 def _cmd_trials(args: argparse.Namespace) -> int:
     from chainlab import pipeline  # the scientific stack (fast --help)
-    from chainlab.config import SHEET_COLUMNS, ConfigError, batch_rows, read_rows, read_sheet, select_rows
+    from chainlab.config import ConfigError, batch_rows, read_rows, read_sheet, select_rows, sheet_records
     from chainlab.io.c3d import read_c3d
     from chainlab.results import TrialFailure
 
@@ -233,7 +238,7 @@ def _cmd_trials(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     try:
-        rows = read_sheet(args.sheet)[list(SHEET_COLUMNS)].to_dict("records") if args.sheet else read_rows(args.rows)
+        rows = sheet_records(read_sheet(args.sheet)) if args.sheet else read_rows(args.rows)
         rows = select_rows(batch_rows(rows, args.batch, args.batch_size), args.only)
     except ConfigError as exc:
         print(f"chainlab trials: {exc}", file=sys.stderr)
@@ -409,7 +414,7 @@ def _add_figures_parser(sub) -> None:
 
 def _add_trial_run_arguments(p: argparse.ArgumentParser, settings_help: str) -> None:
     """How `chainlab trial` and `chainlab trials` compute a trial: settings, solver, dask."""
-    p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
+    p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics, gait and kinetics apply")
     p.add_argument("--solver", choices=("direct", "global"), default=None,
                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
     _add_dask_arguments(p, chunks=True)
@@ -491,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "fitted to every frame, the same outputs plus marker residuals (see docs/kinematics.md)")
     kin.add_argument("--knee", choices=("y", "yxz"), default=None,
                      help="global solver: the knee's free axes, 'y' (hinge) or 'yxz' (default)")
+    kin.add_argument("--plates", default="", metavar="1=R,2=L",
+                     help="kinetics: the foot on each named plate (L, R, or - to leave it out); others automatic")
+    kin.add_argument("--no-kinetics", action="store_true",
+                     help="no kinetics (by default a capture with force plates gets the Plug-in Gait joint moments, "
+                          "forces and powers in group /kinetics, docs/kinetics.md)")
     _add_dask_arguments(kin, chunks=True)
     kin.set_defaults(func=_cmd_kinematics)
 
@@ -715,7 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "condition, trial or side.",
     )
     q.add_argument("store", metavar="STUDY.h5")
-    q.add_argument("--var", required=True, help="comma-separated metrics columns or curve variables")
+    q.add_argument("--var", required=True,
+                   help="comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
+                        "variables (rearfoot_eversion ...; the kinetic curves HipMoment_x ... AnkleMoment_z, HipPower ...)")
     q.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     q.add_argument("-o", "--output", help="file for parquet")
