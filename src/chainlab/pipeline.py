@@ -57,6 +57,7 @@ import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig
 from chainlab.errors import C3DError, C3DWarning, ChainlabError
+from chainlab.gait import heading
 from chainlab.gait.analysis import gait_problems
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import (
@@ -151,6 +152,7 @@ class _Job:
     need_zeni: bool = False
     first_frame: int = 1
     plate_options: PlateEventOptions | None = None
+    chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
 
     @property
     def point_rate(self) -> float:
@@ -407,15 +409,18 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     windows of the written angles (cycles measured together while their frames fit)."""
     joints = sorted({joint_name(str(o)) for o in kin.output.values})
     markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
-    small = kin[["angles", "markers"]].sel(marker=markers)
+    frame, segments = job.chain_frame, heading.inputs(kin, job.chain_frame)
+    small = kin[["angles", "markers"] + (["segment_axes"] if segments else [])].sel(marker=markers)
+    small = small.sel(segment=segments) if segments else small
     if cycles.empty:
         w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles)
+        curves = cycle_curves(w, cycles, frame)
         return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
     rate = job.point_rate
     index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
-    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2)
-    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3)
+    margin = heading.margin_frames(rate) if segments else 0  # the heading's window
+    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2 - margin)
+    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3 + margin)
     order = np.argsort(lo, kind="stable")
     groups, cur = [], []
     for i in order:
@@ -430,7 +435,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     for g in groups:
         w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
         sub = cycles.iloc[g]
-        c = cycle_curves(w, sub)
+        c = cycle_curves(w, sub, frame)
         ac = angle_curves(w, sub, joints)
         if data is None:
             template, joint_template = c, ac
@@ -449,6 +454,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
                                 attrs=joint_template.attrs)
     metrics = pd.concat(tables, ignore_index=True)
     metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    metrics.attrs = dict(tables[0].attrs)  # the chain's frame
     return curves, joint_curves, metrics
 
 
@@ -467,7 +473,7 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
-                      ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
+                      ("metrics", table_dataset(metrics).assign_attrs(metrics.attrs)), ("curves", curves_ds)):
         w.group(group, ds)
     w.set_attrs("/", {"problems": json.dumps(problems)})
     return ev.events, cyc.cycles, metrics, problems
@@ -512,6 +518,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     try:
         static = (read_static or read_c3d)(row.static)
         job = _job(row.dynamic, static, opt, True, config.plate_event_options())
+        job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
