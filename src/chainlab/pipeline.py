@@ -266,7 +266,7 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
 
 def _cut_ik(res, s: slice):
     return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
-                    res.converged[s])
+                    res.converged[s], None if res.flipped is None else res.flipped[s])
 
 
 def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:

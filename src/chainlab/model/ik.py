@@ -32,10 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chainlab.model.chain import Chain, Pose, yxz
+from chainlab.model.chain import Chain, Pose, forward, yxz
 from chainlab.model.geometry import cardan
 
 BLOCK = 500  #: frames between fresh starts (see :func:`solve`)
+FLIP_DEG = 90.0  #: a body turned this far from its own markers' fit is on another branch
+JUMP_DEG = 45.0  #: a joint coordinate that moves this far in one frame has jumped branch
 
 
 @dataclass
@@ -47,6 +49,7 @@ class IKResult:
     max: np.ndarray  # (n,) largest residual, m
     iterations: np.ndarray  # (n,) int
     converged: np.ndarray  # (n,) bool
+    flipped: np.ndarray | None = None  # (n,) bool: a body still on another branch (see solve)
 
 
 # --------------------------------------------------------------------------- start
@@ -181,7 +184,85 @@ def _start_incomplete(chain: Chain, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (counts < need).any(axis=1)
 
 
+def _body_ok(chain: Chain, w: np.ndarray) -> np.ndarray:
+    """(n, B) whether each body has enough markers in each frame for its own fit."""
+    counts = np.stack([(w[:, chain.body_of_marker == i] > 0).sum(axis=1) for i in range(len(chain.bodies))], 1)
+    have = np.bincount(chain.body_of_marker, minlength=len(chain.bodies))
+    need = np.array([3] + [2] * (len(chain.bodies) - 1))  # with the joint centre: 3 points
+    return (counts >= need) & (have >= need)
+
+
+def branch_disagreement(chain: Chain, pose: Pose, y: np.ndarray) -> np.ndarray:
+    """(n, B) angle (deg) between each body of `pose` and the same body fitted to its own
+    markers (:func:`initial_pose`: the direct models' segment, as the chain's template is
+    calibrated in it); NaN where the body has too few markers."""
+    present = np.isfinite(y).all(axis=-1)
+    w = np.where(present, chain.weights[None, :], 0.0)
+    ref = initial_pose(chain, y, w)
+    r_ref = forward(chain, ref)[0]
+    r_sol = forward(chain, Pose(pose.origin, pose.rotation, pose.q))[0]
+    tr = np.einsum("nbij,nbij->nb", r_sol, r_ref)
+    angle = np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
+    return np.where(_body_ok(chain, w), angle, np.nan)
+
+
 def solve(
+    chain: Chain,
+    y: np.ndarray,
+    *,
+    first_frame: int = 0,
+    block: int = BLOCK,
+    start: Pose | None = None,
+    max_iterations: int = 50,
+    tolerance: float = 1e-5,
+    recover: bool = True,
+) -> IKResult:
+    """Fit the chain to markers `y` (n, M, 3), m, NaN where missing (in ``chain.markers`` order).
+
+    :func:`fit` does the fitting (its docstring says how frames start). With `recover`
+    (default) every frame is then checked against the direct pose (each body fitted to its
+    own markers, :func:`branch_disagreement`): a frame where a body is more than
+    :data:`FLIP_DEG` from it, or where a free joint coordinate moved more than
+    :data:`JUMP_DEG` since the previous frame of its block, is solved again from that direct
+    pose alone, and the new solution is kept when it is nearer the direct pose. Frames still
+    more than FLIP_DEG away are marked in ``flipped``. The check looks only within blocks,
+    so pieces cut at block boundaries still give the whole trial's result.
+    """
+    res = fit(chain, y, first_frame=first_frame, block=block, start=start, max_iterations=max_iterations,
+              tolerance=tolerance)
+    if not recover or len(y) == 0:
+        return res
+    y = np.ascontiguousarray(y, dtype=float)
+    far = np.nanmax(np.nan_to_num(branch_disagreement(chain, res.pose, y), nan=0.0), axis=1)
+    bad = far > FLIP_DEG
+    free = np.zeros(res.pose.q.shape[1:], bool)
+    for j, b in enumerate(chain.joints):
+        free[j, list(b.free)] = True
+    step = np.abs((np.diff(res.pose.q, axis=0) + np.pi) % (2 * np.pi) - np.pi)
+    jump = (np.degrees(step) > JUMP_DEG)[:, free].any(axis=1)
+    jump &= (first_frame + np.arange(1, len(y))) % block != 0  # within blocks only
+    bad[1:] |= jump
+    bad[:-1] |= jump
+    flipped = np.zeros(len(y), bool)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        present = np.isfinite(y[idx]).all(axis=-1)
+        cold = initial_pose(chain, y[idx], np.where(present, chain.weights[None, :], 0.0))
+        again = fit(chain, y[idx], start=cold, max_iterations=max_iterations, tolerance=tolerance)
+        far2 = np.nanmax(np.nan_to_num(branch_disagreement(chain, again.pose, y[idx]), nan=0.0), axis=1)
+        take = far2 < far[idx]
+        k = idx[take]
+        for name in ("origin", "rotation", "q", "slide"):
+            getattr(res.pose, name)[k] = getattr(again.pose, name)[take]
+        for name in ("markers", "residual", "rms", "max", "iterations", "converged"):
+            getattr(res, name)[k] = getattr(again, name)[take]
+        far[k] = far2[take]
+        flipped = far > FLIP_DEG
+    res.flipped = flipped
+    return res
+
+
+def fit(
     chain: Chain,
     y: np.ndarray,
     *,
@@ -240,4 +321,4 @@ def solve(
     return IKResult(pose, x, residual, rms, mx, iterations, converged)
 
 
-__all__ = ["IKResult", "initial_pose", "solve"]
+__all__ = ["FLIP_DEG", "JUMP_DEG", "IKResult", "branch_disagreement", "fit", "initial_pose", "solve"]
