@@ -184,26 +184,47 @@ def _start_incomplete(chain: Chain, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (counts < need).any(axis=1)
 
 
-def _body_ok(chain: Chain, w: np.ndarray) -> np.ndarray:
-    """(n, B) whether each body has enough markers in each frame for its own fit."""
-    counts = np.stack([(w[:, chain.body_of_marker == i] > 0).sum(axis=1) for i in range(len(chain.bodies))], 1)
-    have = np.bincount(chain.body_of_marker, minlength=len(chain.bodies))
-    need = np.array([3] + [2] * (len(chain.bodies) - 1))  # with the joint centre: 3 points
-    return (counts >= need) & (have >= need)
+def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (deg) between vectors (..., 3)."""
+    c = np.einsum("...i,...i->...", a, b) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
 
 
 def branch_disagreement(chain: Chain, pose: Pose, y: np.ndarray) -> np.ndarray:
-    """(n, B) angle (deg) between each body of `pose` and the same body fitted to its own
-    markers (:func:`initial_pose`: the direct models' segment, as the chain's template is
-    calibrated in it); NaN where the body has too few markers."""
+    """(n, B) how far (deg) each body of `pose` is turned from where its own measured markers
+    put it; NaN where it cannot be told. Two measures, the larger kept: the direction from the
+    body's joint centre to the centroid of its markers present in the frame, fitted against
+    measured (every body but the root: a knee turned 180 deg reverses it); and, for a body
+    with three or more markers present, the rotation between the body and the rigid fit of
+    those markers alone (Kabsch), which also sees a turn about that direction. A body's fit to
+    fewer markers is not used: with two markers and its joint centre (a Plug-in Gait foot:
+    HEE, TOE) the roll is ill-defined and such a fit lies up to 80 deg from the direct
+    models' segment in a normal walk."""
     present = np.isfinite(y).all(axis=-1)
-    w = np.where(present, chain.weights[None, :], 0.0)
-    ref = initial_pose(chain, y, w)
-    r_ref = forward(chain, ref)[0]
-    r_sol = forward(chain, Pose(pose.origin, pose.rotation, pose.q))[0]
-    tr = np.einsum("nbij,nbij->nb", r_sol, r_ref)
-    angle = np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
-    return np.where(_body_ok(chain, w), angle, np.nan)
+    n, nb = len(y), len(chain.bodies)
+    rot, org, x = forward(chain, Pose(pose.origin, pose.rotation, pose.q, pose.slide))
+    out = np.full((n, nb), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i, b in enumerate(chain.bodies):
+            sel = np.flatnonzero(chain.body_of_marker == i)
+            if sel.size == 0:
+                continue
+            p = present[:, sel]
+            k = p.sum(axis=1)
+            yy = np.where(p[..., None], y[:, sel], 0.0)
+            xx = np.where(p[..., None], x[:, sel], 0.0)
+            if i > 0:
+                cy = yy.sum(axis=1) / k[:, None]
+                cx = xx.sum(axis=1) / k[:, None]
+                out[:, i] = np.where(k > 0, _angle(cx - org[:, i], cy - org[:, i]), np.nan)
+            three = k >= 3
+            if three.any():
+                w = p.astype(float)
+                r, _ = _kabsch(b.local, np.where(p[..., None], y[:, sel], 0.0), w)
+                tr = np.einsum("nij,nij->n", rot[:, i], r)
+                full = np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
+                out[:, i] = np.where(three, np.fmax(np.nan_to_num(out[:, i], nan=-1.0), full), out[:, i])
+    return out
 
 
 def solve(
@@ -220,11 +241,12 @@ def solve(
     """Fit the chain to markers `y` (n, M, 3), m, NaN where missing (in ``chain.markers`` order).
 
     :func:`fit` does the fitting (its docstring says how frames start). With `recover`
-    (default) every frame is then checked against the direct pose (each body fitted to its
-    own markers, :func:`branch_disagreement`): a frame where a body is more than
+    (default) every frame is then checked against its markers (:func:`branch_disagreement`):
+    a frame where a body is more than
     :data:`FLIP_DEG` from it, or where a free joint coordinate moved more than
-    :data:`JUMP_DEG` since the previous frame of its block, is solved again from that direct
-    pose alone, and the new solution is kept when it is nearer the direct pose. Frames still
+    :data:`JUMP_DEG` since the previous frame of its block, is solved again from the direct
+    pose alone (:func:`initial_pose`, each body's orientation from its own markers, as the
+    first frame of a block), and the new solution is kept when it is nearer its markers. Frames still
     more than FLIP_DEG away are marked in ``flipped``. The check looks only within blocks,
     so pieces cut at block boundaries still give the whole trial's result.
     """
