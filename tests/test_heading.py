@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from chainlab.config import StudyConfig
 from chainlab.gait.heading import heading_frames
+from chainlab.io.trial_file import TrialFile
 from chainlab.pipeline import run_trial
 from chainlab.results import TrialRow
 
@@ -52,6 +54,10 @@ def test_a_walk_turned_45_deg_in_the_lab_gives_the_same_chain_measures(tmp_path)
     turned = _metrics(_rotated(STRAIGHT, tmp_path / "walk45.c3d", 45.0),
                       _rotated(STATIC, tmp_path / "static45.c3d", 45.0), tmp_path)
     assert base.attrs["frame"] == "heading" and turned.attrs["frame"] == "heading"
+    written = tmp_path / "HC030A05_heading.h5"  # the trial file says it too, and its reader
+    assert xr.open_dataset(written, group="metrics").attrs["frame"] == "heading"
+    assert xr.open_dataset(written, group="curves").curves.attrs["frame"] == "heading"
+    assert TrialFile(written).chain_frame == "heading"
     assert len(base) == len(turned) >= 2
     assert np.isfinite(base[MEASURES].to_numpy()).all()
     diff = np.abs(base[MEASURES].to_numpy() - turned[MEASURES].to_numpy())
