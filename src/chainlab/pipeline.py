@@ -412,13 +412,14 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     frame, segments = job.chain_frame, heading.inputs(kin, job.chain_frame)
     small = kin[["angles", "markers"] + (["segment_axes"] if segments else [])].sel(marker=markers)
     small = small.sel(segment=segments) if segments else small
+    window = heading.stride_window(cycles)  # the heading's, from the whole trial's cycles
     if cycles.empty:
         w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles, frame)
+        curves = cycle_curves(w, cycles, frame, window)
         return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
     rate = job.point_rate
     index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
-    margin = heading.margin_frames(rate) if segments else 0  # the heading's window
+    margin = heading.margin_frames(rate, window) if segments else 0
     lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2 - margin)
     hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3 + margin)
     order = np.argsort(lo, kind="stable")
@@ -435,7 +436,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     for g in groups:
         w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
         sub = cycles.iloc[g]
-        c = cycle_curves(w, sub, frame)
+        c = cycle_curves(w, sub, frame, window)
         ac = angle_curves(w, sub, joints)
         if data is None:
             template, joint_template = c, ac

@@ -8,10 +8,13 @@ pelvic tilt and tibial rotation in the lab from a frame that turns with the walk
 (``gait: chain_frame: heading``, the default; ``lab`` gives the Nexus outputs' values):
 
 * **Heading** at frame t: the horizontal direction of the mid-ASIS point's chord from
-  t - W/2 to t + W/2 (:data:`WINDOW_S` = 1 s, about one stride, so the pelvis' side-to-side
-  sway within a stride cancels; cut at the trial's ends; the chord's ends are the first and
-  last frames with both ASIS markers inside the window), oriented the way the pelvis faces
-  (a step backwards does not turn the frame round).
+  t - W/2 to t + W/2, W the trial's median stride time (:func:`stride_window`; 1 s,
+  :data:`WINDOW_S`, without cycles): over exactly one stride the pelvis' side-to-side sway
+  and its speed changes within the stride cancel (with a fixed 1 s window the simulated
+  study's lab tibial transfer interval was 3 times wider); near the trial's ends the window
+  slides to stay whole inside the trial (a chord cut short keeps part of the sway); the
+  chord's ends are the first and last frames with both ASIS markers inside the window;
+  oriented the way the pelvis faces (a step backwards does not turn the frame round).
 * **Slow frames**: below :data:`SLOW_M_S` of chord speed the direction of travel means
   little; the heading turns towards the pelvis' own facing (its x axis on the floor), in
   proportion (speed / SLOW_M_S of travel, the rest facing), so that standing frames take the
@@ -37,7 +40,7 @@ import xarray as xr
 
 from chainlab.model.geometry import cardan
 
-WINDOW_S = 1.0  #: s, the chord of the pelvis' path that gives the heading (about a stride)
+WINDOW_S = 1.0  #: s, the heading's window when the trial has no cycle (about a stride)
 SLOW_M_S = 0.2  #: m/s, below this chord speed the heading turns towards the pelvis' facing
 FRAMES = ("heading", "lab")
 #: the chain variables that the frame changes, and the segments they are measured from
@@ -55,9 +58,19 @@ def check_frame(frame: str) -> str:
     return frame
 
 
-def margin_frames(rate: float) -> int:
+def stride_window(cycles) -> float:
+    """The heading's window (s): the median stride time of the trial's `cycles` (a table with
+    ``start`` and ``end``, s), :data:`WINDOW_S` without any."""
+    if cycles is None or len(cycles) == 0:
+        return WINDOW_S
+    t = np.asarray(cycles["end"], dtype=float) - np.asarray(cycles["start"], dtype=float)
+    t = t[np.isfinite(t) & (t > 0)]
+    return float(np.median(t)) if t.size else WINDOW_S
+
+
+def margin_frames(rate: float, window_s: float = WINDOW_S) -> int:
     """Frames needed on each side of a frame to compute its heading."""
-    return int(np.ceil(WINDOW_S / 2.0 * rate)) + 1
+    return int(np.ceil(window_s / 2.0 * rate)) + 1
 
 
 def _nearest_valid(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,20 +84,23 @@ def _nearest_valid(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return after, before
 
 
-def heading_frames(mid_asis: np.ndarray, facing: np.ndarray, time: np.ndarray) -> np.ndarray:
+def heading_frames(mid_asis: np.ndarray, facing: np.ndarray, time: np.ndarray,
+                   window_s: float = WINDOW_S) -> np.ndarray:
     """(n, 3, 3) heading frames (columns x, y, z as lab vectors) from the mid-ASIS path (n, 3),
-    m, the pelvis' x axis (n, 3) and the frames' times (s); NaN where neither is known."""
+    m, the pelvis' x axis (n, 3) and the frames' times (s), over a window of `window_s`;
+    NaN where neither is known."""
     n = len(mid_asis)
     out = np.full((n, 3, 3), np.nan)
     if n == 0:
         return out
     rate = 1.0 / float(np.median(np.diff(time))) if n > 1 else 1.0
-    h = int(round(WINDOW_S / 2.0 * rate))
+    h = int(round(window_s / 2.0 * rate))
     ok = np.isfinite(mid_asis).all(axis=1)
     after, before = _nearest_valid(ok)
     k = np.arange(n)
-    a = after[np.clip(k - h, 0, n - 1)]
-    b = before[np.clip(k + h, 0, n - 1)]
+    first = np.clip(k - h, 0, max(n - 1 - 2 * h, 0))  # near the ends the window slides inside, whole
+    a = after[first]
+    b = before[np.minimum(first + 2 * h, n - 1)]
     good = (a < n) & (b >= 0) & (b > a)
     chord = np.full((n, 2), np.nan)
     dt = np.full(n, np.nan)
@@ -118,9 +134,9 @@ def _segment(kin: xr.Dataset, name: str) -> np.ndarray | None:
     return kin.segment_axes.sel(segment=name).transpose("frame", "axis", "segment_axis").values
 
 
-def heading_of(kin: xr.Dataset) -> np.ndarray:
+def heading_of(kin: xr.Dataset, window_s: float = WINDOW_S) -> np.ndarray:
     """(n, 3, 3) heading frames of a kinematics Dataset (mid-ASIS from its ``markers``, the
-    pelvis' facing from its ``Pelvis`` segment)."""
+    pelvis' facing from its ``Pelvis`` segment) over a window of `window_s`."""
     n = kin.sizes["frame"]
     names = set(kin.marker.values.tolist()) if "marker" in kin.dims else set()
     if {"LASI", "RASI"} <= names:
@@ -129,7 +145,7 @@ def heading_of(kin: xr.Dataset) -> np.ndarray:
         mid = np.full((n, 3), np.nan)
     pelvis = _segment(kin, "Pelvis")
     facing = pelvis[:, :, 0] if pelvis is not None else np.full((n, 3), np.nan)
-    return heading_frames(mid.astype(float), facing.astype(float), kin.time.values.astype(float))
+    return heading_frames(mid.astype(float), facing.astype(float), kin.time.values.astype(float), window_s)
 
 
 def heading_series(kin: xr.Dataset, variable: str, side: str, heading: np.ndarray) -> np.ndarray:
@@ -161,4 +177,4 @@ def inputs(kin: xr.Dataset, frame: str) -> list[str]:
 
 
 __all__ = ["FRAMES", "SEGMENTS", "SLOW_M_S", "WINDOW_S", "check_frame", "heading_frames", "heading_of",
-           "heading_series", "inputs", "margin_frames"]
+           "heading_series", "inputs", "margin_frames", "stride_window"]

@@ -46,11 +46,12 @@ SOURCES = {
 COLUMNS = METRIC_COLUMNS
 
 
-def _series(kin: xr.Dataset, variable: str, side: str, frame: str = "lab", cache: dict | None = None) -> np.ndarray:
+def _series(kin: xr.Dataset, variable: str, side: str, frame: str = "lab", cache: dict | None = None,
+            window_s: float = heading.WINDOW_S) -> np.ndarray:
     if frame == "heading" and variable in heading.SEGMENTS:
         cache = {} if cache is None else cache
         if "heading" not in cache:
-            cache["heading"] = heading.heading_of(kin)
+            cache["heading"] = heading.heading_of(kin, window_s)
         return heading.heading_series(kin, variable, side, cache["heading"])
     name, comp, sign = SOURCES[variable]
     name = name.format(s=side[0])
@@ -59,19 +60,27 @@ def _series(kin: xr.Dataset, variable: str, side: str, frame: str = "lab", cache
     return sign * kin.angles.sel(output=name).values[:, comp]
 
 
-def frame_attrs(frame: str) -> dict:
+def frame_attrs(frame: str, window_s: float | None = None) -> dict:
     """The attributes that say in which frame the chain's curves and measures are."""
     heading.check_frame(frame)
-    text = ("pelvic_tilt and tibial_rotation_lab relative to the direction of travel at each frame "
-            "(chainlab.gait.heading); the Nexus-named outputs keep their progression frame") if frame == "heading" \
-        else "pelvic_tilt and tibial_rotation_lab as ?PelvisAngles x and ?TIBA z (their progression frame)"
+    if frame == "heading":
+        text = ("pelvic_tilt and tibial_rotation_lab relative to the direction of travel at each frame "
+                "(chainlab.gait.heading); the Nexus-named outputs keep their progression frame")
+        return {"frame": frame, "frame_description": text,
+                "heading_window_s": float(heading.WINDOW_S if window_s is None else window_s)}
+    text = "pelvic_tilt and tibial_rotation_lab as ?PelvisAngles x and ?TIBA z (their progression frame)"
     return {"frame": frame, "frame_description": text}
 
 
-def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame, frame: str = "heading") -> xr.DataArray:
+def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame, frame: str = "heading",
+                 window_s: float | None = None) -> xr.DataArray:
     """(cycle, variable, percent) curves in degrees, one cycle per row of `cycles`; pelvic
-    tilt and tibial rotation in the lab in `frame` ("heading" or "lab", module docstring)."""
+    tilt and tibial rotation in the lab in `frame` ("heading" or "lab", module docstring).
+    The heading's window is `window_s`, by default the median stride time of `cycles`
+    (:func:`chainlab.gait.heading.stride_window`: pass the whole trial's when `cycles` is a
+    part of it)."""
     heading.check_frame(frame)
+    window_s = heading.stride_window(cycles) if window_s is None else window_s
     t = kin.time.values
     data = np.full((len(cycles), len(SOURCES), POINTS), np.nan)
     series: dict[tuple[str, str], np.ndarray] = {}
@@ -79,14 +88,15 @@ def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame, frame: str = "heading") 
     for i, row in enumerate(cycles.itertuples()):
         for j, var in enumerate(SOURCES):
             if (var, row.side) not in series:
-                series[(var, row.side)] = _series(kin, var, row.side, frame, cache)
+                series[(var, row.side)] = _series(kin, var, row.side, frame, cache, window_s)
             data[i, j] = normalise(t, series[(var, row.side)], row.start, row.end)
     return xr.DataArray(
         data,
         dims=("cycle", "variable", "percent"),
         coords={"variable": list(SOURCES), "percent": np.linspace(0.0, 100.0, POINTS),
                 "side": ("cycle", cycles.side.to_numpy(dtype=str))},
-        attrs={"units": "deg", "long_name": "time-normalised angles, 0-100 % of the gait cycle", **frame_attrs(frame)},
+        attrs={"units": "deg", "long_name": "time-normalised angles, 0-100 % of the gait cycle",
+               **frame_attrs(frame, window_s)},
     )
 
 
@@ -138,7 +148,8 @@ def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | 
     chain's variables come from `curves` (in the frame they say) or, without them, from
     :func:`cycle_curves` in `frame`; the table's ``attrs`` say which frame."""
     curves = cycle_curves(kin, cycles, frame) if curves is None else curves
-    attrs = frame_attrs(str(curves.attrs.get("frame", frame)))
+    attrs = {k: curves.attrs[k] for k in ("frame", "frame_description", "heading_window_s") if k in curves.attrs} \
+        or frame_attrs(frame)
     rows = []
     mid = _mid_asis(kin) if len(cycles) else None
     variables = [str(v) for v in curves["variable"].values]
