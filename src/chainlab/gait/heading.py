@@ -9,11 +9,12 @@ pelvic tilt and tibial rotation in the lab from a frame that turns with the walk
 
 * **Heading** at frame t: the horizontal direction of the mid-ASIS point's chord from
   t - W/2 to t + W/2, W the trial's median stride time (:func:`stride_window`; 1 s,
-  :data:`WINDOW_S`, without cycles): over exactly one stride the pelvis' side-to-side sway
-  and its speed changes within the stride cancel (with a fixed 1 s window the simulated
-  study's lab tibial transfer interval was 3 times wider); near the trial's ends the window
-  slides to stay whole inside the trial (a chord cut short keeps part of the sway); the
-  chord's ends are the first and last frames with both ASIS markers inside the window;
+  :data:`WINDOW_S`, without cycles): over one stride the pelvis' side-to-side sway and its
+  speed changes within the stride cancel; near the trial's ends the window slides to stay
+  whole inside the trial (a chord cut short there keeps part of the sway: it made the
+  simulated study's lab tibial transfer interval 3 times wider, its cycles lying near the
+  trials' ends); the chord's ends are the first and last frames with both ASIS markers
+  inside the window;
   oriented the way the pelvis faces (a step backwards does not turn the frame round).
 * **Slow frames**: below :data:`SLOW_M_S` of chord speed the direction of travel means
   little; the heading turns towards the pelvis' own facing (its x axis on the floor), in
