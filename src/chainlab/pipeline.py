@@ -62,6 +62,7 @@ import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig
 from chainlab.errors import C3DError, C3DWarning, ChainlabError
+from chainlab.gait import heading
 from chainlab.gait.analysis import gait_problems
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import (
@@ -159,6 +160,7 @@ class _Job:
     need_zeni: bool = False
     first_frame: int = 1
     plate_options: PlateEventOptions | None = None
+    chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
     kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
     kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
     contacts_refused: str = ""  # the refused plate contacts, named
@@ -296,7 +298,7 @@ def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
 
 def _cut_ik(res, s: slice):
     return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
-                    res.converged[s])
+                    res.converged[s], None if res.flipped is None else res.flipped[s])
 
 
 def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
@@ -465,15 +467,19 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     windows of the written angles (cycles measured together while their frames fit)."""
     joints = sorted({joint_name(str(o)) for o in kin.output.values})
     markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
-    small = kin[["angles", "markers"]].sel(marker=markers)
+    frame, segments = job.chain_frame, heading.inputs(kin, job.chain_frame)
+    small = kin[["angles", "markers"] + (["segment_axes"] if segments else [])].sel(marker=markers)
+    small = small.sel(segment=segments) if segments else small
+    window = heading.stride_window(cycles)  # the heading's, from the whole trial's cycles
     if cycles.empty:
         w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles)
+        curves = cycle_curves(w, cycles, frame, window)
         return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
     rate = job.point_rate
     index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
-    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2)
-    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3)
+    margin = heading.margin_frames(rate, window) if segments else 0
+    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2 - margin)
+    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3 + margin)
     order = np.argsort(lo, kind="stable")
     groups, cur = [], []
     for i in order:
@@ -488,7 +494,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     for g in groups:
         w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
         sub = cycles.iloc[g]
-        c = cycle_curves(w, sub)
+        c = cycle_curves(w, sub, frame, window)
         ac = angle_curves(w, sub, joints)
         if data is None:
             template, joint_template = c, ac
@@ -507,6 +513,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
                                 attrs=joint_template.attrs)
     metrics = pd.concat(tables, ignore_index=True)
     metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    metrics.attrs = dict(tables[0].attrs)  # the chain's frame
     return curves, joint_curves, metrics
 
 
@@ -526,7 +533,9 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
+    frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
+    metrics.attrs = frame
     name = job.path.name
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
@@ -536,7 +545,7 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     curves_ds["angle_curves"] = joint_curves
     curves_ds = curves_ds.merge(kinetic_curves)
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
-                      ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
+                      ("metrics", table_dataset(metrics).assign_attrs(metrics.attrs)), ("curves", curves_ds)):
         w.group(group, ds)
     w.set_attrs("/", {"problems": json.dumps(problems)})
     return ev.events, cyc.cycles, metrics, problems
@@ -582,6 +591,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     try:
         static = (read_static or read_c3d)(row.static)
         job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics)
+        job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:

@@ -292,8 +292,10 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
                    "/cycles/curves", progress)
     cur = xr.DataArray(curves, dims=("cycle", "variable", "percent"),
                        coords={"variable": np.array(variables, dtype=str), "percent": percent})
+    frames = sorted({getattr(t, "chain_frame", "lab") for t in trials})
+    frame = {"frame": ",".join(frames)}  # of pelvic_tilt, tibial_rotation_lab (chainlab.gait.heading)
     cycles = xr.Dataset(
-        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables"),
+        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables", **frame),
          "angle_curves": _angle_curves(trials, percent, progress), **_kinetic_curves(trials, progress)},
         coords={"cycle": np.arange(n_cycles), "percent": ("percent", percent, {"units": "%"}), **coords},
     )
@@ -311,7 +313,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
             mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": what})
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
-    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
+    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords}, attrs=frame)
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
 

@@ -302,6 +302,8 @@ class TrialFile:
             self.events = _table(f, "events", EVENT_COLUMNS)
             self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
             self.metrics = _table(f, "metrics", METRIC_COLUMNS)
+            # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
+            self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]
             self.joints = [str(v) for v in _strings(f["curves/joint"])]
             self.kinetics_absent = str(_attr(a, "kinetics_absent", ""))
