@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trial": ("study", "one trial through every stage into its output file (a workflow step)"),
     "trials": ("study", "several trials in one process, each as `chainlab trial` runs it (a workflow step)"),
     "store": ("study", "the study store without statistics, from trial result files (a workflow step)"),
-    "statistics": ("study", "the study statistics, added to the store (a workflow step)"),
+    "statistics": ("study", "the study store with its statistics, from trial result files (a workflow step)"),
     "report": ("report", "one self-contained HTML report of a study (store, figures, statistics, provenance)"),
     "query": ("report", "pull variables out of a study store"),
     "figures": ("report", "draw the study's figures from its store (HTML, JSON, SVG, PDF)"),

@@ -242,10 +242,11 @@ def add_statistics(sub, help: str) -> None:
         "statistics",
         help=help,
         description="Fit the study statistics (mixed models, SPM, bootstrap bands; docs/gait.md) to "
-                    "the per-cycle table and curves of a store written by `chainlab store`, and write "
-                    "the study store with its /statistics group. What cannot be tested is listed.",
+                    "the per-cycle table and curves of the trial result files, and write the study store "
+                    "with its /statistics group (the store `chainlab store` writes, with the statistics). "
+                    "What cannot be tested is listed.",
     )
-    p.add_argument("tables", metavar="TABLES.h5")
+    p.add_argument("trials", nargs="+", metavar="TRIAL.h5")
     p.add_argument("-o", "--output", required=True, metavar="STUDY.h5")
     p.add_argument("--settings", metavar="CONFIG|JSON", help=SETTINGS_HELP + "; statistics applies")
     p.set_defaults(func=run_statistics)
@@ -255,8 +256,13 @@ def run_statistics(args: argparse.Namespace) -> int:
     config = _settings(args, "statistics")
     if config is None:
         return 2
+
+    def say(msg):
+        print(f"chainlab statistics: {msg}", file=sys.stderr, flush=True)
+
     try:
-        store = study.add_statistics(args.tables, args.output, config)
+        run = study.open_trial_files(args.trials, progress=say)
+        store = study.store_statistics(run, args.output, config, progress=say)
     except (ChainlabError, OSError, ValueError) as exc:
         print(f"chainlab statistics: {exc}", file=sys.stderr)
         return 1
