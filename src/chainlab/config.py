@@ -31,7 +31,7 @@ import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions
+from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
@@ -228,8 +228,6 @@ class StudyConfig:
     def kinetics_options(self, plates: str = "", where: str = "sample sheet"):
         """The kinetics' options of a trial (its sheet row's `plates` over the config's), or
         None when ``kinetics.enabled`` is false. ConfigError for a bad `plates`."""
-        from chainlab.kinetics.trial import kinetics_options
-
         if not self.kinetics.get("enabled", True):
             return None
         try:

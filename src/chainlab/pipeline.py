@@ -213,8 +213,6 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
 
 
 def _summary_task(job: _Job, a: int, b: int) -> dict:
-    from scipy.signal import filtfilt  # here, not at the top: scipy.signal takes a second to import
-
     ov = 0
     if job.plates:
         ov = int(np.ceil(PLATE_OVERLAP_S * job.point_rate))
@@ -236,6 +234,10 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
         out["loads"] = span_loads(ds, a - w0, b - w0, job.kinetics.threshold)
     r = job.ratio
     if job.plates:
+        # here, only when plates are read: scipy.signal imports scipy.stats (a second), which
+        # `chainlab kinematics` does not need
+        from scipy.signal import filtfilt
+
         fb, fa = plate_filter(job.analog_rate, job.plate_options)
         lo, hi = (a - w0) * r, (b - w0) * r
         for p, corners in job.plates:

@@ -351,7 +351,7 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
 
     `trials` are trial files' views (:class:`chainlab.io.trial_file.TrialFile`), `failures`
     :class:`chainlab.results.TrialFailure`; `statistics` the study statistics (None: an empty
-    ``/statistics`` group, :func:`add_statistics` adds it). `progress` (a callable taking a
+    ``/statistics`` group). `progress` (a callable taking a
     message) hears how far the writing of each time series is, a tenth of the trials at a time.
     """
     path = Path(path)
@@ -376,23 +376,6 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)
     return path
-
-
-def add_statistics(tables: str | os.PathLike, path: str | os.PathLike, statistics, config_text: str) -> Path:
-    """The study store at `path`: the store `tables` (written without statistics) with its
-    ``/statistics`` group and its provenance's config replaced (the workflow's statistics
-    step); every other group as `tables` has it, byte for byte."""
-    import shutil
-
-    with atomic_path(path) as tmp:
-        shutil.copyfile(tables, tmp)
-        with h5py.File(tmp, "a") as f:
-            if "statistics" in f:
-                del f["statistics"]
-            f["provenance"].attrs["config"] = config_text
-            f["provenance"].attrs["config_sha256"] = hashlib.sha256(config_text.encode()).hexdigest()
-        statistics_dataset(statistics).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
-    return Path(path)
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:
