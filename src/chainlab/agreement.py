@@ -33,7 +33,7 @@ import xarray as xr
 from chainlab.conventions import AXES
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
-from chainlab.stored_kinematics import kinematics_from_stored
+from chainlab.kinematics.stored import kinematics_from_stored
 
 #: Columns of the agreement table.
 COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg")
@@ -148,7 +148,7 @@ def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
 def agree_files(capture_path, static_path=None, options=None, markers=None) -> pd.DataFrame:
     """:func:`agreement` of a capture file: its kinematics computed with `static_path`, or,
     without one, from the calibration stored in the capture
-    (:func:`chainlab.stored_kinematics.kinematics_from_stored`), models whose markers are
+    (:func:`chainlab.kinematics.stored.kinematics_from_stored`), models whose markers are
     missing left out. `markers` is the lab's marker mapping (a dict, a preset name or a YAML
     file; :func:`chainlab.io.mapped.load_marker_mapping`), applied to both captures. The
     table's ``attrs`` say which calibration and mapping were used."""

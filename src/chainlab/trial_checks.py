@@ -62,7 +62,7 @@ def input_attrs(n_frames: int, mapping: str, applied: str, rebuilt: Mapping[str,
     """What a kinematics output records of its inputs: the marker mapping given (`mapping`,
     JSON) and the entries the reader applied, the cluster markers rebuilt (marker -> frames)
     and, with a static trial, ``calibration_source`` (a walk without one:
-    :func:`chainlab.stored_kinematics.stored_attrs`)."""
+    :func:`chainlab.kinematics.stored.stored_attrs`)."""
     attrs = {"marker_mapping": mapping, "marker_mapping_applied": str(applied or ""),
              "rebuilt_markers": json.dumps({m: f"{k} of {n_frames} frames rebuilt from the static trial's cluster shape"
                                             for m, k in rebuilt.items()})}

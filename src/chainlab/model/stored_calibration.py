@@ -16,10 +16,11 @@ static trial is lost can still be computed:
   (the chord function of :mod:`chainlab.model.pig`);
 * :func:`static_stand_in` builds the Dataset the kinematics take in place of the static
   trial: the stored values in its PROCESSING group, the dynamic trial's markers (used only
-  where no stored value exists, which :func:`kinematics_from_stored` refuses for the foot
-  offsets and the OFM values);
-* :func:`chainlab.stored_kinematics.kinematics_from_stored` (the kinematics layer) runs the
-  kinematics so and records ``calibration_source = "stored: FILE PROCESSING"``.
+  where no stored value exists, which :func:`chainlab.kinematics.stored.kinematics_from_stored`
+  refuses for the foot offsets and the OFM values);
+* :func:`chainlab.kinematics.stored.kinematics_from_stored` (the kinematics layer, above the
+  models) runs :func:`chainlab.kinematics.compute_kinematics` so and records
+  ``calibration_source = "stored: FILE PROCESSING"``.
 """
 
 from __future__ import annotations

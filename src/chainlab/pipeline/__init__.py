@@ -26,11 +26,17 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
    (:func:`chainlab.kinematics.frames_kinematics`; global IK from the chunk's block start),
    the plate forces and marker residuals, and the verdict on each plate contact that starts
    in the chunk (read with the frame before and after it), written in order after the
-   continuity rule of the angle series (:class:`chainlab.model.pig.Continuity`, carried from
+   continuity rule of the angle series (:class:`chainlab.model.continuity.Continuity`, carried from
    chunk to chunk).
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
-   the measures, windows of cycles at a time, from the angles written.
+   the measures, windows of cycles at a time, from the angles written; the kinetic curves and
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written
+   (:mod:`chainlab.pipeline.cycles`).
+
+**Kinetics** (:mod:`chainlab.kinetics.trial` has the recipe) when the capture has plates
+and Plug-in Gait runs, into ``/kinetics`` (a kinematics file: beside the angles); otherwise
+the root's ``kinetics_absent`` says why.
 
 The file is written to a temporary name beside the output and renamed when complete.
 
@@ -45,39 +51,31 @@ raises :class:`TrialSetupError`.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig
 from chainlab.errors import C3DError, C3DWarning, ChainlabError, ModelInputError
-from chainlab.gait.analysis import gait_problems
-from chainlab.gait.cycles import find_cycles
+from chainlab.gait import heading
 from chainlab.gait.events import (
-    EventResult,
     c3d_events,
-    contact_events,
     crossings,
     foot_markers,
     judge_feet,
     kinematic_peaks,
     kinematic_signals,
-    merge_events,
     normal_force,
     plate_filter,
-    zeni_events,
 )
-from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.io.c3d import c3d_frame_count, read_events
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import atomic_path
-from chainlab.io.trial_file import TITLE, TrialWriter, table_dataset, write_trial_failure
+from chainlab.io.trial_file import TITLE, TrialWriter, write_trial_failure
 from chainlab.kinematics import (
     TEMPLATE_FRAMES,
     KinematicsOptions,
@@ -91,25 +89,26 @@ from chainlab.kinematics import (
     global_summary,
     make_continuous,
     prepare,
+    static_chain,
     summarise,
     template_chain,
     with_sacrum,
 )
-from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
-from chainlab.model.chain import build_chain
+from chainlab.kinetics import KineticsOptions
+from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
+from chainlab.model._spans import SPAN as SUMMARY_SPAN
 from chainlab.model.clusters import rebuild_markers
 from chainlab.model.ik import BLOCK, IKResult
 from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
-from chainlab.schema import joint_name
-from chainlab.stored_kinematics import StoredPlan, plan_from_stored, stored_attrs
+from chainlab.kinematics.stored import StoredPlan, plan_from_stored, stored_attrs
+from chainlab.pipeline.cycles import _contacts, _gait_pass
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
 ZENI_OVERLAP_S = 10.0
-MEASURE_FRAMES = 1000  # at least this many frames per window of cycles measured together
 
 
 class TrialSetupError(ValueError):
@@ -162,6 +161,16 @@ class _Job:
     mapping: dict | None = None  # the lab's marker labels -> chainlab's
     rebuild: tuple = ()  # cluster markers absent from the whole trial, rebuilt from the static
     stored: StoredPlan | None = None  # no static trial: the calibration stored in the capture
+    chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
+    kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
+    kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
+    contacts_refused: str = ""  # the refused plate contacts, named
+
+    @property
+    def plate_loads(self) -> bool:
+        """Whether the summary pass gathers the plates' loads for the kinetics."""
+        return (self.kinetics is not None and bool(self.head.sizes.get("plate", 0)) and "pig" in self.options.models
+                and self.options.solver == "direct")
 
     @property
     def point_rate(self) -> float:
@@ -180,12 +189,14 @@ class _Job:
         return (self.first_frame + np.asarray(i, dtype=np.int64) - 1) / self.point_rate
 
 
-def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, mapping=None) -> _Job:
+def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, kinetics=None,
+         mapping=None) -> _Job:
     path = Path(path)  # as given: the file's messages name it so
     n = c3d_frame_count(path)
     head = read_capture(path, slice(0, 1), mapping)  # issues the file's read warnings once
     # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
-    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, mapping=mapping)
+    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, kinetics=kinetics,
+               mapping=mapping)
     job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
     if static is None:  # the calibration stored in the capture (stored_kinematics)
         job.stored = plan_from_stored(_read(job, 0, min(n, 1000)), opt)
@@ -195,7 +206,7 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
         direct = replace(opt, solver="direct")
         job.static = _with_sacrum(static, [])
         window = _read(job, 0, min(n, TEMPLATE_FRAMES))  # bounded: the template's frames
-        job.chain = template_chain(build_chain(job.static, opt.chain, direct), window, job.static, opt)
+        job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
         n_samples = head.sizes["analog_sample"]
         job.ratio = int(n_samples) if head.sizes["frame"] else 0
@@ -209,13 +220,13 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
 
 
 def _summary_task(job: _Job, a: int, b: int) -> dict:
-    from scipy.signal import filtfilt  # here, not at the top: scipy.signal takes a second to import
-
     ov = 0
     if job.plates:
         ov = int(np.ceil(PLATE_OVERLAP_S * job.point_rate))
     if job.need_zeni:
         ov = max(ov, int(np.ceil(ZENI_OVERLAP_S * job.point_rate)))
+    if job.plate_loads:
+        ov = max(ov, 1)  # the ground reaction's window mean reaches half a frame of samples
     w0, w1 = max(0, a - ov), min(job.n, b + ov)
     ds = _read(job, w0, w1)
     core = ds.isel(frame=slice(a - w0, b - w0))
@@ -227,8 +238,14 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
         summary = summarise(with_sacrum(core), a)
     out = {"summary": summary, "plates": {}, "zeni": {},
            "rebuilt": {m: int(np.isfinite(core.markers.sel(marker=m).values).all(axis=-1).sum()) for m in job.rebuild}}
+    if job.plate_loads:
+        out["loads"] = span_loads(ds, a - w0, b - w0, job.kinetics.threshold)
     r = job.ratio
     if job.plates:
+        # here, only when plates are read: scipy.signal imports scipy.stats (a second), which
+        # `chainlab kinematics` does not need
+        from scipy.signal import filtfilt
+
         fb, fa = plate_filter(job.analog_rate, job.plate_options)
         lo, hi = (a - w0) * r, (b - w0) * r
         for p, corners in job.plates:
@@ -258,9 +275,12 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
     plates: dict = {p: ([], [], None) for p, _ in job.plates}
     zeni: dict | list = {}
     rebuilt = dict.fromkeys(job.rebuild, 0)
+    loads = []
     for (a, b), part in zip(spans, in_order(_summary_task, [(job, a, b) for a, b in spans], threads, scheduler)):
         summary = part["summary"] if summary is None else summary.then(part["summary"])
         rebuilt = {m: rebuilt[m] + k for m, k in part["rebuilt"].items()}
+        if "loads" in part:
+            loads.append(part["loads"])
         for p, (up, down, fn0) in part["plates"].items():
             u, d, f0 = plates[p]
             plates[p] = (u + [up], d + [down], fn0 if fn0 is not None else f0)
@@ -274,7 +294,7 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
                   f0 if f0 is not None else 0.0) for p, (u, d, f0) in plates.items()}
     if isinstance(zeni, dict):
         zeni = {k: np.concatenate(v) for k, v in zeni.items()}
-    return {"summary": summary, "plates": plates, "zeni": zeni, "rebuilt": rebuilt}
+    return {"summary": summary, "plates": plates, "zeni": zeni, "loads": loads, "rebuilt": rebuilt}
 
 
 def _summarise_rebuilt(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> dict:
@@ -306,12 +326,20 @@ def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> 
     return found
 
 
+def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
+    """The trial-wide pieces of the kinetics, or None with the reason in `job.kinetics_absent`."""
+    events = read_events(job.path) if job.plate_loads else None
+    kt, job.kinetics_absent = trial_kinetics(job.path.name, job.head, first["loads"], events, job.kinetics,
+                                             job.options, first["summary"].pelvis_rows, job.static)
+    return kt
+
+
 # --------------------------------------------------------------------------- pass 2: frames
 
 
 def _cut_ik(res, s: slice):
     return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
-                    res.converged[s])
+                    res.converged[s], None if res.flipped is None else res.flipped[s])
 
 
 def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
@@ -324,8 +352,11 @@ def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
                       attrs=attrs)
 
 
-def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool) -> dict:
+def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool,
+                 kinetics: TrialKinetics | None = None) -> dict:
     lo, hi = a, b
+    if kinetics is not None:  # the span's kinetics need OVERLAP frames of kinematics on each side
+        lo, hi = a - OVERLAP, b + OVERLAP
     for _, f_lo, f_hi, _ in contacts:
         lo, hi = min(lo, f_lo - 1), max(hi, f_hi + 2)
     if job.chain is not None:
@@ -340,9 +371,16 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
         fitted = with_sacrum(fitted.isel(frame=cut))
         out = frames_kinematics(prep, fitted)
         out = add_global_frames(out, job.chain, _cut_ik(res, cut), measured[cut], gattrs)
+    elif kinetics is not None:
+        e0, e1 = max(0, a - OVERLAP), min(job.n, b + OVERLAP)
+        wide = frames_kinematics(prep, with_sacrum(ds.isel(frame=slice(e0 - w0, e1 - w0))))
+        out = wide.isel(frame=slice(a - e0, b - e0))  # each frame's kinematics are its own
     else:
         out = frames_kinematics(prep, with_sacrum(core))
     result = {"kinematics": out}
+    if kinetics is not None:
+        result["kinetics"] = kinetics.span(wide, a, b)
+        del wide
     if gait:
         r = job.ratio
         cap = core.isel(analog_sample=slice((a - w0) * r, (b - w0) * r))
@@ -361,7 +399,7 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
 
 
 def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, threads, scheduler, say: bool,
-                 gait: bool) -> tuple[dict, tuple]:
+                 gait: bool, kinetics: TrialKinetics | None = None) -> tuple[dict, tuple]:
     """Pass 2 into `w` (the kinematics group, or the root without `gait`): the plate contacts'
     verdicts, and (outputs, partial, models left out) of the kinematics."""
     opt = job.options
@@ -386,7 +424,10 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
     per_chunk: list[list] = [[] for _ in spans]
     for c in contacts:
         per_chunk[int(np.searchsorted(starts, c[1], side="right") - 1)].append(c)
-    items = [(job, prep, gattrs, a, b, per_chunk[k], gait) for k, (a, b) in enumerate(spans)]
+    if kinetics is not None and "pig" not in prep.run:
+        job.kinetics_absent = "Plug-in Gait was left out of the kinematics (kinematics.partial: its markers are missing)"
+        kinetics = None
+    items = [(job, prep, gattrs, a, b, per_chunk[k], gait, kinetics) for k, (a, b) in enumerate(spans)]
     state: dict = {}
     verdicts: dict = {}
     progress = Progress(job.path.name, "frames", job.n, say)
@@ -394,6 +435,10 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
     for (a, b), res in zip(spans, in_order(_frames_task, items, threads, scheduler)):
         kin = make_continuous(res["kinematics"], state, rules)
         kin_summary = (kin.sizes["output"], bool(kin.attrs["partial"]), kin.attrs["models_left_out"])
+        if kinetics is not None and gait:
+            w.append("kinetics", res["kinetics"], "frame")
+        elif kinetics is not None:  # a kinematics file: the kinetics beside the angles, in the root
+            kin = kin.merge(res["kinetics"], compat="override", join="exact", combine_attrs="override")
         if gait:
             w.append("kinematics", kin, "frame")
             w.append("plates", res["plates"], "analog_sample")
@@ -407,121 +452,13 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
     return verdicts, kin_summary
 
 
-# --------------------------------------------------------------------------- pass 3: cycles
-
-
-def _plate_crossings(job: _Job, plates: dict) -> list[tuple]:
-    return [(p, plates[p][2], plates[p][0], plates[p][1]) for p, _ in job.plates]
-
-
-def _contact_frames(job: _Job, t0: float, t1: float) -> np.ndarray:
-    """The frame indices of the trial within [t0, t1] (a plate contact)."""
-    guess0 = int(np.floor(t0 * job.point_rate)) - job.first_frame + 1
-    guess1 = int(np.ceil(t1 * job.point_rate)) - job.first_frame + 1
-    idx = np.arange(max(0, guess0 - 3), min(job.n, guess1 + 4))
-    t = job.frame_time(idx)
-    return idx[(t >= t0) & (t <= t1)]
-
-
-def _contacts(job: _Job, plates: dict) -> list[tuple]:
-    """The plate contacts to judge (those with marker frames), as (key, first frame index,
-    last frame index, corners): listed by the same loop that assembles the events."""
-    corners = dict(job.plates)
-    todo = []
-
-    def listed(p, start, stop, t0, t1):
-        inside = _contact_frames(job, t0, t1)
-        if inside.size:
-            todo.append(((p, start), int(inside[0]), int(inside[-1]), corners[p]))
-        return None, ""
-
-    contact_events(_plate_crossings(job, plates), lambda k: float(job.analog_time(k)), listed, job.point_rate,
-                   job.plate_options)
-    return todo
-
-
-def _events(job: _Job, first: dict, verdicts: dict) -> EventResult:
-    """The trial's events: its plates' (with the contacts' verdicts), the C3D's, Zeni's."""
-    def judged(p, start, stop, t0, t1):
-        return verdicts.get((p, start), (None, "no marker frame during the contact"))
-
-    plates = contact_events(_plate_crossings(job, first["plates"]), lambda k: float(job.analog_time(k)), judged,
-                            job.point_rate, job.plate_options)
-    stored = c3d_events(read_events(job.path))
-    kin = zeni_events(first["zeni"], job.frame_time, lambda i: job.first_frame + i) if stored.empty \
-        else zeni_events({}, float, int)
-    return merge_events(plates, stored, kin)
-
-
-def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_frames: int):
-    """Curves of the chain, every angle output's curves and the measures of every cycle, from
-    windows of the written angles (cycles measured together while their frames fit)."""
-    joints = sorted({joint_name(str(o)) for o in kin.output.values})
-    markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
-    small = kin[["angles", "markers"]].sel(marker=markers)
-    if cycles.empty:
-        w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles)
-        return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
-    rate = job.point_rate
-    index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
-    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2)
-    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3)
-    order = np.argsort(lo, kind="stable")
-    groups, cur = [], []
-    for i in order:
-        if cur and max(hi[j] for j in cur + [i]) - lo[cur[0]] > window_frames:
-            groups.append(cur)
-            cur = []
-        cur.append(i)
-    groups.append(cur)
-    data = per_joint = None
-    tables, rows = [], []
-    template = joint_template = None
-    for g in groups:
-        w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
-        sub = cycles.iloc[g]
-        c = cycle_curves(w, sub)
-        ac = angle_curves(w, sub, joints)
-        if data is None:
-            template, joint_template = c, ac
-            data = np.full((len(cycles),) + c.shape[1:], np.nan)
-            per_joint = np.full((len(cycles),) + ac.shape[1:], np.nan)
-        data[g] = c.values
-        per_joint[g] = ac.values
-        tables.append(cycle_metrics(w, sub, c))
-        rows += list(g)
-    curves = xr.DataArray(data, dims=template.dims,
-                          coords={"variable": template["variable"].values, "percent": template["percent"].values,
-                                  "side": ("cycle", cycles.side.to_numpy(dtype=str))},
-                          attrs=template.attrs)
-    joint_curves = xr.DataArray(per_joint, dims=joint_template.dims,
-                                coords={k: joint_template[k].values for k in ("joint", "axis")},
-                                attrs=joint_template.attrs)
-    metrics = pd.concat(tables, ignore_index=True)
-    metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
-    return curves, joint_curves, metrics
-
-
-def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
-               progress: Progress, not_run: dict | None = None):
-    """Pass 3 into `w`: events, cycles, curves and measures; (events, cycles, metrics, problems)."""
-    ev = _events(job, first, verdicts)
-    cyc = find_cycles(ev.events)
-    with w.dataset("kinematics") as kin:
-        curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
-    name = job.path.name
-    if say:
-        print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
-              file=sys.stderr, flush=True)
-    problems = gait_problems(name, ev, cyc, metrics, not_run)
-    curves_ds = curves.to_dataset(name="curves")
-    curves_ds["angle_curves"] = joint_curves
-    for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
-                      ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
-        w.group(group, ds)
-    w.set_attrs("/", {"problems": json.dumps(problems)})
-    return ev.events, cyc.cycles, metrics, problems
+def _kinetics_record(job: _Job, w: TrialWriter, kt: TrialKinetics | None):
+    """The contacts (``/contacts``) and why the trial has no kinetics (the root's
+    ``kinetics_absent``, '' when it has them; refused contacts in ``contacts_refused``)."""
+    if kt is not None:
+        w.group("contacts", contacts_dataset(kt.contacts))
+        job.contacts_refused = refused_text(kt.contacts)
+    w.set_attrs("/", {"kinetics_absent": job.kinetics_absent, "contacts_refused": job.contacts_refused})
 
 
 # --------------------------------------------------------------------------- entry points
@@ -561,6 +498,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     config = config or StudyConfig.defaults()
     opt = options or config.kinematics_options()
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
+    kinetics = config.kinetics_options(row.plates, f"{row.trial}: sample sheet column plates")
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
              "dynamic": str(row.dynamic), "static": str(row.static or ""),
              "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]",
@@ -570,7 +508,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
         mapping = load_marker_mapping(row.markers or markers or config.markers)
         static = None if row.static is None else \
             (read_static or _read_static)(row.static, mapping) if mapping else (read_static or _read_static)(row.static)
-        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), mapping)
+        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics, mapping)
+        job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
@@ -578,8 +517,10 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
             w.root(xr.Dataset(attrs=attrs))
             first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
             started = Progress(job.path.name, "trial", job.n, say)
+            kt = _kinetics(job, first)
             verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
-                                                                  say, gait=True)
+                                                                  say, gait=True, kinetics=kt)
+            _kinetics_record(job, w, kt)
             w.set_attrs("/", {"models_left_out": left_out})
             quality = _quality(job, w, "kinematics", row.subject)
             stage = "gait"
@@ -600,29 +541,36 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
 def run_kinematics(dynamic: str | Path, static: str | Path | None, output: str | Path,
                    options: KinematicsOptions | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                    threads: int | None = None, scheduler: str | None = None, compress: bool = True,
-                   progress: bool | None = None, markers=None) -> TrialResult:
+                   progress: bool | None = None, markers=None,
+                   kinetics: KineticsOptions | None = KineticsOptions()) -> TrialResult:
     """The kinematics of `dynamic` (calibrated on `static`; None: on the calibration stored in
-    `dynamic`, :mod:`chainlab.stored_kinematics`) into the kinematics file `output` (the
+    `dynamic`, :mod:`chainlab.kinematics.stored`) into the kinematics file `output` (the
     kinematics Dataset in the root group; ``chainlab kinematics``), computed as
     :func:`run_trial` computes a trial's, `markers` the lab's marker mapping (a dict, preset
-    or YAML file). Its quality problems are in the result and the file's
-    ``quality_problems``. Errors are raised (TrialSetupError for the call's)."""
+    or YAML file), with the kinetics beside the angles when the capture has plates
+    (`kinetics`: their options; None: none; the result's problems say why there are none).
+    Its quality problems are in the result and the file's ``quality_problems``. Errors are
+    raised (TrialSetupError for the call's)."""
     opt = options or KinematicsOptions()
     _check(opt, chunk_frames, scheduler)
     try:
         mapping = load_marker_mapping(markers)
-        job = _job(dynamic, None if static is None else _read_static(static, mapping), opt, False, mapping=mapping)
+        job = _job(dynamic, None if static is None else _read_static(static, mapping), opt, False,
+                   kinetics=kinetics, mapping=mapping)
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
             first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
+            kt = _kinetics(job, first)
             _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
-                                                           gait=False)
+                                                           gait=False, kinetics=kt)
+            _kinetics_record(job, w, kt)
             quality = _quality(job, w, "/")
             w.close()
     except SchedulerError as exc:
         raise TrialSetupError(str(exc)) from exc
-    return TrialResult(Path(output), job.n, outputs, partial, left_out, quality_problems=quality)
+    absent = [f"no kinetics: {job.kinetics_absent}"] if kinetics is not None and job.kinetics_absent else []
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, problems=absent, quality_problems=quality)
 
 
 def _read_static(path, mapping=None) -> xr.Dataset:
