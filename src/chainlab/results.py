@@ -24,8 +24,8 @@ class TrialRow:
     trial: str
     static: Path | None  # None: the calibration stored in the dynamic capture
     dynamic: Path
-    markers: str = ""  # the row's marker mapping (preset or YAML file); "" for the study's
     plates: str = ""  # the optional column: plate-to-foot overrides, e.g. "1=R,2=L"
+    markers: str = ""  # the optional column: the row's marker mapping (preset or YAML file); "" for the study's
 
     @classmethod
     def of(cls, row) -> TrialRow:
@@ -33,7 +33,7 @@ class TrialRow:
         empty `static` cell means none."""
         static = str(row.get("static") or "").strip()
         return cls(str(row["subject"]), str(row["condition"]), str(row["trial"]), Path(static) if static else None,
-                   Path(row["dynamic"]), str(row.get("markers") or "").strip(), str(row.get("plates") or ""))
+                   Path(row["dynamic"]), str(row.get("plates") or ""), str(row.get("markers") or "").strip())
 
 
 @dataclass(frozen=True)
