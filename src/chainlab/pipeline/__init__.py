@@ -198,7 +198,7 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
     job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, kinetics=kinetics,
                mapping=mapping)
     job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
-    if static is None:  # the calibration stored in the capture (stored_kinematics)
+    if static is None:  # the calibration stored in the capture (kinematics.stored)
         job.stored = plan_from_stored(_read(job, 0, min(n, 1000)), opt)
         static, opt = job.stored.static, job.stored.options
         job.static, job.options = static, opt
