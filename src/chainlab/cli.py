@@ -322,32 +322,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from chainlab.io.study_store import StoreError, open_study, query
+    from chainlab.io.query import command
 
-    where = {}
-    for item in (args.where or "").split(","):
-        if item.strip():
-            key, _, value = item.partition("=")
-            where[key.strip()] = value.strip()
-    try:
-        df = query(open_study(args.store), [v for v in args.var.split(",") if v], where)
-    except StoreError as exc:
-        print(f"chainlab query: {exc}", file=sys.stderr)
-        return 1
-    if args.format == "csv":
-        sys.stdout.write(df.to_csv(index=False))
-    elif args.format == "json":
-        sys.stdout.write(df.to_json(orient="records") + "\n")
-    else:
-        if not args.output:
-            print("chainlab query: --format parquet needs -o FILE", file=sys.stderr)
-            return 2
-        try:
-            df.to_parquet(args.output)
-        except ImportError as exc:
-            print(f"chainlab query: parquet needs pyarrow ({exc})", file=sys.stderr)
-            return 2
-    return 0
+    return command(args)
 
 
 # --- chainlab figures -------------------------------------------------------------------
@@ -711,14 +688,19 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser(
         "query",
         help="pull variables out of a study store",
-        description="Print per-cycle measures or curves from a study store, filtered by subject, "
-                    "condition, trial or side.",
+        description="Print (or write with -o) per-cycle measures, chain curves or any joint's per-cycle "
+                    "angle curves from a study store, filtered by subject, condition, trial, side or cycle.",
+        epilog="Exit status: 0 rows written; 1 a name or value not in the store (the closest are "
+               "suggested); 2 usage; 3 nothing matched (the header alone is written, a notice on stderr).",
     )
     q.add_argument("store", metavar="STUDY.h5")
-    q.add_argument("--var", required=True, help="comma-separated metrics columns or curve variables")
-    q.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
+    q.add_argument("--var", default="", help="comma-separated metrics columns or curve variables")
+    q.add_argument("--curves", metavar="JOINT", help="a joint's per-cycle angle curves as a long table "
+                   "(e.g. KneeAngles: each cycle's own side): subject, condition, trial, side, cycle, percent, value, units")
+    q.add_argument("--axis", default="x", choices=("x", "y", "z"), help="axis of --curves (default x)")
+    q.add_argument("--where", default="", help="e.g. 'subject=HC030A|HC002D, side=Left' (| for several values)")
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
-    q.add_argument("-o", "--output", help="file for parquet")
+    q.add_argument("-o", "--output", metavar="FILE", help="write the table to FILE (any format) instead of stdout")
     q.set_defaults(func=_cmd_query)
 
     _add_figures_parser(sub)

@@ -26,7 +26,7 @@ import xarray as xr
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
 from chainlab.io.c3d import read_c3d, sha256_file
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import open_study, write_study_store
+from chainlab.io.study_store import ID_COLUMNS, TIME_COLUMNS, capture_precision, open_study, write_study_store
 from chainlab.io.study_store import add_statistics as add_statistics_group
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
@@ -135,8 +135,19 @@ def trial_summaries(run: StudyRun) -> list[tuple]:
     return [(t.trial, t.subject, t.condition, len(t.metrics), t.problems) for t in run.trials]
 
 
+def metrics_csv(metrics: pd.DataFrame) -> str:
+    """``metrics.csv``'s text: the identifiers first (subject, condition, trial, side, cycle),
+    then the measures; times at the capture's precision (:func:`capture_precision`)."""
+    m = metrics.copy()
+    for c in TIME_COLUMNS:
+        if c in m:
+            m[c] = capture_precision(m[c].to_numpy())
+    first = [c for c in ID_COLUMNS if c in m]
+    return m[first + [c for c in m.columns if c not in first]].to_csv(index=False)
+
+
 def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path) -> None:
-    write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
+    write_text_atomic(metrics_csv(metrics), out / "metrics.csv")
     fails = pd.DataFrame([f.record() for f in failures], columns=["trial", "stage", "reason"]).sort_values("trial")
     write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
 

@@ -36,11 +36,25 @@ from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
 from chainlab.schema import METRIC_COLUMNS, METRIC_UNITS, joint_name
+from chainlab.stats.reach import condition_reach_text, permutations_text, smallest_sign_flip_p, spm_reach_text
 
 ENGINE = "h5netcdf"
 # shuffle first: float arrays compress 1.3-30x instead of 1.15x, and 2-7x faster
 # (bench/RESULTS.md, study store writes)
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+TIME_COLUMNS = ("start_s", "end_s", "stride_time_s")  # per-cycle times, from float32 event and frame times
+ID_COLUMNS = ["subject", "condition", "trial", "side", "cycle"]  # metrics.csv's first columns
+
+
+def capture_precision(values) -> np.ndarray:
+    """Times at the capture's precision: each value's shortest decimal that reads back as the
+    same float32 (event and frame times are float32 in C3D files; 1.350000023841858 -> 1.35,
+    a stride time 0.9259999761581419 -> 0.926). NaN stays NaN."""
+    a = np.asarray(values, dtype=np.float64).astype(np.float32)
+    return np.array([float(np.format_float_positional(x, unique=True)) for x in a.ravel()],
+                    dtype=np.float64).reshape(a.shape)
 
 
 class StoreError(ValueError):
@@ -207,6 +221,9 @@ def statistics_dataset(statistics) -> xr.Dataset:
             stats = stats.assign_coords(spm_variable=names, percent=percent,
                                         spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
             stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
+            stats["spm_reach"] = ("spm_variable", np.array([_spm_reach(statistics.spm[k], k) for k in names], dtype=str),
+                                  {"units": "1", "long_name": "whether the test can reach significance with its "
+                                   "subjects and permutations, and why (chainlab.stats.reach)"})
         if statistics.bands is not None:
             b = statistics.bands
             for k in ("mean", "low", "high"):
@@ -215,8 +232,35 @@ def statistics_dataset(statistics) -> xr.Dataset:
                                        "(simultaneous 95 %, subjects resampled)"})
             stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
                                         band_variable=np.array(b.variable.values, dtype=str), percent=percent)
+            subjects = getattr(statistics, "subjects", {})
+            stats["band_reach"] = ("band_condition", np.array(
+                [condition_reach_text(str(c), subjects[str(c)]) if str(c) in subjects else "" for c in b.condition.values],
+                dtype=str), {"units": "1", "long_name": "why the band rests on too few subjects ('' from 3 on)"})
         stats.attrs["problems"] = json.dumps(statistics.problems)
+        stats.attrs["reach"] = json.dumps(_reach_sentences(statistics))
     return stats
+
+
+def _spm_reach(result, name: str) -> str:
+    """The store's ``spm_reach`` text of one SPM test (subjects and permutations)."""
+    said = spm_reach_text([name], result.n_subjects, result.alpha) if result.n_subjects else ""
+    return " ".join(x for x in (said, permutations_text(result.n_permutations, result.alpha)) if x)
+
+
+def _reach_sentences(statistics) -> list[str]:
+    """What the study's tests cannot show with its subjects: conditions with fewer than 3
+    subjects, SPM tests that cannot reach significance (grouped by subjects paired)."""
+    out = [t for c, n in sorted(getattr(statistics, "subjects", {}).items()) if (t := condition_reach_text(c, n))]
+    by_n: dict[int, list[str]] = {}
+    alpha = 0.05
+    for k in sorted(statistics.spm):
+        r = statistics.spm[k]
+        alpha = r.alpha
+        if r.n_subjects and smallest_sign_flip_p(r.n_subjects) >= r.alpha:
+            by_n.setdefault(r.n_subjects, []).append(k)
+    out += [spm_reach_text(names, n, alpha) for n, names in sorted(by_n.items())]
+    perms = {permutations_text(r.n_permutations, r.alpha) for r in statistics.spm.values()} - {""}
+    return out + sorted(perms)
 
 
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
@@ -260,6 +304,8 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
         if col in ("side", "cycle"):
             continue
         values = table[col].to_numpy()
+        if col in TIME_COLUMNS:
+            values = capture_precision(values)
         if col == "gaps":
             mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": "variables with gaps in the cycle"})
         else:
@@ -435,36 +481,9 @@ def open_study(path: str | os.PathLike) -> Study:
     return Study(path)
 
 
-def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:
-    """Rows of the per-cycle table (or long curves) for `variables`, filtered by `where`.
+def query(study: Study, variables: list[str], where: dict[str, str | list[str]]) -> pd.DataFrame:
+    """Rows of the per-cycle table (or long curves) for `variables`, filtered by `where`
+    (key -> a value or a list of values): :func:`chainlab.io.query.query_table`."""
+    from chainlab.io.query import query_table  # it imports this module
 
-    A variable is a metrics column (e.g. ``peak_eversion_deg``) or a curve variable
-    (``rearfoot_eversion``: one row per cycle and percent). Unknown names raise StoreError
-    listing what exists.
-    """
-    metrics = study.metrics
-    cycles = study.cycles
-    keys = ["subject", "condition", "trial", "side", "cycle_in_trial"]
-    curve_vars = [str(v) for v in cycles["variable"].values]
-    unknown = [v for v in variables if v not in metrics.columns and v not in curve_vars]
-    if unknown:
-        raise StoreError(f"unknown variable(s) {unknown}; metrics: {sorted(set(metrics.columns) - set(keys) - {'cycle'})}; "
-                         f"curves: {curve_vars}")
-    for key, value in where.items():
-        if key not in keys:
-            raise StoreError(f"cannot filter on {key!r}; use one of {keys}")
-        allowed = sorted(set(metrics[key].astype(str)))
-        if value not in allowed:
-            raise StoreError(f"no {key} {value!r} in the store; it has {allowed}")
-    mask = np.ones(len(metrics), dtype=bool)
-    for key, value in where.items():
-        mask &= metrics[key].astype(str).to_numpy() == value
-    table_vars = [v for v in variables if v in metrics.columns]
-    if len(table_vars) == len(variables):
-        return metrics.loc[mask, keys + table_vars].reset_index(drop=True)
-    if table_vars:
-        raise StoreError(f"ask for per-cycle measures {table_vars} and curves "
-                         f"{[v for v in variables if v not in table_vars]} in separate queries")
-    cur = cycles.curves.sel(variable=variables).isel(cycle=np.flatnonzero(mask))
-    df = cur.to_dataframe(name="value").reset_index()
-    return df[keys + ["variable", "percent", "value"]]
+    return query_table(study, variables, {k: [v] if isinstance(v, str) else list(v) for k, v in where.items()})
