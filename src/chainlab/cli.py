@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chainlab import __version__
-from chainlab.errors import C3DError, C3DWarning, ChainlabError
+from chainlab.errors import C3DError, C3DWarning, ChainlabError, warning_line
 
 DEFAULT_CHUNK_FRAMES = 10_000  # chainlab.pipeline.DEFAULT_CHUNK_FRAMES (not imported: keeps --help fast)
 
@@ -721,6 +721,7 @@ def _exit_on_sigterm() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _exit_on_sigterm()
+    warnings.formatwarning = warning_line  # one line per warning, without Python's source lines
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
