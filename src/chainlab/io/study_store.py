@@ -44,17 +44,37 @@ ENGINE = "h5netcdf"
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
 
-TIME_COLUMNS = ("start_s", "end_s", "stride_time_s")  # per-cycle times, from float32 event and frame times
 ID_COLUMNS = ["subject", "condition", "trial", "side", "cycle"]  # metrics.csv's first columns
+
+
+def _shortest(values) -> list[str]:
+    """Each value's shortest decimal that reads back as the same float32."""
+    return [np.format_float_positional(x, unique=True) for x in np.asarray(values, np.float64).astype(np.float32)]
 
 
 def capture_precision(values) -> np.ndarray:
     """Times at the capture's precision: each value's shortest decimal that reads back as the
-    same float32 (event and frame times are float32 in C3D files; 1.350000023841858 -> 1.35,
-    a stride time 0.9259999761581419 -> 0.926). NaN stays NaN."""
-    a = np.asarray(values, dtype=np.float64).astype(np.float32)
-    return np.array([float(np.format_float_positional(x, unique=True)) for x in a.ravel()],
-                    dtype=np.float64).reshape(a.shape)
+    same float32 (event and frame times are float32 in C3D files: 1.350000023841858 -> 1.35).
+    NaN stays NaN."""
+    return np.array([float(x) for x in _shortest(values)], dtype=np.float64)
+
+
+def times_at_capture_precision(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-cycle table with ``start_s`` and ``end_s`` at the capture's precision
+    (:func:`capture_precision`) and ``stride_time_s`` rounded to the decimals of its start and
+    end (2.276 - 1.35 = 0.926, not 0.9259999761581419)."""
+    t = table.copy()
+    decimals = []
+    for c in ("start_s", "end_s"):
+        if c in t:
+            text = _shortest(t[c].to_numpy())
+            t[c] = np.array([float(x) for x in text], dtype=np.float64)
+            decimals.append([len(x.partition(".")[2]) if x not in ("nan", "inf", "-inf") else 0 for x in text])
+    if "stride_time_s" in t and decimals and len(t):
+        d = np.max(np.array(decimals), axis=0)
+        t["stride_time_s"] = np.array([round(float(v), int(k)) if np.isfinite(v) else np.nan
+                                       for v, k in zip(t.stride_time_s.to_numpy(np.float64), d)])
+    return t
 
 
 class StoreError(ValueError):
@@ -299,13 +319,12 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
     cycles.attrs["description"] = "one row per complete gait cycle; see docs/schema.md"
 
     table = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=METRIC_COLUMNS)
+    table = times_at_capture_precision(table)
     mvars = {}
     for col in METRIC_COLUMNS:
         if col in ("side", "cycle"):
             continue
         values = table[col].to_numpy()
-        if col in TIME_COLUMNS:
-            values = capture_precision(values)
         if col == "gaps":
             mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": "variables with gaps in the cycle"})
         else:
