@@ -107,6 +107,7 @@ def assert_report_embeds_the_figures(report: Path, figures: Path, names) -> None
         assert embedded(f"{name}.html") is None, f"{name}.html in the report: it would render blank"
         if (figures / f"{name}.svg").exists():
             assert embedded(f"{name}.svg") == (figures / f"{name}.svg").read_bytes(), f"{name}.svg not in the report"
-    study_report = embedded("report.html")
-    assert study_report == (figures.parent / "report.html").read_bytes()
-    assert study_report.count(b"plotly.js v") == 1  # plotly.js once (its banner), not per figure
+    if (figures.parent / "report.html").exists():  # a workflow that ran its report rule
+        study_report = embedded("report.html")
+        assert study_report == (figures.parent / "report.html").read_bytes()
+        assert study_report.count(b"plotly.js v") == 1  # plotly.js once (its banner), not per figure
