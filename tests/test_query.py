@@ -110,3 +110,12 @@ def test_joint_curves_axis_and_filters(store):
     np.testing.assert_allclose(-y.value.to_numpy().reshape(eversion.shape), eversion)
     with pytest.raises(StoreError, match="--axis 'w'"):
         angle_curves_table(s, "HFTBA", "w", {})
+
+
+def test_usage_mistakes_exit_2(store, capsys):
+    assert main(["query", str(store)]) == 2  # neither --var nor --curves
+    assert "no variable asked for" in capsys.readouterr().err
+    assert main(["query", str(store), "--var", "peak_eversion_deg", "--where", "subject"]) == 2
+    assert "expected key=value" in capsys.readouterr().err
+    assert main(["query", str(store), "--var", "peak_eversion_deg", "--format", "parquet"]) == 2
+    assert "needs -o FILE" in capsys.readouterr().err

@@ -149,7 +149,8 @@ def write_table(df: pd.DataFrame, fmt: str, output: str | None) -> None:
 
 def command(args) -> int:
     """``chainlab query`` (arguments of :func:`chainlab.cli.build_parser`): 0 rows written,
-    1 a name or value not in the store (with the closest names), 2 usage, 3 nothing matched."""
+    1 a name or value not in the store (with the closest names) or an unreadable store,
+    2 usage, 3 nothing matched."""
     try:
         where = parse_where(args.where)
         study = open_study(args.store)
@@ -164,7 +165,8 @@ def command(args) -> int:
         write_table(df, args.format, args.output)
     except StoreError as exc:
         print(f"chainlab query: {exc}", file=sys.stderr)
-        return 2 if "needs -o" in str(exc) or "--curves and --var" in str(exc) else 1
+        usage = ("needs -o", "--curves and --var", "no variable asked for", "expected key=value")
+        return 2 if any(u in str(exc) for u in usage) else 1
     if not len(df):
         said = ", ".join(f"{k}={'|'.join(v)}" for k, v in where.items()) or "no filter"
         print(f"chainlab query: no row of {args.store} matches {said} for {what}; "
