@@ -170,8 +170,8 @@ VENDORS = SHARED / "vendors"
 @pytest.mark.skipif(not (VENDORS / "PiG_Motion3_FF.c3d").is_file(), reason="../shared vendor captures absent")
 def test_cli_warnings_name_the_file_once(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    run = subprocess.run([sys.executable, "-c", "import sys; from chainlab.cli import main; sys.exit(main(sys.argv[1:]))",
-                          "gait", str(VENDORS / "PiG_Motion3_FF.c3d"),
+    cli = "import sys; from chainlab.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run([sys.executable, "-c", cli, "gait", str(VENDORS / "PiG_Motion3_FF.c3d"),
                           "--static", str(VENDORS / "PiG_Calibration3_FF.c3d"), "--partial",
                           "-o", str(tmp_path / "g.h5")], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -3,6 +3,7 @@ matches, several values per key, spaces, per-cycle angle curves of any joint, ne
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_several_subjects_in_one_query(store, capsys):
     m = open_study(store).metrics
     assert main(["query", str(store), "--var", "peak_eversion_deg, stride_time_s",
                  "--where", "subject=HC002D|HC033A,  side = Left"]) == 0
-    got = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    got = pd.read_csv(io.StringIO(capsys.readouterr().out))
     want = m[m.subject.isin(["HC002D", "HC033A"]) & (m.side == "Left")]
     assert list(got.columns) == ["subject", "condition", "trial", "side", "cycle_in_trial",
                                  "peak_eversion_deg", "stride_time_s"]

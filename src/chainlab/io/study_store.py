@@ -241,9 +241,10 @@ def statistics_dataset(statistics) -> xr.Dataset:
             stats = stats.assign_coords(spm_variable=names, percent=percent,
                                         spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
             stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
-            stats["spm_reach"] = ("spm_variable", np.array([_spm_reach(statistics.spm[k], k) for k in names], dtype=str),
-                                  {"units": "1", "long_name": "whether the test can reach significance with its "
-                                   "subjects and permutations, and why (chainlab.stats.reach)"})
+            said = np.array([_spm_reach(statistics.spm[k], k) for k in names], dtype=str)
+            stats["spm_reach"] = ("spm_variable", said, {
+                "units": "1", "long_name": "whether the test can reach significance with its subjects and "
+                "permutations, and why (chainlab.stats.reach)"})
         if statistics.bands is not None:
             b = statistics.bands
             for k in ("mean", "low", "high"):
@@ -253,9 +254,10 @@ def statistics_dataset(statistics) -> xr.Dataset:
             stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
                                         band_variable=np.array(b.variable.values, dtype=str), percent=percent)
             subjects = getattr(statistics, "subjects", {})
-            stats["band_reach"] = ("band_condition", np.array(
-                [condition_reach_text(str(c), subjects[str(c)]) if str(c) in subjects else "" for c in b.condition.values],
-                dtype=str), {"units": "1", "long_name": "why the band rests on too few subjects ('' from 3 on)"})
+            said = np.array([condition_reach_text(str(c), subjects[str(c)]) if str(c) in subjects else ""
+                             for c in b.condition.values], dtype=str)
+            stats["band_reach"] = ("band_condition", said, {
+                "units": "1", "long_name": "why the band rests on too few subjects ('' from 3 on)"})
         stats.attrs["problems"] = json.dumps(statistics.problems)
         stats.attrs["reach"] = json.dumps(_reach_sentences(statistics))
     return stats
