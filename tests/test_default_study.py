@@ -22,6 +22,7 @@ from chainlab.io.study_store import capture_precision, open_study, statistics_da
 from chainlab.options import PlateEventOptions
 from chainlab.report import write_report
 from chainlab.stats.reach import permutations_text, smallest_sign_flip_p, subjects_needed
+from chainlab.stats.mixed import MixedResult
 from chainlab.stats.spm import SPMResult
 from chainlab.stats.study import StudyStatistics
 from chainlab.study import build_study
@@ -47,9 +48,15 @@ def _spm(n_subjects, n_permutations=2000):
 
 
 def test_the_store_says_which_tests_cannot_reach_significance():
-    stats = StudyStatistics(spm={"lordosis": _spm(5), "pelvic_tilt": _spm(6), "rearfoot_eversion": _spm(3)},
+    table = pd.DataFrame({"term": ["Intercept", "C(condition)[T.Turn]", "peak_eversion_deg"], "estimate": [1.0, 2, 3],
+                          "se": 1.0, "ci_low": 0.0, "ci_high": 4.0, "p": 0.5})
+    model = MixedResult("y ~ peak_eversion_deg + C(condition)", table, 40, 8, random="(1 | subject/trial)")
+    stats = StudyStatistics(models=[model],
+                            spm={"lordosis": _spm(5), "pelvic_tilt": _spm(6), "rearfoot_eversion": _spm(3)},
                             subjects={"Straight": 6, "Turn": 2})
     ds = statistics_dataset(stats)
+    assert ds.model_reach.values.tolist()[0] == "" and ds.model_reach.values.tolist()[2] == ""
+    assert str(ds.model_reach.values[1]).startswith("Condition 'Turn' has 2 subjects (fewer than 3): ")
     reach = dict(zip(ds.spm_variable.values, ds.spm_reach.values))
     assert reach["pelvic_tilt"].startswith("SPM pelvic_tilt can reach significance: 6 subjects paired, "
                                            "smallest attainable p 1/32 = 0.0312 < alpha 0.05")

@@ -225,6 +225,12 @@ def statistics_dataset(statistics) -> xr.Dataset:
             }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str)),
                        "random": ("row", np.array([m.random for m in statistics.models for _ in m.table.term],
                                                   dtype=str))})
+            few = " ".join(t for c, n in sorted(getattr(statistics, "subjects", {}).items())
+                           if (t := condition_reach_text(c, n)))
+            stats["model_reach"] = ("row", np.array([few if str(t).startswith("C(condition)") else "" for t in term],
+                                                    dtype=str),
+                                    {"units": "1", "long_name": "why a condition effect rests on too few subjects "
+                                     "('' when every condition has 3 or more)"})
         if statistics.spm:
             names = sorted(statistics.spm)
             stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
