@@ -21,7 +21,8 @@ from chainlab.gait.events import plate_filter
 from chainlab.io.study_store import capture_precision, open_study, statistics_dataset
 from chainlab.options import PlateEventOptions
 from chainlab.report import write_report
-from chainlab.stats.reach import permutations_text, smallest_sign_flip_p, subjects_needed
+from chainlab.reach import permutations_text, smallest_sign_flip_p, subjects_needed
+from chainlab.schema import ANGLE_METRIC_COLUMNS, KINETIC_METRIC_COLUMNS, METRIC_COLUMNS, column_units
 from chainlab.stats.mixed import MixedResult
 from chainlab.stats.spm import SPMResult
 from chainlab.stats.study import StudyStatistics
@@ -94,6 +95,17 @@ def test_metrics_csv_identifiers_first_and_times_at_capture_precision(three):
     text = (three.parent / "metrics.csv").read_text()
     header = text.splitlines()[0].split(",")
     assert header[:5] == ["subject", "condition", "trial", "side", "cycle"]
+    # the measures after them in the table's order, the kinetic ones last with units in their names
+    assert METRIC_COLUMNS[:2] == ["side", "cycle"]
+    assert [c for c in header[5:] if c in METRIC_COLUMNS] == [c for c in METRIC_COLUMNS[2:] if c in header]
+    kinetic = [c for c in header if c in KINETIC_METRIC_COLUMNS]
+    assert kinetic == [c for c in KINETIC_METRIC_COLUMNS if c in header] and len(kinetic) == len(KINETIC_METRIC_COLUMNS)
+    assert header.index(kinetic[0]) > max(header.index(c) for c in header if c in ANGLE_METRIC_COLUMNS)
+    assert {column_units(c) for c in kinetic} == {"N m/kg", "W/kg", "J/kg", "1"}  # 1: kinetics_reason
+    with h5py.File(three, "r") as f:
+        for c in kinetic:
+            got = f[f"metrics/{c}"].attrs["units"]
+            assert (got.decode() if isinstance(got, bytes) else got) == column_units(c), c
     m = pd.read_csv(three.parent / "metrics.csv", dtype=str)
     first = m[(m.trial == "HC002D06") & (m.side == "Left") & (m.cycle == "0")].iloc[0]
     # a strike at a frame of the 100 Hz markers (1.35 s), the next from a plate's 1 kHz force (2.276 s)

@@ -12,8 +12,8 @@ import pytest
 import xarray as xr
 
 from chainlab.cli import main
-from chainlab.io.query import NOTHING_MATCHED, angle_curves_table, parse_where
-from chainlab.io.study_store import StoreError, open_study, query
+from chainlab.io.query import NOTHING_MATCHED, angle_curves_table, parse_where, query
+from chainlab.io.study_store import StoreError, open_study
 from chainlab.study import build_study
 
 from .conftest import three_subject_config

@@ -31,12 +31,15 @@ import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions
+from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
-SECTIONS = ("kinematics", "gait", "statistics", "figures")
-#: The config sections a trial's result depends on.
-TRIAL_SECTIONS = ("kinematics", "gait")
+#: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
+#: overrides of the row's trial, ``1=R,2=L``).
+OPTIONAL_SHEET_COLUMNS = ("plates",)
+SECTIONS = ("kinematics", "gait", "kinetics", "statistics", "figures")
+#: The config sections a trial's result depends on (a trial file records their settings).
+TRIAL_SECTIONS = ("kinematics", "gait", "kinetics")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -170,6 +173,7 @@ class StudyConfig:
     trials: str
     kinematics: dict = field(default_factory=dict)
     gait: dict = field(default_factory=dict)
+    kinetics: dict = field(default_factory=dict)
     statistics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
     source: str = "config"
@@ -177,6 +181,10 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
+        if isinstance(config, dict) and isinstance(config.get("kinetics"), dict) \
+                and isinstance(config["kinetics"].get("plates"), dict):  # YAML reads `1: R` with an int key
+            config = {**config, "kinetics": {**config["kinetics"],
+                                             "plates": {str(k): v for k, v in config["kinetics"]["plates"].items()}}}
         full = validate_config(config, source)
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
@@ -216,6 +224,16 @@ class StudyConfig:
             partial=k["partial"], solver=k["solver"],
             chain=ChainOptions(**chain),
         )
+
+    def kinetics_options(self, plates: str = "", where: str = "sample sheet"):
+        """The kinetics' options of a trial (its sheet row's `plates` over the config's), or
+        None when ``kinetics.enabled`` is false. ConfigError for a bad `plates`."""
+        if not self.kinetics.get("enabled", True):
+            return None
+        try:
+            return kinetics_options(self.kinetics, plates, where)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def plate_event_options(self):
         g = self.gait
@@ -299,6 +317,10 @@ def read_sheet(path: str | Path):
     if missing:
         raise ConfigError(f"{path}: line {header_line}: columns {missing} missing; expected tab-separated columns "
                           f"{list(SHEET_COLUMNS)}, found {header}")
+    unknown = [c for c in header if c not in SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS]
+    if unknown:
+        raise ConfigError(f"{path}: line {header_line}: unknown column(s) {unknown}; "
+                          f"allowed: {list(SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS)}")
     if not rows:
         raise ConfigError(f"{path}: no trials: the header (line {header_line}) is followed by no row; "
                           "expected one row per dynamic trial")
@@ -340,9 +362,9 @@ def read_rows(text: str) -> list[dict]:
     validator = row_validator()
     problems = []
     for i, r in enumerate(rows, 1):
-        extra = sorted(set(r) - set(SHEET_COLUMNS))
+        extra = sorted(set(r) - set(SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS))
         if extra:
-            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS)}")
+            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS)}")
         problems += [f"row {i} (trial {r.get('trial', '?')}): {'.'.join(map(str, e.absolute_path)) or 'row'}: "
                      f"{e.message}" for e in validator.iter_errors(r)]
     counts = Counter(str(r.get("trial")) for r in rows)
@@ -352,6 +374,12 @@ def read_rows(text: str) -> list[dict]:
     if problems:
         raise ConfigError("--rows: " + "; ".join(problems))
     return rows
+
+
+def sheet_records(sheet: pd.DataFrame) -> list[dict]:
+    """The sheet's rows as dicts of its columns (:data:`SHEET_COLUMNS` and the optional ones
+    it has), as ``chainlab trials --rows`` takes them."""
+    return sheet[[c for c in SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS if c in sheet.columns]].to_dict("records")
 
 
 def select_rows(rows: list[dict], only: list[str] | None) -> list[dict]:

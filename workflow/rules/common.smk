@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 
-from chainlab.config import SHEET_COLUMNS, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet
+from chainlab.config import TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet, sheet_records
 
 try:
     for _file in workflow.configfiles:
@@ -62,7 +62,7 @@ BATCHES = {f"{k:0{max(3, len(str(_n_batches)))}d}": TRIALS.iloc[(k - 1) * BATCH_
 def batch_rows(wildcards):
     """A batch's rows as JSON: the rule's params (a changed row reruns its batch alone); the
     job reads them from the sheet itself (--sheet --batch K --batch-size N)."""
-    return json.dumps(BATCHES[wildcards.batch][list(SHEET_COLUMNS)].to_dict("records"), separators=(",", ":"))
+    return json.dumps(sheet_records(BATCHES[wildcards.batch]), separators=(",", ":"))
 
 
 def batch_inputs(wildcards):

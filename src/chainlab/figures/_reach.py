@@ -1,6 +1,6 @@
 """What the study's subjects let its tests show, read from a study store: the paired SPM's
 sign-flip permutation test cannot reach significance with too few subjects, whatever the
-data, and the figures and the report say so in words (the arithmetic: chainlab.stats.reach).
+data, and the figures and the report say so in words (the arithmetic: chainlab.reach).
 
 With n subjects the paired test's permutations flip the sign of each subject's difference
 curve: 2**n sign patterns, pairs of which (a pattern and its negation) give the same maximum
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainlab.io.study_store import Study
-from chainlab.stats.reach import (MIN_SUBJECTS_PER_CONDITION, condition_reach_text,  # noqa: F401 (re-exported)
+from chainlab.reach import (MIN_SUBJECTS_PER_CONDITION, condition_reach_text,  # noqa: F401 (re-exported)
                                   smallest_sign_flip_p, spm_reach_text, subjects_needed)
 
 

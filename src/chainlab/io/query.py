@@ -1,9 +1,11 @@
 """``chainlab query``: tables out of a study store for a statistician.
 
 * ``--var`` names metrics columns (one row per cycle) or curve variables (one row per cycle
-  and percent); ``--curves JOINT --axis x`` the per-cycle angle curves of any joint of the
-  store (``KneeAngles``: each cycle's own side) as a long table: subject, condition, trial,
-  side, cycle, percent, value, units.
+  and percent, with units): the chain's (``rearfoot_eversion``) and the kinetic curves
+  (``HipMoment_x`` ... ``AnkleMoment_z``, ``HipPower``, ``KneePower``, ``AnklePower``);
+  ``--curves JOINT --axis x`` the per-cycle curves of any joint of the store (each cycle's own
+  side) as a long table: subject, condition, trial, side, cycle, percent, value, units. JOINT:
+  an angle output (``KneeAngles``), a moment (``KneeMoment``) or a power (``KneePower``, no axis).
 * ``--where``: ``key=value`` items separated by commas, spaces around them ignored; a key
   takes several values with ``|`` (``subject=HC002D|HC030A``) or given twice.
 * A name that is not in the store is refused with the closest names (``difflib``).
@@ -18,9 +20,10 @@ import sys
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import StoreError, Study, open_study
+from chainlab.io.study_store import StoreError, Study, kinetic_curve_names, open_study
 
 KEYS = ["subject", "condition", "trial", "side", "cycle_in_trial"]
 CURVE_COLUMNS = ["subject", "condition", "trial", "side", "cycle", "percent", "value", "units"]
@@ -80,12 +83,29 @@ def _check_variables(study: Study, variables: list[str], metrics: pd.DataFrame, 
                              f"curves: {curve_vars} (angle curves of a joint: --curves JOINT --axis x|y|z)")
 
 
+def _curve(cycles: xr.Dataset, name: str) -> xr.DataArray:
+    """The (cycle, percent) curves of a curve variable: a chain variable (``rearfoot_eversion``)
+    or a kinetic curve (``KneeMoment_y``, ``AnklePower``), with its units."""
+    if name in cycles["variable"].values:
+        cur = cycles.curves.sel(variable=name)
+    elif "Moment_" in name:
+        joint, axis = name.split("_")
+        cur = cycles.moment_curves.sel(moment_joint=joint, axis=axis)
+    else:
+        cur = cycles.power_curves.sel(power_joint=name)
+    units = cur.attrs.get("units", "deg")
+    cur = cur.drop_vars([c for c in ("variable", "moment_joint", "power_joint", "axis") if c in cur.coords])
+    return cur.assign_attrs(units=units)
+
+
 def query_table(study: Study, variables: list[str], where: dict[str, list[str]]) -> pd.DataFrame:
-    """Rows of the per-cycle table for metrics columns, or of the chain's curves (one row per
-    cycle and percent) for curve variables, filtered by `where` (key -> accepted values)."""
+    """Rows of the per-cycle table for metrics columns, or of the curves (one row per cycle and
+    percent, with units) for curve variables: the chain's (``rearfoot_eversion``) and the
+    kinetic ones (``HipMoment_x`` ... ``AnklePower``), filtered by `where` (key -> accepted values)."""
     metrics = study.metrics
     cycles = study.cycles
     curve_vars = [str(v) for v in cycles["variable"].values]
+    curve_vars += kinetic_curve_names() if "moment_curves" in cycles else []
     if not variables:
         raise StoreError("no variable asked for: --var NAME[,NAME...] or --curves JOINT")
     _check_variables(study, variables, metrics, curve_vars)
@@ -96,29 +116,65 @@ def query_table(study: Study, variables: list[str], where: dict[str, list[str]])
     if table_vars:
         raise StoreError(f"ask for per-cycle measures {table_vars} and curves "
                          f"{[v for v in variables if v not in table_vars]} in separate queries")
-    cur = cycles.curves.sel(variable=variables).isel(cycle=np.flatnonzero(mask))
-    df = cur.to_dataframe(name="value").reset_index()
-    return df[KEYS + ["variable", "percent", "value"]]
+    rows = np.flatnonzero(mask)
+    parts = []
+    for v in variables:
+        cur = _curve(cycles, v)
+        df = cur.isel(cycle=rows).to_dataframe(name="value").reset_index()
+        df["variable"], df["units"] = v, cur.attrs["units"]
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)[KEYS + ["variable", "percent", "value", "units"]]
 
 
-def angle_curves_table(study: Study, joint: str, axis: str, where: dict[str, list[str]]) -> pd.DataFrame:
-    """One joint's per-cycle angle curves (the cycle's own side) as a long table: subject,
-    condition, trial, side, cycle, percent, value, units."""
-    cycles = study.cycles
-    if "angle_curves" not in cycles:
+def query(study: Study, variables: list[str], where: dict[str, str | list[str]]) -> pd.DataFrame:
+    """:func:`query_table` with `where` values given as one value or a list of values."""
+    return query_table(study, variables, {k: [v] if isinstance(v, str) else list(v) for k, v in where.items()})
+
+
+def _joint_curves(study: Study, cycles: xr.Dataset, joint: str, axis: str | None) -> xr.DataArray:
+    """(cycle, percent) curves of `joint` on `axis`: an angle output of ``angle_curves``
+    (``KneeAngles``), a moment of ``moment_curves`` (``KneeMoment``) or a power of
+    ``power_curves`` (``KneePower``, no axis); ``KneeMoment_y`` names its axis itself."""
+    angles = [str(j) for j in cycles.angle_curves.joint.values] if "angle_curves" in cycles else []
+    moments = [str(j) for j in cycles.moment_curves.moment_joint.values] if "moment_curves" in cycles else []
+    powers = [str(j) for j in cycles.power_curves.power_joint.values] if "power_curves" in cycles else []
+    if "_" in joint and joint.split("_")[0] in moments:
+        joint, named = joint.split("_", 1)
+        if axis and axis != named:
+            raise StoreError(f"--curves {joint}_{named} with --axis {axis}: give the axis once")
+        axis = named
+    if joint in powers:
+        if axis:
+            raise StoreError(f"--axis {axis!r}: {joint} is one curve per cycle (a power has no axis)")
+        return cycles.power_curves.sel(power_joint=joint)
+    if joint in moments:
+        source, dim = cycles.moment_curves, "moment_joint"
+    elif joint in angles:
+        source, dim = cycles.angle_curves, "joint"
+    elif not angles:
         raise StoreError(f"{study.path}: /cycles has no angle_curves (a store written before they were kept); "
                          "rebuild it with `chainlab study`")
-    ac = cycles.angle_curves
-    joints = [str(j) for j in ac.joint.values]
-    if joint not in joints:
-        raise StoreError(f"no joint {joint!r} in the store{_near(joint, joints)}; it has {joints}")
-    axes = [str(a) for a in ac.axis.values]
+    else:
+        every = angles + moments + powers
+        raise StoreError(f"no joint {joint!r} in the store{_near(joint, every)}; it has {every}")
+    axes = [str(a) for a in source.axis.values]
+    axis = axis or "x"
     if axis not in axes:
         raise StoreError(f"--axis {axis!r}: expected one of {axes}")
+    return source.sel({dim: joint, "axis": axis})
+
+
+def angle_curves_table(study: Study, joint: str, axis: str | None, where: dict[str, list[str]]) -> pd.DataFrame:
+    """One joint's per-cycle curves (the cycle's own side) as a long table: subject,
+    condition, trial, side, cycle, percent, value, units. `joint`: an angle output
+    (``KneeAngles``), a moment (``KneeMoment``, or ``KneeMoment_y``) or a power (``KneePower``);
+    `axis` x, y or z (default x; none for a power)."""
+    cycles = study.cycles
+    cur = _joint_curves(study, cycles, joint, axis)
     ids = pd.DataFrame({k: np.asarray(cycles[k].values).astype(str if k != "cycle_in_trial" else int)
                         for k in KEYS})
     rows = np.flatnonzero(_mask(ids, where))
-    values = np.asarray(ac.sel(joint=joint, axis=axis).isel(cycle=rows).values, float)  # (cycle, percent)
+    values = np.asarray(cur.isel(cycle=rows).values, float)  # (cycle, percent)
     percent = np.asarray(cycles.percent.values, float)
     n, q = values.shape if values.ndim == 2 else (0, len(percent))
     sel = ids.iloc[rows]
@@ -126,7 +182,7 @@ def angle_curves_table(study: Study, joint: str, axis: str, where: dict[str, lis
         "subject": np.repeat(sel.subject.to_numpy(), q), "condition": np.repeat(sel.condition.to_numpy(), q),
         "trial": np.repeat(sel.trial.to_numpy(), q), "side": np.repeat(sel.side.to_numpy(), q),
         "cycle": np.repeat(sel.cycle_in_trial.to_numpy(), q), "percent": np.tile(percent, n),
-        "value": values.reshape(-1), "units": ac.attrs.get("units", "deg"),
+        "value": values.reshape(-1), "units": cur.attrs.get("units", "deg"),
     }, columns=CURVE_COLUMNS)
 
 
@@ -148,7 +204,7 @@ def write_table(df: pd.DataFrame, fmt: str, output: str | None) -> None:
 
 
 def command(args) -> int:
-    """``chainlab query`` (arguments of :func:`chainlab.cli.build_parser`): 0 rows written,
+    """``chainlab query`` (arguments of :func:`chainlab.cli.report.add_query`): 0 rows written,
     1 a name or value not in the store (with the closest names) or an unreadable store,
     2 usage, 3 nothing matched."""
     try:
@@ -157,15 +213,16 @@ def command(args) -> int:
         if getattr(args, "curves", None):
             if args.var:
                 raise StoreError("--curves and --var in separate queries")
-            df = angle_curves_table(study, args.curves.strip(), (args.axis or "").strip(), where)
-            what = f"{args.curves} {args.axis}"
+            df = angle_curves_table(study, args.curves.strip(), (args.axis or "").strip() or None, where)
+            what = " ".join(x for x in (args.curves, args.axis) if x)
         else:
             df = query_table(study, parse_list(args.var), where)
             what = args.var
         write_table(df, args.format, args.output)
     except StoreError as exc:
         print(f"chainlab query: {exc}", file=sys.stderr)
-        usage = ("needs -o", "--curves and --var", "no variable asked for", "expected key=value")
+        usage = ("needs -o", "--curves and --var", "no variable asked for", "expected key=value", "give the axis once",
+                 "a power has no axis")
         return 2 if any(u in str(exc) for u in usage) else 1
     if not len(df):
         said = ", ".join(f"{k}={'|'.join(v)}" for k, v in where.items()) or "no filter"

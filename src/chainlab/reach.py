@@ -8,7 +8,8 @@ than 3 subjects gives bands and model effects that rest on one or two people.
 
 The study store writes these sentences beside its statistics (``/statistics``: ``spm_reach``
 per SPM variable, ``band_reach`` per band condition, the attribute ``reach``); the report and
-the figures say the same (:mod:`chainlab.figures._reach`).
+the figures say the same (:mod:`chainlab.figures._reach`). Plain arithmetic and text, in the
+core layer (docs/architecture.md): the study store (io) and the figures both use it.
 """
 
 from __future__ import annotations
