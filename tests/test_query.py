@@ -120,3 +120,27 @@ def test_usage_mistakes_exit_2(store, capsys):
     assert "expected key=value" in capsys.readouterr().err
     assert main(["query", str(store), "--var", "peak_eversion_deg", "--format", "parquet"]) == 2
     assert "needs -o FILE" in capsys.readouterr().err
+
+
+def test_kinetic_curves_by_joint_and_by_name(store, tmp_path, capsys):
+    out = tmp_path / "moment.csv"
+    assert main(["query", str(store), "--curves", "KneeMoment", "--axis", "y", "--where", "trial=HC030A05",
+                 "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    with xr.open_dataset(store, group="cycles", engine="h5netcdf") as cyc:
+        sel = cyc.trial.values.astype(str) == "HC030A05"
+        want = cyc.moment_curves.sel(moment_joint="KneeMoment", axis="y").values[sel]
+        power = cyc.power_curves.sel(power_joint="AnklePower").values[sel]
+    assert set(df.units) == {"N m/kg"} and len(df) == want.size == 101 * sel.sum()
+    np.testing.assert_array_equal(df.value.to_numpy().reshape(want.shape), want)
+    # the name --var takes, and a power (no axis)
+    same = angle_curves_table(open_study(store), "KneeMoment_y", None, {"trial": ["HC030A05"]})
+    np.testing.assert_array_equal(same.value.to_numpy(), df.value.to_numpy())
+    p = angle_curves_table(open_study(store), "AnklePower", None, {"trial": ["HC030A05"]})
+    assert set(p.units) == {"W/kg"}
+    np.testing.assert_array_equal(p.value.to_numpy().reshape(power.shape), power)
+    assert main(["query", str(store), "--curves", "AnklePower", "--axis", "x"]) == 2
+    assert "a power has no axis" in capsys.readouterr().err
+    assert main(["query", str(store), "--curves", "KneeMoment_y", "--axis", "x"]) == 2
+    assert main(["query", str(store), "--curves", "KneeMomnet"]) == 1
+    assert "did you mean 'KneeMoment'" in capsys.readouterr().err
