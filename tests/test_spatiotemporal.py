@@ -57,7 +57,7 @@ def test_analytic_walk_gives_its_geometry_and_timing():
     ev, mk, t = _footprints_walk()
     tab = spatiotemporal(ev, mk, t)
     assert set(tab.side) == {"Left", "Right"} and len(tab) >= 6
-    expect = {"stride_time_s": 1.0, "cadence_steps_per_min": 120.0, "walking_speed_m_per_s": 1.2,
+    expect = {"stride_time_s": 1.0, "cadence_steps_per_min": 120.0, "stride_speed_m_s": 1.2,
               "stride_length_m": 1.2, "step_length_m": 0.6, "step_width_m": 0.1, "stance_pct": 62.0,
               "swing_pct": 38.0, "double_support_pct": 24.0, "single_support_pct": 38.0}
     for col, v in expect.items():
@@ -113,7 +113,7 @@ def test_simulated_walk_gives_the_template_stride_and_timing(simulated):
     np.testing.assert_allclose(tab.stride_time_s, T, atol=2e-6)
     np.testing.assert_allclose(tab.cadence_steps_per_min, 120.0 / T, rtol=1e-5)
     np.testing.assert_allclose(tab.stride_length_m, template.stride * scale, atol=2e-3)
-    np.testing.assert_allclose(tab.walking_speed_m_per_s, template.stride * scale / T, atol=2e-3)
+    np.testing.assert_allclose(tab.stride_speed_m_s, template.stride * scale / T, atol=2e-3)
     for side in ("Left", "Right"):
         strike = 0.0 if side == "Left" else template.events["RightFoot Strike"]
         stance = (template.events[f"{side}Foot Off"] - strike) % 1.0
@@ -152,7 +152,7 @@ def test_from_nexus_events_against_nexus_outputs(path):
         p0 = np.array([np.interp(r.start, t, pelvis[:, i]) for i in range(2)])
         p1 = np.array([np.interp(r.end, t, pelvis[:, i]) for i in range(2)])
         speed = np.hypot(*(p1 - p0)) / r.stride_time_s
-        assert abs(r.walking_speed_m_per_s / speed - 1) < 0.05
+        assert abs(r.stride_speed_m_s / speed - 1) < 0.05
         nexus = np.interp(0.5 * (r.start + r.foot_off), t,
                           ds.model_outputs.sel(output=f"{r.side[0]}FootProgressAngles").values[:, 2])
         assert abs(r.foot_progression_deg - nexus) < 5.0

@@ -32,7 +32,7 @@ import xarray as xr
 from chainlab import __version__
 from chainlab.conventions import AXES
 from chainlab.errors import ModelInputError
-from chainlab.model import lumbar, ofm, pig
+from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.chain import ChainOptions, describe
 from chainlab.model.geometry import cardan
 from chainlab.model.measurements import resolve
@@ -281,6 +281,7 @@ class Prepared:
     used: list[str] = field(default_factory=list)
     attrs: dict = field(default_factory=dict)
     static: xr.Dataset | None = None
+    arch: dict | None = None  # the OFM arch calibration (None: no arch measures)
 
 
 def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
@@ -397,6 +398,12 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         attrs |= {f"ofm_{k}": v for k, v in values.items()}
         attrs["ofm_tiba_switch_frames"] = json.dumps(
             {f"{s}TIBA": (switch + first_frame).tolist() for s in pig.SIDES if switch.size})
+        try:  # the arch measures need the static forefoot markers (and D1M)
+            prep.arch, arch_source = ofm_posture.arch_calibration(static, prep.meas["MarkerDiameter"])
+            attrs["arch_calibration_source"] = arch_source
+        except KeyError as exc:
+            attrs["arch_calibration_source"] = f"none: {exc.args[0]}"
+            warn.append(f"no arch measures: {exc.args[0]}")
         used += list(_sided(ofm.DYNAMIC + ("HLX",)))
     if "trunk" in run:
         used += list(pig.TRUNK_MARKERS)
@@ -430,6 +437,7 @@ def angle_rules(prep: Prepared) -> dict[str, str | None]:
         rules |= {k: "sum" for k in pig.OUTPUTS}
     if "ofm" in prep.run:
         rules |= {k: ("max" if k.endswith("TIBA") else "sum") for k in ofm.OUTPUTS}
+        rules |= ofm_posture.RULES
     if "trunk" in prep.run:
         rules |= {k: "sum" for k in pig.TRUNK_OUTPUTS}
     rules |= {"LumbarCurvature": None, "LumbarPelvisAngles": None}
@@ -454,6 +462,11 @@ def frames_kinematics(prep: Prepared, dynamic: xr.Dataset) -> xr.Dataset:
         angles |= res.angles
         segments |= res.segments
         points |= res.points
+        mk = _markers(dynamic, _sided(ofm_posture.FOREFOOT) + ("LASI", "RASI", "SACR"))
+        facing = ofm.facing_sign(mk, prep.ofm_args["travel_x"])
+        posture, arch = ofm_posture.posture_frames(segments, mk, facing, prep.arch,
+                                                   {s: prep.means[s][2] for s in pig.SIDES})
+        angles |= posture
     if "trunk" in run:
         pelvis = segments["Pelvis"][1] if "Pelvis" in segments else None
         res = pig.trunk_frames(_markers(dynamic, pig.TRUNK_MARKERS + ("LASI", "RASI", "SACR")), prep.prog, pelvis)
@@ -463,7 +476,10 @@ def frames_kinematics(prep: Prepared, dynamic: xr.Dataset) -> xr.Dataset:
         mk = _markers(dynamic, lumbar.SPINE_ORDER + ("LASI", "RASI", "SACR"))
         p_r = segments["Pelvis"][1] if "Pelvis" in segments else pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])[1]
         angles |= lumbar.lumbar_angles(mk, p_r, prep.which)
-    return _assemble(dynamic, prep.static, angles, segments, points, dynamic.markers.sel(marker=prep.used), prep.attrs)
+    out = _assemble(dynamic, prep.static, angles, segments, points, dynamic.markers.sel(marker=prep.used), prep.attrs)
+    if "ofm" in run and arch:
+        out = out.assign(ofm_posture.arch_variable(arch, out.sizes["frame"]))
+    return out
 
 
 def make_continuous(ds: xr.Dataset, state: dict, rules: dict[str, str | None]) -> xr.Dataset:

@@ -74,6 +74,7 @@ from chainlab.gait.events import (
     zeni_events,
 )
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
+from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
 from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import TITLE, TrialWriter, table_dataset, write_trial_failure
@@ -459,6 +460,7 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+        metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
     name = job.path.name
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",

@@ -26,7 +26,7 @@ import xarray as xr
 
 from chainlab.gait import coupling
 from chainlab.gait.cycles import POINTS, normalise
-from chainlab.schema import METRIC_COLUMNS, joint_name  # noqa: F401 (joint_name re-exported)
+from chainlab.schema import METRIC_COLUMNS, SPATIOTEMPORAL_COLUMNS, joint_name  # noqa: F401 (joint_name re-exported)
 
 SOURCES = {
     "rearfoot_eversion": ("{s}HFTBA", 1, -1.0),
@@ -37,7 +37,9 @@ SOURCES = {
 }
 
 
-COLUMNS = METRIC_COLUMNS
+#: cycle_metrics' columns: the per-cycle table but the spatiotemporal parameters
+#: (:func:`chainlab.gait.spatiotemporal.with_spatiotemporal` adds them).
+COLUMNS = [c for c in METRIC_COLUMNS if c not in SPATIOTEMPORAL_COLUMNS]
 
 
 def _series(kin: xr.Dataset, variable: str, side: str) -> np.ndarray:
