@@ -303,7 +303,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from chainlab.io.study_store import StoreError, open_study, query
+    from chainlab.io.study_store import StoreError, open_study, query, query_subjects
 
     where = {}
     for item in (args.where or "").split(","):
@@ -311,7 +311,13 @@ def _cmd_query(args: argparse.Namespace) -> int:
             key, _, value = item.partition("=")
             where[key.strip()] = value.strip()
     try:
-        df = query(open_study(args.store), [v for v in args.var.split(",") if v], where)
+        names = [v for v in (args.var or "").split(",") if v]
+        if args.table == "subjects":
+            df = query_subjects(open_study(args.store), names, where)
+        elif not names:
+            raise StoreError("give --var (metrics columns or curve variables), or --table subjects")
+        else:
+            df = query(open_study(args.store), names, where)
     except StoreError as exc:
         print(f"chainlab query: {exc}", file=sys.stderr)
         return 1
@@ -654,7 +660,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "condition, trial or side.",
     )
     q.add_argument("store", metavar="STUDY.h5")
-    q.add_argument("--var", required=True, help="comma-separated metrics columns or curve variables")
+    q.add_argument("--var", help="comma-separated metrics columns or curve variables (with --table subjects: "
+                                 "its columns; default all)")
+    q.add_argument("--table", choices=("cycles", "subjects"), default="cycles",
+                   help="cycles (per-cycle measures and curves, the default) or subjects (one row per subject)")
     q.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     q.add_argument("-o", "--output", help="file for parquet")

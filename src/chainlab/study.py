@@ -26,12 +26,14 @@ import xarray as xr
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
 from chainlab.io.c3d import read_c3d, sha256_file
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import open_study, write_study_store
+from chainlab.io.study_store import StoreError, open_study, write_study_store
 from chainlab.io.study_store import add_statistics as add_statistics_group
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
 from chainlab.results import TrialFailure, TrialRow
-from chainlab.stats.study import study_statistics
+from chainlab.stats.standing import standing_regressions
+from chainlab.stats.study import StudyStatistics, study_statistics
+from chainlab.subjects import subjects_table
 
 
 @dataclass
@@ -141,14 +143,20 @@ def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path
     write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
 
 
-def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures):
+def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures,
+                subjects: pd.DataFrame | None = None):
     """The study statistics; `trials` as (trial, subject, condition, cycles, problems) and the
-    failures let them say which trials contributed nothing and why."""
-    if not len(metrics):
+    failures let them say which trials contributed nothing and why; `subjects` (one row per
+    subject) gives the between-subject standing questions."""
+    if not len(metrics) and subjects is None:
         return None
     st = config.statistics
-    return study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"],
-                            trials=trials, failures=[f.record() for f in failures])
+    out = study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"],
+                           trials=trials, failures=[f.record() for f in failures]) if len(metrics) \
+        else StudyStatistics()
+    if subjects is not None:
+        out.standing = standing_regressions(subjects, alpha=st["alpha"])
+    return out
 
 
 def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path:
@@ -156,9 +164,10 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
     in `out_dir`, from the trials' files (``chainlab study``)."""
     out = Path(out_dir)
     metrics = metrics_table(run.trials)
-    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures)
+    subjects = subjects_table(run.trials, metrics, config.kinematics_options())
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
-                              config.settings(*TRIAL_SECTIONS, "statistics"))
+                              config.settings(*TRIAL_SECTIONS, "statistics"), subjects=subjects)
     _write_tables(metrics, run.failures, out)
     return store
 
@@ -170,8 +179,10 @@ def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None
     path = Path(path)
     used = sorted({t.settings for t in run.trials})
     settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
-    store = write_study_store(run.trials, run.failures, path, None, settings, progress)
-    _write_tables(metrics_table(run.trials), run.failures, path.parent)
+    metrics = metrics_table(run.trials)
+    store = write_study_store(run.trials, run.failures, path, None, settings, progress,
+                              subjects=subjects_table(run.trials, metrics))
+    _write_tables(metrics, run.failures, path.parent)
     return store
 
 
@@ -190,7 +201,11 @@ def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) ->
     cycles = metrics.trial.value_counts()
     trials = [(str(t), str(s), str(c), int(cycles.get(str(t), 0)), json.loads(str(p))) for t, s, c, p in
               zip(tr.trial.values, tr.trial_subject.values, tr.trial_condition.values, tr.trial_problems.values)]
-    stats = _statistics(metrics, curves, config, trials, failures)
+    try:
+        subjects = study.subjects
+    except StoreError:  # a store written before /subjects was kept: no standing questions
+        subjects = None
+    stats = _statistics(metrics, curves, config, trials, failures, subjects)
     used = json.loads(study.provenance.attrs.get("config") or "{}")
     if isinstance(used, dict):  # the trials' settings, now with the statistics'
         used = {**used, "statistics": config.statistics}

@@ -8,8 +8,11 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
 * ``/metrics``: the per-cycle table, one variable per column along the same ``cycle``;
 * ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
   plate vertical force; per trial and marker: mean residual, % of frames missing, gaps;
+* ``/subjects``: one row per subject (dim ``subject``): the standing chain from its static
+  trial and the gait's symmetry indices (:mod:`chainlab.subjects`), units per variable;
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
-  their clusters, bootstrap bands of the mean curves (condition, variable, percent);
+  their clusters, bootstrap bands of the mean curves (condition, variable, percent), the
+  between-subject standing questions (dim ``standing_row``);
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
 
 Written to a temporary file and renamed into place. Array contents depend on the inputs only
@@ -215,12 +218,55 @@ def statistics_dataset(statistics) -> xr.Dataset:
                                        "(simultaneous 95 %, subjects resampled)"})
             stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
                                         band_variable=np.array(b.variable.values, dtype=str), percent=percent)
+        stats = stats.merge(standing_dataset(getattr(statistics, "standing", None)))
         stats.attrs["problems"] = json.dumps(statistics.problems)
     return stats
 
 
+def standing_dataset(table: pd.DataFrame | None) -> xr.Dataset:
+    """The between-subject standing questions (:func:`chainlab.stats.standing.standing_regressions`)
+    as variables along ``standing_row`` of ``/statistics``; empty without them."""
+    if table is None or not len(table):
+        return xr.Dataset()
+    unit = "units of the response per unit of the predictor"
+    num = {"standing_intercept": ("intercept", "units of the response", "intercept"),
+           "standing_slope": ("slope", unit, "ordinary least squares slope across subjects"),
+           "standing_se": ("se", unit, "standard error of the slope"),
+           "standing_ci_low": ("ci_low", unit, "95 % confidence interval of the slope, low (t, n - 2 df)"),
+           "standing_ci_high": ("ci_high", unit, "95 % confidence interval of the slope, high (t, n - 2 df)"),
+           "standing_p": ("p", "1", "p value of the slope (t, n - 2 df)"),
+           "standing_r2": ("r2", "1", "coefficient of determination")}
+    ds = xr.Dataset({k: ("standing_row", table[c].to_numpy(float), {"units": u, "long_name": n})
+                     for k, (c, u, n) in num.items()})
+    return ds.assign_coords(
+        standing_response=("standing_row", table.response.to_numpy(str)),
+        standing_predictor=("standing_row", table.predictor.to_numpy(str)),
+        standing_n=("standing_row", table.n.to_numpy(np.int64), {"units": "1", "long_name": "subjects in the fit"}),
+        standing_skipped=("standing_row", table.skipped.to_numpy(str),
+                          {"units": "1", "long_name": "why the question was not fitted (empty: fitted)"}))
+
+
+def subjects_dataset(table: pd.DataFrame | None) -> xr.Dataset:
+    """The ``/subjects`` group from a one-row-per-subject table (:func:`chainlab.subjects.subjects_table`;
+    units from its ``attrs["units"]``); empty (dim ``subject`` of length 0) without one."""
+    if table is None:
+        return xr.Dataset(coords={"subject": np.array([], dtype=str)})
+    units = table.attrs.get("units", {})
+    out = {}
+    for c in table.columns:
+        if c == "subject":
+            continue
+        if not pd.api.types.is_numeric_dtype(table[c]):
+            out[c] = ("subject", table[c].to_numpy(str), {"units": "1", "long_name": c.replace("_", " ")})
+        else:
+            out[c] = ("subject", table[c].to_numpy(float), {"units": units.get(c, "1"), "long_name": c.replace("_", " ")})
+    ds = xr.Dataset(out, coords={"subject": table.subject.to_numpy(str)})
+    ds.attrs["description"] = "one row per subject: the standing chain (static trial) and gait symmetry indices"
+    return ds
+
+
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
-                   progress=None) -> dict[str, xr.Dataset]:
+                   progress=None, subjects: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
     dask arrays, read when written (see :func:`write_study_store`)."""
     trials = sorted(trials, key=lambda t: t.trial)
@@ -268,6 +314,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
 
+    groups["subjects"] = subjects_dataset(subjects)
     groups["statistics"] = statistics_dataset(statistics)
 
     inputs = sorted({(str(t.dynamic), t.source_sha256, "dynamic") for t in trials}
@@ -296,7 +343,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
 
 def write_study_store(trials, failures, path: str | os.PathLike, statistics=None,
-                      config_text: str = "", progress=None) -> Path:
+                      config_text: str = "", progress=None, subjects: pd.DataFrame | None = None) -> Path:
     """The study store at `path`, streamed: every group written to a temporary file beside
     `path` in one pass, the trials' time series one trial at a time, then renamed into place.
 
@@ -304,11 +351,12 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     :class:`chainlab.results.TrialFailure`; `statistics` the study statistics (None: an empty
     ``/statistics`` group, :func:`add_statistics` adds it). `progress` (a callable taking a
     message) hears how far the writing of each time series is, a tenth of the trials at a time.
+    `subjects`: the one-row-per-subject table (``/subjects``; None: an empty group).
     """
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(trials, failures, statistics, config_text, progress)
+    groups = study_datasets(trials, failures, statistics, config_text, progress, subjects)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
@@ -415,6 +463,19 @@ class Study:
         return self._group("statistics")
 
     @property
+    def subjects(self) -> pd.DataFrame:
+        """One row per subject (``/subjects``), ``attrs["units"]`` per column."""
+        with h5py.File(self.path, "r") as f:
+            if "subjects" not in f:
+                raise StoreError(f"{self.path}: no /subjects group (a store written before it was kept); "
+                                 "rebuild it with `chainlab study`")
+        ds = self._group("subjects")
+        df = ds.to_dataframe().reset_index() if ds.sizes.get("subject", 0) else pd.DataFrame(
+            columns=["subject", *ds.data_vars])
+        df.attrs["units"] = {k: str(v.attrs.get("units", "1")) for k, v in ds.data_vars.items()}
+        return df
+
+    @property
     def provenance(self) -> xr.Dataset:
         return self._group("provenance")
 
@@ -433,6 +494,22 @@ def open_study(path: str | os.PathLike) -> Study:
     if missing or title != "chainlab study store":
         raise StoreError(f"{path}: not a chainlab study store (missing groups {missing}, title {title!r})")
     return Study(path)
+
+
+def query_subjects(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:
+    """Rows of ``/subjects`` (all columns, or `variables`), filtered by ``subject``."""
+    df = study.subjects
+    unknown = [v for v in variables if v not in df.columns]
+    if unknown:
+        raise StoreError(f"unknown subjects column(s) {unknown}; /subjects has {list(df.columns)}")
+    bad = [k for k in where if k != "subject"]
+    if bad:
+        raise StoreError(f"cannot filter /subjects on {bad}; use subject")
+    if "subject" in where:
+        if where["subject"] not in set(df.subject.astype(str)):
+            raise StoreError(f"no subject {where['subject']!r} in the store; it has {sorted(df.subject.astype(str))}")
+        df = df[df.subject.astype(str) == where["subject"]]
+    return df[["subject", *variables]].reset_index(drop=True) if variables else df.reset_index(drop=True)
 
 
 def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:

@@ -43,6 +43,7 @@ class StudyStatistics:
     spm: dict[str, spm.SPMResult] = field(default_factory=dict)  # variable -> paired test
     bands: xr.Dataset | None = None  # mean, low, high per condition, variable, percent
     problems: list[str] = field(default_factory=list)
+    standing: pd.DataFrame | None = None  # between-subject standing questions (chainlab.stats.standing)
 
 
 def _which_cycles(metrics: pd.DataFrame, rows: pd.Series, limit: int = 12) -> str:

@@ -1,0 +1,100 @@
+"""The subjects of a study, one row each: the standing chain and the gait's asymmetry.
+
+:func:`subjects_table` gives, per subject, from its static (calibration) trial the standing
+posture (:func:`chainlab.model.standing.standing_posture` on the models computed on the
+static trial itself) and, from its cycles (the per-cycle table), the symmetry indices of peak
+eversion and of step length. The study store keeps it as ``/subjects`` (docs/schema.md); the
+between-subject standing questions are fitted on it (:mod:`chainlab.stats.standing`).
+
+Symmetry index (Robinson et al. 1987, with magnitudes in the denominator so that a measure
+near 0 on both sides does not flip its sign): SI = 100 (L - R) / (0.5 (|L| + |R|)), L and R
+the subject's mean over its left and right cycles (all conditions); 0 is symmetric, + is
+left larger.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from chainlab.io.c3d import read_c3d
+from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.model.standing import UNITS as STANDING_UNITS
+from chainlab.model.standing import standing_posture
+
+#: Columns beyond the standing chain's (:data:`chainlab.model.standing.UNITS`), with units.
+EXTRA_UNITS = {
+    "rearfoot_to_floor_deg": "deg",
+    "arch_height_index_pct": "% of foot length",
+    "symmetry_index_peak_eversion_pct": "%",
+    "symmetry_index_step_length_pct": "%",
+    "cycles_left": "1",
+    "cycles_right": "1",
+}
+UNITS = {**STANDING_UNITS, **EXTRA_UNITS}
+TEXT = ["subject", "static_file", "static_sha256", "standing_problem"]
+COLUMNS = TEXT + list(UNITS)
+
+
+def symmetry_index(left: float, right: float) -> float:
+    """100 (L - R) / (0.5 (|L| + |R|)); NaN when either is missing or both are 0."""
+    den = 0.5 * (abs(left) + abs(right))
+    return float(100.0 * (left - right) / den) if np.isfinite(den) and den > 0 else float("nan")
+
+
+def asymmetry(metrics: pd.DataFrame, subject: str) -> dict[str, float]:
+    """Symmetry indices of `subject`'s peak eversion and step length, and its cycles per side."""
+    m = metrics[metrics.subject.astype(str) == subject] if len(metrics) else metrics
+    out = {}
+    for name, col in (("peak_eversion", "peak_eversion_deg"), ("step_length", "step_length_m")):
+        side = {s: float(m.loc[m.side == s, col].mean()) if len(m) and col in m else np.nan for s in ("Left", "Right")}
+        out[f"symmetry_index_{name}_pct"] = symmetry_index(side["Left"], side["Right"])
+    out["cycles_left"] = float((m.side == "Left").sum()) if len(m) else 0.0
+    out["cycles_right"] = float((m.side == "Right").sum()) if len(m) else 0.0
+    return out
+
+
+def standing_row(static_path, options: KinematicsOptions | None = None, read=read_c3d) -> dict:
+    """The standing chain of the static trial at `static_path` (:data:`UNITS` names; NaN and
+    ``standing_problem`` naming the file and what went wrong when it cannot be computed)."""
+    opt = replace(options or KinematicsOptions(), partial=True, solver="direct")
+    out = {k: np.nan for k in STANDING_UNITS} | {"standing_problem": ""}
+    try:
+        static = read(static_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out |= standing_posture(static, compute_kinematics(static, static, opt))
+    except (OSError, ValueError, KeyError) as exc:  # ChainlabError is a ValueError
+        out["standing_problem"] = f"{static_path}: {exc}"
+    for name, unit in (("rearfoot_to_floor", "deg"), ("arch_height_index", "pct")):
+        both = [out[f"{name}_{s}_{unit}"] for s in ("L", "R")]
+        out[f"{name}_{unit}"] = float(np.nanmean(both)) if np.isfinite(both).any() else np.nan
+    return out
+
+
+def subjects_table(trials, metrics: pd.DataFrame, options: KinematicsOptions | None = None,
+                   read=read_c3d) -> pd.DataFrame:
+    """One row per subject of `trials` (trial files' views: subject, static, static_sha256),
+    sorted by subject: :data:`COLUMNS`, units in ``DataFrame.attrs["units"]``. A subject whose
+    trials name several static files uses the first (by trial) and says so."""
+    statics: dict[str, list] = {}
+    for t in sorted(trials, key=lambda t: t.trial):
+        statics.setdefault(t.subject, [])
+        if (t.static, t.static_sha256) not in statics[t.subject]:
+            statics[t.subject].append((t.static, t.static_sha256))
+    rows = []
+    for subject in sorted(statics):
+        path, sha = statics[subject][0]
+        row = {"subject": subject, "static_file": str(path), "static_sha256": sha}
+        row |= standing_row(path, options, read)
+        if len(statics[subject]) > 1:
+            row["standing_problem"] = "; ".join(x for x in (row["standing_problem"],
+                                                            f"{len(statics[subject])} static files; the first used") if x)
+        row |= asymmetry(metrics, subject)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    out.attrs["units"] = dict(UNITS)
+    return out
