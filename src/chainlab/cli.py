@@ -394,6 +394,61 @@ def _add_figures_parser(sub) -> None:
 # --- end chainlab figures ---------------------------------------------------------------
 
 
+# --- chainlab export ----------------------------------------------------------------------
+def _cmd_export(args: argparse.Namespace) -> int:
+    from chainlab.io.c3d import read_c3d
+    from chainlab.io.opensim import assignment_from_contacts, export_trial
+    from chainlab.kinetics import assign_contacts, ground_reaction
+
+    trial = Path(args.trial)
+    if trial.suffix.lower() != ".c3d":
+        print(f"chainlab export: {trial}: expected a .c3d capture (the trial file keeps no markers to export)",
+              file=sys.stderr)
+        return 2
+    mapping = {}
+    for item in (args.plates or "").split(","):
+        if item.strip():
+            plate, _, side = item.partition("=")
+            mapping[int(plate)] = None if side.strip().lower() == "none" else side.strip()
+    try:
+        ds = read_c3d(trial)
+        assignment = None
+        if ds.sizes.get("plate", 0):
+            contacts = assign_contacts(ds, ground_reaction(ds), mapping)
+            assignment = assignment_from_contacts(contacts, ds.frame.values, ds.time.values)
+            for c in contacts:
+                if c.status != "accepted":
+                    print(f"{trial.name}: plate {c.plate} frames {c.first}-{c.last} left out: {c.status} {c.reason}",
+                          file=sys.stderr)
+        paths = export_trial(ds, args.opensim, assignment, units=args.units)
+        if args.static:
+            paths["static_trc"] = export_trial(read_c3d(args.static), args.opensim, None, units=args.units)["trc"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"chainlab export: {exc}", file=sys.stderr)
+        return 1
+    for kind, path in paths.items():
+        print(f"{kind}\t{path}")
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    ex = sub.add_parser(
+        "export",
+        help="write OpenSim inputs (.trc markers, .mot ground reactions, ExternalLoads .xml)",
+        description="Write a capture's markers as .trc (OpenSim's Y up) and, with force plates, each foot's ground "
+                    "reaction as .mot with its ExternalLoads .xml, each plate contact assigned to a foot as the "
+                    "kinetics do (chainlab.kinetics.assign_contacts; contacts not accepted are left out). "
+                    "Marker names stay Plug-in Gait/OFM's (docs/gait.md, OpenSim files).",
+    )
+    ex.add_argument("trial", metavar="TRIAL.c3d")
+    ex.add_argument("--opensim", required=True, metavar="DIR", help="folder for the files")
+    ex.add_argument("--static", metavar="STATIC.c3d", help="also write the static capture's .trc (for scaling)")
+    ex.add_argument("--units", choices=("mm", "m"), default="mm", help="the .trc's units (default mm)")
+    ex.add_argument("--plates", default="", help="force a plate's foot, e.g. 1=R,2=L,3=none")
+    ex.set_defaults(func=_cmd_export)
+# --- end chainlab export ------------------------------------------------------------------
+
+
 def _add_trial_run_arguments(p: argparse.ArgumentParser, settings_help: str) -> None:
     """How `chainlab trial` and `chainlab trials` compute a trial: settings, solver, dask."""
     p.add_argument("--settings", metavar="CONFIG|JSON", help=settings_help + "; kinematics and gait apply")
@@ -670,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=_cmd_query)
 
     _add_figures_parser(sub)
+    _add_export_parser(sub)
     return parser
 
 

@@ -252,3 +252,21 @@ def export_trial(ds: xr.Dataset, out_dir: str | os.PathLike, assignment: Mapping
         paths["mot"] = write_grf_mot(out / f"{name}_grf.mot", ds.time.values, loads, forward=fwd)
         paths["xml"] = write_external_loads(out / f"{name}_grf.xml", paths["mot"].name)
     return paths
+
+
+def assignment_from_contacts(contacts, frames: np.ndarray, time: np.ndarray) -> dict[int, list[tuple[str, float, float]]]:
+    """The plate-to-foot assignment of :func:`export_trial` from plate contacts (objects with
+    ``plate``, ``first``, ``last`` (frame numbers, inclusive), ``side`` "L"/"R" and
+    ``status``: :func:`chainlab.kinetics.assign_contacts`): each accepted contact's foot from
+    half a frame before its first frame to half a frame after its last; the others left out
+    (their loads are written as no foot's)."""
+    frames, time = np.asarray(frames), np.asarray(time, float)
+    half = 0.5 * float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+    out: dict[int, list[tuple[str, float, float]]] = {}
+    for c in contacts:
+        if c.status != "accepted" or c.side not in ("L", "R"):
+            continue
+        i0, i1 = (int(np.searchsorted(frames, f)) for f in (c.first, c.last))
+        out.setdefault(int(c.plate), []).append(("Left" if c.side == "L" else "Right",
+                                                 float(time[i0]) - half, float(time[i1]) + half))
+    return out
