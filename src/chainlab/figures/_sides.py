@@ -19,7 +19,7 @@ SUBJECT_LABELS = {
     "lumbar_curvature_deg": "standing lumbar curvature, lordosis + (deg)",
     "pelvic_obliquity_deg": "standing pelvic obliquity, left up + (deg)",
     "rearfoot_to_floor_deg": "rearfoot to floor (HFTFL y), mean of sides (deg)",
-    "arch_height_index_pct": "arch height index, mean of sides (% of foot length)",
+    "arch_height_index_pct": "arch height index, mean of sides, of foot length (%)",
     "leg_length_difference_markers_mm": "leg-length difference L - R, markers (mm)",
     "leg_length_difference_processing_mm": "leg-length difference L - R, PROCESSING (mm)",
 }

@@ -258,10 +258,12 @@ def assignment_from_contacts(contacts, frames: np.ndarray, time: np.ndarray) -> 
     """The plate-to-foot assignment of :func:`export_trial` from plate contacts (objects with
     ``plate``, ``first``, ``last`` (frame numbers, inclusive), ``side`` "L"/"R" and
     ``status``: :func:`chainlab.kinetics.assign_contacts`): each accepted contact's foot from
-    half a frame before its first frame to half a frame after its last; the others left out
-    (their loads are written as no foot's)."""
+    1.5 frames before its first frame to 1.5 frames after its last (the contacts are found on
+    the frame-mean force at the kinetics' threshold, the export writes each frame's sample:
+    its loading ramp can start a frame earlier, e.g. 36 N at HC030A05 frame 355, plate 1's
+    contact from 356); the others left out (their loads are written as no foot's)."""
     frames, time = np.asarray(frames), np.asarray(time, float)
-    half = 0.5 * float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+    half = 1.5 * float(np.median(np.diff(time))) if len(time) > 1 else 0.0
     out: dict[int, list[tuple[str, float, float]]] = {}
     for c in contacts:
         if c.status != "accepted" or c.side not in ("L", "R"):
