@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -67,8 +68,10 @@ def standing_row(static_path, options: KinematicsOptions | None = None, read=rea
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out |= standing_posture(static, compute_kinematics(static, static, opt))
-    except (OSError, ValueError, KeyError) as exc:  # ChainlabError is a ValueError
-        out["standing_problem"] = f"{static_path}: {exc}"
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a subject's standing values are NaN, the study goes on; said here)
+        out["standing_problem"] = f"{Path(static_path).name}: {type(exc).__name__}: {exc}"
     for name, unit in (("rearfoot_to_floor", "deg"), ("arch_height_index", "pct")):
         both = [out[f"{name}_{s}_{unit}"] for s in ("L", "R")]
         out[f"{name}_{unit}"] = float(np.nanmean(both)) if np.isfinite(both).any() else np.nan
@@ -88,7 +91,7 @@ def subjects_table(trials, metrics: pd.DataFrame, options: KinematicsOptions | N
     rows = []
     for subject in sorted(statics):
         path, sha = statics[subject][0]
-        row = {"subject": subject, "static_file": str(path), "static_sha256": sha}
+        row = {"subject": subject, "static_file": Path(path).name, "static_sha256": sha}
         row |= standing_row(path, options, read)
         if len(statics[subject]) > 1:
             row["standing_problem"] = "; ".join(x for x in (row["standing_problem"],
