@@ -102,6 +102,7 @@ from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.schema import joint_name
+from chainlab.subjects import standing_of_static
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
@@ -513,6 +514,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     stage = "read"
     try:
         static = (read_static or read_c3d)(row.static)
+        attrs["standing"] = json.dumps(standing_of_static(static, opt))  # the subject's, for the store's /subjects
         job = _job(row.dynamic, static, opt, True, config.plate_event_options())
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames

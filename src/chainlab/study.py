@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
+from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from
 from chainlab.io.c3d import read_c3d, sha256_file
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import StoreError, open_study, write_study_store
@@ -173,15 +173,20 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
 
 
 def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None] | None = None) -> Path:
-    """The study store without its statistics at `path`, and ``metrics.csv`` and
+    """The study store without its statistics at `path` (its ``/subjects`` computed from the
+    subjects' static trials with the trials' kinematics settings), and ``metrics.csv`` and
     ``failures.tsv`` beside it (the workflow's ``store`` step; :func:`add_statistics` follows).
     Its provenance records the settings the trials were computed with."""
     path = Path(path)
     used = sorted({t.settings for t in run.trials})
     settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
     metrics = metrics_table(run.trials)
+    try:  # the standing chain with the trials' kinematics settings (every default without them)
+        options = settings_from(used[0]).kinematics_options() if len(used) == 1 else None
+    except ValueError:
+        options = None
     store = write_study_store(run.trials, run.failures, path, None, settings, progress,
-                              subjects=subjects_table(run.trials, metrics))
+                              subjects=subjects_table(run.trials, metrics, options))
     _write_tables(metrics, run.failures, path.parent)
     return store
 

@@ -58,41 +58,66 @@ def asymmetry(metrics: pd.DataFrame, subject: str) -> dict[str, float]:
     return out
 
 
-def standing_row(static_path, options: KinematicsOptions | None = None, read=read_c3d) -> dict:
-    """The standing chain of the static trial at `static_path` (:data:`UNITS` names; NaN and
-    ``standing_problem`` naming the file and what went wrong when it cannot be computed)."""
-    opt = replace(options or KinematicsOptions(), partial=True, solver="direct")
+_CACHE: dict[tuple[str, str], dict] = {}  # (static sha256, options) -> its standing chain, per process
+
+
+def standing_of_static(static, options: KinematicsOptions | None = None) -> dict:
+    """The standing chain of a static trial (a Dataset from :func:`chainlab.read_c3d`):
+    :data:`UNITS`' standing names and the side means, ``standing_problem`` naming the file and
+    what went wrong when it cannot be computed (its values NaN). Computed once per static
+    (by sha256) and options in a process: a subject's trials share it."""
+    opt = replace(options or KinematicsOptions(), partial=True, solver="direct", chain=None)
+    key = (str(static.attrs.get("source_sha256", id(static))), repr(opt))
+    if key in _CACHE:
+        return dict(_CACHE[key])
     out = {k: np.nan for k in STANDING_UNITS} | {"standing_problem": ""}
     try:
-        static = read(static_path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out |= standing_posture(static, compute_kinematics(static, static, opt))
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 (a subject's standing values are NaN, the study goes on; said here)
-        out["standing_problem"] = f"{Path(static_path).name}: {type(exc).__name__}: {exc}"
+        name = Path(str(static.attrs.get("source_file", "static trial"))).name
+        out["standing_problem"] = f"{name}: {type(exc).__name__}: {exc}"
     for name, unit in (("rearfoot_to_floor", "deg"), ("arch_height_index", "pct")):
         both = [out[f"{name}_{s}_{unit}"] for s in ("L", "R")]
         out[f"{name}_{unit}"] = float(np.nanmean(both)) if np.isfinite(both).any() else np.nan
-    return out
+    _CACHE[key] = out
+    return dict(out)
+
+
+def standing_row(static_path, options: KinematicsOptions | None = None, read=read_c3d) -> dict:
+    """:func:`standing_of_static` of the static trial at `static_path` (a file that cannot be
+    read: NaN, and ``standing_problem`` says so)."""
+    try:
+        static = read(static_path)
+    except (OSError, ValueError) as exc:  # C3DError is a ValueError
+        out = {k: np.nan for k in STANDING_UNITS} | {"rearfoot_to_floor_deg": np.nan, "arch_height_index_pct": np.nan}
+        return out | {"standing_problem": f"{Path(static_path).name}: {exc}"}
+    return standing_of_static(static, options)
 
 
 def subjects_table(trials, metrics: pd.DataFrame, options: KinematicsOptions | None = None,
                    read=read_c3d) -> pd.DataFrame:
-    """One row per subject of `trials` (trial files' views: subject, static, static_sha256),
-    sorted by subject: :data:`COLUMNS`, units in ``DataFrame.attrs["units"]``. A subject whose
-    trials name several static files uses the first (by trial) and says so."""
+    """One row per subject of `trials` (trial files' views: subject, static, static_sha256,
+    and ``standing``, the standing chain the trial step computed from its static), sorted by
+    subject: :data:`COLUMNS`, units in ``DataFrame.attrs["units"]``. A trial file without
+    ``standing`` (an older one) has it computed from its static file (`options`, `read`). A
+    subject whose trials name several static files uses the first (by trial) and says so."""
     statics: dict[str, list] = {}
+    recorded: dict[str, dict] = {}
     for t in sorted(trials, key=lambda t: t.trial):
         statics.setdefault(t.subject, [])
         if (t.static, t.static_sha256) not in statics[t.subject]:
             statics[t.subject].append((t.static, t.static_sha256))
+            if getattr(t, "standing", None):
+                recorded[t.static_sha256] = t.standing
     rows = []
     for subject in sorted(statics):
         path, sha = statics[subject][0]
         row = {"subject": subject, "static_file": Path(path).name, "static_sha256": sha}
-        row |= standing_row(path, options, read)
+        row |= recorded[sha] if sha in recorded else standing_row(path, options, read)
         if len(statics[subject]) > 1:
             row["standing_problem"] = "; ".join(x for x in (row["standing_problem"],
                                                             f"{len(statics[subject])} static files; the first used") if x)

@@ -1,6 +1,7 @@
 """The trial file: one trial's results in one netCDF4/HDF5 file, written and read here only.
 
-Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems),
+Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems,
+standing: the standing chain of the static trial as JSON, :mod:`chainlab.subjects`),
 ``/kinematics`` (the angles and the rest of the kinematics, along ``frame``), ``/plates``
 (plate forces, along ``analog_sample``), ``/markers`` (marker residuals), ``/events``,
 ``/cycles`` and ``/metrics`` (tables, dim ``row``) and ``/curves`` (``curves`` (cycle,
@@ -278,6 +279,7 @@ class TrialFile:
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
             self.settings = str(_attr(a, "settings"))
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
+            self.standing = json.loads(_attr(a, "standing", "") or "null")  # the static's standing chain
             kin, plates = f["kinematics"], f["plates"]
             self.static_sha256 = str(_attr(kin.attrs, "static_sha256"))
             self.source_sha256 = str(_attr(plates.attrs, "source_sha256"))
