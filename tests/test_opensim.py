@@ -96,10 +96,11 @@ def test_two_plates_under_one_foot_and_timed_assignment():
 
 
 def test_round_trip_through_opensim(tmp_path):
-    """OpenSim's own adapters read the files into TimeSeriesTables equal to chainlab's arrays."""
+    """OpenSim's own adapters read the files into TimeSeriesTables equal to chainlab's arrays
+    (plates as Nexus' events of HC030A05 place the feet: left on 1, right on 2)."""
     osim = pytest.importorskip("opensim")
     ds = read_c3d(WALK)
-    paths = export_trial(ds, tmp_path, {1: "Right", 2: "Left"}, markers=MARKERS, units="mm", forward="auto")
+    paths = export_trial(ds, tmp_path, {1: "Left", 2: "Right"}, markers=MARKERS, units="mm", forward="auto")
     rot = lab_to_opensim(travel_axis(ds))
 
     trc = osim.TimeSeriesTableVec3(str(paths["trc"]))
@@ -117,7 +118,7 @@ def test_round_trip_through_opensim(tmp_path):
     assert labels == ["r_ground_force_v", "r_ground_force_p", "r_ground_torque_",
                       "l_ground_force_v", "l_ground_force_p", "l_ground_torque_"]
     force, cop, free, plates = plates_at_points(ds)
-    loads = foot_loads(ds.time.values, force, cop, free, plates.tolist(), {1: "Right", 2: "Left"})
+    loads = foot_loads(ds.time.values, force, cop, free, plates.tolist(), {1: "Left", 2: "Right"})
     for j, label in enumerate(labels):
         foot, key = label[0], {"v": "force", "p": "point", "_": "torque"}[label[-1]]
         col = vec.getDependentColumnAtIndex(j)
