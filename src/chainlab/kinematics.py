@@ -469,7 +469,8 @@ def frames_kinematics(prep: Prepared, dynamic: xr.Dataset) -> xr.Dataset:
         mk = _markers(dynamic, _sided(ofm_posture.FOREFOOT) + ("LASI", "RASI", "SACR"))
         facing = ofm.facing_sign(mk, prep.ofm_args["travel_x"])
         posture, arch = ofm_posture.posture_frames(segments, mk, facing, prep.arch,
-                                                   {s: prep.means[s][2] for s in pig.SIDES})
+                                                   {s: prep.means[s][2] for s in pig.SIDES},
+                                                   prep.ofm_args["reference"])
         angles |= posture
     if "trunk" in run:
         pelvis = segments["Pelvis"][1] if "Pelvis" in segments else None

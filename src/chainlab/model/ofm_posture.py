@@ -59,10 +59,14 @@ def _side_names(s: str) -> tuple[str, str]:
 RULES = {name: ("max" if name.endswith("HFTFL") else "sum") for name in ANGLE_OUTPUTS}
 
 
-def _hindfoot_to_floor(hindfoot: np.ndarray, facing: np.ndarray, side: str) -> np.ndarray:
+def _hindfoot_to_floor(hindfoot: np.ndarray, facing: np.ndarray, side: str,
+                       reference: np.ndarray | None = None) -> np.ndarray:
     lsign = 1.0 if side == "L" else -1.0
-    ref = hindfoot.copy()
-    ref[:, :2, :] *= np.asarray(facing, float)[:, None, None]  # the lab turned 180 deg
+    if reference is not None:  # a fixed frame (the walking direction), as TIBA takes it
+        ref = relative(reference, hindfoot)
+    else:
+        ref = hindfoot.copy()
+        ref[:, :2, :] *= np.asarray(facing, float)[:, None, None]  # the lab turned 180 deg
     a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
     return np.stack([a + 90.0, -lsign * b, lsign * (90.0 - c)], axis=-1)
 
@@ -162,7 +166,8 @@ def arch_calibration(static_ds: xr.Dataset, marker_diameter: float | None = None
 
 def posture_frames(segments: Mapping[str, tuple[np.ndarray, np.ndarray]], markers: Mapping[str, np.ndarray],
                    facing: np.ndarray, cal: Mapping[str, float] | None,
-                   forefoot_means: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+                   forefoot_means: Mapping[str, np.ndarray], reference: np.ndarray | None = None
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """HFTFL and FETBA (before the continuity of the series: :data:`RULES`, applied piece by
     piece by the caller) and the arch measures of some frames of a trial.
 
@@ -170,12 +175,14 @@ def posture_frames(segments: Mapping[str, tuple[np.ndarray, np.ndarray]], marker
     (:func:`chainlab.kinematics.frames_kinematics`' models); `markers`: ?P1M ?D5M ?TOE ?P5M
     (m); `facing`: :func:`chainlab.model.ofm.facing_sign` of the frames; `cal`:
     :func:`arch_calibration` values (None: no arch); `forefoot_means`: side -> the forefoot
-    cluster's trial-mean positions. Returns (angles deg, arch: ``?ArchHeight`` mm and
-    ``?ArchHeightIndex`` % of foot length)."""
+    cluster's trial-mean positions; `reference`: a fixed (3, 3) frame for HFTFL instead of
+    Nexus' lab turned with the pelvis' facing (the walking frame of ``progression: travel``,
+    as TIBA). Returns (angles deg, arch: ``?ArchHeight`` mm and ``?ArchHeightIndex`` % of
+    foot length)."""
     angles, arch = {}, {}
     for s in SIDES:
         long, _ = _side_names(s)
-        angles[f"{s}HFTFL"] = _hindfoot_to_floor(segments[f"{long}Hindfoot"][1], facing, s)
+        angles[f"{s}HFTFL"] = _hindfoot_to_floor(segments[f"{long}Hindfoot"][1], facing, s, reference)
         angles[f"{s}FETBA"] = _femur_tibia(segments[f"{long}Femur"][1], segments[f"{long}OFMTibia"][1], s)
         if cal is not None:
             h, index = arch_height(markers, cal, s, forefoot_means[s])
