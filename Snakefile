@@ -7,7 +7,18 @@
 # One rule file per stage (workflow/rules/); each rule calls one chainlab command, the science
 # is in src/chainlab/. docs/workflow.md has the stages, their files and what reruns when.
 
+from snakemake.utils import min_version
+
+# checksum files, ancient() inputs and input functions as used here; tested with 9.x
+min_version("8.0")
+
+
 configfile: "config/config.yaml"
+
+
+wildcard_constraints:
+    batch=r"\d+",
+    trial=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
 
 
 include: "workflow/rules/common.smk"
@@ -25,4 +36,10 @@ rule all:
         f"{RESULTS}/failures.tsv",
         f"{RESULTS}/figures/index.json",
         f"{RESULTS}/report.html",
+        # the checksum files are targets: one removed because its file is damaged (common.smk)
+        # makes its step run again (Snakemake reruns no job for a missing intermediate file
+        # whose consumers are up to date)
+        trial_checksums(),
+        checksums("study_tables.h5"),
+        checksums("study.h5"),
     default_target: True

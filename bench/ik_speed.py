@@ -6,7 +6,7 @@
 What it measures
 ----------------
 Synthetic markers with a known truth, fitted by three solvers on the same bilateral chain
-(``build_chain`` of the HC030A static trial: pelvis 6 DoF, hips, knees, ankles, forefeet,
+(``static_chain`` of the HC030A static trial: pelvis 6 DoF, hips, knees, ankles, forefeet,
 lumbar and thorax 3 DoF each; 36 coordinates, 46 markers):
 
 * the truth: :func:`chainlab.model.ik.solve` on the real walk HC030A05 gives a pose per
@@ -79,8 +79,9 @@ import scipy  # noqa: E402
 from scipy.optimize import least_squares  # noqa: E402
 
 from chainlab import read_c3d  # noqa: E402
+from chainlab.kinematics import static_chain  # noqa: E402
 from chainlab.model import ik  # noqa: E402
-from chainlab.model.chain import (DEFAULT_WEIGHTS, Chain, ChainOptions, Pose, build_chain,  # noqa: E402
+from chainlab.model.chain import (DEFAULT_WEIGHTS, Chain, ChainOptions, Pose,  # noqa: E402
                                   forward, rodrigues, yxz)
 from chainlab.model.geometry import cardan, rotation  # noqa: E402
 
@@ -102,7 +103,7 @@ def load_chain(weights: str, slides: str = "none") -> tuple[Chain, np.ndarray]:
                         **({"slides": {}} if slides == "none" else {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        chain = build_chain(static, opts)
+        chain = static_chain(static, opts)
     n = walk.sizes["frame"]
     y = np.stack([walk.markers.sel(marker=m).values if m in walk.marker.values else np.full((n, 3), np.nan)
                   for m in chain.markers], 1)

@@ -1,9 +1,14 @@
 """Benchmark: chainlab.read_c3d against ezc3d on a real trial and a long synthetic capture.
 
-    python bench/read_c3d.py [--frames 60000] [--markers 100] [--repeat 3]
+    python bench/read_c3d.py [--frames 60000] [--markers 100] [--repeat 3] [--rounds 1]
+    python bench/read_c3d.py --first-call [--rounds 7] [--keep DIR]
 
 Each reader runs in its own subprocess so that its peak memory (ru_maxrss) is its own.
 Prints a Markdown table: best wall time of --repeat runs, MB/s of file size, peak RSS.
+
+--first-call (issue #17): the first `read_c3d` in a fresh process (imports done before the
+clock starts) against the reference `np.fromfile` of the same bytes + the points' float64
+conversion, in separate fresh processes, interleaved for --rounds rounds; medians.
 """
 
 from __future__ import annotations
@@ -47,6 +52,67 @@ for _ in range(repeat):
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"best_s": min(times), "peak_rss_mb": peak / 1024, "rss_over_import_mb": (peak - base) / 1024}}))
 """
+
+
+FIRST = {
+    "np.fromfile + points to float64 (reference)": """
+import numpy as np, sys, time, json, resource
+path = sys.argv[1]
+head = open(path, "rb").read(512)
+n_points = int.from_bytes(head[2:4], "little"); n_analog = int.from_bytes(head[4:6], "little")
+start = (int.from_bytes(head[16:18], "little") - 1) * 512
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+t = time.perf_counter()
+words = np.fromfile(path, dtype="<f4", offset=start)
+frame = 4 * n_points + n_analog
+words = words[: words.size // frame * frame].reshape(-1, frame)
+points = words[:, : 4 * n_points].reshape(len(words), n_points, 4)[..., :3].astype(np.float64)
+s = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime}))
+""",
+    "chainlab.read_c3d, first call": """
+import sys, time, json, warnings, resource
+warnings.simplefilter("ignore")
+import chainlab
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+t = time.perf_counter()
+ds = chainlab.read_c3d(sys.argv[1])
+s = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime,
+                  "dask_imported": "dask" in sys.modules, "output_MB": ds.nbytes / 1e6}))
+""",
+}
+
+
+def first_call(path: Path, rounds: int, other_src: str | None = None) -> None:
+    """`other_src`: another checkout's src folder, run as a third reader (e.g. before a change)."""
+    runs = {name: (code, None) for name, code in FIRST.items()}
+    if other_src:
+        env = dict(os.environ, PYTHONPATH=other_src)
+        runs[f"chainlab.read_c3d, first call, {other_src}"] = (FIRST["chainlab.read_c3d, first call"], env)
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    extra = {}
+    for _ in range(rounds):
+        for name, (code, env) in runs.items():
+            out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                                 check=True, env=env)
+            r = json.loads(out.stdout)
+            times[name].append(r.pop("s"))
+            cpu[name].append(r.pop("cpu"))
+            extra[name] = r
+    ref = float(np.median(times[next(iter(FIRST))]))
+    ref_cpu = float(np.median(cpu[next(iter(FIRST))]))
+    print("| reader (fresh process, first call) | median wall s | min s | max s | x reference (wall) "
+          "| median CPU s (user+sys) | x reference (CPU) | notes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, ts in times.items():
+        med, mc = float(np.median(ts)), float(np.median(cpu[name]))
+        notes = ", ".join(f"{k} {v:.0f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra[name].items())
+        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / ref:.1f} | {mc:.3f} | "
+              f"{mc / ref_cpu:.1f} | {notes} |", flush=True)
 
 
 def make_long_capture(path: Path, n_frames: int, n_markers: int) -> Path:
@@ -132,14 +198,28 @@ def main() -> None:
     ap.add_argument("--markers", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--trial", default=str(ROOT / "data/biomechzoo/HC030A/Turn/HC030A22.c3d"))
+    ap.add_argument("--first-call", action="store_true", help="first call vs np.fromfile (issue #17)")
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians reported)")
+    ap.add_argument("--keep", help="folder to keep (and reuse) the long capture in")
+    ap.add_argument("--other-src", help="with --first-call: also time chainlab from this src folder")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="chainlab-bench-"))
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="chainlab-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    long_path = make_long_capture(tmp / "long.c3d", args.frames, args.markers)
+    long_path = tmp / f"long_{args.frames}x{args.markers}.c3d"
+    if not long_path.exists():
+        make_long_capture(long_path, args.frames, args.markers)
     print(f"made {long_path} ({long_path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s",
           file=sys.stderr)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {platform.platform()}")
+    if args.first_call:
+        print(f"command: python bench/read_c3d.py --first-call --frames {args.frames} --markers {args.markers} "
+              f"--rounds {args.rounds}" + (f" --other-src {args.other_src}" if args.other_src else "") + "\n")
+        first_call(long_path, args.rounds, args.other_src)
+        if not args.keep:
+            long_path.unlink()
+        return
     print(f"command: python bench/read_c3d.py --frames {args.frames} --markers {args.markers} "
           f"--repeat {args.repeat}\n")
     print("| file | MB | reader | best s | MB/s | peak RSS MB | RSS over imports MB |")
@@ -152,7 +232,8 @@ def main() -> None:
             r = run(reader, path, args.repeat)
             print(f"| {path.name} | {mb:.1f} | {reader} | {r['best_s']:.3f} | {mb / r['best_s']:.0f} | "
                   f"{r['peak_rss_mb']:.0f} | {r['rss_over_import_mb']:.0f} |", flush=True)
-    long_path.unlink()
+    if not args.keep:
+        long_path.unlink()
 
 
 if __name__ == "__main__":

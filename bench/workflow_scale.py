@@ -69,7 +69,7 @@ def default_study() -> Path:
     d = OUT / "default"
     shutil.rmtree(d, ignore_errors=True)
     (d / "config").mkdir(parents=True)
-    sheet = (ROOT / "config" / "trials.tsv").read_text().replace("\tdata/", f"\t{ROOT}/data/")
+    sheet = (ROOT / "config" / "trials.tsv").read_text().replace("\t../data/", f"\t{ROOT}/data/")
     (d / "config" / "trials.tsv").write_text(sheet)
     shutil.copy(ROOT / "config" / "config.yaml", d / "config" / "config.yaml")
     return d

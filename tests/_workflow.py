@@ -25,7 +25,8 @@ def snakemake_or_skip():
 
 def make_tiny_study(d: Path, permutations: int = 200) -> Path:
     """A study folder: two real walks of data/biomechzoo, a synthetic trial made by the
-    simulator, a truncated (broken) capture and a row whose capture does not exist."""
+    simulator, a truncated (broken) capture and a row whose capture does not exist. The sheet
+    is config/trials.tsv: its relative paths start at config/ (../captures/...)."""
     from chainlab.simulate import Condition, SimulationOptions, simulate_study
 
     d.mkdir(parents=True, exist_ok=True)
@@ -41,9 +42,10 @@ def make_tiny_study(d: Path, permutations: int = 200) -> Path:
         ("HC030A", "Straight", "HC030A05", static, STUDY / "HC030A/Straight/HC030A05.c3d"),
         ("HC033A", "Straight", "HC033A10", STUDY / "HC033A/Static/HC033A01.c3d",
          STUDY / "HC033A/Straight/HC033A10.c3d"),
-        ("S01", "Straight", "SYNTH01", f"captures/synthetic/{sim.static[0]}", f"captures/synthetic/{sim.dynamic[0]}"),
-        ("HC030A", "Turn", "BROKEN", static, "captures/broken.c3d"),
-        ("HC030A", "Turn", "MISSING", static, "captures/not_there.c3d"),
+        ("S01", "Straight", "SYNTH01", f"../captures/synthetic/{sim.static[0]}",
+         f"../captures/synthetic/{sim.dynamic[0]}"),
+        ("HC030A", "Turn", "BROKEN", static, "../captures/broken.c3d"),
+        ("HC030A", "Turn", "MISSING", static, "../captures/not_there.c3d"),
     ]
     (d / "config").mkdir(exist_ok=True)
     pd.DataFrame(rows, columns=["subject", "condition", "trial", "static", "dynamic"]).to_csv(

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 # files that differ from run to run by nature
-SKIP_FILES = ("logs/*", "*.log", ".snakemake/*")
+# (checksums/: the sha256 of a run's bytes, creation times included; the files they name are
+# compared by content)
+SKIP_FILES = ("logs/*", "*.log", ".snakemake/*", "checksums/*")
 # attributes that name when or where a file was made, not what it holds
 SKIP_ATTRS = frozenset({
     "created",          # the study store's creation time (provenance group)

@@ -122,6 +122,10 @@ def test_trials_from_a_sheet_with_only(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["HC030A05.h5", "MISSING.h5"]
     err = capsys.readouterr().err
     assert "[1/2] HC030A05: 2 cycles" in err and "[2/2] MISSING: failed at read" in err  # sheet order
+    # --batch K --batch-size N: the sheet's rows (K-1)*N+1 to K*N (the workflow's job), then --only
+    assert main(["trials", "--sheet", str(sheet), "--batch", "2", "--batch-size", "2", "--only", "MISSING",
+                 "--out-dir", str(tmp_path / "b2"), "--threads", "1"]) == 0
+    assert sorted(p.name for p in (tmp_path / "b2").iterdir()) == ["MISSING.h5"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -135,6 +139,12 @@ def test_trials_from_a_sheet_with_only(tmp_path, capsys, monkeypatch):
      "trial ids ['a'] appear more than once"),
     (["--rows", '[{"trial": "a", "subject": "s", "condition": "c", "static": "s", "dynamic": "d"}]', "--only", "b"],
      "--only: trial(s) ['b'] not among the 1 rows"),
+    (["--rows", '[{"trial": "a\\n", "subject": "s", "condition": "c", "static": "s", "dynamic": "d"}]'],
+     "trial: 'a\\n' does not match"),  # a trailing newline, which ^...$ would accept
+    (["--rows", '[{"trial": "a", "subject": "s", "condition": "c", "static": "s", "dynamic": "d"}]', "--batch", "2",
+      "--batch-size", "1"], "--batch 2: the 1 rows make 1 batch(es) of 1"),
+    (["--rows", '[{"trial": "a", "subject": "s", "condition": "c", "static": "s", "dynamic": "d"}]', "--batch", "1"],
+     "--batch K and --batch-size N go together"),
     (["--rows", json.dumps([{"trial": "a", "subject": "s", "condition": "c", "dynamic": "d",
                              "static": str(STUDY / "HC030A/Static/HC030A01.c3d")}]), "--chunk-frames", "0"],
      "chunk_frames must be >= 1"),  # met when the first trial starts: the command's fault, not the trial's

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chainlab.config import ConfigError, StudyConfig, read_sheet, settings_from, validate_config
-from chainlab.model.chain import DEFAULT_SLIDES
+from chainlab.options import DEFAULT_SLIDES
 
 from .conftest import ROOT
 
@@ -102,3 +102,105 @@ def test_a_config_file_that_is_not_yaml_is_named(tmp_path):
     p.write_text("study: [unclosed\n")
     with pytest.raises(ConfigError, match=f"{p}: not valid YAML"):
         StudyConfig.load(p)
+
+
+HEADER = "subject\tcondition\ttrial\tstatic\tdynamic\n"
+
+
+def test_sheet_cells_are_trimmed_and_only_whole_lines_are_comments(tmp_path):
+    """`HC030A ` is HC030A (not a second subject), `Straight ` is Straight, a `#` inside a path
+    is part of it, and a line starting with `#` (after blanks) is a comment."""
+    sheet = tmp_path / "trials.tsv"
+    sheet.write_text("# the pilot\n" + HEADER
+                     + " HC030A \tStraight \tT1\ts.c3d\tfx/hash#dir/x.c3d \n"
+                     + "   # T2 left out: marker dropout\n\n"
+                     + "HC030A\tStraight\tT3\ts.c3d\td#3.c3d\n")
+    rows = read_sheet(sheet)
+    assert list(rows.trial) == ["T1", "T3"]
+    assert set(rows.subject) == {"HC030A"} and set(rows.condition) == {"Straight"}
+    assert list(rows.dynamic) == [str(tmp_path / "fx/hash#dir/x.c3d"), str(tmp_path / "d#3.c3d")]  # sheet-relative
+
+
+def test_sheet_line_numbers_count_comment_lines(tmp_path):
+    sheet = tmp_path / "trials.tsv"
+    sheet.write_text("# a comment\n# another\n" + HEADER + "A\tc\tT1\ts.c3d\td.c3d\n# dropped\nA\tc\t\ts.c3d\td.c3d\n")
+    with pytest.raises(ConfigError, match=r"line 6 \(trial \?\): column 'trial' is empty"):
+        read_sheet(sheet)
+    sheet.write_text("# a comment\nsubject\ttrial\n")
+    with pytest.raises(ConfigError, match=r"line 2: columns \['condition', 'static', 'dynamic'\] missing"):
+        read_sheet(sheet)
+
+
+@pytest.mark.parametrize("column, value", [
+    ("trial", "."), ("trial", ".."), ("trial", ".hidden"), ("trial", "a/b"), ("trial", "a\\b"),
+    ("trial", "T1\\n"), ("subject", "../S01"), ("subject", "S 01"), ("condition", "wedge;ls"),
+    ("condition", "$(ls)"),
+])
+def test_sheet_names_are_refused_unless_they_match_in_full(tmp_path, column, value):
+    """Names reach paths and commands: a separator, a leading dot ("." and ".." too), a blank,
+    shell characters or a newline (a trailing one too, which `^...$` would accept) are refused."""
+    cells = {"subject": "S01", "condition": "c", "trial": "T1", "static": "s.c3d", "dynamic": "d.c3d"}
+    cells[column] = value.replace("\\n", "\n")
+    row = "\t".join(f'"{v}"' if "\n" in v else v for v in cells.values())
+    sheet = tmp_path / "trials.tsv"
+    sheet.write_text(HEADER + row + "\n")
+    with pytest.raises(ConfigError, match=f"{sheet}: line 2"):
+        read_sheet(sheet)
+    assert validate_config({"study": "s", "trials": "t"})["study"] == "s"
+    with pytest.raises(ConfigError, match="study: .* does not match"):
+        validate_config({"study": value.replace("\\n", "\n"), "trials": "t"})
+
+
+def test_the_study_folder_stays_inside_the_results_root():
+    assert StudyConfig.from_dict({"study": "pilot.v2", "trials": "t"}).results_dir("results").as_posix() == \
+        "results/pilot.v2"
+    for name in ("..", ".", "a/b", "/tmp/x", "nls\n"):
+        with pytest.raises(ConfigError, match="study"):
+            StudyConfig.from_dict({"study": name, "trials": "t"})
+    import dataclasses
+
+    loose = dataclasses.replace(StudyConfig.defaults(), study="..")  # as if the schema were loosened
+    with pytest.raises(ConfigError, match=r"study: '\.\.' would put the outputs outside results/"):
+        loose.results_dir("results")
+
+
+def test_empty_sheets_are_named_at_validation(tmp_path):
+    sheet = tmp_path / "trials.tsv"
+    sheet.write_bytes(b"")
+    with pytest.raises(ConfigError, match=rf"{sheet}: the sample sheet is empty \(0 bytes\); expected a tab"):
+        read_sheet(sheet)
+    sheet.write_text(HEADER)
+    with pytest.raises(ConfigError, match=rf"{sheet}: no trials: the header \(line 1\) is followed by no row"):
+        read_sheet(sheet)
+    sheet.write_text("# nothing yet\n\n")
+    with pytest.raises(ConfigError, match="only comments and blank lines"):
+        read_sheet(sheet)
+    sheet.write_bytes(HEADER.encode() + b"S\tc\tT\ts.c3d\t\xff.c3d\n")
+    with pytest.raises(ConfigError, match=rf"{sheet}: line 2: not UTF-8"):
+        read_sheet(sheet)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("statistics:\n  alpha: .nan\n", "statistics.alpha: nan is not a finite number; allowed: 0 < value < 0.5"),
+    ("gait:\n  cutoff_Hz: .inf\n", "gait.cutoff_Hz: inf is not a finite number; allowed: 0 < value"),
+    ("gait:\n  strike_threshold_N: -.inf\n", "gait.strike_threshold_N: -inf is not a finite number; allowed: 0 < value"),
+    ("statistics:\n  alpha: 0.7\n", "statistics.alpha: 0.7 is greater than or equal to the maximum of 0.5; "
+                                    "allowed: 0 < value < 0.5"),
+    ("kinematics:\n  chain:\n    weights: {LASI: .nan}\n", "kinematics.chain.weights.LASI: nan is not a finite number"),
+    ("kinematics:\n  chain:\n    dofs: {knee: \"y\\n\"}\n", "kinematics.chain.dofs.knee: 'y\\n' does not match"),
+])
+def test_non_finite_and_out_of_range_values_name_the_key_and_range(tmp_path, text, message):
+    p = tmp_path / "config.yaml"
+    p.write_text("study: s\ntrials: t.tsv\n" + text)
+    with pytest.raises(ConfigError) as err:
+        StudyConfig.load(p)
+    assert str(err.value).startswith(f"{p}: ") and message in str(err.value), str(err.value)
+
+
+def test_a_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
+    p = tmp_path / "config.yaml"
+    p.write_text("study: s\ntrials: t.tsv\nstatistics:\n  alpha: 0.01\n  seed: 1\n  alpha: 0.05\n")
+    with pytest.raises(ConfigError, match=r"key 'alpha' given twice \(lines 4 and 6\)"):
+        StudyConfig.load(p)
+    with pytest.raises(ConfigError, match=r"--settings: key\(s\) \['gait'\] given twice"):
+        settings_from('{"gait": {}, "gait": {"cutoff_Hz": 6}}')

@@ -34,7 +34,7 @@ from .conftest import ROOT, STUDY
 
 BROWSER = find_browser()
 NAMES = [f.name for f in FIGURES]
-UNIT = re.compile(r"\((deg|%|N|s|mm|1|count)\)")
+UNIT = re.compile(r"\((deg|%|N|s|mm|1|count|N m/kg|W/kg)\)")
 CATEGORICAL = {"trial", "coupling-angle bin (Chang 2008)", "marker", "SPM{t}"}  # SPM{t}: a t statistic
 
 
@@ -136,6 +136,42 @@ def test_the_fit_lines_are_the_stores_mixed_model(store, study):
     dots = next(t for t in fig.data if t.name == "Straight cycles (8)")
     np.testing.assert_allclose(sorted(dots.x), sorted(m.peak_eversion_deg[m.condition == "Straight"]))
     assert f"{est['peak_eversion_deg']:.3f}" in fig.layout.title.text
+
+
+def test_moment_and_power_curves_are_the_store_means_of_the_cycles_with_kinetics(study):
+    """Two plates per walk: one stance per side on a plate, 6 cycles per condition with
+    kinetic measures; each panel's mean is theirs, point by point."""
+    cyc, m = study.cycles, study.metrics
+    keep = (m.kinetics_reason == "").to_numpy()
+    assert keep.sum() == 12
+    for name, var, sel, axis in (("moment_curves", "moment_curves", {"moment_joint": "KneeMoment", "axis": "y"}, "x5"),
+                                 ("moment_curves", "moment_curves", {"moment_joint": "AnkleMoment", "axis": "x"}, "x7"),
+                                 ("power_curves", "power_curves", {"power_joint": "AnklePower"}, "x3")):
+        fig = _figure(study, name)
+        y = cyc[var].sel(**sel).values
+        means = {t.name.split(" mean")[0]: t for t in fig.data if " mean (" in (t.name or "") and t.xaxis == axis}
+        assert sorted(means) == ["Straight", "Turn"], (name, sel)
+        for c, trace in means.items():
+            rows = (cyc.condition.values == c) & keep
+            assert rows.sum() == 6 and trace.name == f"{c} mean (6 cycles)"
+            np.testing.assert_allclose(trace.y, np.nanmean(y[rows], axis=0))
+    fig = _figure(study, "moment_curves")
+    assert fig.layout.yaxis.title.text == "moment (N m/kg)" and "N m/kg" in fig.layout.title.text
+    knee = next(t for t in fig.data if t.xaxis == "x5" and t.name == "Straight mean (6 cycles)")
+    assert 0.1 < np.nanmax(knee.y) < 0.5  # an adult's knee adduction moment, N m/kg
+    ankle = next(t for t in _figure(study, "power_curves").data if t.xaxis == "x3" and t.name.endswith("mean (6 cycles)"))
+    assert 2.0 < np.nanmax(ankle.y) < 5.0  # A2, W/kg
+
+
+def test_the_kinetic_question_is_drawn_with_its_model(study):
+    fig = _figure(study, "peak_eversion_vs_knee_adduction_moment")
+    m = study.metrics
+    dots = {t.name: t for t in fig.data if t.mode == "markers"}
+    assert sorted(dots) == ["Straight cycles (6)", "Turn cycles (6)"]
+    np.testing.assert_allclose(sorted(dots["Turn cycles (6)"].y),
+                               sorted(m.peak_knee_adduction_moment_1_Nm_kg[(m.condition == "Turn") & (m.kinetics_reason == "")]))
+    formula, terms = figures.model_terms(study, "peak_knee_adduction_moment_1_Nm_kg", "peak_eversion_deg")
+    assert f"{terms['peak_eversion_deg']['estimate']:.3f} N m/kg per deg" in fig.layout.title.text
 
 
 def test_a_model_the_store_lacks_gives_the_dots_and_says_so(study):

@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 import chainlab
-from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics import KinematicsOptions, compute_kinematics, static_chain
 from chainlab.model import ik
-from chainlab.model.chain import Pose, build_chain, forward
+from chainlab.model.chain import Pose, forward
 from chainlab.simulate import Condition, SimulationOptions, simulate_study
 
 from .conftest import ROOT
@@ -145,7 +145,7 @@ def test_plate_events_of_a_simulated_trial_match_its_events(clean):
 
 def test_solving_in_pieces_equals_the_whole():
     static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
-    chain = build_chain(static)
+    chain = static_chain(static)
     y = np.stack([walk.markers.sel(marker=m).values if m in walk.marker.values else
                   np.full((walk.sizes["frame"], 3), np.nan) for m in chain.markers], 1)
     whole = ik.solve(chain, y, block=50)
@@ -166,7 +166,7 @@ def test_real_walks_global_within_two_degrees_of_direct(row):
     fit within 2 deg RMS of the direct models'. Measured (bench/global_vs_direct.py, 12 walks):
     0.01-1.69 deg; before the trial template, slides and weights of docs/kinematics.md: up to
     6.5 deg. The fit's per-frame marker RMS (all markers alike) is 3-9 mm: skin moves."""
-    static, walk = chainlab.read_c3d(ROOT / row.static), chainlab.read_c3d(ROOT / row.dynamic)
+    static, walk = chainlab.read_c3d(ROOT / "config" / row.static), chainlab.read_c3d(ROOT / "config" / row.dynamic)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = compute_kinematics(walk, static, KinematicsOptions(solver="global"))
@@ -188,9 +188,9 @@ def test_rigid_segments_option_and_the_trial_template():
     from chainlab.model.chain import ChainOptions, calibrate_on_trial
 
     static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
-    rigid = build_chain(static, ChainOptions(template="static", slides={}))
+    rigid = static_chain(static, ChainOptions(template="static", slides={}))
     assert all(b.slide_bound == 0 for b in rigid.bodies)
-    sliding = build_chain(static)
+    sliding = static_chain(static)
     assert [b.name for b in sliding.bodies if b.slide_bound > 0] == ["L_femur", "L_tibia", "R_femur", "R_tibia"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -211,7 +211,7 @@ def test_slides_are_recovered_from_their_own_markers():
     the solver's slide coordinate (a translation along the body's long axis) and its twist agree
     with chain.forward."""
     static, walk = chainlab.read_c3d(STATIC), chainlab.read_c3d(WALK)
-    chain = build_chain(static)
+    chain = static_chain(static)
     y = np.stack([walk.markers.sel(marker=m).values if m in walk.marker.values else
                   np.full((walk.sizes["frame"], 3), np.nan) for m in chain.markers], 1)
     truth = ik.solve(chain, y).pose

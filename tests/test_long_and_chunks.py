@@ -382,7 +382,7 @@ def test_cli_kinematics_and_trial_in_chunks(tmp_path, capsys):
 
 
 def test_continuity_in_pieces_equals_the_whole():
-    from chainlab.model.pig import Continuity, continuous
+    from chainlab.model.continuity import Continuity, continuous
 
     rng = np.random.default_rng(4)
     for _ in range(100):

@@ -212,3 +212,30 @@ def test_analog_rate_zero_reads_with_the_header_ratio():
     assert np.nanmedian(jumps) < 0.005 and np.nanmax(jumps) < 0.2
     # this lab's vertical is y: the plate carries a body weight along it
     assert np.nanmax(np.abs(ds.plate_force.sel(axis="y").values)) > 500
+
+
+def test_the_dataset_equals_the_plain_constructors_and_imports_no_dask(walk):
+    """read_c3d builds its Dataset without xarray's dask checks (issue #17): same variables,
+    dtypes, attributes and indexes as xr.Dataset(...), and dask is not imported."""
+    import subprocess
+    import sys
+
+    import xarray as xr
+
+    data_vars = {k: (v.dims, v.values, v.attrs) for k, v in walk.data_vars.items()}
+    coords = {k: (v.dims, v.values, v.attrs) for k, v in walk.coords.items()}
+    plain = xr.Dataset(data_vars, coords, walk.attrs)
+    assert walk.identical(plain)
+    for k in plain.variables:
+        assert walk[k].dtype == plain[k].dtype, k
+        assert type(walk.variables[k]) is type(plain.variables[k]), k
+    assert {k: str(i.index.dtype) for k, i in walk.xindexes.items()} == {
+        k: str(i.index.dtype) for k, i in plain.xindexes.items()
+    }
+    code = (
+        "import sys, warnings; warnings.simplefilter('ignore'); import chainlab; "
+        f"chainlab.read_c3d({str(walk.attrs['source_path'])!r}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

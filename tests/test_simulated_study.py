@@ -54,7 +54,11 @@ def test_every_simulated_cycle_is_measured(study):
     # 3 cycles per trial and side minus the edges: at least 2 complete cycles per side
     per_trial = metrics.groupby(["trial", "side"]).size()
     assert len(per_trial) == 8 * 2 * 3 * 2 and per_trial.min() >= 2
-    assert stats.problems == []  # nothing left out
+    # nothing left out; the simulator writes no body mass, so the kinetic model is skipped, by name
+    kinetic = [p for p in stats.problems if "peak_knee_adduction_moment_1_Nm_kg" in p]
+    assert [p for p in stats.problems if p not in kinetic] == []
+    assert len(kinetic) == 1 and "skipped: the study has no kinetic measures (no kinetics: " in kinetic[0]
+    assert "missing or not positive: Bodymass" in kinetic[0]
 
 
 def test_the_measures_move_exactly_as_the_simulator_built_them(study):

@@ -14,9 +14,10 @@ from chainlab import read_c3d
 from chainlab.agreement import agreement
 from chainlab.errors import ModelInputError
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics.stored import kinematics_from_stored
 from chainlab.model import pig
 from chainlab.model.marker_diameter import marker_diameter_from_outputs
-from chainlab.model.stored_calibration import kinematics_from_stored, stored_calibration
+from chainlab.model.stored_calibration import stored_calibration
 
 from .conftest import SHARED, STUDY
 

@@ -51,7 +51,7 @@ def test_xarray_and_the_python_api(store):
     assert prov.sizes["input"] == 9 and len(prov.input_sha256.values[0]) == 64
     used = json.loads(prov.attrs["config"])  # the settings that made the store, defaults filled in
     assert used["statistics"]["permutations"] == 200 and used["kinematics"]["solver"] == "direct"
-    assert set(used) == {"kinematics", "gait", "statistics"}
+    assert set(used) == {"kinematics", "gait", "kinetics", "statistics"}
 
 
 def test_query(store):
@@ -68,6 +68,45 @@ def test_query(store):
         query(s, ["peak_eversion_deg"], {"subject": "XX"})
     with pytest.raises(StoreError, match="no trial 'X'"):
         s.trial("X")
+
+
+def test_the_kinetics_are_in_the_store_with_units(store, capsys):
+    """The default study's plates give kinetic measures where a stance is on one plate alone,
+    NaN with the reason elsewhere; curves with units; the query takes both."""
+    s = open_study(store)
+    m = s.metrics
+    kam = m.peak_knee_adduction_moment_1_Nm_kg
+    has = kam.notna()
+    assert has.sum() == 12 and (m.kinetics_reason[has] == "").all()
+    assert (m.kinetics_reason[~has] == "stance not on one force plate alone (no kinetics in stance)").all()
+    assert 0.05 < kam.min() and kam.max() < 1.0  # N m/kg: an adult's knee adduction moment
+    assert m.peak_ankle_power_A2_W_kg[has].between(1.0, 6.0).all()
+    with h5py.File(store, "r") as f:
+        for col, units in (("peak_knee_adduction_moment_1_Nm_kg", "N m/kg"), ("peak_ankle_power_A2_W_kg", "W/kg"),
+                           ("ankle_work_stance_J_kg", "J/kg"), ("kinetics_reason", "1")):
+            got = f[f"metrics/{col}"].attrs["units"]
+            assert (got.decode() if isinstance(got, bytes) else got) == units, col
+        assert f["cycles/moment_curves"].shape == (27, 3, 3, 101) and f["cycles/power_curves"].shape == (27, 3, 101)
+    cyc = s.cycles
+    assert cyc.moment_curves.attrs["units"] == "N m/kg" and cyc.power_curves.attrs["units"] == "W/kg"
+    df = query(s, ["peak_knee_adduction_moment_1_Nm_kg"], {"trial": "HC030A05"})
+    np.testing.assert_allclose(df.peak_knee_adduction_moment_1_Nm_kg, [0.144676, 0.130354], atol=1e-6)
+    long = query(s, ["KneeMoment_y", "AnklePower"], {"trial": "HC030A05", "side": "Left"})
+    assert len(long) == 2 * 101 and set(long.units) == {"N m/kg", "W/kg"}
+    knee = long[long.variable == "KneeMoment_y"].value.to_numpy()
+    np.testing.assert_allclose(knee, cyc.moment_curves.sel(moment_joint="KneeMoment", axis="y").values[8])
+    with pytest.raises(StoreError, match="KneeMoment_y"):
+        query(s, ["KneeMoment_q"], {})
+    from chainlab.cli import main
+
+    capsys.readouterr()
+    assert main(["query", str(store), "--var", "peak_knee_adduction_moment_1_Nm_kg", "--where", "trial=HC030A05"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(",peak_knee_adduction_moment_1_Nm_kg") and lines[1].startswith("HC030A,Straight,HC030A05,Left,0,0.1446")
+    one = s.trial("HC030A05")
+    assert one.contact_status.values.tolist() == ["accepted", "accepted"] and one.trial_kinetics_absent.item() == ""
+    st = s.statistics
+    assert "peak_knee_adduction_moment_1_Nm_kg ~ peak_eversion_deg + C(condition) + C(side)" in st.model.values
 
 
 def test_two_builds_hold_identical_arrays(store, tmp_path):
@@ -107,6 +146,14 @@ cat("--\\n")
 cat(subject, sep = "\\n")
 cat("--\\n")
 cat(sprintf("%.10f", curves[, which(vars == "rearfoot_eversion"), 1]), sep = "\\n")
+cat("--\\n")
+kam <- ncvar_get(nc, "metrics/peak_knee_adduction_moment_1_Nm_kg")
+cat(sprintf("%.10f", kam), sep = "\\n")
+cat(ncatt_get(nc, "metrics/peak_knee_adduction_moment_1_Nm_kg", "units")$value, "\\n")
+cat("--\\n")
+moments <- ncvar_get(nc, "cycles/moment_curves")  # percent x axis x moment_joint x cycle
+joints <- ncvar_get(nc, "cycles/moment_joint")
+cat(sprintf("%.10f", moments[, 2, which(joints == "KneeMoment"), 9]), sep = "\\n")
 nc_close(nc)
 """
 
@@ -117,12 +164,17 @@ def test_r_reads_the_documented_query(store):
         pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
     out = subprocess.run([rscript, "-e", R_SCRIPT.format(path=store)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    ev, subjects, curve = (part.split() for part in out.stdout.split("--\n"))
+    ev, subjects, curve, kam, knee = (part.split() for part in out.stdout.split("--\n"))
     s = open_study(store)
     np.testing.assert_allclose(np.array(ev, float), s.metrics.peak_eversion_deg.values, atol=1e-8)
     assert subjects == list(s.metrics.subject)
     np.testing.assert_allclose(np.array(curve, float), s.cycles.curves.sel(variable="rearfoot_eversion").values[0],
                                atol=1e-8)
+    assert kam[-2:] == ["N", "m/kg"]  # NA for the cycles without kinetics
+    np.testing.assert_allclose(np.array([np.nan if v == "NA" else float(v) for v in kam[:-2]]),
+                               s.metrics.peak_knee_adduction_moment_1_Nm_kg.values, atol=1e-8)
+    np.testing.assert_allclose(np.array(knee, float),
+                               s.cycles.moment_curves.sel(moment_joint="KneeMoment", axis="y").values[8], atol=1e-8)
 
 
 def _config(tmp_path, rows):
@@ -131,7 +183,7 @@ def _config(tmp_path, rows):
     sheet = pd.read_csv(ROOT / "config" / "trials.tsv", sep="\t")
     sheet = sheet.iloc[rows].copy()
     for col in ("static", "dynamic"):
-        sheet[col] = [str(ROOT / p) for p in sheet[col]]
+        sheet[col] = [str((ROOT / "config" / p).resolve()) for p in sheet[col]]  # sheet-relative paths
     (tmp_path / "config").mkdir(exist_ok=True)
     sheet.to_csv(tmp_path / "config" / "trials.tsv", sep="\t", index=False)
     cfg = tmp_path / "config" / "config.yaml"

@@ -4,6 +4,7 @@ broken capture and a missing one."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -131,27 +132,26 @@ def _jobs(dry_run_text: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-def _trials_rerun(dry_run_text: str) -> list[str]:
-    """The trial outputs a dry run would write."""
-    return sorted(set(re.findall(r"results/tiny/trials/([\w.-]+)\.h5", dry_run_text.split("rule store:")[0])))
+def _batches_rerun(dry_run_text: str) -> list[str]:
+    """The batches of the rule `trials` a dry run would run ("001", ...)."""
+    return sorted(set(re.findall(r"wildcards: batch=(\d+)", dry_run_text)))
 
 
 STUDY_STEPS = {"store", "statistics", "figures", "report", "all"}
-ALL_TRIALS = sorted([*GOOD, "BROKEN", "MISSING"])
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (("permutations: 200", "permutations: 300"), {"statistics", "figures", "report", "all"}),
-    (("formats: [html, json, svg]", "formats: [html, json]"), {"figures", "report", "all"}),
+@pytest.mark.parametrize("edit, expected, batches", [
+    (("permutations: 200", "permutations: 300"), {"statistics", "figures", "report", "all"}, []),
+    (("formats: [html, json, svg]", "formats: [html, json]"), {"figures", "report", "all"}, []),
     (("trials: config/trials.tsv", "trials: config/trials.tsv\ngait:\n  strike_threshold_N: 25"),
-     {"trials_001"} | STUDY_STEPS),
+     {"trials"} | STUDY_STEPS, ["001"]),
     # the batch size is no setting: 30 leaves the 5 rows in one batch, the same rule job, so
-    # nothing reruns; 2 regroups them (new params for every trial): every trial reruns
-    (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 30"), set()),
+    # nothing reruns; 2 regroups them (new rows for every batch): every trial reruns
+    (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 30"), set(), []),
     (("trials: config/trials.tsv", "trials: config/trials.tsv\ntrials_per_job: 2"),
-     {"trials_001", "trials_002", "trials_003"} | STUDY_STEPS),
+     {"trials"} | STUDY_STEPS, ["001", "002", "003"]),
 ])
-def test_a_config_change_reruns_only_the_steps_it_affects(project, tmp_path, edit, expected):
+def test_a_config_change_reruns_only_the_steps_it_affects(project, tmp_path, edit, expected, batches):
     copy = tmp_path / "study"
     shutil.copytree(project, copy, symlinks=True)  # metadata and times kept
     cfg = copy / "config" / "config.yaml"
@@ -161,8 +161,7 @@ def test_a_config_change_reruns_only_the_steps_it_affects(project, tmp_path, edi
     text = run.stdout + run.stderr
     jobs = _jobs(text)
     assert set(jobs) == expected, jobs
-    if "store" in jobs:  # every trial reruns, the failed ones too
-        assert _trials_rerun(text) == ALL_TRIALS
+    assert _batches_rerun(text) == batches  # every trial reruns, the failed ones too
 
 
 @pytest.fixture(scope="module")
@@ -184,14 +183,15 @@ def _batch_commands(log: str) -> list[str]:
 def test_batches_of_two_give_the_outputs_of_the_default_batch(project, tiny_run, batched):
     d, log = batched
     assert len(_batch_commands(tiny_run[1])) == 1  # the default, 20 per job: the 5 rows in one job
-    commands = _batch_commands(log)
-    assert len(commands) == 3 and all(" --threads 1 " in c for c in commands), commands
-    rows = [json.loads(w[w.index("--rows") + 1]) for w in map(shlex.split, commands)]
-    assert sorted(len(r) for r in rows) == [1, 2, 2]
-    assert sorted(r["trial"] for batch in rows for r in batch) == ALL_TRIALS
-    for name in ("trials_001", "trials_002", "trials_003"):
-        assert re.search(rf"^(local)?rule {name}:", log, re.M), name
-        assert (d / "results" / "tiny" / "logs" / "trials" / f"{name}.log").is_file()
+    commands = [shlex.split(c.removeprefix("Shell command: ")) for c in _batch_commands(log)]
+    assert len(commands) == 3 and all(w[w.index("--threads") + 1] == "1" for w in commands), commands
+    assert all(w[w.index("--sheet") + 1] == "config/trials.tsv" and "--rows" not in w for w in commands)
+    assert sorted((w[w.index("--batch") + 1], w[w.index("--batch-size") + 1]) for w in commands) == [
+        ("001", "2"), ("002", "2"), ("003", "2")]
+    for batch in ("001", "002", "003"):
+        assert (d / "results" / "tiny" / "logs" / "trials" / f"trials_{batch}.log").is_file()
+        listed = (d / "results" / "tiny" / "checksums" / f"trials_{batch}.sha256").read_text().splitlines()
+        assert len(listed) == (1 if batch == "003" else 2)  # each trial file of the batch, with its sha256
     compared = assert_same_outputs(project / "results" / "tiny", d / "results" / "tiny")
     assert {"study.h5", "metrics.csv", "failures.tsv", "report.html", "trials/BROKEN.h5"} <= set(compared)
 
@@ -208,13 +208,13 @@ def test_appending_rows_reruns_only_the_last_batch_and_the_new_ones(batched, tmp
     run = run_snakemake(copy, "--dry-run")
     assert run.returncode == 0, run.stderr[-2000:]
     text = run.stdout + run.stderr
-    assert _jobs(text) == {"trials_003": 1, "trials_004": 1, **dict.fromkeys(STUDY_STEPS, 1)}, _jobs(text)
-    assert _trials_rerun(text) == ["EXTRA1", "EXTRA2", "MISSING"]
+    assert _jobs(text) == {"trials": 2, **dict.fromkeys(STUDY_STEPS, 1)}, _jobs(text)
+    assert _batches_rerun(text) == ["003", "004"]  # MISSING's batch, now with EXTRA1; EXTRA2's
     # ... and a row changed in the middle reruns its batch alone
     sheet.write_text(sheet.read_text().replace("\tTurn\tBROKEN\t", "\tTurn2\tBROKEN\t"))
     run = run_snakemake(copy, "--dry-run")
     text = run.stdout + run.stderr
-    assert set(_jobs(text)) == {"trials_002", "trials_003", "trials_004"} | STUDY_STEPS, _jobs(text)
+    assert set(_jobs(text)) == {"trials"} | STUDY_STEPS and _batches_rerun(text) == ["002", "003", "004"], text
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
@@ -236,6 +236,90 @@ def test_a_stopped_run_rerun_gives_the_same_outputs(project, tmp_path, sig):
     compared = assert_same_outputs(project / "results" / "tiny", d / "results" / "tiny")
     assert {"study.h5", "metrics.csv", "failures.tsv", "report.html", "figures/spm.html"} <= set(compared)
     assert [p.name for p in (d / "results").rglob(".*.tmp")] == []  # no half-written file left
+
+
+def _truncate_keeping_its_time(path):
+    """Half of `path` left, its modification time as before (a damage make cannot see)."""
+    st = path.stat()
+    path.write_bytes(path.read_bytes()[: st.st_size // 2])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_truncated_trial_file_is_rebuilt_by_the_next_run(project, tmp_path):
+    """A trial file cut in half (its old time kept): the next run names it, reruns its batch
+    and the steps after it, and the study equals the uninterrupted one; a third run does nothing."""
+    copy = tmp_path / "study"
+    shutil.copytree(project, copy, symlinks=True)  # metadata and times kept
+    _truncate_keeping_its_time(copy / "results" / "tiny" / "trials" / "HC033A10.h5")
+    run = run_snakemake(copy)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = run.stdout + run.stderr
+    assert "results/tiny/trials/HC033A10.h5: missing or not the file its step wrote" in text
+    compared = assert_same_outputs(project / "results" / "tiny", copy / "results" / "tiny")
+    assert {"trials/HC033A10.h5", "study.h5", "metrics.csv", "report.html"} <= set(compared)
+    again = run_snakemake(copy, "--dry-run")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_a_truncated_store_is_rebuilt_keeping_the_good_outputs(project, tmp_path):
+    """study.h5 cut in half (its old time kept): the next run reruns statistics, figures and the
+    report from the intact tables; metrics.csv and the tables are not touched."""
+    copy = tmp_path / "study"
+    shutil.copytree(project, copy, symlinks=True)
+    out = copy / "results" / "tiny"
+    _truncate_keeping_its_time(out / "study.h5")
+    kept = {n: (out / n).stat().st_mtime_ns for n in ("metrics.csv", "failures.tsv", "study_tables.h5")}
+    dry = run_snakemake(copy, "--dry-run")
+    assert _jobs(dry.stdout + dry.stderr) == {"statistics": 1, "figures": 1, "report": 1, "all": 1}
+    run = run_snakemake(copy)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert {n: (out / n).stat().st_mtime_ns for n in kept} == kept
+    assert "study.h5" in assert_same_outputs(project / "results" / "tiny", out)
+
+
+@pytest.mark.parametrize("config, sheet, message", [
+    ("study: ..", None, "study: '..' does not match"),
+    ('study: "nls\\n"', None, "study: 'nls\\n' does not match"),
+    ("study: a/b", None, "study: 'a/b' does not match"),
+    ("study: .hidden", None, "study: '.hidden' does not match"),
+    ("study: tiny\nstudy: other", None, "key 'study' given twice (lines 1 and 2)"),
+    (None, ("\tSYNTH01\t", "\t..\t"), "line 4 (trial ..): column 'trial': '..' does not match"),
+    (None, ("\tSYNTH01\t", "\tx/../../y\t"), "line 4 (trial x/../../y): column 'trial'"),
+    (None, ("S01\t", "S01\\n\t"), "line 4 (trial SYNTH01): column 'subject': 'S01\\\\n' does not match"),
+    (None, ("HC033A\tStraight", ".HC033A\tStraight"), "line 3 (trial HC033A10): column 'subject': '.HC033A'"),
+])
+def test_odd_names_are_refused_before_any_job(tmp_path, config, sheet, message):
+    """A study or row name that would leave results/<study>, hide a file or reach the shell
+    stops the run before any job, naming the key or line; nothing is written."""
+    snakemake_or_skip()
+    d = make_tiny_study(tmp_path / "study")
+    if config:
+        cfg = d / "config" / "config.yaml"
+        cfg.write_text(cfg.read_text().replace("study: tiny", config))
+    if sheet:
+        tsv = d / "config" / "trials.tsv"
+        tsv.write_text(tsv.read_text().replace(*sheet, 1))
+    before = sorted(p for p in tmp_path.rglob("*") if ".snakemake" not in p.parts)
+    run = run_snakemake(d)
+    text = run.stdout + run.stderr
+    assert run.returncode != 0 and message in text, text[-2000:]
+    assert sorted(p for p in tmp_path.rglob("*") if ".snakemake" not in p.parts) == before
+
+
+def test_paths_reach_the_commands_quoted(tmp_path):
+    """A sheet whose path has a space, a # and a quote: each rule's command, split as the shell
+    splits it, passes the path as one argument."""
+    snakemake_or_skip()
+    d = make_tiny_study(tmp_path / "study")
+    odd = d / "config" / "my #1 'trials'.tsv"
+    (d / "config" / "trials.tsv").rename(odd)
+    cfg = d / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("trials: config/trials.tsv", f'trials: "config/{odd.name}"'))
+    run = run_snakemake(d, "--dry-run", "--printshellcmds")
+    assert run.returncode == 0, run.stderr[-2000:]
+    commands = [shlex.split(line.removeprefix("Shell command: ")) for line in (run.stdout + run.stderr).splitlines()
+                if line.startswith("Shell command: chainlab trials")]
+    assert len(commands) == 1 and commands[0][commands[0].index("--sheet") + 1] == f"config/{odd.name}"
 
 
 def test_config_mistakes_stop_the_run_naming_the_key_or_line(tmp_path):

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from chainlab.conventions import AXES
+from chainlab.io.c3d import read_c3d
+from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics.stored import kinematics_from_stored
 
 #: Columns of the agreement table.
 COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg")
@@ -144,14 +148,8 @@ def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
 def agree_files(capture_path, static_path=None, options=None) -> pd.DataFrame:
     """:func:`agreement` of a capture file: its kinematics computed with `static_path`, or,
     without one, from the calibration stored in the capture
-    (:func:`chainlab.model.stored_calibration.kinematics_from_stored`), models whose markers are
+    (:func:`chainlab.kinematics.stored.kinematics_from_stored`), models whose markers are
     missing left out. The table's ``attrs`` say which calibration was used."""
-    from dataclasses import replace
-
-    from chainlab.io.c3d import read_c3d
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics
-    from chainlab.model.stored_calibration import kinematics_from_stored
-
     opt = replace(options or KinematicsOptions(), partial=True)
     capture = read_c3d(capture_path)
     if static_path is None:

@@ -15,22 +15,31 @@ key or row, what was found and what was expected.
 from __future__ import annotations
 
 import copy
+import csv
 import json
-from dataclasses import dataclass, field
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import jsonschema
+import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.options import PlateEventOptions
+from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
-SECTIONS = ("kinematics", "gait", "statistics", "figures")
+#: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
+#: overrides of the row's trial, ``1=R,2=L``).
+OPTIONAL_SHEET_COLUMNS = ("plates",)
+SECTIONS = ("kinematics", "gait", "kinetics", "statistics", "figures")
 #: The config sections a trial's result depends on (a trial file records their settings).
-TRIAL_SECTIONS = ("kinematics", "gait")
+TRIAL_SECTIONS = ("kinematics", "gait", "kinetics")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -40,10 +49,59 @@ class ConfigError(ChainlabError, ValueError):
 @cache
 def schema(name: str) -> dict:
     """The JSON schema ``name`` ("config" or "trials") shipped with the package."""
-    import yaml
-
     text = resources.files("chainlab").joinpath("schemas", f"{name}.schema.yaml").read_text()
     return yaml.safe_load(text)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (lines {seen[key]} and {key_node.start_mark.line + 1}); "
+                            "YAML would keep the last silently: keep one", key_node.start_mark)
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file read with the safe loader, a key given twice refused; :class:`ConfigError`
+    naming the file (and the line) when it cannot be read or parsed."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+
+
+def _full_match_pattern(validator, pattern, instance, sch):
+    """JSON schema's ``pattern`` as a full match: ``^...$`` in Python's ``re.search`` accepts a
+    trailing newline, which a name that reaches a path or a shell command must not have."""
+    if isinstance(instance, str) and not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _finite_number(validator, value, instance, sch):
+    """``type: number`` refusing NaN and infinities (YAML's .nan and .inf)."""
+    yield from jsonschema.Draft202012Validator.VALIDATORS["type"](validator, value, instance, sch)
+    if isinstance(instance, float) and not math.isfinite(instance):
+        yield jsonschema.ValidationError(f"{instance!r} is not a finite number")
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"pattern": _full_match_pattern, "type": _finite_number})
 
 
 def _with_defaults(value: Any, sch: dict) -> Any:
@@ -59,13 +117,27 @@ def _with_defaults(value: Any, sch: dict) -> Any:
     return out
 
 
+def row_validator():
+    """The sample sheet's row schema as a validator (patterns as full matches, numbers finite)."""
+    return _Validator(schema("trials"))
+
+
 def _where(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _allowed_range(sch: dict) -> str:
+    """A number's allowed range from its schema, e.g. "0 < value < 0.5" ("" when none)."""
+    low = [f"{sch[k]} {op} " for k, op in (("minimum", "<="), ("exclusiveMinimum", "<")) if k in sch]
+    high = [f" {op} {sch[k]}" for k, op in (("maximum", "<="), ("exclusiveMaximum", "<")) if k in sch]
+    return f"; allowed: {''.join(low)}value{''.join(high)}" if low or high else ""
 
 
 def _message(error, sch: dict) -> str:
     """One line for a jsonschema error: the key, what was found, what was allowed."""
     where = _where(error.absolute_path)
+    if error.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{where}: {error.message}{_allowed_range(error.schema)}"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
@@ -82,14 +154,12 @@ def validate_config(config: dict, source: str = "config") -> dict:
 
     Raises :class:`ConfigError` naming `source` and every offending key.
     """
-    import jsonschema
-
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: expected a mapping of keys (study: NAME, trials: SHEET.tsv, ...); "
                           f"found {type(config).__name__}")
     sch = schema("config")
     full = _with_defaults(config, sch)
-    errors = sorted(jsonschema.Draft202012Validator(sch).iter_errors(full), key=lambda e: list(e.absolute_path))
+    errors = sorted(_Validator(sch).iter_errors(full), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(f"{source}: " + "; ".join(_message(e, sch) for e in errors))
     return full
@@ -103,6 +173,7 @@ class StudyConfig:
     trials: str
     kinematics: dict = field(default_factory=dict)
     gait: dict = field(default_factory=dict)
+    kinetics: dict = field(default_factory=dict)
     statistics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
     source: str = "config"
@@ -110,10 +181,10 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
-        from dataclasses import asdict
-
-        from chainlab.model.chain import ChainOptions
-
+        if isinstance(config, dict) and isinstance(config.get("kinetics"), dict) \
+                and isinstance(config["kinetics"].get("plates"), dict):  # YAML reads `1: R` with an int key
+            config = {**config, "kinetics": {**config["kinetics"],
+                                             "plates": {str(k): v for k, v in config["kinetics"]["plates"].items()}}}
         full = validate_config(config, source)
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
@@ -129,28 +200,23 @@ class StudyConfig:
     @classmethod
     def load(cls, path: str | Path) -> StudyConfig:
         """Read and validate a YAML config file."""
-        import yaml
+        return cls.from_dict(load_yaml(path) or {}, str(path))
 
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        return cls.from_dict(data, str(path))
+    def results_dir(self, root: str | Path = "results") -> Path:
+        """``root/<study>``, refused unless it is a folder inside `root` (the study's name is
+        checked by the schema; this holds even if that check were loosened)."""
+        out = Path(root) / self.study
+        if self.study in ("", ".", "..") or out.parent != Path(root) or Path(self.study).name != self.study:
+            raise ConfigError(f"{self.source}: study: {self.study!r} would put the outputs outside {root}/; "
+                              "expected a plain name (letters, digits, _ . -, not starting with a dot)")
+        return out
 
     def settings(self, *sections: str) -> str:
         """The named sections as canonical JSON: what a workflow step depends on (its params)
         and what it is given (``--settings``)."""
         return json.dumps({s: getattr(self, s) for s in sections}, sort_keys=True, separators=(",", ":"))
 
-    def kinematics_options(self):
-        from chainlab.kinematics import KinematicsOptions
-        from chainlab.model.chain import ChainOptions
-
+    def kinematics_options(self) -> KinematicsOptions:
         k = self.kinematics
         chain = k.get("chain") or {}
         return KinematicsOptions(
@@ -159,10 +225,28 @@ class StudyConfig:
             chain=ChainOptions(**chain),
         )
 
+    def kinetics_options(self, plates: str = "", where: str = "sample sheet"):
+        """The kinetics' options of a trial (its sheet row's `plates` over the config's), or
+        None when ``kinetics.enabled`` is false. ConfigError for a bad `plates`."""
+        if not self.kinetics.get("enabled", True):
+            return None
+        try:
+            return kinetics_options(self.kinetics, plates, where)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
     def plate_event_options(self):
         g = self.gait
         return PlateEventOptions(strike_threshold=g["strike_threshold_N"], off_threshold=g["off_threshold_N"],
                                  cutoff_hz=g["cutoff_Hz"])
+
+
+def _unique_json_object(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise ConfigError(f"--settings: key(s) {dup} given twice")
+    return dict(pairs)
 
 
 def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> StudyConfig:
@@ -173,7 +257,7 @@ def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> St
     text = value.strip()
     if text.startswith("{"):
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_json_object)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--settings: not valid JSON ({exc})") from None
         unknown = sorted(set(data) - set(sections))
@@ -183,40 +267,85 @@ def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> St
     return StudyConfig.load(text)
 
 
-def read_sheet(path: str | Path) -> pd.DataFrame:
-    """The sample sheet (TSV), every row checked against the trials schema.
-
-    Paths stay as written (relative ones are relative to the project folder). Raises
-    :class:`ConfigError` naming the file, the line and the column of every problem.
-    """
-    import jsonschema
-
-    path = Path(path)
+def _sheet_lines(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """The sheet's header line number and cells, and its rows as (line number, cells): cells
+    trimmed, blank lines and whole-line comments (first non-blank character ``#``) skipped,
+    so a ``#`` inside a cell (a path) is kept and line numbers are the file's own."""
     try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: sample sheet not found") from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the sample sheet ({exc.strerror or exc})") from None
+    expected = "expected a tab-separated header line " + "\t".join(SHEET_COLUMNS) + " and one row per trial"
+    if not data.strip():
+        raise ConfigError(f"{path}: the sample sheet is empty ({len(data)} bytes); {expected}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise ConfigError(f"{path}: the sample sheet has only comments and blank lines; {expected}")
+    try:
+        cells = [(n, [c.strip() for c in next(csv.reader([line], delimiter="\t"))]) for n, line in lines]
+    except csv.Error as exc:
         raise ConfigError(f"{path}: not a tab-separated sample sheet ({exc})") from None
-    missing = [c for c in SHEET_COLUMNS if c not in sheet.columns]
+    (header_line, header), rows = cells[0], cells[1:]
+    return header_line, header, rows
+
+
+def read_sheet(path: str | Path):
+    """The sample sheet (TSV) as a pandas DataFrame of strings, every row checked.
+
+    Cells are trimmed; blank lines and whole-line comments (``#`` as the first non-blank
+    character) are skipped, a ``#`` inside a cell is kept. Names (subject, condition, trial)
+    must match the trials schema's pattern in full. A relative capture path is relative to the
+    sheet's own folder (docs/workflow.md, "Paths in a sample sheet"); it is returned joined to
+    the sheet's path as given, so a sheet read as ``config/trials.tsv`` gives ``data/...`` for
+    ``../data/...`` (relative to the current folder, as the workflow wants its inputs), and
+    absolute paths stay as written. Raises :class:`ConfigError` naming the file, the line
+    (as an editor numbers it, comments counted) and the column of every problem.
+    """
+    import pandas as pd  # the sheet's table (pandas imports numpy: kept out of the module's import)
+
+    path = Path(path)
+    header_line, header, rows = _sheet_lines(path)
+    missing = [c for c in SHEET_COLUMNS if c not in header]
     if missing:
-        raise ConfigError(f"{path}: columns {missing} missing; expected tab-separated columns "
-                          f"{list(SHEET_COLUMNS)}, found {list(sheet.columns)}")
-    validator = jsonschema.Draft202012Validator(schema("trials"))
-    problems = []
-    for i, row in enumerate(sheet.to_dict("records")):
-        line = i + 2  # the header is line 1 (comment lines aside)
-        empty = [c for c in SHEET_COLUMNS if not row[c].strip()]
-        problems += [f"line {line} (trial {row['trial'] or '?'}): column {c!r} is empty" for c in empty]
-        for e in validator.iter_errors({k: v for k, v in row.items() if v.strip()}):
+        raise ConfigError(f"{path}: line {header_line}: columns {missing} missing; expected tab-separated columns "
+                          f"{list(SHEET_COLUMNS)}, found {header}")
+    unknown = [c for c in header if c not in SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS]
+    if unknown:
+        raise ConfigError(f"{path}: line {header_line}: unknown column(s) {unknown}; "
+                          f"allowed: {list(SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS)}")
+    if not rows:
+        raise ConfigError(f"{path}: no trials: the header (line {header_line}) is followed by no row; "
+                          "expected one row per dynamic trial")
+    validator = row_validator()
+    problems, records = [], []
+    for line, cells in rows:
+        if len(cells) > len(header):
+            problems.append(f"line {line}: {len(cells)} tab-separated cells, the header has {len(header)}")
+            cells = cells[: len(header)]
+        row = dict(zip(header, cells + [""] * (len(header) - len(cells))))
+        records.append(row)
+        where = f"line {line} (trial {row['trial'] or '?'})"
+        problems += [f"{where}: column {c!r} is empty" for c in SHEET_COLUMNS if not row[c]]
+        for e in validator.iter_errors({k: v for k, v in row.items() if v}):
             if e.validator != "required":  # empty cells, said above
-                problems.append(f"line {line} (trial {row['trial'] or '?'}): column "
-                                f"{_where(e.absolute_path)!r}: {e.message}")
-    dup = sorted(set(sheet.trial[sheet.trial.duplicated() & (sheet.trial != "")]))
+                problems.append(f"{where}: column {_where(e.absolute_path)!r}: {e.message}")
+    counts = Counter(r["trial"] for r in records if r["trial"])
+    dup = sorted(t for t, n in counts.items() if n > 1)
     if dup:
         problems.append(f"trial ids {dup} appear more than once (each names its output files)")
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
+    sheet = pd.DataFrame(records, columns=header, dtype=str)
+    for c in ("static", "dynamic"):  # relative to the sheet's folder (normpath: "config/../data" -> "data")
+        sheet[c] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p)) for p in sheet[c]]
     return sheet
 
 
@@ -224,22 +353,18 @@ def read_rows(text: str) -> list[dict]:
     """Sample-sheet rows given as JSON (a list of objects with the sheet's columns, as the
     workflow passes a batch to ``chainlab trials --rows``), each checked against the trials
     schema as :func:`read_sheet` checks a sheet's; :class:`ConfigError` naming every problem."""
-    from collections import Counter
-
-    import jsonschema
-
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--rows: not valid JSON ({exc})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ConfigError("--rows: expected a JSON list of objects with keys " + ", ".join(SHEET_COLUMNS))
-    validator = jsonschema.Draft202012Validator(schema("trials"))
+    validator = row_validator()
     problems = []
     for i, r in enumerate(rows, 1):
-        extra = sorted(set(r) - set(SHEET_COLUMNS))
+        extra = sorted(set(r) - set(SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS))
         if extra:
-            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS)}")
+            problems.append(f"row {i}: unknown key(s) {extra}; allowed: {list(SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS)}")
         problems += [f"row {i} (trial {r.get('trial', '?')}): {'.'.join(map(str, e.absolute_path)) or 'row'}: "
                      f"{e.message}" for e in validator.iter_errors(r)]
     counts = Counter(str(r.get("trial")) for r in rows)
@@ -251,6 +376,12 @@ def read_rows(text: str) -> list[dict]:
     return rows
 
 
+def sheet_records(sheet: pd.DataFrame) -> list[dict]:
+    """The sheet's rows as dicts of its columns (:data:`SHEET_COLUMNS` and the optional ones
+    it has), as ``chainlab trials --rows`` takes them."""
+    return sheet[[c for c in SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS if c in sheet.columns]].to_dict("records")
+
+
 def select_rows(rows: list[dict], only: list[str] | None) -> list[dict]:
     """The rows of the trials `only` names (all without), in their order; ConfigError for a
     name not among them."""
@@ -260,3 +391,15 @@ def select_rows(rows: list[dict], only: list[str] | None) -> list[dict]:
     if unknown:
         raise ConfigError(f"--only: trial(s) {unknown} not among the {len(rows)} rows")
     return [r for r in rows if r["trial"] in set(only)]
+
+
+def batch_rows(rows: list[dict], batch: int | None, size: int | None) -> list[dict]:
+    """The `batch`-th run of `size` consecutive rows (1 is the first: rows (K-1)*N+1 to K*N, the
+    workflow's job), all rows when neither is given; ConfigError naming the batches otherwise."""
+    if batch is None and size is None:
+        return rows
+    if batch is None or size is None or batch < 1 or size < 1:
+        raise ConfigError("--batch K and --batch-size N go together, both 1 or more (rows (K-1)*N+1 to K*N)")
+    if (batch - 1) * size >= len(rows):
+        raise ConfigError(f"--batch {batch}: the {len(rows)} rows make {-(-len(rows) // size)} batch(es) of {size}")
+    return rows[(batch - 1) * size : batch * size]

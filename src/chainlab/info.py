@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,12 +13,15 @@ import xarray as xr
 from chainlab.io.c3d import read_c3d
 
 
-def summarize(path: str | os.PathLike) -> dict[str, Any]:
+def summarize(
+    path: str | os.PathLike, *, markers: Mapping[str, str] | str | os.PathLike | None = None
+) -> dict[str, Any]:
     """Summarise one C3D capture as plain JSON-ready values.
 
+    `markers`: a marker mapping, preset name or YAML file, as for :func:`chainlab.read_c3d`.
     Raises :class:`chainlab.C3DError` when the file cannot be read.
     """
-    ds = read_c3d(path)
+    ds = read_c3d(path, markers=markers)
     return summarize_dataset(ds)
 
 
@@ -73,7 +78,18 @@ def summarize_dataset(ds: xr.Dataset) -> dict[str, Any]:
             for n, v, u in zip(ds.measurement.values, ds.measurements.values, ds.measurement_units.values)
         },
         "warnings": list(a["read_warnings"]),
+        **_label_changes(a),
     }
+
+
+def _label_changes(a: Mapping[str, Any]) -> dict[str, Any]:
+    """The subject prefix stripped and the marker mapping applied, when there were any."""
+    out: dict[str, Any] = {}
+    if a.get("marker_prefix"):
+        out["marker_prefix"] = a["marker_prefix"]
+    if "marker_mapping" in a:
+        out["marker_mapping"] = json.loads(a["marker_mapping"])
+    return out
 
 
 def _peak(values: np.ndarray) -> float | None:
@@ -127,6 +143,11 @@ def format_summary(s: dict[str, Any]) -> str:
         ]
         more = f", ... ({len(meas) - 12} more)" if len(meas) > 12 else ""
         lines.append(f"  measurements {', '.join(shown)}{more}")
+    if s.get("marker_prefix"):
+        lines.append(f"  prefix       {s['marker_prefix']}: stripped from the point labels")
+    if "marker_mapping" in s:
+        mapped = [f"{k}->{v}" for k, v in s["marker_mapping"].items() if k.rsplit(":", 1)[-1] != v]
+        lines.append(f"  mapping      {len(mapped)} marker(s) renamed: {_names(mapped) if mapped else '-'}")
     for w in s["warnings"]:
         lines.append(f"  warning      {w}")
     return "\n".join(lines)

@@ -26,11 +26,16 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
    (:func:`chainlab.kinematics.frames_kinematics`; global IK from the chunk's block start),
    the plate forces and marker residuals, and the verdict on each plate contact that starts
    in the chunk (read with the frame before and after it), written in order after the
-   continuity rule of the angle series (:class:`chainlab.model.pig.Continuity`, carried from
+   continuity rule of the angle series (:class:`chainlab.model.continuity.Continuity`, carried from
    chunk to chunk).
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
-   the measures, windows of cycles at a time, from the angles written.
+   the measures, windows of cycles at a time, from the angles written; the kinetic curves and
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written.
+
+**Kinetics** (:mod:`chainlab.kinetics.trial` has the recipe) when the capture has plates
+and Plug-in Gait runs, into ``/kinetics`` (a kinematics file: beside the angles); otherwise
+the root's ``kinetics_absent`` says why.
 
 The file is written to a temporary name beside the output and renamed when complete.
 
@@ -57,6 +62,7 @@ import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig
 from chainlab.errors import C3DError, C3DWarning, ChainlabError
+from chainlab.gait import heading
 from chainlab.gait.analysis import gait_problems
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import (
@@ -73,6 +79,7 @@ from chainlab.gait.events import (
     plate_filter,
     zeni_events,
 )
+from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
 from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
@@ -91,12 +98,14 @@ from chainlab.kinematics import (
     global_summary,
     make_continuous,
     prepare,
+    static_chain,
     summarise,
     template_chain,
     with_sacrum,
 )
-from chainlab.model._chunks import CHUNK as SUMMARY_SPAN
-from chainlab.model.chain import build_chain
+from chainlab.kinetics import KineticsOptions
+from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
+from chainlab.model._spans import SPAN as SUMMARY_SPAN
 from chainlab.model.ik import BLOCK, IKResult
 from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
@@ -153,6 +162,16 @@ class _Job:
     need_zeni: bool = False
     first_frame: int = 1
     plate_options: PlateEventOptions | None = None
+    chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
+    kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
+    kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
+    contacts_refused: str = ""  # the refused plate contacts, named
+
+    @property
+    def plate_loads(self) -> bool:
+        """Whether the summary pass gathers the plates' loads for the kinetics."""
+        return (self.kinetics is not None and bool(self.head.sizes.get("plate", 0)) and "pig" in self.options.models
+                and self.options.solver == "direct")
 
     @property
     def point_rate(self) -> float:
@@ -171,18 +190,18 @@ class _Job:
         return (self.first_frame + np.asarray(i, dtype=np.int64) - 1) / self.point_rate
 
 
-def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None) -> _Job:
+def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, kinetics=None) -> _Job:
     path = Path(path)  # as given: the file's messages name it so
     n = c3d_frame_count(path)
     head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
     # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
-    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options)
+    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, kinetics=kinetics)
     job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
     if opt.solver == "global":
         direct = replace(opt, solver="direct")
         job.static = _with_sacrum(static, [])
         window = read_c3d(path, frames=slice(0, min(n, TEMPLATE_FRAMES)))  # bounded: the template's frames
-        job.chain = template_chain(build_chain(job.static, opt.chain, direct), window, job.static, opt)
+        job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
         n_samples = head.sizes["analog_sample"]
         job.ratio = int(n_samples) if head.sizes["frame"] else 0
@@ -196,13 +215,13 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
 
 
 def _summary_task(job: _Job, a: int, b: int) -> dict:
-    from scipy.signal import filtfilt  # here, not at the top: scipy.signal takes a second to import
-
     ov = 0
     if job.plates:
         ov = int(np.ceil(PLATE_OVERLAP_S * job.point_rate))
     if job.need_zeni:
         ov = max(ov, int(np.ceil(ZENI_OVERLAP_S * job.point_rate)))
+    if job.plate_loads:
+        ov = max(ov, 1)  # the ground reaction's window mean reaches half a frame of samples
     w0, w1 = max(0, a - ov), min(job.n, b + ov)
     ds = _read(job.path, w0, w1)
     core = ds.isel(frame=slice(a - w0, b - w0))
@@ -213,8 +232,14 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
     else:
         summary = summarise(with_sacrum(core), a)
     out = {"summary": summary, "plates": {}, "zeni": {}}
+    if job.plate_loads:
+        out["loads"] = span_loads(ds, a - w0, b - w0, job.kinetics.threshold)
     r = job.ratio
     if job.plates:
+        # here, only when plates are read: scipy.signal imports scipy.stats (a second), which
+        # `chainlab kinematics` does not need
+        from scipy.signal import filtfilt
+
         fb, fa = plate_filter(job.analog_rate, job.plate_options)
         lo, hi = (a - w0) * r, (b - w0) * r
         for p, corners in job.plates:
@@ -243,8 +268,11 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
     summary: TrialSummary | None = None
     plates: dict = {p: ([], [], None) for p, _ in job.plates}
     zeni: dict | list = {}
+    loads = []
     for (a, b), part in zip(spans, in_order(_summary_task, [(job, a, b) for a, b in spans], threads, scheduler)):
         summary = part["summary"] if summary is None else summary.then(part["summary"])
+        if "loads" in part:
+            loads.append(part["loads"])
         for p, (up, down, fn0) in part["plates"].items():
             u, d, f0 = plates[p]
             plates[p] = (u + [up], d + [down], fn0 if fn0 is not None else f0)
@@ -258,7 +286,15 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
                   f0 if f0 is not None else 0.0) for p, (u, d, f0) in plates.items()}
     if isinstance(zeni, dict):
         zeni = {k: np.concatenate(v) for k, v in zeni.items()}
-    return {"summary": summary, "plates": plates, "zeni": zeni}
+    return {"summary": summary, "plates": plates, "zeni": zeni, "loads": loads}
+
+
+def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
+    """The trial-wide pieces of the kinetics, or None with the reason in `job.kinetics_absent`."""
+    events = read_events(job.path) if job.plate_loads else None
+    kt, job.kinetics_absent = trial_kinetics(job.path.name, job.head, first["loads"], events, job.kinetics,
+                                             job.options, first["summary"].pelvis_rows, job.static)
+    return kt
 
 
 # --------------------------------------------------------------------------- pass 2: frames
@@ -266,7 +302,7 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
 
 def _cut_ik(res, s: slice):
     return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
-                    res.converged[s])
+                    res.converged[s], None if res.flipped is None else res.flipped[s])
 
 
 def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
@@ -279,8 +315,11 @@ def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
                       attrs=attrs)
 
 
-def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool) -> dict:
+def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool,
+                 kinetics: TrialKinetics | None = None) -> dict:
     lo, hi = a, b
+    if kinetics is not None:  # the span's kinetics need OVERLAP frames of kinematics on each side
+        lo, hi = a - OVERLAP, b + OVERLAP
     for _, f_lo, f_hi, _ in contacts:
         lo, hi = min(lo, f_lo - 1), max(hi, f_hi + 2)
     if job.chain is not None:
@@ -295,9 +334,16 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
         fitted = with_sacrum(fitted.isel(frame=cut))
         out = frames_kinematics(prep, fitted)
         out = add_global_frames(out, job.chain, _cut_ik(res, cut), measured[cut], gattrs)
+    elif kinetics is not None:
+        e0, e1 = max(0, a - OVERLAP), min(job.n, b + OVERLAP)
+        wide = frames_kinematics(prep, with_sacrum(ds.isel(frame=slice(e0 - w0, e1 - w0))))
+        out = wide.isel(frame=slice(a - e0, b - e0))  # each frame's kinematics are its own
     else:
         out = frames_kinematics(prep, with_sacrum(core))
     result = {"kinematics": out}
+    if kinetics is not None:
+        result["kinetics"] = kinetics.span(wide, a, b)
+        del wide
     if gait:
         r = job.ratio
         cap = core.isel(analog_sample=slice((a - w0) * r, (b - w0) * r))
@@ -316,7 +362,7 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
 
 
 def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, threads, scheduler, say: bool,
-                 gait: bool) -> tuple[dict, tuple]:
+                 gait: bool, kinetics: TrialKinetics | None = None) -> tuple[dict, tuple]:
     """Pass 2 into `w` (the kinematics group, or the root without `gait`): the plate contacts'
     verdicts, and (outputs, partial, models left out) of the kinematics."""
     opt = job.options
@@ -337,7 +383,10 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
     per_chunk: list[list] = [[] for _ in spans]
     for c in contacts:
         per_chunk[int(np.searchsorted(starts, c[1], side="right") - 1)].append(c)
-    items = [(job, prep, gattrs, a, b, per_chunk[k], gait) for k, (a, b) in enumerate(spans)]
+    if kinetics is not None and "pig" not in prep.run:
+        job.kinetics_absent = "Plug-in Gait was left out of the kinematics (kinematics.partial: its markers are missing)"
+        kinetics = None
+    items = [(job, prep, gattrs, a, b, per_chunk[k], gait, kinetics) for k, (a, b) in enumerate(spans)]
     state: dict = {}
     verdicts: dict = {}
     progress = Progress(job.path.name, "frames", job.n, say)
@@ -345,6 +394,10 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
     for (a, b), res in zip(spans, in_order(_frames_task, items, threads, scheduler)):
         kin = make_continuous(res["kinematics"], state, rules)
         kin_summary = (kin.sizes["output"], bool(kin.attrs["partial"]), kin.attrs["models_left_out"])
+        if kinetics is not None and gait:
+            w.append("kinetics", res["kinetics"], "frame")
+        elif kinetics is not None:  # a kinematics file: the kinetics beside the angles, in the root
+            kin = kin.merge(res["kinetics"], compat="override", join="exact", combine_attrs="override")
         if gait:
             w.append("kinematics", kin, "frame")
             w.append("plates", res["plates"], "analog_sample")
@@ -356,6 +409,15 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
             w.append("/", kin, "frame")
         progress(b)
     return verdicts, kin_summary
+
+
+def _kinetics_record(job: _Job, w: TrialWriter, kt: TrialKinetics | None):
+    """The contacts (``/contacts``) and why the trial has no kinetics (the root's
+    ``kinetics_absent``, '' when it has them; refused contacts in ``contacts_refused``)."""
+    if kt is not None:
+        w.group("contacts", contacts_dataset(kt.contacts))
+        job.contacts_refused = refused_text(kt.contacts)
+    w.set_attrs("/", {"kinetics_absent": job.kinetics_absent, "contacts_refused": job.contacts_refused})
 
 
 # --------------------------------------------------------------------------- pass 3: cycles
@@ -409,15 +471,19 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     windows of the written angles (cycles measured together while their frames fit)."""
     joints = sorted({joint_name(str(o)) for o in kin.output.values})
     markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
-    small = kin[["angles", "markers"]].sel(marker=markers)
+    frame, segments = job.chain_frame, heading.inputs(kin, job.chain_frame)
+    small = kin[["angles", "markers"] + (["segment_axes"] if segments else [])].sel(marker=markers)
+    small = small.sel(segment=segments) if segments else small
+    window = heading.stride_window(cycles)  # the heading's, from the whole trial's cycles
     if cycles.empty:
         w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles)
+        curves = cycle_curves(w, cycles, frame, window)
         return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
     rate = job.point_rate
     index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
-    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2)
-    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3)
+    margin = heading.margin_frames(rate, window) if segments else 0
+    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2 - margin)
+    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3 + margin)
     order = np.argsort(lo, kind="stable")
     groups, cur = [], []
     for i in order:
@@ -432,7 +498,7 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
     for g in groups:
         w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
         sub = cycles.iloc[g]
-        c = cycle_curves(w, sub)
+        c = cycle_curves(w, sub, frame, window)
         ac = angle_curves(w, sub, joints)
         if data is None:
             template, joint_template = c, ac
@@ -451,7 +517,16 @@ def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_fra
                                 attrs=joint_template.attrs)
     metrics = pd.concat(tables, ignore_index=True)
     metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    metrics.attrs = dict(tables[0].attrs)  # the chain's frame
     return curves, joint_curves, metrics
+
+
+def _kinetic_measures(job: _Job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
+    """The kinetic curves and measures of every cycle (NaN, with the reason, without kinetics)."""
+    if "kinetics" not in w.created:
+        return kinetic_measures(None, cycles, job.kinetics_absent)
+    with w.dataset("kinetics") as ds:
+        return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
 
 
 def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
@@ -461,7 +536,11 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+        frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
         metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
+    kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
+    metrics = pd.concat([metrics, kinetic_table], axis=1)
+    metrics.attrs = frame
     name = job.path.name
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
@@ -469,8 +548,9 @@ def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_fra
     problems = gait_problems(name, ev, cyc, metrics)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
+    curves_ds = curves_ds.merge(kinetic_curves)
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
-                      ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
+                      ("metrics", table_dataset(metrics).assign_attrs(metrics.attrs)), ("curves", curves_ds)):
         w.group(group, ds)
     w.set_attrs("/", {"problems": json.dumps(problems)})
     return ev.events, cyc.cycles, metrics, problems
@@ -508,6 +588,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     config = config or StudyConfig.defaults()
     opt = options or config.kinematics_options()
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
+    kinetics = config.kinetics_options(row.plates, f"{row.trial}: sample sheet column plates")
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
              "dynamic": str(row.dynamic), "static": str(row.static),
              "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]"}
@@ -515,7 +596,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     try:
         static = (read_static or read_c3d)(row.static)
         attrs["standing"] = json.dumps(standing_of_static(static, opt))  # the subject's, for the store's /subjects
-        job = _job(row.dynamic, static, opt, True, config.plate_event_options())
+        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics)
+        job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
@@ -523,8 +605,10 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
             w.root(xr.Dataset(attrs=attrs))
             first = _summarise(job, chunk_frames, threads, scheduler, say)
             started = Progress(job.path.name, "trial", job.n, say)
+            kt = _kinetics(job, first)
             verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
-                                                                  say, gait=True)
+                                                                  say, gait=True, kinetics=kt)
+            _kinetics_record(job, w, kt)
             stage = "gait"
             events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started)
             w.close()
@@ -542,24 +626,29 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
 def run_kinematics(dynamic: str | Path, static: str | Path, output: str | Path,
                    options: KinematicsOptions | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                    threads: int | None = None, scheduler: str | None = None, compress: bool = True,
-                   progress: bool | None = None) -> TrialResult:
+                   progress: bool | None = None, kinetics: KineticsOptions | None = KineticsOptions()) -> TrialResult:
     """The kinematics of `dynamic` (calibrated on `static`) into the kinematics file `output`
     (the kinematics Dataset in the root group; ``chainlab kinematics``), computed as
-    :func:`run_trial` computes a trial's. Errors are raised (TrialSetupError for the call's)."""
+    :func:`run_trial` computes a trial's, with the kinetics beside the angles when the capture
+    has plates (`kinetics`: their options; None: none; the result's problems say why there are
+    none). Errors are raised (TrialSetupError for the call's)."""
     opt = options or KinematicsOptions()
     _check(opt, chunk_frames, scheduler)
     try:
-        job = _job(dynamic, read_c3d(static), opt, False)
+        job = _job(dynamic, read_c3d(static), opt, False, kinetics=kinetics)
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
             first = _summarise(job, chunk_frames, threads, scheduler, say)
+            kt = _kinetics(job, first)
             _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
-                                                           gait=False)
+                                                           gait=False, kinetics=kt)
+            _kinetics_record(job, w, kt)
             w.close()
     except SchedulerError as exc:
         raise TrialSetupError(str(exc)) from exc
-    return TrialResult(Path(output), job.n, outputs, partial, left_out)
+    absent = [f"no kinetics: {job.kinetics_absent}"] if kinetics is not None and job.kinetics_absent else []
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, problems=absent)
 
 
 def measure_trial(dynamic: str | Path, static: str | Path, options: KinematicsOptions | None = None,

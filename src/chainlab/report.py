@@ -1,7 +1,8 @@
 """One self-contained HTML report of a study: what a reviewer opens first.
 
 ``write_report(store, figures_dir, out)`` gathers, from the study store and the figures that
-``chainlab figures`` drew from it: the subjects, conditions, trials, cycles and failures; the
+``chainlab figures`` drew from it: the subjects, conditions, trials, cycles and failures; which
+trials and cycles have kinetics, why the others have none, and the plate contacts refused; the
 mixed-model estimates (with the random part each model was fitted with) and their intervals,
 the tests that cannot reach significance with the subjects they have and why, and what the
 statistics left out; every figure with its caption; and the provenance (inputs with sha256, package versions, the config). plotly.js is inlined once, the
@@ -64,6 +65,35 @@ def _summary(study) -> str:
         fails = [[t, s, r] for t, s, r in zip(prov.failure_trial.values, prov.failure_stage.values,
                                              prov.failure_reason.values)]
         out += "<h3>Failed trials</h3>" + _table(["trial", "stage", "reason"], fails)
+    return out
+
+
+def _kinetics(study) -> str:
+    """Which trials and cycles have kinetics, why the others have none, the refused contacts."""
+    m = study.metrics
+    tr = study._group("trials")
+    if "trial_kinetics_absent" not in tr or "kinetics_reason" not in m:
+        return "<p class=muted>This store holds no kinetics (written before they were computed).</p>"
+    trials = [str(t) for t in tr.trial.values]
+    absent = [str(a) for a in tr.trial_kinetics_absent.values]
+    has = m.kinetics_reason.astype(str) == ""
+    out = (f"<p>{sum(not a for a in absent)} of {len(trials)} trial(s) have Plug-in Gait kinetics; "
+           f"{int(has.sum())} of {len(m)} cycle(s) have kinetic measures (a stance on one force plate "
+           "alone).</p>")
+    rows = [[c, int(g.sum()), len(g)] for c, g in has.groupby(m.condition.astype(str))]
+    out += _table(["condition", "cycles with kinetics", "cycles"], rows, {1, 2})
+    without = [[t, a] for t, a in zip(trials, absent) if a]
+    if without:
+        out += "<h3>Trials without kinetics</h3>" + _table(["trial", "why"], without)
+    counts = tr.contact_count.values
+    owner = np.repeat(trials, counts)
+    refused = [[t, int(p), f"{int(a)}-{int(b)}", str(sd) or "-", str(st), str(r)] for t, p, a, b, sd, st, r in
+               zip(owner, tr.contact_plate.values, tr.contact_first.values, tr.contact_last.values,
+                   tr.contact_side.values, tr.contact_status.values, tr.contact_reason.values)
+               if str(st) in ("shared", "partial", "cut")]
+    if refused:
+        out += "<h3>Plate contacts refused</h3>" + _table(["trial", "plate", "frames", "side", "status", "why"],
+                                                          refused, {1})
     return out
 
 
@@ -245,6 +275,7 @@ def build_report(store: str | os.PathLike, figures_dir: str | os.PathLike, workf
     sections = [
         ("Gait", _gait(study)),
         ("Study", _summary(study)),
+        ("Kinetics", _kinetics(study)),
         ("Statistics", _statistics(study)),
         ("Figures", figures_html or "<p class=muted>No figures.</p>"),
         ("Provenance", _provenance(study)),

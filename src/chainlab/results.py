@@ -24,12 +24,13 @@ class TrialRow:
     trial: str
     static: Path
     dynamic: Path
+    plates: str = ""  # the optional column: plate-to-foot overrides, e.g. "1=R,2=L"
 
     @classmethod
     def of(cls, row) -> TrialRow:
         """From a mapping with the sheet's columns (a sheet row, `chainlab trials --rows`)."""
         return cls(str(row["subject"]), str(row["condition"]), str(row["trial"]), Path(row["static"]),
-                   Path(row["dynamic"]))
+                   Path(row["dynamic"]), str(row.get("plates") or ""))
 
 
 @dataclass(frozen=True)

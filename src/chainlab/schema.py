@@ -2,15 +2,19 @@
 
 * :data:`EVENT_COLUMNS`: a gait event (:mod:`chainlab.gait.events`);
 * :data:`CYCLE_COLUMNS`: a complete gait cycle (:mod:`chainlab.gait.cycles`);
-* :data:`METRIC_COLUMNS`: the per-cycle measures (:mod:`chainlab.gait.metrics`, and the
-  spatiotemporal parameters :data:`SPATIOTEMPORAL_COLUMNS` of
-  :mod:`chainlab.gait.spatiotemporal`), units in the names (:data:`METRIC_UNITS`);
+* :data:`METRIC_COLUMNS`: the per-cycle measures (:mod:`chainlab.gait.metrics`, the angles';
+  the spatiotemporal parameters :data:`SPATIOTEMPORAL_COLUMNS` of
+  :mod:`chainlab.gait.spatiotemporal`; :mod:`chainlab.gait.kinetic_metrics`, the kinetics'),
+  units in the names (:data:`METRIC_UNITS`, :func:`column_units`);
 * :func:`joint_name`: an angle output without its side (the study store's ``joint``).
 """
 
 from __future__ import annotations
 
 EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
+
+#: A force-plate contact (:class:`chainlab.kinetics.Contact`).
+CONTACT_COLUMNS = ["plate", "first", "last", "side", "status", "reason"]
 
 CYCLE_COLUMNS = ["side", "cycle", "start", "foot_off", "end", "stride_time", "stance"]
 
@@ -21,9 +25,9 @@ SPATIOTEMPORAL_COLUMNS = [
     "single_support_pct", "double_support_pct", "foot_progression_deg",
 ]
 
-METRIC_COLUMNS = [
+#: The per-cycle measures of the angles (:func:`chainlab.gait.metrics.cycle_metrics`).
+ANGLE_METRIC_COLUMNS = [
     "side", "cycle", "start_s", "end_s", "stride_time_s", "stance_pct", "walking_speed_m_s",
-    *SPATIOTEMPORAL_COLUMNS,
     "peak_eversion_deg", "peak_eversion_time_pct", "eversion_excursion_deg",
     "tibial_ir_excursion_lab_deg", "ev_tir_ratio_lab", "transfer_coefficient_lab",
     "tibial_ir_excursion_femur_deg", "ev_tir_ratio_femur", "transfer_coefficient_femur",
@@ -32,9 +36,34 @@ METRIC_COLUMNS = [
     "pelvic_tilt_range_deg", "lordosis_mean_deg", "lordosis_range_deg", "gaps",
 ]
 
-METRIC_UNITS = {c: ("deg" if c.endswith("_deg") else "%" if c.endswith("_pct") else "m s-1" if c.endswith("_m_s")
-                    else "s" if c.endswith("_s") else "min-1" if c.endswith("_per_min") else "m" if c.endswith("_m")
-                    else "1") for c in METRIC_COLUMNS}
+#: The per-cycle kinetic measures (:func:`chainlab.gait.kinetic_metrics.kinetic_metrics`).
+KINETIC_METRIC_COLUMNS = [
+    "peak_knee_adduction_moment_1_Nm_kg", "peak_knee_adduction_moment_2_Nm_kg", "peak_knee_extensor_moment_Nm_kg",
+    "peak_hip_extensor_moment_Nm_kg", "peak_hip_flexor_moment_Nm_kg", "peak_ankle_plantarflexor_moment_Nm_kg",
+    "peak_ankle_power_A2_W_kg", "hip_power_H1_W_kg", "hip_power_H2_W_kg", "hip_power_H3_W_kg",
+    "hip_work_stance_J_kg", "knee_work_stance_J_kg", "ankle_work_stance_J_kg", "kinetics_reason",
+]
+
+_AFTER_SPEED = ANGLE_METRIC_COLUMNS.index("walking_speed_m_s") + 1
+#: The per-cycle table: the angles' measures with the spatiotemporal parameters after the
+#: walking speed, then the kinetic measures.
+METRIC_COLUMNS = (ANGLE_METRIC_COLUMNS[:_AFTER_SPEED] + SPATIOTEMPORAL_COLUMNS
+                  + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:] + KINETIC_METRIC_COLUMNS)
+
+#: Text columns of the per-cycle table (the rest are numbers).
+TEXT_METRIC_COLUMNS = ("side", "gaps", "kinetics_reason")
+
+#: The units of a column, from its name's ending (the rule written once).
+UNIT_SUFFIXES = (("_Nm_kg", "N m/kg"), ("_W_kg", "W/kg"), ("_J_kg", "J/kg"), ("_deg", "deg"), ("_pct", "%"),
+                 ("_m_s", "m s-1"), ("_per_min", "min-1"), ("_s", "s"), ("_m", "m"))
+
+
+def column_units(column: str) -> str:
+    """A per-cycle column's units from its name (:data:`UNIT_SUFFIXES`; '1' otherwise)."""
+    return next((u for suffix, u in UNIT_SUFFIXES if column.endswith(suffix)), "1")
+
+
+METRIC_UNITS = {c: column_units(c) for c in METRIC_COLUMNS}
 
 
 def joint_name(output: str) -> str:

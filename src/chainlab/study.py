@@ -4,8 +4,9 @@
 :func:`chainlab.pipeline.run_trial` into ``<out>/<study>/trials/<trial>.h5`` (one bad trial
 never stops it), then writes the study store with its statistics, ``metrics.csv`` and
 ``failures.tsv``. The workflow makes the same files in steps: ``chainlab trial(s)``, then
-:func:`store_tables` (``chainlab store``), then :func:`add_statistics` (``chainlab
-statistics``). Both assemble the store with the one writer,
+:func:`store_tables` (``chainlab store``: the store without statistics, ``metrics.csv``,
+``failures.tsv``), then :func:`store_statistics` (``chainlab statistics``: the store with its
+statistics). Every store is assembled by the one writer,
 :func:`chainlab.io.study_store.write_study_store`, from the trial files.
 """
 
@@ -26,8 +27,7 @@ import xarray as xr
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from
 from chainlab.io.c3d import read_c3d, sha256_file
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import StoreError, open_study, write_study_store
-from chainlab.io.study_store import add_statistics as add_statistics_group
+from chainlab.io.study_store import write_study_store
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
 from chainlab.results import TrialFailure, TrialRow
@@ -172,49 +172,52 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
     return store
 
 
-def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None] | None = None) -> Path:
-    """The study store without its statistics at `path` (its ``/subjects`` computed from the
-    subjects' static trials with the trials' kinematics settings), and ``metrics.csv`` and
-    ``failures.tsv`` beside it (the workflow's ``store`` step; :func:`add_statistics` follows).
-    Its provenance records the settings the trials were computed with."""
-    path = Path(path)
+def _trials_settings(run: StudyRun) -> str:
+    """The settings the trials were computed with, as their files record them (one JSON
+    object, or a list of them when the trials differ)."""
     used = sorted({t.settings for t in run.trials})
-    settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
-    metrics = metrics_table(run.trials)
-    try:  # the standing chain with the trials' kinematics settings (every default without them)
+    return used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
+
+
+def _subjects(run: StudyRun, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The one-row-per-subject table (:func:`chainlab.subjects.subjects_table`), the standing
+    chain with the trials' kinematics settings (every default when the trials differ)."""
+    used = sorted({t.settings for t in run.trials})
+    try:
         options = settings_from(used[0]).kinematics_options() if len(used) == 1 else None
     except ValueError:
         options = None
-    store = write_study_store(run.trials, run.failures, path, None, settings, progress,
-                              subjects=subjects_table(run.trials, metrics, options))
+    return subjects_table(run.trials, metrics, options)
+
+
+def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None] | None = None) -> Path:
+    """The study store without its statistics at `path` (its ``/subjects`` computed with the
+    trials' kinematics settings: :func:`_subjects`), and ``metrics.csv`` and ``failures.tsv``
+    beside it (the workflow's ``store`` step). Its provenance records the settings the trials
+    were computed with."""
+    path = Path(path)
+    metrics = metrics_table(run.trials)
+    store = write_study_store(run.trials, run.failures, path, None, _trials_settings(run), progress,
+                              subjects=_subjects(run, metrics))
     _write_tables(metrics, run.failures, path.parent)
     return store
 
 
-def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) -> Path:
-    """The study store at `path`: the store `tables` (:func:`store_tables`) with its
-    ``/statistics`` group computed from the store's own per-cycle table and curves (the
-    workflow's ``statistics`` step)."""
-    study = open_study(tables)
-    # the per-cycle table as metrics_table gives it: `cycle` numbers the cycles of a trial
-    metrics = study.metrics.drop(columns="cycle").rename(columns={"cycle_in_trial": "cycle"})
-    curves = study.cycles.curves.load()
-    prov = study.provenance
-    failures = [TrialFailure(str(t), str(s), str(r)) for t, s, r in
-                zip(prov.failure_trial.values, prov.failure_stage.values, prov.failure_reason.values)]
-    tr = study._group("trials")
-    cycles = metrics.trial.value_counts()
-    trials = [(str(t), str(s), str(c), int(cycles.get(str(t), 0)), json.loads(str(p))) for t, s, c, p in
-              zip(tr.trial.values, tr.trial_subject.values, tr.trial_condition.values, tr.trial_problems.values)]
-    try:
-        subjects = study.subjects
-    except StoreError:  # a store written before /subjects was kept: no standing questions
-        subjects = None
-    stats = _statistics(metrics, curves, config, trials, failures, subjects)
-    used = json.loads(study.provenance.attrs.get("config") or "{}")
+def store_statistics(run: StudyRun, path: str | Path, config: StudyConfig,
+                     progress: Callable[[str], None] | None = None) -> Path:
+    """The study store with its statistics at `path` (the workflow's ``statistics`` step):
+    the statistics of the trials' per-cycle table and curves, as :func:`write_study` computes
+    them, and the store written by the one writer,
+    :func:`chainlab.io.study_store.write_study_store`. Its provenance records the trials'
+    settings with `config`'s statistics."""
+    metrics = metrics_table(run.trials)
+    subjects = _subjects(run, metrics)
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
+    used = json.loads(_trials_settings(run) or "{}")
     if isinstance(used, dict):  # the trials' settings, now with the statistics'
         used = {**used, "statistics": config.statistics}
-    return add_statistics_group(tables, path, stats, json.dumps(used, sort_keys=True, separators=(",", ":")))
+    return write_study_store(run.trials, run.failures, path, stats,
+                             json.dumps(used, sort_keys=True, separators=(",", ":")), progress, subjects=subjects)
 
 
 def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int | None = None,
@@ -230,6 +233,6 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
         config = dataclasses.replace(config, statistics={**config.statistics, "permutations": int(n_permutations)})
     root = config_path.resolve().parent.parent
     sheet = read_sheet(root / config.trials)
-    out = Path(out_root) / config.study
+    out = config.results_dir(out_root)
     run = run_study(sheet, out / "trials", root, progress=progress, config=config)
     return write_study(run, out, config)

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from chainlab.io.c3d import read_c3d
-from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics import compute_kinematics
 from chainlab.model.standing import UNITS as STANDING_UNITS
 from chainlab.model.standing import standing_posture
+from chainlab.options import KinematicsOptions
 
 #: Columns beyond the standing chain's (:data:`chainlab.model.standing.UNITS`), with units.
 EXTRA_UNITS = {

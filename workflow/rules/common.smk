@@ -1,22 +1,26 @@
 # Config and sample sheet, validated by chainlab.config against the schemas in
 # workflow/schemas/ (a mistake stops the run before any job, naming the key or the line);
-# helpers for the rules.
+# helpers for the rules. Only chainlab.config is imported here: the DAG is built without the
+# scientific stack.
+import hashlib
 import json
 import os
-from pathlib import Path
 
-from chainlab.config import SHEET_COLUMNS, ConfigError, StudyConfig, read_sheet
-from chainlab.study import TRIAL_SECTIONS
+from chainlab.config import TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet, sheet_records
 
 try:
+    for _file in workflow.configfiles:
+        load_yaml(_file)  # Snakemake's loader keeps the last of a key given twice: refused here
     CONFIG = StudyConfig.from_dict(config, workflow.configfiles[0] if workflow.configfiles else "config")
-    # paths as written: relative ones stay relative to the project folder, so a moved or
-    # copied project reruns nothing
+    # a sheet's relative capture paths are relative to the sheet's folder; read_sheet gives them
+    # relative to the study folder (config/../data/x.c3d -> data/x.c3d), so a moved or copied
+    # study reruns nothing
     TRIALS = read_sheet(CONFIG.trials).set_index("trial", drop=False)
+    # results/<study>, refused unless inside results/
+    RESULTS = CONFIG.results_dir("results").as_posix()
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
-RESULTS = f"results/{CONFIG.study}"
 # every rule runs chainlab's commands; with --software-deployment-method conda, in this environment
 CONDA_ENV = "../../environment.yml"
 
@@ -29,7 +33,8 @@ if _missing:
 # dask_scheduler (--config dask_scheduler=tcp://HOST:PORT, or a profile's `config:`), else
 # $CHAINLAB_DASK_SCHEDULER as set before snakemake. Jobs inherit this process's environment
 # (local jobs as subprocesses, SLURM jobs through sbatch --export=ALL); it is not a rule
-# parameter, so changing the scheduler reruns nothing.
+# parameter, so changing the scheduler reruns nothing. Its peer is trusted with pickled
+# messages: docs/workflow.md, "A shared dask scheduler".
 # (Written with update(): snakemake --lint takes os.environ[...] for a required variable.)
 if config.get("dask_scheduler"):
     os.environ.update(CHAINLAB_DASK_SCHEDULER=str(config["dask_scheduler"]))
@@ -45,31 +50,34 @@ def trial_inputs(wildcards):
     return {k: row[k] for k in ("dynamic", "static") if os.path.exists(row[k])}
 
 
-def trial_outputs():
-    return expand(f"{RESULTS}/trials/{{trial}}.h5", trial=TRIALS.index)
+# The trials run in batches (the rule `trials`, one `chainlab trials --batch K` job each,
+# workflow/rules/trials.smk) of BATCH_SIZE consecutive rows of the sample sheet, in the
+# sheet's order: rows appended to the sheet change only the last batch and add new ones.
+BATCH_SIZE = CONFIG.trials_per_job
+_n_batches = -(-len(TRIALS) // BATCH_SIZE)
+BATCHES = {f"{k:0{max(3, len(str(_n_batches)))}d}": TRIALS.iloc[(k - 1) * BATCH_SIZE : k * BATCH_SIZE]
+           for k in range(1, _n_batches + 1)}
 
 
-# The trials run in batches (one `chainlab trials` job each, workflow/rules/trials.smk) of
-# CONFIG.trials_per_job consecutive rows of the sample sheet, in the sheet's order: rows
-# appended to the sheet change only the last batch and add new ones.
-BATCHES = [TRIALS.iloc[i : i + CONFIG.trials_per_job] for i in range(0, len(TRIALS), CONFIG.trials_per_job)]
-BATCH_NAMES = [f"trials_{k:0{max(3, len(str(len(BATCHES))))}d}" for k in range(1, len(BATCHES) + 1)]
-# one argument of the shell command; Linux takes at most 128 KiB per argument
-MAX_ROWS_JSON = 100_000
+def batch_rows(wildcards):
+    """A batch's rows as JSON: the rule's params (a changed row reruns its batch alone); the
+    job reads them from the sheet itself (--sheet --batch K --batch-size N)."""
+    return json.dumps(sheet_records(BATCHES[wildcards.batch]), separators=(",", ":"))
 
 
-def batch_rows(batch):
-    """A batch's rows as the JSON of `chainlab trials --rows` (its params: a changed row reruns the batch)."""
-    return json.dumps(batch[list(SHEET_COLUMNS)].to_dict("records"), separators=(",", ":"))
-
-
-def batch_inputs(batch):
+def batch_inputs(wildcards):
     """A batch's captures that exist: a missing file fails its trial (failures.tsv), not the run."""
-    return sorted({p for p in batch.dynamic.tolist() + batch.static.tolist() if os.path.exists(p)})
+    b = BATCHES[wildcards.batch]
+    return sorted({p for p in b.dynamic.tolist() + b.static.tolist() if os.path.exists(p)})
 
 
-def batch_outputs(batch):
-    return [f"{RESULTS}/trials/{t}.h5" for t in batch.trial]
+def trial_file(trial):
+    return f"{RESULTS}/trials/{trial}.h5"
+
+
+def batch_outputs(wildcards):
+    """The trial files a batch writes (each named with its checksum in the batch's output)."""
+    return [trial_file(t) for t in BATCHES[wildcards.batch].trial]
 
 
 def batch_mem_mb(wildcards, attempt, threads):
@@ -78,21 +86,60 @@ def batch_mem_mb(wildcards, attempt, threads):
     return (700 + 300 * threads) * attempt
 
 
-def batch_runtime(n):
+def batch_runtime(wildcards, attempt):
     # minutes: 15 per trial, as with a job per trial (an hour-long capture with the global
     # solver takes ~4.5 min, docs/long_captures.md)
-    return lambda wildcards, attempt: 15 * n * attempt
+    return 15 * len(BATCHES[wildcards.batch]) * attempt
 
 
-# the whole command is one argument of `bash -c`: the rows, the settings and the paths
-_too_long = [n for n, b in zip(BATCH_NAMES, BATCHES)
-             if len(batch_rows(b)) + len(CONFIG.settings(*TRIAL_SECTIONS)) + 1_000 > MAX_ROWS_JSON]
-if _too_long:
-    raise WorkflowError(f"trials_per_job: {CONFIG.trials_per_job} rows make the command line of {_too_long[0]} "
-                        f"longer than {MAX_ROWS_JSON:,} characters; set a smaller trials_per_job")
+def checksums(name):
+    """The checksum file of an output (sha256sum's format), beside the outputs in checksums/."""
+    return f"{RESULTS}/checksums/{name}.sha256"
+
+
+def trial_checksums():
+    return [checksums(f"trials_{b}") for b in BATCHES]
+
+
+def trial_outputs():
+    return [trial_file(t) for t in TRIALS.trial]
 
 
 def settings(*sections):
     """The config sections a step depends on, as JSON: a rule's params (a change reruns the
     step) and its command's --settings."""
     return CONFIG.settings(*sections)
+
+
+# Damaged outputs are rebuilt: each step writes the sha256 of its data files (trial files,
+# study_tables.h5, study.h5) into checksums/ as an output of its own. A file that no longer
+# matches (truncated, overwritten, whatever its modification time) has its checksum file
+# removed here, before the DAG is built, with a warning naming it: the checksum file is then a
+# missing output, so the step that wrote the damaged file runs again, and the steps after it
+# (their input is newer) too. Nothing else is removed: good outputs stay until their own step
+# reruns, and that step then reads repaired inputs.
+def _damaged(record):
+    """The files listed in a checksum file that are missing or no longer match it."""
+    bad = []
+    with open(record, encoding="utf-8") as f:
+        for line in f:
+            digest, _, name = line.rstrip("\n").partition("  ")
+            try:
+                h = hashlib.sha256()
+                with open(name, "rb") as data:
+                    for block in iter(lambda: data.read(1 << 20), b""):
+                        h.update(block)
+            except OSError:
+                bad.append(name)
+                continue
+            if h.hexdigest() != digest:
+                bad.append(name)
+    return bad
+
+
+if getattr(workflow, "is_main_process", True):  # not again inside each cluster job
+    for _record in [*trial_checksums(), checksums("study_tables.h5"), checksums("study.h5")]:
+        if os.path.exists(_record) and (_bad := _damaged(_record)):
+            logger.warning(f"{', '.join(_bad)}: missing or not the file its step wrote (checksum in {_record}); "
+                           f"its step runs again")
+            os.remove(_record)

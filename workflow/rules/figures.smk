@@ -11,7 +11,8 @@ report: "../report/workflow.rst"
 rule figures:
     """Every figure of the study."""
     input:
-        f"{RESULTS}/study.h5",
+        store=f"{RESULTS}/study.h5",
+        checksum=checksums("study.h5"),
     output:
         index=f"{RESULTS}/figures/index.json",
         **{
@@ -36,4 +37,4 @@ rule figures:
         mem_mb=2000,  # the SVG/PDF export drives a headless Chromium
         runtime=30,
     shell:
-        "chainlab figures {input} -o {params.out} --formats {params.formats} > {log} 2>&1"
+        "chainlab figures {input.store:q} -o {params.out:q} --formats {params.formats:q} > {log:q} 2>&1"

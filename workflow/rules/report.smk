@@ -20,4 +20,4 @@ rule report:
         mem_mb=2000,
         runtime=30,
     shell:
-        "chainlab report {input.store} --figures {params.figures} -o {output} > {log} 2>&1"
+        "chainlab report {input.store:q} --figures {params.figures:q} -o {output:q} > {log:q} 2>&1"

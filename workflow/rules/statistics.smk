@@ -1,14 +1,18 @@
-# The study statistics (mixed models, SPM, bootstrap bands) from the store's own table and
-# curves, written with the store as results/<study>/study.h5 (chainlab statistics).
+# The study statistics (mixed models, SPM, bootstrap bands) from the trials' per-cycle table
+# and curves, written with the store as results/<study>/study.h5 (chainlab statistics): the
+# store's one writer, as `chainlab store` and `chainlab study` use it.
 
 
 rule statistics:
     """The study store with its /statistics group."""
     input:
-        f"{RESULTS}/study_tables.h5",
+        # the batches' checksum files: every trial file written and checked (common.smk)
+        trials=trial_checksums(),
     output:
-        f"{RESULTS}/study.h5",
+        store=f"{RESULTS}/study.h5",
+        checksum=checksums("study.h5"),
     params:
+        trials=trial_outputs(),
         settings=settings("statistics"),
     conda:
         CONDA_ENV
@@ -19,4 +23,5 @@ rule statistics:
         mem_mb=lambda w, attempt: 2000 * attempt,
         runtime=lambda w, attempt: 30 * attempt,
     shell:
-        "chainlab statistics {input} --settings {params.settings:q} -o {output} > {log} 2>&1"
+        "chainlab statistics {params.trials:q} --settings {params.settings:q} -o {output.store:q} > {log:q} 2>&1"
+        " && sha256sum -- {output.store:q} > {output.checksum:q}"

@@ -5,11 +5,15 @@
 rule store:
     """Cycles, metrics, trials' time series and provenance of the study (docs/schema.md)."""
     input:
-        trials=trial_outputs(),
+        # the batches' checksum files: every trial file written and checked (common.smk)
+        trials=trial_checksums(),
     output:
         tables=f"{RESULTS}/study_tables.h5",
         metrics=f"{RESULTS}/metrics.csv",
         failures=f"{RESULTS}/failures.tsv",
+        checksum=checksums("study_tables.h5"),
+    params:
+        trials=trial_outputs(),
     conda:
         CONDA_ENV
     log:
@@ -19,4 +23,5 @@ rule store:
         mem_mb=lambda w, attempt: 2000 * attempt,
         runtime=lambda w, attempt: 30 * attempt,
     shell:
-        "chainlab store {input.trials} -o {output.tables} > {log} 2>&1"
+        "chainlab store {params.trials:q} -o {output.tables:q} > {log:q} 2>&1"
+        " && sha256sum -- {output.tables:q} > {output.checksum:q}"

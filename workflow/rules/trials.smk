@@ -5,30 +5,36 @@
 # result file recording the stage and the reason, so the batch and the study go on without it.
 
 
-for _name, _batch in zip(BATCH_NAMES, BATCHES):
-
-    rule:
-        name:
-            _name
-        input:
-            batch_inputs(_batch),
-        output:
-            batch_outputs(_batch),
-        params:
-            rows=batch_rows(_batch),
-            settings=settings(*TRIAL_SECTIONS),
-            out=lambda w, output: os.path.dirname(output[0]),
-        conda:
-            CONDA_ENV
-        log:
-            f"{RESULTS}/logs/trials/{_name}.log",
-        threads: 1
-        resources:
-            mem_mb=batch_mem_mb,
-            runtime=batch_runtime(len(_batch)),
-        shell:
-            "chainlab trials --rows {params.rows:q} --settings {params.settings:q} --threads {threads} "
-            "--out-dir {params.out} > {log} 2>&1"
+rule trials:
+    """A batch of rows of the sample sheet: results/<study>/trials/<trial>.h5 for each, and
+    their checksums, results/<study>/checksums/trials_<batch>.sha256 (the rule's output)."""
+    input:
+        # the sheet as a file whose time does not matter: a batch reruns when its own rows
+        # change (params.rows), not when another row of the sheet does
+        sheet=ancient(CONFIG.trials),
+        captures=batch_inputs,
+    output:
+        checksums("trials_{batch}"),
+    params:
+        rows=batch_rows,
+        settings=settings(*TRIAL_SECTIONS),
+        out=f"{RESULTS}/trials",
+        files=batch_outputs,
+    conda:
+        CONDA_ENV
+    log:
+        f"{RESULTS}/logs/trials/trials_{{batch}}.log",
+    threads: 1
+    resources:
+        mem_mb=batch_mem_mb,
+        runtime=batch_runtime,
+        # rows per batch: a resource, not a parameter, so that changing it reruns only the
+        # batches whose rows change (params.rows)
+        rows_per_job=BATCH_SIZE,
+    shell:
+        "chainlab trials --sheet {input.sheet:q} --batch {wildcards.batch} --batch-size {resources.rows_per_job}"
+        " --settings {params.settings:q} --threads {threads} --out-dir {params.out:q} > {log:q} 2>&1"
+        " && sha256sum -- {params.files:q} > {output:q}"
 
 
 rule ingest:
@@ -49,4 +55,4 @@ rule ingest:
         mem_mb=500,
         runtime=5,
     shell:
-        "chainlab info --json --markers {params.dynamic:q} > {output} 2> {log}"
+        "chainlab info --json --markers {params.dynamic:q} > {output:q} 2> {log:q}"

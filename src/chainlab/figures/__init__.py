@@ -26,7 +26,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from chainlab.figures._curves import angle_angle, coupling_bins, curves, spm
+from chainlab.figures._curves import angle_angle, coupling_bins, curves, moment_curves, power_curves, spm
 from chainlab.figures._qc import events_on_force, marker_quality
 from chainlab.figures._reach import reach, smallest_sign_flip_p, spm_reach, spm_subjects, subjects_needed
 from chainlab.figures._regression import describe_model, fit_lines, model_terms, scatter_fit
@@ -46,8 +46,8 @@ from chainlab.io.study_store import Study
 
 __all__ = [
     "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "curves_by_side", "describe_model",
-    "draw_all", "standing_chain", "standing_fits",
-    "events_on_force", "find_browser", "fit_lines", "marker_quality", "model_terms", "reach", "scatter_fit",
+    "draw_all", "events_on_force", "find_browser", "fit_lines", "marker_quality", "model_terms", "moment_curves",
+    "power_curves", "reach", "scatter_fit", "standing_chain", "standing_fits",
     "smallest_sign_flip_p", "spm", "spm_reach", "spm_subjects", "subjects_needed", "write_figure", "write_figures",
     "write_plotlyjs", "AUTO", "FORMATS", "NO_BROWSER", "PLOTLYJS",
 ]
@@ -153,6 +153,28 @@ FIGURES: tuple[Figure, ...] = (
            "95 % CI and p.",
            "/metrics/{peak_eversion_deg,lordosis_mean_deg}, /statistics/{estimate,ci_low,ci_high,p,random}",
            partial(describe_model, response="lordosis_mean_deg")),
+    Figure("moment_curves", moment_curves,
+           "Internal joint moments of the hip, knee and ankle (Plug-in Gait inverse dynamics, as Vicon Nexus; N m "
+           "per kg of body mass, in the distal segment's axes): rows hip, knee, ankle; columns sagittal (extensor "
+           "or plantarflexor +), frontal (abductor +: the knee's is the external knee adduction moment) and "
+           "transverse. Mean (line) ± 1 SD (shaded) per condition over the cycles with kinetic measures (their "
+           "stance on one force plate alone; a point is averaged over the cycles with a value there: the last "
+           "point of a cycle whose next stance is on no plate has none); x in % of the gait cycle. A figure "
+           "without any says why.",
+           "/cycles/moment_curves, /metrics/kinetics_reason"),
+    Figure("power_curves", power_curves,
+           "Joint powers of the hip, knee and ankle (W per kg of body mass, generation +, absorption -; the "
+           "ankle's push-off burst is A2, the hip's H1-H3): mean (line) ± 1 SD (shaded) per condition over the "
+           "cycles with kinetic measures, as in the moments' figure; x in % of the gait cycle.",
+           "/cycles/power_curves, /metrics/kinetics_reason"),
+    Figure("peak_eversion_vs_knee_adduction_moment", partial(scatter_fit, response="peak_knee_adduction_moment_1_Nm_kg"),
+           "The kinetic question: the first peak of the knee adduction moment in stance (N m/kg) against the "
+           "cycle's peak rearfoot eversion (deg), one dot per cycle with kinetics, with the fixed-effect line of the "
+           "study's linear mixed model (peak_knee_adduction_moment_1_Nm_kg ~ peak_eversion_deg + C(condition) + "
+           "C(side) + (1 | subject/trial)) for each condition; the title gives the slope (N m/kg per deg), its "
+           "95 % CI and p.",
+           "/metrics/{peak_eversion_deg,peak_knee_adduction_moment_1_Nm_kg}, /statistics/{estimate,ci_low,ci_high,p,random}",
+           partial(describe_model, response="peak_knee_adduction_moment_1_Nm_kg")),
     Figure("spm", spm,
            "Statistical parametric mapping: the paired t curve SPM{t} (subject mean curves, second condition minus "
            "first) of each chain variable over the gait cycle (%), the critical threshold ± t* at alpha 0.05 "

@@ -1,4 +1,5 @@
-"""Figures of the time-normalised curves: per condition, angle-angle, coupling bins, SPM.
+"""Figures of the time-normalised curves: per condition, angle-angle, coupling bins, SPM, and
+the joint moments and powers per condition.
 
 Each function takes an open study (:func:`chainlab.io.study_store.open_study`) and returns a
 :class:`plotly.graph_objects.Figure`; they read the store only.
@@ -7,6 +8,7 @@ Each function takes an open study (:func:`chainlab.io.study_store.open_study`) a
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import plotly.graph_objects as go
@@ -201,3 +203,106 @@ def spm(study: Study) -> go.Figure:
     plot_h = height - 100 - 70
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -45 / plot_h, "x": 0})
     return layout(fig, title, height=height, width=MAX_WIDTH, margin={"t": 100, "b": 70})
+
+
+#: The kinetic curves' panels: (store variable, its joint coordinate, axis or None, panel title).
+MOMENT_PANELS = [(f"{j}Moment", a, f"{j} {plane}{sign}") for j in ("Hip", "Knee", "Ankle")
+                 for a, plane, sign in (("x", "sagittal", ", extensor +" if j != "Ankle" else ", plantarflexor +"),
+                                        ("y", "frontal", ", abductor +" if j != "Ankle" else ""),
+                                        ("z", "transverse", ""))]
+
+
+def _condition_bands(fig, y: np.ndarray, cycles, keep: np.ndarray, conds, col, row: int, column: int,
+                     first: bool) -> int:
+    """Mean ± SD per condition of the curves `y` (cycle, percent) of the cycles `keep` in one
+    panel, point by point over the cycles with a value there (the last point of a cycle whose
+    next stance has no kinetics has none); the number of conditions drawn."""
+    pct = cycles.percent.values
+    drawn = 0
+    for c in conds:
+        v = y[(cycles.condition.values == c) & keep]
+        if not len(v) or not np.isfinite(v).any():
+            continue
+        drawn += 1
+        n = np.isfinite(v).sum(axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a point no cycle has: NaN
+            mean = np.nanmean(v, axis=0)
+            sd = np.where(n > 1, np.nanstd(v, axis=0, ddof=1), 0.0)
+        fig.add_trace(go.Scatter(x=np.r_[pct, pct[::-1]], y=np.r_[mean + sd, (mean - sd)[::-1]], fill="toself",
+                                 fillcolor=rgba(col[c], 0.18), line={"width": 0}, hoverinfo="skip",
+                                 name=f"{c} ± SD", legendgroup=c, showlegend=first), row=row, col=column)
+        fig.add_trace(go.Scatter(x=pct, y=mean, mode="lines", line={"color": col[c], "width": 2.5},
+                                 name=f"{c} mean ({len(v)} cycles)", legendgroup=c, showlegend=first),
+                      row=row, col=column)
+    return drawn
+
+
+def _with_kinetics(study: Study, cycles) -> np.ndarray:
+    """(cycle,) whether the cycle has kinetic measures (its stance on one plate alone)."""
+    m = study.metrics
+    if "kinetics_reason" not in m or len(m) != cycles.sizes["cycle"]:
+        return np.ones(cycles.sizes["cycle"], bool)
+    return (m.kinetics_reason.astype(str) == "").to_numpy()
+
+
+def _kinetics_missing(study: Study, what: str):
+    cycles = study.cycles
+    if what not in cycles:
+        raise StoreError(f"{study.path}: /cycles has no {what} (a store written before the kinetics); "
+                         "rebuild it with `chainlab study`")
+    return cycles
+
+
+def _why_no_kinetics(study: Study) -> str:
+    m = study.metrics
+    reasons = m["kinetics_reason"].astype(str).value_counts().index.tolist() if "kinetics_reason" in m else []
+    return "no cycle with kinetics in the store" + (f": {reasons[0]}" if reasons else "")
+
+
+def moment_curves(study: Study) -> go.Figure:
+    """Hip, knee and ankle internal moments (N m/kg; sagittal, frontal, transverse) over the
+    gait cycle: mean ± SD per condition over the cycles with kinetic measures."""
+    cycles = _kinetics_missing(study, "moment_curves")
+    conds = sorted(set(str(c) for c in cycles.condition.values))
+    col = colours(conds)
+    units = cycles.moment_curves.attrs.get("units", "N m/kg")
+    keep = _with_kinetics(study, cycles)
+    fig = make_subplots(rows=3, cols=3, shared_xaxes=True, vertical_spacing=0.08, horizontal_spacing=0.07,
+                        subplot_titles=[t for _, _, t in MOMENT_PANELS])
+    drawn = 0
+    for k, (joint, axis, _) in enumerate(MOMENT_PANELS):
+        y = cycles.moment_curves.sel(moment_joint=joint, axis=axis).values
+        drawn += _condition_bands(fig, y, cycles, keep, conds, col, k // 3 + 1, k % 3 + 1, first=k == 0)
+        fig.update_yaxes(title_text=f"moment ({units})" if k % 3 == 0 else None, row=k // 3 + 1, col=k % 3 + 1)
+    for c in (1, 2, 3):
+        fig.update_xaxes(title_text=PERCENT_CYCLE, range=[0, 100], row=3, col=c)
+    if not drawn:
+        note(fig, _why_no_kinetics(study))
+    fig.update_annotations(font={"size": 12})
+    return layout(fig, f"Joint moments over the gait cycle, per condition ({units}, Plug-in Gait)", height=800,
+                  width=MAX_WIDTH)
+
+
+def power_curves(study: Study) -> go.Figure:
+    """Hip, knee and ankle powers (W/kg, generation +) over the gait cycle: mean ± SD per
+    condition over the cycles with kinetic measures."""
+    cycles = _kinetics_missing(study, "power_curves")
+    conds = sorted(set(str(c) for c in cycles.condition.values))
+    col = colours(conds)
+    units = cycles.power_curves.attrs.get("units", "W/kg")
+    keep = _with_kinetics(study, cycles)
+    joints = [str(j) for j in cycles.power_joint.values]
+    fig = make_subplots(rows=1, cols=len(joints), horizontal_spacing=0.07,
+                        subplot_titles=[f"{j.replace('Power', '')} power, generation +" for j in joints])
+    drawn = 0
+    for k, j in enumerate(joints):
+        drawn += _condition_bands(fig, cycles.power_curves.sel(power_joint=j).values, cycles, keep, conds, col, 1,
+                                  k + 1, first=k == 0)
+        fig.update_xaxes(title_text=PERCENT_CYCLE, range=[0, 100], row=1, col=k + 1)
+    fig.update_yaxes(title_text=f"power ({units})", row=1, col=1)
+    if not drawn:
+        note(fig, _why_no_kinetics(study))
+    fig.update_annotations(font={"size": 12})
+    return layout(fig, f"Joint powers over the gait cycle, per condition ({units}, Plug-in Gait)", height=450,
+                  width=MAX_WIDTH)

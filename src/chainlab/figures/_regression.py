@@ -10,16 +10,19 @@ import plotly.graph_objects as go
 
 from chainlab.figures._style import MAX_POINTS, colours, layout, shown, thin
 from chainlab.io.study_store import StoreError, Study
+from chainlab.schema import column_units
 
 UNITS = {"peak_eversion_deg": "peak rearfoot eversion (deg)",
          "pelvic_tilt_mean_deg": "mean pelvic tilt over the cycle, anterior + (deg)",
          "lordosis_mean_deg": "mean lordosis over the cycle (deg)",
          "eversion_excursion_deg": "eversion excursion (deg)",
-         "tibial_ir_excursion_lab_deg": "tibial internal-rotation excursion, lab (deg)"}
+         "tibial_ir_excursion_lab_deg": "tibial internal-rotation excursion, lab (deg)",
+         "peak_knee_adduction_moment_1_Nm_kg": "peak knee adduction moment, first half of stance (N m/kg)"}
 
 SHORT = {"peak_eversion_deg": "peak rearfoot eversion", "pelvic_tilt_mean_deg": "Mean pelvic tilt",
          "lordosis_mean_deg": "Mean lordosis", "eversion_excursion_deg": "eversion excursion",
-         "tibial_ir_excursion_lab_deg": "Tibial internal-rotation excursion"}
+         "tibial_ir_excursion_lab_deg": "Tibial internal-rotation excursion",
+         "peak_knee_adduction_moment_1_Nm_kg": "Peak knee adduction moment (first)"}
 
 
 def model_terms(study: Study, response: str, predictor: str) -> tuple[str, dict[str, dict[str, float]]]:
@@ -110,7 +113,8 @@ def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg
                                  mode="markers",
                                  marker={"color": col[c], "size": 8, "line": {"width": 0.5, "color": "white"}},
                                  name=f"{c} cycles ({shown(len(dots), len(d))})", legendgroup=c, text=text,
-                                 hovertemplate="%{text}<br>x %{x:.2f} deg<br>y %{y:.2f} deg"))
+                                 hovertemplate=f"%{{text}}<br>x %{{x:.2f}} {column_units(predictor)}"
+                                               f"<br>y %{{y:.2f}} {column_units(response)}"))
         if len(d) and line is not None:
             a, b = line
             x = np.array([d[predictor].min(), d[predictor].max()], float)
@@ -125,6 +129,6 @@ def scatter_fit(study: Study, response: str, predictor: str = "peak_eversion_deg
     t = terms[predictor]
     title = (f"{SHORT.get(response, response)} against {SHORT.get(predictor, predictor)}, per cycle"
              f"<br><sup>mixed model {formula} + {random_part(study, formula)}</sup>"
-             f"<br><sup>slope {t['estimate']:.3f} deg/deg (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, "
+             f"<br><sup>slope {t['estimate']:.3f} {column_units(response)} per {column_units(predictor)} (95 % CI {t['ci_low']:.3f} to {t['ci_high']:.3f}, "
              f"p = {t['p']:.3g})</sup>")
     return layout(fig, title, height=570, margin={"t": 100})

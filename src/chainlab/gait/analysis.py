@@ -23,14 +23,15 @@ class GaitResult:
 
 
 def analyse_trial(trial: xr.Dataset, kinematics: xr.Dataset,
-                  plate_options: PlateEventOptions | None = None) -> GaitResult:
-    """Events of `trial` (read_c3d), cycles, and the measures of `kinematics` in each cycle.
+                  plate_options: PlateEventOptions | None = None, chain_frame: str = "heading") -> GaitResult:
+    """Events of `trial` (read_c3d), cycles, and the measures of `kinematics` in each cycle
+    (the chain's pelvic tilt and tibial rotation in `chain_frame`: chainlab.gait.heading).
 
     Never raises for a trial without usable events: it returns no cycles and says why.
     """
     ev = gait_events(trial, plate_options=plate_options)
     cyc = find_cycles(ev.events)
-    curves = cycle_curves(kinematics, cyc.cycles)
+    curves = cycle_curves(kinematics, cyc.cycles, chain_frame)
     metrics = cycle_metrics(kinematics, cyc.cycles, curves)
     time = kinematics.time.values
     metrics = spatiotemporal_of_trial(metrics, ev.events, kinematics, lambda k: time[k], len(time))

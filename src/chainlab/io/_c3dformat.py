@@ -86,6 +86,8 @@ class Layout:
     repairs: list[str] = field(default_factory=list)
     #: (position in the section, corrected int16) of 'offset to next record' fields.
     offset_fixes: list[tuple[int, int]] = field(default_factory=list)
+    #: (group, parameter) of records the chain of records does not reach ('' for a group).
+    unreached: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def byteorder(self) -> str:
@@ -183,6 +185,8 @@ def read_layout(data: bytes | memoryview, size: int) -> Layout:
         )
     section = bytes(data[param_start : min(size, layout.param_end)])
     layout.records = _walk_parameters(section, processor, layout.repairs)
+    extended = bytes(data[param_start : param_start + 255 * BLOCK])
+    layout.unreached = _unreached_records(extended, layout.records, processor)
     return layout
 
 
@@ -304,6 +308,94 @@ def _walk_parameters(section: bytes, processor: str, repairs: list[str]) -> list
         raise FormatError("the parameter section holds parameters but no groups")
     _check_required(section, records, processor)
     return records
+
+
+_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _probe(section: bytes, pos: int, stop: int, processor: str) -> list[tuple[str, int, bool]]:
+    """(name, group id, is group) of the records that parse from `pos` until `stop`.
+
+    Used on bytes the walk did not visit: a record found there was skipped (its neighbour's
+    offset jumped over it) or cut off (the section ends, or a record ends the list, before
+    it). Stops at the first bytes that are not a plausible record.
+    """
+    e = ">" if processor == "mips" else "<"
+    n = min(len(section), stop)
+    found: list[tuple[str, int, bool]] = []
+    while pos + 2 <= n and len(found) < 10_000:
+        name_len = abs(struct.unpack_from("b", section, pos)[0])
+        rec_id = struct.unpack_from("b", section, pos + 1)[0]
+        name_end = pos + 2 + name_len
+        if name_len == 0 or rec_id == 0 or name_end + 3 > n:
+            break
+        if not all(c in _NAME_BYTES for c in section[pos + 2 : name_end]):
+            break
+        (offset,) = struct.unpack_from(e + "h", section, name_end)
+        body = name_end + 2
+        if rec_id < 0:
+            end = body + 1 + section[body]
+        else:
+            ptype, ndims = struct.unpack_from("b", section, body)[0], section[body + 1]
+            if ptype not in _PARAM_TYPES or ndims > _MAX_DIMS or body + 2 + ndims > n:
+                break
+            dims = section[body + 2 : body + 2 + ndims]
+            count = int(np.prod(list(dims))) if ndims else 1
+            desc = body + 2 + ndims + count * _PARAM_TYPES[ptype]
+            if desc >= n:
+                break
+            end = desc + 1 + section[desc]
+        if end > n:
+            break
+        found.append((section[pos + 2 : name_end].decode("ascii"), abs(rec_id), rec_id < 0))
+        nxt = name_end + offset if offset > 0 else end
+        if nxt < end:
+            nxt = end
+        pos = nxt
+        if offset <= 0:
+            break
+    return found
+
+
+def _unreached_records(extended: bytes, records: list[Record], processor: str) -> list[tuple[str, str]]:
+    """(group, name) of the records the chain of records skips or cuts off ('' name: a group).
+
+    Looked for in the gaps the offsets jump over and after the last record, up to 255 blocks
+    from the section's start (beyond a section cut short).
+    """
+    if not records:
+        return []
+    lost: list[tuple[str, int, bool]] = []
+    for rec, nxt in zip(records, records[1:], strict=False):  # gaps between visited records
+        end = _record_end(extended, rec, processor)
+        start = nxt.offset_pos - len(nxt.name) - 2
+        if end is not None and start > end:
+            lost += _probe(extended, end, start, processor)
+    last = records[-1]
+    end = _record_end(extended, last, processor)
+    if end is not None:  # after the last record; or where its offset points, past the section
+        tail = _probe(extended, end, len(extended), processor)
+        e = ">" if processor == "mips" else "<"
+        (offset,) = struct.unpack_from(e + "h", extended, last.offset_pos)
+        nxt = last.offset_pos + offset % 65536
+        if not tail and offset and nxt > end:
+            tail = _probe(extended, nxt, len(extended), processor)
+        lost += tail
+    groups = {r.group_id: r.name for r in records if r.is_group}
+    groups.update({gid: name for name, gid, is_group in lost if is_group})
+    return [(name, "") if is_group else (groups.get(gid, f"group {gid}"), name) for name, gid, is_group in lost]
+
+
+def _record_end(section: bytes, rec: Record, processor: str) -> int | None:
+    """Byte just after a record's description (None when it does not fit)."""
+    body = rec.offset_pos + 2
+    if rec.is_group:
+        at = body
+    else:
+        at = rec.data_pos + rec.count * _PARAM_TYPES[rec.type]
+        if rec.missing_description_at is not None:
+            return at
+    return at + 1 + section[at] if at < len(section) else None
 
 
 #: Parameters ezc3d indexes without checking: when present they need one value of this type.

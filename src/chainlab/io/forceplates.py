@@ -72,7 +72,10 @@ class Plate:
 
 
 def plate_wrench(
-    analog: np.ndarray, plate: Plate, cop_threshold: float = DEFAULT_COP_THRESHOLD
+    analog: np.ndarray,
+    plate: Plate,
+    cop_threshold: float = DEFAULT_COP_THRESHOLD,
+    out: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Ground reaction wrench of one plate.
 
@@ -83,6 +86,9 @@ def plate_wrench(
     plate : Plate
     cop_threshold : float
         Normal force (N) below which the centre of pressure is NaN.
+    out : dict of (S, 3) ndarray, optional
+        Arrays to write ``force``, ``moment``, ``cop`` and ``free_moment`` into (views of
+        larger arrays allowed); returned.
 
     Returns
     -------
@@ -90,52 +96,65 @@ def plate_wrench(
         ``force`` (S, 3) N, ``moment`` (S, 3) N·m about the surface centre, ``cop`` (S, 3) m,
         ``free_moment`` (S, 3) N·m; all in the lab frame, as ground reaction on the subject.
     """
-    raw = analog[:, list(plate.channels)]
+    # Component by component on contiguous (S,) columns, in the order of np.cross(a, b):
+    # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0); the channels are copied once.
+    chans = list(plate.channels)
     if plate.cal_matrix is not None:
-        raw = raw @ plate.cal_matrix.T
+        raw = np.ascontiguousarray((analog[:, chans] @ plate.cal_matrix.T).T)
+    elif chans == list(range(chans[0], chans[0] + len(chans))):
+        raw = analog[:, chans[0] : chans[0] + len(chans)].T.copy()
+    else:
+        raw = np.ascontiguousarray(analog[:, chans].T)
     if plate.type in (2, 4):
-        f = raw[:, 0:3]
-        m_origin = raw[:, 3:6] * plate.moment_scale
+        f = (raw[0], raw[1], raw[2])
         d = -_spec_origin(plate.origin)  # surface centre relative to the sensor origin
-        m_s = m_origin + np.cross(f, d)
+        m = [raw[3 + k] * plate.moment_scale for k in range(3)]
+        _add_cross(m, f, d)
     elif plate.type == 3:
         a, b, az0 = np.abs(plate.origin[0]), np.abs(plate.origin[1]), -np.abs(plate.origin[2])
-        fx12, fx34, fy14, fy23, fz1, fz2, fz3, fz4 = raw.T
-        f = np.stack([fx12 + fx34, fy14 + fy23, fz1 + fz2 + fz3 + fz4], axis=1)
-        m_o = np.stack(
-            [
-                b * (fz1 + fz2 - fz3 - fz4),
-                a * (-fz1 + fz2 + fz3 - fz4),
-                b * (-fx12 + fx34) + a * (fy14 - fy23),
-            ],
-            axis=1,
-        )
-        m_s = m_o + np.cross(f, np.array([0.0, 0.0, az0]))
+        fx12, fx34, fy14, fy23, fz1, fz2, fz3, fz4 = raw
+        f = (fx12 + fx34, fy14 + fy23, fz1 + fz2 + fz3 + fz4)
+        m = [
+            b * (fz1 + fz2 - fz3 - fz4),
+            a * (-fz1 + fz2 + fz3 - fz4),
+            b * (-fx12 + fx34) + a * (fy14 - fy23),
+        ]
+        _add_cross(m, f, np.array([0.0, 0.0, az0]))
     elif plate.type == 1:
-        f = raw[:, 0:3]
-        p = np.zeros_like(f)
-        p[:, 0:2] = raw[:, 3:5] * plate.cop_scale
-        tz = raw[:, 5] * plate.moment_scale
-        m_s = np.cross(p, f)
-        m_s[:, 2] += tz
+        f = (raw[0], raw[1], raw[2])
+        px, py = raw[3] * plate.cop_scale, raw[4] * plate.cop_scale
+        m = [py * f[2] - 0.0 * f[1], 0.0 * f[0] - px * f[2], px * f[1] - py * f[0]]
+        m[2] += raw[5] * plate.moment_scale
     else:  # pragma: no cover - callers only pass supported types
         raise ValueError(f"force plate TYPE {plate.type} is not supported")
 
-    fz = f[:, 2]
-    loaded = np.abs(fz) >= cop_threshold
+    fz = f[2]
+    unloaded = ~(np.abs(fz) >= cop_threshold)
     with np.errstate(divide="ignore", invalid="ignore"):
-        px = np.where(loaded, -m_s[:, 1] / fz, np.nan)
-        py = np.where(loaded, m_s[:, 0] / fz, np.nan)
-    tz = m_s[:, 2] - (px * f[:, 1] - py * f[:, 0])
-    cop_plate = np.stack([px, py, np.zeros_like(px)], axis=1)
+        px = -m[1] / fz
+        py = m[0] / fz
+    np.copyto(px, np.nan, where=unloaded)
+    np.copyto(py, np.nan, where=unloaded)
+    tz = m[2] - (px * f[1] - py * f[0])
 
     r = plate.rotation
-    return {
-        "force": f @ r.T,
-        "moment": m_s @ r.T,
-        "cop": cop_plate @ r.T + plate.centre,
-        "free_moment": tz[:, None] * r[:, 2],
-    }
+    c = plate.centre
+    n = analog.shape[0]
+    if out is None:
+        out = {key: np.empty((n, 3)) for key in ("force", "moment", "cop", "free_moment")}
+    for j in range(3):  # row j of r: the lab axis j in plate coordinates
+        out["force"][:, j] = f[0] * r[j, 0] + f[1] * r[j, 1] + f[2] * r[j, 2]
+        out["moment"][:, j] = m[0] * r[j, 0] + m[1] * r[j, 1] + m[2] * r[j, 2]
+        out["cop"][:, j] = px * r[j, 0] + py * r[j, 1] + c[j]
+        out["free_moment"][:, j] = tz * r[j, 2]
+    return out
+
+
+def _add_cross(m: list[np.ndarray], a: tuple[np.ndarray, ...], b: np.ndarray) -> None:
+    """m += np.cross(a, b) for components `m`, `a` and a 3-vector `b`, in np.cross's order."""
+    m[0] += a[1] * b[2] - a[2] * b[1]
+    m[1] += a[2] * b[0] - a[0] * b[2]
+    m[2] += a[0] * b[1] - a[1] * b[0]
 
 
 def _spec_origin(origin: np.ndarray) -> np.ndarray:

@@ -2,12 +2,15 @@
 
 Groups (``docs/schema.md`` has every variable and worked queries in Python and R):
 
-* ``/cycles``: ``curves`` (cycle, variable, percent) of the chain's variables and
+* ``/cycles``: ``curves`` (cycle, variable, percent) of the chain's variables,
   ``angle_curves`` (cycle, joint, axis, percent) of every angle output on the cycle's side,
+  ``moment_curves`` (cycle, moment_joint, axis, percent, N m/kg) and ``power_curves``
+  (cycle, power_joint, percent, W/kg) of its kinetics,
   with ``subject``, ``condition``, ``trial``, ``side`` and ``cycle_in_trial`` on ``cycle``;
 * ``/metrics``: the per-cycle table, one variable per column along the same ``cycle``;
 * ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
-  plate vertical force; per trial and marker: mean residual, % of frames missing, gaps;
+  plate vertical force, plate contacts and why a trial has no kinetics; per trial and marker:
+  mean residual, % of frames missing, gaps;
 * ``/subjects``: one row per subject (dim ``subject``): the standing chain from its static
   trial and the gait's symmetry indices (:mod:`chainlab.subjects`), units per variable;
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
@@ -38,7 +41,7 @@ from chainlab import __version__
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
-from chainlab.schema import METRIC_COLUMNS, METRIC_UNITS, joint_name
+from chainlab.schema import CONTACT_COLUMNS, METRIC_COLUMNS, METRIC_UNITS, TEXT_METRIC_COLUMNS, joint_name
 
 ENGINE = "h5netcdf"
 # shuffle first: float arrays compress 1.3-30x instead of 1.15x, and 2-7x faster
@@ -89,6 +92,33 @@ def _angle_curves(trials, percent, progress=None) -> xr.DataArray:
                         attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
 
 
+KINETIC_JOINTS = ("Hip", "Knee", "Ankle")
+
+
+def _kinetic_curves(trials, progress=None) -> dict[str, xr.DataArray]:
+    """``moment_curves`` (cycle, moment_joint, axis, percent) N m/kg and ``power_curves``
+    (cycle, power_joint, percent) W/kg of all trials (NaN where a trial has no kinetics)."""
+    n = 101
+    m = _lazy(trials, lambda t: t.moment_curves().astype(np.float64), lambda t: (len(t.metrics), 3, 3, n),
+              np.float64, (0, 3, 3, n), "/cycles/moment_curves", progress)
+    p = _lazy(trials, lambda t: t.power_curves().astype(np.float64), lambda t: (len(t.metrics), 3, n),
+              np.float64, (0, 3, n), "/cycles/power_curves", progress)
+    return {
+        "moment_curves": xr.DataArray(m, dims=("cycle", "moment_joint", "axis", "percent"),
+                                      coords={"moment_joint": [f"{j}Moment" for j in KINETIC_JOINTS]},
+                                      attrs={"units": "N m/kg", "long_name": "time-normalised internal joint moments of "
+                                             "the cycle's side (Plug-in Gait, Nexus components)"}),
+        "power_curves": xr.DataArray(p, dims=("cycle", "power_joint", "percent"),
+                                     coords={"power_joint": [f"{j}Power" for j in KINETIC_JOINTS]},
+                                     attrs={"units": "W/kg", "long_name": "time-normalised joint powers of the cycle's side"}),
+    }
+
+
+def kinetic_curve_names() -> list[str]:
+    """The names :func:`query` takes for the kinetic curves: ``HipMoment_x`` ... ``AnklePower``."""
+    return [f"{j}Moment_{a}" for j in KINETIC_JOINTS for a in "xyz"] + [f"{j}Power" for j in KINETIC_JOINTS]
+
+
 def marker_quality(residuals: xr.DataArray | None, markers: list[str]) -> np.ndarray:
     """(3, marker) quality of one trial's markers: mean residual (mm) over the frames where
     the marker is seen, % of frames where it is missing, and the number of gaps (runs of
@@ -126,6 +156,8 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
         if trials else np.zeros((3, 0, len(markers)))
     events = pd.concat(ev_rows, ignore_index=True) if ev_rows else pd.DataFrame(columns=["side", "label", "time", "source"])
     with_plates = [t for t in trials if t.n_plates]
+    contacts = pd.concat([t.contacts for t in trials], ignore_index=True) if trials \
+        else pd.DataFrame(columns=CONTACT_COLUMNS)
     ds = xr.Dataset(
         {
             "angles": (("frame_sample", "output", "axis"),
@@ -140,6 +172,12 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "frame_count": ("trial", np.array([t.n_frames for t in trials], dtype=np.int64), {"sample_dimension": "frame_sample", "units": "1", "long_name": "frames of each trial"}),
             "event_count": ("trial", np.array([len(e) for e in ev_rows], dtype=np.int64), {"sample_dimension": "event_sample", "units": "1", "long_name": "events of each trial"}),
             "analog_count": ("trial", np.array([t.n_analog for t in trials], dtype=np.int64), {"sample_dimension": "analog_sample", "units": "1", "long_name": "analog samples of each trial"}),
+            "contact_count": ("trial", np.array([len(t.contacts) for t in trials], dtype=np.int64),
+                              {"sample_dimension": "contact_sample", "units": "1", "long_name": "plate contacts of each trial"}),
+            "contact_first": ("contact_sample", contacts["first"].to_numpy(np.int64),
+                              {"units": "1", "long_name": "first loaded frame (C3D frame number)"}),
+            "contact_last": ("contact_sample", contacts["last"].to_numpy(np.int64),
+                             {"units": "1", "long_name": "last loaded frame (C3D frame number)"}),
             "marker_residual_mean": (("trial", "marker"), quality[0],
                                      {"units": "mm", "long_name": "mean reconstruction residual where the marker is seen"}),
             "marker_missing_pct": (("trial", "marker"), quality[1],
@@ -154,6 +192,13 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "trial_problems": ("trial", np.array([json.dumps(t.problems) for t in trials], dtype=str),
                                {"units": "1", "long_name": "what the gait analysis left out, and why (JSON list)"}),
             "dynamic_file": ("trial", np.array([t.dynamic.name for t in trials], dtype=str)),
+            "trial_kinetics_absent": ("trial", np.array([t.kinetics_absent for t in trials], dtype=str),
+                                      {"units": "1", "long_name": "why the trial has no kinetics ('' when it has)"}),
+            "contact_plate": ("contact_sample", contacts["plate"].to_numpy(np.int64)),
+            "contact_side": ("contact_sample", contacts["side"].to_numpy(str)),
+            "contact_status": ("contact_sample", contacts["status"].to_numpy(str),
+                               {"units": "1", "long_name": "accepted, or why refused: shared, partial, cut, ignored, no_foot"}),
+            "contact_reason": ("contact_sample", contacts["reason"].to_numpy(str)),
             "static_file": ("trial", np.array([t.static.name for t in trials], dtype=str)),
             "dynamic_sha256": ("trial", np.array([t.source_sha256 for t in trials], dtype=str)),
             "output": np.array(outputs, dtype=str),
@@ -293,9 +338,11 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
                    "/cycles/curves", progress)
     cur = xr.DataArray(curves, dims=("cycle", "variable", "percent"),
                        coords={"variable": np.array(variables, dtype=str), "percent": percent})
+    frames = sorted({getattr(t, "chain_frame", "lab") for t in trials})
+    frame = {"frame": ",".join(frames)}  # of pelvic_tilt, tibial_rotation_lab (chainlab.gait.heading)
     cycles = xr.Dataset(
-        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables"),
-         "angle_curves": _angle_curves(trials, percent, progress)},
+        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables", **frame),
+         "angle_curves": _angle_curves(trials, percent, progress), **_kinetic_curves(trials, progress)},
         coords={"cycle": np.arange(n_cycles), "percent": ("percent", percent, {"units": "%"}), **coords},
     )
     cycles.attrs["description"] = "one row per complete gait cycle; see docs/schema.md"
@@ -306,11 +353,13 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
         if col in ("side", "cycle"):
             continue
         values = table[col].to_numpy()
-        if col == "gaps":
-            mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": "variables with gaps in the cycle"})
+        if col in TEXT_METRIC_COLUMNS:
+            what = {"gaps": "variables with gaps in the cycle",
+                    "kinetics_reason": "why the cycle has no kinetic measures ('' when it has)"}[col]
+            mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": what})
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
-    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
+    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords}, attrs=frame)
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
 
@@ -349,7 +398,7 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
 
     `trials` are trial files' views (:class:`chainlab.io.trial_file.TrialFile`), `failures`
     :class:`chainlab.results.TrialFailure`; `statistics` the study statistics (None: an empty
-    ``/statistics`` group, :func:`add_statistics` adds it). `progress` (a callable taking a
+    ``/statistics`` group). `progress` (a callable taking a
     message) hears how far the writing of each time series is, a tenth of the trials at a time.
     `subjects`: the one-row-per-subject table (``/subjects``; None: an empty group).
     """
@@ -375,23 +424,6 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)
     return path
-
-
-def add_statistics(tables: str | os.PathLike, path: str | os.PathLike, statistics, config_text: str) -> Path:
-    """The study store at `path`: the store `tables` (written without statistics) with its
-    ``/statistics`` group and its provenance's config replaced (the workflow's statistics
-    step); every other group as `tables` has it, byte for byte."""
-    import shutil
-
-    with atomic_path(path) as tmp:
-        shutil.copyfile(tables, tmp)
-        with h5py.File(tmp, "a") as f:
-            if "statistics" in f:
-                del f["statistics"]
-            f["provenance"].attrs["config"] = config_text
-            f["provenance"].attrs["config_sha256"] = hashlib.sha256(config_text.encode()).hexdigest()
-        statistics_dataset(statistics).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
-    return Path(path)
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:
@@ -436,13 +468,18 @@ class Study:
             raise StoreError(f"{self.path}: no trial {name!r}; the store has {names}")
         i = names.index(name)
         cut = {}
-        for dim, count in (("frame_sample", "frame_count"), ("event_sample", "event_count"),
-                           ("analog_sample", "analog_count")):
+        counts = [("frame_sample", "frame_count"), ("event_sample", "event_count"), ("analog_sample", "analog_count")]
+        if "contact_count" in ds:
+            counts.append(("contact_sample", "contact_count"))
+        for dim, count in counts:
             c = ds[count].values
             cut[dim] = slice(int(c[:i].sum()), int(c[: i + 1].sum()))
-        one = ds.drop_vars(["frame_count", "event_count", "analog_count"]).isel(trial=i, **cut)
+        one = ds.drop_vars([c for _, c in counts]).isel(trial=i, **cut)
         frames = one.frame.values
-        one = one.drop_vars("frame").rename_dims({"frame_sample": "frame", "event_sample": "event"})
+        renames = {"frame_sample": "frame", "event_sample": "event"}
+        if "contact_sample" in one.dims:
+            renames["contact_sample"] = "contact"
+        one = one.drop_vars("frame").rename_dims(renames)
         return one.assign_coords(frame=("frame", frames)).load()
 
     @property
@@ -523,10 +560,11 @@ def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataF
     cycles = study.cycles
     keys = ["subject", "condition", "trial", "side", "cycle_in_trial"]
     curve_vars = [str(v) for v in cycles["variable"].values]
-    unknown = [v for v in variables if v not in metrics.columns and v not in curve_vars]
+    kinetic = kinetic_curve_names() if "moment_curves" in cycles else []
+    unknown = [v for v in variables if v not in metrics.columns and v not in curve_vars and v not in kinetic]
     if unknown:
         raise StoreError(f"unknown variable(s) {unknown}; metrics: {sorted(set(metrics.columns) - set(keys) - {'cycle'})}; "
-                         f"curves: {curve_vars}")
+                         f"curves: {curve_vars + kinetic}")
     for key, value in where.items():
         if key not in keys:
             raise StoreError(f"cannot filter on {key!r}; use one of {keys}")
@@ -542,6 +580,21 @@ def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataF
     if table_vars:
         raise StoreError(f"ask for per-cycle measures {table_vars} and curves "
                          f"{[v for v in variables if v not in table_vars]} in separate queries")
-    cur = cycles.curves.sel(variable=variables).isel(cycle=np.flatnonzero(mask))
-    df = cur.to_dataframe(name="value").reset_index()
-    return df[keys + ["variable", "percent", "value"]]
+    rows = np.flatnonzero(mask)
+    parts = []
+    for v in variables:
+        if v in curve_vars:
+            cur = cycles.curves.sel(variable=v)
+        elif "Moment_" in v:
+            joint, axis = v.split("_")
+            cur = cycles.moment_curves.sel(moment_joint=joint, axis=axis)
+        else:
+            cur = cycles.power_curves.sel(power_joint=v)
+        units = cur.attrs.get("units", "deg")
+        cur = cur.isel(cycle=rows)
+        cur = cur.drop_vars([c for c in ("variable", "moment_joint", "power_joint", "axis") if c in cur.coords])
+        df = cur.to_dataframe(name="value").reset_index()
+        df["variable"], df["units"] = v, units
+        parts.append(df)
+    df = pd.concat(parts, ignore_index=True)
+    return df[keys + ["variable", "percent", "value", "units"]]

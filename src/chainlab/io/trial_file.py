@@ -1,12 +1,17 @@
 """The trial file: one trial's results in one netCDF4/HDF5 file, written and read here only.
 
 Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems,
-standing: the standing chain of the static trial as JSON, :mod:`chainlab.subjects`),
+standing: the standing chain of the static trial as JSON, :mod:`chainlab.subjects`;
+``kinetics_absent``: why the trial has no kinetics, '' when it has; ``contacts_refused``),
 ``/kinematics`` (the angles and the rest of the kinematics, along ``frame``), ``/plates``
 (plate forces, along ``analog_sample``), ``/markers`` (marker residuals), ``/events``,
 ``/cycles`` and ``/metrics`` (tables, dim ``row``) and ``/curves`` (``curves`` (cycle,
 variable, percent) of the chain's variables and ``angle_curves`` (cycle, joint, axis, percent)
-of every angle output on the cycle's side). A trial that failed is a file of attributes only
+of every angle output on the cycle's side; ``moment_curves`` (cycle, moment_joint, axis,
+percent) N m/kg and ``power_curves`` (cycle, power_joint, percent) W/kg), and, when the
+capture has plates and Plug-in Gait ran, ``/kinetics`` (``moments``, ``joint_forces``,
+``powers``, ``GroundReactionForce``, ``NormalisedGRF`` along ``frame``) and ``/contacts``
+(plate, first, last, side, status, reason). A trial that failed is a file of attributes only
 (``failed``, trial, stage, reason).
 
 * :class:`TrialWriter` writes it, a span of frames at a time (grown along ``frame`` /
@@ -34,7 +39,7 @@ import xarray as xr
 
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
-from chainlab.schema import CYCLE_COLUMNS, EVENT_COLUMNS, METRIC_COLUMNS
+from chainlab.schema import CONTACT_COLUMNS, CYCLE_COLUMNS, EVENT_COLUMNS, METRIC_COLUMNS
 
 TITLE = "chainlab trial"
 WRITE_BLOCK = 4096  # frames per HDF5 chunk of the datasets grown along frame
@@ -261,7 +266,9 @@ class TrialFile:
             raise ValueError(f"{self.path}: its cycles disagree: {n} rows; expected one per cycle in each")
         for name, shape in (("kinematics/angles", (self.n_frames, len(self.outputs), 3)),
                             ("curves/curves", (n["cycles"], len(self.curve_variables), None)),
-                            ("curves/angle_curves", (n["cycles"], len(self.joints), 3, None))):
+                            ("curves/angle_curves", (n["cycles"], len(self.joints), 3, None)),
+                            ("curves/moment_curves", (n["cycles"], 3, 3, None)),
+                            ("curves/power_curves", (n["cycles"], 3, None))):
             got = self._shapes[name]
             if len(got) != len(shape) or any(e is not None and g != e for g, e in zip(got, shape)):
                 raise ValueError(f"{self.path}: {name} has shape {got}; expected {shape} (frames, outputs, "
@@ -273,7 +280,8 @@ class TrialFile:
             for name in needed:  # what the readers below and the store's will ask for (KeyError if absent)
                 f[name]
             # the shapes the tables must agree with (checked in __init__)
-            self._shapes = {n: f[n].shape for n in ("kinematics/angles", "curves/curves", "curves/angle_curves")}
+            self._shapes = {n: f[n].shape for n in ("kinematics/angles", "curves/curves", "curves/angle_curves",
+                                                    "curves/moment_curves", "curves/power_curves")}
             a = f.attrs
             self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
@@ -296,8 +304,12 @@ class TrialFile:
             self.events = _table(f, "events", EVENT_COLUMNS)
             self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
             self.metrics = _table(f, "metrics", METRIC_COLUMNS)
+            # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
+            self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]
             self.joints = [str(v) for v in _strings(f["curves/joint"])]
+            self.kinetics_absent = str(_attr(a, "kinetics_absent", ""))
+            self.contacts = _table(f, "contacts", CONTACT_COLUMNS)
 
     @staticmethod
     def n_plates_in(f) -> int:
@@ -345,6 +357,16 @@ class TrialFile:
     def curves(self) -> np.ndarray:
         """(cycle, variable, percent) deg."""
         (c,) = self._read("curves/curves")
+        return c
+
+    def moment_curves(self) -> np.ndarray:
+        """(cycle, moment_joint (Hip, Knee, Ankle), axis, percent) N m/kg."""
+        (c,) = self._read("curves/moment_curves")
+        return c
+
+    def power_curves(self) -> np.ndarray:
+        """(cycle, power_joint (Hip, Knee, Ankle), percent) W/kg."""
+        (c,) = self._read("curves/power_curves")
         return c
 
     def angle_curves(self, joints: list[str]) -> np.ndarray:

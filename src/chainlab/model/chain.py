@@ -42,7 +42,6 @@ coordinate (``Pose.slide``, m); docs/kinematics.md says why they are there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import warnings
 from dataclasses import dataclass, field
 
@@ -51,6 +50,7 @@ import xarray as xr
 
 from chainlab.model import lumbar as lumbar_rule
 from chainlab.model.geometry import cardan
+from chainlab.options import ChainOptions
 
 SEQUENCE = "yxz"
 AXIS_INDEX = {"y": 0, "x": 1, "z": 2}  # position of each axis in the YXZ sequence
@@ -76,43 +76,6 @@ DEFAULT_WEIGHTS = {
     **{s + m: 10.0 for s in "LR" for m in ("THI", "KNE", "TIB", "ANK", "TOE")},
     **{m: 0.1 for m in TRUNK_MARKERS},
 }
-#: Default slides (mm): the thigh and shank may change length by up to 30 mm over a walk (the
-#: direct models' hip-knee and knee-ankle distances vary by 10-37 mm on the biomechzoo walks).
-DEFAULT_SLIDES = {"hip": 30.0, "knee": 30.0}
-DEFAULT_DOFS = {"hip": "yxz", "knee": "yxz", "ankle": "yxz", "forefoot": "yxz", "lumbar": "yxz", "thorax": "yxz"}
-
-
-@dataclass
-class ChainOptions:
-    """What the chain frees and how markers count.
-
-    dofs : which Cardan axes each joint frees, e.g. ``{"knee": "y"}`` for a hinge knee,
-        ``{"ankle": "yx"}`` for a two-axis ankle; ``"forefoot": ""`` or ``forefoot=False``
-        joins the forefoot to the hindfoot.
-    weights : marker name (with side prefix, e.g. ``"LTHI"``) -> weight (default 1).
-    limits : joint (``"L_knee"``, ``"knee"`` for both sides) -> {axis: [low, high] deg} on the
-        joint coordinates.
-    slides : joint (``"hip"``, ``"knee"``) -> bound (mm) of a slide of the child body along its
-        long axis (from its joint centre to the next joint centre down the limb): the thigh's
-        or shank's length may change by up to the bound. ``{}``: rigid segments.
-    template : where the markers' body coordinates and the joint centres come from:
-        ``"trial"`` (default) their mean over the trial being fitted, in the direct models'
-        segments (:func:`calibrate_on_trial`); ``"static"`` the static trial alone.
-    """
-
-    dofs: Mapping[str, str] = field(default_factory=dict)
-    forefoot: bool = True
-    weights: Mapping[str, float] = field(default_factory=dict)
-    limits: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
-    template: str = "trial"
-    slides: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SLIDES))
-
-    def free(self, joint: str) -> str:
-        axes = {**DEFAULT_DOFS, **self.dofs}[joint]
-        bad = set(axes) - set("xyz")
-        if bad:
-            raise ValueError(f"chain dofs for {joint!r}: {axes!r} names axes other than x, y, z")
-        return axes
 
 
 @dataclass
@@ -255,28 +218,32 @@ def _present(ds: xr.Dataset, name: str) -> bool:
     return name in ds.marker.values and np.isfinite(ds.markers.sel(marker=name).values).all(axis=-1).any()
 
 
-def build_chain(static: xr.Dataset, options: ChainOptions | None = None, kinematics_options=None) -> Chain:
-    """The chain of the subject standing in `static` (a :func:`chainlab.read_c3d` Dataset).
-
-    The direct models run on the static trial's mean marker positions; their segments and
-    joint centres place the bodies, and the markers' mean positions in those segments are
-    the markers' body coordinates. `kinematics_options` (:class:`KinematicsOptions`) carries
-    subject measurements and calibration values, as for the direct models.
-    """
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics
-
-    opt = options or ChainOptions()
-    name = static.attrs.get("source_file", "static trial")
+def static_template(static: xr.Dataset) -> xr.Dataset:
+    """The static trial as one frame: each marker at its mean position over the trial (the
+    frame on which the direct models place the chain's bodies, :func:`build_chain`)."""
     tmpl = static.isel(frame=[0]).copy()
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # markers absent in every frame
         mean = np.nanmean(static.markers.transpose("frame", ...).values, axis=0)
     tmpl["markers"] = tmpl.markers.transpose("frame", ...).copy(data=mean[None])
-    kopt = kinematics_options or KinematicsOptions()
-    kopt = KinematicsOptions(**{**kopt.__dict__, "models": tuple(m for m in kopt.models), "partial": True})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kin = compute_kinematics(tmpl, static, kopt)
+    return tmpl
+
+
+def build_chain(static: xr.Dataset, kin: xr.Dataset, options: ChainOptions | None = None) -> Chain:
+    """The chain of the subject standing in `static` (a :func:`chainlab.read_c3d` Dataset).
+
+    `kin` is the direct models' output (partial allowed) on :func:`static_template` of
+    `static`: its segments and joint centres place the bodies, and the markers' mean positions
+    in those segments are the markers' body coordinates. Its calibration attributes (subject
+    measurements, static offsets, OFM values) are kept in :attr:`Chain.calibration`.
+    (:func:`chainlab.kinematics.static_chain` computes `kin` and calls this.)
+    """
+    opt = options or ChainOptions()
+    name = static.attrs.get("source_file", "static trial")
+    if kin.sizes.get("frame") != 1:
+        raise ValueError(f"{name}: build_chain needs the direct models' output on the static trial's "
+                         f"one-frame template (static_template); found {kin.sizes.get('frame')} frames")
+    tmpl = static_template(static)
     seg = {str(s): (kin.segment_origin.sel(segment=s).values[0], kin.segment_axes.sel(segment=s).values[0])
            for s in kin.segment.values}
     pts = {str(p): kin.joint_centres.sel(point=p).values[0] for p in kin.point.values}
@@ -435,4 +402,5 @@ def describe(chain: Chain) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "calibrate_on_trial", "forward", "rest_pose", "yxz", "describe"]
+__all__ = ["Body", "Chain", "ChainOptions", "Pose", "build_chain", "calibrate_on_trial", "describe", "forward",
+           "rest_pose", "static_template", "yxz"]

@@ -18,7 +18,8 @@ the calibration values arrive in Nexus' units (mm, segment frames) and are conve
   P5M projected on the plane (HEE, PCA, mid(STL, LCA)) at HEE's height.
 * Tibia: origin mid(ANK, MMA); orientation of the Plug-in Gait tibia, Z = KJC - AJC(PiG),
   X from (ANK - AJC(PiG)) × Z (left; mirrored right). Lab tibia (TIBA only): Z from the ankle
-  centre to TUB projected on the plane (MMA, ANK, HFB), X from ±(MMA - ANK).
+  centre to TUB projected on the plane (MMA, ANK, HFB), X from ±(MMA - ANK); output as the
+  segment ``?LabTibia`` (the heading-frame tibial rotation of chainlab.gait.heading uses it).
 * Hindfoot: origin HEE, Z towards the plantar point (anterior), Y from (PCA - HEE) × Z.
 * Forefoot: D1M0, D5M0, P5M define a plane; TOE and P1M projected on it; the proximal
   forefoot point PROXFF lies on projP1M-P5M at (d - r)/(ProxFFfactor d); origin projTOE,
@@ -39,9 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chainlab.model._chunks import by_chunks, spans
+from chainlab.model._spans import SPAN, by_spans, spans
+from chainlab.model.continuity import continuous, norm_of
 from chainlab.model.geometry import cardan, cross, dot, frame, relative, to_lab, to_local, unit
-from chainlab.model.pig import SIDES, continuous
+from chainlab.model.pig import SIDES
 
 MM = 1e-3
 CLUSTERS = (("ANK", "HFB", "TUB", "SHN"), ("HEE", "LCA", "STL", "CPG"), ("P1M", "D5M", "TOE", "P5M"))
@@ -84,12 +86,15 @@ def _cluster_axes(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
 def _cluster_sums(cluster: list[np.ndarray]) -> np.ndarray:
     """(4, 4) per target: sums of its local x, y, z over valid frames, and their count."""
     out = np.zeros((4, 4))
+    local = np.empty((len(cluster[0]), 3))
     for row, (t, o, a, b) in enumerate(_REBUILD):
         d = cluster[t] - cluster[o]
-        local = np.stack([dot(d, axis) for axis in _cluster_axes(cluster[o], cluster[a], cluster[b])], axis=-1)
+        for k, axis in enumerate(_cluster_axes(cluster[o], cluster[a], cluster[b])):
+            local[:, k] = dot(d, axis)
         ok = np.all(np.isfinite(local), axis=-1)
-        out[row, :3] = local[ok].sum(axis=0)
-        out[row, 3] = ok.sum()
+        count = int(ok.sum())
+        out[row, :3] = (local if count == len(ok) else local[ok]).sum(axis=0)
+        out[row, 3] = count
     return out
 
 
@@ -214,7 +219,7 @@ def ofm(
     means = {s: [cluster_means(c) for c in _clusters(markers, s)] for s in SIDES}
     res = ofm_frames(markers, cal, pig_points, means, marker_diameter=marker_diameter,
                      proxff_factor=proxff_factor, travel_x=travel_x, reference=reference)
-    res.angles = {k: continuous(v, norm="max" if k.endswith("TIBA") else "sum") for k, v in res.angles.items()}
+    res.angles = {k: continuous(v, norm_of(k)) for k, v in res.angles.items()}
     switch = facing_switches(facing) if reference is None else np.empty(0, int)
     res.transition_frames = {f"{s}TIBA": switch for s in SIDES}
     return res
@@ -227,18 +232,16 @@ def ofm_frames(markers, cal, pig_points, means, *, marker_diameter: float, proxf
     (TIBA by the "max" rule, the others by "sum") and without the facing switches."""
     facing = facing_sign(markers, travel_x)
     arrays = {**markers, **{f"pig_{k}": v for k, v in pig_points.items()}, "facing": facing}
-    return by_chunks(_ofm_frames, len(facing), arrays, cal, means, marker_diameter * MM / 2.0,
+    return by_spans(_ofm_frames, len(facing), arrays, cal, means, marker_diameter * MM / 2.0,
                      proxff_factor, reference)
 
 
 def cluster_span_sums(cluster: list[np.ndarray], start: int = 0) -> list[np.ndarray]:
-    """The (4, 4) sums of :func:`cluster_means`, one per span of its chunking, for frames
-    that begin at trial index `start` (a multiple of the span): summed in order over a whole
-    trial, they give exactly the sums of the whole."""
-    from chainlab.model._chunks import CHUNK
-
-    if start % CHUNK:
-        raise ValueError(f"cluster sums need pieces starting at multiples of {CHUNK} frames; found {start}")
+    """The (4, 4) sums of :func:`cluster_means`, one per span (:data:`chainlab.model._spans.SPAN`
+    frames), for frames that begin at trial index `start` (a multiple of the span): summed in
+    order over a whole trial, they give exactly the sums of the whole."""
+    if start % SPAN:
+        raise ValueError(f"cluster sums need pieces starting at multiples of {SPAN} frames; found {start}")
     return [_cluster_sums([c[s] for c in cluster]) for s in spans(len(cluster[0]))]
 
 
@@ -250,7 +253,7 @@ def means_from_sums(span_sums: list[np.ndarray]) -> np.ndarray:
 
 
 def _ofm_frames(markers, cal, means, radius, proxff_factor, reference) -> OfmResult:
-    """One chunk of :func:`ofm`, before the continuity of the angle series."""
+    """One span of :func:`ofm`, before the continuity of the angle series."""
     angles, segments, points = {}, {}, {}
     facing = markers["facing"]
     for s in SIDES:
@@ -298,6 +301,7 @@ def _ofm_frames(markers, cal, means, radius, proxff_factor, reference) -> OfmRes
         a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
         angles[f"{s}TIBA"] = np.stack([-a, -lsign * b, lsign * (90.0 - c)], axis=-1)
         segments[f"{side}OFMTibia"] = (ajc, tibia)
+        segments[f"{side}LabTibia"] = (ajc, lab_tibia)  # TIBA's tibia (chainlab.gait.heading)
         segments[f"{side}Hindfoot"] = (t["hee"], hindfoot)
         segments[f"{side}Forefoot"] = (proj_toe, forefoot)
         points[f"{s}OFMAJC"] = ajc

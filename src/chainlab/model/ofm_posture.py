@@ -37,7 +37,8 @@ import xarray as xr
 from chainlab.conventions import AXES
 from chainlab.model.geometry import cardan, relative, to_lab, to_local
 from chainlab.model.ofm import CLUSTERS, MM, _lcs, _plane_projection, cluster_means, facing_sign, replace4
-from chainlab.model.pig import SIDES, continuous
+from chainlab.model.continuity import continuous
+from chainlab.model.pig import SIDES
 
 #: Angle outputs, Nexus' names.
 ANGLE_OUTPUTS = tuple(f"{s}{n}" for s in SIDES for n in ("HFTFL", "FETBA"))
@@ -55,7 +56,7 @@ def _side_names(s: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- angles
 
 
-#: The continuity rule of each angle output (:class:`chainlab.model.pig.Continuity`).
+#: The continuity rule of each angle output (:class:`chainlab.model.continuity.Continuity`).
 RULES = {name: ("max" if name.endswith("HFTFL") else "sum") for name in ANGLE_OUTPUTS}
 
 

@@ -49,7 +49,8 @@ towards mid(CLAV, STRN) made orthogonal to Z, Y = Z × X; origin reported at mid
 output (β, s α, -s γ).
 
 Nexus keeps each series continuous rather than wrapping it to ±180 deg, choosing between
-(x, y, z) and (x + 180, 180 - y, z + 180) frame by frame; :func:`continuous` does the same.
+(x, y, z) and (x + 180, 180 - y, z + 180) frame by frame
+(:func:`chainlab.model.continuity.continuous`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainlab.model._chunks import by_chunks
+from chainlab.model._spans import by_spans
+from chainlab.model.continuity import continuous
 from chainlab.model.geometry import cardan, cross, frame, relative, rotation, unit
 
 #: Davis 1991 angles as Nexus applies them (float32 values of 0.5 and 0.314 rad).
@@ -181,90 +183,6 @@ def progression_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray, mode
     return frame(np.array([0.0, 0.0, 1.0]), x, "zx")
 
 
-def continuous(angles: np.ndarray, norm: str = "sum") -> np.ndarray:
-    """Nexus' choice between (x, y, z) and (x + 180, 180 - y, z + 180), frame by frame.
-
-    On the first valid frame the candidate with |y| <= 90 deg; then the candidate nearest the
-    previous frame (`norm` "sum" of the wrapped component steps, as for Plug-in Gait, or
-    their "max", as for the OFM's TIBA); each component unwrapped (no ±180 wrap), the first
-    frame in [-180, 180]. Whether a frame switches does not depend on the branch the
-    previous frame is on (both candidates move together), so the switches are a cumulative
-    parity: no loop over frames. A trial in consecutive pieces gives the same values through
-    :class:`Continuity` (this function is its one-piece case).
-    """
-    return Continuity(norm)(angles)
-
-
-class Continuity:
-    """:func:`continuous` over consecutive pieces of a series: call it on each piece in order.
-
-    What carries from piece to piece is the last valid frame's raw angles, its branch
-    (parity), its chosen value and the unwrapping correction so far, and the first valid
-    frame's 360-degree offset: the pieces give exactly the values of the whole.
-    """
-
-    _ALT = (np.array([180.0, 180.0, 180.0]), np.array([1.0, -1.0, 1.0]))
-
-    def __init__(self, norm: str = "sum"):
-        if norm not in ("sum", "max"):
-            raise ValueError(f"norm must be 'sum' or 'max'; found {norm!r}")
-        self.norm = norm
-        self.last = None  # (raw angles, parity, chosen before unwrapping, unwrap correction) of the last valid frame
-        self.offset = None  # 360 * round(first valid chosen / 360)
-
-    def __call__(self, angles: np.ndarray) -> np.ndarray:
-        reduce = np.sum if self.norm == "sum" else np.max
-        # the candidates lie >= 360 (sum) or >= 180 (max) apart, so no switch is possible
-        # unless a step exceeds half of that (then the full rule below gives the same answer)
-        no_switch_below = 180.0 if self.norm == "sum" else 90.0
-        ok = np.all(np.isfinite(angles), axis=1)
-        every = bool(ok.all())
-        q = angles if every else angles[ok]
-        if q.shape[0] == 0:
-            return np.full_like(angles, np.nan)
-
-        def wrap(a):
-            return a - 360.0 * np.round(a / 360.0)
-
-        def place(chosen):
-            if every:
-                return chosen
-            out = np.full_like(angles, np.nan)
-            out[ok] = chosen
-            return out
-
-        shift, scale = self._ALT
-        first = self.last is None
-        qq = q if first else np.concatenate([self.last[0][None], q])
-        parity0 = (1 if abs(wrap(q[0, 1])) > 90.0 else 0) if first else self.last[1]
-        steps = reduce(np.abs(np.diff(qq, axis=0)), axis=1)
-        carried = np.zeros((1, 3)) if first else self.last[3][None]
-        if steps.size == 0 or steps.max() <= no_switch_below:
-            parity = np.full(len(qq), parity0)
-            chosen = qq * scale + shift if parity0 else qq
-            correction = np.broadcast_to(carried, qq.shape)  # every unwrapping step is 0 here
-            unwrapped = chosen + correction
-        else:
-            alt = qq * scale + shift
-            stay = reduce(np.abs(wrap(qq[1:] - qq[:-1])), axis=1)
-            flip = reduce(np.abs(wrap(alt[1:] - qq[:-1])), axis=1)
-            parity = (parity0 + np.concatenate([[0], np.cumsum(flip < stay)])) % 2
-            chosen = np.where(parity[:, None] == 1, alt, qq)
-            # np.unwrap(chosen, period=360, axis=0), its correction carried from piece to piece
-            dd = np.diff(chosen, axis=0)
-            ddmod = np.mod(dd + 180.0, 360.0) - 180.0
-            np.copyto(ddmod, 180.0, where=(ddmod == -180.0) & (dd > 0))
-            step = ddmod - dd
-            np.copyto(step, 0.0, where=np.abs(dd) < 180.0)
-            correction = np.cumsum(np.concatenate([carried, step]), axis=0)
-            unwrapped = chosen + correction
-        if first:
-            self.offset = 360.0 * np.round(unwrapped[:1] / 360.0)
-        self.last = (qq[-1].copy(), int(parity[-1]), chosen[-1].copy(), np.array(correction[-1], dtype=float))
-        result = unwrapped - self.offset
-        return place(result if first else result[1:])
-
-
 def _yxz_deg(proximal: np.ndarray, distal: np.ndarray) -> np.ndarray:
     return np.degrees(cardan(relative(proximal, distal), "yxz"))
 
@@ -352,12 +270,13 @@ def pig(markers: Mapping[str, np.ndarray], cal: PigCalibration, *, progression: 
 
 def pig_frames(markers: Mapping[str, np.ndarray], cal: PigCalibration, prog: np.ndarray) -> PigResult:
     """:func:`pig` on some frames of a trial whose progression frame `prog` is known, before
-    the continuity of the angle series (:class:`Continuity`, in frame order)."""
-    return by_chunks(_pig_frames, len(markers["LASI"]), markers, cal, prog)
+    the continuity of the angle series (:class:`chainlab.model.continuity.Continuity`, in
+    frame order)."""
+    return by_spans(_pig_frames, len(markers["LASI"]), markers, cal, prog)
 
 
 def _pig_frames(markers: Mapping[str, np.ndarray], cal: PigCalibration, prog: np.ndarray) -> PigResult:
-    """One chunk of :func:`pig`, before the continuity of the angle series."""
+    """One span of :func:`pig`, before the continuity of the angle series."""
     m = cal.measurements
     seg = _segments(markers, m)
     p_origin, p_r = seg["pelvis"]
@@ -408,7 +327,7 @@ def trunk_frames(markers: Mapping[str, np.ndarray], prog: np.ndarray, pelvis: np
     """:func:`trunk` on some frames, given the trial's progression frame, before continuity."""
     if pelvis is None:
         pelvis = pelvis_frame(markers["LASI"], markers["RASI"], markers["SACR"])[1]
-    return by_chunks(_trunk_frames, len(markers["LASI"]), {**markers, "pelvis": pelvis}, prog)
+    return by_spans(_trunk_frames, len(markers["LASI"]), {**markers, "pelvis": pelvis}, prog)
 
 
 def _trunk_frames(markers: Mapping[str, np.ndarray], prog: np.ndarray) -> PigResult:

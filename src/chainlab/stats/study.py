@@ -27,6 +27,7 @@ import xarray as xr
 
 from chainlab.stats import spm
 from chainlab.stats.bands import bootstrap_band
+from chainlab.schema import KINETIC_METRIC_COLUMNS
 from chainlab.stats.mixed import MixedResult, formula_columns, mixed_model
 
 DEFAULT_MODELS = (
@@ -34,6 +35,8 @@ DEFAULT_MODELS = (
     "lordosis_mean_deg ~ peak_eversion_deg + C(condition) + C(side)",
     "tibial_ir_excursion_lab_deg ~ eversion_excursion_deg + C(condition) + C(side)",
     "tibial_ir_excursion_femur_deg ~ eversion_excursion_deg + C(condition) + C(side)",
+    # the kinetic question: does the rearfoot's eversion go with the knee's load?
+    "peak_knee_adduction_moment_1_Nm_kg ~ peak_eversion_deg + C(condition) + C(side)",
 )
 
 
@@ -66,6 +69,18 @@ def _trial_problems(trials, failures) -> list[str]:
     return out
 
 
+def _no_kinetics(metrics: pd.DataFrame, formula: str) -> str:
+    """Why a model of kinetic measures cannot be fitted ('' when it can): the study has no
+    cycle with kinetic measures (the cycles' reasons, most frequent first)."""
+    kinetic = sorted(formula_columns(formula) & set(KINETIC_METRIC_COLUMNS))
+    if not kinetic:
+        return ""
+    if kinetic[0] in metrics and np.isfinite(metrics[kinetic].to_numpy(float)).all(axis=1).any():
+        return ""
+    reasons = metrics["kinetics_reason"].value_counts().index.tolist() if "kinetics_reason" in metrics else []
+    return "the study has no kinetic measures" + (f" ({'; '.join(map(str, reasons[:3]))})" if reasons else "")
+
+
 def study_statistics(metrics: pd.DataFrame, curves: xr.DataArray, models=DEFAULT_MODELS,
                      alpha: float = 0.05, n_permutations: int = 2000, seed: int = 0,
                      trials=None, failures=None) -> StudyStatistics:
@@ -78,6 +93,9 @@ def study_statistics(metrics: pd.DataFrame, curves: xr.DataArray, models=DEFAULT
     out = StudyStatistics(problems=_trial_problems(trials, failures))
     nested = "trial" if "trial" in metrics else None
     for f in models:
+        if why := _no_kinetics(metrics, f):
+            out.problems.append(f"model {f!r} skipped: {why}")
+            continue
         try:
             res = mixed_model(metrics, f, alpha=alpha, nested=nested)
         except ValueError as exc:

@@ -1,12 +1,14 @@
-"""Evaluating per-frame model code in chunks of frames.
+"""Evaluating per-frame model code over spans of frames, so that each pass stays in cache.
 
 The models are sequences of NumPy passes over (n, 3) and (n, 3, 3) arrays; over a whole long
-trial each pass streams through main memory, over a chunk of a few thousand frames it stays
+trial each pass streams through main memory, over a span of a few thousand frames it stays
 in cache: in bench/kinematics_speed.py (one core, 200,000 frames) the models went from
-82,000-91,000 frames/s at once to 115,000-118,000 in chunks of 5,000 (bench/RESULTS.md,
-before later changes to the OFM). Chunking also bounds the
-memory of long captures. Whatever needs the whole trial (the progression frame, cluster
-means, the continuity of angle series) is computed outside the chunks.
+82,000-91,000 frames/s at once to 115,000-118,000 in spans of 5,000 (bench/RESULTS.md,
+before later changes to the OFM). Whatever needs the whole trial (the progression frame,
+cluster means, the continuity of angle series) is computed outside the spans.
+
+A span is a cache-sized piece inside one computation; it is not a chunk (the unit of work
+of the chunked trial runner, which may hold many spans).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-CHUNK = 5000
+SPAN = 5000  #: frames per span
 T = TypeVar("T")
 
 
-def spans(n: int, chunk: int = CHUNK) -> Iterator[slice]:
-    for start in range(0, max(n, 1), chunk):
-        yield slice(start, min(n, start + chunk))
+def spans(n: int, span: int = SPAN) -> Iterator[slice]:
+    """Consecutive slices of `span` frames covering n frames (one empty slice when n is 0)."""
+    for start in range(0, max(n, 1), span):
+        yield slice(start, min(n, start + span))
 
 
 def take(arrays: Mapping[str, Any], s: slice) -> dict[str, Any]:
@@ -32,7 +35,7 @@ def take(arrays: Mapping[str, Any], s: slice) -> dict[str, Any]:
 
 
 def _allocate(part: Any, n: int) -> Any:
-    """Empty output like one chunk's result, with n frames."""
+    """Empty output like one span's result, with n frames."""
     if isinstance(part, np.ndarray):
         return np.empty((n,) + part.shape[1:], part.dtype) if part.ndim >= 1 else part
     if isinstance(part, tuple):
@@ -59,17 +62,17 @@ def _write(out: Any, part: Any, s: slice) -> None:
             _write(getattr(out, f.name), getattr(part, f.name), s)
 
 
-def by_chunks(fn: Callable[..., T], n: int, arrays: Mapping[str, Any], *args: Any, chunk: int = CHUNK, **kwargs: Any) -> T:
-    """``fn(arrays[chunk], *args, **kwargs)`` over consecutive chunks, written into one result.
+def by_spans(fn: Callable[..., T], n: int, arrays: Mapping[str, Any], *args: Any, span: int = SPAN, **kwargs: Any) -> T:
+    """``fn(arrays[span], *args, **kwargs)`` over consecutive spans, written into one result.
 
     `fn` returns arrays, tuples or dicts of them, or a dataclass of those, with frames first.
     """
     out = None
-    for s in spans(n, chunk):
+    for s in spans(n, span):
         part = fn(take(arrays, s), *args, **kwargs)
         if out is None:
             if s.stop >= n:
-                return part  # one chunk: nothing to assemble
+                return part  # one span: nothing to assemble
             out = _allocate(part, n)
         _write(out, part, s)
     return out

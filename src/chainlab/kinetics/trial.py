@@ -1,0 +1,173 @@
+"""The kinetics of one trial computed in spans of frames (what :mod:`chainlab.pipeline` calls).
+
+The recipe of ``docs/kinetics.md`` ("Chunks"), in three calls:
+
+1. :func:`span_loads` for each span of the summary pass: the span's ground reaction at the
+   point rate (:func:`chainlab.kinetics.grf.ground_reaction` of a window read with at least
+   one frame more on each side, so that its window mean has every analog sample) and the
+   feet's heel, toe and ankle markers: small (floats x plates x frames);
+2. :func:`trial_setup` once: those joined into the trial-wide ground reaction, the contacts
+   (:func:`~chainlab.kinetics.contacts.assign_contacts`, on the capture's own Foot Strike /
+   Foot Off events), the stances, the body parameters and the progression frame; or the
+   reason the trial has no kinetics (:class:`NoKinetics`: no plates, no Plug-in Gait, no
+   body mass ...), which is recorded, not raised;
+3. :meth:`TrialKinetics.span` for each span of the frames pass, given the Plug-in Gait
+   kinematics of the span and :data:`OVERLAP` frames more on each side: the span's kinetics,
+   equal to :func:`~chainlab.kinetics.compute_kinetics` of the whole trial.
+
+Plate-to-foot overrides come from the config's ``kinetics.plates`` (``{plate: L | R | null}``)
+and the sample sheet's optional ``plates`` column (``1=R,2=L,3=-``; a row's mapping wins for
+the plates it names): :func:`parse_plates`, :func:`kinetics_options`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from chainlab.errors import ChainlabError, ModelInputError
+from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinetics.contacts import FOOT_MARKERS, SIDES, Contact, assign_contacts, contacts_table, stances
+from chainlab.kinetics.grf import ground_reaction
+from chainlab.kinetics.inverse_dynamics import (
+    REFUSED,
+    body_parameters,
+    joint_kinetics,
+    segment_lengths,
+)
+from chainlab.model import pig
+from chainlab.options import KineticsOptions, kinetics_options, parse_plates  # noqa: F401 (re-exported)
+
+#: Frames each span is computed with on each side: the derivatives' reach (2 x derivative
+#: step = 4) and one frame of analog samples for the ground reaction's window mean.
+OVERLAP = 5
+
+
+class NoKinetics(ChainlabError):
+    """Why a trial has no kinetics (recorded in its trial file, not a failure)."""
+
+
+def span_loads(window: xr.Dataset, start: int, stop: int, threshold: float) -> dict:
+    """Frames [start, stop) of `window` (a read of a trial's frames with at least one more on
+    each side where the trial has them): their ground reaction (force, moment, cop) and the
+    feet's markers (:data:`~chainlab.kinetics.contacts.FOOT_MARKERS`)."""
+    grf = ground_reaction(window, threshold).isel(frame=slice(start, stop))
+    names = [s + m for s in SIDES for m in FOOT_MARKERS if s + m in set(window.marker.values.tolist())]
+    feet = window.markers.sel(marker=names).isel(frame=slice(start, stop))
+    return {"grf": grf[["force", "moment", "cop"]], "feet": feet, "static": grf[["centre", "normal", "corners"]]}
+
+
+@dataclass
+class TrialKinetics:
+    """The trial-wide pieces of a trial's kinetics (:func:`trial_setup`)."""
+
+    options: KineticsOptions
+    grf: xr.Dataset  # the whole trial's ground reaction (frame, plate, axis)
+    contacts: list[Contact]
+    body: dict
+    stance: dict
+    progression: np.ndarray
+
+    def span(self, kinematics: xr.Dataset, start: int, stop: int) -> xr.Dataset:
+        """The kinetics of frame indices [start, stop) of the trial from the Plug-in Gait
+        `kinematics` of frame indices [max(0, start - OVERLAP), min(n, stop + OVERLAP))."""
+        lo = max(0, start - OVERLAP)
+        hi = lo + kinematics.sizes["frame"]
+        out = joint_kinetics(kinematics, self.grf.isel(frame=slice(lo, hi)), self.contacts, self.body, self.stance,
+                             self.options, self.progression)
+        out = out.isel(frame=slice(start - lo, stop - lo))
+        out.attrs["contacts"] = contacts_json(self.contacts)
+        return out
+
+
+def contacts_json(contacts: list[Contact]) -> str:
+    """The contacts as a JSON list of {plate, first, last, side, status, reason}."""
+    return json.dumps([c.__dict__ for c in contacts])
+
+
+def contacts_dataset(contacts: list[Contact]) -> xr.Dataset:
+    """The contacts as a table along ``row`` (the trial file's ``/contacts``)."""
+    t = contacts_table(contacts)
+    return xr.Dataset({
+        "plate": ("row", t.plate.to_numpy(np.int64)),
+        "first": ("row", t["first"].to_numpy(np.int64), {"units": "1", "long_name": "first loaded frame (C3D frame number)"}),
+        "last": ("row", t["last"].to_numpy(np.int64), {"units": "1", "long_name": "last loaded frame (C3D frame number)"}),
+        "side": ("row", np.array([s if isinstance(s, str) else "" for s in t.side], dtype=str)),
+        "status": ("row", t.status.to_numpy(str)),
+        "reason": ("row", t.reason.to_numpy(str)),
+    })
+
+
+def trial_setup(name: str, head: xr.Dataset, parts: list[dict], events: xr.Dataset, options: KineticsOptions,
+                pelvis_rows: Mapping[str, np.ndarray] | None, models: tuple[str, ...], static: xr.Dataset | None = None,
+                static_kinematics=None, overrides: Mapping[str, float] | None = None) -> TrialKinetics:
+    """The trial-wide pieces from the spans' :func:`span_loads` (in frame order), the capture's
+    events (:func:`chainlab.io.c3d.read_events`) and the trial's first frame `head` (its
+    PROCESSING parameters). Raises :class:`NoKinetics` with the reason the trial has none.
+
+    Segment lengths missing from PROCESSING are measured on the static trial
+    (:func:`~chainlab.kinetics.segment_lengths` of `static_kinematics()`, a callable giving
+    the static trial's Plug-in Gait kinematics). `overrides` (the subject's measurements given
+    to the kinematics, e.g. ``Bodymass``) win over PROCESSING.
+    """
+    if not head.sizes.get("plate", 0):
+        raise NoKinetics("the capture has no force plates")
+    if "pig" not in models:
+        raise NoKinetics("Plug-in Gait is not among the models run (kinematics.models)")
+    if not pelvis_rows:
+        raise NoKinetics("the pelvis markers are never seen (no progression frame)")
+    overrides = dict(overrides or {})
+    try:
+        body = body_parameters(head, overrides)
+    except ModelInputError as exc:
+        if "Bodymass" in str(exc).split("missing or not positive:")[-1] or static_kinematics is None:
+            raise NoKinetics(str(exc)) from None
+        try:
+            body = body_parameters(head, {**segment_lengths(static_kinematics(), static), **overrides})
+        except ChainlabError as exc2:
+            raise NoKinetics(f"segment lengths neither in PROCESSING nor measurable on the static trial: {exc2}") from None
+    grf = xr.concat([p["grf"] for p in parts], "frame").merge(parts[0]["static"])
+    grf.attrs["source_file"] = name
+    feet = xr.concat([p["feet"] for p in parts], "frame")
+    trial = xr.Dataset({"markers": feet}, attrs={"source_file": name, "point_rate": head.attrs.get("point_rate")})
+    trial = trial.assign_coords({k: v for k, v in events.coords.items() if k.startswith("event_")})
+    try:
+        contacts = assign_contacts(trial, grf, options.plates, threshold=options.threshold,
+                                   outline_margin=options.outline_margin)
+    except ValueError as exc:  # a mapping naming a plate the capture does not have
+        raise NoKinetics(str(exc)) from None
+    prog = pig.progression_frame(pelvis_rows["LASI"], pelvis_rows["RASI"], pelvis_rows["SACR"], "lab")
+    return TrialKinetics(options, grf, contacts, body, stances(trial), prog)
+
+
+def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Dataset | None,
+                   options: KineticsOptions | None, kinematics_options, pelvis_rows, static: xr.Dataset | None
+                   ) -> tuple[TrialKinetics | None, str]:
+    """:func:`trial_setup` for a trial run with `kinematics_options`
+    (:class:`chainlab.kinematics.KinematicsOptions`; the lengths missing from PROCESSING measured
+    on the `static` trial's Plug-in Gait), or (None, the reason the trial has no kinetics)."""
+    if options is None:
+        return None, "kinetics not asked for (kinetics.enabled: false)"
+    if kinematics_options.solver != "direct":
+        return None, "kinetics are computed on the direct solver's Plug-in Gait segments (kinematics.solver: global)"
+    opt = kinematics_options
+    direct = KinematicsOptions(models=("pig",), flat_foot=opt.flat_foot, progression=opt.progression)
+    try:
+        return trial_setup(name, head, loads, events, options, pelvis_rows, tuple(opt.models), static,
+                           lambda: compute_kinematics(static, static, direct), opt.subject), ""
+    except NoKinetics as exc:
+        return None, str(exc)
+
+
+def refused_text(contacts: list[Contact]) -> str:
+    """'plate 1 frames 256-362: shared (why); ...' for the refused contacts ('' for none)."""
+    return "; ".join(f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
+                     + (f" ({c.reason})" if c.reason else "") for c in contacts if c.status in REFUSED)
+
+
+__all__ = ["OVERLAP", "NoKinetics", "TrialKinetics", "trial_kinetics", "contacts_dataset", "contacts_json",
+           "kinetics_options", "parse_plates", "refused_text", "span_loads", "trial_setup"]
