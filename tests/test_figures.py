@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -498,6 +499,11 @@ def test_snakemake_figures_and_a_self_contained_report(store, tmp_path):
     _embedded_study(tmp_path)
     (tmp_path / "results" / "default").mkdir(parents=True)
     shutil.copy(store, tmp_path / "results" / "default" / "study.h5")
+    # the statistics step's checksum of the store (sha256sum's format), which figures.smk takes as input
+    (tmp_path / "results" / "default" / "checksums").mkdir()
+    digest = hashlib.sha256((tmp_path / "results" / "default" / "study.h5").read_bytes()).hexdigest()
+    (tmp_path / "results" / "default" / "checksums" / "study.h5.sha256").write_text(
+        f"{digest}  results/default/study.h5\n")
     rules = ROOT / "workflow" / "rules"
     (tmp_path / "Snakefile").write_text(
         'configfile: "config/config.yaml"\n'
