@@ -3,6 +3,7 @@ diameter read back from the stored joint centres, SoleDelta, and the Nexus 1.4 f
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -59,7 +60,9 @@ def test_a_walk_without_stored_foot_offsets_names_them(hc030a):
     cal = stored_calibration(dyn)
     assert not cal.complete("pig") and cal.complete("ofm")
     with pytest.raises(ModelInputError, match="LStaticPlantFlex.*calibration is not stored|calibration is not stored.*LStaticPlantFlex"):
-        kinematics_from_stored(dyn)
+        kinematics_from_stored(dyn, KinematicsOptions(partial=False))
+    out = kinematics_from_stored(dyn)  # by default Plug-in Gait (and the OFM on it) left out, named
+    assert "LStaticPlantFlex" in json.loads(out.attrs["models_left_out"])["pig"]
 
 
 def test_marker_diameter_read_back_from_the_stored_joint_centres(hc030a):

@@ -35,11 +35,14 @@ from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions,
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
-#: overrides of the row's trial, ``1=R,2=L``).
-OPTIONAL_SHEET_COLUMNS = ("plates",)
-SECTIONS = ("kinematics", "gait", "kinetics", "statistics", "figures")
+#: overrides of the row's trial, ``1=R,2=L``; ``markers``: the row's marker mapping, a preset
+#: or a YAML file, empty for the study's).
+OPTIONAL_SHEET_COLUMNS = ("plates", "markers")
+#: Sheet columns whose cell may be empty: ``static`` (the calibration stored in the capture is used).
+MAY_BE_EMPTY = ("static",)
+SECTIONS = ("kinematics", "gait", "kinetics", "statistics", "figures", "markers")
 #: The config sections a trial's result depends on (a trial file records their settings).
-TRIAL_SECTIONS = ("kinematics", "gait", "kinetics")
+TRIAL_SECTIONS = ("kinematics", "gait", "kinetics", "markers")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -176,6 +179,7 @@ class StudyConfig:
     kinetics: dict = field(default_factory=dict)
     statistics: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+    markers: str | dict | None = None  # the lab's marker mapping: a preset, a YAML file or {label: name}
     source: str = "config"
     trials_per_job: int = 20  # the workflow's batch size; not a setting of the results (not in settings())
 
@@ -189,7 +193,7 @@ class StudyConfig:
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
-        return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source,
+        return cls(**{k: full.get(k) for k in ("study", "trials", *SECTIONS)}, source=source,
                    trials_per_job=int(full["trials_per_job"]))
 
     @classmethod
@@ -221,7 +225,7 @@ class StudyConfig:
         chain = k.get("chain") or {}
         return KinematicsOptions(
             models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
-            partial=k["partial"], solver=k["solver"],
+            partial=bool(k["partial"]) and not k["strict"], solver=k["solver"],
             chain=ChainOptions(**chain),
         )
 
@@ -333,7 +337,7 @@ def read_sheet(path: str | Path):
         row = dict(zip(header, cells + [""] * (len(header) - len(cells))))
         records.append(row)
         where = f"line {line} (trial {row['trial'] or '?'})"
-        problems += [f"{where}: column {c!r} is empty" for c in SHEET_COLUMNS if not row[c]]
+        problems += [f"{where}: column {c!r} is empty" for c in SHEET_COLUMNS if not row[c] and c not in MAY_BE_EMPTY]
         for e in validator.iter_errors({k: v for k, v in row.items() if v}):
             if e.validator != "required":  # empty cells, said above
                 problems.append(f"{where}: column {_where(e.absolute_path)!r}: {e.message}")
@@ -345,7 +349,8 @@ def read_sheet(path: str | Path):
         raise ConfigError(f"{path}: " + "; ".join(problems))
     sheet = pd.DataFrame(records, columns=header, dtype=str)
     for c in ("static", "dynamic"):  # relative to the sheet's folder (normpath: "config/../data" -> "data")
-        sheet[c] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p)) for p in sheet[c]]
+        sheet[c] = [p if not p or os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p))
+                    for p in sheet[c]]  # an empty static cell stays empty
     return sheet
 
 

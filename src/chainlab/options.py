@@ -64,7 +64,7 @@ class KinematicsOptions:
     models: Sequence[str] = MODELS
     progression: str = "lab"  # "lab" (Nexus) or "travel"
     flat_foot: bool = True
-    partial: bool = False  # allow models whose markers are missing to be left out
+    partial: bool = True  # models whose markers are missing left out (named); False: strict, all or nothing
     subject: Mapping[str, float] = field(default_factory=dict)  # measurement overrides
     solver: str = "direct"  # "direct": each segment from its markers; "global": the chain fitted
     chain: ChainOptions | None = None  # the global solver's chain (dofs, weights, limits)

@@ -25,11 +25,13 @@ import pandas as pd
 import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from
-from chainlab.io.c3d import read_c3d, sha256_file
+from chainlab.io.c3d import sha256_file
+from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import write_study_store
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
+from chainlab.problems import problem_rows, problems_table
 from chainlab.results import TrialFailure, TrialRow
 from chainlab.stats.standing import standing_regressions
 from chainlab.stats.study import StudyStatistics, study_statistics
@@ -44,18 +46,23 @@ class StudyRun:
     failures: list[TrialFailure] = field(default_factory=list)
 
 
-def _up_to_date(saved: Path, row: TrialRow, settings: str) -> TrialFile | None:
+def _up_to_date(saved: Path, row: TrialRow, settings: str, config: StudyConfig) -> TrialFile | None:
     """The trial file `saved` when it was made from the same input files (sha256) with the
-    same settings, for the same subject and condition; None otherwise."""
+    same settings and marker mapping, for the same subject and condition; None otherwise."""
+    try:
+        mapping = mapping_text(load_marker_mapping(row.markers or config.markers))
+    except ValueError:
+        return None  # the trial says why when it runs
     try:
         kept = open_trial_file(saved)
     except (OSError, ValueError, KeyError):
         return None  # unreadable or from another version: computed again
     if not isinstance(kept, TrialFile) or (kept.subject, kept.condition) != (row.subject, row.condition) \
-            or kept.settings != settings or not kept.markers \
-            or kept.source_sha256 != sha256_file(row.dynamic) or kept.static_sha256 != sha256_file(row.static):
+            or kept.settings != settings or not kept.markers or kept.marker_mapping != mapping \
+            or kept.source_sha256 != sha256_file(row.dynamic) \
+            or kept.static_sha256 != (sha256_file(row.static) if row.static is not None else ""):
         return None
-    kept.dynamic, kept.static = row.dynamic, row.static
+    kept.dynamic, kept.static = row.dynamic, row.static if row.static is not None else Path("")
     return kept
 
 
@@ -70,18 +77,16 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
     settings = config.settings(*TRIAL_SECTIONS)
     out = StudyRun()
     say = progress or (lambda msg: print(msg, file=sys.stderr))
-    statics: dict[str, xr.Dataset] = {}
-
-    def read_static(path):  # each static capture read once (a failed read is tried again)
-        key = os.path.abspath(path)
-        if key not in statics:
-            statics[key] = read_c3d(path)
-        return statics[key]
+    read_static = static_reader()
 
     for i, r in enumerate(sheet.to_dict("records"), 1):
-        row = TrialRow.of({**r, "dynamic": root / r["dynamic"], "static": root / r["static"]})
+        markers = str(r.get("markers") or "").strip()
+        if markers and (markers.endswith((".yaml", ".yml")) or "/" in markers):
+            markers = str(root / markers)  # a mapping file, relative to the project folder
+        row = TrialRow.of({**r, "dynamic": root / r["dynamic"], "markers": markers,
+                           "static": root / r["static"] if str(r["static"]).strip() else ""})
         saved = trial_dir / f"{row.trial}.h5"
-        kept = _up_to_date(saved, row, settings) if saved.exists() else None
+        kept = _up_to_date(saved, row, settings, config) if saved.exists() else None
         if kept is not None:
             say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
             out.trials.append(kept)
@@ -94,6 +99,20 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
             continue
         out.trials.append(TrialFile(saved))
     return out
+
+
+def static_reader():
+    """A function reading static captures (with a marker mapping when given), each path and
+    mapping once (a failed read is tried again): a study's, a batch's trials share them."""
+    statics: dict[tuple[str, str], xr.Dataset] = {}
+
+    def read_static(path, mapping=None):
+        key = (os.path.abspath(path), mapping_text(mapping))
+        if key not in statics:
+            statics[key] = read_capture(path, mapping=mapping)
+        return statics[key]
+
+    return read_static
 
 
 def open_trial_files(paths, progress: Callable[[str], None] | None = None) -> StudyRun:
@@ -137,10 +156,11 @@ def trial_summaries(run: StudyRun) -> list[tuple]:
     return [(t.trial, t.subject, t.condition, len(t.metrics), t.problems) for t in run.trials]
 
 
-def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path) -> None:
+def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path, trials=()) -> None:
     write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
     fails = pd.DataFrame([f.record() for f in failures], columns=["trial", "stage", "reason"]).sort_values("trial")
     write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
+    write_text_atomic(problems_table(problem_rows(trials)).to_csv(sep="\t", index=False), out / "problems.tsv")
 
 
 def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures,
@@ -168,7 +188,7 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
     stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
                               config.settings(*TRIAL_SECTIONS, "statistics"), subjects=subjects)
-    _write_tables(metrics, run.failures, out)
+    _write_tables(metrics, run.failures, out, run.trials)
     return store
 
 
@@ -199,7 +219,7 @@ def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None
     metrics = metrics_table(run.trials)
     store = write_study_store(run.trials, run.failures, path, None, _trials_settings(run), progress,
                               subjects=_subjects(run, metrics))
-    _write_tables(metrics, run.failures, path.parent)
+    _write_tables(metrics, run.failures, path.parent, run.trials)
     return store
 
 

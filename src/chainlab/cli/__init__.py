@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("report", "pull variables out of a study store"),
     "figures": ("report", "draw the study's figures from its store (HTML, JSON, SVG, PDF)"),
     "export": ("export", "write OpenSim inputs (.trc markers, .mot ground reactions, ExternalLoads .xml)"),
+    "agree": ("agree", "chainlab's angles of a capture against the Nexus outputs stored in it"),
 }
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from chainlab import pipeline
-from chainlab.cli._common import add_dask_arguments
+from chainlab.cli._common import add_dask_arguments, add_markers_argument, say_problems
 from chainlab.errors import C3DError, ChainlabError
 from chainlab.io.store import write_text_atomic
 from chainlab.options import ChainOptions, KinematicsOptions, kinetics_options
@@ -31,7 +31,9 @@ def add_kinematics(sub, help: str) -> None:
         ),
     )
     p.add_argument("dynamic", metavar="DYNAMIC.c3d", help="the trial to compute")
-    p.add_argument("--static", required=True, metavar="STATIC.c3d", help="the subject's static trial")
+    p.add_argument("--static", default=None, metavar="STATIC.c3d",
+                   help="the subject's static trial (default: the calibration Nexus stored in the capture's "
+                        "PROCESSING group; the output's calibration_source says which)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="output file (written atomically)")
     p.add_argument("--models", default="pig,ofm,trunk,lumbar",
                    help="comma-separated models among pig, ofm, trunk, lumbar (default: %(default)s)")
@@ -39,7 +41,10 @@ def add_kinematics(sub, help: str) -> None:
                    help="walking direction: nearest lab axis as Nexus (default) or the direction of travel")
     p.add_argument("--no-flat-foot", action="store_true", help="static trial not stood with flat feet")
     p.add_argument("--partial", action="store_true",
-                   help="leave out models whose markers are missing instead of failing (output marked partial)")
+                   help="the default: models whose markers are missing are left out and named (kept for old scripts)")
+    p.add_argument("--strict", action="store_true",
+                   help="all or nothing: fail when a requested model cannot run (docs/quality.md)")
+    add_markers_argument(p)
     p.add_argument("--subject", action="append", metavar="NAME=VALUE",
                    help="override a subject measurement, e.g. --subject LLegLength=830 (mm)")
     p.add_argument("--solver", choices=("direct", "global"), default="direct",
@@ -69,7 +74,7 @@ def run_kinematics(args: argparse.Namespace) -> int:
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         progression=args.progression,
         flat_foot=not args.no_flat_foot,
-        partial=args.partial,
+        partial=not args.strict,
         subject=subject,
         solver=args.solver,
         chain=ChainOptions(dofs={"knee": args.knee}) if args.knee else None,
@@ -77,15 +82,18 @@ def run_kinematics(args: argparse.Namespace) -> int:
     try:
         kinetics = None if args.no_kinetics else kinetics_options({}, args.plates, "--plates")
         res = pipeline.run_kinematics(args.dynamic, args.static, args.output, options, chunk_frames=args.chunk_frames,
-                                      threads=args.threads, scheduler=args.scheduler, kinetics=kinetics)
+                                      threads=args.threads, scheduler=args.scheduler, kinetics=kinetics,
+                                      markers=args.markers)
     except (C3DError, ChainlabError, OSError) as exc:
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # options the models do not accept, or an unknown scheduler
         print(f"chainlab kinematics: {exc}", file=sys.stderr)
         return 2
+    say_problems("kinematics", res)
     state = " (partial: " + res.models_left_out + ")" if res.partial else ""
-    print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}")
+    calibration = "" if args.static else "; calibration stored in the capture (no static trial)"
+    print(f"{args.output}: {res.n_frames} frames, {res.outputs} outputs{state}{calibration}")
     if res.problems:  # run_kinematics: why there are no kinetics
         print(f"chainlab kinematics: {'; '.join(res.problems)}", file=sys.stderr)
     return 0
@@ -105,15 +113,19 @@ def add_gait(sub, help: str) -> None:
         ),
     )
     p.add_argument("dynamic", metavar="DYNAMIC.c3d")
-    p.add_argument("--static", required=True, metavar="STATIC.c3d")
+    p.add_argument("--static", default=None, metavar="STATIC.c3d",
+                   help="the subject's static trial (default: the calibration stored in the capture)")
     p.add_argument("-o", "--output", required=True, metavar="METRICS.csv")
-    p.add_argument("--partial", action="store_true", help="run the models that can run")
+    p.add_argument("--partial", action="store_true", help="the default: run the models that can run")
+    p.add_argument("--strict", action="store_true", help="fail when a requested model cannot run")
+    add_markers_argument(p)
     p.set_defaults(func=run_gait)
 
 
 def run_gait(args: argparse.Namespace) -> int:
     try:
-        result = pipeline.measure_trial(args.dynamic, args.static, KinematicsOptions(partial=args.partial))
+        result = pipeline.measure_trial(args.dynamic, args.static, KinematicsOptions(partial=not args.strict),
+                                        markers=args.markers)
     except OSError as exc:  # the machine's fault, after the captures were read
         print(f"chainlab gait: {exc}", file=sys.stderr)
         return 1
@@ -122,6 +134,7 @@ def run_gait(args: argparse.Namespace) -> int:
         return 1
     for p in result.problems:
         print(f"chainlab gait: {p}", file=sys.stderr)
+    say_problems("gait", result)
     try:
         write_text_atomic(result.metrics.to_csv(index=False), args.output)
     except OSError as exc:

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from chainlab import pipeline, study
-from chainlab.cli._common import add_dask_arguments
+from chainlab.cli._common import add_dask_arguments, add_markers_argument, say_problems
 from chainlab.config import ConfigError, batch_rows, read_rows, read_sheet, select_rows, settings_from, sheet_records
 from chainlab.errors import ChainlabError
-from chainlab.io import c3d
+from chainlab.io import mapped
 from chainlab.io.study_store import open_study
 from chainlab.results import TrialFailure, TrialRow
 
@@ -52,6 +52,7 @@ def run_study(args: argparse.Namespace) -> int:
     fails = s.provenance.sizes.get("failure", 0)
     print(f"{store}: {len(s.trials)} trials, {s.cycles.sizes['cycle']} cycles"
           + (f", {fails} trial(s) failed (see failures.tsv)" if fails else ""))
+    print(s.headline() + " (failures.tsv, problems.tsv)")
     return 0
 
 
@@ -60,6 +61,7 @@ def _add_trial_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", metavar="CONFIG|JSON", help=SETTINGS_HELP + "; kinematics, gait and kinetics apply")
     p.add_argument("--solver", choices=("direct", "global"), default=None,
                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
+    add_markers_argument(p)
     add_dask_arguments(p)
 
 
@@ -78,7 +80,7 @@ def _settings(args: argparse.Namespace, command: str):
 
 def _run_one(row: dict, output, config, args: argparse.Namespace, read_static=None):
     return pipeline.run_trial(TrialRow.of(row), output, config, chunk_frames=args.chunk_frames, threads=args.threads,
-                              scheduler=args.scheduler, read_static=read_static)
+                              scheduler=args.scheduler, read_static=read_static, markers=args.markers)
 
 
 def add_trial(sub, help: str) -> None:
@@ -93,8 +95,10 @@ def add_trial(sub, help: str) -> None:
                     "with the capture's length (docs/long_captures.md).",
     )
     for name, what in (("subject", "subject id"), ("condition", "condition"), ("trial", "trial id"),
-                       ("static", "the subject's static trial (C3D)"), ("dynamic", "the dynamic trial (C3D)")):
+                       ("dynamic", "the dynamic trial (C3D)")):
         p.add_argument(f"--{name}", required=True, help=what)
+    p.add_argument("--static", default="", help="the subject's static trial (C3D); default: the calibration "
+                                                "stored in the dynamic capture")
     p.add_argument("-o", "--output", required=True, metavar="TRIAL.h5", help="result file (written atomically)")
     _add_trial_run_arguments(p)
     p.set_defaults(func=run_trial)
@@ -115,6 +119,7 @@ def run_trial(args: argparse.Namespace) -> int:
         return 0  # recorded: the study goes on
     for p in res.problems:
         print(f"chainlab trial: {p}", file=sys.stderr)
+    say_problems("trial", res)
     print(f"{args.output}: {len(res.metrics)} cycles")
     return 0
 
@@ -179,10 +184,10 @@ def run_trials(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     statics: dict = {}  # each static capture read once (a failed read is tried again by its next trial)
 
-    def read_static(path):
-        key = os.path.abspath(path)
+    def read_static(path, mapping=None):
+        key = (os.path.abspath(path), mapped.mapping_text(mapping))
         if key not in statics:
-            statics[key] = c3d.read_c3d(path)
+            statics[key] = mapped.read_capture(path, mapping=mapping)
         return statics[key]
 
     n, failed = len(rows), 0
@@ -203,6 +208,7 @@ def run_trials(args: argparse.Namespace) -> int:
             continue
         for p in res.problems:
             print(f"  {row['trial']}: {p}", file=sys.stderr)
+        say_problems("trials", res, row["trial"])
         print(f"[{k}/{n}] {row['trial']}: {len(res.metrics)} cycles, {time.perf_counter() - t0:.2f} s",
               file=sys.stderr, flush=True)
     print(f"{out_dir}: {n} trial(s), {n - failed} done, {failed} failed (recorded in their files)")
@@ -234,6 +240,7 @@ def run_store(args: argparse.Namespace) -> int:
         return 1
     print(f"{store}: {len(run.trials)} trials, {sum(len(t.metrics) for t in run.trials)} cycles, "
           f"{len(run.failures)} failed")
+    print(open_study(store).headline() + " (failures.tsv, problems.tsv)")
     return 0
 
 

@@ -16,6 +16,9 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
   their clusters, bootstrap bands of the mean curves (condition, variable, percent), the
   between-subject standing questions (dim ``standing_row``);
+* ``/problems``: one row per problem of a computed trial (``problem`` dim; trial, stage,
+  check, markers, segment, value, threshold, message: :mod:`chainlab.problems`): quality
+  checks, models that did not run, trials without angles or cycles;
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
 
 Written to a temporary file and renamed into place. Array contents depend on the inputs only
@@ -38,9 +41,10 @@ import pandas as pd
 import xarray as xr
 
 from chainlab import __version__
+from chainlab.io._subjects import standing_dataset, subjects_dataset
 from chainlab.io.store import atomic_path
-from chainlab.io.trial_file import placed
-from chainlab.io.trial_file import marker_quality as _marker_quality
+from chainlab.io.trial_file import marker_quality as _marker_quality, placed
+from chainlab.problems import PROBLEM_COLUMNS, headline, problem_rows, problems_table
 from chainlab.schema import CONTACT_COLUMNS, METRIC_COLUMNS, METRIC_UNITS, TEXT_METRIC_COLUMNS, joint_name
 
 ENGINE = "h5netcdf"
@@ -191,6 +195,16 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "trial_condition": ("trial", np.array([t.condition for t in trials], dtype=str)),
             "trial_problems": ("trial", np.array([json.dumps(t.problems) for t in trials], dtype=str),
                                {"units": "1", "long_name": "what the gait analysis left out, and why (JSON list)"}),
+            "trial_models_left_out": ("trial", np.array([json.dumps(t.models_left_out, sort_keys=True) for t in trials],
+                                                        dtype=str),
+                                      {"units": "1", "long_name": "models that did not run, and why (JSON object)"}),
+            "trial_calibration_source": ("trial", np.array([t.calibration_source for t in trials], dtype=str),
+                                         {"units": "1", "long_name": "the static trial, or the calibration stored in "
+                                                                     "the capture"}),
+            "trial_marker_mapping": ("trial", np.array([t.marker_mapping for t in trials], dtype=str),
+                                     {"units": "1", "long_name": "the marker mapping the trial was read with (JSON)"}),
+            "trial_rebuilt_markers": ("trial", np.array([t.rebuilt_markers for t in trials], dtype=str),
+                                      {"units": "1", "long_name": "cluster markers rebuilt from the static (JSON)"}),
             "dynamic_file": ("trial", np.array([t.dynamic.name for t in trials], dtype=str)),
             "trial_kinetics_absent": ("trial", np.array([t.kinetics_absent for t in trials], dtype=str),
                                       {"units": "1", "long_name": "why the trial has no kinetics ('' when it has)"}),
@@ -268,46 +282,14 @@ def statistics_dataset(statistics) -> xr.Dataset:
     return stats
 
 
-def standing_dataset(table: pd.DataFrame | None) -> xr.Dataset:
-    """The between-subject standing questions (:func:`chainlab.stats.standing.standing_regressions`)
-    as variables along ``standing_row`` of ``/statistics``; empty without them."""
-    if table is None or not len(table):
-        return xr.Dataset()
-    unit = "units of the response per unit of the predictor"
-    num = {"standing_intercept": ("intercept", "units of the response", "intercept"),
-           "standing_slope": ("slope", unit, "ordinary least squares slope across subjects"),
-           "standing_se": ("se", unit, "standard error of the slope"),
-           "standing_ci_low": ("ci_low", unit, "95 % confidence interval of the slope, low (t, n - 2 df)"),
-           "standing_ci_high": ("ci_high", unit, "95 % confidence interval of the slope, high (t, n - 2 df)"),
-           "standing_p": ("p", "1", "p value of the slope (t, n - 2 df)"),
-           "standing_r2": ("r2", "1", "coefficient of determination")}
-    ds = xr.Dataset({k: ("standing_row", table[c].to_numpy(float), {"units": u, "long_name": n})
-                     for k, (c, u, n) in num.items()})
-    return ds.assign_coords(
-        standing_response=("standing_row", table.response.to_numpy(str)),
-        standing_predictor=("standing_row", table.predictor.to_numpy(str)),
-        standing_n=("standing_row", table.n.to_numpy(np.int64), {"units": "1", "long_name": "subjects in the fit"}),
-        standing_skipped=("standing_row", table.skipped.to_numpy(str),
-                          {"units": "1", "long_name": "why the question was not fitted (empty: fitted)"}))
-
-
-def subjects_dataset(table: pd.DataFrame | None) -> xr.Dataset:
-    """The ``/subjects`` group from a one-row-per-subject table (:func:`chainlab.subjects.subjects_table`;
-    units from its ``attrs["units"]``); empty (dim ``subject`` of length 0) without one."""
-    if table is None:
-        return xr.Dataset(coords={"subject": np.array([], dtype=str)})
-    units = table.attrs.get("units", {})
-    out = {}
-    for c in table.columns:
-        if c == "subject":
-            continue
-        if not pd.api.types.is_numeric_dtype(table[c]):
-            out[c] = ("subject", table[c].to_numpy(str), {"units": "1", "long_name": c.replace("_", " ")})
-        else:
-            out[c] = ("subject", table[c].to_numpy(float), {"units": units.get(c, "1"), "long_name": c.replace("_", " ")})
-    ds = xr.Dataset(out, coords={"subject": table.subject.to_numpy(str)})
-    ds.attrs["description"] = "one row per subject: the standing chain (static trial) and gait symmetry indices"
-    return ds
+def problems_dataset(rows) -> xr.Dataset:
+    """The store's ``/problems`` group: the problems table along ``problem``."""
+    df = problems_table(rows)
+    data = {c: ("problem", df[c].to_numpy(dtype=float if c == "value" else str),
+                {"units": "1", "long_name": c}) for c in PROBLEM_COLUMNS}
+    data["value"][2]["long_name"] = "the value found (units of the check; NaN: none)"
+    return xr.Dataset(data, coords={"problem": np.arange(len(df))},
+                      attrs={"description": "one row per problem of a computed trial; docs/schema.md, /problems"})
 
 
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
@@ -365,9 +347,10 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
     groups["subjects"] = subjects_dataset(subjects)
     groups["statistics"] = statistics_dataset(statistics)
+    groups["problems"] = problems_dataset(problem_rows(trials))
 
     inputs = sorted({(str(t.dynamic), t.source_sha256, "dynamic") for t in trials}
-                    | {(str(t.static), t.static_sha256, "static") for t in trials})
+                    | {(str(t.static), t.static_sha256, "static") for t in trials if t.static_sha256})
     versions = {}
     for pkg in ("chainlab", "ezc3d", "numpy", "scipy", "xarray", "h5py", "h5netcdf", "pandas", "statsmodels"):
         try:
@@ -515,6 +498,23 @@ class Study:
     @property
     def provenance(self) -> xr.Dataset:
         return self._group("provenance")
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """The ``/problems`` table (empty for a store written before it existed)."""
+        with h5py.File(self.path, "r") as f:
+            has = "problems" in f
+        if not has:
+            return problems_table([])
+        ds = self._group("problems")
+        return pd.DataFrame({c: ds[c].values.astype(float if c == "value" else str) for c in PROBLEM_COLUMNS})
+
+    def headline(self) -> str:
+        """The study's count of trials (:func:`chainlab.problems.headline`)."""
+        prov = self.provenance
+        fails = [{"trial": str(t), "stage": str(s)} for t, s in zip(prov.failure_trial.values,
+                                                                     prov.failure_stage.values)]
+        return headline(self.trials, fails, self.problems.to_dict("records"))
 
 
 def open_study(path: str | os.PathLike) -> Study:

@@ -2,6 +2,7 @@
 
 Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems,
 standing: the standing chain of the static trial as JSON, :mod:`chainlab.subjects`;
+quality_problems (JSON rows of the problems table, :mod:`chainlab.problems`), models_left_out,
 ``kinetics_absent``: why the trial has no kinetics, '' when it has; ``contacts_refused``),
 ``/kinematics`` (the angles and the rest of the kinematics, along ``frame``), ``/plates``
 (plate forces, along ``analog_sample``), ``/markers`` (marker residuals), ``/events``,
@@ -288,7 +289,13 @@ class TrialFile:
             self.settings = str(_attr(a, "settings"))
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
             self.standing = json.loads(_attr(a, "standing", "") or "null")  # the static's standing chain
+            self.quality_problems = json.loads(_attr(a, "quality_problems", "[]") or "[]")
             kin, plates = f["kinematics"], f["plates"]
+            self.models_left_out = json.loads(_attr(a, "models_left_out", "") or _attr(kin.attrs, "models_left_out", "")
+                                              or "{}")
+            self.calibration_source = str(_attr(kin.attrs, "calibration_source"))
+            self.marker_mapping = str(_attr(kin.attrs, "marker_mapping"))
+            self.rebuilt_markers = str(_attr(kin.attrs, "rebuilt_markers", "{}") or "{}")
             self.static_sha256 = str(_attr(kin.attrs, "static_sha256"))
             self.source_sha256 = str(_attr(plates.attrs, "source_sha256"))
             self.outputs = [str(o) for o in _strings(kin["output"])]

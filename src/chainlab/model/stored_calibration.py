@@ -123,10 +123,10 @@ def static_stand_in(dynamic: xr.Dataset, calibration: StoredCalibration | None =
     out = out.assign_coords(measurement=np.array(names, dtype=str))
     out["measurements"] = ("measurement", np.array([cal.values[n] for n in names], dtype=float),
                            {"units": "Nexus units", "long_name": "stored calibration (PROCESSING)"})
-    out.attrs = {**dynamic.attrs, "source_file": "", "source_sha256": "",
+    out.attrs = {**dynamic.attrs, "source_file": f"(the calibration stored in {cal.file})", "source_sha256": "",
                  "stand_in_for_static": f"calibration stored in {cal.file} PROCESSING"}
     return out
 
 
-__all__ = ["NOT_APPLIED", "StoredCalibration", "marker_diameter_from_outputs", "static_stand_in",
-           "stored_calibration"]
+__all__ = ["NOT_APPLIED", "OFM_VALUES", "PIG_OFFSETS", "StoredCalibration", "marker_diameter_from_outputs",
+           "static_stand_in", "stored_calibration"]
