@@ -94,9 +94,13 @@ def standing_row(static_path, options: KinematicsOptions | None = None, read=rea
     try:
         static = read(static_path)
     except (OSError, ValueError) as exc:  # C3DError is a ValueError
-        out = {k: np.nan for k in STANDING_UNITS} | {"rearfoot_to_floor_deg": np.nan, "arch_height_index_pct": np.nan}
-        return out | {"standing_problem": f"{Path(static_path).name}: {exc}"}
+        return _no_standing(f"{Path(static_path).name}: {exc}")
     return standing_of_static(static, options)
+
+
+def _no_standing(problem: str) -> dict:
+    out = {k: np.nan for k in STANDING_UNITS} | {"rearfoot_to_floor_deg": np.nan, "arch_height_index_pct": np.nan}
+    return out | {"standing_problem": problem}
 
 
 def subjects_table(trials, metrics: pd.DataFrame, options: KinematicsOptions | None = None,
@@ -118,7 +122,12 @@ def subjects_table(trials, metrics: pd.DataFrame, options: KinematicsOptions | N
     for subject in sorted(statics):
         path, sha = statics[subject][0]
         row = {"subject": subject, "static_file": Path(path).name, "static_sha256": sha}
-        row |= recorded[sha] if sha in recorded else standing_row(path, options, read)
+        if sha in recorded:
+            row |= recorded[sha]
+        elif not sha:  # an empty static cell: the calibration stored in the dynamic capture
+            row |= _no_standing("no static trial")
+        else:
+            row |= standing_row(path, options, read)
         if len(statics[subject]) > 1:
             row["standing_problem"] = "; ".join(x for x in (row["standing_problem"],
                                                             f"{len(statics[subject])} static files; the first used") if x)
