@@ -452,7 +452,7 @@ def test_all_figures_are_written_with_an_index(drawn):
     for e in index:
         assert {f"{e['name']}.html", f"{e['name']}.json"} <= set(e["files"])
         assert all((out / f).exists() for f in e["files"])
-    assert any(line.startswith(f"[{len(NAMES)}/{len(NAMES)}] qc_events_force") for line in log)  # 14 figures
+    assert any(line.startswith(f"[{len(NAMES)}/{len(NAMES)}] qc_events_force") for line in log)
     assert any("events on force: [6/6] HC033A22" in line for line in log)  # progress per trial
 
 
@@ -499,9 +499,11 @@ def test_snakemake_figures_and_a_self_contained_report(store, tmp_path):
     _embedded_study(tmp_path)
     (tmp_path / "results" / "default").mkdir(parents=True)
     shutil.copy(store, tmp_path / "results" / "default" / "study.h5")
-    (tmp_path / "results" / "default" / "checksums").mkdir()  # the statistics step's record of the store
+    # the statistics step's checksum of the store (sha256sum's format), which figures.smk takes as input
+    (tmp_path / "results" / "default" / "checksums").mkdir()
+    digest = hashlib.sha256((tmp_path / "results" / "default" / "study.h5").read_bytes()).hexdigest()
     (tmp_path / "results" / "default" / "checksums" / "study.h5.sha256").write_text(
-        f"{hashlib.sha256(Path(store).read_bytes()).hexdigest()}  results/default/study.h5\n")
+        f"{digest}  results/default/study.h5\n")
     rules = ROOT / "workflow" / "rules"
     (tmp_path / "Snakefile").write_text(
         'configfile: "config/config.yaml"\n'
@@ -602,3 +604,40 @@ def test_every_figure_renders_in_chromium_within_the_report_width(drawn, tmp_pat
     shutil.copy(out / "spm.html", alone)
     grey = _screenshot(alone / "spm.html", tmp_path / "alone.png")
     assert grey.shape == (WINDOW[1], WINDOW[0]) and grey.var() < INK
+
+
+def test_curves_by_side_are_the_store_means_of_each_side(study):
+    """Left and right apart: one panel per side, per condition the mean of that side's cycles."""
+    cycles = study.cycles
+    ev = cycles.curves.sel(variable="rearfoot_eversion").values
+    for name in ("curves_by_side_rearfoot_eversion", "curves_by_side_pelvic_tilt"):
+        assert name in NAMES
+    fig = _figure(study, "curves_by_side_rearfoot_eversion")
+    means = {t.name.split(" mean")[0]: t for t in fig.data if " mean (" in (t.name or "")}
+    assert sorted(means) == ["Straight Left", "Straight Right", "Turn Left", "Turn Right"]
+    assert means["Straight Left"].name == "Straight Left mean (4 cycles, 3 subjects)"
+    for key, trace in means.items():
+        c, s = key.split()
+        sel = (cycles.condition.values == c) & (cycles.side.values == s)
+        np.testing.assert_allclose(trace.y, ev[sel].mean(axis=0))
+        assert trace.xaxis == ("x" if s == "Left" else "x2")
+    assert [a.text for a in fig.layout.annotations][:2] == ["Left cycles", "Right cycles"]
+
+
+def test_standing_chain_figure_is_the_stores_subjects_and_fits(study):
+    """One dot per subject at its /subjects values, the line of /statistics standing_*, n in
+    the titles; the question with a constant predictor says it was not fitted."""
+    fig = _figure(study, "standing_chain")
+    sub = study.subjects
+    dots = [t for t in fig.data if t.mode == "markers"]
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert len(dots) == 6 and len(lines) == 5
+    np.testing.assert_allclose(dots[0].x, sub.rearfoot_to_floor_deg)
+    np.testing.assert_allclose(dots[0].y, sub.pelvic_tilt_deg)
+    st = study.statistics
+    b, a = float(st.standing_slope.values[0]), float(st.standing_intercept.values[0])
+    np.testing.assert_allclose(lines[0].y, a + b * np.asarray(lines[0].x))
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0].startswith("n = 3: slope") and titles[5] == "n = 3: not fitted"
+    entry = next(f for f in FIGURES if f.name == "standing_chain")
+    assert "3 subjects stand behind each question" in entry.caption_for(study)

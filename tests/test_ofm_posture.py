@@ -140,3 +140,54 @@ def test_arch_of_a_piece_with_the_trial_means_equals_the_whole(cache):
         # the piece's own means give another (slightly different) smoothing
         h2, _ = arch_height(piece, cal, s)
         assert np.abs(h2 - h).max() > 0
+
+
+# --------------------------------------------------------------------------- in the trial outputs
+
+
+def test_kinematics_command_writes_hftfl_fetba_and_the_arch_in_chunks_as_in_one(tmp_path, cache):
+    """``chainlab kinematics`` (whole, and in chunks of 23 frames: HFTFL's and FETBA's
+    continuity carried from chunk to chunk) writes ?HFTFL and ?FETBA in ``angles`` and the
+    arch measures as ``arch`` (frame, arch_output) with their units: the values of
+    :func:`ofm_posture`, within Nexus' on the arch (1e-3) and HFTFL (1 deg RMS)."""
+    import xarray as xr
+
+    from chainlab.cli import main
+
+    subject = next(p for p in _subjects() if p.name == "HC033A")
+    dyn, sta = _trial(subject, "Turn"), _trial(subject, "Static")
+    n = read_c3d(dyn).sizes["frame"]
+    assert n > 3 * 23
+    for name, chunk in (("one.nc", n), ("many.nc", 23)):
+        assert main(["kinematics", str(dyn), "--static", str(sta), "-o", str(tmp_path / name), "--chunk-frames", str(chunk)]) == 0
+    with xr.open_dataset(tmp_path / "one.nc", engine="h5netcdf") as one, \
+            xr.open_dataset(tmp_path / "many.nc", engine="h5netcdf") as many:
+        np.testing.assert_allclose(many.angles.values, one.angles.values, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(many.arch.values, one.arch.values, rtol=0, atol=1e-12)
+        assert dict(zip(one.arch_output.values.astype(str), one.arch_units.values.astype(str))) == {
+            "LArchHeight": "mm", "LArchHeightIndex": "%", "RArchHeight": "mm", "RArchHeightIndex": "%"}
+        ds, kin, post = _posture(cache, subject, "Turn")
+        for o in ("LHFTFL", "RHFTFL", "LFETBA", "RFETBA"):
+            np.testing.assert_allclose(one.angles.sel(output=o).values, post.angles.sel(output=o).values, atol=1e-9)
+        for s in "LR":
+            index = one.arch.sel(arch_output=f"{s}ArchHeightIndex").values
+            np.testing.assert_allclose(index, post.arch.sel(arch_output=f"{s}ArchHeightIndex").values, atol=1e-12)
+            nexus = ds.model_outputs.sel(output=f"{s}ArchHeightIndex").values[:, 2]
+            assert np.sqrt(np.nanmean((index - nexus) ** 2)) < 1e-3
+        assert one.attrs["arch_calibration_source"] in ("static PROCESSING", "mixed", "computed")
+
+
+def test_a_static_without_the_arch_markers_leaves_the_arch_out_and_says_why(cache):
+    """No D1M in the static trial: the angles are there, ``arch`` is not, and the output's
+    attributes say why (the trial is not refused)."""
+    import warnings
+
+    subject = _subjects()[0]
+    static = read_c3d(_trial(subject, "Static"))
+    ds = read_c3d(_trial(subject, "Straight"))
+    keep = [m for m in static.marker.values.astype(str) if m not in ("LD1M", "RD1M")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kin = compute_kinematics(ds, static.sel(marker=keep))
+    assert "arch" not in kin and "LHFTFL" in kin.output.values
+    assert kin.attrs["arch_calibration_source"].startswith("none:") and "LD1M" in kin.attrs["arch_calibration_source"]

@@ -96,10 +96,11 @@ def test_two_plates_under_one_foot_and_timed_assignment():
 
 
 def test_round_trip_through_opensim(tmp_path):
-    """OpenSim's own adapters read the files into TimeSeriesTables equal to chainlab's arrays."""
+    """OpenSim's own adapters read the files into TimeSeriesTables equal to chainlab's arrays
+    (plates as Nexus' events of HC030A05 place the feet: left on 1, right on 2)."""
     osim = pytest.importorskip("opensim")
     ds = read_c3d(WALK)
-    paths = export_trial(ds, tmp_path, {1: "Right", 2: "Left"}, markers=MARKERS, units="mm", forward="auto")
+    paths = export_trial(ds, tmp_path, {1: "Left", 2: "Right"}, markers=MARKERS, units="mm", forward="auto")
     rot = lab_to_opensim(travel_axis(ds))
 
     trc = osim.TimeSeriesTableVec3(str(paths["trc"]))
@@ -117,7 +118,7 @@ def test_round_trip_through_opensim(tmp_path):
     assert labels == ["r_ground_force_v", "r_ground_force_p", "r_ground_torque_",
                       "l_ground_force_v", "l_ground_force_p", "l_ground_torque_"]
     force, cop, free, plates = plates_at_points(ds)
-    loads = foot_loads(ds.time.values, force, cop, free, plates.tolist(), {1: "Right", 2: "Left"})
+    loads = foot_loads(ds.time.values, force, cop, free, plates.tolist(), {1: "Left", 2: "Right"})
     for j, label in enumerate(labels):
         foot, key = label[0], {"v": "force", "p": "point", "_": "torque"}[label[-1]]
         col = vec.getDependentColumnAtIndex(j)
@@ -131,3 +132,42 @@ def test_round_trip_through_opensim(tmp_path):
     loads_xml = osim.ExternalLoads(str(paths["xml"]), True)
     assert loads_xml.getSize() == 2
     assert {loads_xml.get(i).getAppliedToBodyName() for i in range(2)} == {"calcn_r", "calcn_l"}
+
+
+def test_export_command_round_trip_through_opensim(tmp_path, capsys):
+    """``chainlab export TRIAL.c3d --opensim DIR --static S``: the plates' feet found by the
+    kinetics' contact assignment (HC030A05: the right foot on plate 2, the left on plate 1, as
+    Nexus' stored events say: right strike at frame 303, plate 2 loaded from 304; left strike
+    at 355, plate 1 from 356), so the .mot read back by OpenSim equals the loads of that
+    assignment within each contact (outside them, below the contact threshold, the export
+    writes 0); the static's .trc is written beside it."""
+    from chainlab.cli import main
+
+    osim = pytest.importorskip("opensim")
+    static = STUDY / "HC030A" / "Static" / "HC030A01.c3d"
+    assert main(["export", str(WALK), "--opensim", str(tmp_path), "--static", str(static)]) == 0
+    listed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert set(listed) == {"trc", "mot", "xml", "static_trc"}
+    assert (tmp_path / "HC030A01.trc").exists() and (tmp_path / "HC030A05_grf.mot").exists()
+    ds = read_c3d(WALK)
+    rot = lab_to_opensim(travel_axis(ds))
+    force, cop, free, plates = plates_at_points(ds)
+    loads = foot_loads(ds.time.values, force, cop, free, plates.tolist(), {1: "Left", 2: "Right"})
+    from chainlab.conventions import KINETICS_COP_THRESHOLD_N
+
+    vec = osim.TimeSeriesTable(listed["mot"]).packVec3(["x", "y", "z"])
+    outside = 0
+    for j, label in enumerate(vec.getColumnLabels()):
+        foot, key = label[0], {"v": "force", "p": "point", "_": "torque"}[label[-1]]
+        col = vec.getDependentColumnAtIndex(j)
+        back = np.array([[col[i][k] for k in range(3)] for i in range(vec.getNumRows())])
+        ours = loads[foot][key] @ rot.T
+        off = np.all(back == 0.0, axis=1) & np.any(ours != 0.0, axis=1)  # outside the foot's contacts
+        assert (np.abs(loads[foot]["force"][off, 2]) < KINETICS_COP_THRESHOLD_N).all(), label
+        outside += int(off.sum())
+        np.testing.assert_allclose(back[~off], ours[~off], atol=1e-4 * max(1.0, np.abs(back).max()), err_msg=label)
+    assert outside < 30
+    trc = osim.TimeSeriesTableVec3(listed["static_trc"])
+    assert trc.getNumRows() == read_c3d(static).sizes["frame"]
+    assert main(["export", str(tmp_path / "x.h5"), "--opensim", str(tmp_path)]) == 2
+    assert "expected a .c3d" in capsys.readouterr().err

@@ -57,7 +57,7 @@ def test_analytic_walk_gives_its_geometry_and_timing():
     ev, mk, t = _footprints_walk()
     tab = spatiotemporal(ev, mk, t)
     assert set(tab.side) == {"Left", "Right"} and len(tab) >= 6
-    expect = {"stride_time_s": 1.0, "cadence_steps_per_min": 120.0, "walking_speed_m_per_s": 1.2,
+    expect = {"stride_time_s": 1.0, "cadence_steps_per_min": 120.0, "stride_speed_m_s": 1.2,
               "stride_length_m": 1.2, "step_length_m": 0.6, "step_width_m": 0.1, "stance_pct": 62.0,
               "swing_pct": 38.0, "double_support_pct": 24.0, "single_support_pct": 38.0}
     for col, v in expect.items():
@@ -113,7 +113,7 @@ def test_simulated_walk_gives_the_template_stride_and_timing(simulated):
     np.testing.assert_allclose(tab.stride_time_s, T, atol=2e-6)
     np.testing.assert_allclose(tab.cadence_steps_per_min, 120.0 / T, rtol=1e-5)
     np.testing.assert_allclose(tab.stride_length_m, template.stride * scale, atol=2e-3)
-    np.testing.assert_allclose(tab.walking_speed_m_per_s, template.stride * scale / T, atol=2e-3)
+    np.testing.assert_allclose(tab.stride_speed_m_s, template.stride * scale / T, atol=2e-3)
     for side in ("Left", "Right"):
         strike = 0.0 if side == "Left" else template.events["RightFoot Strike"]
         stance = (template.events[f"{side}Foot Off"] - strike) % 1.0
@@ -152,8 +152,52 @@ def test_from_nexus_events_against_nexus_outputs(path):
         p0 = np.array([np.interp(r.start, t, pelvis[:, i]) for i in range(2)])
         p1 = np.array([np.interp(r.end, t, pelvis[:, i]) for i in range(2)])
         speed = np.hypot(*(p1 - p0)) / r.stride_time_s
-        assert abs(r.walking_speed_m_per_s / speed - 1) < 0.05
+        assert abs(r.stride_speed_m_s / speed - 1) < 0.05
         nexus = np.interp(0.5 * (r.start + r.foot_off), t,
                           ds.model_outputs.sel(output=f"{r.side[0]}FootProgressAngles").values[:, 2])
         assert abs(r.foot_progression_deg - nexus) < 5.0
         assert 0.02 < r.step_width_m < 0.2 and 0.9 < r.stride_length_m < 1.5
+
+
+def test_the_per_cycle_table_gets_them_from_the_frames_around_the_events():
+    """The trial pipeline's way (:func:`spatiotemporal_of_trial`: the markers read at the
+    frames around the events only) gives the whole arrays' values, in the per-cycle table's
+    columns after walking_speed_m_s; events on frame times and between them (right_at 0.45
+    of a 1 s stride at 200 Hz: on frames; the offs at 0.62 s: on frames too; shifted by a
+    third of a frame: between)."""
+    import xarray as xr
+
+    from chainlab.gait.spatiotemporal import MARKERS, frames_around, sample_times, spatiotemporal_of_trial
+    from chainlab.schema import METRIC_COLUMNS, SPATIOTEMPORAL_COLUMNS
+
+    for shift in (0.0, 1.0 / 600.0):
+        ev, mk, t = _footprints_walk(right_at=0.45)
+        ev = ev.assign(time=ev.time + shift)
+        kin = xr.Dataset({"markers": (("frame", "marker", "axis"), np.stack([mk[m] for m in MARKERS], axis=1))},
+                         coords={"marker": list(MARKERS), "time": ("frame", t)})
+        whole = spatiotemporal(ev, mk, t)
+        base = pd.DataFrame({"side": whole.side, "cycle": whole.cycle, "walking_speed_m_s": 1.2, "gaps": ""})
+        got = spatiotemporal_of_trial(base, ev, kin, lambda k: t[k], len(t))
+        assert list(got.columns) == ["side", "cycle", "walking_speed_m_s", *SPATIOTEMPORAL_COLUMNS, "gaps"]
+        for c in SPATIOTEMPORAL_COLUMNS:
+            np.testing.assert_array_equal(got[c].to_numpy(), whole[c].to_numpy(), err_msg=c)
+        np.testing.assert_allclose(got.step_width_m, 0.1, atol=1e-9)
+        assert len(frames_around(sample_times(ev), lambda k: t[k], len(t))) < len(t) / 4
+    assert set(SPATIOTEMPORAL_COLUMNS) <= set(METRIC_COLUMNS)
+    # without heel and toe markers: the columns are there, NaN
+    none = spatiotemporal_of_trial(base, ev, kin.sel(marker=["LHEE"]), lambda k: t[k], len(t))
+    assert none[SPATIOTEMPORAL_COLUMNS].isna().all().all()
+
+
+def test_trial_pipeline_metrics_equal_the_function_on_the_capture(tmp_path):
+    """A default-study trial through the pipeline: its per-cycle spatiotemporal columns are
+    :func:`spatiotemporal` of its events and its whole capture."""
+    from chainlab.pipeline import measure_trial
+
+    dyn, sta = STUDY / "HC030A" / "Turn" / "HC030A22.c3d", STUDY / "HC030A" / "Static" / "HC030A01.c3d"
+    res = measure_trial(dyn, sta)
+    expected = spatiotemporal(res.events, read_c3d(dyn))
+    assert len(res.metrics) == len(expected) > 2
+    for c in ("cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "double_support_pct",
+              "foot_progression_deg"):
+        np.testing.assert_allclose(res.metrics[c].to_numpy(), expected[c].to_numpy(), rtol=0, atol=1e-12, err_msg=c)

@@ -68,3 +68,46 @@ def test_a_longer_left_leg_and_missing_markers(cache):
     assert np.isnan(row["lumbar_curvature_deg"]) and np.isnan(row["arch_height_index_L_pct"])
     assert np.isnan(row["leg_length_markers_R_mm"]) and np.isfinite(row["leg_length_markers_L_mm"])
     assert row["pelvic_tilt_deg"] == base["pelvic_tilt_deg"]
+
+
+# --------------------------------------------------------------------------- between subjects
+
+
+def test_standing_questions_on_known_lines():
+    """OLS across subjects: an exact line gives its slope and intercept with a zero-width
+    interval; a known noisy case equals statsmodels' OLS (slope, its CI, p); below 3
+    subjects, or with a constant predictor, the question is skipped and says why."""
+    import pandas as pd
+    import statsmodels.api as sm
+
+    from chainlab.stats.standing import QUESTIONS, standing_regressions
+
+    x = np.array([5.0, 8.0, 12.0, 20.0])
+    exact = pd.DataFrame({"pelvic_tilt_deg": 2.0 * x + 1.0, "rearfoot_to_floor_deg": x})
+    row = standing_regressions(exact, [("pelvic_tilt_deg", "rearfoot_to_floor_deg")]).iloc[0]
+    assert row.n == 4 and row.skipped == ""
+    assert row.slope == pytest.approx(2.0) and row.intercept == pytest.approx(1.0)
+    assert row.ci_high - row.ci_low == pytest.approx(0.0, abs=1e-9)
+    y = np.array([20.0, 23.5, 21.0, 27.0, 25.5])
+    x5 = np.array([4.0, 9.0, 6.0, 15.0, 11.0])
+    noisy = pd.DataFrame({"pelvic_tilt_deg": y, "rearfoot_to_floor_deg": x5})
+    row = standing_regressions(noisy, [("pelvic_tilt_deg", "rearfoot_to_floor_deg")]).iloc[0]
+    fit = sm.OLS(y, sm.add_constant(x5)).fit()
+    assert row.slope == pytest.approx(fit.params[1]) and row.p == pytest.approx(fit.pvalues[1])
+    assert (row.ci_low, row.ci_high) == pytest.approx(tuple(fit.conf_int()[1]))
+    assert row.r2 == pytest.approx(fit.rsquared)
+    two = noisy.iloc[:2]
+    row = standing_regressions(two, [("pelvic_tilt_deg", "rearfoot_to_floor_deg")]).iloc[0]
+    assert row.n == 2 and "at least 3" in row.skipped and np.isnan(row.slope)
+    flat = noisy.assign(rearfoot_to_floor_deg=1.0)
+    assert "same for every subject" in standing_regressions(flat, [("pelvic_tilt_deg", "rearfoot_to_floor_deg")]).skipped[0]
+    everything = standing_regressions(None)
+    assert len(everything) == len(QUESTIONS) and everything.skipped.str.contains("no").all()
+
+
+def test_symmetry_index():
+    from chainlab.subjects import symmetry_index
+
+    assert symmetry_index(11.0, 9.0) == pytest.approx(20.0)
+    assert symmetry_index(-2.0, 2.0) == pytest.approx(-200.0)  # magnitudes in the denominator
+    assert np.isnan(symmetry_index(0.0, 0.0)) and np.isnan(symmetry_index(np.nan, 1.0))

@@ -233,7 +233,7 @@ def test_cli_query_formats(store, tmp_path, capsys):
 
 def test_every_data_variable_has_units_and_a_long_name(store):
     missing = []
-    for group in ("cycles", "metrics", "trials", "statistics", "provenance"):
+    for group in ("cycles", "metrics", "trials", "statistics", "provenance", "subjects"):
         with xr.open_dataset(store, group=group, engine="h5netcdf") as ds:
             missing += [f"{group}/{k}" for k, v in ds.data_vars.items()
                         if "units" not in v.attrs or "long_name" not in v.attrs]
@@ -310,3 +310,122 @@ def test_bootstrap_band_equals_the_resampled_nanmeans():
     for g in (None, groups):
         for a, b in zip(bootstrap_band(y, groups=g, seed=5), explicit(y, groups=g, seed=5)):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- subjects, spatiotemporal (issue #16)
+
+SUBJECTS = ["HC002D", "HC030A", "HC033A"]
+
+
+def test_subjects_one_row_each_with_the_standing_chain_of_its_static(store):
+    """/subjects: one row per subject, the standing chain equal to the models run on its
+    static trial (mean LPelvisAngles x, PROCESSING LegLength), units per column."""
+    import warnings
+
+    from chainlab import read_c3d
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+
+    sub = open_study(store).subjects
+    assert list(sub.subject) == SUBJECTS
+    assert sub.attrs["units"]["pelvic_tilt_deg"] == "deg" and sub.attrs["units"]["arch_height_index_L_pct"] \
+        == "% of foot length" and sub.attrs["units"]["symmetry_index_step_length_pct"] == "%"
+    row = sub.set_index("subject").loc["HC030A"]
+    static = read_c3d(ROOT / "data" / "biomechzoo" / "HC030A" / "Static" / "HC030A01.c3d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kin = compute_kinematics(static, static, KinematicsOptions(partial=True))
+    tilt = float(np.nanmean(kin.angles.sel(output="LPelvisAngles").values[:, 0]))
+    assert row.pelvic_tilt_deg == pytest.approx(tilt, abs=1e-9)
+    stored = dict(zip(static.measurement.values.astype(str), static.measurements.values))
+    assert row.leg_length_processing_L_mm == stored["LLegLength"] and row.leg_length_processing_R_mm == stored["RLegLength"]
+    assert row.leg_length_difference_processing_mm == stored["LLegLength"] - stored["RLegLength"]
+    assert row.rearfoot_to_floor_deg == pytest.approx(0.5 * (row.rearfoot_to_floor_L_deg + row.rearfoot_to_floor_R_deg))
+    assert 10 < row.arch_height_index_L_pct < 30 and row.standing_problem == ""
+
+
+def test_subjects_symmetry_indices_from_their_cycles(store):
+    """SI = 100 (L - R) / (0.5 (|L| + |R|)) of the subject's side means over its cycles."""
+    s = open_study(store)
+    m, sub = s.metrics, s.subjects.set_index("subject")
+    for subject in SUBJECTS:
+        g = m[m.subject == subject]
+        for name, col in (("peak_eversion", "peak_eversion_deg"), ("step_length", "step_length_m")):
+            left, right = g[g.side == "Left"][col].mean(), g[g.side == "Right"][col].mean()
+            expected = 100 * (left - right) / (0.5 * (abs(left) + abs(right)))
+            assert sub.loc[subject, f"symmetry_index_{name}_pct"] == pytest.approx(expected, rel=1e-12)
+        assert sub.loc[subject, "cycles_left"] + sub.loc[subject, "cycles_right"] == len(g)
+
+
+def test_standing_questions_are_least_squares_across_the_subjects(store):
+    """/statistics standing_*: the slope of numpy's least squares line through the three
+    subjects' rows, n = 3; a predictor equal for every subject is skipped and says so."""
+    s = open_study(store)
+    st, sub = s.statistics, s.subjects
+    assert st.sizes["standing_row"] == 6 and set(st.standing_n.values) == {3}
+    for r, p, b, sk in zip(st.standing_response.values, st.standing_predictor.values, st.standing_slope.values,
+                           st.standing_skipped.values):
+        x, y = sub[str(p)].to_numpy(float), sub[str(r)].to_numpy(float)
+        if np.ptp(x) == 0:
+            assert "same for every subject" in str(sk) and np.isnan(b)
+        else:
+            assert str(sk) == "" and b == pytest.approx(np.polyfit(x, y, 1)[0], rel=1e-9)
+    assert st.standing_slope.attrs["units"] and st.standing_n.attrs["units"] == "1"
+
+
+def test_spatiotemporal_columns_in_the_store(store):
+    """The spatiotemporal columns, with units; cadence is 120 / stride time, stance + swing
+    is the cycle, single + double support is the stance."""
+    s = open_study(store)
+    m = s.metrics
+    for c in ("cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "swing_pct",
+              "single_support_pct", "double_support_pct", "foot_progression_deg"):
+        assert np.isfinite(m[c]).all(), c
+    np.testing.assert_allclose(m.cadence_steps_per_min, 120.0 / m.stride_time_s, rtol=1e-6)  # times at the capture's precision
+    np.testing.assert_allclose(m.stance_pct + m.swing_pct, 100.0)
+    np.testing.assert_allclose(m.single_support_pct + m.double_support_pct, m.stance_pct, atol=1e-9)
+    with h5py.File(store, "r") as f:
+        units = {c: f[f"metrics/{c}"].attrs["units"] for c in ("cadence_steps_per_min", "step_width_m",
+                                                              "walking_speed_m_s")}
+    assert {k: v.decode() if isinstance(v, bytes) else v for k, v in units.items()} \
+        == {"cadence_steps_per_min": "min-1", "step_width_m": "m", "walking_speed_m_s": "m s-1"}
+
+
+def test_cli_query_spatiotemporal_and_subjects(store, capsys):
+    from chainlab.cli import main
+
+    assert main(["query", str(store), "--var", "cadence_steps_per_min,step_width_m"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "subject,condition,trial,side,cycle_in_trial,cadence_steps_per_min,step_width_m"
+    assert len(lines) == 28
+    assert main(["query", str(store), "--table", "subjects", "--var", "pelvic_tilt_deg,leg_length_difference_markers_mm",
+                 "--where", "subject=HC030A"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "subject,pelvic_tilt_deg,leg_length_difference_markers_mm" and len(lines) == 2
+    assert lines[1].startswith("HC030A,")
+    assert main(["query", str(store), "--table", "subjects", "--var", "nope"]) == 1
+    assert "unknown subjects column" in capsys.readouterr().err
+
+
+R_SUBJECTS = """
+library(ncdf4)
+nc <- nc_open("{path}")
+cat(ncvar_get(nc, "subjects/subject"), sep = "\\n")
+cat("--\\n")
+cat(sprintf("%.10f", ncvar_get(nc, "subjects/pelvic_tilt_deg")), sep = "\\n")
+cat("--\\n")
+cat(ncatt_get(nc, "subjects/arch_height_index_L_pct", "units")$value, "\\n")
+nc_close(nc)
+"""
+
+
+def test_r_reads_the_subjects(store):
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
+    out = subprocess.run([rscript, "-e", R_SUBJECTS.format(path=store)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    names, tilt, units = (part.split("\n") for part in out.stdout.split("--\n"))
+    sub = open_study(store).subjects
+    assert [n for n in names if n] == list(sub.subject)
+    np.testing.assert_allclose(np.array([t for t in tilt if t], float), sub.pelvic_tilt_deg.values, atol=1e-8)
+    assert units[0].strip() == "% of foot length"

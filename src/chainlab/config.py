@@ -381,7 +381,7 @@ def read_rows(text: str) -> list[dict]:
     return rows
 
 
-def sheet_records(sheet: pd.DataFrame) -> list[dict]:
+def sheet_records(sheet) -> list[dict]:
     """The sheet's rows as dicts of its columns (:data:`SHEET_COLUMNS` and the optional ones
     it has), as ``chainlab trials --rows`` takes them."""
     return sheet[[c for c in SHEET_COLUMNS + OPTIONAL_SHEET_COLUMNS if c in sheet.columns]].to_dict("records")

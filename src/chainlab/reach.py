@@ -62,3 +62,25 @@ def condition_reach_text(condition: str, n: int) -> str:
             f"its bootstrap band resamples only {'these' if n > 1 else 'one'}, a sign-flip test pairing "
             f"{'them' if n > 1 else 'it'} gives p of at least {smallest_sign_flip_p(n):.2g}, and the mixed "
             f"models' {condition!r} effect rests on {n} subject{'s' * (n != 1)}.")
+
+
+def spm_reach(result, name: str) -> str:
+    """The store's ``spm_reach`` text of one SPM test (subjects and permutations)."""
+    said = spm_reach_text([name], result.n_subjects, result.alpha) if result.n_subjects else ""
+    return " ".join(x for x in (said, permutations_text(result.n_permutations, result.alpha)) if x)
+
+
+def reach_sentences(statistics) -> list[str]:
+    """What the study's tests cannot show with its subjects: conditions with fewer than 3
+    subjects, SPM tests that cannot reach significance (grouped by subjects paired)."""
+    out = [t for c, n in sorted(getattr(statistics, "subjects", {}).items()) if (t := condition_reach_text(c, n))]
+    by_n: dict[int, list[str]] = {}
+    alpha = 0.05
+    for k in sorted(statistics.spm):
+        r = statistics.spm[k]
+        alpha = r.alpha
+        if r.n_subjects and smallest_sign_flip_p(r.n_subjects) >= r.alpha:
+            by_n.setdefault(r.n_subjects, []).append(k)
+    out += [spm_reach_text(names, n, alpha) for n, names in sorted(by_n.items())]
+    perms = {permutations_text(r.n_permutations, r.alpha) for r in statistics.spm.values()} - {""}
+    return out + sorted(perms)

@@ -117,6 +117,74 @@ _RANDOM_WORDS = {"(1 | subject/trial)": "random intercepts per subject and per t
                  "(1 | subject)": "a random intercept per subject"}
 
 
+def _term_meaning(term: str) -> str:
+    """What a term of a fitted model estimates, in words."""
+    if term == "Intercept":
+        return "response at predictor 0, reference condition, left side"
+    if term.startswith("C(side)[T."):
+        return f"{term[10:-1]} minus Left cycles, same predictor and condition"
+    if term.startswith("C(condition)[T."):
+        return f"{term[15:-1]} minus the reference condition, same predictor and side"
+    if term.startswith("C(") or ":" in term:
+        return "as written (patsy)"
+    return "response per unit of the predictor, within side and condition"
+
+
+#: The report's gait table: column, heading with units.
+GAIT_COLUMNS = (
+    ("cadence_steps_per_min", "cadence (steps/min)"), ("walking_speed_m_s", "walking speed, pelvis (m/s)"),
+    ("stride_length_m", "stride length (m)"), ("step_length_m", "step length (m)"), ("step_width_m", "step width (m)"),
+    ("stance_pct", "stance (%)"), ("swing_pct", "swing (%)"), ("single_support_pct", "single support (%)"),
+    ("double_support_pct", "double support (%)"), ("foot_progression_deg", "foot progression, internal + (deg)"),
+)
+
+
+def _gait(study) -> str:
+    """The spatiotemporal parameters per condition and side: mean ± SD over the cycles."""
+    m = study.metrics
+    cols = [(c, h) for c, h in GAIT_COLUMNS if c in m]
+    if not len(m) or not cols:
+        return "<p class=muted>No spatiotemporal parameters in the store.</p>"
+    rows = []
+    for (cond, side), g in m.groupby(["condition", "side"]):
+        cells = []
+        for c, _ in cols:
+            v = g[c].to_numpy(float)
+            v = v[np.isfinite(v)]
+            cells.append(f"{_fmt(float(v.mean()), 3)} ± {_fmt(float(v.std(ddof=1)), 2)}" if len(v) > 1
+                         else _fmt(float(v[0])) if len(v) else "NaN")
+        rows.append([cond, side, g.subject.nunique(), len(g), *cells])
+    return ("<p>Spatiotemporal parameters per condition and side: mean ± SD over the complete cycles "
+            "(docs/gait.md; % of the gait cycle).</p>"
+            + _table(["condition", "side", "subjects", "cycles", *[h for _, h in cols]], rows,
+                     set(range(2, 4 + len(cols)))))
+
+
+def _standing(study) -> str:
+    """The between-subject standing questions, with the subjects behind each."""
+    st = study.statistics
+    if "standing_slope" not in st:
+        return ""
+    try:
+        n_subjects = len(study.subjects)
+    except StoreError:
+        n_subjects = 0
+    rows = []
+    for r, pr, n, b, lo, hi, p, sk in zip(st.standing_response.values, st.standing_predictor.values,
+                                          st.standing_n.values, st.standing_slope.values, st.standing_ci_low.values,
+                                          st.standing_ci_high.values, st.standing_p.values,
+                                          st.standing_skipped.values):
+        fitted = not str(sk)
+        rows.append([str(r), str(pr), int(n), _fmt(float(b)) if fitted else "",
+                     f"[{_fmt(float(lo))}, {_fmt(float(hi))}]" if fitted else "", _fmt(float(p)) if fitted else "",
+                     "" if fitted else f"not fitted: {sk}"])
+    return (f"<h3>The standing chain across subjects</h3><p>{n_subjects} subject(s) in <code>/subjects</code> "
+            "(one static trial each). Ordinary least squares across subjects, one row per subject; the slope in "
+            "units of the response per unit of the predictor, its 95 % interval from t with n - 2 degrees of "
+            "freedom; n is the number of subjects behind each line.</p>"
+            + _table(["response", "predictor", "n subjects", "slope", "95 % CI", "p", "note"], rows, {2, 3, 5}))
+
+
 def _statistics(study) -> str:
     st = study.statistics
     out = ""
@@ -129,12 +197,15 @@ def _statistics(study) -> str:
         for mo, te, e, lo, hi, p in zip(st.model.values, st.term.values, st.estimate.values,
                                         st.ci_low.values, st.ci_high.values, st.p.values):
             first = str(mo) != last  # the model and its random part once, on its first term
-            rows.append([str(mo) if first else "", randoms[str(mo)] if first else "", str(te), _fmt(float(e)),
-                         f"[{_fmt(float(lo))}, {_fmt(float(hi))}]", _fmt(float(p))])
+            rows.append([str(mo) if first else "", randoms[str(mo)] if first else "", str(te), _term_meaning(str(te)),
+                         _fmt(float(e)), f"[{_fmt(float(lo))}, {_fmt(float(hi))}]", _fmt(float(p))])
             last = str(mo)
         out += (f"<p>Linear mixed models, one row per cycle, fitted with {said} (docs/gait.md); estimates "
-                "in units of the response per unit of the term, 95 % Wald intervals.</p>"
-                + _table(["model (fixed part)", "random part", "term", "estimate", "95 % CI", "p"], rows, {3, 5}))
+                "in units of the response per unit of the term, 95 % Wald intervals. Left and right cycles "
+                "are told apart by <code>C(side)</code>: its term is the right cycles' mean response minus the "
+                "left cycles' (Left is the reference level) at the same predictor value and condition.</p>"
+                + _table(["model (fixed part)", "random part", "term", "what it estimates", "estimate", "95 % CI",
+                          "p"], rows, {4, 6}))
     else:
         out += "<p class=muted>No mixed model was fitted.</p>"
     if "spm_t" in st:
@@ -153,6 +224,7 @@ def _statistics(study) -> str:
         out += f"<h3>SPM (paired t, sign-flip permutation threshold, alpha {alpha:g})</h3>" + _table(
             ["variable", "subjects", "smallest attainable p", f"can reach {alpha:g}", "critical |t|",
              "supra-threshold clusters"], rows, {1, 2, 4})
+    out += _standing(study)
     limits = reach(study)
     if limits:
         out += ("<h3>What these subjects cannot show</h3><ul>"
@@ -212,6 +284,7 @@ def build_report(store: str | os.PathLike, figures_dir: str | os.PathLike, workf
     said = (f"<p class=warning><b>Nothing to analyse: {html.escape(empty)}.</b> No statistics were computed "
             "and every figure says so; the failed trials and their reasons are listed below.</p>") if empty else ""
     sections = [
+        ("Gait", _gait(study)),
         ("Study", said + _summary(study)),
         ("Kinetics", _kinetics(study)),
         ("Statistics", _statistics(study)),

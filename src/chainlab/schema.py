@@ -3,8 +3,9 @@
 * :data:`EVENT_COLUMNS`: a gait event (:mod:`chainlab.gait.events`);
 * :data:`CYCLE_COLUMNS`: a complete gait cycle (:mod:`chainlab.gait.cycles`);
 * :data:`METRIC_COLUMNS`: the per-cycle measures (:mod:`chainlab.gait.metrics`, the angles';
-  :mod:`chainlab.gait.kinetic_metrics`, the kinetics'), units in the names (:data:`METRIC_UNITS`,
-  :func:`column_units`);
+  the spatiotemporal parameters :data:`SPATIOTEMPORAL_COLUMNS` of
+  :mod:`chainlab.gait.spatiotemporal`; :mod:`chainlab.gait.kinetic_metrics`, the kinetics'),
+  units in the names (:data:`METRIC_UNITS`, :func:`column_units`);
 * :func:`joint_name`: an angle output without its side (the study store's ``joint``).
 """
 
@@ -16,6 +17,13 @@ EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
 CONTACT_COLUMNS = ["plate", "first", "last", "side", "status", "reason"]
 
 CYCLE_COLUMNS = ["side", "cycle", "start", "foot_off", "end", "stride_time", "stance"]
+
+#: The spatiotemporal parameters of a cycle (``stride_time_s``, ``stance_pct`` and the pelvis'
+#: ``walking_speed_m_s`` are the cycle table's own, beside them in :data:`METRIC_COLUMNS`).
+SPATIOTEMPORAL_COLUMNS = [
+    "cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "swing_pct",
+    "single_support_pct", "double_support_pct", "foot_progression_deg",
+]
 
 #: The per-cycle measures of the angles (:func:`chainlab.gait.metrics.cycle_metrics`).
 ANGLE_METRIC_COLUMNS = [
@@ -36,14 +44,18 @@ KINETIC_METRIC_COLUMNS = [
     "hip_work_stance_J_kg", "knee_work_stance_J_kg", "ankle_work_stance_J_kg", "kinetics_reason",
 ]
 
-METRIC_COLUMNS = ANGLE_METRIC_COLUMNS + KINETIC_METRIC_COLUMNS
+_AFTER_SPEED = ANGLE_METRIC_COLUMNS.index("walking_speed_m_s") + 1
+#: The per-cycle table: the angles' measures with the spatiotemporal parameters after the
+#: walking speed, then the kinetic measures.
+METRIC_COLUMNS = (ANGLE_METRIC_COLUMNS[:_AFTER_SPEED] + SPATIOTEMPORAL_COLUMNS
+                  + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:] + KINETIC_METRIC_COLUMNS)
 
 #: Text columns of the per-cycle table (the rest are numbers).
 TEXT_METRIC_COLUMNS = ("side", "gaps", "kinetics_reason")
 
 #: The units of a column, from its name's ending (the rule written once).
 UNIT_SUFFIXES = (("_Nm_kg", "N m/kg"), ("_W_kg", "W/kg"), ("_J_kg", "J/kg"), ("_deg", "deg"), ("_pct", "%"),
-                 ("_m_s", "m s-1"), ("_s", "s"))
+                 ("_m_s", "m s-1"), ("_per_min", "min-1"), ("_s", "s"), ("_m", "m"))
 
 
 def column_units(column: str) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
+from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from
 from chainlab.io.c3d import sha256_file
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
@@ -34,7 +34,9 @@ from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
 from chainlab.problems import problem_rows, problems_table
 from chainlab.results import TrialFailure, TrialRow
-from chainlab.stats.study import study_statistics
+from chainlab.stats.standing import standing_regressions
+from chainlab.stats.study import StudyStatistics, study_statistics
+from chainlab.subjects import subjects_table
 
 
 @dataclass
@@ -204,14 +206,20 @@ def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path
     write_text_atomic(problems_table(problem_rows(trials)).to_csv(sep="\t", index=False), out / "problems.tsv")
 
 
-def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures):
+def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures,
+                subjects: pd.DataFrame | None = None):
     """The study statistics; `trials` as (trial, subject, condition, cycles, problems) and the
-    failures let them say which trials contributed nothing and why."""
-    if not len(metrics):
+    failures let them say which trials contributed nothing and why; `subjects` (one row per
+    subject) gives the between-subject standing questions."""
+    if not len(metrics) and subjects is None:
         return None
     st = config.statistics
-    return study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"],
-                            trials=trials, failures=[f.record() for f in failures])
+    out = study_statistics(metrics, curves, alpha=st["alpha"], n_permutations=st["permutations"], seed=st["seed"],
+                           trials=trials, failures=[f.record() for f in failures]) if len(metrics) \
+        else StudyStatistics()
+    if subjects is not None:
+        out.standing = standing_regressions(subjects, alpha=st["alpha"])
+    return out
 
 
 def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path:
@@ -219,9 +227,10 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
     in `out_dir`, from the trials' files (``chainlab study``)."""
     out = Path(out_dir)
     metrics = metrics_table(run.trials)
-    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures)
+    subjects = subjects_table(run.trials, metrics, config.kinematics_options())
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
-                              config.settings(*TRIAL_SECTIONS, "statistics"))
+                              config.settings(*TRIAL_SECTIONS, "statistics"), subjects=subjects)
     _write_tables(metrics, run.failures, out, run.trials)
     return store
 
@@ -233,13 +242,27 @@ def _trials_settings(run: StudyRun) -> str:
     return used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
 
 
+def _subjects(run: StudyRun, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The one-row-per-subject table (:func:`chainlab.subjects.subjects_table`), the standing
+    chain with the trials' kinematics settings (every default when the trials differ)."""
+    used = sorted({t.settings for t in run.trials})
+    try:
+        options = settings_from(used[0]).kinematics_options() if len(used) == 1 else None
+    except ValueError:
+        options = None
+    return subjects_table(run.trials, metrics, options)
+
+
 def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None] | None = None) -> Path:
-    """The study store without its statistics at `path`, and ``metrics.csv`` and
-    ``failures.tsv`` beside it (the workflow's ``store`` step). Its provenance records the
-    settings the trials were computed with."""
+    """The study store without its statistics at `path` (its ``/subjects`` computed with the
+    trials' kinematics settings: :func:`_subjects`), and ``metrics.csv`` and ``failures.tsv``
+    beside it (the workflow's ``store`` step). Its provenance records the settings the trials
+    were computed with."""
     path = Path(path)
-    store = write_study_store(run.trials, run.failures, path, None, _trials_settings(run), progress)
-    _write_tables(metrics_table(run.trials), run.failures, path.parent, run.trials)
+    metrics = metrics_table(run.trials)
+    store = write_study_store(run.trials, run.failures, path, None, _trials_settings(run), progress,
+                              subjects=_subjects(run, metrics))
+    _write_tables(metrics, run.failures, path.parent, run.trials)
     return store
 
 
@@ -251,12 +274,13 @@ def store_statistics(run: StudyRun, path: str | Path, config: StudyConfig,
     :func:`chainlab.io.study_store.write_study_store`. Its provenance records the trials'
     settings with `config`'s statistics."""
     metrics = metrics_table(run.trials)
-    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures)
+    subjects = _subjects(run, metrics)
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
     used = json.loads(_trials_settings(run) or "{}")
     if isinstance(used, dict):  # the trials' settings, now with the statistics'
         used = {**used, "statistics": config.statistics}
     return write_study_store(run.trials, run.failures, path, stats,
-                             json.dumps(used, sort_keys=True, separators=(",", ":")), progress)
+                             json.dumps(used, sort_keys=True, separators=(",", ":")), progress, subjects=subjects)
 
 
 def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int | None = None,

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "one self-contained HTML report of a study (store, figures, statistics, provenance)"),
     "query": ("report", "pull variables out of a study store"),
     "figures": ("report", "draw the study's figures from its store (HTML, JSON, SVG, PDF)"),
+    "export": ("export", "write OpenSim inputs (.trc markers, .mot ground reactions, ExternalLoads .xml)"),
     "agree": ("agree", "chainlab's angles of a capture against the Nexus outputs stored in it"),
 }
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from chainlab.figures import FIGURES, FORMATS, draw_all
 from chainlab.io.query import command as query_command
+from chainlab.io.query import query_subjects
+from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import StoreError, open_study
 from chainlab.report import write_report
 
@@ -56,6 +58,8 @@ def add_query(sub, help: str) -> None:
                    "columns subject, condition, trial, side, cycle, percent, value, units")
     p.add_argument("--axis", choices=("x", "y", "z"),
                    help="axis of --curves for angles and moments (default x; a power has none)")
+    p.add_argument("--table", choices=("cycles", "subjects"), default="cycles",
+                   help="cycles (per-cycle measures and curves, the default) or subjects (one row per subject)")
     p.add_argument("--where", default="", help="e.g. 'subject=HC030A|HC002D, side=Left' (| for several values)")
     p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write the table to FILE (any format) instead of stdout")
@@ -63,6 +67,20 @@ def add_query(sub, help: str) -> None:
 
 
 def run_query(args: argparse.Namespace) -> int:
+    if args.table == "subjects":
+        where = dict(item.split("=", 1) for item in (args.where or "").replace(" ", "").split(",") if "=" in item)
+        try:
+            df = query_subjects(open_study(args.store), [v for v in (args.var or "").replace(" ", "").split(",") if v],
+                                where)
+        except StoreError as exc:
+            print(f"chainlab query: {exc}", file=sys.stderr)
+            return 1
+        text = df.to_json(orient="records") + "\n" if args.format == "json" else df.to_csv(index=False)
+        if args.output:
+            write_text_atomic(text, args.output)
+        else:
+            sys.stdout.write(text)
+        return 0
     return query_command(args)
 
 

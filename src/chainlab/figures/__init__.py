@@ -30,6 +30,7 @@ from chainlab.figures._curves import angle_angle, coupling_bins, curves, moment_
 from chainlab.figures._qc import events_on_force, marker_quality
 from chainlab.figures._reach import reach, smallest_sign_flip_p, spm_reach, spm_subjects, subjects_needed
 from chainlab.figures._regression import describe_model, fit_lines, model_terms, scatter_fit
+from chainlab.figures._sides import curves_by_side, standing_chain, standing_fits
 from chainlab.figures._write import (
     AUTO,
     FORMATS,
@@ -44,9 +45,9 @@ from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import Study
 
 __all__ = [
-    "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "describe_model", "draw_all",
-    "events_on_force", "find_browser", "fit_lines", "marker_quality", "model_terms", "moment_curves", "power_curves",
-    "reach", "scatter_fit",
+    "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "curves_by_side", "describe_model",
+    "draw_all", "events_on_force", "find_browser", "fit_lines", "marker_quality", "model_terms", "moment_curves",
+    "power_curves", "reach", "scatter_fit", "standing_chain", "standing_fits",
     "smallest_sign_flip_p", "spm", "spm_reach", "spm_subjects", "subjects_needed", "write_figure", "write_figures",
     "write_plotlyjs", "AUTO", "FORMATS", "NO_BROWSER", "PLOTLYJS",
 ]
@@ -79,6 +80,14 @@ def _describe_spm(study: Study) -> str:
     return said + " ".join(spm_reach(study))
 
 
+def _describe_standing(study: Study) -> str:
+    fits = standing_fits(study)
+    ns = sorted({f["n"] for f in fits})
+    skipped = [f"{f['response']} on {f['predictor']}" for f in fits if f["skipped"]]
+    said = f"In this study {' or '.join(map(str, ns))} subjects stand behind each question." if ns else ""
+    return said + (f" Not fitted: {', '.join(skipped)}." if skipped else "")
+
+
 _CURVE = ("Mean (line) ± 1 SD (shaded) over all complete cycles of both sides, per condition, and the "
           "simultaneous 95 % bootstrap band of the mean (dashed; subjects resampled) where the store "
           "holds one; x in % of the gait cycle (foot strike to foot strike), y in degrees.")
@@ -96,6 +105,24 @@ FIGURES: tuple[Figure, ...] = (
     Figure("curves_lordosis", partial(curves, variable="lordosis"),
            "Lumbar lordosis (LumbarCurvature x, lordosis positive). " + _CURVE,
            "/cycles/curves (variable lordosis), /statistics/band_*"),
+    *(Figure(f"curves_by_side_{short}", partial(curves_by_side, variable=variable),
+             f"{title}: left and right apart. Mean (line) ± 1 SD (shaded) over the complete cycles of each side "
+             "(left panel: left cycles, right panel: right cycles), per condition; the legend gives the cycles and "
+             "subjects behind each mean; x in % of the gait cycle, y in degrees.",
+             f"/cycles/curves (variable {variable}), /cycles/side")
+      for short, variable, title in (("rearfoot_eversion", "rearfoot_eversion", "Rearfoot eversion"),
+                                     ("tibial_rotation", "tibial_rotation_lab", "Tibial internal rotation (lab)"),
+                                     ("pelvic_tilt", "pelvic_tilt", "Pelvic tilt"),
+                                     ("lordosis", "lordosis", "Lumbar lordosis"))),
+    Figure("standing_chain", standing_chain,
+           "The standing chain across subjects, from each subject's static trial: standing pelvic tilt and lumbar "
+           "curvature against the rearfoot angle to the floor (HFTFL y, mean of sides) and the arch height index "
+           "(mean of sides, % of foot length), and standing pelvic obliquity against the leg-length difference "
+           "(left minus right, from the markers ASIS to medial malleolus and from PROCESSING LegLength); one dot "
+           "per subject, the ordinary least squares line across subjects; the panel titles give n, the slope with "
+           "its 95 % CI (t, n - 2 df) and p, or that the question was not fitted (fewer than 3 subjects, or a "
+           "predictor equal for all).",
+           "/subjects, /statistics/standing_*", _describe_standing),
     Figure("angle_angle_eversion_tibial_rotation", angle_angle,
            "Angle-angle plot: tibial internal rotation (lab, deg) against rearfoot eversion (deg) over the "
            "whole gait cycle; thin lines are single cycles (in a large study at most 200 per "

@@ -10,6 +10,7 @@ import xarray as xr
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import PlateEventOptions, gait_events
 from chainlab.gait.metrics import cycle_curves, cycle_metrics
+from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
 
 
 @dataclass
@@ -32,6 +33,8 @@ def analyse_trial(trial: xr.Dataset, kinematics: xr.Dataset,
     cyc = find_cycles(ev.events)
     curves = cycle_curves(kinematics, cyc.cycles, chain_frame)
     metrics = cycle_metrics(kinematics, cyc.cycles, curves)
+    time = kinematics.time.values
+    metrics = spatiotemporal_of_trial(metrics, ev.events, kinematics, lambda k: time[k], len(time))
     return GaitResult(ev.events, cyc.cycles, curves, metrics,
                       gait_problems(trial.attrs.get("source_file", ""), ev, cyc, metrics))
 

@@ -43,6 +43,9 @@ SOURCES = {
 }
 
 
+#: cycle_metrics' columns: the angles' measures (the spatiotemporal parameters are added by
+#: :func:`chainlab.gait.spatiotemporal.with_spatiotemporal`, the kinetic measures by
+#: :mod:`chainlab.gait.kinetic_metrics`).
 COLUMNS = ANGLE_METRIC_COLUMNS
 
 

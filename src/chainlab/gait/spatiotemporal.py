@@ -8,7 +8,9 @@ vertical +z, as everywhere in chainlab):
 
 * ``stride_time_s`` T; ``cadence_steps_per_min`` 120 / T (two steps per stride);
 * ``stride_length_m`` |H_X(t1) - H_X(t0)| horizontal; the stride's direction d is the
-  direction of progression of the cycle; ``walking_speed_m_per_s`` stride length / T;
+  direction of progression of the cycle; ``stride_speed_m_s`` stride length / T (the
+  heels' speed; the per-cycle table's ``walking_speed_m_s`` is the pelvis', and this one is
+  not in it);
 * ``step_length_m`` (H_X(t1) - H_opp(to)) · d: how far X lands ahead of the opposite heel;
 * ``step_width_m`` the horizontal distance of H_opp(to) from the line H_X(t0) H_X(t1);
 * ``stance_pct`` 100 (tf - t0) / T, ``swing_pct`` 100 - stance; ``double_support_pct``
@@ -32,12 +34,13 @@ import xarray as xr
 
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
+from chainlab.schema import SPATIOTEMPORAL_COLUMNS
 
 #: Output columns -> units.
 COLUMNS = {
     "stride_time_s": "s",
     "cadence_steps_per_min": "steps/min",
-    "walking_speed_m_per_s": "m/s",
+    "stride_speed_m_s": "m/s",
     "stride_length_m": "m",
     "step_length_m": "m",
     "step_width_m": "m",
@@ -131,7 +134,7 @@ def spatiotemporal(events: pd.DataFrame, markers: xr.Dataset | Mapping[str, np.n
             "side": c.side, "cycle": int(c.cycle), "start": c.start, "foot_off": c.foot_off, "end": c.end,
             "stride_time_s": T,
             "cadence_steps_per_min": 120.0 / T,
-            "walking_speed_m_per_s": length / T,
+            "stride_speed_m_s": length / T,
             "stride_length_m": length,
             "step_length_m": float((h1[:2] - ho[:2]) @ d),
             "step_width_m": float(abs((ho[:2] - h0[:2]) @ normal)),
@@ -152,3 +155,56 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     out = g.mean()
     out["cycles"] = g.size()
     return out
+
+
+#: The markers :func:`spatiotemporal` reads by default.
+MARKERS = tuple(f"{s}{m}" for s in "LR" for m in ("HEE", "TOE"))
+
+
+def sample_times(events: pd.DataFrame) -> np.ndarray:
+    """Every time (s) at which :func:`spatiotemporal` samples a marker: the events and the
+    cycles' mid-stance instants. A trial's markers at the frames around them are enough."""
+    cycles = find_cycles(events).cycles
+    mids = 0.5 * (cycles.start.to_numpy(float) + cycles.foot_off.to_numpy(float))
+    t = np.concatenate([events.time.to_numpy(float), mids])
+    return np.unique(t[np.isfinite(t)])
+
+
+def frames_around(times: np.ndarray, frame_time, n: int) -> np.ndarray:
+    """The sorted trial frame indices bracketing each of `times` (two or three per time),
+    `frame_time(index)` giving the time of a frame index, `n` frames in the trial."""
+    if not len(times) or n == 0:
+        return np.empty(0, np.int64)
+    t0 = float(frame_time(0))
+    rate = (n - 1) / (float(frame_time(n - 1)) - t0) if n > 1 else 1.0
+    i = np.floor((np.asarray(times) - t0) * rate).astype(np.int64)
+    idx = np.concatenate([i - 1, i, i + 1, i + 2])
+    return np.unique(idx[(idx >= 0) & (idx < n)])
+
+
+def with_spatiotemporal(metrics: pd.DataFrame, table: pd.DataFrame | None) -> pd.DataFrame:
+    """The per-cycle table `metrics` with :data:`chainlab.schema.SPATIOTEMPORAL_COLUMNS` from
+    `table` (:func:`spatiotemporal` of the same events; None or a missing cycle: NaN), in
+    :data:`chainlab.schema.METRIC_COLUMNS`' order (after ``walking_speed_m_s``)."""
+    out = metrics.copy()
+    keyed = {} if table is None else {(str(r.side), int(r.cycle)): r for r in table.itertuples(index=False)}
+    for c in SPATIOTEMPORAL_COLUMNS:
+        out[c] = [float(getattr(keyed[(str(s), int(k))], c)) if (str(s), int(k)) in keyed else np.nan
+                  for s, k in zip(metrics.side, metrics.cycle)]
+    base = [c for c in metrics.columns if c not in SPATIOTEMPORAL_COLUMNS]
+    at = base.index("walking_speed_m_s") + 1 if "walking_speed_m_s" in base else len(base)
+    return out[base[:at] + SPATIOTEMPORAL_COLUMNS + base[at:]]
+
+
+def spatiotemporal_of_trial(metrics: pd.DataFrame, events: pd.DataFrame, kinematics: xr.Dataset, frame_time,
+                            n: int) -> pd.DataFrame:
+    """`metrics` with the spatiotemporal parameters of its cycles (:func:`with_spatiotemporal`),
+    read from a trial's kinematics (``markers``, ``time``; lazy: only the frames around the
+    event times are read). Without heel and toe markers the columns are NaN."""
+    present = set(kinematics.marker.values.astype(str).tolist())
+    if not len(metrics) or not set(MARKERS) <= present:
+        return with_spatiotemporal(metrics, None)
+    idx = frames_around(sample_times(events), frame_time, n)
+    part = kinematics[["markers"]].sel(marker=list(MARKERS)).isel(frame=idx).load()
+    mk = {m: part.markers.sel(marker=m).values for m in MARKERS}
+    return with_spatiotemporal(metrics, spatiotemporal(events, mk, part.time.values))

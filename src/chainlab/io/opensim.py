@@ -252,3 +252,23 @@ def export_trial(ds: xr.Dataset, out_dir: str | os.PathLike, assignment: Mapping
         paths["mot"] = write_grf_mot(out / f"{name}_grf.mot", ds.time.values, loads, forward=fwd)
         paths["xml"] = write_external_loads(out / f"{name}_grf.xml", paths["mot"].name)
     return paths
+
+
+def assignment_from_contacts(contacts, frames: np.ndarray, time: np.ndarray) -> dict[int, list[tuple[str, float, float]]]:
+    """The plate-to-foot assignment of :func:`export_trial` from plate contacts (objects with
+    ``plate``, ``first``, ``last`` (frame numbers, inclusive), ``side`` "L"/"R" and
+    ``status``: :func:`chainlab.kinetics.assign_contacts`): each accepted contact's foot from
+    1.5 frames before its first frame to 1.5 frames after its last (the contacts are found on
+    the frame-mean force at the kinetics' threshold, the export writes each frame's sample:
+    its loading ramp can start a frame earlier, e.g. 36 N at HC030A05 frame 355, plate 1's
+    contact from 356); the others left out (their loads are written as no foot's)."""
+    frames, time = np.asarray(frames), np.asarray(time, float)
+    half = 1.5 * float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+    out: dict[int, list[tuple[str, float, float]]] = {}
+    for c in contacts:
+        if c.status != "accepted" or c.side not in ("L", "R"):
+            continue
+        i0, i1 = (int(np.searchsorted(frames, f)) for f in (c.first, c.last))
+        out.setdefault(int(c.plate), []).append(("Left" if c.side == "L" else "Right",
+                                                 float(time[i0]) - half, float(time[i1]) + half))
+    return out

@@ -231,3 +231,19 @@ def command(args) -> int:
               f"(exit {NOTHING_MATCHED})", file=sys.stderr)
         return NOTHING_MATCHED
     return 0
+
+
+def query_subjects(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:
+    """Rows of ``/subjects`` (all columns, or `variables`), filtered by ``subject``."""
+    df = study.subjects
+    unknown = [v for v in variables if v not in df.columns]
+    if unknown:
+        raise StoreError(f"unknown subjects column(s) {unknown}; /subjects has {list(df.columns)}")
+    bad = [k for k in where if k != "subject"]
+    if bad:
+        raise StoreError(f"cannot filter /subjects on {bad}; use subject")
+    if "subject" in where:
+        if where["subject"] not in set(df.subject.astype(str)):
+            raise StoreError(f"no subject {where['subject']!r} in the store; it has {sorted(df.subject.astype(str))}")
+        df = df[df.subject.astype(str) == where["subject"]]
+    return df[["subject", *variables]].reset_index(drop=True) if variables else df.reset_index(drop=True)

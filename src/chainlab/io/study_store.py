@@ -11,8 +11,11 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
 * ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
   plate vertical force, plate contacts and why a trial has no kinetics; per trial and marker:
   mean residual, % of frames missing, gaps;
+* ``/subjects``: one row per subject (dim ``subject``): the standing chain from its static
+  trial and the gait's symmetry indices (:mod:`chainlab.subjects`), units per variable;
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
-  their clusters, bootstrap bands of the mean curves (condition, variable, percent);
+  their clusters, bootstrap bands of the mean curves (condition, variable, percent), the
+  between-subject standing questions (dim ``standing_row``);
 * ``/problems``: one row per problem of a computed trial (``problem`` dim; trial, stage,
   check, markers, segment, value, threshold, message: :mod:`chainlab.problems`): quality
   checks, models that did not run, trials without angles or cycles;
@@ -38,11 +41,11 @@ import pandas as pd
 import xarray as xr
 
 from chainlab import __version__
+from chainlab.io._subjects import standing_dataset, subjects_dataset
 from chainlab.io.store import atomic_path
-from chainlab.io.trial_file import placed
-from chainlab.io.trial_file import marker_quality as _marker_quality
+from chainlab.io.trial_file import marker_quality as _marker_quality, placed
 from chainlab.problems import PROBLEM_COLUMNS, headline, problem_rows, problems_table
-from chainlab.reach import condition_reach_text, permutations_text, smallest_sign_flip_p, spm_reach_text
+from chainlab.reach import condition_reach_text, reach_sentences, spm_reach
 from chainlab.schema import CONTACT_COLUMNS, METRIC_COLUMNS, METRIC_UNITS, TEXT_METRIC_COLUMNS, joint_name
 
 ENGINE = "h5netcdf"
@@ -306,7 +309,7 @@ def statistics_dataset(statistics) -> xr.Dataset:
             stats = stats.assign_coords(spm_variable=names, percent=percent,
                                         spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
             stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
-            said = np.array([_spm_reach(statistics.spm[k], k) for k in names], dtype=str)
+            said = np.array([spm_reach(statistics.spm[k], k) for k in names], dtype=str)
             stats["spm_reach"] = ("spm_variable", said, {
                 "units": "1", "long_name": "whether the test can reach significance with its subjects and "
                 "permutations, and why (chainlab.reach)"})
@@ -323,8 +326,9 @@ def statistics_dataset(statistics) -> xr.Dataset:
                              for c in b.condition.values], dtype=str)
             stats["band_reach"] = ("band_condition", said, {
                 "units": "1", "long_name": "why the band rests on too few subjects ('' from 3 on)"})
+        stats = stats.merge(standing_dataset(getattr(statistics, "standing", None)))
         stats.attrs["problems"] = json.dumps(statistics.problems)
-        stats.attrs["reach"] = json.dumps(_reach_sentences(statistics))
+        stats.attrs["reach"] = json.dumps(reach_sentences(statistics))
     return stats
 
 
@@ -338,30 +342,8 @@ def problems_dataset(rows) -> xr.Dataset:
                       attrs={"description": "one row per problem of a computed trial; docs/schema.md, /problems"})
 
 
-def _spm_reach(result, name: str) -> str:
-    """The store's ``spm_reach`` text of one SPM test (subjects and permutations)."""
-    said = spm_reach_text([name], result.n_subjects, result.alpha) if result.n_subjects else ""
-    return " ".join(x for x in (said, permutations_text(result.n_permutations, result.alpha)) if x)
-
-
-def _reach_sentences(statistics) -> list[str]:
-    """What the study's tests cannot show with its subjects: conditions with fewer than 3
-    subjects, SPM tests that cannot reach significance (grouped by subjects paired)."""
-    out = [t for c, n in sorted(getattr(statistics, "subjects", {}).items()) if (t := condition_reach_text(c, n))]
-    by_n: dict[int, list[str]] = {}
-    alpha = 0.05
-    for k in sorted(statistics.spm):
-        r = statistics.spm[k]
-        alpha = r.alpha
-        if r.n_subjects and smallest_sign_flip_p(r.n_subjects) >= r.alpha:
-            by_n.setdefault(r.n_subjects, []).append(k)
-    out += [spm_reach_text(names, n, alpha) for n, names in sorted(by_n.items())]
-    perms = {permutations_text(r.n_permutations, r.alpha) for r in statistics.spm.values()} - {""}
-    return out + sorted(perms)
-
-
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
-                   progress=None) -> dict[str, xr.Dataset]:
+                   progress=None, subjects: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
     dask arrays, read when written (see :func:`write_study_store`)."""
     trials = sorted(trials, key=lambda t: t.trial)
@@ -414,6 +396,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
 
+    groups["subjects"] = subjects_dataset(subjects)
     groups["statistics"] = statistics_dataset(statistics)
     groups["problems"] = problems_dataset(problem_rows(trials))
 
@@ -443,7 +426,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
 
 def write_study_store(trials, failures, path: str | os.PathLike, statistics=None,
-                      config_text: str = "", progress=None) -> Path:
+                      config_text: str = "", progress=None, subjects: pd.DataFrame | None = None) -> Path:
     """The study store at `path`, streamed: every group written to a temporary file beside
     `path` in one pass, the trials' time series one trial at a time, then renamed into place.
 
@@ -451,11 +434,12 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     :class:`chainlab.results.TrialFailure`; `statistics` the study statistics (None: an empty
     ``/statistics`` group). `progress` (a callable taking a
     message) hears how far the writing of each time series is, a tenth of the trials at a time.
+    `subjects`: the one-row-per-subject table (``/subjects``; None: an empty group).
     """
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(trials, failures, statistics, config_text, progress)
+    groups = study_datasets(trials, failures, statistics, config_text, progress, subjects)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
@@ -548,6 +532,19 @@ class Study:
     @property
     def statistics(self) -> xr.Dataset:
         return self._group("statistics")
+
+    @property
+    def subjects(self) -> pd.DataFrame:
+        """One row per subject (``/subjects``), ``attrs["units"]`` per column."""
+        with h5py.File(self.path, "r") as f:
+            if "subjects" not in f:
+                raise StoreError(f"{self.path}: no /subjects group (a store written before it was kept); "
+                                 "rebuild it with `chainlab study`")
+        ds = self._group("subjects")
+        df = ds.to_dataframe().reset_index() if ds.sizes.get("subject", 0) else pd.DataFrame(
+            columns=["subject", *ds.data_vars])
+        df.attrs["units"] = {k: str(v.attrs.get("units", "1")) for k, v in ds.data_vars.items()}
+        return df
 
     @property
     def provenance(self) -> xr.Dataset:

@@ -1,6 +1,7 @@
 """The trial file: one trial's results in one netCDF4/HDF5 file, written and read here only.
 
 Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems,
+standing: the standing chain of the static trial as JSON, :mod:`chainlab.subjects`;
 quality_problems (JSON rows of the problems table, :mod:`chainlab.problems`), models_left_out,
 ``kinetics_absent``: why the trial has no kinetics, '' when it has; ``contacts_refused``),
 ``/kinematics`` (the angles and the rest of the kinematics, along ``frame``), ``/plates``
@@ -287,6 +288,7 @@ class TrialFile:
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
             self.settings = str(_attr(a, "settings"))
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
+            self.standing = json.loads(_attr(a, "standing", "") or "null")  # the static's standing chain
             self.quality_problems = json.loads(_attr(a, "quality_problems", "[]") or "[]")
             kin, plates = f["kinematics"], f["plates"]
             self.models_left_out = json.loads(_attr(a, "models_left_out", "") or _attr(kin.attrs, "models_left_out", "")

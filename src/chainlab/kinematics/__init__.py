@@ -11,11 +11,15 @@ variable             dims                                units
 ``segment_axes``     (frame, segment, axis, segment_axis)  1
 ``joint_centres``    (frame, point, axis)                m
 ``markers``          (frame, marker, axis)               m
+``arch``             (frame, arch_output)                mm, %
 ===================  ==================================  =======
 
 ``output`` takes the names Vicon Nexus uses (``LPelvisAngles``, ``LHipAngles``, ...,
 ``LThoraxAngles``, ``LSpineAngles``) plus chainlab's ``LumbarCurvature`` and
-``LumbarPelvisAngles``; ``axis`` is x, y, z in Nexus' component order. ``segment_axes``
+``LumbarPelvisAngles``, and with the OFM ``?HFTFL`` and ``?FETBA``
+(:mod:`chainlab.model.ofm_posture`, whose ``?ArchHeight`` (mm) and ``?ArchHeightIndex`` (%
+of foot length) are ``arch``, units per output in ``arch_units``; left out when the static
+lacks their markers); ``axis`` is x, y, z in Nexus' component order. ``segment_axes``
 holds each segment's x, y, z axes (``segment_axis``) as lab vectors (``axis``).
 
 Modules: :mod:`~chainlab.kinematics.summary` (what the models need of the whole trial),

@@ -21,7 +21,7 @@ from chainlab.conventions import AXES
 from chainlab.errors import ModelInputError
 from chainlab.kinematics.prepare import Prepared, angle_rules, prepare, sided, with_sacrum
 from chainlab.kinematics.summary import summarise
-from chainlab.model import lumbar, ofm, pig
+from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model._spans import spans
 from chainlab.model.continuity import Continuity
 from chainlab.options import KinematicsOptions
@@ -40,9 +40,11 @@ def model_markers(run: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return {m: reads[m] for m in run}
 
 
-def _span_outputs(prep: Prepared, markers: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[dict, dict, dict]:
-    """Angles, segments and joint centres of one span; `markers` per model, name -> (span, 3)."""
+def _span_outputs(prep: Prepared, markers: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[dict, dict, dict, dict]:
+    """Angles, segments, joint centres and OFM arch measures (mm, %) of one span; `markers`
+    per model, name -> (span, 3)."""
     angles: dict[str, np.ndarray] = {}
+    arch: dict[str, np.ndarray] = {}
     segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     points: dict[str, np.ndarray] = {}
     run = prep.run
@@ -52,10 +54,15 @@ def _span_outputs(prep: Prepared, markers: Mapping[str, Mapping[str, np.ndarray]
         segments |= res.segments
         points |= res.points
     if "ofm" in run:
-        res = ofm.ofm_frames(markers["ofm"], prep.ofm_values, points, prep.means, **prep.ofm_args)
+        mk = markers["ofm"]
+        res = ofm.ofm_frames(mk, prep.ofm_values, points, prep.means, **prep.ofm_args)
         angles |= res.angles
         segments |= res.segments
         points |= res.points
+        posture, arch = ofm_posture.posture_frames(segments, mk, ofm.facing_sign(mk, prep.ofm_args["travel_x"]),
+                                                   prep.arch, {s: prep.means[s][2] for s in pig.SIDES},
+                                                   prep.ofm_args["reference"])
+        angles |= posture
     if "trunk" in run:
         pelvis = segments["Pelvis"][1] if "Pelvis" in segments else None
         res = pig.trunk_frames(markers["trunk"], prep.prog, pelvis)
@@ -65,27 +72,31 @@ def _span_outputs(prep: Prepared, markers: Mapping[str, Mapping[str, np.ndarray]
         mk = markers["lumbar"]
         p_r = segments["Pelvis"][1] if "Pelvis" in segments else pig.pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])[1]
         angles |= lumbar.lumbar_angles(mk, p_r, prep.which)
-    return angles, segments, points
+    return angles, segments, points, arch
 
 
 class _Output:
     """The output's arrays, allocated once the first span's names are known, filled span by span."""
 
-    def __init__(self, n: int, angles: dict, segments: dict, points: dict, n_markers: int, dtype):
+    def __init__(self, n: int, angles: dict, segments: dict, points: dict, arch: dict, n_markers: int, dtype):
         self.names, self.seg_names, self.point_names = list(angles), list(segments), list(points)
+        self.arch_names = list(arch)
+        self.arch = np.empty((n, len(arch)))
         self.angles = np.empty((n, len(angles), 3))
         self.origin = np.empty((n, len(segments), 3))
         self.axes = np.empty((n, len(segments), 3, 3))
         self.points = np.empty((n, len(points), 3))
         self.markers = np.empty((n, n_markers, 3), dtype)
 
-    def write(self, s: slice, angles: dict, segments: dict, points: dict) -> None:
+    def write(self, s: slice, angles: dict, segments: dict, points: dict, arch: dict) -> None:
         for j, k in enumerate(self.names):
             self.angles[s, j] = angles[k]
         for j, k in enumerate(self.seg_names):
             self.origin[s, j], self.axes[s, j] = segments[k]
         for j, k in enumerate(self.point_names):
             self.points[s, j] = points[k]
+        for j, k in enumerate(self.arch_names):
+            self.arch[s, j] = arch[k]
 
 
 def frames_kinematics(prep: Prepared, dynamic: xr.Dataset, continuity: dict | None = None) -> xr.Dataset:
@@ -109,14 +120,14 @@ def frames_kinematics(prep: Prepared, dynamic: xr.Dataset, continuity: dict | No
         part = mk[s]
         # the markers the models read, taken once per span, each (span, 3) contiguous
         own = np.ascontiguousarray(np.take(part, cols, axis=1).transpose(1, 0, 2))
-        angles, segments, points = _span_outputs(prep, {model: {m: own[at[m]] for m in wanted if m in at}
+        angles, segments, points, arch = _span_outputs(prep, {model: {m: own[at[m]] for m in wanted if m in at}
                                                         for model, wanted in reads.items()})
         for k, rule in rules.items():
             if rule is not None and k in angles:
                 angles[k] = continuity.setdefault(k, Continuity(rule))(angles[k])
         if out is None:
-            out = _Output(n, angles, segments, points, len(used), mk.dtype)
-        out.write(s, angles, segments, points)
+            out = _Output(n, angles, segments, points, arch, len(used), mk.dtype)
+        out.write(s, angles, segments, points, arch)
         np.take(part, used, axis=1, out=out.markers[s], mode="clip")
     return _dataset(dynamic, prep, out)
 
@@ -161,6 +172,8 @@ def _dataset(dynamic: xr.Dataset, prep: Prepared, out: _Output) -> xr.Dataset:
         "point_rate": dynamic.attrs.get("point_rate", np.nan),
         **prep.attrs,
     }
+    if out.arch_names:
+        ds = ds.assign(ofm_posture.arch_variable(dict(zip(out.arch_names, out.arch.T)), out.arch.shape[0]))
     return ds
 
 

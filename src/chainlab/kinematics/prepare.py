@@ -19,7 +19,7 @@ import xarray as xr
 
 from chainlab.errors import ModelInputError
 from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_in
-from chainlab.model import lumbar, ofm, pig
+from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
 from chainlab.model.measurements import resolve
 from chainlab.options import MODELS, KinematicsOptions
@@ -130,6 +130,7 @@ class Prepared:
     used: list[str] = field(default_factory=list)
     attrs: dict = field(default_factory=dict)
     static: xr.Dataset | None = None
+    arch: dict | None = None  # the OFM arch calibration (None: no arch measures)
 
 
 def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
@@ -246,6 +247,12 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         attrs |= {f"ofm_{k}": v for k, v in values.items()}
         attrs["ofm_tiba_switch_frames"] = json.dumps(
             {f"{s}TIBA": (switch + first_frame).tolist() for s in pig.SIDES if switch.size})
+        try:  # the arch measures need the static forefoot markers (and D1M)
+            prep.arch, arch_source = ofm_posture.arch_calibration(static, prep.meas["MarkerDiameter"])
+            attrs["arch_calibration_source"] = arch_source
+        except KeyError as exc:
+            attrs["arch_calibration_source"] = f"none: {exc.args[0]}"
+            warn.append(f"no arch measures: {exc.args[0]}")
         used += list(sided(ofm.DYNAMIC + ("HLX",)))
     if "trunk" in run:
         used += list(pig.TRUNK_MARKERS)
@@ -280,6 +287,7 @@ def angle_rules(prep: Prepared) -> dict[str, str | None]:
         rules |= {k: "sum" for k in pig.OUTPUTS}
     if "ofm" in prep.run:
         rules |= {k: norm_of(k) for k in ofm.OUTPUTS}
+        rules |= ofm_posture.RULES
     if "trunk" in prep.run:
         rules |= {k: "sum" for k in pig.TRUNK_OUTPUTS}
     rules |= {"LumbarCurvature": None, "LumbarPelvisAngles": None}

@@ -35,7 +35,6 @@ Agreement with the Nexus outputs stored in the biomechzoo walks: ``bench/kinetic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -46,7 +45,6 @@ from chainlab.conventions import (
     GRAVITY,
     KINETIC_JOINTS,
     KINETIC_UNITS,
-    KINETICS_COP_THRESHOLD_N,
     FORCE_COMPONENTS,
     MOMENT_COMPONENTS,
     PIG_SEGMENT_LENGTHS,

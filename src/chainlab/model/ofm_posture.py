@@ -56,21 +56,37 @@ def _side_names(s: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- angles
 
 
+#: The continuity rule of each angle output (:class:`chainlab.model.continuity.Continuity`).
+RULES = {name: ("max" if name.endswith("HFTFL") else "sum") for name in ANGLE_OUTPUTS}
+
+
+def _hindfoot_to_floor(hindfoot: np.ndarray, facing: np.ndarray, side: str,
+                       reference: np.ndarray | None = None) -> np.ndarray:
+    lsign = 1.0 if side == "L" else -1.0
+    if reference is not None:  # a fixed frame (the walking direction), as TIBA takes it
+        ref = relative(reference, hindfoot)
+    else:
+        ref = hindfoot.copy()
+        ref[:, :2, :] *= np.asarray(facing, float)[:, None, None]  # the lab turned 180 deg
+    a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
+    return np.stack([a + 90.0, -lsign * b, lsign * (90.0 - c)], axis=-1)
+
+
+def _femur_tibia(femur: np.ndarray, tibia: np.ndarray, side: str) -> np.ndarray:
+    lsign = 1.0 if side == "L" else -1.0
+    a, b, c = np.moveaxis(np.degrees(cardan(relative(femur, tibia), "yxz")), -1, 0)
+    return np.stack([a, -lsign * b, -lsign * c], axis=-1)
+
+
 def hindfoot_to_floor(hindfoot: np.ndarray, facing: np.ndarray, side: str) -> np.ndarray:
     """``?HFTFL`` (n, 3) deg from the hindfoot axes (n, 3, 3) in the lab and the pelvis'
     facing along the travel axis (+1/-1 per frame, :func:`chainlab.model.ofm.facing_sign`)."""
-    lsign = 1.0 if side == "L" else -1.0
-    ref = hindfoot.copy()
-    ref[:, :2, :] *= np.asarray(facing, float)[:, None, None]  # the lab turned 180 deg
-    a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
-    return continuous(np.stack([a + 90.0, -lsign * b, lsign * (90.0 - c)], axis=-1), norm="max")
+    return continuous(_hindfoot_to_floor(hindfoot, facing, side), norm=RULES[f"{side}HFTFL"])
 
 
 def femur_tibia(femur: np.ndarray, tibia: np.ndarray, side: str) -> np.ndarray:
     """``?FETBA`` (n, 3) deg: the OFM tibia (n, 3, 3) in the Plug-in Gait femur (n, 3, 3)."""
-    lsign = 1.0 if side == "L" else -1.0
-    a, b, c = np.moveaxis(np.degrees(cardan(relative(femur, tibia), "yxz")), -1, 0)
-    return continuous(np.stack([a, -lsign * b, -lsign * c], axis=-1), norm="sum")
+    return continuous(_femur_tibia(femur, tibia, side), norm=RULES[f"{side}FETBA"])
 
 
 # --------------------------------------------------------------------------- arch
@@ -125,15 +141,18 @@ def arch_height(markers: Mapping[str, np.ndarray], cal: Mapping[str, float], sid
     return height, 100.0 * height / (cal[f"{s}FootLength"] * MM)
 
 
-def arch_calibration(static_ds: xr.Dataset) -> tuple[dict[str, float], str]:
+def arch_calibration(static_ds: xr.Dataset, marker_diameter: float | None = None) -> tuple[dict[str, float], str]:
     """The arch values of a subject: each value from the static trial's PROCESSING group
     when stored there (Nexus' calibration: the lateral-forefoot %-values, ``?FootLength``),
     else computed from its markers (:func:`calibrate_arch`). Returns (values, source:
-    "static PROCESSING", "computed" or "mixed")."""
+    "static PROCESSING", "computed" or "mixed"). `marker_diameter` (mm) is used when
+    PROCESSING has no MarkerDiameter (the kinematics' resolved value)."""
     mk = {str(m): static_ds.markers.sel(marker=m).values for m in static_ds.marker.values}
     stored = dict(zip(static_ds.measurement.values.astype(str), static_ds.measurements.values.astype(float))) \
         if "measurements" in static_ds else {}
     diameter = stored.get("MarkerDiameter", np.nan)
+    if not np.isfinite(diameter) and marker_diameter is not None:
+        diameter = float(marker_diameter)
     if not np.isfinite(diameter):
         name = static_ds.attrs.get("source_file", "static trial")
         raise KeyError(f"{name}: the arch calibration needs PROCESSING MarkerDiameter (mm); not found")
@@ -141,6 +160,48 @@ def arch_calibration(static_ds: xr.Dataset) -> tuple[dict[str, float], str]:
     used = {k: stored[k] for k in own if k in stored and np.isfinite(stored[k]) and stored[k] != 0.0}
     source = "static PROCESSING" if len(used) == len(own) else ("computed" if not used else "mixed")
     return {**own, **used}, source
+
+
+# --------------------------------------------------------------------------- pieces of a trial
+
+
+def posture_frames(segments: Mapping[str, tuple[np.ndarray, np.ndarray]], markers: Mapping[str, np.ndarray],
+                   facing: np.ndarray, cal: Mapping[str, float] | None,
+                   forefoot_means: Mapping[str, np.ndarray], reference: np.ndarray | None = None
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """HFTFL and FETBA (before the continuity of the series: :data:`RULES`, applied piece by
+    piece by the caller) and the arch measures of some frames of a trial.
+
+    `segments`: name -> (origin, axes) with ``?Hindfoot``, ``?OFMTibia``, ``?Femur``
+    (:func:`chainlab.kinematics.frames_kinematics`' models); `markers`: ?P1M ?D5M ?TOE ?P5M
+    (m); `facing`: :func:`chainlab.model.ofm.facing_sign` of the frames; `cal`:
+    :func:`arch_calibration` values (None: no arch); `forefoot_means`: side -> the forefoot
+    cluster's trial-mean positions; `reference`: a fixed (3, 3) frame for HFTFL instead of
+    Nexus' lab turned with the pelvis' facing (the walking frame of ``progression: travel``,
+    as TIBA). Returns (angles deg, arch: ``?ArchHeight`` mm and ``?ArchHeightIndex`` % of
+    foot length)."""
+    angles, arch = {}, {}
+    for s in SIDES:
+        long, _ = _side_names(s)
+        angles[f"{s}HFTFL"] = _hindfoot_to_floor(segments[f"{long}Hindfoot"][1], facing, s, reference)
+        angles[f"{s}FETBA"] = _femur_tibia(segments[f"{long}Femur"][1], segments[f"{long}OFMTibia"][1], s)
+        if cal is not None:
+            h, index = arch_height(markers, cal, s, forefoot_means[s])
+            arch[f"{s}ArchHeight"] = h / MM
+            arch[f"{s}ArchHeightIndex"] = index
+    return angles, arch
+
+
+def arch_variable(arch: Mapping[str, np.ndarray], n: int) -> xr.Dataset:
+    """The arch measures as ``arch`` (frame, arch_output) with ``arch_units`` (mm, %)."""
+    names = list(arch)
+    values = np.stack([arch[k] for k in names], axis=1) if names else np.zeros((n, 0))
+    return xr.Dataset(
+        {"arch": (("frame", "arch_output"), values,
+                  {"long_name": "OFM arch height (mm) and arch height index (% of foot length); units per "
+                                "output in arch_units"})},
+        coords={"arch_output": np.array(names, dtype=str),
+                "arch_units": ("arch_output", np.array([ARCH_OUTPUTS[k] for k in names], dtype=str))})
 
 
 # --------------------------------------------------------------------------- dataset

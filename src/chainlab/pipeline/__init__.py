@@ -104,6 +104,7 @@ from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.kinematics.stored import StoredPlan, plan_from_stored, stored_attrs
 from chainlab.pipeline.cycles import _contacts, _gait_pass
+from chainlab.subjects import standing_of_static
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
 DEFAULT_CHUNK_FRAMES = 10_000
@@ -508,6 +509,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
         mapping = load_marker_mapping(row.markers or markers or config.markers)
         static = None if row.static is None else \
             (read_static or _read_static)(row.static, mapping) if mapping else (read_static or _read_static)(row.static)
+        if static is not None:  # the subject's standing chain, for the store's /subjects
+            attrs["standing"] = json.dumps(standing_of_static(static, opt))
         job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics, mapping)
         job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"

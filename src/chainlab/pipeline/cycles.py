@@ -18,6 +18,7 @@ from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import EventResult, c3d_events, contact_events, merge_events, zeni_events
 from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
+from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
 from chainlab.io.c3d import read_events
 from chainlab.io.trial_file import TrialWriter, table_dataset
 from chainlab.parallel import Progress
@@ -139,8 +140,9 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+        frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
+        metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
-    frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
     metrics.attrs = frame
     name = job.path.name

@@ -47,6 +47,7 @@ class StudyStatistics:
     bands: xr.Dataset | None = None  # mean, low, high per condition, variable, percent
     problems: list[str] = field(default_factory=list)
     subjects: dict[str, int] = field(default_factory=dict)  # condition -> subjects in the per-cycle table
+    standing: pd.DataFrame | None = None  # between-subject standing questions (chainlab.stats.standing)
 
 
 def _which_cycles(metrics: pd.DataFrame, rows: pd.Series, limit: int = 12) -> str:
