@@ -37,9 +37,10 @@ SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
 #: overrides of the row's trial, ``1=R,2=L``).
 OPTIONAL_SHEET_COLUMNS = ("plates",)
-SECTIONS = ("kinematics", "gait", "kinetics", "statistics", "figures")
-#: The config sections a trial's result depends on (a trial file records their settings).
-TRIAL_SECTIONS = ("kinematics", "gait", "kinetics")
+SECTIONS = ("kinematics", "gait", "kinetics", "measures", "statistics", "tests", "figures")
+#: The config sections a trial's result depends on (a trial file records their settings):
+#: ``measures`` are computed per trial, ``tests`` with the statistics.
+TRIAL_SECTIONS = ("kinematics", "gait", "kinetics", "measures")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -174,7 +175,9 @@ class StudyConfig:
     kinematics: dict = field(default_factory=dict)
     gait: dict = field(default_factory=dict)
     kinetics: dict = field(default_factory=dict)
+    measures: list = field(default_factory=list)  # chainlab.gait.measures
     statistics: dict = field(default_factory=dict)
+    tests: list = field(default_factory=list)  # chainlab.stats.hypotheses
     figures: dict = field(default_factory=dict)
     source: str = "config"
     trials_per_job: int = 20  # the workflow's batch size; not a setting of the results (not in settings())
@@ -189,6 +192,7 @@ class StudyConfig:
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
+        _check_measures(full, source)
         return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source,
                    trials_per_job=int(full["trials_per_job"]))
 
@@ -241,6 +245,20 @@ class StudyConfig:
         g = self.gait
         return PlateEventOptions(strike_threshold=g["strike_threshold_N"], off_threshold=g["off_threshold_N"],
                                  cutoff_hz=g["cutoff_Hz"])
+
+
+def _check_measures(full: dict, source: str) -> None:
+    """The measures' and tests' rules the schema cannot say (unique names, a side in the
+    output's name, a test of a measure that is not defined), as ConfigError. An output no trial
+    has is refused at the trial, naming the outputs it has (chainlab.pipeline)."""
+    from chainlab.gait.measures import parse_measures  # numpy, pandas, xarray (fast --help)
+    from chainlab.stats.hypotheses import parse_tests
+
+    try:
+        measures = parse_measures(full.get("measures"), where=f"{source}: measures")
+        parse_tests(full.get("tests"), [m.name for m in measures], where=f"{source}: tests")
+    except ValueError as exc:
+        raise ConfigError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
 
 
 def _unique_json_object(pairs: list) -> dict:

@@ -79,6 +79,7 @@ from chainlab.gait.events import (
     zeni_events,
 )
 from chainlab.gait.kinetic_metrics import kinetic_measures
+from chainlab.gait.measures import per_cycle, trial_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
 from chainlab.io.store import atomic_path
@@ -518,15 +519,39 @@ def _kinetic_measures(job: _Job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[
         return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
 
 
+def _user_measures(job: _Job, w: TrialWriter, entries: list, events: pd.DataFrame,
+                   cycles: pd.DataFrame) -> pd.DataFrame:
+    """The config's measures (:func:`chainlab.gait.measures.trial_measures`) of the written
+    outputs: the long table (its ``/measures`` group)."""
+    contacts = None
+    if "contacts" in w.created:
+        with w.dataset("contacts") as c:
+            contacts = c.to_dataframe().reset_index(drop=True)
+    with w.dataset("kinematics") as kin:
+        if "kinetics" not in w.created:
+            return trial_measures(entries, kin, None, events, cycles, kinetics_absent=job.kinetics_absent,
+                                  where=f"{job.path.name}: measures")
+        with w.dataset("kinetics") as kt:
+            return trial_measures(entries, kin, kt, events, cycles, contacts=contacts, rate=job.point_rate,
+                                  where=f"{job.path.name}: measures")
+
+
 def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
-               progress: Progress):
-    """Pass 3 into `w`: events, cycles, curves and measures; (events, cycles, metrics, problems)."""
+               progress: Progress, measures: list | None = None):
+    """Pass 3 into `w`: events, cycles, curves and measures (the config's `measures` too);
+    (events, cycles, metrics, problems)."""
     ev = _events(job, first, verdicts)
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
+    if measures:
+        table = _user_measures(job, w, measures, ev.events, cyc.cycles)
+        w.group("measures", table_dataset(table))
+        spread = per_cycle(table)
+        if len(spread):
+            metrics = metrics.merge(spread.astype({"cycle": metrics.cycle.dtype}), on=["side", "cycle"], how="left")
     name = job.path.name
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
@@ -594,7 +619,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
                                                                   say, gait=True, kinetics=kt)
             _kinetics_record(job, w, kt)
             stage = "gait"
-            events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started)
+            events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started,
+                                                           config.measures)
             w.close()
     except SchedulerError as exc:  # a distributed scheduler not reached: not the trial's fault
         raise TrialSetupError(str(exc)) from exc

@@ -51,9 +51,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.conventions import AXES
+from chainlab.conventions import AXES, KINETIC_UNITS
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
+from chainlab.schema import MEASURE_COLUMNS
 
 STATS = ("min", "max", "mean", "range", "at_start", "at_end", "time_of_min", "time_of_max")
 WINDOWS = ("stance", "swing", "cycle")
@@ -65,8 +66,7 @@ REQUIRED = ("name", "output", "side", "window", "stat")
 PLATE_OUTPUTS = frozenset({"GroundReactionForce", "NormalisedGRF", "GroundReactionMoment", "CentreOfPressure"})
 #: Frames a kinetics contact's first (last) frame may lie from the stance's strike (off).
 CONTACT_TOLERANCE = 5
-COLUMNS = ["measure", "output", "component", "side", "window", "stat", "instance", "cycle", "start_s", "end_s",
-           "value", "units", "time_s", "plate", "reason"]
+COLUMNS = MEASURE_COLUMNS
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OTHER = {"Left": "Right", "Right": "Left"}
 
@@ -436,3 +436,76 @@ def per_cycle(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(cols, axis=1).reset_index()
     out["cycle"] = out.cycle.astype(int)
     return out
+
+
+# -- a trial's measures, as the pipeline computes them ------------------------------------------
+
+#: The kinetics' outputs (side-less): a measure may name them in any trial; a trial without
+#: kinetics gives NaN with the reason it has none.
+KINETIC_OUTPUTS = tuple(f"{j}{k}" for k in ("Moment", "Force", "Power") for j in ("Hip", "Knee", "Ankle")) + (
+    "GroundReactionForce", "NormalisedGRF")
+#: The trial file's variables measures read: (group, variable).
+SOURCES = (("kinematics", "angles"), ("kinematics", "markers"), ("kinetics", "moments"),
+           ("kinetics", "joint_forces"), ("kinetics", "powers"), ("kinetics", "GroundReactionForce"),
+           ("kinetics", "NormalisedGRF"))
+
+
+def _needed(ds: xr.Dataset | None, variables: Sequence[str], bases: set[str]) -> xr.Dataset | None:
+    """The variables of `ds` (frame, name[, axis]) cut to the names whose side-less name is
+    in `bases`, loaded; the names of every one in ``attrs["all_names"]``."""
+    if ds is None:
+        return None
+    keep, every = {}, []
+    for var in variables:
+        if var not in ds:
+            continue
+        da = ds[var]
+        names = [str(n) for n in da[da.dims[1]].values]
+        every += names
+        mine = [n for n in names if split_side(n)[1] in bases]
+        if mine:
+            keep[var] = da.sel({da.dims[1]: mine}).load()
+    out = xr.Dataset(keep, coords={"time": ds["time"].load()} if "time" in ds.coords or "time" in ds else None)
+    out.attrs["all_names"] = every
+    return out
+
+
+def trial_measures(entries: Sequence[Mapping], kinematics: xr.Dataset, kinetics: xr.Dataset | None,
+                   events: pd.DataFrame, cycles: pd.DataFrame, *, contacts: pd.DataFrame | None = None,
+                   rate: float | None = None, kinetics_absent: str = "", where: str = "measures") -> pd.DataFrame:
+    """The config's measures (`entries`) of one trial: its angles and markers (`kinematics`,
+    the trial file's group), its kinetics (None when it has none: `kinetics_absent` says why),
+    its events, cycles and plate contacts (kinetics' frame numbers, at `rate`). Only the
+    outputs the measures name are read.
+
+    A measure naming an output the trial does not have, and that is not a kinetics output,
+    raises ValueError naming the outputs it has; a kinetics output of a trial without
+    kinetics gives NaN rows with the reason.
+    """
+    measures = parse_measures(entries, where=where)
+    if not measures:
+        return pd.DataFrame(columns=COLUMNS)
+    bases = {m.output for m in measures}
+    kin = _needed(kinematics, [v for g, v in SOURCES if g == "kinematics"], bases)
+    kt = _needed(kinetics, [v for g, v in SOURCES if g == "kinetics"], bases)
+    names = {split_side(n)[1] for d in (kin, kt) if d is not None for n in d.attrs["all_names"]}
+    parse_measures(entries, sorted(names | set(KINETIC_OUTPUTS)), where=where)
+    outputs = trial_outputs(kin, kt)
+    for m in measures:
+        outputs.setdefault(m.output, {})
+    table = compute_measures(measures, outputs, events, contacts=contacts, rate=rate, cycles=cycles)
+    gone = table.output.isin(KINETIC_OUTPUTS) & (table.units == "") & table.reason.str.startswith("no ")
+    if gone.any():  # the units the kinetics would have had: the same columns in every trial
+        table.loc[gone, "units"] = [_kinetic_units(o, s) for o, s in zip(table.output[gone], table.stat[gone])]
+        if kinetics_absent:
+            table.loc[gone, "reason"] = table.loc[gone, "reason"] + f": {kinetics_absent}"
+    return table
+
+
+def _kinetic_units(output: str, stat: str) -> str:
+    if stat.startswith("time_of"):
+        return "%"
+    kind = next((k for k in ("Moment", "Force", "Power") if output.endswith(k) and output != "GroundReactionForce"),
+                None)
+    return KINETIC_UNITS[{"Moment": "moments", "Force": "joint_forces", "Power": "powers"}[kind]] if kind \
+        else KINETIC_UNITS[output]
