@@ -327,7 +327,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from chainlab.io.study_store import StoreError, open_study, query
+    from chainlab.io.study_store import StoreError, open_study, query, query_table
 
     where = {}
     for item in (args.where or "").split(","):
@@ -335,7 +335,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
             key, _, value = item.partition("=")
             where[key.strip()] = value.strip()
     try:
-        df = query(open_study(args.store), [v for v in args.var.split(",") if v], where)
+        if args.table != "metrics":
+            df = query_table(open_study(args.store), args.table, where)
+        elif not args.var:
+            raise StoreError("--var is needed for --table metrics (comma-separated columns or curve variables)")
+        else:
+            df = query(open_study(args.store), [v for v in args.var.split(",") if v], where)
     except StoreError as exc:
         print(f"chainlab query: {exc}", file=sys.stderr)
         return 1
@@ -725,8 +730,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "condition, trial or side.",
     )
     q.add_argument("store", metavar="STUDY.h5")
-    q.add_argument("--var", required=True,
-                   help="comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
+    q.add_argument("--table", choices=("metrics", "measures", "tests"), default="metrics",
+                   help="metrics: per-cycle measures or curves (--var); measures: the config's measures, a row per "
+                        "window; tests: the config's tests (tests.csv); --where filters on any of their columns")
+    q.add_argument("--var", default="",
+                   help="(--table metrics) comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
                         "variables (rearfoot_eversion ...; the kinetic curves HipMoment_x ... AnkleMoment_z, HipPower ...)")
     q.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
     q.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")

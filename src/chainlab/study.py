@@ -26,11 +26,13 @@ import xarray as xr
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
 from chainlab.io.c3d import read_c3d, sha256_file
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import open_study, write_study_store
+from chainlab.io.study_store import measures_table, open_study, write_study_store
 from chainlab.io.study_store import add_statistics as add_statistics_group
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
 from chainlab.results import TrialFailure, TrialRow
+from chainlab.stats.hypotheses import COLUMNS as TEST_COLUMNS
+from chainlab.stats.hypotheses import run_tests
 from chainlab.stats.study import study_statistics
 
 
@@ -151,14 +153,29 @@ def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig
                             trials=trials, failures=[f.record() for f in failures])
 
 
+def study_tests(config: StudyConfig, measures: pd.DataFrame, out_dir: str | Path | None = None) -> pd.DataFrame:
+    """The config's tests (:func:`chainlab.stats.hypotheses.run_tests`) on the study's long
+    table of measures (subject, condition, trial, ...), written to ``<out_dir>/tests.csv``
+    when `out_dir` is given (with its header only when the config has no tests)."""
+    tests = run_tests(config.tests, measures) if config.tests and len(measures) \
+        else pd.DataFrame(columns=TEST_COLUMNS)
+    if config.tests and not len(measures):
+        raise ValueError("tests: the study has no measures to test (every trial failed, or none has the "
+                         "config's measures); see failures.tsv")
+    if out_dir is not None:
+        write_text_atomic(tests.to_csv(index=False), Path(out_dir) / "tests.csv")
+    return tests
+
+
 def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path:
-    """The study store ``study.h5`` with its statistics, ``metrics.csv`` and ``failures.tsv``
-    in `out_dir`, from the trials' files (``chainlab study``)."""
+    """The study store ``study.h5`` with its statistics and tests, ``metrics.csv``,
+    ``tests.csv`` and ``failures.tsv`` in `out_dir`, from the trials' files (``chainlab study``)."""
     out = Path(out_dir)
     metrics = metrics_table(run.trials)
     stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures)
+    tests = study_tests(config, measures_table(run.trials), out)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
-                              config.settings(*TRIAL_SECTIONS, "statistics"))
+                              config.settings(*TRIAL_SECTIONS, "statistics", "tests"), tests=tests)
     _write_tables(metrics, run.failures, out)
     return store
 
@@ -191,10 +208,11 @@ def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) ->
     trials = [(str(t), str(s), str(c), int(cycles.get(str(t), 0)), json.loads(str(p))) for t, s, c, p in
               zip(tr.trial.values, tr.trial_subject.values, tr.trial_condition.values, tr.trial_problems.values)]
     stats = _statistics(metrics, curves, config, trials, failures)
+    tests = study_tests(config, study.measures, Path(path).parent)
     used = json.loads(study.provenance.attrs.get("config") or "{}")
     if isinstance(used, dict):  # the trials' settings, now with the statistics'
-        used = {**used, "statistics": config.statistics}
-    return add_statistics_group(tables, path, stats, json.dumps(used, sort_keys=True, separators=(",", ":")))
+        used = {**used, "statistics": config.statistics, "tests": config.tests}
+    return add_statistics_group(tables, path, stats, json.dumps(used, sort_keys=True, separators=(",", ":")), tests)
 
 
 def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int | None = None,
@@ -202,7 +220,8 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
     """Run a study from its config file (``config/config.yaml``; chainlab.config) and write
     ``<out>/<study>/``: ``trials/<trial>.h5`` (each trial's results, reused while its inputs
     and settings are unchanged), ``study.h5`` (the store, assembled from them),
-    ``metrics.csv`` (the per-cycle table) and ``failures.tsv``. `n_permutations` overrides
+    ``metrics.csv`` (the per-cycle table, with the config's measures), ``tests.csv`` (the
+    config's tests) and ``failures.tsv``. `n_permutations` overrides
     the config's ``statistics.permutations``."""
     config_path = Path(config_path)
     config = StudyConfig.load(config_path)

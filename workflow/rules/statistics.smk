@@ -1,4 +1,4 @@
-# The study statistics (mixed models, SPM, bootstrap bands) from the store's own table and
+# The study statistics (mixed models, SPM, bootstrap bands) and the config's tests (tests.csv) from the store's own table and
 # curves, written with the store as results/<study>/study.h5 (chainlab statistics).
 
 
@@ -9,9 +9,11 @@ rule statistics:
         checksum=checksums("study_tables.h5"),
     output:
         store=f"{RESULTS}/study.h5",
+        # the config's tests (written beside the store by chainlab statistics)
+        tests=f"{RESULTS}/tests.csv",
         checksum=checksums("study.h5"),
     params:
-        settings=settings("statistics"),
+        settings=settings("statistics", "tests"),
     conda:
         CONDA_ENV
     log:
@@ -22,4 +24,4 @@ rule statistics:
         runtime=lambda w, attempt: 30 * attempt,
     shell:
         "chainlab statistics {input.tables:q} --settings {params.settings:q} -o {output.store:q} > {log:q} 2>&1"
-        " && sha256sum -- {output.store:q} > {output.checksum:q}"
+        " && test -f {output.tests:q} && sha256sum -- {output.store:q} > {output.checksum:q}"

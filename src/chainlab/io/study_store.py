@@ -11,6 +11,10 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
 * ``/trials/<trial>``: time series of each trial: ``angles`` (frame, output, axis), events,
   plate vertical force, plate contacts and why a trial has no kinetics; per trial and marker:
   mean residual, % of frames missing, gaps;
+* ``/measures``: the config's own measures, one row per measure and window (dim ``row``:
+  subject, condition, trial and :data:`chainlab.schema.MEASURE_COLUMNS`); their per-cycle
+  values are columns of ``/metrics`` (``{measure}_{units}``);
+* ``/tests``: the config's tests between conditions on them (dim ``row``; ``tests.csv``);
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
   their clusters, bootstrap bands of the mean curves (condition, variable, percent);
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
@@ -38,7 +42,14 @@ from chainlab import __version__
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
-from chainlab.schema import CONTACT_COLUMNS, METRIC_COLUMNS, METRIC_UNITS, TEXT_METRIC_COLUMNS, joint_name
+from chainlab.schema import (
+    CONTACT_COLUMNS,
+    MEASURE_COLUMNS,
+    METRIC_COLUMNS,
+    METRIC_UNITS,
+    TEXT_METRIC_COLUMNS,
+    joint_name,
+)
 
 ENGINE = "h5netcdf"
 # shuffle first: float arrays compress 1.3-30x instead of 1.15x, and 2-7x faster
@@ -264,8 +275,47 @@ def statistics_dataset(statistics) -> xr.Dataset:
     return stats
 
 
+def measures_table(trials) -> pd.DataFrame:
+    """The trials' long tables of the config's measures, with subject, condition and trial."""
+    parts = [t.measures.assign(subject=t.subject, condition=t.condition, trial=t.trial)
+             for t in sorted(trials, key=lambda t: t.trial) if len(getattr(t, "measures", ()))]
+    cols = ["subject", "condition", "trial"] + MEASURE_COLUMNS
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def _own_columns(table: pd.DataFrame, long: pd.DataFrame) -> dict[str, str]:
+    """The metrics' columns of the config's measures ({measure}_{units}, {measure}_s) and their units."""
+    out = {}
+    for col in table.columns:
+        if col in METRIC_COLUMNS:
+            continue
+        units = ""
+        for name, g in long.groupby("measure"):
+            if col == f"{name}_s" and str(g.stat.iloc[0]).startswith("time_of"):
+                units = "s"
+                break
+            if col == name or col.startswith(f"{name}_"):
+                units = next((str(u) for u in g.units if isinstance(u, str) and u), "")
+        out[col] = units or "1"
+    return out
+
+
+def rows_dataset(df: pd.DataFrame | None, what: str) -> xr.Dataset:
+    """A table along ``row`` (text as strings, numbers as float; units, where a column has them, in
+    the ``units`` column beside)."""
+    df = pd.DataFrame() if df is None else df
+    data = {}
+    for c in df.columns:
+        v = df[c]
+        if v.dtype == object or v.dtype.kind in "OUSb":
+            data[c] = ("row", v.fillna("").astype(str).to_numpy(dtype=str))
+        else:
+            data[c] = ("row", v.to_numpy(dtype=float))
+    return xr.Dataset(data, coords={"row": np.arange(len(df))}, attrs={"description": what})
+
+
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
-                   progress=None) -> dict[str, xr.Dataset]:
+                   progress=None, tests: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
     dask arrays, read when written (see :func:`write_study_store`)."""
     trials = sorted(trials, key=lambda t: t.trial)
@@ -311,9 +361,14 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
             mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": what})
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
+    long = measures_table(trials)
+    for col, units in _own_columns(table, long).items():
+        mvars[col] = ("cycle", table[col].to_numpy(dtype=float), {"units": units, "long_name": f"{col} (config measures)"})
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
 
-    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
+    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress),
+              "measures": rows_dataset(long, "the config's measures, one row per measure and window"),
+              "tests": rows_dataset(tests, "the config's tests between conditions (tests.csv)")}
 
     groups["statistics"] = statistics_dataset(statistics)
 
@@ -343,7 +398,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
 
 def write_study_store(trials, failures, path: str | os.PathLike, statistics=None,
-                      config_text: str = "", progress=None) -> Path:
+                      config_text: str = "", progress=None, tests: pd.DataFrame | None = None) -> Path:
     """The study store at `path`, streamed: every group written to a temporary file beside
     `path` in one pass, the trials' time series one trial at a time, then renamed into place.
 
@@ -355,7 +410,7 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(trials, failures, statistics, config_text, progress)
+    groups = study_datasets(trials, failures, statistics, config_text, progress, tests)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
@@ -376,20 +431,24 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     return path
 
 
-def add_statistics(tables: str | os.PathLike, path: str | os.PathLike, statistics, config_text: str) -> Path:
+def add_statistics(tables: str | os.PathLike, path: str | os.PathLike, statistics, config_text: str,
+                   tests: pd.DataFrame | None = None) -> Path:
     """The study store at `path`: the store `tables` (written without statistics) with its
-    ``/statistics`` group and its provenance's config replaced (the workflow's statistics
-    step); every other group as `tables` has it, byte for byte."""
+    ``/statistics`` and ``/tests`` groups and its provenance's config replaced (the workflow's
+    statistics step); every other group as `tables` has it, byte for byte."""
     import shutil
 
     with atomic_path(path) as tmp:
         shutil.copyfile(tables, tmp)
         with h5py.File(tmp, "a") as f:
-            if "statistics" in f:
-                del f["statistics"]
+            for g in ("statistics", "tests"):
+                if g in f:
+                    del f[g]
             f["provenance"].attrs["config"] = config_text
             f["provenance"].attrs["config_sha256"] = hashlib.sha256(config_text.encode()).hexdigest()
         statistics_dataset(statistics).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
+        rows_dataset(tests, "the config's tests between conditions (tests.csv)").to_netcdf(
+            tmp, mode="a", group="tests", engine=ENGINE)
     return Path(path)
 
 
@@ -461,6 +520,22 @@ class Study:
                              "quality was kept); rebuild it with `chainlab study`")
         keep = ["trial_subject", "trial_condition"]
         return ds[names].assign_coords({k: ds[k] for k in keep}).load()
+
+    def _rows(self, group: str) -> pd.DataFrame:
+        with h5py.File(self.path, "r") as f:
+            if group not in f:
+                return pd.DataFrame()
+        return self._group(group).to_dataframe().reset_index(drop=True)
+
+    @property
+    def measures(self) -> pd.DataFrame:
+        """The config's measures, one row per measure and window (empty in a store without)."""
+        return self._rows("measures")
+
+    @property
+    def tests(self) -> pd.DataFrame:
+        """The config's tests between conditions (``tests.csv``; empty in a store without)."""
+        return self._rows("tests")
 
     @property
     def statistics(self) -> xr.Dataset:
@@ -536,3 +611,19 @@ def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataF
         parts.append(df)
     df = pd.concat(parts, ignore_index=True)
     return df[keys + ["variable", "percent", "value", "units"]]
+
+
+ROW_TABLES = ("measures", "tests")
+
+
+def query_table(study: Study, table: str, where: dict[str, str]) -> pd.DataFrame:
+    """The store's ``/measures`` or ``/tests`` table (:data:`ROW_TABLES`), filtered by `where`
+    on its columns (``measure=grf_ml_min``, ``subject=HC030A``); StoreError naming what exists."""
+    if table not in ROW_TABLES:
+        raise StoreError(f"unknown table {table!r}; expected one of metrics, {', '.join(ROW_TABLES)}")
+    df = study.measures if table == "measures" else study.tests
+    for key, value in where.items():
+        if key not in df.columns:
+            raise StoreError(f"cannot filter /{table} on {key!r}; its columns: {list(df.columns)}")
+        df = df[df[key].astype(str) == value]
+    return df.reset_index(drop=True)
