@@ -23,10 +23,10 @@ def subject_means(study: Study, test: pd.Series) -> pd.DataFrame:
     per level, without the excluded trials' (what a paired test takes; a mixed model takes the
     windows themselves)."""
     m = study.measures
-    compare = str(test.compare)
-    d = m[(m.measure == test.measure) & m.value.notna()]
-    d = d[~d.trial.astype(str).isin(_excluded(test.excluded))]
-    d = d[d[compare].astype(str).isin([str(test.level_1), str(test.level_2)])] if compare in d else d.iloc[:0]
+    compare = str(test["compare"])
+    d = m[(m.measure == test["measure"]) & m.value.notna()]
+    d = d[~d.trial.astype(str).isin(_excluded(test["excluded"]))]
+    d = d[d[compare].astype(str).isin([str(test["level_1"]), str(test["level_2"])])] if compare in d else d.iloc[:0]
     out = d.groupby(["subject", compare])["value"].mean().reset_index()
     return out.rename(columns={compare: "level"})
 

@@ -309,6 +309,8 @@ def rows_dataset(df: pd.DataFrame | None, what: str) -> xr.Dataset:
         v = df[c]
         if v.dtype == object or v.dtype.kind in "OUSb":
             data[c] = ("row", v.fillna("").astype(str).to_numpy(dtype=str))
+        elif v.dtype.kind in "iu":
+            data[c] = ("row", v.to_numpy(dtype=np.int64))
         else:
             data[c] = ("row", v.to_numpy(dtype=float))
     return xr.Dataset(data, coords={"row": np.arange(len(df))}, attrs={"description": what})
