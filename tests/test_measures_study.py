@@ -173,3 +173,32 @@ def test_the_config_refuses_what_it_can_at_load(tmp_path):
 
     assert "measures" in TRIAL_SECTIONS and "tests" not in TRIAL_SECTIONS
     assert '"measures"' in cfg.settings(*TRIAL_SECTIONS)
+
+
+def test_the_figure_and_the_report_show_each_test(built):
+    from chainlab.figures import measure_tests
+    from chainlab.report import _tests
+
+    store, out = built
+    s = open_study(store)
+    fig = measure_tests(s)
+    tests = pd.read_csv(out / "tests.csv")
+    panels = [a.text for a in fig.layout.annotations]
+    assert len(panels) == len(tests) and all(p.startswith(m) for p, m in zip(panels, tests.measure))
+    # the hip panel: each subject's mean per condition, and the mean of those means with its t interval
+    long = s.measures
+    hip = long[(long.measure == "hip_add_max") & long.value.notna()]
+    means = hip.groupby(["subject", "condition"]).value.mean().unstack()
+    subjects = [tr for tr in fig.data if tr.xaxis == "x2" and tr.mode == "lines+markers"]
+    assert sorted(tr.name for tr in subjects) == sorted(means.index)
+    for tr in subjects:
+        np.testing.assert_allclose(np.asarray(tr.y, float), means.loc[tr.name, list(tr.x)].to_numpy(float))
+    turn = next(tr for tr in fig.data if tr.xaxis == "x2" and tr.mode == "markers" and tr.x[0] == "Turn")
+    v = means.Turn.to_numpy()
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    assert turn.y[0] == pytest.approx(v.mean()) and turn.error_y.array[0] == pytest.approx(half)
+    # the excluded trial is not among the ground reaction's points: HC002D has one condition left
+    grf = [tr for tr in fig.data if tr.xaxis == "x" and tr.mode == "lines+markers" and tr.name == "HC002D"]
+    assert np.isnan(np.asarray(grf[0].y, float)).sum() == 1
+    html = _tests(s)
+    assert all(f"<h3>{m}: " in html for m in tests.measure) and "HC002D25" in html
