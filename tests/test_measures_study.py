@@ -202,3 +202,11 @@ def test_the_figure_and_the_report_show_each_test(built):
     assert np.isnan(np.asarray(grf[0].y, float)).sum() == 1
     html = _tests(s)
     assert all(f"<h3>{m}: " in html for m in tests.measure) and "HC002D25" in html
+
+
+def test_the_schema_fragment_is_the_configs():
+    from chainlab.config import schema
+
+    fragment = yaml.safe_load((ROOT / "src" / "chainlab" / "schemas" / "measures.schema.yaml").read_text())
+    for key in ("measures", "tests"):
+        assert schema("config")["properties"][key] == fragment["properties"][key]

@@ -31,7 +31,9 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
    the measures, windows of cycles at a time, from the angles written; the kinetic curves and
-   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written.
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written; the config's own
+   measures (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle
+   values joined onto the metrics.
 
 **Kinetics** (:mod:`chainlab.kinetics.trial` has the recipe) when the capture has plates
 and Plug-in Gait runs, into ``/kinetics`` (a kinematics file: beside the angles); otherwise
