@@ -13,7 +13,8 @@ rule statistics:
         tests=f"{RESULTS}/tests.csv",
         checksum=checksums("study.h5"),
     params:
-        settings=settings("statistics", "tests"),
+        # the measures too: a test is checked against the measures the config names
+        settings=settings("measures", "statistics", "tests"),
     conda:
         CONDA_ENV
     log:
