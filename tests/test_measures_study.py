@@ -210,3 +210,16 @@ def test_the_schema_fragment_is_the_configs():
     fragment = yaml.safe_load((ROOT / "src" / "chainlab" / "schemas" / "measures.schema.yaml").read_text())
     for key in ("measures", "tests"):
         assert schema("config")["properties"][key] == fragment["properties"][key]
+
+
+def test_a_measure_of_an_unknown_output_fails_every_trial_and_the_study_says_why(tmp_path):
+    """The whole study path with a bad measure: each trial's failure names the outputs, and the
+    tests say they have nothing to test rather than stopping the study."""
+    cfg = _config(tmp_path, [dict(MEASURES[1], output="HipAngle")], [TESTS[1] | {"measure": "hip_add_max"}])
+    sheet = tmp_path / "config" / "trials.tsv"
+    pd.read_csv(sheet, sep="\t").iloc[:1].to_csv(sheet, sep="\t", index=False)  # one trial suffices
+    store = build_study(cfg, tmp_path / "results", n_permutations=100, progress=lambda m: None)
+    fails = pd.read_csv(store.parent / "failures.tsv", sep="\t")
+    assert len(fails) == 1 and "did you mean 'HipAngles'" in fails.reason[0]
+    tests = pd.read_csv(store.parent / "tests.csv")
+    assert tests.n.tolist() == [0] and "no measures to test" in tests.left_out[0] and np.isnan(tests.p[0])

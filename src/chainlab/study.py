@@ -157,11 +157,14 @@ def study_tests(config: StudyConfig, measures: pd.DataFrame, out_dir: str | Path
     """The config's tests (:func:`chainlab.stats.hypotheses.run_tests`) on the study's long
     table of measures (subject, condition, trial, ...), written to ``<out_dir>/tests.csv``
     when `out_dir` is given (with its header only when the config has no tests)."""
-    tests = run_tests(config.tests, measures) if config.tests and len(measures) \
-        else pd.DataFrame(columns=TEST_COLUMNS)
-    if config.tests and not len(measures):
-        raise ValueError("tests: the study has no measures to test (every trial failed, or none has the "
-                         "config's measures); see failures.tsv")
+    if config.tests and len(measures):
+        tests = run_tests(config.tests, measures)
+    else:  # a row per test saying why it has no result (every trial failed: failures.tsv says why)
+        why = "the study has no measures to test (no trial computed them; see failures.tsv)"
+        tests = pd.DataFrame([{**dict.fromkeys(TEST_COLUMNS, np.nan), "measure": t["measure"], "test": t["test"],
+                               "compare": t.get("compare", "condition"), "level_1": "", "level_2": "",
+                               "alpha": t.get("alpha", 0.05), "units": "", "excluded": "", "n": 0, "n_windows": 0,
+                               "left_out": why} for t in config.tests], columns=TEST_COLUMNS)
     if out_dir is not None:
         write_text_atomic(tests.to_csv(index=False), Path(out_dir) / "tests.csv")
     return tests
