@@ -575,8 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read the config (study name, sample sheet), run every trial through reading, "
             "kinematics and gait analysis, fit the study statistics, and write "
-            "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv and "
-            "failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
+            "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv, "
+            "tests.csv (the config's tests of its own measures) and failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
             "reason; the others go on."
         ),
     )
