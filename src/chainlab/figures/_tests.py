@@ -78,6 +78,7 @@ def measure_tests(study: Study) -> go.Figure:
                 showlegend=lev not in seen), row=r, col=c)
             seen.add(lev)
         fig.update_yaxes(title_text=f"{t.measure} ({t.units})" if t.units else str(t.measure), row=r, col=c)
+        fig.update_xaxes(title_text=str(t.compare), row=r, col=c)
     layout(fig, "Tests between conditions: subjects' means per condition", height=380 * rows + 80,
            width=min(MAX_WIDTH, 330 * cols + 150), margin={"t": 110})
     fig.update_annotations(font_size=11)
