@@ -163,7 +163,7 @@ def test_an_unknown_output_is_refused_with_the_outputs_that_exist(tmp_path):
 def test_the_config_refuses_what_it_can_at_load(tmp_path):
     with pytest.raises(ConfigError, match="carries a side; give 'HipAngles' and side: right"):
         StudyConfig.load(_config(tmp_path, [dict(MEASURES[1], output="RHipAngles")], []))
-    with pytest.raises(ConfigError, match="measure .hip_add. is not a measure of the config; measures: grf_ml_min"):
+    with pytest.raises(ConfigError, match="measure .hip_add. is not a measure of the config .did you mean .hip_add_max.*measures: grf_ml_min"):
         StudyConfig.load(_config(tmp_path, MEASURES, [{"measure": "hip_add", "test": "paired_t"}]))
     with pytest.raises(ConfigError, match="stat"):
         StudyConfig.load(_config(tmp_path, [dict(MEASURES[1], stat="peak")], []))

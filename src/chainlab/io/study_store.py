@@ -313,7 +313,12 @@ def rows_dataset(df: pd.DataFrame | None, what: str) -> xr.Dataset:
             data[c] = ("row", v.to_numpy(dtype=np.int64))
         else:
             data[c] = ("row", v.to_numpy(dtype=float))
-    return xr.Dataset(data, coords={"row": np.arange(len(df))}, attrs={"description": what})
+    ds = xr.Dataset(data, coords={"row": np.arange(len(df))}, attrs={"description": what})
+    for c in ds.data_vars:
+        units = "s" if c in ("start_s", "end_s", "time_s") else \
+            "the row's units" if c in ("value", "estimate", "ci_low", "ci_high") else "1"
+        ds[c].attrs.update(units=units, long_name=c.replace("_", " "))
+    return ds
 
 
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
