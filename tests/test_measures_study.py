@@ -101,6 +101,10 @@ def test_the_store_and_the_csv_files(built):
     metrics = pd.read_csv(out / "metrics.csv")
     for col in ("grf_ml_min_N_per_kg", "hip_add_max_deg", "knee_flx_mean_deg"):
         assert col in metrics.columns and col in s.metrics.columns
+    for group in ("measures", "tests"):
+        with xr.open_dataset(store, group=group, engine="h5netcdf") as ds:
+            assert all("units" in v.attrs and "long_name" in v.attrs for v in ds.data_vars.values()), group
+            assert group != "measures" or ds.start_s.attrs["units"] == "s"
     with xr.open_dataset(store, group="metrics", engine="h5netcdf") as ds:
         assert ds.grf_ml_min_N_per_kg.attrs["units"] == "N/kg" and ds.hip_add_max_deg.attrs["units"] == "deg"
     # the paired test is scipy's on the subjects' means of the store's windows
