@@ -26,7 +26,8 @@ import xarray as xr
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
 from chainlab.io.c3d import read_c3d, sha256_file
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import measures_table, open_study, write_study_store
+from chainlab.io.study_rows import measures_table
+from chainlab.io.study_store import open_study, write_study_store
 from chainlab.io.study_store import add_statistics as add_statistics_group
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial

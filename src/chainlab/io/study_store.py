@@ -40,11 +40,11 @@ import xarray as xr
 
 from chainlab import __version__
 from chainlab.io.store import atomic_path
+from chainlab.io.study_rows import measures_table, own_columns, rows_dataset
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
 from chainlab.schema import (
     CONTACT_COLUMNS,
-    MEASURE_COLUMNS,
     METRIC_COLUMNS,
     METRIC_UNITS,
     TEXT_METRIC_COLUMNS,
@@ -275,52 +275,6 @@ def statistics_dataset(statistics) -> xr.Dataset:
     return stats
 
 
-def measures_table(trials) -> pd.DataFrame:
-    """The trials' long tables of the config's measures, with subject, condition and trial."""
-    parts = [t.measures.assign(subject=t.subject, condition=t.condition, trial=t.trial)
-             for t in sorted(trials, key=lambda t: t.trial) if len(getattr(t, "measures", ()))]
-    cols = ["subject", "condition", "trial"] + MEASURE_COLUMNS
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
-
-
-def _own_columns(table: pd.DataFrame, long: pd.DataFrame) -> dict[str, str]:
-    """The metrics' columns of the config's measures ({measure}_{units}, {measure}_s) and their units."""
-    out = {}
-    for col in table.columns:
-        if col in METRIC_COLUMNS:
-            continue
-        units = ""
-        for name, g in long.groupby("measure"):
-            if col == f"{name}_s" and str(g.stat.iloc[0]).startswith("time_of"):
-                units = "s"
-                break
-            if col == name or col.startswith(f"{name}_"):
-                units = next((str(u) for u in g.units if isinstance(u, str) and u), "")
-        out[col] = units or "1"
-    return out
-
-
-def rows_dataset(df: pd.DataFrame | None, what: str) -> xr.Dataset:
-    """A table along ``row`` (text as strings, numbers as float; units, where a column has them, in
-    the ``units`` column beside)."""
-    df = pd.DataFrame() if df is None else df
-    data = {}
-    for c in df.columns:
-        v = df[c]
-        if v.dtype == object or v.dtype.kind in "OUSb":
-            data[c] = ("row", v.fillna("").astype(str).to_numpy(dtype=str))
-        elif v.dtype.kind in "iu":
-            data[c] = ("row", v.to_numpy(dtype=np.int64))
-        else:
-            data[c] = ("row", v.to_numpy(dtype=float))
-    ds = xr.Dataset(data, coords={"row": np.arange(len(df))}, attrs={"description": what})
-    for c in ds.data_vars:
-        units = "s" if c in ("start_s", "end_s", "time_s") else \
-            "the row's units" if c in ("value", "estimate", "ci_low", "ci_high") else "1"
-        ds[c].attrs.update(units=units, long_name=c.replace("_", " "))
-    return ds
-
-
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
                    progress=None, tests: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
@@ -369,7 +323,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
     long = measures_table(trials)
-    for col, units in _own_columns(table, long).items():
+    for col, units in own_columns(table, long).items():
         mvars[col] = ("cycle", table[col].to_numpy(dtype=float), {"units": units, "long_name": f"{col} (config measures)"})
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
 
