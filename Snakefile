@@ -34,6 +34,7 @@ rule all:
         f"{RESULTS}/study.h5",
         f"{RESULTS}/metrics.csv",
         f"{RESULTS}/failures.tsv",
+        f"{RESULTS}/problems.tsv",
         f"{RESULTS}/figures/index.json",
         f"{RESULTS}/report.html",
         # the checksum files are targets: one removed because its file is damaged (common.smk)
@@ -43,3 +44,12 @@ rule all:
         checksums("study_tables.h5"),
         checksums("study.h5"),
     default_target: True
+
+
+onsuccess:
+    # the study's count, from the store step's log: the run's last lines say what was analysed
+    _log = Path(f"{RESULTS}/logs/store.log")
+    if _log.exists():
+        _lines = [x for x in _log.read_text(encoding="utf-8").splitlines() if x.strip()]
+        if _lines:
+            logger.info(f"{RESULTS}: {_lines[-1]}")

@@ -9,7 +9,7 @@ import pytest
 
 from chainlab import read_c3d
 from chainlab.errors import ModelInputError
-from chainlab.kinematics import compute_kinematics
+from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.model.clusters import kabsch, rebuild_markers
 from chainlab.model.geometry import rotation
 
@@ -44,7 +44,7 @@ def test_a_never_labelled_shin_marker_is_rebuilt(walk):
     with pytest.raises(ModelInputError, match="LSHN"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compute_kinematics(cut, static)
+            compute_kinematics(cut, static, KinematicsOptions(partial=False))
     rebuilt, report = rebuild_markers(cut, static)
     assert set(report) == {"LSHN"}
     assert report["LSHN"].frames == dyn.sizes["frame"] and report["LSHN"].frames_left_missing == 0

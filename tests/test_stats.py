@@ -175,10 +175,9 @@ def test_a_study_with_bad_input_reports_each_case_and_the_statistics_run_on_the_
     from chainlab.kinematics import compute_kinematics
     from chainlab.study import (
         StudyConfig,
-        add_statistics,
         read_sheet,
         run_study,
-        store_tables,
+        store_statistics,
         write_study,
     )
 
@@ -230,8 +229,8 @@ def test_a_study_with_bad_input_reports_each_case_and_the_statistics_run_on_the_
     store = open_study(write_study(result, tmp_path, config))
     st = store.statistics
     problems = json.loads(st.attrs["problems"])
-    # the workflow's steps (store, then statistics from the store alone) say the same
-    two = add_statistics(store_tables(result, tmp_path / "wf" / "tables.h5"), tmp_path / "wf" / "study.h5", config)
+    # the workflow's statistics step says the same
+    two = store_statistics(result, tmp_path / "wf" / "study.h5", config)
     assert json.loads(open_study(two).statistics.attrs["problems"]) == problems
     said = "\n".join(problems)
     assert "trial 'MISSING01' left out: failed at read" in said and "cannot open" in said

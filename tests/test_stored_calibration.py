@@ -3,6 +3,7 @@ diameter read back from the stored joint centres, SoleDelta, and the Nexus 1.4 f
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -14,9 +15,10 @@ from chainlab import read_c3d
 from chainlab.agreement import agreement
 from chainlab.errors import ModelInputError
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics.stored import kinematics_from_stored
 from chainlab.model import pig
 from chainlab.model.marker_diameter import marker_diameter_from_outputs
-from chainlab.model.stored_calibration import kinematics_from_stored, stored_calibration
+from chainlab.model.stored_calibration import stored_calibration
 
 from .conftest import SHARED, STUDY
 
@@ -58,7 +60,9 @@ def test_a_walk_without_stored_foot_offsets_names_them(hc030a):
     cal = stored_calibration(dyn)
     assert not cal.complete("pig") and cal.complete("ofm")
     with pytest.raises(ModelInputError, match="LStaticPlantFlex.*calibration is not stored|calibration is not stored.*LStaticPlantFlex"):
-        kinematics_from_stored(dyn)
+        kinematics_from_stored(dyn, KinematicsOptions(partial=False))
+    out = kinematics_from_stored(dyn)  # by default Plug-in Gait (and the OFM on it) left out, named
+    assert "LStaticPlantFlex" in json.loads(out.attrs["models_left_out"])["pig"]
 
 
 def test_marker_diameter_read_back_from_the_stored_joint_centres(hc030a):

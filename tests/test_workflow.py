@@ -50,6 +50,19 @@ def test_the_study_completes_without_the_bad_trials(project):
     assert "estimate" in s.statistics  # the statistics step ran on the store
 
 
+def test_the_run_ends_counting_the_trials(tiny_run):
+    """The store step's last line, repeated as the run's last words, counts every trial of the
+    sheet; problems.tsv lists the problems of those computed (columns of chainlab.problems)."""
+    project, log = tiny_run
+    counted = re.findall(r"results/tiny: (5 trials: .*)$", log, re.M)
+    assert counted and counted[-1].endswith("2 failed (BROKEN, MISSING) (failures.tsv, problems.tsv)"), log[-2000:]
+    n = int(re.match(r"5 trials: (\d) analysed", counted[-1]).group(1))
+    problems = pd.read_csv(project / "results" / "tiny" / "problems.tsv", sep="\t")
+    assert list(problems.columns) == ["trial", "stage", "check", "markers", "segment", "value", "threshold", "message"]
+    doubtful = set(problems.trial[problems.check != "model_not_run"])
+    assert n == 3 - len(doubtful) and doubtful <= set(GOOD)
+
+
 def test_the_statistics_step_equals_the_one_pass_study(project, tmp_path):
     """The workflow's store (trial files -> store -> statistics) holds what `chainlab study`'s
     one pass computes from the same trials."""
@@ -79,7 +92,7 @@ def test_the_store_step_rebuilds_the_workflows_store(project, tmp_path):
     assert not hasattr(views.trials[0], "kinematics")  # a view, not a loaded result
     store_tables(views, tmp_path / "again" / "study_tables.h5")
     (tmp_path / "workflow").mkdir()
-    for name in ("study_tables.h5", "metrics.csv", "failures.tsv"):
+    for name in ("study_tables.h5", "metrics.csv", "failures.tsv", "problems.tsv"):
         shutil.copyfile(out / name, tmp_path / "workflow" / name)
     compared = assert_same_outputs(tmp_path / "workflow", tmp_path / "again")
     assert "study_tables.h5" in compared

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from chainlab.conventions import AXES
+from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
+from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics.stored import kinematics_from_stored
 
 #: Columns of the agreement table.
 COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg")
@@ -141,26 +145,24 @@ def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
 
 
 
-def agree_files(capture_path, static_path=None, options=None) -> pd.DataFrame:
+def agree_files(capture_path, static_path=None, options=None, markers=None) -> pd.DataFrame:
     """:func:`agreement` of a capture file: its kinematics computed with `static_path`, or,
     without one, from the calibration stored in the capture
-    (:func:`chainlab.model.stored_calibration.kinematics_from_stored`), models whose markers are
-    missing left out. The table's ``attrs`` say which calibration was used."""
-    from dataclasses import replace
-
-    from chainlab.io.c3d import read_c3d
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics
-    from chainlab.model.stored_calibration import kinematics_from_stored
-
+    (:func:`chainlab.kinematics.stored.kinematics_from_stored`), models whose markers are
+    missing left out. `markers` is the lab's marker mapping (a dict, a preset name or a YAML
+    file; :func:`chainlab.io.mapped.load_marker_mapping`), applied to both captures. The
+    table's ``attrs`` say which calibration and mapping were used."""
     opt = replace(options or KinematicsOptions(), partial=True)
-    capture = read_c3d(capture_path)
+    mapping = load_marker_mapping(markers)
+    capture = read_capture(capture_path, mapping=mapping)
     if static_path is None:
         kin = kinematics_from_stored(capture, opt)
     else:
-        kin = compute_kinematics(capture, read_c3d(static_path), opt)
+        kin = compute_kinematics(capture, read_capture(static_path, mapping=mapping), opt)
     table = agreement(capture, kin)
     table.attrs |= {"calibration": kin.attrs.get("calibration_source", f"static {kin.attrs.get('static_file', '')}"),
-                    "models": kin.attrs.get("models", ""), "models_left_out": kin.attrs.get("models_left_out", "")}
+                    "models": kin.attrs.get("models", ""), "models_left_out": kin.attrs.get("models_left_out", ""),
+                    "marker_mapping": mapping_text(mapping)}
     return table
 
 

@@ -31,16 +31,20 @@ import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions
+from chainlab.measure_specs import parse_measures, parse_tests
+from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
-#: overrides of the row's trial, ``1=R,2=L``).
-OPTIONAL_SHEET_COLUMNS = ("plates",)
-SECTIONS = ("kinematics", "gait", "kinetics", "measures", "statistics", "tests", "figures")
+#: overrides of the row's trial, ``1=R,2=L``; ``markers``: the row's marker mapping, a preset
+#: or a YAML file, empty for the study's).
+OPTIONAL_SHEET_COLUMNS = ("plates", "markers")
+#: Sheet columns whose cell may be empty: ``static`` (the calibration stored in the capture is used).
+MAY_BE_EMPTY = ("static",)
+SECTIONS = ("kinematics", "gait", "kinetics", "measures", "statistics", "tests", "figures", "markers")
 #: The config sections a trial's result depends on (a trial file records their settings):
 #: ``measures`` are computed per trial, ``tests`` with the statistics.
-TRIAL_SECTIONS = ("kinematics", "gait", "kinetics", "measures")
+TRIAL_SECTIONS = ("kinematics", "gait", "kinetics", "measures", "markers")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -179,6 +183,7 @@ class StudyConfig:
     statistics: dict = field(default_factory=dict)
     tests: list = field(default_factory=list)  # chainlab.stats.hypotheses
     figures: dict = field(default_factory=dict)
+    markers: str | dict | None = None  # the lab's marker mapping: a preset, a YAML file or {label: name}
     source: str = "config"
     trials_per_job: int = 20  # the workflow's batch size; not a setting of the results (not in settings())
 
@@ -193,7 +198,7 @@ class StudyConfig:
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
         _check_measures(full, source)
-        return cls(**{k: full[k] for k in ("study", "trials", *SECTIONS)}, source=source,
+        return cls(**{k: full.get(k) for k in ("study", "trials", *SECTIONS)}, source=source,
                    trials_per_job=int(full["trials_per_job"]))
 
     @classmethod
@@ -225,15 +230,13 @@ class StudyConfig:
         chain = k.get("chain") or {}
         return KinematicsOptions(
             models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
-            partial=k["partial"], solver=k["solver"],
+            partial=bool(k["partial"]) and not k["strict"], solver=k["solver"],
             chain=ChainOptions(**chain),
         )
 
     def kinetics_options(self, plates: str = "", where: str = "sample sheet"):
         """The kinetics' options of a trial (its sheet row's `plates` over the config's), or
         None when ``kinetics.enabled`` is false. ConfigError for a bad `plates`."""
-        from chainlab.kinetics.trial import kinetics_options
-
         if not self.kinetics.get("enabled", True):
             return None
         try:
@@ -251,9 +254,6 @@ def _check_measures(full: dict, source: str) -> None:
     """The measures' and tests' rules the schema cannot say (unique names, a side in the
     output's name, a test of a measure that is not defined), as ConfigError. An output no trial
     has is refused at the trial, naming the outputs it has (chainlab.pipeline)."""
-    from chainlab.gait.measures import parse_measures  # numpy, pandas, xarray (fast --help)
-    from chainlab.stats.hypotheses import parse_tests
-
     try:
         measures = parse_measures(full.get("measures"), where=f"{source}: measures")
         # without measures (a statistics step's --settings) the tests meet the store's at run time
@@ -354,7 +354,7 @@ def read_sheet(path: str | Path):
         row = dict(zip(header, cells + [""] * (len(header) - len(cells))))
         records.append(row)
         where = f"line {line} (trial {row['trial'] or '?'})"
-        problems += [f"{where}: column {c!r} is empty" for c in SHEET_COLUMNS if not row[c]]
+        problems += [f"{where}: column {c!r} is empty" for c in SHEET_COLUMNS if not row[c] and c not in MAY_BE_EMPTY]
         for e in validator.iter_errors({k: v for k, v in row.items() if v}):
             if e.validator != "required":  # empty cells, said above
                 problems.append(f"{where}: column {_where(e.absolute_path)!r}: {e.message}")
@@ -366,7 +366,8 @@ def read_sheet(path: str | Path):
         raise ConfigError(f"{path}: " + "; ".join(problems))
     sheet = pd.DataFrame(records, columns=header, dtype=str)
     for c in ("static", "dynamic"):  # relative to the sheet's folder (normpath: "config/../data" -> "data")
-        sheet[c] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p)) for p in sheet[c]]
+        sheet[c] = [p if not p or os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p))
+                    for p in sheet[c]]  # an empty static cell stays empty
     return sheet
 
 

@@ -54,8 +54,8 @@ def _summary(study) -> str:
         for (cond, side), g in m.groupby(["condition", "side"]):
             rows.append([cond, side, g.subject.nunique(), g.trial.nunique(), len(g)])
     subjects = sorted(set(m.subject.astype(str))) if len(m) else []
-    out = (f"<p>{len(study.trials)} trial(s) analysed, {len(m)} complete gait cycle(s), "
-           f"{len(subjects)} subject(s); {n_fail} trial(s) failed.</p>")
+    out = (f"<p><b>{html.escape(study.headline())}</b>.</p><p>{len(m)} complete gait cycle(s) of "
+           f"{len(subjects)} subject(s).</p>")
     if len(m):
         per = [[c, g.subject.nunique(), ", ".join(sorted(set(g.subject.astype(str))))]
                for c, g in m.groupby(m.condition.astype(str))]
@@ -65,6 +65,14 @@ def _summary(study) -> str:
         fails = [[t, s, r] for t, s, r in zip(prov.failure_trial.values, prov.failure_stage.values,
                                              prov.failure_reason.values)]
         out += "<h3>Failed trials</h3>" + _table(["trial", "stage", "reason"], fails)
+    problems = study.problems
+    if len(problems):
+        rows = [[r.trial, r.stage, r.check, r.markers or r.segment, "" if not np.isfinite(r.value) else _fmt(r.value),
+                 r.threshold, r.message] for r in problems.itertuples()]
+        out += ("<h3>Problems of the trials computed</h3><p>Quality checks (docs/quality.md), models that did "
+                "not run, trials without angles or cycles (<code>problems.tsv</code>, the store's "
+                "<code>/problems</code>). A trial with a quality problem keeps its outputs.</p>"
+                + _table(["trial", "stage", "check", "markers / segment", "value", "threshold", "reason"], rows, {4}))
     return out
 
 

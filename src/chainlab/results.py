@@ -22,15 +22,18 @@ class TrialRow:
     subject: str
     condition: str
     trial: str
-    static: Path
+    static: Path | None  # None: the calibration stored in the dynamic capture
     dynamic: Path
     plates: str = ""  # the optional column: plate-to-foot overrides, e.g. "1=R,2=L"
+    markers: str = ""  # the optional column: the row's marker mapping (preset or YAML file); "" for the study's
 
     @classmethod
     def of(cls, row) -> TrialRow:
-        """From a mapping with the sheet's columns (a sheet row, `chainlab trials --rows`)."""
-        return cls(str(row["subject"]), str(row["condition"]), str(row["trial"]), Path(row["static"]),
-                   Path(row["dynamic"]), str(row.get("plates") or ""))
+        """From a mapping with the sheet's columns (a sheet row, `chainlab trials --rows`); an
+        empty `static` cell means none."""
+        static = str(row.get("static") or "").strip()
+        return cls(str(row["subject"]), str(row["condition"]), str(row["trial"]), Path(static) if static else None,
+                   Path(row["dynamic"]), str(row.get("plates") or ""), str(row.get("markers") or "").strip())
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class TrialFailure:
 class TrialResult:
     """A trial computed into its trial file (`path`): the sizes of its kinematics, and its
     events, cycles, per-cycle measures and the problems of its gait analysis (empty tables
-    for a kinematics-only file)."""
+    for a kinematics-only file), and its quality problems (rows of the problems table,
+    :mod:`chainlab.problems`)."""
 
     path: Path
     n_frames: int
@@ -63,3 +67,4 @@ class TrialResult:
     cycles: pd.DataFrame | None = None
     metrics: pd.DataFrame | None = None
     problems: list[str] = field(default_factory=list)
+    quality_problems: list[dict] = field(default_factory=list)

@@ -4,8 +4,9 @@
 :func:`chainlab.pipeline.run_trial` into ``<out>/<study>/trials/<trial>.h5`` (one bad trial
 never stops it), then writes the study store with its statistics, ``metrics.csv`` and
 ``failures.tsv``. The workflow makes the same files in steps: ``chainlab trial(s)``, then
-:func:`store_tables` (``chainlab store``), then :func:`add_statistics` (``chainlab
-statistics``). Both assemble the store with the one writer,
+:func:`store_tables` (``chainlab store``: the store without statistics, ``metrics.csv``,
+``failures.tsv``), then :func:`store_statistics` (``chainlab statistics``: the store with its
+statistics, and the config's tests in ``tests.csv``). Every store is assembled by the one writer,
 :func:`chainlab.io.study_store.write_study_store`, from the trial files.
 """
 
@@ -24,13 +25,14 @@ import pandas as pd
 import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet
-from chainlab.io.c3d import read_c3d, sha256_file
+from chainlab.io.c3d import sha256_file
+from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_rows import measures_table
-from chainlab.io.study_store import open_study, write_study_store
-from chainlab.io.study_store import add_statistics as add_statistics_group
+from chainlab.io.study_store import write_study_store
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
+from chainlab.problems import problem_rows, problems_table
 from chainlab.results import TrialFailure, TrialRow
 from chainlab.stats.hypotheses import COLUMNS as TEST_COLUMNS
 from chainlab.stats.hypotheses import run_tests
@@ -45,18 +47,23 @@ class StudyRun:
     failures: list[TrialFailure] = field(default_factory=list)
 
 
-def _up_to_date(saved: Path, row: TrialRow, settings: str) -> TrialFile | None:
+def _up_to_date(saved: Path, row: TrialRow, settings: str, config: StudyConfig) -> TrialFile | None:
     """The trial file `saved` when it was made from the same input files (sha256) with the
-    same settings, for the same subject and condition; None otherwise."""
+    same settings and marker mapping, for the same subject and condition; None otherwise."""
+    try:
+        mapping = mapping_text(load_marker_mapping(row.markers or config.markers))
+    except ValueError:
+        return None  # the trial says why when it runs
     try:
         kept = open_trial_file(saved)
     except (OSError, ValueError, KeyError):
         return None  # unreadable or from another version: computed again
     if not isinstance(kept, TrialFile) or (kept.subject, kept.condition) != (row.subject, row.condition) \
-            or kept.settings != settings or not kept.markers \
-            or kept.source_sha256 != sha256_file(row.dynamic) or kept.static_sha256 != sha256_file(row.static):
+            or kept.settings != settings or not kept.markers or kept.marker_mapping != mapping \
+            or kept.source_sha256 != sha256_file(row.dynamic) \
+            or kept.static_sha256 != (sha256_file(row.static) if row.static is not None else ""):
         return None
-    kept.dynamic, kept.static = row.dynamic, row.static
+    kept.dynamic, kept.static = row.dynamic, row.static if row.static is not None else Path("")
     return kept
 
 
@@ -71,18 +78,16 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
     settings = config.settings(*TRIAL_SECTIONS)
     out = StudyRun()
     say = progress or (lambda msg: print(msg, file=sys.stderr))
-    statics: dict[str, xr.Dataset] = {}
-
-    def read_static(path):  # each static capture read once (a failed read is tried again)
-        key = os.path.abspath(path)
-        if key not in statics:
-            statics[key] = read_c3d(path)
-        return statics[key]
+    read_static = static_reader()
 
     for i, r in enumerate(sheet.to_dict("records"), 1):
-        row = TrialRow.of({**r, "dynamic": root / r["dynamic"], "static": root / r["static"]})
+        markers = str(r.get("markers") or "").strip()
+        if markers and (markers.endswith((".yaml", ".yml")) or "/" in markers):
+            markers = str(root / markers)  # a mapping file, relative to the project folder
+        row = TrialRow.of({**r, "dynamic": root / r["dynamic"], "markers": markers,
+                           "static": root / r["static"] if str(r["static"]).strip() else ""})
         saved = trial_dir / f"{row.trial}.h5"
-        kept = _up_to_date(saved, row, settings) if saved.exists() else None
+        kept = _up_to_date(saved, row, settings, config) if saved.exists() else None
         if kept is not None:
             say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
             out.trials.append(kept)
@@ -95,6 +100,20 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
             continue
         out.trials.append(TrialFile(saved))
     return out
+
+
+def static_reader():
+    """A function reading static captures (with a marker mapping when given), each path and
+    mapping once (a failed read is tried again): a study's, a batch's trials share them."""
+    statics: dict[tuple[str, str], xr.Dataset] = {}
+
+    def read_static(path, mapping=None):
+        key = (os.path.abspath(path), mapping_text(mapping))
+        if key not in statics:
+            statics[key] = read_capture(path, mapping=mapping)
+        return statics[key]
+
+    return read_static
 
 
 def open_trial_files(paths, progress: Callable[[str], None] | None = None) -> StudyRun:
@@ -138,10 +157,11 @@ def trial_summaries(run: StudyRun) -> list[tuple]:
     return [(t.trial, t.subject, t.condition, len(t.metrics), t.problems) for t in run.trials]
 
 
-def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path) -> None:
+def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path, trials=()) -> None:
     write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
     fails = pd.DataFrame([f.record() for f in failures], columns=["trial", "stage", "reason"]).sort_values("trial")
     write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
+    write_text_atomic(problems_table(problem_rows(trials)).to_csv(sep="\t", index=False), out / "problems.tsv")
 
 
 def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig, trials, failures):
@@ -180,43 +200,43 @@ def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path
     tests = study_tests(config, measures_table(run.trials), out)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
                               config.settings(*TRIAL_SECTIONS, "statistics", "tests"), tests=tests)
-    _write_tables(metrics, run.failures, out)
+    _write_tables(metrics, run.failures, out, run.trials)
     return store
+
+
+def _trials_settings(run: StudyRun) -> str:
+    """The settings the trials were computed with, as their files record them (one JSON
+    object, or a list of them when the trials differ)."""
+    used = sorted({t.settings for t in run.trials})
+    return used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
 
 
 def store_tables(run: StudyRun, path: str | Path, progress: Callable[[str], None] | None = None) -> Path:
     """The study store without its statistics at `path`, and ``metrics.csv`` and
-    ``failures.tsv`` beside it (the workflow's ``store`` step; :func:`add_statistics` follows).
-    Its provenance records the settings the trials were computed with."""
+    ``failures.tsv`` beside it (the workflow's ``store`` step). Its provenance records the
+    settings the trials were computed with."""
     path = Path(path)
-    used = sorted({t.settings for t in run.trials})
-    settings = used[0] if len(used) == 1 else json.dumps([json.loads(u or "{}") for u in used])
-    store = write_study_store(run.trials, run.failures, path, None, settings, progress)
-    _write_tables(metrics_table(run.trials), run.failures, path.parent)
+    store = write_study_store(run.trials, run.failures, path, None, _trials_settings(run), progress)
+    _write_tables(metrics_table(run.trials), run.failures, path.parent, run.trials)
     return store
 
 
-def add_statistics(tables: str | Path, path: str | Path, config: StudyConfig) -> Path:
-    """The study store at `path`: the store `tables` (:func:`store_tables`) with its
-    ``/statistics`` group computed from the store's own per-cycle table and curves (the
-    workflow's ``statistics`` step)."""
-    study = open_study(tables)
-    # the per-cycle table as metrics_table gives it: `cycle` numbers the cycles of a trial
-    metrics = study.metrics.drop(columns="cycle").rename(columns={"cycle_in_trial": "cycle"})
-    curves = study.cycles.curves.load()
-    prov = study.provenance
-    failures = [TrialFailure(str(t), str(s), str(r)) for t, s, r in
-                zip(prov.failure_trial.values, prov.failure_stage.values, prov.failure_reason.values)]
-    tr = study._group("trials")
-    cycles = metrics.trial.value_counts()
-    trials = [(str(t), str(s), str(c), int(cycles.get(str(t), 0)), json.loads(str(p))) for t, s, c, p in
-              zip(tr.trial.values, tr.trial_subject.values, tr.trial_condition.values, tr.trial_problems.values)]
-    stats = _statistics(metrics, curves, config, trials, failures)
-    tests = study_tests(config, study.measures, Path(path).parent)
-    used = json.loads(study.provenance.attrs.get("config") or "{}")
-    if isinstance(used, dict):  # the trials' settings, now with the statistics'
+def store_statistics(run: StudyRun, path: str | Path, config: StudyConfig,
+                     progress: Callable[[str], None] | None = None) -> Path:
+    """The study store with its statistics at `path` (the workflow's ``statistics`` step):
+    the statistics of the trials' per-cycle table and curves, as :func:`write_study` computes
+    them, and the store written by the one writer,
+    :func:`chainlab.io.study_store.write_study_store`. Its provenance records the trials'
+    settings with `config`'s statistics and tests; the config's tests of the trials' measures
+    are in the store's ``/tests`` and ``tests.csv`` beside it."""
+    metrics = metrics_table(run.trials)
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures)
+    tests = study_tests(config, measures_table(run.trials), Path(path).parent)
+    used = json.loads(_trials_settings(run) or "{}")
+    if isinstance(used, dict):  # the trials' settings, now with the statistics' and the tests'
         used = {**used, "statistics": config.statistics, "tests": config.tests}
-    return add_statistics_group(tables, path, stats, json.dumps(used, sort_keys=True, separators=(",", ":")), tests)
+    return write_study_store(run.trials, run.failures, path, stats,
+                             json.dumps(used, sort_keys=True, separators=(",", ":")), progress, tests=tests)
 
 
 def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int | None = None,

@@ -24,7 +24,8 @@ except ConfigError as exc:
 # every rule runs chainlab's commands; with --software-deployment-method conda, in this environment
 CONDA_ENV = "../../environment.yml"
 
-_missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if not os.path.exists(p)})
+# an empty static cell: the calibration stored in the dynamic capture is used
+_missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if p and not os.path.exists(p)})
 if _missing:
     logger.warning(f"{CONFIG.trials}: {len(_missing)} capture(s) not found; their trials will be listed "
                    f"in {RESULTS}/failures.tsv: " + ", ".join(_missing[:5]) + (" ..." if len(_missing) > 5 else ""))
@@ -47,7 +48,7 @@ def trial_row(wildcards):
 def trial_inputs(wildcards):
     """A trial's captures that exist: a missing file fails that trial (failures.tsv), not the run."""
     row = trial_row(wildcards)
-    return {k: row[k] for k in ("dynamic", "static") if os.path.exists(row[k])}
+    return {k: row[k] for k in ("dynamic", "static") if row[k] and os.path.exists(row[k])}
 
 
 # The trials run in batches (the rule `trials`, one `chainlab trials --batch K` job each,
@@ -68,7 +69,7 @@ def batch_rows(wildcards):
 def batch_inputs(wildcards):
     """A batch's captures that exist: a missing file fails its trial (failures.tsv), not the run."""
     b = BATCHES[wildcards.batch]
-    return sorted({p for p in b.dynamic.tolist() + b.static.tolist() if os.path.exists(p)})
+    return sorted({p for p in b.dynamic.tolist() + b.static.tolist() if p and os.path.exists(p)})
 
 
 def trial_file(trial):

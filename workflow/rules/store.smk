@@ -1,5 +1,7 @@
 # The study store without statistics, assembled from every trial's result file, with the
-# per-cycle table and the failures beside it (chainlab store).
+# per-cycle table, the failures and the problems beside it (chainlab store). Its log ends with
+# the study's count (N trials: A analysed, C without cycles (...), Q with a quality problem
+# (...)), which the workflow repeats when it ends (Snakefile, onsuccess).
 
 
 rule store:
@@ -11,6 +13,7 @@ rule store:
         tables=f"{RESULTS}/study_tables.h5",
         metrics=f"{RESULTS}/metrics.csv",
         failures=f"{RESULTS}/failures.tsv",
+        problems=f"{RESULTS}/problems.tsv",
         checksum=checksums("study_tables.h5"),
     params:
         trials=trial_outputs(),

@@ -15,6 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+from chainlab.io.store import atomic_path
+
 _UID = re.compile(rb'<defs id="defs-([0-9a-f]{6})"')
 
 
@@ -34,10 +36,8 @@ def stable_svg(data: bytes) -> bytes:
 
 
 def export(browser: str, jobs: list[tuple[str, str, str]], timeout: float = 60.0) -> None:
-    import kaleido
+    import kaleido  # SVG/PDF only: a Chrome driver, not needed for HTML and JSON
     import plotly.io as pio
-
-    from chainlab.io.store import atomic_path
 
     os.environ["BROWSER_PATH"] = browser  # kaleido's browser lookup takes this first
     # mathjax=False: no script from the network (the page would wait for it)

@@ -7,11 +7,17 @@ computed from (:func:`cycle_curves`). Variables and signs (``docs/gait.md``):
 variable                    from the kinematics output                     positive
 ==========================  =============================================  ===============
 ``rearfoot_eversion``       -?HFTBA y (Oxford Foot Model)                  eversion
-``tibial_rotation_lab``     ?TIBA z (tibia in the lab, OFM)                internal
+``tibial_rotation_lab``     ?TIBA z (OFM lab tibia), heading frame         internal
 ``tibial_rotation_femur``   ?KneeAngles z (Plug-in Gait)                   internal
-``pelvic_tilt``             ?PelvisAngles x (Plug-in Gait)                 anterior
+``pelvic_tilt``             ?PelvisAngles x (Plug-in Gait), heading frame  anterior
 ``lordosis``                LumbarCurvature x (chainlab's rule)            lordosis
 ==========================  =============================================  ===============
+
+*Heading frame* (``frame="heading"``, the default; :mod:`chainlab.gait.heading`): pelvic tilt
+and the tibia's rotation in the lab are measured against the direction of travel at each
+frame, with the Nexus outputs' constructions, so that a turn or a walk along a diagonal of
+the lab does not leak into them. ``frame="lab"`` takes the Nexus outputs' own values (their
+fixed progression frame). The curves and the table say which (attribute ``frame``).
 
 Coupling and excursions use stance (initial contact to foot off): pronation happens there.
 A cycle with a gap in a variable it needs gets NaN for the measures of that variable and the
@@ -24,7 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.gait import coupling
+from chainlab.gait import coupling, heading
 from chainlab.gait.cycles import POINTS, normalise
 from chainlab.schema import ANGLE_METRIC_COLUMNS, joint_name  # noqa: F401 (joint_name re-exported)
 
@@ -40,7 +46,13 @@ SOURCES = {
 COLUMNS = ANGLE_METRIC_COLUMNS
 
 
-def _series(kin: xr.Dataset, variable: str, side: str) -> np.ndarray:
+def _series(kin: xr.Dataset, variable: str, side: str, frame: str = "lab", cache: dict | None = None,
+            window_s: float = heading.WINDOW_S) -> np.ndarray:
+    if frame == "heading" and variable in heading.SEGMENTS:
+        cache = {} if cache is None else cache
+        if "heading" not in cache:
+            cache["heading"] = heading.heading_of(kin, window_s)
+        return heading.heading_series(kin, variable, side, cache["heading"])
     name, comp, sign = SOURCES[variable]
     name = name.format(s=side[0])
     if name not in kin.output.values:
@@ -48,22 +60,43 @@ def _series(kin: xr.Dataset, variable: str, side: str) -> np.ndarray:
     return sign * kin.angles.sel(output=name).values[:, comp]
 
 
-def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame) -> xr.DataArray:
-    """(cycle, variable, percent) curves in degrees, one cycle per row of `cycles`."""
+def frame_attrs(frame: str, window_s: float | None = None) -> dict:
+    """The attributes that say in which frame the chain's curves and measures are."""
+    heading.check_frame(frame)
+    if frame == "heading":
+        text = ("pelvic_tilt and tibial_rotation_lab relative to the direction of travel at each frame "
+                "(chainlab.gait.heading); the Nexus-named outputs keep their progression frame")
+        return {"frame": frame, "frame_description": text,
+                "heading_window_s": float(heading.WINDOW_S if window_s is None else window_s)}
+    text = "pelvic_tilt and tibial_rotation_lab as ?PelvisAngles x and ?TIBA z (their progression frame)"
+    return {"frame": frame, "frame_description": text}
+
+
+def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame, frame: str = "heading",
+                 window_s: float | None = None) -> xr.DataArray:
+    """(cycle, variable, percent) curves in degrees, one cycle per row of `cycles`; pelvic
+    tilt and tibial rotation in the lab in `frame` ("heading" or "lab", module docstring).
+    The heading's window is `window_s`, by default the median stride time of `cycles`
+    (:func:`chainlab.gait.heading.stride_window`: pass the whole trial's when `cycles` is a
+    part of it)."""
+    heading.check_frame(frame)
+    window_s = heading.stride_window(cycles) if window_s is None else window_s
     t = kin.time.values
     data = np.full((len(cycles), len(SOURCES), POINTS), np.nan)
     series: dict[tuple[str, str], np.ndarray] = {}
+    cache: dict = {}
     for i, row in enumerate(cycles.itertuples()):
         for j, var in enumerate(SOURCES):
             if (var, row.side) not in series:
-                series[(var, row.side)] = _series(kin, var, row.side)
+                series[(var, row.side)] = _series(kin, var, row.side, frame, cache, window_s)
             data[i, j] = normalise(t, series[(var, row.side)], row.start, row.end)
     return xr.DataArray(
         data,
         dims=("cycle", "variable", "percent"),
         coords={"variable": list(SOURCES), "percent": np.linspace(0.0, 100.0, POINTS),
                 "side": ("cycle", cycles.side.to_numpy(dtype=str))},
-        attrs={"units": "deg", "long_name": "time-normalised angles, 0-100 % of the gait cycle"},
+        attrs={"units": "deg", "long_name": "time-normalised angles, 0-100 % of the gait cycle",
+               **frame_attrs(frame, window_s)},
     )
 
 
@@ -109,9 +142,14 @@ def _walking_speed(kin: xr.Dataset, start: float, end: float, mid: np.ndarray | 
     return float(np.hypot(*(p1 - p0)) / (end - start))
 
 
-def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | None = None) -> pd.DataFrame:
-    """The per-cycle table (see the module docstring); units in the column names."""
-    curves = cycle_curves(kin, cycles) if curves is None else curves
+def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | None = None,
+                  frame: str = "heading") -> pd.DataFrame:
+    """The per-cycle table (see the module docstring); units in the column names. The
+    chain's variables come from `curves` (in the frame they say) or, without them, from
+    :func:`cycle_curves` in `frame`; the table's ``attrs`` say which frame."""
+    curves = cycle_curves(kin, cycles, frame) if curves is None else curves
+    attrs = {k: curves.attrs[k] for k in ("frame", "frame_description", "heading_window_s") if k in curves.attrs} \
+        or frame_attrs(frame)
     rows = []
     mid = _mid_asis(kin) if len(cycles) else None
     variables = [str(v) for v in curves["variable"].values]
@@ -152,6 +190,9 @@ def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | 
         out["gaps"] = ",".join(gaps)
         rows.append(out)
     if not rows:  # typed, so that a study table concatenated with it stays numeric
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("side", "gaps") else int if c == "cycle" else float)
-                             for c in COLUMNS})
-    return pd.DataFrame(rows)[COLUMNS]
+        table = pd.DataFrame({c: pd.Series(dtype=object if c in ("side", "gaps") else int if c == "cycle" else float)
+                              for c in COLUMNS})
+    else:
+        table = pd.DataFrame(rows)[COLUMNS]
+    table.attrs.update(attrs)
+    return table

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainlab.io import _c3dformat as fmt
 from chainlab.io.store import atomic_path
 
 
@@ -144,8 +145,6 @@ def write_c3d(path: str | os.PathLike, content: C3DContent,
 
 def _patch_frame_count(raw: bytearray, n: int) -> None:
     """Header word 3 and POINT:FRAMES hold the frame count (65535 when longer; TRIAL has it)."""
-    from chainlab.io import _c3dformat as fmt
-
     raw[8:10] = min(n, 65535).to_bytes(2, "little")
     lay = fmt.read_layout(bytes(raw), len(raw))
     frames = fmt.find(lay, "POINT", "FRAMES")

@@ -1,5 +1,5 @@
-"""The store's tables along ``row`` (``/measures``, ``/tests``) and the metrics' columns of the
-config's own measures (:mod:`chainlab.io.study_store` writes them)."""
+"""The store's tables along ``row`` (``/measures``, ``/tests``), its ``/problems`` table and the
+metrics' columns of the config's own measures (:mod:`chainlab.io.study_store` writes them)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chainlab.problems import PROBLEM_COLUMNS, problems_table
 from chainlab.schema import MEASURE_COLUMNS, METRIC_COLUMNS
 
 
@@ -54,3 +55,13 @@ def rows_dataset(df: pd.DataFrame | None, what: str) -> xr.Dataset:
             "the row's units" if c in ("value", "estimate", "ci_low", "ci_high") else "1"
         ds[c].attrs.update(units=units, long_name=c.replace("_", " "))
     return ds
+
+
+def problems_dataset(rows) -> xr.Dataset:
+    """The store's ``/problems`` group: the problems table along ``problem``."""
+    df = problems_table(rows)
+    data = {c: ("problem", df[c].to_numpy(dtype=float if c == "value" else str),
+                {"units": "1", "long_name": c}) for c in PROBLEM_COLUMNS}
+    data["value"][2]["long_name"] = "the value found (units of the check; NaN: none)"
+    return xr.Dataset(data, coords={"problem": np.arange(len(df))},
+                      attrs={"description": "one row per problem of a computed trial; docs/schema.md, /problems"})

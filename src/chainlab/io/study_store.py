@@ -17,6 +17,9 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
 * ``/tests``: the config's tests between conditions on them (dim ``row``; ``tests.csv``);
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
   their clusters, bootstrap bands of the mean curves (condition, variable, percent);
+* ``/problems``: one row per problem of a computed trial (``problem`` dim; trial, stage,
+  check, markers, segment, value, threshold, message: :mod:`chainlab.problems`): quality
+  checks, models that did not run, trials without angles or cycles;
 * ``/provenance``: inputs with sha256, failures (trial, stage, reason), versions, config.
 
 Written to a temporary file and renamed into place. Array contents depend on the inputs only
@@ -40,16 +43,11 @@ import xarray as xr
 
 from chainlab import __version__
 from chainlab.io.store import atomic_path
-from chainlab.io.study_rows import measures_table, own_columns, rows_dataset
+from chainlab.io.study_rows import measures_table, own_columns, problems_dataset, rows_dataset
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
-from chainlab.schema import (
-    CONTACT_COLUMNS,
-    METRIC_COLUMNS,
-    METRIC_UNITS,
-    TEXT_METRIC_COLUMNS,
-    joint_name,
-)
+from chainlab.problems import PROBLEM_COLUMNS, headline, problem_rows, problems_table
+from chainlab.schema import CONTACT_COLUMNS, METRIC_COLUMNS, METRIC_UNITS, TEXT_METRIC_COLUMNS, joint_name
 
 ENGINE = "h5netcdf"
 # shuffle first: float arrays compress 1.3-30x instead of 1.15x, and 2-7x faster
@@ -199,6 +197,16 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "trial_condition": ("trial", np.array([t.condition for t in trials], dtype=str)),
             "trial_problems": ("trial", np.array([json.dumps(t.problems) for t in trials], dtype=str),
                                {"units": "1", "long_name": "what the gait analysis left out, and why (JSON list)"}),
+            "trial_models_left_out": ("trial", np.array([json.dumps(t.models_left_out, sort_keys=True) for t in trials],
+                                                        dtype=str),
+                                      {"units": "1", "long_name": "models that did not run, and why (JSON object)"}),
+            "trial_calibration_source": ("trial", np.array([t.calibration_source for t in trials], dtype=str),
+                                         {"units": "1", "long_name": "the static trial, or the calibration stored in "
+                                                                     "the capture"}),
+            "trial_marker_mapping": ("trial", np.array([t.marker_mapping for t in trials], dtype=str),
+                                     {"units": "1", "long_name": "the marker mapping the trial was read with (JSON)"}),
+            "trial_rebuilt_markers": ("trial", np.array([t.rebuilt_markers for t in trials], dtype=str),
+                                      {"units": "1", "long_name": "cluster markers rebuilt from the static (JSON)"}),
             "dynamic_file": ("trial", np.array([t.dynamic.name for t in trials], dtype=str)),
             "trial_kinetics_absent": ("trial", np.array([t.kinetics_absent for t in trials], dtype=str),
                                       {"units": "1", "long_name": "why the trial has no kinetics ('' when it has)"}),
@@ -303,8 +311,10 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
                    "/cycles/curves", progress)
     cur = xr.DataArray(curves, dims=("cycle", "variable", "percent"),
                        coords={"variable": np.array(variables, dtype=str), "percent": percent})
+    frames = sorted({getattr(t, "chain_frame", "lab") for t in trials})
+    frame = {"frame": ",".join(frames)}  # of pelvic_tilt, tibial_rotation_lab (chainlab.gait.heading)
     cycles = xr.Dataset(
-        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables"),
+        {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables", **frame),
          "angle_curves": _angle_curves(trials, percent, progress), **_kinetic_curves(trials, progress)},
         coords={"cycle": np.arange(n_cycles), "percent": ("percent", percent, {"units": "%"}), **coords},
     )
@@ -325,16 +335,17 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
     long = measures_table(trials)
     for col, units in own_columns(table, long).items():
         mvars[col] = ("cycle", table[col].to_numpy(dtype=float), {"units": units, "long_name": f"{col} (config measures)"})
-    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords})
+    metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords}, attrs=frame)
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress),
               "measures": rows_dataset(long, "the config's measures, one row per measure and window"),
               "tests": rows_dataset(tests, "the config's tests between conditions (tests.csv)")}
 
     groups["statistics"] = statistics_dataset(statistics)
+    groups["problems"] = problems_dataset(problem_rows(trials))
 
     inputs = sorted({(str(t.dynamic), t.source_sha256, "dynamic") for t in trials}
-                    | {(str(t.static), t.static_sha256, "static") for t in trials})
+                    | {(str(t.static), t.static_sha256, "static") for t in trials if t.static_sha256})
     versions = {}
     for pkg in ("chainlab", "ezc3d", "numpy", "scipy", "xarray", "h5py", "h5netcdf", "pandas", "statsmodels"):
         try:
@@ -365,7 +376,7 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
 
     `trials` are trial files' views (:class:`chainlab.io.trial_file.TrialFile`), `failures`
     :class:`chainlab.results.TrialFailure`; `statistics` the study statistics (None: an empty
-    ``/statistics`` group, :func:`add_statistics` adds it). `progress` (a callable taking a
+    ``/statistics`` group). `progress` (a callable taking a
     message) hears how far the writing of each time series is, a tenth of the trials at a time.
     """
     path = Path(path)
@@ -390,27 +401,6 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)
     return path
-
-
-def add_statistics(tables: str | os.PathLike, path: str | os.PathLike, statistics, config_text: str,
-                   tests: pd.DataFrame | None = None) -> Path:
-    """The study store at `path`: the store `tables` (written without statistics) with its
-    ``/statistics`` and ``/tests`` groups and its provenance's config replaced (the workflow's
-    statistics step); every other group as `tables` has it, byte for byte."""
-    import shutil
-
-    with atomic_path(path) as tmp:
-        shutil.copyfile(tables, tmp)
-        with h5py.File(tmp, "a") as f:
-            for g in ("statistics", "tests"):
-                if g in f:
-                    del f[g]
-            f["provenance"].attrs["config"] = config_text
-            f["provenance"].attrs["config_sha256"] = hashlib.sha256(config_text.encode()).hexdigest()
-        statistics_dataset(statistics).to_netcdf(tmp, mode="a", group="statistics", engine=ENGINE)
-        rows_dataset(tests, "the config's tests between conditions (tests.csv)").to_netcdf(
-            tmp, mode="a", group="tests", engine=ENGINE)
-    return Path(path)
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:
@@ -505,6 +495,23 @@ class Study:
     @property
     def provenance(self) -> xr.Dataset:
         return self._group("provenance")
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """The ``/problems`` table (empty for a store written before it existed)."""
+        with h5py.File(self.path, "r") as f:
+            has = "problems" in f
+        if not has:
+            return problems_table([])
+        ds = self._group("problems")
+        return pd.DataFrame({c: ds[c].values.astype(float if c == "value" else str) for c in PROBLEM_COLUMNS})
+
+    def headline(self) -> str:
+        """The study's count of trials (:func:`chainlab.problems.headline`)."""
+        prov = self.provenance
+        fails = [{"trial": str(t), "stage": str(s)} for t, s in zip(prov.failure_trial.values,
+                                                                     prov.failure_stage.values)]
+        return headline(self.trials, fails, self.problems.to_dict("records"))
 
 
 def open_study(path: str | os.PathLike) -> Study:

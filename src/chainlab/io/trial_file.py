@@ -1,6 +1,7 @@
 """The trial file: one trial's results in one netCDF4/HDF5 file, written and read here only.
 
 Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems,
+quality_problems (JSON rows of the problems table, :mod:`chainlab.problems`), models_left_out,
 ``kinetics_absent``: why the trial has no kinetics, '' when it has; ``contacts_refused``),
 ``/kinematics`` (the angles and the rest of the kinematics, along ``frame``), ``/plates``
 (plate forces, along ``analog_sample``), ``/markers`` (marker residuals), ``/events``,
@@ -286,7 +287,13 @@ class TrialFile:
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
             self.settings = str(_attr(a, "settings"))
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
+            self.quality_problems = json.loads(_attr(a, "quality_problems", "[]") or "[]")
             kin, plates = f["kinematics"], f["plates"]
+            self.models_left_out = json.loads(_attr(a, "models_left_out", "") or _attr(kin.attrs, "models_left_out", "")
+                                              or "{}")
+            self.calibration_source = str(_attr(kin.attrs, "calibration_source"))
+            self.marker_mapping = str(_attr(kin.attrs, "marker_mapping"))
+            self.rebuilt_markers = str(_attr(kin.attrs, "rebuilt_markers", "{}") or "{}")
             self.static_sha256 = str(_attr(kin.attrs, "static_sha256"))
             self.source_sha256 = str(_attr(plates.attrs, "source_sha256"))
             self.outputs = [str(o) for o in _strings(kin["output"])]
@@ -304,6 +311,8 @@ class TrialFile:
             own = [c for c in f["metrics"] if c not in METRIC_COLUMNS and c != "row"] if "metrics" in f else []
             self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
             self.measures = _table(f, "measures", MEASURE_COLUMNS)
+            # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
+            self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]
             self.joints = [str(v) for v in _strings(f["curves/joint"])]
             self.kinetics_absent = str(_attr(a, "kinetics_absent", ""))

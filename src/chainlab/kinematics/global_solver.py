@@ -100,6 +100,8 @@ def global_summary(chain: Chain, fitted_ds: xr.Dataset, res, measured: np.ndarra
     valid = np.isfinite(measured[..., 0])
     out.measured_gap_runs = {m: invalid_runs(~valid[:, i], start) for i, m in enumerate(chain.markers)
                              if not valid[:, i].all()}
+    if res.flipped is not None and res.flipped.any():
+        out.flip_runs = {"chain": invalid_runs(res.flipped, start)}
     return out
 
 
@@ -116,6 +118,9 @@ def global_attrs(chain: Chain, summary: TrialSummary, raw_names, opt: Kinematics
         "measured_gap_frames": json.dumps(gaps),
         "chain_markers_not_measured": ",".join(m for m in chain.markers if m not in set(raw_names)),
         "marker_rms_median_m": float(np.nanmedian(rms)) if np.isfinite(rms).any() else float("nan"),
+        # a quality problem: frames where a body stayed more than ik.FLIP_DEG from its own
+        # markers' fit after the re-solve from the direct pose (frame numbers, "" when none)
+        "global_flips": gap_text(summary.flip_runs["chain"], summary.first_frame) if summary.flip_runs else "",
     }
 
 
@@ -147,6 +152,10 @@ def add_global_frames(out: xr.Dataset, chain: Chain, res, measured: np.ndarray, 
     out["pelvis_position"] = (("frame", "axis"), res.pose.origin, {"units": "m", "long_name": "chain root origin in the lab"})
     out["solver_iterations"] = (("frame",), res.iterations, {"units": "1"})
     out["solver_converged"] = (("frame",), res.converged.astype(np.int8), {"units": "1"})
+    flipped = res.flipped if res.flipped is not None else np.zeros(n, bool)
+    out["solver_flipped"] = (("frame",), flipped.astype(np.int8), {
+        "units": "1", "long_name": "1 where a chain body stayed on another branch than the direct models' "
+                                  "(more than chainlab.model.ik.FLIP_DEG from its own markers' fit)"})
     out.attrs |= attrs
     return out
 

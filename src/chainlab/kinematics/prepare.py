@@ -191,8 +191,8 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
                 ) if x
             )
             if not opt.partial:
-                raise ModelInputError(f"{name}: model {model!r} cannot run ({reason}); "
-                                      "run with partial output allowed to leave it out")
+                raise ModelInputError(f"{name}: model {model!r} cannot run ({reason}); without --strict "
+                                      "(config kinematics: strict: false) it is left out and named")
             skipped[model] = reason
         else:
             run.append(model)

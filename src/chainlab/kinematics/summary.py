@@ -39,6 +39,7 @@ class TrialSummary:
     distances: dict[tuple[str, str], list[np.ndarray]]
     rms: list[np.ndarray] = field(default_factory=list)  # global solver: per-frame marker RMS
     measured_gap_runs: dict[str, list[list[int]]] = field(default_factory=dict)  # global: of the measured markers
+    flip_runs: dict[str, list[list[int]]] = field(default_factory=dict)  # global: frames left on another branch
     first_facing: dict[bool, tuple[int, float] | None] = field(default_factory=lambda: {False: None, True: None})
 
     def then(self, nxt: "TrialSummary") -> "TrialSummary":
@@ -80,6 +81,7 @@ class TrialSummary:
             distances={k: self.distances.get(k, []) + nxt.distances.get(k, []) for k in self.distances},
             rms=self.rms + nxt.rms,
             measured_gap_runs=runs(self.measured_gap_runs, nxt.measured_gap_runs),
+            flip_runs=runs(self.flip_runs, nxt.flip_runs),
             first_facing={tx: self.first_facing[tx] if self.first_facing[tx] is not None else nxt.first_facing[tx]
                           for tx in (False, True)},
         )

@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from chainlab.conventions import KINETICS_COP_THRESHOLD_N
+from chainlab.options import OUTLINE_MARGIN
 
 SIDES = ("L", "R")
 FOOT_MARKERS = ("HEE", "TOE", "ANK")
@@ -47,7 +48,6 @@ OUTLINE_MARKERS = ("HEE", "TOE")
 #: the sole's contact (vendors' PiG_Motion-FlatFoot-Full: heel marker 52 mm beyond the plate
 #: edge at heel strike, centre of pressure 14 mm inside it; Nexus used that contact); the
 #: toe marker sits on the forefoot, behind the toes.
-OUTLINE_MARGIN = {"HEE": 0.06, "TOE": 0.025}
 
 
 @dataclass(frozen=True)

@@ -53,40 +53,16 @@ from chainlab.conventions import (
     PIG_SEGMENT_PARAMETERS,
 )
 from chainlab.errors import ModelInputError
-from chainlab.kinetics.contacts import OUTLINE_MARGIN, Contact, assign_contacts, stances
+from chainlab.kinetics.contacts import Contact, assign_contacts, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.model import pig
 from chainlab.model.measurements import PIG_OPTIONAL as DEFAULT_MEASUREMENTS
+from chainlab.options import KineticsOptions
 
 SIDES = ("L", "R")
-PROJECTIONS = ("distal", "proximal", "global")
 #: Contact statuses whose foot has no kinetics while the plate is loaded.
 REFUSED = ("shared", "partial", "cut")
 _SIDE_NAME = {"L": "Left", "R": "Right"}
-
-
-@dataclass(frozen=True)
-class KineticsOptions:
-    """What a study's config may set; defaults reproduce Vicon Nexus."""
-
-    projection: str = "distal"  # "distal" (Nexus' default), "proximal" or "global"
-    segment_lengths: str = "processing"  # "processing" (Nexus) or "joints" (joint-centre distances)
-    derivative_step: int = 2  # frames each side of a central difference (Nexus: 2)
-    plates: Mapping[int, str | None] = field(default_factory=dict)  # {plate: "L"/"R"/None} overrides
-    threshold: float = KINETICS_COP_THRESHOLD_N  # N, vertical force of a loaded plate
-    outline_margin: Mapping[str, float] = field(default_factory=lambda: dict(OUTLINE_MARGIN))  # m, by marker
-    open_stance: str = "nexus"  # a stance cut by the capture's start or end: "nexus" computes
-    #                             it as swing (no ground reaction), as Nexus does; "nan" refuses it
-
-    def __post_init__(self) -> None:
-        if self.projection not in PROJECTIONS:
-            raise ValueError(f"projection must be one of {PROJECTIONS}; found {self.projection!r}")
-        if self.segment_lengths not in ("processing", "joints"):
-            raise ValueError(f"segment_lengths must be 'processing' or 'joints'; found {self.segment_lengths!r}")
-        if self.open_stance not in ("nexus", "nan"):
-            raise ValueError(f"open_stance must be 'nexus' or 'nan'; found {self.open_stance!r}")
-        if int(self.derivative_step) < 1:
-            raise ValueError(f"derivative_step must be >= 1; found {self.derivative_step}")
 
 
 # --------------------------------------------------------------------------- kernels

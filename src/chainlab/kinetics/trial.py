@@ -23,7 +23,6 @@ the plates it names): :func:`parse_plates`, :func:`kinetics_options`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,52 +35,20 @@ from chainlab.kinetics.contacts import FOOT_MARKERS, SIDES, Contact, assign_cont
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.kinetics.inverse_dynamics import (
     REFUSED,
-    KineticsOptions,
     body_parameters,
     joint_kinetics,
     segment_lengths,
 )
 from chainlab.model import pig
+from chainlab.options import KineticsOptions, kinetics_options, parse_plates  # noqa: F401 (re-exported)
 
 #: Frames each span is computed with on each side: the derivatives' reach (2 x derivative
 #: step = 4) and one frame of analog samples for the ground reaction's window mean.
 OVERLAP = 5
-_PLATES = re.compile(r"^\s*(\d+)\s*=\s*(L|R|-)\s*$")
 
 
 class NoKinetics(ChainlabError):
     """Why a trial has no kinetics (recorded in its trial file, not a failure)."""
-
-
-def parse_plates(text: str, where: str = "sample sheet") -> dict[int, str | None]:
-    """A plate-to-foot mapping written ``1=R,2=L,3=-`` (``-``: leave the plate out); {} for
-    an empty text. ValueError naming `where`, the text and the expected form."""
-    out: dict[int, str | None] = {}
-    text = (text or "").strip()
-    if not text:
-        return out
-    for part in text.split(","):
-        m = _PLATES.match(part)
-        if m is None:
-            raise ValueError(f"{where}: plates {text!r}: {part.strip()!r} is not PLATE=SIDE; expected e.g. "
-                             "'1=R,2=L' (plate number from 1, side L or R, or - to leave the plate out)")
-        plate = int(m.group(1))
-        if plate < 1 or plate in out:
-            raise ValueError(f"{where}: plates {text!r}: plate {plate} " + ("named twice" if plate in out
-                                                                          else "is not a plate number (from 1)"))
-        out[plate] = None if m.group(2) == "-" else m.group(2)
-    return out
-
-
-def kinetics_options(section: Mapping | None = None, plates: str = "", where: str = "sample sheet") -> KineticsOptions:
-    """The options of a trial's kinetics: the config's ``kinetics`` section (projection,
-    plates, open_stance) with the row's ``plates`` text (:func:`parse_plates`) over its
-    mapping."""
-    section = dict(section or {})
-    mapping = {int(k): v for k, v in (section.get("plates") or {}).items()}
-    mapping.update(parse_plates(plates, where))
-    return KineticsOptions(projection=section.get("projection", "distal"), plates=mapping,
-                           open_stance=section.get("open_stance", "nexus"))
 
 
 def span_loads(window: xr.Dataset, start: int, stop: int, threshold: float) -> dict:

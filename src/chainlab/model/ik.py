@@ -32,10 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chainlab.model.chain import Chain, Pose, yxz
+from chainlab.model.chain import Chain, Pose, forward, yxz
 from chainlab.model.geometry import cardan
 
 BLOCK = 500  #: frames between fresh starts (see :func:`solve`)
+FLIP_DEG = 90.0  #: a body turned this far from its own markers' fit is on another branch
+JUMP_DEG = 45.0  #: a joint coordinate that moves this far in one frame has jumped branch
 
 
 @dataclass
@@ -47,6 +49,7 @@ class IKResult:
     max: np.ndarray  # (n,) largest residual, m
     iterations: np.ndarray  # (n,) int
     converged: np.ndarray  # (n,) bool
+    flipped: np.ndarray | None = None  # (n,) bool: a body still on another branch (see solve)
 
 
 # --------------------------------------------------------------------------- start
@@ -181,7 +184,107 @@ def _start_incomplete(chain: Chain, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (counts < need).any(axis=1)
 
 
+def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (deg) between vectors (..., 3)."""
+    c = np.einsum("...i,...i->...", a, b) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def branch_disagreement(chain: Chain, pose: Pose, y: np.ndarray) -> np.ndarray:
+    """(n, B) how far (deg) each body of `pose` is turned from where its own measured markers
+    put it; NaN where it cannot be told. Two measures, the larger kept: the direction from the
+    body's joint centre to the centroid of its markers present in the frame, fitted against
+    measured (every body but the root: a knee turned 180 deg reverses it); and, for a body
+    with three or more markers present, the rotation between the body and the rigid fit of
+    those markers alone (Kabsch), which also sees a turn about that direction. A body's fit to
+    fewer markers is not used: with two markers and its joint centre (a Plug-in Gait foot:
+    HEE, TOE) the roll is ill-defined and such a fit lies up to 80 deg from the direct
+    models' segment in a normal walk."""
+    present = np.isfinite(y).all(axis=-1)
+    n, nb = len(y), len(chain.bodies)
+    rot, org, x = forward(chain, Pose(pose.origin, pose.rotation, pose.q, pose.slide))
+    out = np.full((n, nb), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i, b in enumerate(chain.bodies):
+            sel = np.flatnonzero(chain.body_of_marker == i)
+            if sel.size == 0:
+                continue
+            p = present[:, sel]
+            k = p.sum(axis=1)
+            yy = np.where(p[..., None], y[:, sel], 0.0)
+            xx = np.where(p[..., None], x[:, sel], 0.0)
+            if i > 0:
+                cy = yy.sum(axis=1) / k[:, None]
+                cx = xx.sum(axis=1) / k[:, None]
+                out[:, i] = np.where(k > 0, _angle(cx - org[:, i], cy - org[:, i]), np.nan)
+            three = k >= 3
+            if three.any():
+                w = p.astype(float)
+                r, _ = _kabsch(b.local, np.where(p[..., None], y[:, sel], 0.0), w)
+                tr = np.einsum("nij,nij->n", rot[:, i], r)
+                full = np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
+                out[:, i] = np.where(three, np.fmax(np.nan_to_num(out[:, i], nan=-1.0), full), out[:, i])
+    return out
+
+
 def solve(
+    chain: Chain,
+    y: np.ndarray,
+    *,
+    first_frame: int = 0,
+    block: int = BLOCK,
+    start: Pose | None = None,
+    max_iterations: int = 50,
+    tolerance: float = 1e-5,
+    recover: bool = True,
+) -> IKResult:
+    """Fit the chain to markers `y` (n, M, 3), m, NaN where missing (in ``chain.markers`` order).
+
+    :func:`fit` does the fitting (its docstring says how frames start). With `recover`
+    (default) every frame is then checked against its markers (:func:`branch_disagreement`):
+    a frame where a body is more than
+    :data:`FLIP_DEG` from it, or where a free joint coordinate moved more than
+    :data:`JUMP_DEG` since the previous frame of its block, is solved again from the direct
+    pose alone (:func:`initial_pose`, each body's orientation from its own markers, as the
+    first frame of a block), and the new solution is kept when it is nearer its markers. Frames still
+    more than FLIP_DEG away are marked in ``flipped``. The check looks only within blocks,
+    so pieces cut at block boundaries still give the whole trial's result.
+    """
+    res = fit(chain, y, first_frame=first_frame, block=block, start=start, max_iterations=max_iterations,
+              tolerance=tolerance)
+    if not recover or len(y) == 0:
+        return res
+    y = np.ascontiguousarray(y, dtype=float)
+    far = np.nanmax(np.nan_to_num(branch_disagreement(chain, res.pose, y), nan=0.0), axis=1)
+    bad = far > FLIP_DEG
+    free = np.zeros(res.pose.q.shape[1:], bool)
+    for j, b in enumerate(chain.joints):
+        free[j, list(b.free)] = True
+    step = np.abs((np.diff(res.pose.q, axis=0) + np.pi) % (2 * np.pi) - np.pi)
+    jump = (np.degrees(step) > JUMP_DEG)[:, free].any(axis=1)
+    jump &= (first_frame + np.arange(1, len(y))) % block != 0  # within blocks only
+    bad[1:] |= jump
+    bad[:-1] |= jump
+    flipped = np.zeros(len(y), bool)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        present = np.isfinite(y[idx]).all(axis=-1)
+        cold = initial_pose(chain, y[idx], np.where(present, chain.weights[None, :], 0.0))
+        again = fit(chain, y[idx], start=cold, max_iterations=max_iterations, tolerance=tolerance)
+        far2 = np.nanmax(np.nan_to_num(branch_disagreement(chain, again.pose, y[idx]), nan=0.0), axis=1)
+        take = far2 < far[idx]
+        k = idx[take]
+        for name in ("origin", "rotation", "q", "slide"):
+            getattr(res.pose, name)[k] = getattr(again.pose, name)[take]
+        for name in ("markers", "residual", "rms", "max", "iterations", "converged"):
+            getattr(res, name)[k] = getattr(again, name)[take]
+        far[k] = far2[take]
+        flipped = far > FLIP_DEG
+    res.flipped = flipped
+    return res
+
+
+def fit(
     chain: Chain,
     y: np.ndarray,
     *,
@@ -240,4 +343,4 @@ def solve(
     return IKResult(pose, x, residual, rms, mx, iterations, converged)
 
 
-__all__ = ["IKResult", "initial_pose", "solve"]
+__all__ = ["FLIP_DEG", "JUMP_DEG", "IKResult", "branch_disagreement", "fit", "initial_pose", "solve"]

@@ -18,7 +18,8 @@ the calibration values arrive in Nexus' units (mm, segment frames) and are conve
   P5M projected on the plane (HEE, PCA, mid(STL, LCA)) at HEE's height.
 * Tibia: origin mid(ANK, MMA); orientation of the Plug-in Gait tibia, Z = KJC - AJC(PiG),
   X from (ANK - AJC(PiG)) × Z (left; mirrored right). Lab tibia (TIBA only): Z from the ankle
-  centre to TUB projected on the plane (MMA, ANK, HFB), X from ±(MMA - ANK).
+  centre to TUB projected on the plane (MMA, ANK, HFB), X from ±(MMA - ANK); output as the
+  segment ``?LabTibia`` (the heading-frame tibial rotation of chainlab.gait.heading uses it).
 * Hindfoot: origin HEE, Z towards the plantar point (anterior), Y from (PCA - HEE) × Z.
 * Forefoot: D1M0, D5M0, P5M define a plane; TOE and P1M projected on it; the proximal
   forefoot point PROXFF lies on projP1M-P5M at (d - r)/(ProxFFfactor d); origin projTOE,
@@ -300,6 +301,7 @@ def _ofm_frames(markers, cal, means, radius, proxff_factor, reference) -> OfmRes
         a, b, c = np.moveaxis(np.degrees(cardan(ref, "xyz")), -1, 0)
         angles[f"{s}TIBA"] = np.stack([-a, -lsign * b, lsign * (90.0 - c)], axis=-1)
         segments[f"{side}OFMTibia"] = (ajc, tibia)
+        segments[f"{side}LabTibia"] = (ajc, lab_tibia)  # TIBA's tibia (chainlab.gait.heading)
         segments[f"{side}Hindfoot"] = (t["hee"], hindfoot)
         segments[f"{side}Forefoot"] = (proj_toe, forefoot)
         points[f"{s}OFMAJC"] = ajc

@@ -16,21 +16,20 @@ static trial is lost can still be computed:
   (the chord function of :mod:`chainlab.model.pig`);
 * :func:`static_stand_in` builds the Dataset the kinematics take in place of the static
   trial: the stored values in its PROCESSING group, the dynamic trial's markers (used only
-  where no stored value exists, which :func:`kinematics_from_stored` refuses for the foot
-  offsets and the OFM values);
-* :func:`kinematics_from_stored` runs :func:`chainlab.kinematics.compute_kinematics` so and
-  records ``calibration_source = "stored: FILE PROCESSING"``.
+  where no stored value exists, which :func:`chainlab.kinematics.stored.kinematics_from_stored`
+  refuses for the foot offsets and the OFM values);
+* :func:`chainlab.kinematics.stored.kinematics_from_stored` (the kinematics layer, above the
+  models) runs :func:`chainlab.kinematics.compute_kinematics` so and records
+  ``calibration_source = "stored: FILE PROCESSING"``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
-from chainlab.errors import ModelInputError
 from chainlab.model import ofm, pig
 from chainlab.model.marker_diameter import ALIASES, marker_diameter_from_outputs
 from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
@@ -124,62 +123,10 @@ def static_stand_in(dynamic: xr.Dataset, calibration: StoredCalibration | None =
     out = out.assign_coords(measurement=np.array(names, dtype=str))
     out["measurements"] = ("measurement", np.array([cal.values[n] for n in names], dtype=float),
                            {"units": "Nexus units", "long_name": "stored calibration (PROCESSING)"})
-    out.attrs = {**dynamic.attrs, "source_file": "", "source_sha256": "",
+    out.attrs = {**dynamic.attrs, "source_file": f"(the calibration stored in {cal.file})", "source_sha256": "",
                  "stand_in_for_static": f"calibration stored in {cal.file} PROCESSING"}
     return out
 
 
-def kinematics_from_stored(dynamic: xr.Dataset, options=None) -> xr.Dataset:
-    """:func:`chainlab.kinematics.compute_kinematics` of `dynamic` without a static trial:
-    calibrated by what its PROCESSING group stores.
-
-    A requested model whose calibration is not stored is left out when ``options.partial``
-    (named in ``models_left_out``), else :class:`~chainlab.errors.ModelInputError` names the
-    values lacking. The output's ``calibration_source`` says the calibration was stored, and
-    ``static_file`` is empty.
-    """
-    from dataclasses import replace
-
-    from chainlab.kinematics import KinematicsOptions, compute_kinematics
-
-    opt = options or KinematicsOptions()
-    cal = stored_calibration(dynamic)
-    name = dynamic.attrs.get("source_file", "dynamic trial")
-    needs = {"pig": ("pig",), "ofm": ("pig", "ofm")}  # the OFM tibia needs Plug-in Gait's joint centres
-    lacking = {}
-    present = set(dynamic.marker.values.tolist())
-    markers = {"pig": pig.DYNAMIC_MARKERS, "ofm": tuple(f"{s}{m}" for s in pig.SIDES for m in ofm.DYNAMIC)}
-    for model in opt.models:
-        if not set(markers.get(model, ())) <= present:
-            continue  # the kinematics name the markers missing (or leave the model out)
-        rest = [k for part in needs.get(model, ()) for k in cal.missing.get(part, []) if k not in opt.subject]
-        if rest:
-            lacking[model] = rest
-    if lacking and not opt.partial:
-        text = "; ".join(f"{m}: {', '.join(v[:6])}{' ...' if len(v) > 6 else ''}" for m, v in lacking.items())
-        raise ModelInputError(f"{name}: no static trial and the calibration is not stored in its PROCESSING "
-                              f"group ({text}); give the static trial or the values under `subject`")
-    run = [m for m in opt.models if m not in lacking]
-    out = compute_kinematics(dynamic, static_stand_in(dynamic, cal), replace(opt, models=tuple(run)))
-    left_out = json.loads(out.attrs.get("models_left_out", "{}") or "{}")
-    for m, v in lacking.items():
-        left_out[m] = f"calibration not stored: {', '.join(v)}"
-    src = f"stored: {cal.file} PROCESSING"
-    out.attrs |= {
-        "static_file": "", "static_sha256": "", "calibration_source": src,
-        "calibration_value_sources": json.dumps(cal.sources, sort_keys=True),
-        "models_left_out": json.dumps(left_out), "partial": int(bool(left_out)),
-        "calibration_not_applied": json.dumps(cal.not_applied, sort_keys=True),
-    }
-    if "measurement_sources" in out.attrs:
-        origin = json.loads(out.attrs["measurement_sources"])
-        out.attrs["measurement_sources"] = json.dumps(
-            {k: (src if v == "static" else v) for k, v in origin.items()}, sort_keys=True)
-    for key in ("pig_static_offsets_source", "ofm_calibration_source"):
-        if key in out.attrs and out.attrs[key] != "config":
-            out.attrs[key] = src
-    return out
-
-
-__all__ = ["NOT_APPLIED", "StoredCalibration", "kinematics_from_stored", "marker_diameter_from_outputs",
+__all__ = ["NOT_APPLIED", "OFM_VALUES", "PIG_OFFSETS", "StoredCalibration", "marker_diameter_from_outputs",
            "static_stand_in", "stored_calibration"]

@@ -33,7 +33,7 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
    the measures, windows of cycles at a time, from the angles written; the kinetic curves and
    measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written; the config's own
    measures (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle
-   values joined onto the metrics.
+   values joined onto the metrics (:mod:`chainlab.pipeline.cycles`).
 
 **Kinetics** (:mod:`chainlab.kinetics.trial` has the recipe) when the capture has plates
 and Plug-in Gait runs, into ``/kinetics`` (a kinematics file: beside the angles); otherwise
@@ -52,40 +52,31 @@ raises :class:`TrialSetupError`.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig
-from chainlab.errors import C3DError, C3DWarning, ChainlabError
-from chainlab.gait.analysis import gait_problems
-from chainlab.gait.cycles import find_cycles
+from chainlab.errors import C3DError, C3DWarning, ChainlabError, ModelInputError
+from chainlab.gait import heading
 from chainlab.gait.events import (
-    EventResult,
     c3d_events,
-    contact_events,
     crossings,
     foot_markers,
     judge_feet,
     kinematic_peaks,
     kinematic_signals,
-    merge_events,
     normal_force,
     plate_filter,
-    zeni_events,
 )
-from chainlab.gait.kinetic_metrics import kinetic_measures
-from chainlab.gait.measures import per_cycle, trial_measures
-from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
-from chainlab.io.c3d import c3d_frame_count, read_c3d, read_events
+from chainlab.io.c3d import c3d_frame_count, read_events
+from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import atomic_path
-from chainlab.io.trial_file import TITLE, TrialWriter, table_dataset, write_trial_failure
+from chainlab.io.trial_file import TITLE, TrialWriter, write_trial_failure
 from chainlab.kinematics import (
     TEMPLATE_FRAMES,
     KinematicsOptions,
@@ -107,16 +98,18 @@ from chainlab.kinematics import (
 from chainlab.kinetics import KineticsOptions
 from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
 from chainlab.model._spans import SPAN as SUMMARY_SPAN
+from chainlab.model.clusters import rebuild_markers
 from chainlab.model.ik import BLOCK, IKResult
 from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
-from chainlab.schema import joint_name
+from chainlab.kinematics.stored import StoredPlan, plan_from_stored, stored_attrs
+from chainlab.pipeline.cycles import _contacts, _gait_pass
+from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
 ZENI_OVERLAP_S = 10.0
-MEASURE_FRAMES = 1000  # at least this many frames per window of cycles measured together
 
 
 class TrialSetupError(ValueError):
@@ -139,10 +132,14 @@ def is_trial_fault(exc: BaseException, stage: str) -> bool:
 # --------------------------------------------------------------------------- the trial's reading
 
 
-def _read(path: Path, a: int, b: int) -> xr.Dataset:
+def _read(job: "_Job", a: int, b: int) -> xr.Dataset:
+    """Frames [a, b) of the trial, with its marker mapping and its rebuilt cluster markers."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C3DWarning)  # issued once, by the head read
-        return read_c3d(path, frames=slice(a, b))
+        ds = read_capture(job.path, slice(a, b), job.mapping)
+    if job.rebuild:
+        ds, _ = rebuild_markers(ds, job.static, only=job.rebuild)
+    return ds
 
 
 def _spans(n: int, size: int) -> list[tuple[int, int]]:
@@ -162,6 +159,10 @@ class _Job:
     need_zeni: bool = False
     first_frame: int = 1
     plate_options: PlateEventOptions | None = None
+    mapping: dict | None = None  # the lab's marker labels -> chainlab's
+    rebuild: tuple = ()  # cluster markers absent from the whole trial, rebuilt from the static
+    stored: StoredPlan | None = None  # no static trial: the calibration stored in the capture
+    chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
     kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
     kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
     contacts_refused: str = ""  # the refused plate contacts, named
@@ -189,17 +190,23 @@ class _Job:
         return (self.first_frame + np.asarray(i, dtype=np.int64) - 1) / self.point_rate
 
 
-def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, kinetics=None) -> _Job:
+def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, kinetics=None,
+         mapping=None) -> _Job:
     path = Path(path)  # as given: the file's messages name it so
     n = c3d_frame_count(path)
-    head = read_c3d(path, frames=slice(0, 1))  # issues the file's read warnings once
+    head = read_capture(path, slice(0, 1), mapping)  # issues the file's read warnings once
     # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
-    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, kinetics=kinetics)
+    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, kinetics=kinetics,
+               mapping=mapping)
     job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
+    if static is None:  # the calibration stored in the capture (kinematics.stored)
+        job.stored = plan_from_stored(_read(job, 0, min(n, 1000)), opt)
+        static, opt = job.stored.static, job.stored.options
+        job.static, job.options = static, opt
     if opt.solver == "global":
         direct = replace(opt, solver="direct")
         job.static = _with_sacrum(static, [])
-        window = read_c3d(path, frames=slice(0, min(n, TEMPLATE_FRAMES)))  # bounded: the template's frames
+        window = _read(job, 0, min(n, TEMPLATE_FRAMES))  # bounded: the template's frames
         job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
         n_samples = head.sizes["analog_sample"]
@@ -214,8 +221,6 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
 
 
 def _summary_task(job: _Job, a: int, b: int) -> dict:
-    from scipy.signal import filtfilt  # here, not at the top: scipy.signal takes a second to import
-
     ov = 0
     if job.plates:
         ov = int(np.ceil(PLATE_OVERLAP_S * job.point_rate))
@@ -224,7 +229,7 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
     if job.plate_loads:
         ov = max(ov, 1)  # the ground reaction's window mean reaches half a frame of samples
     w0, w1 = max(0, a - ov), min(job.n, b + ov)
-    ds = _read(job.path, w0, w1)
+    ds = _read(job, w0, w1)
     core = ds.isel(frame=slice(a - w0, b - w0))
     if job.chain is not None:
         fitted, res, measured = fit_frames(job.chain, core, a)
@@ -232,11 +237,16 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
         del fitted, res, measured
     else:
         summary = summarise(with_sacrum(core), a)
-    out = {"summary": summary, "plates": {}, "zeni": {}}
+    out = {"summary": summary, "plates": {}, "zeni": {},
+           "rebuilt": {m: int(np.isfinite(core.markers.sel(marker=m).values).all(axis=-1).sum()) for m in job.rebuild}}
     if job.plate_loads:
         out["loads"] = span_loads(ds, a - w0, b - w0, job.kinetics.threshold)
     r = job.ratio
     if job.plates:
+        # here, only when plates are read: scipy.signal imports scipy.stats (a second), which
+        # `chainlab kinematics` does not need
+        from scipy.signal import filtfilt
+
         fb, fa = plate_filter(job.analog_rate, job.plate_options)
         lo, hi = (a - w0) * r, (b - w0) * r
         for p, corners in job.plates:
@@ -265,9 +275,11 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
     summary: TrialSummary | None = None
     plates: dict = {p: ([], [], None) for p, _ in job.plates}
     zeni: dict | list = {}
+    rebuilt = dict.fromkeys(job.rebuild, 0)
     loads = []
     for (a, b), part in zip(spans, in_order(_summary_task, [(job, a, b) for a, b in spans], threads, scheduler)):
         summary = part["summary"] if summary is None else summary.then(part["summary"])
+        rebuilt = {m: rebuilt[m] + k for m, k in part["rebuilt"].items()}
         if "loads" in part:
             loads.append(part["loads"])
         for p, (up, down, fn0) in part["plates"].items():
@@ -283,7 +295,36 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
                   f0 if f0 is not None else 0.0) for p, (u, d, f0) in plates.items()}
     if isinstance(zeni, dict):
         zeni = {k: np.concatenate(v) for k, v in zeni.items()}
-    return {"summary": summary, "plates": plates, "zeni": zeni, "loads": loads}
+    return {"summary": summary, "plates": plates, "zeni": zeni, "loads": loads, "rebuilt": rebuilt}
+
+
+def _summarise_rebuilt(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> dict:
+    """Pass 1; when cluster markers are absent from the whole trial and the static trial
+    allows, again with them rebuilt (:func:`chainlab.trial_checks.rebuild_candidates`; not
+    with the global solver, which fits the markers there are, nor without a static trial)."""
+    first = _summarise(job, chunk_frames, threads, scheduler, say)
+    if job.chain is None and job.stored is None:
+        todo = rebuild_candidates(first["summary"].names, first["summary"].any_valid, job.static)
+        if todo:
+            job.rebuild = tuple(todo)
+            job.head = _read(job, 0, 1)
+            first = _summarise(job, chunk_frames, threads, scheduler, say)
+    return first
+
+
+def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> list[dict]:
+    """The trial's quality problems (chainlab.trial_checks) on its first CHECK_FRAMES frames,
+    recorded as ``quality_problems`` (JSON) in `group`'s attributes and the root's."""
+    m = min(job.n, CHECK_FRAMES)
+    dyn = _read(job, 0, m)
+    with w.dataset(group) as kin:
+        window = kin.isel(frame=slice(0, m)).load()
+    found = quality_problems(dyn, None if job.stored else job.static, window, job.options.subject, sheet_subject)
+    text = json.dumps(found)
+    w.set_attrs(group, {"quality_problems": text})
+    if group != "/":
+        w.set_attrs("/", {"quality_problems": text})
+    return found
 
 
 def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
@@ -299,7 +340,7 @@ def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
 
 def _cut_ik(res, s: slice):
     return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
-                    res.converged[s])
+                    res.converged[s], None if res.flipped is None else res.flipped[s])
 
 
 def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
@@ -323,7 +364,7 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
         a0, e0 = (a // BLOCK) * BLOCK, min(job.n, -(-b // BLOCK) * BLOCK)
         lo, hi = min(lo, a0), max(hi, e0)
     w0, w1 = max(0, lo), min(job.n, hi)
-    ds = _read(job.path, w0, w1)
+    ds = _read(job, w0, w1)
     core = ds.isel(frame=slice(a - w0, b - w0))
     if job.chain is not None:
         fitted, res, measured = fit_frames(job.chain, ds.isel(frame=slice(a0 - w0, e0 - w0)), a0)
@@ -372,6 +413,10 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
         head.attrs["_raw_marker_names"] = first["summary"].names  # the fitted markers, as in memory
         gattrs = global_attrs(job.chain, first["summary"], job.head.marker.values.tolist(), opt)
     prep = prepare(head, first["summary"], job.static, direct)
+    prep.attrs |= input_attrs(job.n, mapping_text(job.mapping), job.head.attrs.get("marker_mapping", ""),
+                              first["rebuilt"], None if job.stored else job.static)
+    if job.stored is not None:
+        prep.attrs = stored_attrs(prep.attrs, job.stored)
     rules = angle_rules(prep)
 
     contacts = _contacts(job, first["plates"]) if gait and job.plates else []
@@ -417,158 +462,6 @@ def _kinetics_record(job: _Job, w: TrialWriter, kt: TrialKinetics | None):
     w.set_attrs("/", {"kinetics_absent": job.kinetics_absent, "contacts_refused": job.contacts_refused})
 
 
-# --------------------------------------------------------------------------- pass 3: cycles
-
-
-def _plate_crossings(job: _Job, plates: dict) -> list[tuple]:
-    return [(p, plates[p][2], plates[p][0], plates[p][1]) for p, _ in job.plates]
-
-
-def _contact_frames(job: _Job, t0: float, t1: float) -> np.ndarray:
-    """The frame indices of the trial within [t0, t1] (a plate contact)."""
-    guess0 = int(np.floor(t0 * job.point_rate)) - job.first_frame + 1
-    guess1 = int(np.ceil(t1 * job.point_rate)) - job.first_frame + 1
-    idx = np.arange(max(0, guess0 - 3), min(job.n, guess1 + 4))
-    t = job.frame_time(idx)
-    return idx[(t >= t0) & (t <= t1)]
-
-
-def _contacts(job: _Job, plates: dict) -> list[tuple]:
-    """The plate contacts to judge (those with marker frames), as (key, first frame index,
-    last frame index, corners): listed by the same loop that assembles the events."""
-    corners = dict(job.plates)
-    todo = []
-
-    def listed(p, start, stop, t0, t1):
-        inside = _contact_frames(job, t0, t1)
-        if inside.size:
-            todo.append(((p, start), int(inside[0]), int(inside[-1]), corners[p]))
-        return None, ""
-
-    contact_events(_plate_crossings(job, plates), lambda k: float(job.analog_time(k)), listed, job.point_rate,
-                   job.plate_options)
-    return todo
-
-
-def _events(job: _Job, first: dict, verdicts: dict) -> EventResult:
-    """The trial's events: its plates' (with the contacts' verdicts), the C3D's, Zeni's."""
-    def judged(p, start, stop, t0, t1):
-        return verdicts.get((p, start), (None, "no marker frame during the contact"))
-
-    plates = contact_events(_plate_crossings(job, first["plates"]), lambda k: float(job.analog_time(k)), judged,
-                            job.point_rate, job.plate_options)
-    stored = c3d_events(read_events(job.path))
-    kin = zeni_events(first["zeni"], job.frame_time, lambda i: job.first_frame + i) if stored.empty \
-        else zeni_events({}, float, int)
-    return merge_events(plates, stored, kin)
-
-
-def _cycle_measures(job: _Job, kin: xr.Dataset, cycles: pd.DataFrame, window_frames: int):
-    """Curves of the chain, every angle output's curves and the measures of every cycle, from
-    windows of the written angles (cycles measured together while their frames fit)."""
-    joints = sorted({joint_name(str(o)) for o in kin.output.values})
-    markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
-    small = kin[["angles", "markers"]].sel(marker=markers)
-    if cycles.empty:
-        w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles)
-        return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
-    rate = job.point_rate
-    index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
-    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2)
-    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3)
-    order = np.argsort(lo, kind="stable")
-    groups, cur = [], []
-    for i in order:
-        if cur and max(hi[j] for j in cur + [i]) - lo[cur[0]] > window_frames:
-            groups.append(cur)
-            cur = []
-        cur.append(i)
-    groups.append(cur)
-    data = per_joint = None
-    tables, rows = [], []
-    template = joint_template = None
-    for g in groups:
-        w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
-        sub = cycles.iloc[g]
-        c = cycle_curves(w, sub)
-        ac = angle_curves(w, sub, joints)
-        if data is None:
-            template, joint_template = c, ac
-            data = np.full((len(cycles),) + c.shape[1:], np.nan)
-            per_joint = np.full((len(cycles),) + ac.shape[1:], np.nan)
-        data[g] = c.values
-        per_joint[g] = ac.values
-        tables.append(cycle_metrics(w, sub, c))
-        rows += list(g)
-    curves = xr.DataArray(data, dims=template.dims,
-                          coords={"variable": template["variable"].values, "percent": template["percent"].values,
-                                  "side": ("cycle", cycles.side.to_numpy(dtype=str))},
-                          attrs=template.attrs)
-    joint_curves = xr.DataArray(per_joint, dims=joint_template.dims,
-                                coords={k: joint_template[k].values for k in ("joint", "axis")},
-                                attrs=joint_template.attrs)
-    metrics = pd.concat(tables, ignore_index=True)
-    metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
-    return curves, joint_curves, metrics
-
-
-def _kinetic_measures(job: _Job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
-    """The kinetic curves and measures of every cycle (NaN, with the reason, without kinetics)."""
-    if "kinetics" not in w.created:
-        return kinetic_measures(None, cycles, job.kinetics_absent)
-    with w.dataset("kinetics") as ds:
-        return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
-
-
-def _user_measures(job: _Job, w: TrialWriter, entries: list, events: pd.DataFrame,
-                   cycles: pd.DataFrame) -> pd.DataFrame:
-    """The config's measures (:func:`chainlab.gait.measures.trial_measures`) of the written
-    outputs: the long table (its ``/measures`` group)."""
-    contacts = None
-    if "contacts" in w.created:
-        with w.dataset("contacts") as c:
-            contacts = c.to_dataframe().reset_index(drop=True)
-    with w.dataset("kinematics") as kin:
-        if "kinetics" not in w.created:
-            return trial_measures(entries, kin, None, events, cycles, kinetics_absent=job.kinetics_absent,
-                                  where=f"{job.path.name}: measures")
-        with w.dataset("kinetics") as kt:
-            return trial_measures(entries, kin, kt, events, cycles, contacts=contacts, rate=job.point_rate,
-                                  where=f"{job.path.name}: measures")
-
-
-def _gait_pass(job: _Job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
-               progress: Progress, measures: list | None = None):
-    """Pass 3 into `w`: events, cycles, curves and measures (the config's `measures` too);
-    (events, cycles, metrics, problems)."""
-    ev = _events(job, first, verdicts)
-    cyc = find_cycles(ev.events)
-    with w.dataset("kinematics") as kin:
-        curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
-    kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
-    metrics = pd.concat([metrics, kinetic_table], axis=1)
-    if measures:
-        table = _user_measures(job, w, measures, ev.events, cyc.cycles)
-        w.group("measures", table_dataset(table))
-        spread = per_cycle(table)
-        if len(spread):
-            metrics = metrics.merge(spread.astype({"cycle": metrics.cycle.dtype}), on=["side", "cycle"], how="left")
-    name = job.path.name
-    if say:
-        print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
-              file=sys.stderr, flush=True)
-    problems = gait_problems(name, ev, cyc, metrics)
-    curves_ds = curves.to_dataset(name="curves")
-    curves_ds["angle_curves"] = joint_curves
-    curves_ds = curves_ds.merge(kinetic_curves)
-    for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
-                      ("metrics", table_dataset(metrics)), ("curves", curves_ds)):
-        w.group(group, ds)
-    w.set_attrs("/", {"problems": json.dumps(problems)})
-    return ev.events, cyc.cycles, metrics, problems
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -588,89 +481,112 @@ def _check(opt: KinematicsOptions, chunk_frames: int, scheduler: str | None) -> 
 def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = None, *,
               options: KinematicsOptions | None = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
               threads: int | None = None, scheduler: str | None = None, read_static=None,
-              progress: bool | None = None) -> TrialResult | TrialFailure:
+              progress: bool | None = None, markers=None) -> TrialResult | TrialFailure:
     """One trial (`row`) through every stage into its trial file `output`: its result, or
     its failure, recorded in `output` (see the module docstring for what raises instead).
 
     `config` gives the stages' settings (its kinematics and gait sections; defaults without
     one); `options`, when given, replaces its kinematics section (and the file records no
     settings: it is not reused by ``chainlab study``). `read_static` reads the static capture
-    (default :func:`chainlab.read_c3d`; a study reads each one once). `progress` (default: when
-    the trial has more than one chunk) prints each pass' progress on stderr.
+    (default :func:`chainlab.read_c3d`; a study reads each one once; called with the mapping
+    as second argument when there is one); without a static trial (``row.static`` None) the
+    calibration stored in the capture is used. `markers` (a dict, preset or YAML file) maps the
+    lab's marker labels; the row's ``markers``, then `markers`, then the config's apply. The
+    trial's quality problems (:mod:`chainlab.trial_checks`) are recorded, not raised.
+    `progress` (default: when the trial has more than one chunk) prints each pass' progress on
+    stderr.
     """
     config = config or StudyConfig.defaults()
     opt = options or config.kinematics_options()
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
     kinetics = config.kinetics_options(row.plates, f"{row.trial}: sample sheet column plates")
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
-             "dynamic": str(row.dynamic), "static": str(row.static),
-             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]"}
+             "dynamic": str(row.dynamic), "static": str(row.static or ""),
+             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]",
+             "quality_problems": "[]"}
     stage = "read"
     try:
-        static = (read_static or read_c3d)(row.static)
-        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics)
+        mapping = load_marker_mapping(row.markers or markers or config.markers)
+        static = None if row.static is None else \
+            (read_static or _read_static)(row.static, mapping) if mapping else (read_static or _read_static)(row.static)
+        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics, mapping)
+        job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, buffered=job.n <= chunk_frames)
             w.root(xr.Dataset(attrs=attrs))
-            first = _summarise(job, chunk_frames, threads, scheduler, say)
+            first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
             started = Progress(job.path.name, "trial", job.n, say)
             kt = _kinetics(job, first)
             verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
                                                                   say, gait=True, kinetics=kt)
             _kinetics_record(job, w, kt)
+            w.set_attrs("/", {"models_left_out": left_out})
+            quality = _quality(job, w, "kinematics", row.subject)
             stage = "gait"
             events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started,
-                                                           config.measures)
+                                                           json.loads(left_out or "{}"), config.measures)
             w.close()
     except SchedulerError as exc:  # a distributed scheduler not reached: not the trial's fault
         raise TrialSetupError(str(exc)) from exc
     except Exception as exc:  # the trial's fault, recorded; or the machine's, raised
-        stage = "read" if isinstance(exc, C3DError) else stage
+        stage = "read" if isinstance(exc, C3DError) else "kinematics" if isinstance(exc, ModelInputError) else stage
         if not is_trial_fault(exc, stage):
             raise
         reason = str(exc) if isinstance(exc, (ChainlabError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
         return write_trial_failure(TrialFailure(row.trial, stage, reason), output, provenance=where)
-    return TrialResult(Path(output), job.n, outputs, partial, left_out, events, cycles, metrics, problems)
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, events, cycles, metrics, problems, quality)
 
 
-def run_kinematics(dynamic: str | Path, static: str | Path, output: str | Path,
+def run_kinematics(dynamic: str | Path, static: str | Path | None, output: str | Path,
                    options: KinematicsOptions | None = None, *, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                    threads: int | None = None, scheduler: str | None = None, compress: bool = True,
-                   progress: bool | None = None, kinetics: KineticsOptions | None = KineticsOptions()) -> TrialResult:
-    """The kinematics of `dynamic` (calibrated on `static`) into the kinematics file `output`
-    (the kinematics Dataset in the root group; ``chainlab kinematics``), computed as
-    :func:`run_trial` computes a trial's, with the kinetics beside the angles when the capture
-    has plates (`kinetics`: their options; None: none; the result's problems say why there are
-    none). Errors are raised (TrialSetupError for the call's)."""
+                   progress: bool | None = None, markers=None,
+                   kinetics: KineticsOptions | None = KineticsOptions()) -> TrialResult:
+    """The kinematics of `dynamic` (calibrated on `static`; None: on the calibration stored in
+    `dynamic`, :mod:`chainlab.kinematics.stored`) into the kinematics file `output` (the
+    kinematics Dataset in the root group; ``chainlab kinematics``), computed as
+    :func:`run_trial` computes a trial's, `markers` the lab's marker mapping (a dict, preset
+    or YAML file), with the kinetics beside the angles when the capture has plates
+    (`kinetics`: their options; None: none; the result's problems say why there are none).
+    Its quality problems are in the result and the file's ``quality_problems``. Errors are
+    raised (TrialSetupError for the call's)."""
     opt = options or KinematicsOptions()
     _check(opt, chunk_frames, scheduler)
     try:
-        job = _job(dynamic, read_c3d(static), opt, False, kinetics=kinetics)
+        mapping = load_marker_mapping(markers)
+        job = _job(dynamic, None if static is None else _read_static(static, mapping), opt, False,
+                   kinetics=kinetics, mapping=mapping)
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
-            first = _summarise(job, chunk_frames, threads, scheduler, say)
+            first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
             kt = _kinetics(job, first)
             _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
                                                            gait=False, kinetics=kt)
             _kinetics_record(job, w, kt)
+            quality = _quality(job, w, "/")
             w.close()
     except SchedulerError as exc:
         raise TrialSetupError(str(exc)) from exc
     absent = [f"no kinetics: {job.kinetics_absent}"] if kinetics is not None and job.kinetics_absent else []
-    return TrialResult(Path(output), job.n, outputs, partial, left_out, problems=absent)
+    return TrialResult(Path(output), job.n, outputs, partial, left_out, problems=absent, quality_problems=quality)
 
 
-def measure_trial(dynamic: str | Path, static: str | Path, options: KinematicsOptions | None = None,
-                  config: StudyConfig | None = None) -> TrialResult | TrialFailure:
+def _read_static(path, mapping=None) -> xr.Dataset:
+    """The static capture, with the trial's marker mapping."""
+    return read_capture(path, mapping=mapping)
+
+
+def measure_trial(dynamic: str | Path, static: str | Path | None, options: KinematicsOptions | None = None,
+                  config: StudyConfig | None = None, markers=None) -> TrialResult | TrialFailure:
     """A trial's events, cycles and per-cycle measures (``chainlab gait``): :func:`run_trial`
     into a temporary trial file, which is removed (the result's tables stay)."""
     dynamic = Path(dynamic)
-    row = TrialRow("", "", dynamic.stem, Path(static), dynamic)
+    row = TrialRow("", "", dynamic.stem, None if static is None else Path(static), dynamic)
     with tempfile.TemporaryDirectory(prefix="chainlab-") as tmp:
-        return run_trial(row, Path(tmp) / f"{dynamic.stem}.h5", config, options=options)
+        return run_trial(row, Path(tmp) / f"{dynamic.stem}.h5", config, options=options, markers=markers)
 
 
 __all__ = ["DEFAULT_CHUNK_FRAMES", "TrialSetupError", "is_trial_fault", "measure_trial", "run_kinematics",

@@ -1,0 +1,185 @@
+"""Pass 3 of a trial (:mod:`chainlab.pipeline`): its events (the plates' contacts with the
+frames pass' verdicts, the C3D's, Zeni's), its cycles, and per cycle the chain's curves, every
+angle output's curve and the measures, windows of cycles at a time, from the angles written;
+the kinetic curves and measures from the kinetics written; the config's own measures
+(:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle values
+joined onto the metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from chainlab.gait import heading
+from chainlab.gait.analysis import gait_problems
+from chainlab.gait.cycles import find_cycles
+from chainlab.gait.events import EventResult, c3d_events, contact_events, merge_events, zeni_events
+from chainlab.gait.kinetic_metrics import kinetic_measures
+from chainlab.gait.measures import per_cycle, trial_measures
+from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
+from chainlab.io.c3d import read_events
+from chainlab.io.trial_file import TrialWriter, table_dataset
+from chainlab.parallel import Progress
+from chainlab.schema import joint_name
+
+MEASURE_FRAMES = 1000  # at least this many frames per window of cycles measured together
+
+
+def _plate_crossings(job, plates: dict) -> list[tuple]:
+    return [(p, plates[p][2], plates[p][0], plates[p][1]) for p, _ in job.plates]
+
+
+def _contact_frames(job, t0: float, t1: float) -> np.ndarray:
+    """The frame indices of the trial within [t0, t1] (a plate contact)."""
+    guess0 = int(np.floor(t0 * job.point_rate)) - job.first_frame + 1
+    guess1 = int(np.ceil(t1 * job.point_rate)) - job.first_frame + 1
+    idx = np.arange(max(0, guess0 - 3), min(job.n, guess1 + 4))
+    t = job.frame_time(idx)
+    return idx[(t >= t0) & (t <= t1)]
+
+
+def _contacts(job, plates: dict) -> list[tuple]:
+    """The plate contacts to judge (those with marker frames), as (key, first frame index,
+    last frame index, corners): listed by the same loop that assembles the events."""
+    corners = dict(job.plates)
+    todo = []
+
+    def listed(p, start, stop, t0, t1):
+        inside = _contact_frames(job, t0, t1)
+        if inside.size:
+            todo.append(((p, start), int(inside[0]), int(inside[-1]), corners[p]))
+        return None, ""
+
+    contact_events(_plate_crossings(job, plates), lambda k: float(job.analog_time(k)), listed, job.point_rate,
+                   job.plate_options)
+    return todo
+
+
+def _events(job, first: dict, verdicts: dict) -> EventResult:
+    """The trial's events: its plates' (with the contacts' verdicts), the C3D's, Zeni's."""
+    def judged(p, start, stop, t0, t1):
+        return verdicts.get((p, start), (None, "no marker frame during the contact"))
+
+    plates = contact_events(_plate_crossings(job, first["plates"]), lambda k: float(job.analog_time(k)), judged,
+                            job.point_rate, job.plate_options)
+    stored = c3d_events(read_events(job.path))
+    kin = zeni_events(first["zeni"], job.frame_time, lambda i: job.first_frame + i) if stored.empty \
+        else zeni_events({}, float, int)
+    return merge_events(plates, stored, kin)
+
+
+def _cycle_measures(job, kin: xr.Dataset, cycles: pd.DataFrame, window_frames: int):
+    """Curves of the chain, every angle output's curves and the measures of every cycle, from
+    windows of the written angles (cycles measured together while their frames fit)."""
+    joints = sorted({joint_name(str(o)) for o in kin.output.values})
+    markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
+    frame, segments = job.chain_frame, heading.inputs(kin, job.chain_frame)
+    small = kin[["angles", "markers"] + (["segment_axes"] if segments else [])].sel(marker=markers)
+    small = small.sel(segment=segments) if segments else small
+    window = heading.stride_window(cycles)  # the heading's, from the whole trial's cycles
+    if cycles.empty:
+        w = small.isel(frame=slice(0, min(1, job.n))).load()
+        curves = cycle_curves(w, cycles, frame, window)
+        return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
+    rate = job.point_rate
+    index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
+    margin = heading.margin_frames(rate, window) if segments else 0
+    lo = np.maximum(0, np.floor(index(cycles.start.to_numpy())).astype(int) - 2 - margin)
+    hi = np.minimum(job.n, np.ceil(index(cycles.end.to_numpy())).astype(int) + 3 + margin)
+    order = np.argsort(lo, kind="stable")
+    groups, cur = [], []
+    for i in order:
+        if cur and max(hi[j] for j in cur + [i]) - lo[cur[0]] > window_frames:
+            groups.append(cur)
+            cur = []
+        cur.append(i)
+    groups.append(cur)
+    data = per_joint = None
+    tables, rows = [], []
+    template = joint_template = None
+    for g in groups:
+        w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
+        sub = cycles.iloc[g]
+        c = cycle_curves(w, sub, frame, window)
+        ac = angle_curves(w, sub, joints)
+        if data is None:
+            template, joint_template = c, ac
+            data = np.full((len(cycles),) + c.shape[1:], np.nan)
+            per_joint = np.full((len(cycles),) + ac.shape[1:], np.nan)
+        data[g] = c.values
+        per_joint[g] = ac.values
+        tables.append(cycle_metrics(w, sub, c))
+        rows += list(g)
+    curves = xr.DataArray(data, dims=template.dims,
+                          coords={"variable": template["variable"].values, "percent": template["percent"].values,
+                                  "side": ("cycle", cycles.side.to_numpy(dtype=str))},
+                          attrs=template.attrs)
+    joint_curves = xr.DataArray(per_joint, dims=joint_template.dims,
+                                coords={k: joint_template[k].values for k in ("joint", "axis")},
+                                attrs=joint_template.attrs)
+    metrics = pd.concat(tables, ignore_index=True)
+    metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    metrics.attrs = dict(tables[0].attrs)  # the chain's frame
+    return curves, joint_curves, metrics
+
+
+def _kinetic_measures(job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
+    """The kinetic curves and measures of every cycle (NaN, with the reason, without kinetics)."""
+    if "kinetics" not in w.created:
+        return kinetic_measures(None, cycles, job.kinetics_absent)
+    with w.dataset("kinetics") as ds:
+        return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
+
+
+def _user_measures(job, w: TrialWriter, entries: list, events: pd.DataFrame,
+                   cycles: pd.DataFrame) -> pd.DataFrame:
+    """The config's measures (:func:`chainlab.gait.measures.trial_measures`) of the written
+    outputs: the long table (its ``/measures`` group)."""
+    contacts = None
+    if "contacts" in w.created:
+        with w.dataset("contacts") as c:
+            contacts = c.to_dataframe().reset_index(drop=True)
+    with w.dataset("kinematics") as kin:
+        if "kinetics" not in w.created:
+            return trial_measures(entries, kin, None, events, cycles, kinetics_absent=job.kinetics_absent,
+                                  where=f"{job.path.name}: measures")
+        with w.dataset("kinetics") as kt:
+            return trial_measures(entries, kin, kt, events, cycles, contacts=contacts, rate=job.point_rate,
+                                  where=f"{job.path.name}: measures")
+
+
+def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
+               progress: Progress, not_run: dict | None = None, measures: list | None = None):
+    """Pass 3 into `w`: events, cycles, curves and measures (the config's `measures` too);
+    (events, cycles, metrics, problems)."""
+    ev = _events(job, first, verdicts)
+    cyc = find_cycles(ev.events)
+    with w.dataset("kinematics") as kin:
+        curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+    kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
+    frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
+    metrics = pd.concat([metrics, kinetic_table], axis=1)
+    if measures:
+        table = _user_measures(job, w, measures, ev.events, cyc.cycles)
+        w.group("measures", table_dataset(table))
+        spread = per_cycle(table)
+        if len(spread):
+            metrics = metrics.merge(spread.astype({"cycle": metrics.cycle.dtype}), on=["side", "cycle"], how="left")
+    metrics.attrs = frame
+    name = job.path.name
+    if say:
+        print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
+              file=sys.stderr, flush=True)
+    problems = gait_problems(name, ev, cyc, metrics, not_run)
+    curves_ds = curves.to_dataset(name="curves")
+    curves_ds["angle_curves"] = joint_curves
+    curves_ds = curves_ds.merge(kinetic_curves)
+    for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
+                      ("metrics", table_dataset(metrics).assign_attrs(metrics.attrs)), ("curves", curves_ds)):
+        w.group(group, ds)
+    w.set_attrs("/", {"problems": json.dumps(problems)})
+    return ev.events, cyc.cycles, metrics, problems

@@ -1,0 +1,103 @@
+"""The import graph: the layers of pyproject.toml's contracts (`lint-imports`), no circle
+(function-local imports included), few function-local imports, short modules, and a light
+`import chainlab` (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import import_graph
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """`lint-imports` in `root` (its pyproject.toml) on the package in root/src."""
+    exe = shutil.which("lint-imports") or pytest.skip("lint-imports (import-linter, the test extra) is not installed")
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    return subprocess.run([exe, "--no-cache"], cwd=root, env=env, capture_output=True, text=True)
+
+
+def test_the_contracts_hold():
+    out = _lint_imports(ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert " 0 broken" in out.stdout, out.stdout
+
+
+def test_a_wall_broken_inside_a_function_breaks_the_contracts(tmp_path):
+    """io importing the kinematics, even inside a function, breaks the layers and io's contract."""
+    shutil.copytree(ROOT / "src" / "chainlab", tmp_path / "src" / "chainlab",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    with open(tmp_path / "src" / "chainlab" / "io" / "store.py", "a") as f:
+        f.write("\n\ndef _late():\n    from chainlab.kinematics import compute_kinematics\n\n    return compute_kinematics\n")
+    out = _lint_imports(tmp_path)
+    assert out.returncode != 0
+    assert "chainlab.io is not allowed to import chainlab.kinematics" in out.stdout, out.stdout
+    assert "io is the ground floor: it computes nothing BROKEN" in out.stdout, out.stdout
+
+
+def test_the_source_passes_the_import_graph_check():
+    assert import_graph.problems() == []
+    imports, _ = import_graph.graph()
+    assert len(import_graph.local_imports(imports)) <= import_graph.MAX_LOCAL
+
+
+def _package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / "chainlab" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_the_graph_check_finds_a_circle_through_a_function_and_a_package(tmp_path):
+    """a -> b at the top, b -> a inside a function: a circle; and m -> pkg.x where pkg's
+    __init__ imports pkg.y, which imports m: a circle through the package's __init__."""
+    src = _package(tmp_path, {
+        "__init__.py": "",
+        "a.py": "from chainlab import b\n",
+        "b.py": "def f():\n    from chainlab.a import g\n    return g\n",
+        "m.py": "from chainlab.pkg.x import X\n",
+        "pkg/__init__.py": "from chainlab.pkg.y import Y\n",
+        "pkg/x.py": "X = 1\n",
+        "pkg/y.py": "import chainlab.m\nY = 2\n",
+        "pkg/z.py": "from chainlab.pkg import Y\n",  # a part of a package using it: not a circle
+        "long.py": "x = 1\n" * (import_graph.MAX_LINES + 1),
+    })
+    found = import_graph.problems(src)
+    assert "import circle: chainlab.a <-> chainlab.b" in found
+    assert "import circle: chainlab.m <-> chainlab.pkg <-> chainlab.pkg.y" in found
+    assert f"chainlab.long: {import_graph.MAX_LINES + 1} lines, expected at most {import_graph.MAX_LINES}" in found
+    assert len(found) == 3, found
+    imports, _ = import_graph.graph(src)
+    assert [(i.source, i.target) for i in import_graph.local_imports(imports)] == [("chainlab.b", "chainlab.a")]
+
+
+def test_the_graph_check_counts_local_imports(tmp_path):
+    n = import_graph.MAX_LOCAL + 1
+    src = _package(tmp_path, {"__init__.py": "", "c.py": "X = 1\n",
+                              "d.py": "".join(f"def f{k}():\n    from chainlab.c import X\n    return X\n"
+                                              for k in range(n))})
+    found = import_graph.problems(src)
+    assert len(found) == 1 and found[0].startswith(f"{n} function-local chainlab imports, expected at most")
+
+
+def test_import_chainlab_is_light():
+    """`import chainlab` (and the config the workflow's rule files import, and the options)
+    imports none of the scientific stack; `chainlab.read_c3d` is there on first use."""
+    code = ("import sys, chainlab, chainlab.config, chainlab.options, chainlab.cli\n"
+            "heavy = ['dask', 'distributed', 'scipy', 'statsmodels', 'plotly', 'kaleido', 'xarray', 'pandas',\n"
+            "         'numpy', 'h5py', 'numba', 'ezc3d']\n"
+            "print(' '.join(m for m in heavy if m in sys.modules))\n"
+            "print(chainlab.read_c3d.__module__, 'xarray' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["", "chainlab.io.c3d True"]
