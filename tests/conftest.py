@@ -45,3 +45,24 @@ def tiny_run(tmp_path_factory):
     run = run_snakemake(project)
     assert run.returncode == 0, run.stderr[-3000:]
     return project, run.stdout + run.stderr
+
+
+# The default study (config/trials.tsv) has six subjects; tests that know the answers of the
+# first three embedded (27 cycles, 6 trials) run on a sheet of their own.
+EMBEDDED3 = ("HC002D", "HC030A", "HC033A")
+
+
+def three_subject_config(folder: Path, study: str = "default") -> Path:
+    """`folder`/config/config.yaml and its sheet: the rows of config/trials.tsv of EMBEDDED3
+    (capture paths made absolute); returns the config's path."""
+    lines = (ROOT / "config" / "trials.tsv").read_text().splitlines()
+    rows = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split("\t")
+        if cells[0] in EMBEDDED3:
+            rows.append("\t".join(cells[:3] + [str((ROOT / "config" / c).resolve()) for c in cells[3:]]))
+    (folder / "config").mkdir(parents=True, exist_ok=True)
+    (folder / "config" / "trials.tsv").write_text("\n".join(rows) + "\n")
+    config = folder / "config" / "config.yaml"
+    config.write_text(f"study: {study}\ntrials: config/trials.tsv\n")
+    return config

@@ -28,7 +28,7 @@ def test_info_json_has_the_documented_keys(capsys):
     files = sorted(STUDY.glob("*/*/*.c3d"))
     assert main(["info", "--json", *map(str, files)]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert len(data) == len(files) == 9
+    assert len(data) == len(files) == 18
     for d in data:
         assert {"frames", "point_rate", "markers", "model_outputs", "plates", "events"} <= d.keys()
     walk = next(d for d in data if d["file"].endswith("HC030A05.c3d"))

@@ -16,7 +16,7 @@ from .conftest import ROOT
 def test_the_shipped_config_and_sheet_are_valid():
     cfg = StudyConfig.load(ROOT / "config" / "config.yaml")
     sheet = read_sheet(ROOT / cfg.trials)
-    assert cfg.study == "default" and len(sheet) == 6
+    assert cfg.study == "default" and len(sheet) == 12 and sheet.subject.nunique() == 6
     assert all((ROOT / p).is_file() for p in sheet.static.tolist() + sheet.dynamic.tolist())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -501,6 +502,9 @@ def test_snakemake_figures_and_a_self_contained_report(store, tmp_path):
     _embedded_study(tmp_path)
     (tmp_path / "results" / "default").mkdir(parents=True)
     shutil.copy(store, tmp_path / "results" / "default" / "study.h5")
+    (tmp_path / "results" / "default" / "checksums").mkdir()  # the statistics step's record of the store
+    (tmp_path / "results" / "default" / "checksums" / "study.h5.sha256").write_text(
+        f"{hashlib.sha256(Path(store).read_bytes()).hexdigest()}  results/default/study.h5\n")
     rules = ROOT / "workflow" / "rules"
     (tmp_path / "Snakefile").write_text(
         'configfile: "config/config.yaml"\n'

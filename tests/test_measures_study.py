@@ -112,7 +112,7 @@ def test_the_store_and_the_csv_files(built):
     means = hip.groupby(["subject", "condition"]).value.mean().unstack()
     ref = stats.ttest_rel(means.Turn, means.Straight)
     row = tests[tests.measure == "hip_add_max"].iloc[0]
-    assert row.n == len(means) == 3
+    assert row.n == len(means) == 6  # the six subjects of config/trials.tsv, each walking both ways
     assert row.p == pytest.approx(ref.pvalue, rel=1e-12) and row.statistic == pytest.approx(ref.statistic, rel=1e-12)
 
 
@@ -124,11 +124,11 @@ def test_an_excluded_trial_is_left_out_of_its_test(built):
     assert "HC002D25" in grf.excluded and "subjects with one level only: HC002D" in grf.left_out
     kept = long[(long.measure == "grf_ml_min") & long.value.notna() & (long.trial != "HC002D25")]
     means = kept.groupby(["subject", "condition"]).value.mean().unstack().dropna()
-    assert grf.n == len(means) == 2 and "HC002D" not in means.index
+    assert grf.n == len(means) == 5 and "HC002D" not in means.index  # six subjects, HC002D left out
     assert grf.p == pytest.approx(stats.ttest_rel(means.Turn, means.Straight).pvalue, rel=1e-12)
     # with the trial in, the test pairs HC002D too (the exclusion changed the result)
     kept_in = run_tests([{**TESTS[0], "exclude": []}], long)
-    assert kept_in.n.iloc[0] == 3 and kept_in.p.iloc[0] != pytest.approx(grf.p)
+    assert kept_in.n.iloc[0] == 6 and kept_in.p.iloc[0] != pytest.approx(grf.p)
     # the trial's windows are still in the store's measures
     assert (long[long.measure == "grf_ml_min"].trial == "HC002D25").any()
 

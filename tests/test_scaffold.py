@@ -15,7 +15,7 @@ from chainlab.config import SECTIONS, StudyConfig, read_sheet
 from chainlab.scaffold import config_text, discover, new_study
 
 from ._workflow import run_snakemake, snakemake_or_skip
-from .conftest import FIXTURES, ROOT, STUDY
+from .conftest import EMBEDDED3, FIXTURES, ROOT, STUDY
 
 BAD = "c3dorg_sample18_bad_parameter_section.c3d"  # its LABELS run past the parameter section
 
@@ -23,7 +23,8 @@ BAD = "c3dorg_sample18_bad_parameter_section.c3d"  # its LABELS run past the par
 def nexus_tree(raw):
     """data/biomechzoo's three subjects as Nexus lays them out (subject/session/trial.c3d),
     with a truncated capture, a fixture whose parameters are broken, and a note."""
-    shutil.copytree(STUDY, raw, ignore=shutil.ignore_patterns("LICENSE"))
+    for subject in EMBEDDED3:
+        shutil.copytree(STUDY / subject, raw / subject)
     (raw / "HC033A" / "Turn" / "HC033A99.c3d").write_bytes((STUDY / "HC033A/Turn/HC033A22.c3d").read_bytes()[:20_000])
     shutil.copy(FIXTURES / BAD, raw / "HC030A" / "Straight" / BAD)
     (raw / "HC030A" / "notes.txt").write_text("session notes\n")

@@ -11,16 +11,18 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from chainlab.io.study_store import StoreError, open_study, query
+from chainlab.io.query import query
+from chainlab.io.study_store import StoreError, open_study
 from chainlab.study import build_study
 
-from .conftest import ROOT
+from .conftest import ROOT, three_subject_config
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    return build_study(ROOT / "config" / "config.yaml", out, n_permutations=200, progress=lambda m: None)
+    config = three_subject_config(tmp_path_factory.mktemp("study"))
+    return build_study(config, out, n_permutations=200, progress=lambda m: None)
 
 
 def test_h5py_alone_sees_the_groups_and_units(store):
@@ -110,7 +112,7 @@ def test_the_kinetics_are_in_the_store_with_units(store, capsys):
 
 
 def test_two_builds_hold_identical_arrays(store, tmp_path):
-    again = build_study(ROOT / "config" / "config.yaml", tmp_path, n_permutations=200, progress=lambda m: None)
+    again = build_study(three_subject_config(tmp_path / "study"), tmp_path, n_permutations=200, progress=lambda m: None)
     with h5py.File(store, "r") as a, h5py.File(again, "r") as b:
         names = []
         a.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)

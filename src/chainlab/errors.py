@@ -30,3 +30,10 @@ class ModelInputError(ChainlabError, ValueError):
 
     The message names the trial, what is missing and where it was looked for.
     """
+
+
+def warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the command line prints it (``warnings.formatwarning``): its kind and its
+    message on one line, without Python's source file and line (the message names the file)."""
+    text = " ".join(str(message).split())
+    return f"{category.__name__}: {text}\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainlab.figures import reach, smallest_sign_flip_p, spm_subjects
+from chainlab.figures import empty_study, reach, smallest_sign_flip_p, spm_subjects
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import StoreError, open_study
 
@@ -229,8 +229,11 @@ def build_report(store: str | os.PathLike, figures_dir: str | os.PathLike, workf
     study = open_study(store)
     figures_html, names = _figures(Path(figures_dir))
     name = Path(store).parent.name or "study"
+    empty = empty_study(study)
+    said = (f"<p class=warning><b>Nothing to analyse: {html.escape(empty)}.</b> No statistics were computed "
+            "and every figure says so; the failed trials and their reasons are listed below.</p>") if empty else ""
     sections = [
-        ("Study", _summary(study)),
+        ("Study", said + _summary(study)),
         ("Kinetics", _kinetics(study)),
         ("Statistics", _statistics(study)),
         ("Tests", _tests(study)),

@@ -13,6 +13,7 @@ statistics, and the config's tests in ``tests.csv``). Every store is assembled b
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -29,7 +30,7 @@ from chainlab.io.c3d import sha256_file
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_rows import measures_table
-from chainlab.io.study_store import write_study_store
+from chainlab.io.study_store import ID_COLUMNS, times_at_capture_precision, write_study_store
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
 from chainlab.problems import problem_rows, problems_table
@@ -80,6 +81,7 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
     say = progress or (lambda msg: print(msg, file=sys.stderr))
     read_static = static_reader()
 
+    recorded = recorded_checksums(trial_dir)
     for i, r in enumerate(sheet.to_dict("records"), 1):
         markers = str(r.get("markers") or "").strip()
         if markers and (markers.endswith((".yaml", ".yml")) or "/" in markers):
@@ -87,6 +89,10 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
         row = TrialRow.of({**r, "dynamic": root / r["dynamic"], "markers": markers,
                            "static": root / r["static"] if str(r["static"]).strip() else ""})
         saved = trial_dir / f"{row.trial}.h5"
+        if saved.exists() and saved.name in recorded and _digest(saved) != recorded[saved.name][0]:
+            say(f"{saved}: damaged: not the file its run wrote (checksum in {recorded[saved.name][1]}); "
+                "computed again")
+            saved.unlink()
         kept = _up_to_date(saved, row, settings, config) if saved.exists() else None
         if kept is not None:
             say(f"[{i}/{len(sheet)}] {row.trial}: up to date")
@@ -99,6 +105,35 @@ def run_study(sheet: pd.DataFrame, trial_dir: str | Path, root: str | Path = "."
             say(f"  failed at {result.stage}: {result.reason}")
             continue
         out.trials.append(TrialFile(saved))
+    done = [trial_dir / f"{t}.h5" for t in sheet.trial if (trial_dir / f"{t}.h5").exists()]
+    write_text_atomic("".join(f"{_digest(p)}  {p.as_posix()}\n" for p in done), trial_dir.parent / STUDY_CHECKSUMS)
+    return out
+
+
+STUDY_CHECKSUMS = "checksums/study_trials.sha256"  # chainlab study's record of its trial files
+
+
+def _digest(path: Path) -> str:
+    """sha256 of an output, read now (not cached: a damaged file keeps its size and time)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def recorded_checksums(trial_dir: str | Path) -> dict[str, tuple[str, Path]]:
+    """Trial file name -> (sha256 when it was written, the record saying so), from the
+    records beside `trial_dir` (``checksums/*.sha256``, sha256sum's format): ``chainlab
+    study``'s and the workflow's (workflow/rules/common.smk), the newest record winning."""
+    out: dict[str, tuple[str, Path]] = {}
+    records = sorted((Path(trial_dir).parent / "checksums").glob("*.sha256"), key=lambda p: p.stat().st_mtime_ns)
+    for record in records:
+        try:
+            lines = record.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            digest, _, name = line.partition("  ")
+            if Path(name).parent.name == Path(trial_dir).name and name.endswith(".h5"):
+                out[Path(name).name] = (digest, record)
     return out
 
 
@@ -157,8 +192,16 @@ def trial_summaries(run: StudyRun) -> list[tuple]:
     return [(t.trial, t.subject, t.condition, len(t.metrics), t.problems) for t in run.trials]
 
 
+def metrics_csv(metrics: pd.DataFrame) -> str:
+    """``metrics.csv``'s text: the identifiers first (subject, condition, trial, side, cycle),
+    then the measures; times at the capture's precision (:func:`times_at_capture_precision`)."""
+    m = times_at_capture_precision(metrics)
+    first = [c for c in ID_COLUMNS if c in m]
+    return m[first + [c for c in m.columns if c not in first]].to_csv(index=False)
+
+
 def _write_tables(metrics: pd.DataFrame, failures: list[TrialFailure], out: Path, trials=()) -> None:
-    write_text_atomic(metrics.to_csv(index=False), out / "metrics.csv")
+    write_text_atomic(metrics_csv(metrics), out / "metrics.csv")
     fails = pd.DataFrame([f.record() for f in failures], columns=["trial", "stage", "reason"]).sort_values("trial")
     write_text_atomic(fails.to_csv(sep="\t", index=False), out / "failures.tsv")
     write_text_atomic(problems_table(problem_rows(trials)).to_csv(sep="\t", index=False), out / "problems.tsv")

@@ -2,7 +2,10 @@
 # HTML (in Snakemake's report, with the captions of workflow/report/), the figure's JSON,
 # and SVG/PDF where a Chrome/Chromium is installed. A reviewer with only the store
 # regenerates them with `snakemake figures`.
-from chainlab.figures import FIGURES
+from chainlab.figures import FIGURES, find_browser
+
+# SVGs are made where a Chrome/Chromium is (chainlab.figures); without one, HTML and JSON only
+SVG_IN_REPORT = "svg" in CONFIG.figures["formats"] and find_browser() is not None
 
 
 report: "../report/workflow.rst"
@@ -15,15 +18,19 @@ rule figures:
         checksum=checksums("study.h5"),
     output:
         index=f"{RESULTS}/figures/index.json",
+        **{f.name: f"{RESULTS}/figures/{f.name}.html" for f in FIGURES},
+        # Snakemake's report shows each figure as its SVG, with its caption: the HTML files load
+        # plotly.js from the file beside them, which the report does not carry (all the
+        # interactive figures are in results/<study>/report.html, itself in Snakemake's report)
         **{
-            f.name: report(
-                f"{RESULTS}/figures/{f.name}.html",
+            f"{f.name}_svg": report(
+                f"{RESULTS}/figures/{f.name}.svg",
                 caption=f"../report/{f.name}.rst",
                 category="Figures",
                 subcategory="Quality control" if f.name.startswith("qc_") else "Kinetic chain",
                 labels={"figure": f.name},
             )
-            for f in FIGURES
+            for f in (FIGURES if SVG_IN_REPORT else ())
         },
     params:
         out=lambda w, output: os.path.dirname(output.index),

@@ -8,7 +8,9 @@ rule report:
         store=f"{RESULTS}/study.h5",
         figures=f"{RESULTS}/figures/index.json",
     output:
-        f"{RESULTS}/report.html",
+        # in Snakemake's report too: the study's own report, every figure interactive in it
+        report(f"{RESULTS}/report.html", caption="../report/study_report.rst", category="Study report",
+               labels={"file": "report.html"}),
     params:
         figures=lambda w, input: os.path.dirname(input.figures),
     conda:

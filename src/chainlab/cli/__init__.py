@@ -17,9 +17,11 @@ import argparse
 import importlib
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from chainlab import __version__
+from chainlab.errors import warning_line
 
 #: command -> (module of chainlab.cli, one-line help shown by `chainlab --help`), in that order
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -75,6 +77,7 @@ def _exit_on_sigterm() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _exit_on_sigterm()
+    warnings.formatwarning = warning_line  # one line per warning, without Python's source lines
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from chainlab.figures import FIGURES, FORMATS, draw_all
-from chainlab.io.study_store import StoreError, open_study, query, query_table
+from chainlab.io.query import command as query_command
+from chainlab.io.study_store import StoreError, open_study
 from chainlab.report import write_report
 
 
@@ -41,52 +42,31 @@ def add_query(sub, help: str) -> None:
     p = sub.add_parser(
         "query",
         help=help,
-        description="Print per-cycle measures or curves from a study store, filtered by subject, "
-                    "condition, trial or side.",
+        description="Print (or write with -o) per-cycle measures, chain and kinetic curves or any joint's "
+                    "per-cycle curves from a study store, filtered by subject, condition, trial, side or cycle.",
+        epilog="Exit status: 0 rows written; 1 a name or value not in the store (the closest are "
+               "suggested); 2 usage; 3 nothing matched (the header alone is written, a notice on stderr).",
     )
     p.add_argument("store", metavar="STUDY.h5")
     p.add_argument("--table", choices=("metrics", "measures", "tests"), default="metrics",
-                   help="metrics: per-cycle measures or curves (--var); measures: the config's measures, a row per "
-                        "window; tests: the config's tests (tests.csv); --where filters on any of their columns")
+                   help="metrics: per-cycle measures or curves (--var, --curves); measures: the config's measures, "
+                        "a row per window; tests: the config's tests (tests.csv); --where filters on any of their columns")
     p.add_argument("--var", default="",
                    help="(--table metrics) comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
                         "variables (rearfoot_eversion ...; the kinetic curves HipMoment_x ... AnkleMoment_z, HipPower ...)")
-    p.add_argument("--where", default="", help="e.g. subject=HC030A,side=Left")
+    p.add_argument("--curves", metavar="JOINT", help="a joint's per-cycle curves as a long table (each cycle's own "
+                   "side): an angle output (KneeAngles), a moment (KneeMoment, N m/kg) or a power (KneePower, W/kg); "
+                   "columns subject, condition, trial, side, cycle, percent, value, units")
+    p.add_argument("--axis", choices=("x", "y", "z"),
+                   help="axis of --curves for angles and moments (default x; a power has none)")
+    p.add_argument("--where", default="", help="e.g. 'subject=HC030A|HC002D, side=Left' (| for several values)")
     p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
-    p.add_argument("-o", "--output", help="file for parquet")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the table to FILE (any format) instead of stdout")
     p.set_defaults(func=run_query)
 
 
 def run_query(args: argparse.Namespace) -> int:
-    where = {}
-    for item in (args.where or "").split(","):
-        if item.strip():
-            key, _, value = item.partition("=")
-            where[key.strip()] = value.strip()
-    try:
-        if args.table != "metrics":
-            df = query_table(open_study(args.store), args.table, where)
-        elif not args.var:
-            raise StoreError("--var is needed for --table metrics (comma-separated columns or curve variables)")
-        else:
-            df = query(open_study(args.store), [v for v in args.var.split(",") if v], where)
-    except StoreError as exc:
-        print(f"chainlab query: {exc}", file=sys.stderr)
-        return 1
-    if args.format == "csv":
-        sys.stdout.write(df.to_csv(index=False))
-    elif args.format == "json":
-        sys.stdout.write(df.to_json(orient="records") + "\n")
-    else:
-        if not args.output:
-            print("chainlab query: --format parquet needs -o FILE", file=sys.stderr)
-            return 2
-        try:
-            df.to_parquet(args.output)
-        except ImportError as exc:
-            print(f"chainlab query: parquet needs pyarrow ({exc})", file=sys.stderr)
-            return 2
-    return 0
+    return query_command(args)
 
 
 def add_figures(sub, help: str) -> None:

@@ -194,6 +194,31 @@ def _caption(figure: Figure, study: Study, say: Callable[[str], None]) -> str:
         return figure.caption
 
 
+def empty_study(study: Study) -> str:
+    """Why the store has nothing to draw ('' when it has gait cycles): every trial failed, or
+    none gave a complete gait cycle."""
+    n = study.cycles.sizes.get("cycle", 0)
+    if n:
+        return ""
+    failed = study.provenance.sizes.get("failure", 0)
+    trials = len(study.trials)
+    if trials == 0:
+        return (f"every trial of the study failed ({failed}; their reasons are in failures.tsv and the "
+                "report): the store holds no gait cycle")
+    return (f"none of the {trials} trial(s) that ran gave a complete gait cycle ({failed} failed): "
+            "the store holds no gait cycle")
+
+
+def placeholder(name: str, why: str):
+    """A figure with nothing but the sentence saying why `name` cannot be drawn."""
+    fig = go.Figure()
+    fig.add_annotation(text=f"Nothing to draw:<br>{why}.",
+                       x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 16})
+    fig.update_layout(title=f"{name}: no data", width=900, height=300, xaxis={"visible": False},
+                      yaxis={"visible": False}, template="simple_white")
+    return fig
+
+
 def draw_all(study: Study, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS,
              browser: str | None = AUTO, only: Sequence[str] | None = None,
              say: Callable[[str], None] | None = None) -> tuple[list[dict], list[str]]:
@@ -207,13 +232,20 @@ def draw_all(study: Study, out_dir: str | os.PathLike, formats: Sequence[str] = 
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; expected some of {[f.name for f in FIGURES]}")
     drawn, failures = {}, []
+    empty = empty_study(study)
     for i, f in enumerate(chosen, 1):
         t0 = time.perf_counter()
         try:
+            if empty and not len(study.trials):
+                raise ValueError(empty)  # no trial at all: not even the quality figures have data
             fig = f.draw(study, progress=say) if f.name == "qc_events_force" else f.draw(study)
         except (ValueError, KeyError, OSError) as exc:  # StoreError is a ValueError
-            failures.append(f"{f.name}: {exc}")
-            say(f"[{i}/{len(chosen)}] {f.name}: failed: {exc}")
+            if not empty:
+                failures.append(f"{f.name}: {exc}")
+                say(f"[{i}/{len(chosen)}] {f.name}: failed: {exc}")
+                continue
+            drawn[f.name] = placeholder(f.name, empty)  # its files say why there is nothing to draw
+            say(f"[{i}/{len(chosen)}] {f.name}: nothing to draw: {empty}")
             continue
         drawn[f.name] = fig
         say(f"[{i}/{len(chosen)}] {f.name} ({time.perf_counter() - t0:.1f} s)")

@@ -1,6 +1,6 @@
-"""What the study's subjects let its tests show: the paired SPM's sign-flip permutation test
-cannot reach significance with too few subjects, whatever the data, and the figures and the
-report say so in words.
+"""What the study's subjects let its tests show, read from a study store: the paired SPM's
+sign-flip permutation test cannot reach significance with too few subjects, whatever the
+data, and the figures and the report say so in words (the arithmetic: chainlab.reach).
 
 With n subjects the paired test's permutations flip the sign of each subject's difference
 curve: 2**n sign patterns, pairs of which (a pattern and its negation) give the same maximum
@@ -13,22 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainlab.io.study_store import Study
-
-MIN_SUBJECTS_PER_CONDITION = 3
-
-
-def smallest_sign_flip_p(n_subjects: int) -> float:
-    """The smallest p a two-sided sign-flip permutation test of `n_subjects` paired curves
-    (or values) can give: 1 / 2**(n - 1); 1 for fewer than 2 subjects."""
-    return 1.0 if n_subjects < 2 else 2.0 ** (1 - n_subjects)
-
-
-def subjects_needed(alpha: float) -> int:
-    """The fewest subjects whose sign-flip test can give p < `alpha`."""
-    n = 2
-    while smallest_sign_flip_p(n) >= alpha:
-        n += 1
-    return n
+from chainlab.reach import (MIN_SUBJECTS_PER_CONDITION, condition_reach_text,  # noqa: F401 (re-exported)
+                                  smallest_sign_flip_p, spm_reach_text, subjects_needed)
 
 
 def spm_subjects(study: Study) -> tuple[tuple[str, str] | None, dict[str, list[str]]]:
@@ -66,14 +52,7 @@ def spm_reach(study: Study) -> list[str]:
         n = len(subjects.get(v, []))
         if smallest_sign_flip_p(n) >= alpha:
             by_n.setdefault(n, []).append(v)
-    need = subjects_needed(alpha)
-    out = []
-    for n, names in sorted(by_n.items()):
-        out.append(f"SPM {', '.join(names)} ({pair[1]} minus {pair[0]}) cannot reach significance: "
-                   f"{'it pairs' if len(names) == 1 else 'each pairs'} {n} subject{'s' * (n != 1)}, "
-                   f"{2 ** n} sign flips, so p is at least 1/{2 ** max(n - 1, 0)} = {smallest_sign_flip_p(n):.3g}, "
-                   f"not below alpha {alpha:g}, whatever the data; {need} subjects in both conditions are needed.")
-    return out
+    return [spm_reach_text(names, n, alpha, *pair) for n, names in sorted(by_n.items())]
 
 
 def condition_reach(study: Study) -> list[str]:
@@ -81,15 +60,8 @@ def condition_reach(study: Study) -> list[str]:
     m = study.metrics
     if not len(m):
         return []
-    out = []
-    for c, g in m.groupby(m.condition.astype(str)):
-        n = g.subject.nunique()
-        if n < MIN_SUBJECTS_PER_CONDITION:
-            out.append(f"Condition {c!r} has {n} subject{'s' * (n != 1)} (fewer than {MIN_SUBJECTS_PER_CONDITION}): "
-                       f"its bootstrap band resamples only {'these' if n > 1 else 'one'}, a sign-flip test pairing "
-                       f"{'them' if n > 1 else 'it'} gives p of at least {smallest_sign_flip_p(n):.2g}, and the mixed "
-                       f"models' {c!r} effect rests on {n} subject{'s' * (n != 1)}.")
-    return out
+    texts = (condition_reach_text(c, g.subject.nunique()) for c, g in m.groupby(m.condition.astype(str)))
+    return [t for t in texts if t]
 
 
 def reach(study: Study) -> list[str]:

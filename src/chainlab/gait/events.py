@@ -75,11 +75,17 @@ def _inside(points: np.ndarray, corners: np.ndarray, margin: float) -> np.ndarra
 
 
 def plate_filter(analog_rate: float, options: PlateEventOptions | None = None):
-    """The (b, a) coefficients of the plates' low-pass filter."""
+    """The (b, a) coefficients of the plates' low-pass filter. A cut-off at or above the
+    analogs' Nyquist frequency (half `analog_rate`) is refused, naming the config key and the
+    allowed range (never clamped: the filter asked for cannot be made)."""
     from scipy.signal import butter  # here, not at the top: scipy.signal takes a second to import
 
     opt = options or PlateEventOptions()
-    return butter(4, min(opt.cutoff_hz / (analog_rate / 2.0), 0.99))
+    nyquist = analog_rate / 2.0
+    if not (0.0 < opt.cutoff_hz < nyquist):
+        raise ValueError(f"gait.cutoff_Hz {opt.cutoff_hz:g} Hz: allowed 0 < cutoff_Hz < {nyquist:g} Hz, the "
+                         f"Nyquist frequency of the plates' analogs sampled at {analog_rate:g} Hz")
+    return butter(4, opt.cutoff_hz / nyquist)
 
 
 def normal_force(force: np.ndarray, corners: np.ndarray) -> np.ndarray:

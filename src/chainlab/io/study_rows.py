@@ -3,6 +3,7 @@ metrics' columns of the config's own measures (:mod:`chainlab.io.study_store` wr
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -34,6 +35,20 @@ def own_columns(table: pd.DataFrame, long: pd.DataFrame) -> dict[str, str]:
                 units = next((str(u) for u in g.units if isinstance(u, str) and u), "")
         out[col] = units or "1"
     return out
+
+
+def own_metric_vars(table: pd.DataFrame, long: pd.DataFrame) -> dict:
+    """The ``/metrics`` variables of the config's measures' per-cycle columns of `table` (with units)."""
+    return {col: ("cycle", table[col].to_numpy(dtype=float), {"units": units, "long_name": f"{col} (config measures)"})
+            for col, units in own_columns(table, long).items()}
+
+
+def read_rows(path, group: str, engine: str) -> pd.DataFrame:
+    """A store's table along ``row`` (``/measures``, ``/tests``); empty in a store without it."""
+    with h5py.File(path, "r") as f:
+        if group not in f:
+            return pd.DataFrame()
+    return xr.open_dataset(path, group=group, engine=engine).to_dataframe().reset_index(drop=True)
 
 
 def rows_dataset(df: pd.DataFrame | None, what: str) -> xr.Dataset:

@@ -43,16 +43,50 @@ import xarray as xr
 
 from chainlab import __version__
 from chainlab.io.store import atomic_path
-from chainlab.io.study_rows import measures_table, own_columns, problems_dataset, rows_dataset
+from chainlab.io.study_rows import measures_table, own_metric_vars, problems_dataset, read_rows, rows_dataset
 from chainlab.io.trial_file import placed
 from chainlab.io.trial_file import marker_quality as _marker_quality
 from chainlab.problems import PROBLEM_COLUMNS, headline, problem_rows, problems_table
+from chainlab.reach import condition_reach_text, permutations_text, smallest_sign_flip_p, spm_reach_text
 from chainlab.schema import CONTACT_COLUMNS, METRIC_COLUMNS, METRIC_UNITS, TEXT_METRIC_COLUMNS, joint_name
 
 ENGINE = "h5netcdf"
 # shuffle first: float arrays compress 1.3-30x instead of 1.15x, and 2-7x faster
 # (bench/RESULTS.md, study store writes)
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+ID_COLUMNS = ["subject", "condition", "trial", "side", "cycle"]  # metrics.csv's first columns
+
+
+def _shortest(values) -> list[str]:
+    """Each value's shortest decimal that reads back as the same float32."""
+    return [np.format_float_positional(x, unique=True) for x in np.asarray(values, np.float64).astype(np.float32)]
+
+
+def capture_precision(values) -> np.ndarray:
+    """Times at the capture's precision: each value's shortest decimal that reads back as the
+    same float32 (event and frame times are float32 in C3D files: 1.350000023841858 -> 1.35).
+    NaN stays NaN."""
+    return np.array([float(x) for x in _shortest(values)], dtype=np.float64)
+
+
+def times_at_capture_precision(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-cycle table with ``start_s`` and ``end_s`` at the capture's precision
+    (:func:`capture_precision`) and ``stride_time_s`` rounded to the decimals of its start and
+    end (2.276 - 1.35 = 0.926, not 0.9259999761581419)."""
+    t = table.copy()
+    decimals = []
+    for c in ("start_s", "end_s"):
+        if c in t:
+            text = _shortest(t[c].to_numpy())
+            t[c] = np.array([float(x) for x in text], dtype=np.float64)
+            decimals.append([len(x.partition(".")[2]) if x not in ("nan", "inf", "-inf") else 0 for x in text])
+    if "stride_time_s" in t and decimals and len(t):
+        d = np.max(np.array(decimals), axis=0)
+        t["stride_time_s"] = np.array([round(float(v), int(k)) if np.isfinite(v) else np.nan
+                                       for v, k in zip(t.stride_time_s.to_numpy(np.float64), d)])
+    return t
 
 
 class StoreError(ValueError):
@@ -255,6 +289,12 @@ def statistics_dataset(statistics) -> xr.Dataset:
             }, coords={"model": ("row", f.astype(str)), "term": ("row", term.astype(str)),
                        "random": ("row", np.array([m.random for m in statistics.models for _ in m.table.term],
                                                   dtype=str))})
+            few = " ".join(t for c, n in sorted(getattr(statistics, "subjects", {}).items())
+                           if (t := condition_reach_text(c, n)))
+            stats["model_reach"] = ("row", np.array([few if str(t).startswith("C(condition)") else "" for t in term],
+                                                    dtype=str),
+                                    {"units": "1", "long_name": "why a condition effect rests on too few subjects "
+                                     "('' when every condition has 3 or more)"})
         if statistics.spm:
             names = sorted(statistics.spm)
             stats["spm_t"] = (("spm_variable", "percent"), np.stack([statistics.spm[k].t for k in names]),
@@ -271,6 +311,10 @@ def statistics_dataset(statistics) -> xr.Dataset:
             stats = stats.assign_coords(spm_variable=names, percent=percent,
                                         spm_cluster_variable=("spm_cluster", np.array([k for k, _ in clusters], dtype=str)))
             stats.attrs["spm_alpha"] = float(statistics.spm[names[0]].alpha)
+            said = np.array([_spm_reach(statistics.spm[k], k) for k in names], dtype=str)
+            stats["spm_reach"] = ("spm_variable", said, {
+                "units": "1", "long_name": "whether the test can reach significance with its subjects and "
+                "permutations, and why (chainlab.reach)"})
         if statistics.bands is not None:
             b = statistics.bands
             for k in ("mean", "low", "high"):
@@ -279,8 +323,36 @@ def statistics_dataset(statistics) -> xr.Dataset:
                                        "(simultaneous 95 %, subjects resampled)"})
             stats = stats.assign_coords(band_condition=np.array(b.condition.values, dtype=str),
                                         band_variable=np.array(b.variable.values, dtype=str), percent=percent)
+            subjects = getattr(statistics, "subjects", {})
+            said = np.array([condition_reach_text(str(c), subjects[str(c)]) if str(c) in subjects else ""
+                             for c in b.condition.values], dtype=str)
+            stats["band_reach"] = ("band_condition", said, {
+                "units": "1", "long_name": "why the band rests on too few subjects ('' from 3 on)"})
         stats.attrs["problems"] = json.dumps(statistics.problems)
+        stats.attrs["reach"] = json.dumps(_reach_sentences(statistics))
     return stats
+
+
+def _spm_reach(result, name: str) -> str:
+    """The store's ``spm_reach`` text of one SPM test (subjects and permutations)."""
+    said = spm_reach_text([name], result.n_subjects, result.alpha) if result.n_subjects else ""
+    return " ".join(x for x in (said, permutations_text(result.n_permutations, result.alpha)) if x)
+
+
+def _reach_sentences(statistics) -> list[str]:
+    """What the study's tests cannot show with its subjects: conditions with fewer than 3
+    subjects, SPM tests that cannot reach significance (grouped by subjects paired)."""
+    out = [t for c, n in sorted(getattr(statistics, "subjects", {}).items()) if (t := condition_reach_text(c, n))]
+    by_n: dict[int, list[str]] = {}
+    alpha = 0.05
+    for k in sorted(statistics.spm):
+        r = statistics.spm[k]
+        alpha = r.alpha
+        if r.n_subjects and smallest_sign_flip_p(r.n_subjects) >= r.alpha:
+            by_n.setdefault(r.n_subjects, []).append(k)
+    out += [spm_reach_text(names, n, alpha) for n, names in sorted(by_n.items())]
+    perms = {permutations_text(r.n_permutations, r.alpha) for r in statistics.spm.values()} - {""}
+    return out + sorted(perms)
 
 
 def study_datasets(trials, failures, statistics=None, config_text: str = "",
@@ -321,6 +393,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
     cycles.attrs["description"] = "one row per complete gait cycle; see docs/schema.md"
 
     table = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=METRIC_COLUMNS)
+    table = times_at_capture_precision(table)
     mvars = {}
     for col in METRIC_COLUMNS:
         if col in ("side", "cycle"):
@@ -333,8 +406,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
     long = measures_table(trials)
-    for col, units in own_columns(table, long).items():
-        mvars[col] = ("cycle", table[col].to_numpy(dtype=float), {"units": units, "long_name": f"{col} (config measures)"})
+    mvars.update(own_metric_vars(table, long))  # the config's measures' per-cycle columns
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords}, attrs=frame)
 
     groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress),
@@ -472,21 +544,15 @@ class Study:
         keep = ["trial_subject", "trial_condition"]
         return ds[names].assign_coords({k: ds[k] for k in keep}).load()
 
-    def _rows(self, group: str) -> pd.DataFrame:
-        with h5py.File(self.path, "r") as f:
-            if group not in f:
-                return pd.DataFrame()
-        return self._group(group).to_dataframe().reset_index(drop=True)
-
     @property
     def measures(self) -> pd.DataFrame:
         """The config's measures, one row per measure and window (empty in a store without)."""
-        return self._rows("measures")
+        return read_rows(self.path, "measures", ENGINE)
 
     @property
     def tests(self) -> pd.DataFrame:
         """The config's tests between conditions (``tests.csv``; empty in a store without)."""
-        return self._rows("tests")
+        return read_rows(self.path, "tests", ENGINE)
 
     @property
     def statistics(self) -> xr.Dataset:
@@ -528,70 +594,3 @@ def open_study(path: str | os.PathLike) -> Study:
     if missing or title != "chainlab study store":
         raise StoreError(f"{path}: not a chainlab study store (missing groups {missing}, title {title!r})")
     return Study(path)
-
-
-def query(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:
-    """Rows of the per-cycle table (or long curves) for `variables`, filtered by `where`.
-
-    A variable is a metrics column (e.g. ``peak_eversion_deg``) or a curve variable
-    (``rearfoot_eversion``: one row per cycle and percent). Unknown names raise StoreError
-    listing what exists.
-    """
-    metrics = study.metrics
-    cycles = study.cycles
-    keys = ["subject", "condition", "trial", "side", "cycle_in_trial"]
-    curve_vars = [str(v) for v in cycles["variable"].values]
-    kinetic = kinetic_curve_names() if "moment_curves" in cycles else []
-    unknown = [v for v in variables if v not in metrics.columns and v not in curve_vars and v not in kinetic]
-    if unknown:
-        raise StoreError(f"unknown variable(s) {unknown}; metrics: {sorted(set(metrics.columns) - set(keys) - {'cycle'})}; "
-                         f"curves: {curve_vars + kinetic}")
-    for key, value in where.items():
-        if key not in keys:
-            raise StoreError(f"cannot filter on {key!r}; use one of {keys}")
-        allowed = sorted(set(metrics[key].astype(str)))
-        if value not in allowed:
-            raise StoreError(f"no {key} {value!r} in the store; it has {allowed}")
-    mask = np.ones(len(metrics), dtype=bool)
-    for key, value in where.items():
-        mask &= metrics[key].astype(str).to_numpy() == value
-    table_vars = [v for v in variables if v in metrics.columns]
-    if len(table_vars) == len(variables):
-        return metrics.loc[mask, keys + table_vars].reset_index(drop=True)
-    if table_vars:
-        raise StoreError(f"ask for per-cycle measures {table_vars} and curves "
-                         f"{[v for v in variables if v not in table_vars]} in separate queries")
-    rows = np.flatnonzero(mask)
-    parts = []
-    for v in variables:
-        if v in curve_vars:
-            cur = cycles.curves.sel(variable=v)
-        elif "Moment_" in v:
-            joint, axis = v.split("_")
-            cur = cycles.moment_curves.sel(moment_joint=joint, axis=axis)
-        else:
-            cur = cycles.power_curves.sel(power_joint=v)
-        units = cur.attrs.get("units", "deg")
-        cur = cur.isel(cycle=rows)
-        cur = cur.drop_vars([c for c in ("variable", "moment_joint", "power_joint", "axis") if c in cur.coords])
-        df = cur.to_dataframe(name="value").reset_index()
-        df["variable"], df["units"] = v, units
-        parts.append(df)
-    df = pd.concat(parts, ignore_index=True)
-    return df[keys + ["variable", "percent", "value", "units"]]
-
-
-ROW_TABLES = ("measures", "tests")
-
-
-def query_table(study: Study, table: str, where: dict[str, str]) -> pd.DataFrame:
-    """The store's ``/measures`` or ``/tests`` table (:data:`ROW_TABLES`), filtered by `where`
-    on its columns (``measure=grf_ml_min``, ``subject=HC030A``); StoreError naming what exists."""
-    if table not in ROW_TABLES:
-        raise StoreError(f"unknown table {table!r}; expected one of metrics, {', '.join(ROW_TABLES)}")
-    df = study.measures if table == "measures" else study.tests
-    for key, value in where.items():
-        if key not in df.columns:
-            raise StoreError(f"cannot filter /{table} on {key!r}; its columns: {list(df.columns)}")
-        df = df[df[key].astype(str) == value]
-    return df.reset_index(drop=True)

@@ -267,8 +267,9 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         "gap_frames": json.dumps(gaps),
         "kinematics_warnings": list(warn),
     }
-    for w in warn:
-        warnings.warn(f"{name}: {w}", KinematicsWarning, stacklevel=3)
+    for w in warn:  # named once: a message that names its file (the static's, say) keeps that name alone
+        named = w.split(": ", 1)[0].lower().endswith(".c3d")
+        warnings.warn(w if named else f"{name}: {w.lstrip(': ')}", KinematicsWarning, stacklevel=3)
     return prep
 
 

@@ -31,6 +31,7 @@ class SPMResult:
     alpha: float
     clusters: list[Cluster] = field(default_factory=list)
     n_permutations: int = 0
+    n_subjects: int = 0  # the curves (subjects) tested; 0 when not recorded
 
     @property
     def significant(self) -> bool:
@@ -87,7 +88,9 @@ def one_sample(y: np.ndarray, alpha: float = 0.05, n_permutations: int = 2000, s
     y = np.asarray(y, float)
     rng = np.random.default_rng(seed)
     signs = rng.choice([-1.0, 1.0], size=(n_permutations, y.shape[0]))
-    return _infer(_t_one(y), _t_one(signs[:, :, None] * y[None]), alpha)
+    out = _infer(_t_one(y), _t_one(signs[:, :, None] * y[None]), alpha)
+    out.n_subjects = int(y.shape[0])
+    return out
 
 
 def paired(a: np.ndarray, b: np.ndarray, **kw) -> SPMResult:

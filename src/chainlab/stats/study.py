@@ -46,6 +46,7 @@ class StudyStatistics:
     spm: dict[str, spm.SPMResult] = field(default_factory=dict)  # variable -> paired test
     bands: xr.Dataset | None = None  # mean, low, high per condition, variable, percent
     problems: list[str] = field(default_factory=list)
+    subjects: dict[str, int] = field(default_factory=dict)  # condition -> subjects in the per-cycle table
 
 
 def _which_cycles(metrics: pd.DataFrame, rows: pd.Series, limit: int = 12) -> str:
@@ -90,6 +91,8 @@ def study_statistics(metrics: pd.DataFrame, curves: xr.DataArray, models=DEFAULT
     trials contributed nothing and why.
     """
     out = StudyStatistics(problems=_trial_problems(trials, failures))
+    if "subject" in metrics and "condition" in metrics:
+        out.subjects = {str(c): int(g.subject.nunique()) for c, g in metrics.groupby(metrics.condition.astype(str))}
     nested = "trial" if "trial" in metrics else None
     for f in models:
         if why := _no_kinetics(metrics, f):
