@@ -25,6 +25,7 @@ import xarray as xr
 import yaml
 
 from chainlab import read_c3d
+from chainlab.config import read_sheet
 from chainlab.conventions import AXES
 from chainlab.gait.events import gait_events
 from chainlab.gait.measures import compute_measures, parse_measures, trial_outputs
@@ -130,8 +131,8 @@ def run(config: dict, sheet: pd.DataFrame) -> dict[str, pd.DataFrame]:
     tables: dict[str, list[pd.DataFrame]] = {v: [] for v in VARIANTS}
     every = parse_measures([{k: v for k, v in m.items() if k != "plate"} for m in config["measures"]])
     for row in sheet.itertuples():
-        dyn = read_c3d(ROOT / row.dynamic)
-        static = read_c3d(ROOT / row.static)
+        dyn = read_c3d(row.dynamic)
+        static = read_c3d(row.static)
         kin = compute_kinematics(dyn, static)
         events = gait_events(dyn).events
         mass = float(dyn.measurements.sel(measurement="Bodymass"))
@@ -157,7 +158,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
-    sheet = pd.read_csv(ROOT / config["trials"], sep="\t")
+    sheet = read_sheet(ROOT / config["trials"])  # paths relative to the sheet's folder
     t0 = time.perf_counter()
     tables = run(config, sheet)
     took = time.perf_counter() - t0

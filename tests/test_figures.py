@@ -36,7 +36,7 @@ from .conftest import ROOT, STUDY
 BROWSER = find_browser()
 NAMES = [f.name for f in FIGURES]
 UNIT = re.compile(r"\((deg|%|N|s|mm|1|count|N m/kg|W/kg)\)")
-CATEGORICAL = {"trial", "coupling-angle bin (Chang 2008)", "marker", "SPM{t}"}  # SPM{t}: a t statistic
+CATEGORICAL = {"trial", "coupling-angle bin (Chang 2008)", "marker", "SPM{t}", "condition"}  # SPM{t}: a t statistic
 
 
 # The three subjects embedded in data/biomechzoo, a walk of each condition: the store these
@@ -53,7 +53,10 @@ def _embedded_study(project: Path) -> Path:
         f"{s}\t{c}\t{t}\t{STUDY / s / 'Static' / (static + '.c3d')}\t{STUDY / s / c / (t + '.c3d')}"
         for s, static, walks in EMBEDDED for c, t in walks.items()]
     (project / "config" / "trials.tsv").write_text("\n".join(rows) + "\n")
-    (project / "config" / "config.yaml").write_text("study: default\ntrials: config/trials.tsv\n")
+    (project / "config" / "config.yaml").write_text(  # and a measure and its test (figure measure_tests)
+        "study: default\ntrials: config/trials.tsv\nmeasures:\n  - {name: hip_add_max, output: HipAngles, "
+        "component: y, side: right, window: stance, stat: max, plate: true}\n"
+        "tests:\n  - {measure: hip_add_max, compare: condition, test: paired_t}\n")
     return project / "config" / "config.yaml"
 
 

@@ -53,7 +53,7 @@ def test_xarray_and_the_python_api(store):
     assert prov.sizes["input"] == 9 and len(prov.input_sha256.values[0]) == 64
     used = json.loads(prov.attrs["config"])  # the settings that made the store, defaults filled in
     assert used["statistics"]["permutations"] == 200 and used["kinematics"]["solver"] == "direct"
-    assert set(used) == {"kinematics", "gait", "kinetics", "markers", "statistics"}
+    assert set(used) == {"kinematics", "gait", "kinetics", "markers", "measures", "statistics", "tests"}
 
 
 def test_query(store):

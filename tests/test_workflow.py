@@ -156,6 +156,9 @@ STUDY_STEPS = {"store", "statistics", "figures", "report", "all"}
 @pytest.mark.parametrize("edit, expected, batches", [
     (("permutations: 200", "permutations: 300"), {"statistics", "figures", "report", "all"}, []),
     (("formats: [html, json, svg]", "formats: [html, json]"), {"figures", "report", "all"}, []),
+    # the config's measures are computed per trial: a new one reruns the trials
+    (("trials: config/trials.tsv", "trials: config/trials.tsv\nmeasures:\n  - {name: hip_add_max, output: HipAngles, "
+      "component: y, side: right, window: stance, stat: max}"), {"trials"} | STUDY_STEPS, ["001"]),
     (("trials: config/trials.tsv", "trials: config/trials.tsv\ngait:\n  strike_threshold_N: 25"),
      {"trials"} | STUDY_STEPS, ["001"]),
     # the batch size is no setting: 30 leaves the 5 rows in one batch, the same rule job, so

@@ -31,6 +31,7 @@ import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
+from chainlab.measure_specs import parse_measures, parse_tests
 from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
@@ -40,9 +41,10 @@ SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 OPTIONAL_SHEET_COLUMNS = ("plates", "markers")
 #: Sheet columns whose cell may be empty: ``static`` (the calibration stored in the capture is used).
 MAY_BE_EMPTY = ("static",)
-SECTIONS = ("kinematics", "gait", "kinetics", "statistics", "figures", "markers")
-#: The config sections a trial's result depends on (a trial file records their settings).
-TRIAL_SECTIONS = ("kinematics", "gait", "kinetics", "markers")
+SECTIONS = ("kinematics", "gait", "kinetics", "measures", "statistics", "tests", "figures", "markers")
+#: The config sections a trial's result depends on (a trial file records their settings):
+#: ``measures`` are computed per trial, ``tests`` with the statistics.
+TRIAL_SECTIONS = ("kinematics", "gait", "kinetics", "measures", "markers")
 
 
 class ConfigError(ChainlabError, ValueError):
@@ -177,7 +179,9 @@ class StudyConfig:
     kinematics: dict = field(default_factory=dict)
     gait: dict = field(default_factory=dict)
     kinetics: dict = field(default_factory=dict)
+    measures: list = field(default_factory=list)  # chainlab.gait.measures
     statistics: dict = field(default_factory=dict)
+    tests: list = field(default_factory=list)  # chainlab.stats.hypotheses
     figures: dict = field(default_factory=dict)
     markers: str | dict | None = None  # the lab's marker mapping: a preset, a YAML file or {label: name}
     source: str = "config"
@@ -193,6 +197,7 @@ class StudyConfig:
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
+        _check_measures(full, source)
         return cls(**{k: full.get(k) for k in ("study", "trials", *SECTIONS)}, source=source,
                    trials_per_job=int(full["trials_per_job"]))
 
@@ -243,6 +248,18 @@ class StudyConfig:
         g = self.gait
         return PlateEventOptions(strike_threshold=g["strike_threshold_N"], off_threshold=g["off_threshold_N"],
                                  cutoff_hz=g["cutoff_Hz"])
+
+
+def _check_measures(full: dict, source: str) -> None:
+    """The measures' and tests' rules the schema cannot say (unique names, a side in the
+    output's name, a test of a measure that is not defined), as ConfigError. An output no trial
+    has is refused at the trial, naming the outputs it has (chainlab.pipeline)."""
+    try:
+        measures = parse_measures(full.get("measures"), where=f"{source}: measures")
+        # without measures (a statistics step's --settings) the tests meet the store's at run time
+        parse_tests(full.get("tests"), [m.name for m in measures] if measures else None, where=f"{source}: tests")
+    except ValueError as exc:
+        raise ConfigError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
 
 
 def _unique_json_object(pairs: list) -> dict:

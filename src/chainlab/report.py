@@ -236,6 +236,27 @@ def _statistics(study) -> str:
     return out
 
 
+def _tests(study) -> str:
+    """A subsection per test of the config (``tests.csv``), with its figure's panel named."""
+    tests = study.tests
+    if not len(tests):
+        return "<p class=muted>The config has no tests (tests:).</p>"
+    out = ("<p>The config's own measures (<code>/measures</code>, a row per window) tested between "
+           "conditions; <code>tests.csv</code> holds this table, figure <code>measure_tests</code> the "
+           "subjects' means.</p>")
+    for t in tests.itertuples():
+        rows = [[f"{t.level_2} - {t.level_1}", int(t.n), _fmt(t.statistic), _fmt(t.p), _fmt(t.estimate),
+                 f"[{_fmt(t.ci_low)}, {_fmt(t.ci_high)}]", t.units]]
+        out += (f"<h3>{html.escape(str(t.measure))}: {html.escape(str(t.test))}</h3>"
+                + _table(["compared", "n", "statistic", "p", "estimate", f"{100 * (1 - t.alpha):.0f} % CI", "units"],
+                         rows, {1, 2, 3, 4}))
+        said = [f"excluded: {t.excluded}" for _ in [0] if t.excluded] + [f"left out: {t.left_out}" for _ in [0]
+                                                                           if t.left_out]
+        if said:
+            out += "<p class=muted>" + html.escape("; ".join(said)) + "</p>"
+    return out
+
+
 def _figures(figures_dir: Path) -> tuple[str, list[str]]:
     import plotly.io as pio
 
@@ -288,6 +309,7 @@ def build_report(store: str | os.PathLike, figures_dir: str | os.PathLike, workf
         ("Study", said + _summary(study)),
         ("Kinetics", _kinetics(study)),
         ("Statistics", _statistics(study)),
+        ("Tests", _tests(study)),
         ("Figures", figures_html or "<p class=muted>No figures.</p>"),
         ("Provenance", _provenance(study)),
     ]

@@ -14,6 +14,10 @@ from __future__ import annotations
 EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
 
 #: A force-plate contact (:class:`chainlab.kinetics.Contact`).
+#: The long table of the config's own measures (chainlab.gait.measures; the trial file's and
+#: the store's ``/measures``).
+MEASURE_COLUMNS = ["measure", "output", "component", "side", "window", "stat", "instance", "cycle", "start_s",
+                   "end_s", "value", "units", "time_s", "plate", "reason"]
 CONTACT_COLUMNS = ["plate", "first", "last", "side", "status", "reason"]
 
 CYCLE_COLUMNS = ["side", "cycle", "start", "foot_off", "end", "stride_time", "stance"]

@@ -6,7 +6,7 @@ never stops it), then writes the study store with its statistics, ``metrics.csv`
 ``failures.tsv``. The workflow makes the same files in steps: ``chainlab trial(s)``, then
 :func:`store_tables` (``chainlab store``: the store without statistics, ``metrics.csv``,
 ``failures.tsv``), then :func:`store_statistics` (``chainlab statistics``: the store with its
-statistics). Every store is assembled by the one writer,
+statistics, and the config's tests in ``tests.csv``). Every store is assembled by the one writer,
 :func:`chainlab.io.study_store.write_study_store`, from the trial files.
 """
 
@@ -29,11 +29,14 @@ from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_fr
 from chainlab.io.c3d import sha256_file
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
+from chainlab.io.study_rows import measures_table
 from chainlab.io.study_store import ID_COLUMNS, times_at_capture_precision, write_study_store
 from chainlab.io.trial_file import TrialFile, open_trial_file
 from chainlab.pipeline import run_trial
 from chainlab.problems import problem_rows, problems_table
 from chainlab.results import TrialFailure, TrialRow
+from chainlab.stats.hypotheses import COLUMNS as TEST_COLUMNS
+from chainlab.stats.hypotheses import run_tests
 from chainlab.stats.standing import standing_regressions
 from chainlab.stats.study import StudyStatistics, study_statistics
 from chainlab.subjects import subjects_table
@@ -222,15 +225,33 @@ def _statistics(metrics: pd.DataFrame, curves: xr.DataArray, config: StudyConfig
     return out
 
 
+def study_tests(config: StudyConfig, measures: pd.DataFrame, out_dir: str | Path | None = None) -> pd.DataFrame:
+    """The config's tests (:func:`chainlab.stats.hypotheses.run_tests`) on the study's long
+    table of measures (subject, condition, trial, ...), written to ``<out_dir>/tests.csv``
+    when `out_dir` is given (with its header only when the config has no tests)."""
+    if config.tests and len(measures):
+        tests = run_tests(config.tests, measures)
+    else:  # a row per test saying why it has no result (every trial failed: failures.tsv says why)
+        why = "the study has no measures to test (no trial computed them; see failures.tsv)"
+        tests = pd.DataFrame([{**dict.fromkeys(TEST_COLUMNS, np.nan), "measure": t["measure"], "test": t["test"],
+                               "compare": t.get("compare", "condition"), "level_1": "", "level_2": "",
+                               "alpha": t.get("alpha", 0.05), "units": "", "excluded": "", "n": 0, "n_windows": 0,
+                               "left_out": why} for t in config.tests], columns=TEST_COLUMNS)
+    if out_dir is not None:
+        write_text_atomic(tests.to_csv(index=False), Path(out_dir) / "tests.csv")
+    return tests
+
+
 def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path:
-    """The study store ``study.h5`` with its statistics, ``metrics.csv`` and ``failures.tsv``
-    in `out_dir`, from the trials' files (``chainlab study``)."""
+    """The study store ``study.h5`` with its statistics and tests, ``metrics.csv``,
+    ``tests.csv`` and ``failures.tsv`` in `out_dir`, from the trials' files (``chainlab study``)."""
     out = Path(out_dir)
     metrics = metrics_table(run.trials)
     subjects = subjects_table(run.trials, metrics, config.kinematics_options())
     stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
+    tests = study_tests(config, measures_table(run.trials), out)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
-                              config.settings(*TRIAL_SECTIONS, "statistics"), subjects=subjects)
+                              config.settings(*TRIAL_SECTIONS, "statistics", "tests"), subjects=subjects, tests=tests)
     _write_tables(metrics, run.failures, out, run.trials)
     return store
 
@@ -272,15 +293,18 @@ def store_statistics(run: StudyRun, path: str | Path, config: StudyConfig,
     the statistics of the trials' per-cycle table and curves, as :func:`write_study` computes
     them, and the store written by the one writer,
     :func:`chainlab.io.study_store.write_study_store`. Its provenance records the trials'
-    settings with `config`'s statistics."""
+    settings with `config`'s statistics and tests; the config's tests of the trials' measures
+    are in the store's ``/tests`` and ``tests.csv`` beside it."""
     metrics = metrics_table(run.trials)
     subjects = _subjects(run, metrics)
     stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
+    tests = study_tests(config, measures_table(run.trials), Path(path).parent)
     used = json.loads(_trials_settings(run) or "{}")
-    if isinstance(used, dict):  # the trials' settings, now with the statistics'
-        used = {**used, "statistics": config.statistics}
+    if isinstance(used, dict):  # the trials' settings, now with the statistics' and the tests'
+        used = {**used, "statistics": config.statistics, "tests": config.tests}
     return write_study_store(run.trials, run.failures, path, stats,
-                             json.dumps(used, sort_keys=True, separators=(",", ":")), progress, subjects=subjects)
+                             json.dumps(used, sort_keys=True, separators=(",", ":")), progress, subjects=subjects,
+                             tests=tests)
 
 
 def build_study(config_path: str | Path, out_root: str | Path = "results", n_permutations: int | None = None,
@@ -288,7 +312,8 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
     """Run a study from its config file (``config/config.yaml``; chainlab.config) and write
     ``<out>/<study>/``: ``trials/<trial>.h5`` (each trial's results, reused while its inputs
     and settings are unchanged), ``study.h5`` (the store, assembled from them),
-    ``metrics.csv`` (the per-cycle table) and ``failures.tsv``. `n_permutations` overrides
+    ``metrics.csv`` (the per-cycle table, with the config's measures), ``tests.csv`` (the
+    config's tests) and ``failures.tsv``. `n_permutations` overrides
     the config's ``statistics.permutations``."""
     config_path = Path(config_path)
     config = StudyConfig.load(config_path)

@@ -1,6 +1,7 @@
-# The study statistics (mixed models, SPM, bootstrap bands) from the trials' per-cycle table
-# and curves, written with the store as results/<study>/study.h5 (chainlab statistics): the
-# store's one writer, as `chainlab store` and `chainlab study` use it.
+# The study statistics (mixed models, SPM, bootstrap bands) and the config's tests (tests.csv)
+# from the trials' per-cycle table, curves and measures, written with the store as
+# results/<study>/study.h5 (chainlab statistics): the store's one writer, as `chainlab store`
+# and `chainlab study` use it.
 
 
 rule statistics:
@@ -10,10 +11,13 @@ rule statistics:
         trials=trial_checksums(),
     output:
         store=f"{RESULTS}/study.h5",
+        # the config's tests (written beside the store by chainlab statistics)
+        tests=f"{RESULTS}/tests.csv",
         checksum=checksums("study.h5"),
     params:
         trials=trial_outputs(),
-        settings=settings("statistics"),
+        # the measures too: a test is checked against the measures the config names
+        settings=settings("measures", "statistics", "tests"),
     conda:
         CONDA_ENV
     log:
@@ -24,4 +28,4 @@ rule statistics:
         runtime=lambda w, attempt: 30 * attempt,
     shell:
         "chainlab statistics {params.trials:q} --settings {params.settings:q} -o {output.store:q} > {log:q} 2>&1"
-        " && sha256sum -- {output.store:q} > {output.checksum:q}"
+        " && test -f {output.tests:q} && sha256sum -- {output.store:q} > {output.checksum:q}"

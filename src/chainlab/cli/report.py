@@ -50,8 +50,11 @@ def add_query(sub, help: str) -> None:
                "suggested); 2 usage; 3 nothing matched (the header alone is written, a notice on stderr).",
     )
     p.add_argument("store", metavar="STUDY.h5")
+    p.add_argument("--table", choices=("metrics", "measures", "tests"), default="metrics",
+                   help="metrics: per-cycle measures or curves (--var, --curves); measures: the config's measures, "
+                        "a row per window; tests: the config's tests (tests.csv); --where filters on any of their columns")
     p.add_argument("--var", default="",
-                   help="comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
+                   help="(--table metrics) comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
                         "variables (rearfoot_eversion ...; the kinetic curves HipMoment_x ... AnkleMoment_z, HipPower ...)")
     p.add_argument("--curves", metavar="JOINT", help="a joint's per-cycle curves as a long table (each cycle's own "
                    "side): an angle output (KneeAngles), a moment (KneeMoment, N m/kg) or a power (KneePower, W/kg); "

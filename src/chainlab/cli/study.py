@@ -30,8 +30,8 @@ def add_study(sub, help: str) -> None:
         description=(
             "Read the config (study name, sample sheet), run every trial through reading, "
             "kinematics and gait analysis, fit the study statistics, and write "
-            "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv and "
-            "failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
+            "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv, "
+            "tests.csv (the config's tests of its own measures) and failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
             "reason; the others go on."
         ),
     )
@@ -250,12 +250,13 @@ def add_statistics(sub, help: str) -> None:
         help=help,
         description="Fit the study statistics (mixed models, SPM, bootstrap bands; docs/gait.md) to "
                     "the per-cycle table and curves of the trial result files, and write the study store "
-                    "with its /statistics group (the store `chainlab store` writes, with the statistics). "
+                    "with its /statistics group (the store `chainlab store` writes, with the statistics), and the "
+                    "config's tests of its own measures into /tests and tests.csv beside the store. "
                     "What cannot be tested is listed.",
     )
     p.add_argument("trials", nargs="+", metavar="TRIAL.h5")
     p.add_argument("-o", "--output", required=True, metavar="STUDY.h5")
-    p.add_argument("--settings", metavar="CONFIG|JSON", help=SETTINGS_HELP + "; statistics applies")
+    p.add_argument("--settings", metavar="CONFIG|JSON", help=SETTINGS_HELP + "; statistics, measures and tests apply")
     p.set_defaults(func=run_statistics)
 
 

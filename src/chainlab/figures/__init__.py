@@ -31,6 +31,7 @@ from chainlab.figures._qc import events_on_force, marker_quality
 from chainlab.figures._reach import reach, smallest_sign_flip_p, spm_reach, spm_subjects, subjects_needed
 from chainlab.figures._regression import describe_model, fit_lines, model_terms, scatter_fit
 from chainlab.figures._sides import curves_by_side, standing_chain, standing_fits
+from chainlab.figures._tests import measure_tests
 from chainlab.figures._write import (
     AUTO,
     FORMATS,
@@ -46,8 +47,8 @@ from chainlab.io.study_store import Study
 
 __all__ = [
     "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "curves_by_side", "describe_model",
-    "draw_all", "events_on_force", "find_browser", "fit_lines", "marker_quality", "model_terms", "moment_curves",
-    "power_curves", "reach", "scatter_fit", "standing_chain", "standing_fits",
+    "draw_all", "events_on_force", "find_browser", "fit_lines", "marker_quality", "measure_tests", "model_terms",
+    "moment_curves", "power_curves", "reach", "scatter_fit", "standing_chain", "standing_fits",
     "smallest_sign_flip_p", "spm", "spm_reach", "spm_subjects", "subjects_needed", "write_figure", "write_figures",
     "write_plotlyjs", "AUTO", "FORMATS", "NO_BROWSER", "PLOTLYJS",
 ]
@@ -175,6 +176,14 @@ FIGURES: tuple[Figure, ...] = (
            "95 % CI and p.",
            "/metrics/{peak_eversion_deg,peak_knee_adduction_moment_1_Nm_kg}, /statistics/{estimate,ci_low,ci_high,p,random}",
            partial(describe_model, response="peak_knee_adduction_moment_1_Nm_kg")),
+    Figure("measure_tests", measure_tests,
+           "The config's own measures tested between conditions (its tests:): one panel per test; per condition, "
+           "each subject's mean of the measure over its windows (grey dots, a subject's two conditions joined), "
+           "without the trials the test excludes, and the mean of the subjects' means with its t interval "
+           "(diamonds, 1 - the test's alpha). The panel title gives the test, the subjects it paired (n), p and "
+           "the estimate (second condition minus first) with its interval, as tests.csv has them. A study "
+           "without tests says so.",
+           "/measures, /tests"),
     Figure("spm", spm,
            "Statistical parametric mapping: the paired t curve SPM{t} (subject mean curves, second condition minus "
            "first) of each chain variable over the gait cycle (%), the critical threshold ± t* at alpha 0.05 "

@@ -42,136 +42,34 @@ the column names, beside :func:`chainlab.gait.metrics.cycle_metrics`' columns.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.conventions import AXES
+from chainlab.conventions import AXES, KINETIC_UNITS
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
+from chainlab.measure_specs import (  # the config's list parsed there (chainlab.config checks it on load)
+    KEYS,
+    PLATE_OUTPUTS,
+    REQUIRED,
+    SIDES,
+    STATS,
+    WINDOW_EVENTS,
+    WINDOWS,
+    Measure,
+    _choices,
+    parse_measures,
+)
+from chainlab.schema import MEASURE_COLUMNS
 
-STATS = ("min", "max", "mean", "range", "at_start", "at_end", "time_of_min", "time_of_max")
-WINDOWS = ("stance", "swing", "cycle")
-WINDOW_EVENTS = ("Foot Strike", "Foot Off", "Opposite Foot Strike", "Opposite Foot Off")
-SIDES = {"left": ("Left",), "right": ("Right",), "both": ("Left", "Right")}
-KEYS = ("name", "output", "component", "side", "window", "stat", "plate")
-REQUIRED = ("name", "output", "side", "window", "stat")
-#: Outputs that exist only while a foot stands on a plate: their measures need a plate stance.
-PLATE_OUTPUTS = frozenset({"GroundReactionForce", "NormalisedGRF", "GroundReactionMoment", "CentreOfPressure"})
 #: Frames a kinetics contact's first (last) frame may lie from the stance's strike (off).
 CONTACT_TOLERANCE = 5
-COLUMNS = ["measure", "output", "component", "side", "window", "stat", "instance", "cycle", "start_s", "end_s",
-           "value", "units", "time_s", "plate", "reason"]
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+COLUMNS = MEASURE_COLUMNS
 _OTHER = {"Left": "Right", "Right": "Left"}
-
-
-@dataclass(frozen=True)
-class Measure:
-    """One measure of the config (module docstring)."""
-
-    name: str
-    output: str
-    component: str | None  # x, y, z; None for a one-component output (a power)
-    side: str  # left, right, both
-    window: str | tuple[str, str]  # stance, swing, cycle or (from event, to event)
-    stat: str
-    plate: bool | None = None  # None: the rule of the output (PLATE_OUTPUTS)
-
-    @property
-    def window_name(self) -> str:
-        return self.window if isinstance(self.window, str) else f"{self.window[0]} to {self.window[1]}"
-
-    @property
-    def needs_plate(self) -> bool:
-        return self.output in PLATE_OUTPUTS if self.plate is None else self.plate
-
-
-def _refuse(where: str, i: int, entry, message: str) -> ValueError:
-    name = entry.get("name") if isinstance(entry, Mapping) else None
-    label = f"measure {i + 1}" + (f" ({name!r})" if name else "")
-    return ValueError(f"{where}: {label}: {message}")
-
-
-def _choices(value: str, allowed: Iterable[str]) -> str:
-    allowed = sorted(set(allowed))
-    near = difflib.get_close_matches(value, allowed, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
-    return f"{value!r} is not one of them{hint} Allowed: {', '.join(allowed)}"
-
-
-def parse_measures(entries: Sequence[Mapping] | None, outputs: Iterable[str] | None = None,
-                   where: str = "config measures") -> list[Measure]:
-    """The config's ``measures:`` list checked and parsed.
-
-    `outputs`, when given, are the side-less output names the trials have
-    (:func:`available_outputs`): a measure naming another is refused with the names that
-    exist and the nearest ones. Raises ValueError naming `where`, the measure and what was
-    expected.
-    """
-    if entries is None:
-        return []
-    if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)):
-        raise ValueError(f"{where}: expected a list of measures, found {type(entries).__name__}")
-    known = set(outputs) if outputs is not None else None
-    out: list[Measure] = []
-    seen: set[str] = set()
-    for i, e in enumerate(entries):
-        if not isinstance(e, Mapping):
-            raise ValueError(f"{where}: measure {i + 1}: expected a mapping, found {e!r}")
-        unknown = sorted(set(e) - set(KEYS))
-        if unknown:
-            raise _refuse(where, i, e, f"unknown keys {unknown}; allowed: {', '.join(KEYS)}")
-        missing = [k for k in REQUIRED if k not in e]
-        if missing:
-            raise _refuse(where, i, e, f"missing {', '.join(missing)}")
-        name = e["name"]
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise _refuse(where, i, e, f"name {name!r} must start with a letter and hold only letters, digits, _")
-        if name in seen:
-            raise _refuse(where, i, e, f"name {name!r} is used twice; names must be unique")
-        seen.add(name)
-        output = e["output"]
-        if not isinstance(output, str) or not output:
-            raise _refuse(where, i, e, f"output must be a name, found {output!r}")
-        if output[:1] in "LR" and output[1:2].isupper() and (known is None or output not in known):
-            raise _refuse(where, i, e, f"output {output!r} carries a side; give {output[1:]!r} and side: "
-                          f"{'left' if output[0] == 'L' else 'right'}")
-        if known is not None and output not in known:
-            raise _refuse(where, i, e, f"output: the trials have these outputs; {_choices(output, known)}")
-        component = e.get("component")
-        if component is not None and component not in AXES:
-            raise _refuse(where, i, e, f"component {component!r}: expected one of {', '.join(AXES)}")
-        side = e["side"]
-        if side not in SIDES:
-            raise _refuse(where, i, e, f"side {side!r}: expected one of {', '.join(SIDES)}")
-        window = _parse_window(e["window"], where, i, e)
-        stat = e["stat"]
-        if stat not in STATS:
-            raise _refuse(where, i, e, f"stat: {_choices(str(stat), STATS)}")
-        plate = e.get("plate")
-        if plate is not None and not isinstance(plate, bool):
-            raise _refuse(where, i, e, f"plate {plate!r}: expected true or false")
-        out.append(Measure(name, output, component, side, window, stat, plate))
-    return out
-
-
-def _parse_window(w, where: str, i: int, e) -> str | tuple[str, str]:
-    if isinstance(w, str):
-        if w not in WINDOWS:
-            raise _refuse(where, i, e, f"window: {_choices(w, WINDOWS)}, or {{from: EVENT, to: EVENT}}")
-        return w
-    if isinstance(w, Mapping) and set(w) == {"from", "to"}:
-        for k in ("from", "to"):
-            if w[k] not in WINDOW_EVENTS:
-                raise _refuse(where, i, e, f"window {k}: {_choices(str(w[k]), WINDOW_EVENTS)}")
-        return (w["from"], w["to"])
-    raise _refuse(where, i, e, f"window {w!r}: expected {', '.join(WINDOWS)} or {{from: EVENT, to: EVENT}}")
 
 
 # -- the trial's outputs, side-less ----------------------------------------------------------
@@ -436,3 +334,76 @@ def per_cycle(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(cols, axis=1).reset_index()
     out["cycle"] = out.cycle.astype(int)
     return out
+
+
+# -- a trial's measures, as the pipeline computes them ------------------------------------------
+
+#: The kinetics' outputs (side-less): a measure may name them in any trial; a trial without
+#: kinetics gives NaN with the reason it has none.
+KINETIC_OUTPUTS = tuple(f"{j}{k}" for k in ("Moment", "Force", "Power") for j in ("Hip", "Knee", "Ankle")) + (
+    "GroundReactionForce", "NormalisedGRF")
+#: The trial file's variables measures read: (group, variable).
+SOURCES = (("kinematics", "angles"), ("kinematics", "markers"), ("kinetics", "moments"),
+           ("kinetics", "joint_forces"), ("kinetics", "powers"), ("kinetics", "GroundReactionForce"),
+           ("kinetics", "NormalisedGRF"))
+
+
+def _needed(ds: xr.Dataset | None, variables: Sequence[str], bases: set[str]) -> xr.Dataset | None:
+    """The variables of `ds` (frame, name[, axis]) cut to the names whose side-less name is
+    in `bases`, loaded; the names of every one in ``attrs["all_names"]``."""
+    if ds is None:
+        return None
+    keep, every = {}, []
+    for var in variables:
+        if var not in ds:
+            continue
+        da = ds[var]
+        names = [str(n) for n in da[da.dims[1]].values]
+        every += names
+        mine = [n for n in names if split_side(n)[1] in bases]
+        if mine:
+            keep[var] = da.sel({da.dims[1]: mine}).load()
+    out = xr.Dataset(keep, coords={"time": ds["time"].load()} if "time" in ds.coords or "time" in ds else None)
+    out.attrs["all_names"] = every
+    return out
+
+
+def trial_measures(entries: Sequence[Mapping], kinematics: xr.Dataset, kinetics: xr.Dataset | None,
+                   events: pd.DataFrame, cycles: pd.DataFrame, *, contacts: pd.DataFrame | None = None,
+                   rate: float | None = None, kinetics_absent: str = "", where: str = "measures") -> pd.DataFrame:
+    """The config's measures (`entries`) of one trial: its angles and markers (`kinematics`,
+    the trial file's group), its kinetics (None when it has none: `kinetics_absent` says why),
+    its events, cycles and plate contacts (kinetics' frame numbers, at `rate`). Only the
+    outputs the measures name are read.
+
+    A measure naming an output the trial does not have, and that is not a kinetics output,
+    raises ValueError naming the outputs it has; a kinetics output of a trial without
+    kinetics gives NaN rows with the reason.
+    """
+    measures = parse_measures(entries, where=where)
+    if not measures:
+        return pd.DataFrame(columns=COLUMNS)
+    bases = {m.output for m in measures}
+    kin = _needed(kinematics, [v for g, v in SOURCES if g == "kinematics"], bases)
+    kt = _needed(kinetics, [v for g, v in SOURCES if g == "kinetics"], bases)
+    names = {split_side(n)[1] for d in (kin, kt) if d is not None for n in d.attrs["all_names"]}
+    parse_measures(entries, sorted(names | set(KINETIC_OUTPUTS)), where=where)
+    outputs = trial_outputs(kin, kt)
+    for m in measures:
+        outputs.setdefault(m.output, {})
+    table = compute_measures(measures, outputs, events, contacts=contacts, rate=rate, cycles=cycles)
+    gone = table.output.isin(KINETIC_OUTPUTS) & (table.units == "") & table.reason.str.startswith("no ")
+    if gone.any():  # the units the kinetics would have had: the same columns in every trial
+        table.loc[gone, "units"] = [_kinetic_units(o, s) for o, s in zip(table.output[gone], table.stat[gone])]
+        if kinetics_absent:
+            table.loc[gone, "reason"] = table.loc[gone, "reason"] + f": {kinetics_absent}"
+    return table
+
+
+def _kinetic_units(output: str, stat: str) -> str:
+    if stat.startswith("time_of"):
+        return "%"
+    kind = next((k for k in ("Moment", "Force", "Power") if output.endswith(k) and output != "GroundReactionForce"),
+                None)
+    return KINETIC_UNITS[{"Moment": "moments", "Force": "joint_forces", "Power": "powers"}[kind]] if kind \
+        else KINETIC_UNITS[output]

@@ -6,6 +6,8 @@
   ``--curves JOINT --axis x`` the per-cycle curves of any joint of the store (each cycle's own
   side) as a long table: subject, condition, trial, side, cycle, percent, value, units. JOINT:
   an angle output (``KneeAngles``), a moment (``KneeMoment``) or a power (``KneePower``, no axis).
+* ``--table measures|tests``: the store's ``/measures`` (the config's measures, a row per
+  window) or ``/tests`` (``tests.csv``), ``--where`` on any of their columns.
 * ``--where``: ``key=value`` items separated by commas, spaces around them ignored; a key
   takes several values with ``|`` (``subject=HC002D|HC030A``) or given twice.
 * A name that is not in the store is refused with the closest names (``difflib``).
@@ -186,6 +188,24 @@ def angle_curves_table(study: Study, joint: str, axis: str | None, where: dict[s
     }, columns=CURVE_COLUMNS)
 
 
+ROW_TABLES = ("measures", "tests")
+
+
+def row_table(study: Study, table: str, where: dict[str, list[str]]) -> pd.DataFrame:
+    """The store's ``/measures`` or ``/tests`` table (:data:`ROW_TABLES`; ``--table``), filtered
+    by `where` on its columns (``measure=grf_ml_min``, ``subject=HC030A``); StoreError naming
+    the columns it has."""
+    if table not in ROW_TABLES:
+        raise StoreError(f"unknown table {table!r}; expected one of metrics, {', '.join(ROW_TABLES)}")
+    df = study.measures if table == "measures" else study.tests
+    for key, values in where.items():
+        if key not in df.columns:
+            raise StoreError(f"cannot filter /{table} on {key!r}{_near(key, list(df.columns))}; "
+                             f"its columns: {list(df.columns)}")
+        df = df[df[key].astype(str).isin(values)]
+    return df.reset_index(drop=True)
+
+
 def write_table(df: pd.DataFrame, fmt: str, output: str | None) -> None:
     """`df` as csv, json or parquet to `output` (a file, written whole or not at all) or stdout."""
     if fmt == "parquet":
@@ -210,7 +230,12 @@ def command(args) -> int:
     try:
         where = parse_where(args.where)
         study = open_study(args.store)
-        if getattr(args, "curves", None):
+        table = getattr(args, "table", "metrics") or "metrics"
+        if table != "metrics":
+            if args.var or getattr(args, "curves", None):
+                raise StoreError(f"--table {table} and --var/--curves in separate queries")
+            df, what = row_table(study, table, where), f"/{table}"
+        elif getattr(args, "curves", None):
             if args.var:
                 raise StoreError("--curves and --var in separate queries")
             df = angle_curves_table(study, args.curves.strip(), (args.axis or "").strip() or None, where)
@@ -221,8 +246,8 @@ def command(args) -> int:
         write_table(df, args.format, args.output)
     except StoreError as exc:
         print(f"chainlab query: {exc}", file=sys.stderr)
-        usage = ("needs -o", "--curves and --var", "no variable asked for", "expected key=value", "give the axis once",
-                 "a power has no axis")
+        usage = ("needs -o", "--curves and --var", "--var/--curves in separate", "no variable asked for",
+                 "expected key=value", "give the axis once", "a power has no axis")
         return 2 if any(u in str(exc) for u in usage) else 1
     if not len(df):
         said = ", ".join(f"{k}={'|'.join(v)}" for k, v in where.items()) or "no filter"

@@ -13,6 +13,10 @@ Groups (``docs/schema.md`` has every variable and worked queries in Python and R
   mean residual, % of frames missing, gaps;
 * ``/subjects``: one row per subject (dim ``subject``): the standing chain from its static
   trial and the gait's symmetry indices (:mod:`chainlab.subjects`), units per variable;
+* ``/measures``: the config's own measures, one row per measure and window (dim ``row``:
+  subject, condition, trial and :data:`chainlab.schema.MEASURE_COLUMNS`); their per-cycle
+  values are columns of ``/metrics`` (``{measure}_{units}``);
+* ``/tests``: the config's tests between conditions on them (dim ``row``; ``tests.csv``);
 * ``/statistics``: mixed-model terms (dim ``row``), SPM t curves (variable, percent) with
   their clusters, bootstrap bands of the mean curves (condition, variable, percent), the
   between-subject standing questions (dim ``standing_row``);
@@ -43,6 +47,7 @@ import xarray as xr
 from chainlab import __version__
 from chainlab.io._subjects import standing_dataset, subjects_dataset
 from chainlab.io.store import atomic_path
+from chainlab.io.study_rows import measures_table, own_metric_vars, problems_dataset, read_rows, rows_dataset
 from chainlab.io.trial_file import marker_quality as _marker_quality, placed
 from chainlab.problems import PROBLEM_COLUMNS, headline, problem_rows, problems_table
 from chainlab.reach import condition_reach_text, reach_sentences, spm_reach
@@ -332,18 +337,8 @@ def statistics_dataset(statistics) -> xr.Dataset:
     return stats
 
 
-def problems_dataset(rows) -> xr.Dataset:
-    """The store's ``/problems`` group: the problems table along ``problem``."""
-    df = problems_table(rows)
-    data = {c: ("problem", df[c].to_numpy(dtype=float if c == "value" else str),
-                {"units": "1", "long_name": c}) for c in PROBLEM_COLUMNS}
-    data["value"][2]["long_name"] = "the value found (units of the check; NaN: none)"
-    return xr.Dataset(data, coords={"problem": np.arange(len(df))},
-                      attrs={"description": "one row per problem of a computed trial; docs/schema.md, /problems"})
-
-
-def study_datasets(trials, failures, statistics=None, config_text: str = "",
-                   progress=None, subjects: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
+def study_datasets(trials, failures, statistics=None, config_text: str = "", progress=None,
+                   subjects: pd.DataFrame | None = None, tests: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
     dask arrays, read when written (see :func:`write_study_store`)."""
     trials = sorted(trials, key=lambda t: t.trial)
@@ -392,9 +387,13 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
             mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": what})
         else:
             mvars[col] = ("cycle", values.astype(float), {"units": METRIC_UNITS[col], "long_name": col.replace("_", " ")})
+    long = measures_table(trials)
+    mvars.update(own_metric_vars(table, long))  # the config's measures' per-cycle columns
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords}, attrs=frame)
 
-    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress)}
+    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress),
+              "measures": rows_dataset(long, "the config's measures, one row per measure and window"),
+              "tests": rows_dataset(tests, "the config's tests between conditions (tests.csv)")}
 
     groups["subjects"] = subjects_dataset(subjects)
     groups["statistics"] = statistics_dataset(statistics)
@@ -426,7 +425,8 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "",
 
 
 def write_study_store(trials, failures, path: str | os.PathLike, statistics=None,
-                      config_text: str = "", progress=None, subjects: pd.DataFrame | None = None) -> Path:
+                      config_text: str = "", progress=None, subjects: pd.DataFrame | None = None,
+                      tests: pd.DataFrame | None = None) -> Path:
     """The study store at `path`, streamed: every group written to a temporary file beside
     `path` in one pass, the trials' time series one trial at a time, then renamed into place.
 
@@ -439,7 +439,7 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(trials, failures, statistics, config_text, progress, subjects)
+    groups = study_datasets(trials, failures, statistics, config_text, progress, subjects, tests)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
@@ -528,6 +528,16 @@ class Study:
                              "quality was kept); rebuild it with `chainlab study`")
         keep = ["trial_subject", "trial_condition"]
         return ds[names].assign_coords({k: ds[k] for k in keep}).load()
+
+    @property
+    def measures(self) -> pd.DataFrame:
+        """The config's measures, one row per measure and window (empty in a store without)."""
+        return read_rows(self.path, "measures", ENGINE)
+
+    @property
+    def tests(self) -> pd.DataFrame:
+        """The config's tests between conditions (``tests.csv``; empty in a store without)."""
+        return read_rows(self.path, "tests", ENGINE)
 
     @property
     def statistics(self) -> xr.Dataset:

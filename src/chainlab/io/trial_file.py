@@ -40,7 +40,7 @@ import xarray as xr
 
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
-from chainlab.schema import CONTACT_COLUMNS, CYCLE_COLUMNS, EVENT_COLUMNS, METRIC_COLUMNS
+from chainlab.schema import CONTACT_COLUMNS, CYCLE_COLUMNS, EVENT_COLUMNS, MEASURE_COLUMNS, METRIC_COLUMNS
 
 TITLE = "chainlab trial"
 WRITE_BLOCK = 4096  # frames per HDF5 chunk of the datasets grown along frame
@@ -310,7 +310,9 @@ class TrialFile:
                 self.markers, self.quality = [], np.zeros((3, 0))
             self.events = _table(f, "events", EVENT_COLUMNS)
             self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
-            self.metrics = _table(f, "metrics", METRIC_COLUMNS)
+            own = [c for c in f["metrics"] if c not in METRIC_COLUMNS and c != "row"] if "metrics" in f else []
+            self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
+            self.measures = _table(f, "measures", MEASURE_COLUMNS)
             # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
             self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]

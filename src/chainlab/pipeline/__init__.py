@@ -31,8 +31,9 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
    the measures, windows of cycles at a time, from the angles written; the kinetic curves and
-   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written
-   (:mod:`chainlab.pipeline.cycles`).
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written; the config's own
+   measures (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle
+   values joined onto the metrics (:mod:`chainlab.pipeline.cycles`).
 
 **Kinetics** (:mod:`chainlab.kinetics.trial` has the recipe) when the capture has plates
 and Plug-in Gait runs, into ``/kinetics`` (a kinematics file: beside the angles); otherwise
@@ -528,7 +529,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
             quality = _quality(job, w, "kinematics", row.subject)
             stage = "gait"
             events, cycles, metrics, problems = _gait_pass(job, first, verdicts, w, chunk_frames, say, started,
-                                                           json.loads(left_out or "{}"))
+                                                           json.loads(left_out or "{}"), config.measures)
             w.close()
     except SchedulerError as exc:  # a distributed scheduler not reached: not the trial's fault
         raise TrialSetupError(str(exc)) from exc

@@ -1,7 +1,9 @@
 """Pass 3 of a trial (:mod:`chainlab.pipeline`): its events (the plates' contacts with the
 frames pass' verdicts, the C3D's, Zeni's), its cycles, and per cycle the chain's curves, every
 angle output's curve and the measures, windows of cycles at a time, from the angles written;
-the kinetic curves and measures from the kinetics written."""
+the kinetic curves and measures from the kinetics written; the config's own measures
+(:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle values
+joined onto the metrics."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from chainlab.gait.analysis import gait_problems
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import EventResult, c3d_events, contact_events, merge_events, zeni_events
 from chainlab.gait.kinetic_metrics import kinetic_measures
+from chainlab.gait.measures import per_cycle, trial_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
 from chainlab.io.c3d import read_events
@@ -133,9 +136,27 @@ def _kinetic_measures(job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[xr.Dat
         return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
 
 
+def _user_measures(job, w: TrialWriter, entries: list, events: pd.DataFrame,
+                   cycles: pd.DataFrame) -> pd.DataFrame:
+    """The config's measures (:func:`chainlab.gait.measures.trial_measures`) of the written
+    outputs: the long table (its ``/measures`` group)."""
+    contacts = None
+    if "contacts" in w.created:
+        with w.dataset("contacts") as c:
+            contacts = c.to_dataframe().reset_index(drop=True)
+    with w.dataset("kinematics") as kin:
+        if "kinetics" not in w.created:
+            return trial_measures(entries, kin, None, events, cycles, kinetics_absent=job.kinetics_absent,
+                                  where=f"{job.path.name}: measures")
+        with w.dataset("kinetics") as kt:
+            return trial_measures(entries, kin, kt, events, cycles, contacts=contacts, rate=job.point_rate,
+                                  where=f"{job.path.name}: measures")
+
+
 def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: int, say: bool,
-               progress: Progress, not_run: dict | None = None):
-    """Pass 3 into `w`: events, cycles, curves and measures; (events, cycles, metrics, problems)."""
+               progress: Progress, not_run: dict | None = None, measures: list | None = None):
+    """Pass 3 into `w`: events, cycles, curves and measures (the config's `measures` too);
+    (events, cycles, metrics, problems)."""
     ev = _events(job, first, verdicts)
     cyc = find_cycles(ev.events)
     with w.dataset("kinematics") as kin:
@@ -144,6 +165,12 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
         metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
+    if measures:
+        table = _user_measures(job, w, measures, ev.events, cyc.cycles)
+        w.group("measures", table_dataset(table))
+        spread = per_cycle(table)
+        if len(spread):
+            metrics = metrics.merge(spread.astype({"cycle": metrics.cycle.dtype}), on=["side", "cycle"], how="left")
     metrics.attrs = frame
     name = job.path.name
     if say:

@@ -37,49 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from chainlab.measure_specs import TEST_KEYS as KEYS  # the config's list parsed there (chainlab.config checks it)
+from chainlab.measure_specs import TESTS, parse_tests
 from chainlab.stats.mixed import mixed_model
 
-TESTS = ("paired_t", "wilcoxon", "mixed")
-KEYS = ("measure", "compare", "test", "exclude", "levels", "alpha")
 COLUMNS = ["measure", "test", "compare", "level_1", "level_2", "n", "statistic", "p", "estimate", "ci_low", "ci_high",
            "alpha", "units", "n_windows", "excluded", "left_out"]
-
-
-def parse_tests(entries: Sequence[Mapping] | None, measures: Sequence[str] | None = None,
-                where: str = "config tests") -> list[dict]:
-    """The config's ``tests:`` checked (keys, test names, measures that exist) with defaults
-    filled; ValueError naming `where`, the test and what was expected."""
-    import difflib
-
-    out = []
-    for i, e in enumerate(entries or []):
-        label = f"{where}: test {i + 1}"
-        if not isinstance(e, Mapping):
-            raise ValueError(f"{label}: expected a mapping, found {e!r}")
-        unknown = sorted(set(e) - set(KEYS))
-        if unknown:
-            raise ValueError(f"{label}: unknown keys {unknown}; allowed: {', '.join(KEYS)}")
-        if "measure" not in e or "test" not in e:
-            raise ValueError(f"{label}: needs measure and test")
-        if e["test"] not in TESTS:
-            raise ValueError(f"{label}: test {e['test']!r}; expected one of {', '.join(TESTS)}")
-        if measures is not None and e["measure"] not in measures:
-            near = difflib.get_close_matches(str(e["measure"]), list(measures), n=3)
-            hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
-            raise ValueError(f"{label}: measure {e['measure']!r} is not a measure of the config{hint}; "
-                             f"measures: {', '.join(measures)}")
-        exclude = e.get("exclude", [])
-        if isinstance(exclude, str) or not all(isinstance(x, str) for x in exclude):
-            raise ValueError(f"{label}: exclude must be a list of trial ids, found {exclude!r}")
-        levels = e.get("levels")
-        if levels is not None and (len(levels) != 2 or len(set(map(str, levels))) != 2):
-            raise ValueError(f"{label}: levels must be two different levels, found {levels!r}")
-        alpha = float(e.get("alpha", 0.05))
-        if not 0 < alpha < 1:
-            raise ValueError(f"{label}: alpha {alpha} must be between 0 and 1")
-        out.append({"measure": e["measure"], "compare": e.get("compare", "condition"), "test": e["test"],
-                    "exclude": list(exclude), "levels": list(levels) if levels else None, "alpha": alpha})
-    return out
 
 
 def _trial_ids(trial: pd.Series) -> pd.Series:
