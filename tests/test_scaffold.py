@@ -92,7 +92,7 @@ def test_flat_folder_subject_from_the_capture_and_static_from_the_name(tmp_path)
                       ("HC033A/Static/HC033A01.c3d", "second static.c3d"),
                       ("HC033A/Straight/HC033A10.c3d", "walk 10.c3d")):
         shutil.copy(STUDY / src, raw / name)
-    shutil.copy(FIXTURES / "Gait.c3d", raw / "Gait.c3d")  # no subject named, no static: left out
+    shutil.copy(FIXTURES / "Gait.c3d", raw / "Gait.c3d")  # no subject named, no static
     found = discover(raw)
     rows = {r["trial"]: (r["subject"], r["condition"], r["static"].name) for r in found.rows}
     assert rows == {"HC030A_barefoot_05": ("HC030A", "barefoot", "HC030A_Cal01.c3d"),
@@ -102,8 +102,9 @@ def test_flat_folder_subject_from_the_capture_and_static_from_the_name(tmp_path)
         "HC030A_Cal01.c3d": "file name 'HC030A_Cal01.c3d'", "second static.c3d": "file name 'second static.c3d'"}
     assert [r["dynamic"].name for r in found.no_static] == ["Gait.c3d"]
     made = new_study(tmp_path / "s", raw)
-    assert "\n# raw\tGait\tGait\t\t" in made.sheet.read_text()  # the folder as subject; commented out
-    assert len(read_sheet(made.sheet)) == 3
+    assert "\nraw\tGait\tGait\t\t" in made.sheet.read_text()  # the folder as subject; an empty static:
+    assert len(read_sheet(made.sheet)) == 4  # the calibration stored in the capture is used
+    assert "stored calibration" in made.guesses.read_text()
 
 
 def test_a_static_guessed_from_its_content_is_said_so(tmp_path):

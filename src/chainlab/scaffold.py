@@ -297,7 +297,7 @@ def guesses_text(found: Discovery, sheet: str, study: str) -> str:
            f"## Trials ({len(found.rows)})", "",
            "| trial | subject | condition | static | dynamic | how |", "|---|---|---|---|---|---|"]
     out += [f"| {r['trial']} | {_cell(r['subject'])} | {_cell(r['condition'])} | "
-            f"{_cell(Path(r['static']).relative_to(found.root))} | {_cell(Path(r['dynamic']).relative_to(found.root))} | "
+            f"{_cell(Path(r['static']).relative_to(found.root)) if r['static'] else '(stored calibration)'} | {_cell(Path(r['dynamic']).relative_to(found.root))} | "
             f"{_cell('; '.join(r['how']))} |" for r in found.rows]
     out += ["", f"## Static trials ({len(found.statics)})", "", "| static | subject | why static |", "|---|---|---|"]
     out += [f"| {_cell(s.rel)} | {_cell(s.subject)} | {_cell(s.static_why)} |" for s in found.statics]
@@ -342,6 +342,11 @@ def new_study(folder: str | Path, captures: str | Path, study: str | None = None
         raise ConfigError(f"{', '.join(there)}: already there; pass force to write over them")
     name = safe_name(study or folder.resolve().name, "study")
     found = discover(captures)
+    for r in found.no_static:  # run from the calibration Nexus stored in the capture (docs/quality.md)
+        r["how"] = [*r.get("how", []), "no static trial found: static left empty, so the calibration stored in "
+                    "the capture's PROCESSING group is used (docs/quality.md)"]
+        r["static"] = ""
+    found.rows, found.no_static = found.rows + found.no_static, []
     if not found.rows:
         raise ConfigError(f"{captures}: no dynamic trial with a static trial found; "
                           + ("; ".join(f"{p.name}: {why}" for p, why in found.left_out[:3]) or
