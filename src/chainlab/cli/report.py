@@ -50,9 +50,10 @@ def add_query(sub, help: str) -> None:
                "suggested); 2 usage; 3 nothing matched (the header alone is written, a notice on stderr).",
     )
     p.add_argument("store", metavar="STUDY.h5")
-    p.add_argument("--table", choices=("metrics", "measures", "tests"), default="metrics",
+    p.add_argument("--table", choices=("metrics", "measures", "tests", "subjects"), default="metrics",
                    help="metrics: per-cycle measures or curves (--var, --curves); measures: the config's measures, "
-                        "a row per window; tests: the config's tests (tests.csv); --where filters on any of their columns")
+                        "a row per window; tests: the config's tests (tests.csv); subjects: one row per subject "
+                        "(the standing chain; --var picks columns); --where filters on any of their columns")
     p.add_argument("--var", default="",
                    help="(--table metrics) comma-separated metrics columns (e.g. peak_knee_adduction_moment_1_Nm_kg) or curve "
                         "variables (rearfoot_eversion ...; the kinetic curves HipMoment_x ... AnkleMoment_z, HipPower ...)")
@@ -61,8 +62,6 @@ def add_query(sub, help: str) -> None:
                    "columns subject, condition, trial, side, cycle, percent, value, units")
     p.add_argument("--axis", choices=("x", "y", "z"),
                    help="axis of --curves for angles and moments (default x; a power has none)")
-    p.add_argument("--table", choices=("cycles", "subjects"), default="cycles",
-                   help="cycles (per-cycle measures and curves, the default) or subjects (one row per subject)")
     p.add_argument("--where", default="", help="e.g. 'subject=HC030A|HC002D, side=Left' (| for several values)")
     p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write the table to FILE (any format) instead of stdout")
