@@ -46,20 +46,12 @@ import xarray as xr
 
 from chainlab.conventions import AXES
 from chainlab.errors import C3DError, C3DWarning
-from chainlab.io._c3ddata import PLATE_VARIABLES, _analogs, _per_channel, _plate_arrays, _plates, _points
-from chainlab.io._c3devents import _add_events, _add_measurements, _strip_side
-from chainlab.io._c3dlabels import (
-    PointNames,
-    _labels,
-    _length_scale,
-    _model_output_kinds,
-    _short,
-    _unique_labels,
-    point_names,
-)
-from chainlab.io._c3dstructure import LONG_CAPTURE_HEADER_FRAMES, _Params, _Structure
+from chainlab.io._c3ddata import PLATE_VARIABLES, _analogs, _plate_arrays, _plates, _points
+from chainlab.io._c3devents import _add_events, _add_measurements
+from chainlab.io._c3dlabels import _labels, _length_scale, point_names
+from chainlab.io._c3dstructure import LONG_CAPTURE_HEADER_FRAMES, _Structure
 from chainlab.io._dataset import dataset
-from chainlab.io.forceplates import DEFAULT_COP_THRESHOLD, Plate, plate_wrench
+from chainlab.io.forceplates import DEFAULT_COP_THRESHOLD
 
 __all__ = [
     "LONG_CAPTURE_HEADER_FRAMES",
@@ -69,13 +61,6 @@ __all__ = [
     "read_events",
     "sha256_file",
 ]
-
-# Names other modules and tests import from here (the reader's parts live in _c3d*.py).
-_REEXPORTED = (
-    PLATE_VARIABLES, _analogs, _per_channel, _plate_arrays, _plates, _points, _add_events,
-    _add_measurements, _strip_side, PointNames, _labels, _length_scale, _model_output_kinds,
-    _short, _unique_labels, _Params, _Structure, Plate, plate_wrench,
-)
 
 
 # --------------------------------------------------------------------------- public API
