@@ -21,7 +21,7 @@ from chainlab.errors import ModelInputError
 from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_in
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
-from chainlab.model.measurements import resolve
+from chainlab.model.measurements import from_dataset, resolve
 from chainlab.options import MODELS, KinematicsOptions
 
 
@@ -59,12 +59,6 @@ def sided(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(f"{s}{n}" for s in pig.SIDES for n in names)
 
 
-def _processing(ds: xr.Dataset) -> dict[str, float]:
-    if "measurement" not in ds.coords:
-        return {}
-    return {str(k): float(v) for k, v in zip(ds.measurement.values, ds.measurements.values)}
-
-
 def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, float], str]:
     """Calibration values from config, else the static (then dynamic) trial's PROCESSING
     group when it holds all of them, else 'computed' (empty: the caller computes them)."""
@@ -72,7 +66,7 @@ def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, fl
     if len(given) == len(names):
         return given, "config"
     for label, ds in (("static PROCESSING", static), ("dynamic PROCESSING", dynamic)):
-        stored = _processing(ds)
+        stored = from_dataset(ds)
         if all(np.isfinite(stored.get(n, np.nan)) for n in names) and any(stored[n] != 0.0 for n in names):
             # all zeros: the values were never calibrated (a static trial stores them so)
             return {**{n: stored[n] for n in names}, **given}, label
@@ -225,7 +219,7 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         attrs["measurement_sources"] = json.dumps(origin, sort_keys=True)
         used += list(pig.DYNAMIC_MARKERS)
     if "ofm" in run:
-        processing = {**_processing(head), **_processing(static)}
+        processing = {**from_dataset(head), **from_dataset(static)}
         names = [f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ"]
         values, source = _calibration_values(names, opt.subject, static, head)
         if source == "computed":

@@ -27,7 +27,8 @@ _CHORDS = (("FEO", "KNE", "KneeWidth"), ("TIO", "ANK", "AnkleWidth"))
 DIAMETER_SPREAD_MM = 0.5
 
 
-def _measurements(ds: xr.Dataset) -> dict[str, float]:
+def processing_measurements(ds: xr.Dataset) -> dict[str, float]:
+    """The values of `ds`'s PROCESSING group by their Nexus names (:data:`ALIASES` resolved)."""
     if "measurement" not in ds.coords:
         return {}
     return {ALIASES.get(str(k), str(k)): float(v)
@@ -43,7 +44,7 @@ def marker_diameter_from_outputs(ds: xr.Dataset, measurements: dict[str, float] 
     one estimate of the radius; the diameter is twice their mean, rounded to 0.1 mm.
     `measurements` (Nexus names, mm) gives the widths; default: `ds`'s PROCESSING group.
     """
-    m = measurements if measurements is not None else _measurements(ds)
+    m = measurements if measurements is not None else processing_measurements(ds)
     names = set(ds.marker.values.tolist()) if "marker" in ds.coords else set()
     radii = []
     for s in SIDES:
@@ -68,11 +69,11 @@ def marker_diameter(ds: xr.Dataset | None, measurements: dict[str, float] | None
     centres (:func:`marker_diameter_from_outputs`); None when neither."""
     if ds is None:
         return None
-    raw = _measurements(ds)
+    raw = processing_measurements(ds)
     v = raw.get("MarkerDiameter")
     if v and np.isfinite(v):
         return float(v), f"{ds.attrs.get('source_file', 'the file')} PROCESSING"
     return marker_diameter_from_outputs(ds, {**raw, **(measurements or {})})
 
 
-__all__ = ["marker_diameter", "marker_diameter_from_outputs"]
+__all__ = ["ALIASES", "marker_diameter", "marker_diameter_from_outputs", "processing_measurements"]

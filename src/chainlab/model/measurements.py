@@ -44,7 +44,8 @@ PIG_OPTIONAL = {
 }
 
 
-def _from_dataset(ds: xr.Dataset | None) -> dict[str, float]:
+def from_dataset(ds: xr.Dataset | None) -> dict[str, float]:
+    """The values of `ds`'s PROCESSING group by their names in the file (empty without one)."""
     if ds is None or "measurement" not in ds.coords:
         return {}
     return {str(k): float(v) for k, v in zip(ds.measurement.values, ds.measurements.values)}
@@ -66,8 +67,8 @@ def resolve(
         Naming every required measurement that none of the sources has (a value of 0 or
         NaN counts as missing for a required one).
     """
-    sources = [("config", dict(overrides or {})), ("static", _from_dataset(static)),
-               ("dynamic", _from_dataset(dynamic))]
+    sources = [("config", dict(overrides or {})), ("static", from_dataset(static)),
+               ("dynamic", from_dataset(dynamic))]
     values: dict[str, float] = {}
     origin: dict[str, str] = {}
     for name in list(required) + list(optional):

@@ -54,6 +54,7 @@ import xarray as xr
 
 from chainlab.model import pig
 from chainlab.model.geometry import cross, dot, unit
+from chainlab.model.measurements import from_dataset
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -159,12 +160,6 @@ class QualityProblem:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _measurements(ds: xr.Dataset | None) -> dict[str, float]:
-    if ds is None or "measurement" not in ds.coords:
-        return {}
-    return {str(k): float(v) for k, v in zip(ds.measurement.values, ds.measurements.values)}
 
 
 def _points(ds: xr.Dataset, meas: Mapping[str, float]) -> dict[str, np.ndarray]:
@@ -364,7 +359,7 @@ def foot_orientation(kinematics: xr.Dataset) -> list[QualityProblem]:
 def measurement_checks(dynamic: xr.Dataset, static: xr.Dataset | None,
                        overrides: Mapping[str, float] | None = None) -> list[QualityProblem]:
     """``measurement_range``, ``measurement_geometry`` and ``same_subject`` (module docstring)."""
-    md, ms = _measurements(dynamic), _measurements(static)
+    md, ms = from_dataset(dynamic), from_dataset(static)
     meas = {**md, **ms, **dict(overrides or {})}
     out = []
     for name, v in sorted(meas.items()):
@@ -420,7 +415,7 @@ def check_trial(dynamic: xr.Dataset, static: xr.Dataset | None = None, kinematic
     run to those groups: "lengths", "wands" (with the pelvis and side checks), "angles", "foot",
     "measurements"."""
     run = set(checks or ("lengths", "wands", "angles", "foot", "measurements"))
-    meas = {**_measurements(dynamic), **_measurements(static), **dict(overrides or {})}
+    meas = {**from_dataset(dynamic), **from_dataset(static), **dict(overrides or {})}
     out: list[QualityProblem] = []
     if "measurements" in run:
         out += measurement_checks(dynamic, static, overrides)

@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.model import ofm, pig
-from chainlab.model.marker_diameter import ALIASES, marker_diameter_from_outputs
+from chainlab.model.marker_diameter import marker_diameter_from_outputs, processing_measurements
 from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
 
 #: Plug-in Gait's static foot offsets (rad), computed on the static trial.
@@ -61,15 +61,6 @@ class StoredCalibration:
         return not self.missing.get(model)
 
 
-def _processing(ds: xr.Dataset) -> dict[str, float]:
-    if "measurement" not in ds.coords:
-        return {}
-    out = {}
-    for k, v in zip(ds.measurement.values.tolist(), ds.measurements.values.tolist()):
-        out[ALIASES.get(str(k), str(k))] = float(v)
-    return out
-
-
 def stored_calibration(ds: xr.Dataset) -> StoredCalibration:
     """The calibration stored in `ds`'s PROCESSING group (see the module docstring).
 
@@ -78,7 +69,7 @@ def stored_calibration(ds: xr.Dataset) -> StoredCalibration:
     comes from PROCESSING (``MarkerDiameter`` or ``Marker Diameter``), else from the stored
     joint centres (:func:`marker_diameter_from_outputs`).
     """
-    stored = _processing(ds)
+    stored = processing_measurements(ds)
     name = str(ds.attrs.get("source_file", ""))
     where = f"{name} PROCESSING"
     values: dict[str, float] = {}
