@@ -36,6 +36,7 @@ import xarray as xr
 
 from chainlab.conventions import AXES
 from chainlab.model.geometry import cardan, relative, to_lab, to_local
+from chainlab.model.measurements import from_dataset
 from chainlab.model.ofm import CLUSTERS, MM, _lcs, _plane_projection, cluster_means, facing_sign, replace4
 from chainlab.model.continuity import continuous
 from chainlab.model.pig import SIDES
@@ -148,8 +149,7 @@ def arch_calibration(static_ds: xr.Dataset, marker_diameter: float | None = None
     "static PROCESSING", "computed" or "mixed"). `marker_diameter` (mm) is used when
     PROCESSING has no MarkerDiameter (the kinematics' resolved value)."""
     mk = {str(m): static_ds.markers.sel(marker=m).values for m in static_ds.marker.values}
-    stored = dict(zip(static_ds.measurement.values.astype(str), static_ds.measurements.values.astype(float))) \
-        if "measurements" in static_ds else {}
+    stored = from_dataset(static_ds)
     diameter = stored.get("MarkerDiameter", np.nan)
     if not np.isfinite(diameter) and marker_diameter is not None:
         diameter = float(marker_diameter)

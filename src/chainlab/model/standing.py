@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from chainlab.model.measurements import from_dataset
 from chainlab.model.ofm_posture import ofm_posture
 
 SIDES = ("L", "R")
@@ -84,8 +85,7 @@ def standing_posture(static: xr.Dataset, kinematics: xr.Dataset) -> dict[str, fl
         post = ofm_posture(kinematics, static)
     except KeyError:
         post = None
-    stored = dict(zip(static.measurement.values.astype(str), static.measurements.values.astype(float))) \
-        if "measurements" in static else {}
+    stored = from_dataset(static)
     for s in SIDES:
         if post is not None:
             hftfl = post.angles.sel(output=f"{s}HFTFL").values[:, 1]
