@@ -238,19 +238,12 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
     if need or need_mk:
         name = kinematics.attrs.get("dynamic_file", "kinematics")
         raise KeyError(f"{name}: OFM posture needs the segments {need} and markers {need_mk}; not found")
-    axes = kinematics.segment_axes
-    facing = facing_sign(mk, travel_x)
-    angles, arch = {}, {}
+    segments = {f"{side}{n}": (None, kinematics.segment_axes.sel(segment=f"{side}{n}").values)
+                for side in ("Left", "Right") for n in ("Hindfoot", "OFMTibia", "Femur")}
     cal, source = arch_calibration(static)
-    for s in SIDES:
-        long, _ = _side_names(s)
-        hind = axes.sel(segment=f"{long}Hindfoot").values
-        angles[f"{s}HFTFL"] = hindfoot_to_floor(hind, facing, s)
-        angles[f"{s}FETBA"] = femur_tibia(axes.sel(segment=f"{long}Femur").values,
-                                          axes.sel(segment=f"{long}OFMTibia").values, s)
-        h, index = arch_height(mk, cal, s, None if forefoot_means is None else forefoot_means[s])
-        arch[f"{s}ArchHeight"] = h / MM
-        arch[f"{s}ArchHeightIndex"] = index
+    raw, arch = posture_frames(segments, mk, facing_sign(mk, travel_x), cal,
+                               dict.fromkeys(SIDES) if forefoot_means is None else forefoot_means)
+    angles = {k: continuous(v, norm=RULES[k]) for k, v in raw.items()}
     names = list(angles)
     arch_names = list(arch)
     return xr.Dataset(
