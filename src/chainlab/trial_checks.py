@@ -25,7 +25,7 @@ from chainlab.model.clusters import CLUSTERS, MIN_MARKERS, cluster_sets, static_
 from chainlab.model.plausibility import check_trial
 from chainlab.problems import sheet_subject_problem
 
-CHECK_FRAMES = 5_000  # 50 s at 100 Hz; no more than a summary span (chainlab.model._chunks.CHUNK)
+CHECK_FRAMES = 5_000  # 50 s at 100 Hz; no more than a summary span (chainlab.model._spans.SPAN)
 
 
 def rebuild_candidates(names: Sequence[str], any_valid: Mapping[str, bool], static: xr.Dataset) -> list[str]:
