@@ -227,6 +227,11 @@ def branch_disagreement(chain: Chain, pose: Pose, y: np.ndarray) -> np.ndarray:
     return out
 
 
+def _farthest(chain: Chain, pose: Pose, y: np.ndarray) -> np.ndarray:
+    """(n,) deg: each frame's largest :func:`branch_disagreement` (0 where none can be told)."""
+    return np.nanmax(np.nan_to_num(branch_disagreement(chain, pose, y), nan=0.0), axis=1)
+
+
 def solve(
     chain: Chain,
     y: np.ndarray,
@@ -236,13 +241,12 @@ def solve(
     start: Pose | None = None,
     max_iterations: int = 50,
     tolerance: float = 1e-5,
-    recover: bool = True,
 ) -> IKResult:
     """Fit the chain to markers `y` (n, M, 3), m, NaN where missing (in ``chain.markers`` order).
 
-    :func:`fit` does the fitting (its docstring says how frames start). With `recover`
-    (default) every frame is then checked against its markers (:func:`branch_disagreement`):
-    a frame where a body is more than
+    :func:`fit` does the fitting (its docstring says how frames start; call it for the fit
+    without this check). Every frame is then checked against its markers
+    (:func:`branch_disagreement`): a frame where a body is more than
     :data:`FLIP_DEG` from it, or where a free joint coordinate moved more than
     :data:`JUMP_DEG` since the previous frame of its block, is solved again from the direct
     pose alone (:func:`initial_pose`, each body's orientation from its own markers, as the
@@ -252,10 +256,10 @@ def solve(
     """
     res = fit(chain, y, first_frame=first_frame, block=block, start=start, max_iterations=max_iterations,
               tolerance=tolerance)
-    if not recover or len(y) == 0:
+    if len(y) == 0:
         return res
     y = np.ascontiguousarray(y, dtype=float)
-    far = np.nanmax(np.nan_to_num(branch_disagreement(chain, res.pose, y), nan=0.0), axis=1)
+    far = _farthest(chain, res.pose, y)
     bad = far > FLIP_DEG
     free = np.zeros(res.pose.q.shape[1:], bool)
     for j, b in enumerate(chain.joints):
@@ -271,7 +275,7 @@ def solve(
         present = np.isfinite(y[idx]).all(axis=-1)
         cold = initial_pose(chain, y[idx], np.where(present, chain.weights[None, :], 0.0))
         again = fit(chain, y[idx], start=cold, max_iterations=max_iterations, tolerance=tolerance)
-        far2 = np.nanmax(np.nan_to_num(branch_disagreement(chain, again.pose, y[idx]), nan=0.0), axis=1)
+        far2 = _farthest(chain, again.pose, y[idx])
         take = far2 < far[idx]
         k = idx[take]
         for name in ("origin", "rotation", "q", "slide"):
