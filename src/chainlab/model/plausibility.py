@@ -54,7 +54,7 @@ import xarray as xr
 
 from chainlab.model import pig
 from chainlab.model.geometry import cross, dot, unit
-from chainlab.model.measurements import from_dataset
+from chainlab.model.measurements import PIG_OPTIONAL, from_dataset
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -172,7 +172,7 @@ def _points(ds: xr.Dataset, meas: Mapping[str, float]) -> dict[str, np.ndarray]:
         pts["SACR"] = 0.5 * (pts["LPSI"] + pts["RPSI"])
     need = ("LLegLength", "RLegLength")
     if {"LASI", "RASI", "SACR"} <= set(pts) and all(meas.get(k) for k in need):
-        m = {"MarkerDiameter": 14.0, **{k: v for k, v in meas.items() if np.isfinite(v)}}
+        m = {"MarkerDiameter": PIG_OPTIONAL["MarkerDiameter"], **{k: v for k, v in meas.items() if np.isfinite(v)}}
         if not m.get("InterAsisDistance"):
             m["InterAsisDistance"] = float(np.nanmedian(np.linalg.norm(pts["LASI"] - pts["RASI"], axis=-1)) * 1000)
         origin, r = pig.pelvis_frame(pts["LASI"], pts["RASI"], pts["SACR"])
