@@ -149,16 +149,6 @@ def _wrench(com, r, mass, inertia, omega, joint, distal_force, distal_moment, ra
     return force, moment
 
 
-def derivative(x: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
-    """Central difference along axis 0: (x[i+step] - x[i-step]) * rate / (2 step); NaN at the ends."""
-    return np.moveaxis(_diff(np.moveaxis(x, 0, -1), rate, step), -1, 0)
-
-
-def second_difference(x: np.ndarray, rate: float) -> np.ndarray:
-    """(x[i+1] - 2 x[i] + x[i-1]) * rate**2 along axis 0; NaN at the ends."""
-    return np.moveaxis(_diff2(np.moveaxis(x, 0, -1), rate), -1, 0)
-
-
 def angular_velocity(r: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
     """(n, 3) angular velocity (rad/s, lab frame) of frames r (n, 3, 3), central over +-step.
 
@@ -380,7 +370,6 @@ def joint_kinetics(
     step = int(opt.derivative_step)
     bm = float(body["Bodymass"])
     frames = kinematics.frame.values
-    n = frames.size
     axes_all = kinematics.segment_axes
     seg = {s: _cm(axes_all.sel(segment=s).values) for s in need}
     pts = {p: _cm(kinematics.joint_centres.sel(point=p).values) for p in kinematics.point.values.tolist()}
