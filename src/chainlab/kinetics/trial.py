@@ -17,7 +17,7 @@ The recipe of ``docs/kinetics.md`` ("Chunks"), in three calls:
 
 Plate-to-foot overrides come from the config's ``kinetics.plates`` (``{plate: L | R | null}``)
 and the sample sheet's optional ``plates`` column (``1=R,2=L,3=-``; a row's mapping wins for
-the plates it names): :func:`parse_plates`, :func:`kinetics_options`.
+the plates it names): :func:`chainlab.options.parse_plates`, :func:`chainlab.options.kinetics_options`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from chainlab.kinetics.inverse_dynamics import (
     segment_lengths,
 )
 from chainlab.model import pig
-from chainlab.options import KineticsOptions, kinetics_options, parse_plates  # noqa: F401 (re-exported)
+from chainlab.options import KineticsOptions
 
 #: Frames each span is computed with on each side: the derivatives' reach (2 x derivative
 #: step = 4) and one frame of analog samples for the ground reaction's window mean.
@@ -170,4 +170,4 @@ def refused_text(contacts: list[Contact]) -> str:
 
 
 __all__ = ["OVERLAP", "NoKinetics", "TrialKinetics", "trial_kinetics", "contacts_dataset", "contacts_json",
-           "kinetics_options", "parse_plates", "refused_text", "span_loads", "trial_setup"]
+           "refused_text", "span_loads", "trial_setup"]
