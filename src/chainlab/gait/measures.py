@@ -156,10 +156,6 @@ def windows(events: pd.DataFrame, side: str, window: str | tuple[str, str]) -> p
     return pd.DataFrame(rows, columns=cols)
 
 
-def _side_stances(events: pd.DataFrame, side: str) -> pd.DataFrame:
-    return windows(events, side, "stance")
-
-
 def plate_of(stance_row, contacts: pd.DataFrame | None, side: str, rate: float | None) -> str:
     """"plate k" when the stance (start, end, start_source, end_source) is wholly on plate k,
     else ""."""
@@ -268,7 +264,7 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
             base = {"measure": m.name, "output": m.output, "component": m.component or "", "side": side,
                     "window": m.window_name, "stat": m.stat}
             wins = windows(events, side, m.window)
-            stances = _side_stances(events, side) if m.needs_plate else None
+            stances = windows(events, side, "stance") if m.needs_plate else None
             da = outputs[m.output].get(side)
             if da is not None:
                 v, t, units = _series(da, time, m.component, f"measure {m.name!r}")
