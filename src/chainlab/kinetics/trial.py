@@ -56,7 +56,8 @@ def span_loads(window: xr.Dataset, start: int, stop: int, threshold: float) -> d
     each side where the trial has them): their ground reaction (force, moment, cop) and the
     feet's markers (:data:`~chainlab.kinetics.contacts.FOOT_MARKERS`)."""
     grf = ground_reaction(window, threshold).isel(frame=slice(start, stop))
-    names = [s + m for s in SIDES for m in FOOT_MARKERS if s + m in set(window.marker.values.tolist())]
+    present = set(window.marker.values.tolist())
+    names = [s + m for s in SIDES for m in FOOT_MARKERS if s + m in present]
     feet = window.markers.sel(marker=names).isel(frame=slice(start, stop))
     return {"grf": grf[["force", "moment", "cop"]], "feet": feet, "static": grf[["centre", "normal", "corners"]]}
 
