@@ -43,11 +43,6 @@ EVENT_TOLERANCE_S = 0.05
 #: Markers whose horizontal position must stay over the plate while it is loaded (the ankle
 #: marker sits lateral to the sole and is not one of them).
 OUTLINE_MARKERS = ("HEE", "TOE")
-#: How far (m) the heel and the toe marker may lie outside the plate outline with the foot
-#: still wholly on it. The heel marker sits on the back of the calcaneus, behind and above
-#: the sole's contact (vendors' PiG_Motion-FlatFoot-Full: heel marker 52 mm beyond the plate
-#: edge at heel strike, centre of pressure 14 mm inside it; Nexus used that contact); the
-#: toe marker sits on the forefoot, behind the toes.
 
 
 @dataclass(frozen=True)
