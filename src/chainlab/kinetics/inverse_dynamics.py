@@ -51,13 +51,12 @@ from chainlab.conventions import (
     PIG_SEGMENT_PARAMETERS,
 )
 from chainlab.errors import ModelInputError
-from chainlab.kinetics.contacts import Contact, assign_contacts, stances
+from chainlab.kinetics.contacts import SIDES, Contact, assign_contacts, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.model import pig
 from chainlab.model.measurements import PIG_OPTIONAL as DEFAULT_MEASUREMENTS
 from chainlab.options import KineticsOptions
 
-SIDES = ("L", "R")
 #: Contact statuses whose foot has no kinetics while the plate is loaded.
 REFUSED = ("shared", "partial", "cut")
 _SIDE_NAME = {"L": "Left", "R": "Right"}
