@@ -56,6 +56,11 @@ class Contact:
     status: str
     reason: str = ""
 
+    def text(self) -> str:
+        """'plate 1 frames 256-362: - shared (why)': the contact in one line."""
+        return (f"plate {self.plate} frames {self.first}-{self.last}: {self.side or '-'} {self.status}"
+                + (f" ({self.reason})" if self.reason else ""))
+
 
 def _runs(mask: np.ndarray, max_gap: int = 2) -> list[tuple[int, int]]:
     """[first, last] index pairs of the True runs of `mask`, gaps <= max_gap closed."""

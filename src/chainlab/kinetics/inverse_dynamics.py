@@ -475,8 +475,7 @@ def _dataset(kin, moments, forces, powers, grf_out, norm, contacts, body, opt) -
         "projection": opt.projection,
         "segment_lengths": opt.segment_lengths,
         "derivative_step": int(opt.derivative_step),
-        "contacts": [f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
-                     + (f" ({c.reason})" if c.reason else "") for c in contacts],
+        "contacts": [c.text() for c in contacts],
     }
     return ds
 

@@ -166,8 +166,7 @@ def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Da
 
 def refused_text(contacts: list[Contact]) -> str:
     """'plate 1 frames 256-362: shared (why); ...' for the refused contacts ('' for none)."""
-    return "; ".join(f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
-                     + (f" ({c.reason})" if c.reason else "") for c in contacts if c.status in REFUSED)
+    return "; ".join(c.text() for c in contacts if c.status in REFUSED)
 
 
 __all__ = ["OVERLAP", "NoKinetics", "TrialKinetics", "trial_kinetics", "contacts_dataset", "contacts_json",
