@@ -188,18 +188,19 @@ def assign_contacts(
 
 
 def _judge(plate, first, last, sl, cop, corners, feet, st, tol, margin) -> Contact:
-    near = {}
-    for s in SIDES:
-        f = feet[s]
-        if "HEE" not in f or "TOE" not in f:
-            near[s] = np.zeros(sl.stop - sl.start, dtype=bool)
-            continue
-        d = _distance_to_foot(cop[sl], f["HEE"][sl], f["TOE"][sl])
-        near[s] = d <= FOOT_REACH
+    loaded = sl.stop - sl.start
+    # each foot's distance to the COP (None: no heel or toe marker)
+    dist = {s: _distance_to_foot(cop[sl], f["HEE"][sl], f["TOE"][sl]) if {"HEE", "TOE"} <= set(f) else None
+            for s, f in feet.items()}
+    none = np.zeros(loaded, dtype=bool)
+    near = {s: none if d is None else d <= FOOT_REACH for s, d in dist.items()}
     other = {"L": "R", "R": "L"}
     # the foot nearer the COP in each frame where one is near
-    counts = {s: int(np.sum(near[s] & ~(near[other[s]] & _closer(cop[sl], feet, other[s], s, sl)))) for s in SIDES}
-    loaded = sl.stop - sl.start
+    counts = {}
+    for s in SIDES:
+        o = other[s]
+        closer = none if dist[s] is None or dist[o] is None else dist[o] < dist[s]
+        counts[s] = int(np.sum(near[s] & ~(near[o] & closer)))
     minimum = max(3, loaded // 10)
     owners = [s for s in SIDES if counts[s] >= minimum]
     if not owners:
@@ -220,16 +221,6 @@ def _judge(plate, first, last, sl, cop, corners, feet, st, tol, margin) -> Conta
         if off is not None and abs(off - last) > tol:
             return Contact(plate, first, last, side, "partial", f"{side} Foot Off at frame {off}, plate unloaded after {last}")
     return Contact(plate, first, last, side, "accepted", "")
-
-
-def _closer(cop, feet, a, b, sl) -> np.ndarray:
-    """Frames where foot `a` is nearer the COP than foot `b` (both must have heel and toe)."""
-    fa, fb = feet[a], feet[b]
-    if not ({"HEE", "TOE"} <= set(fa) and {"HEE", "TOE"} <= set(fb)):
-        return np.zeros(sl.stop - sl.start, dtype=bool)
-    da = _distance_to_foot(cop, fa["HEE"][sl], fa["TOE"][sl])
-    db = _distance_to_foot(cop, fb["HEE"][sl], fb["TOE"][sl])
-    return da < db
 
 
 def _overlaps(stance, first, last) -> bool:
