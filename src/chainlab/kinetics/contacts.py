@@ -32,6 +32,7 @@ import xarray as xr
 
 from chainlab.conventions import KINETICS_COP_THRESHOLD_N
 from chainlab.options import OUTLINE_MARGIN
+from chainlab.schema import CONTACT_COLUMNS
 
 SIDES = ("L", "R")
 FOOT_MARKERS = ("HEE", "TOE", "ANK")
@@ -231,5 +232,5 @@ def _overlaps(stance, first, last) -> bool:
 
 
 def contacts_table(contacts: list[Contact]) -> pd.DataFrame:
-    """The contacts as a pandas DataFrame (plate, first, last, side, status, reason)."""
-    return pd.DataFrame([c.__dict__ for c in contacts], columns=["plate", "first", "last", "side", "status", "reason"])
+    """The contacts as a pandas DataFrame (:data:`chainlab.schema.CONTACT_COLUMNS`)."""
+    return pd.DataFrame([c.__dict__ for c in contacts], columns=CONTACT_COLUMNS)
