@@ -16,7 +16,7 @@ from chainlab.gait.kinetic_metrics import cycle_kinetic_measures, kinetic_curves
 from chainlab.io.trial_file import open_trial_file
 from chainlab.kinematics import compute_kinematics
 from chainlab.kinetics import compute_kinetics
-from chainlab.kinetics.trial import parse_plates
+from chainlab.options import parse_plates
 from chainlab.pipeline import run_trial
 from chainlab.results import TrialRow
 from chainlab.schema import KINETIC_METRIC_COLUMNS, METRIC_UNITS

@@ -84,7 +84,10 @@ class PlateEventOptions:
 #: Axes the joint moments and forces are expressed in (chainlab.kinetics).
 PROJECTIONS = ("distal", "proximal", "global")
 #: How far (m) beyond a plate's outline a foot marker may lie for the foot to count as on it
-#: (chainlab.kinetics.contacts).
+#: (chainlab.kinetics.contacts). The heel marker sits on the back of the calcaneus, behind and
+#: above the sole's contact (vendors' PiG_Motion-FlatFoot-Full: heel marker 52 mm beyond the
+#: plate edge at heel strike, centre of pressure 14 mm inside it; Nexus used that contact); the
+#: toe marker sits on the forefoot, behind the toes.
 OUTLINE_MARGIN = {"HEE": 0.06, "TOE": 0.025}
 _PLATES = re.compile(r"^\s*(\d+)\s*=\s*(L|R|-)\s*$")
 

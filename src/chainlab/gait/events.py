@@ -104,16 +104,6 @@ def crossings(fn: np.ndarray, options: PlateEventOptions | None = None) -> tuple
     return up, down
 
 
-def judge_contact(ds: xr.Dataset, corners: np.ndarray, frames: np.ndarray,
-                  options: PlateEventOptions | None = None) -> tuple[str | None, str]:
-    """Which foot made a plate contact: (side, "") or (None, reason).
-
-    `frames` marks the frames of `ds` during the contact; `ds` must hold the frame before
-    and after them too when the trial has them (the marker speeds are central differences).
-    """
-    return judge_feet(foot_markers(ds), corners, frames, ds.attrs["point_rate"], options)
-
-
 def foot_markers(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Per side, its heel and toe markers (those the trial has), (n, k, 3)."""
     markers = set(ds.marker.values.tolist())
@@ -127,7 +117,12 @@ def foot_markers(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 def judge_feet(feet: dict[str, np.ndarray], corners: np.ndarray, frames: np.ndarray, point_rate: float,
                options: PlateEventOptions | None = None) -> tuple[str | None, str]:
-    """:func:`judge_contact` on the feet's markers (:func:`foot_markers`)."""
+    """Which foot made a plate contact: (side, "") or (None, reason), from the feet's markers
+    (:func:`foot_markers`).
+
+    `frames` marks the frames of `feet` during the contact; `feet` must hold the frame before
+    and after them too when the trial has them (the marker speeds are central differences).
+    """
     opt = options or PlateEventOptions()
     mid = np.flatnonzero(frames)[frames.sum() // 2]
     over, partly = {}, {}

@@ -27,8 +27,8 @@ its end event, both included (as biomechZoo partitions a trial between two event
 their arithmetic mean; ``time_of_*`` is in % of the window (0 at its start, 100 at its end) with
 the seconds from the window's start in ``time_s``.
 
-Plate outputs (:data:`PLATE_OUTPUTS`, the ground reactions) are measured only in a window within
-one stance wholly on one force plate: the stance's Foot Strike and Foot Off both found by the
+Plate outputs (:data:`chainlab.measure_specs.PLATE_OUTPUTS`, the ground reactions) are measured
+only in a window within one stance wholly on one force plate: the stance's Foot Strike and Foot Off both found by the
 same plate (events ``source`` "plate k", :func:`chainlab.gait.events.gait_events`), or, when the
 kinetics' plate contacts are given, an accepted contact of that side spanning the stance. Any
 other window gets NaN and its reason. ``plate: true`` asks the same of a measure of any output
@@ -53,13 +53,7 @@ from chainlab.conventions import AXES, KINETIC_UNITS
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
 from chainlab.measure_specs import (  # the config's list parsed there (chainlab.config checks it on load)
-    KEYS,
-    PLATE_OUTPUTS,
-    REQUIRED,
     SIDES,
-    STATS,
-    WINDOW_EVENTS,
-    WINDOWS,
     Measure,
     _choices,
     parse_measures,
@@ -160,10 +154,6 @@ def windows(events: pd.DataFrame, side: str, window: str | tuple[str, str]) -> p
             j = later[0]
             rows.append((t0, bt[j], str(asrc[k]), str(bsrc[j])))
     return pd.DataFrame(rows, columns=cols)
-
-
-def _side_stances(events: pd.DataFrame, side: str) -> pd.DataFrame:
-    return windows(events, side, "stance")
 
 
 def plate_of(stance_row, contacts: pd.DataFrame | None, side: str, rate: float | None) -> str:
@@ -274,7 +264,7 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
             base = {"measure": m.name, "output": m.output, "component": m.component or "", "side": side,
                     "window": m.window_name, "stat": m.stat}
             wins = windows(events, side, m.window)
-            stances = _side_stances(events, side) if m.needs_plate else None
+            stances = windows(events, side, "stance") if m.needs_plate else None
             da = outputs[m.output].get(side)
             if da is not None:
                 v, t, units = _series(da, time, m.component, f"measure {m.name!r}")

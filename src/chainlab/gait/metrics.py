@@ -32,7 +32,7 @@ import xarray as xr
 
 from chainlab.gait import coupling, heading
 from chainlab.gait.cycles import POINTS, normalise
-from chainlab.schema import ANGLE_METRIC_COLUMNS, joint_name  # noqa: F401 (joint_name re-exported)
+from chainlab.schema import ANGLE_METRIC_COLUMNS
 
 SOURCES = {
     "rearfoot_eversion": ("{s}HFTBA", 1, -1.0),
@@ -106,8 +106,8 @@ def cycle_curves(kin: xr.Dataset, cycles: pd.DataFrame, frame: str = "heading",
 def angle_curves(kin: xr.Dataset, cycles: pd.DataFrame, joints: list[str], points: int = POINTS) -> xr.DataArray:
     """(cycle, joint, axis, percent) curves of every angle output on each cycle's side, deg.
 
-    `joints` are output names without their side (:func:`joint_name`); a joint the trial
-    does not have is NaN.
+    `joints` are output names without their side (:func:`chainlab.schema.joint_name`); a joint
+    the trial does not have is NaN.
     """
     outputs = [str(o) for o in kin.output.values]
     data = np.full((len(cycles), len(joints), 3, points), np.nan)

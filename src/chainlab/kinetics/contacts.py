@@ -32,6 +32,7 @@ import xarray as xr
 
 from chainlab.conventions import KINETICS_COP_THRESHOLD_N
 from chainlab.options import OUTLINE_MARGIN
+from chainlab.schema import CONTACT_COLUMNS
 
 SIDES = ("L", "R")
 FOOT_MARKERS = ("HEE", "TOE", "ANK")
@@ -43,11 +44,6 @@ EVENT_TOLERANCE_S = 0.05
 #: Markers whose horizontal position must stay over the plate while it is loaded (the ankle
 #: marker sits lateral to the sole and is not one of them).
 OUTLINE_MARKERS = ("HEE", "TOE")
-#: How far (m) the heel and the toe marker may lie outside the plate outline with the foot
-#: still wholly on it. The heel marker sits on the back of the calcaneus, behind and above
-#: the sole's contact (vendors' PiG_Motion-FlatFoot-Full: heel marker 52 mm beyond the plate
-#: edge at heel strike, centre of pressure 14 mm inside it; Nexus used that contact); the
-#: toe marker sits on the forefoot, behind the toes.
 
 
 @dataclass(frozen=True)
@@ -60,6 +56,11 @@ class Contact:
     side: str | None
     status: str
     reason: str = ""
+
+    def text(self) -> str:
+        """'plate 1 frames 256-362: - shared (why)': the contact in one line."""
+        return (f"plate {self.plate} frames {self.first}-{self.last}: {self.side or '-'} {self.status}"
+                + (f" ({self.reason})" if self.reason else ""))
 
 
 def _runs(mask: np.ndarray, max_gap: int = 2) -> list[tuple[int, int]]:
@@ -188,18 +189,19 @@ def assign_contacts(
 
 
 def _judge(plate, first, last, sl, cop, corners, feet, st, tol, margin) -> Contact:
-    near = {}
-    for s in SIDES:
-        f = feet[s]
-        if "HEE" not in f or "TOE" not in f:
-            near[s] = np.zeros(sl.stop - sl.start, dtype=bool)
-            continue
-        d = _distance_to_foot(cop[sl], f["HEE"][sl], f["TOE"][sl])
-        near[s] = d <= FOOT_REACH
+    loaded = sl.stop - sl.start
+    # each foot's distance to the COP (None: no heel or toe marker)
+    dist = {s: _distance_to_foot(cop[sl], f["HEE"][sl], f["TOE"][sl]) if {"HEE", "TOE"} <= set(f) else None
+            for s, f in feet.items()}
+    none = np.zeros(loaded, dtype=bool)
+    near = {s: none if d is None else d <= FOOT_REACH for s, d in dist.items()}
     other = {"L": "R", "R": "L"}
     # the foot nearer the COP in each frame where one is near
-    counts = {s: int(np.sum(near[s] & ~(near[other[s]] & _closer(cop[sl], feet, other[s], s, sl)))) for s in SIDES}
-    loaded = sl.stop - sl.start
+    counts = {}
+    for s in SIDES:
+        o = other[s]
+        closer = none if dist[s] is None or dist[o] is None else dist[o] < dist[s]
+        counts[s] = int(np.sum(near[s] & ~(near[o] & closer)))
     minimum = max(3, loaded // 10)
     owners = [s for s in SIDES if counts[s] >= minimum]
     if not owners:
@@ -222,16 +224,6 @@ def _judge(plate, first, last, sl, cop, corners, feet, st, tol, margin) -> Conta
     return Contact(plate, first, last, side, "accepted", "")
 
 
-def _closer(cop, feet, a, b, sl) -> np.ndarray:
-    """Frames where foot `a` is nearer the COP than foot `b` (both must have heel and toe)."""
-    fa, fb = feet[a], feet[b]
-    if not ({"HEE", "TOE"} <= set(fa) and {"HEE", "TOE"} <= set(fb)):
-        return np.zeros(sl.stop - sl.start, dtype=bool)
-    da = _distance_to_foot(cop, fa["HEE"][sl], fa["TOE"][sl])
-    db = _distance_to_foot(cop, fb["HEE"][sl], fb["TOE"][sl])
-    return da < db
-
-
 def _overlaps(stance, first, last) -> bool:
     s, o = stance
     lo = -np.inf if s is None else s
@@ -240,5 +232,5 @@ def _overlaps(stance, first, last) -> bool:
 
 
 def contacts_table(contacts: list[Contact]) -> pd.DataFrame:
-    """The contacts as a pandas DataFrame (plate, first, last, side, status, reason)."""
-    return pd.DataFrame([c.__dict__ for c in contacts], columns=["plate", "first", "last", "side", "status", "reason"])
+    """The contacts as a pandas DataFrame (:data:`chainlab.schema.CONTACT_COLUMNS`)."""
+    return pd.DataFrame([c.__dict__ for c in contacts], columns=CONTACT_COLUMNS)

@@ -51,13 +51,13 @@ from chainlab.conventions import (
     PIG_SEGMENT_PARAMETERS,
 )
 from chainlab.errors import ModelInputError
-from chainlab.kinetics.contacts import Contact, assign_contacts, stances
+from chainlab.kinetics.contacts import SIDES, Contact, assign_contacts, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.model import pig
 from chainlab.model.measurements import PIG_OPTIONAL as DEFAULT_MEASUREMENTS
+from chainlab.model.measurements import _from_dataset  # the trial's PROCESSING measurements by name
 from chainlab.options import KineticsOptions
 
-SIDES = ("L", "R")
 #: Contact statuses whose foot has no kinetics while the plate is loaded.
 REFUSED = ("shared", "partial", "cut")
 _SIDE_NAME = {"L": "Left", "R": "Right"}
@@ -149,16 +149,6 @@ def _wrench(com, r, mass, inertia, omega, joint, distal_force, distal_moment, ra
     return force, moment
 
 
-def derivative(x: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
-    """Central difference along axis 0: (x[i+step] - x[i-step]) * rate / (2 step); NaN at the ends."""
-    return np.moveaxis(_diff(np.moveaxis(x, 0, -1), rate, step), -1, 0)
-
-
-def second_difference(x: np.ndarray, rate: float) -> np.ndarray:
-    """(x[i+1] - 2 x[i] + x[i-1]) * rate**2 along axis 0; NaN at the ends."""
-    return np.moveaxis(_diff2(np.moveaxis(x, 0, -1), rate), -1, 0)
-
-
 def angular_velocity(r: np.ndarray, rate: float, step: int = 2) -> np.ndarray:
     """(n, 3) angular velocity (rad/s, lab frame) of frames r (n, 3, 3), central over +-step.
 
@@ -226,9 +216,7 @@ def segment_lengths(kinematics: xr.Dataset, trial: xr.Dataset) -> dict[str, floa
     in :func:`compute_kinetics`); on a walk they differ by a few mm.
     """
     name = trial.attrs.get("source_file", "trial")
-    stored = {}
-    if "measurement" in trial.coords:
-        stored = {str(k): float(v) for k, v in zip(trial.measurement.values, trial.measurements.values)}
+    stored = _from_dataset(trial)
     radius = 0.5 * (stored.get("MarkerDiameter") or DEFAULT_MEASUREMENTS["MarkerDiameter"])
     present = set(trial.marker.values.tolist()) if "marker" in trial.coords else set()
     points = set(kinematics.point.values.tolist())
@@ -256,9 +244,7 @@ def body_parameters(trial: xr.Dataset, overrides: Mapping[str, float] | None = N
     naming what is missing.
     """
     name = trial.attrs.get("source_file", "trial")
-    stored = {}
-    if "measurement" in trial.coords:
-        stored = {str(k): float(v) for k, v in zip(trial.measurement.values, trial.measurements.values)}
+    stored = _from_dataset(trial)
     stored = {k: v for k, v in stored.items() if np.isfinite(v) and v > 0}
     stored.update({k: float(v) for k, v in (overrides or {}).items()})
     need = ["Bodymass"] + [s + v for s in SIDES for v in PIG_SEGMENT_LENGTHS.values()]
@@ -380,7 +366,6 @@ def joint_kinetics(
     step = int(opt.derivative_step)
     bm = float(body["Bodymass"])
     frames = kinematics.frame.values
-    n = frames.size
     axes_all = kinematics.segment_axes
     seg = {s: _cm(axes_all.sel(segment=s).values) for s in need}
     pts = {p: _cm(kinematics.joint_centres.sel(point=p).values) for p in kinematics.point.values.tolist()}
@@ -490,8 +475,7 @@ def _dataset(kin, moments, forces, powers, grf_out, norm, contacts, body, opt) -
         "projection": opt.projection,
         "segment_lengths": opt.segment_lengths,
         "derivative_step": int(opt.derivative_step),
-        "contacts": [f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
-                     + (f" ({c.reason})" if c.reason else "") for c in contacts],
+        "contacts": [c.text() for c in contacts],
     }
     return ds
 

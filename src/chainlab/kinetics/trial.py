@@ -17,7 +17,7 @@ The recipe of ``docs/kinetics.md`` ("Chunks"), in three calls:
 
 Plate-to-foot overrides come from the config's ``kinetics.plates`` (``{plate: L | R | null}``)
 and the sample sheet's optional ``plates`` column (``1=R,2=L,3=-``; a row's mapping wins for
-the plates it names): :func:`parse_plates`, :func:`kinetics_options`.
+the plates it names): :func:`chainlab.options.parse_plates`, :func:`chainlab.options.kinetics_options`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from chainlab.kinetics.inverse_dynamics import (
     segment_lengths,
 )
 from chainlab.model import pig
-from chainlab.options import KineticsOptions, kinetics_options, parse_plates  # noqa: F401 (re-exported)
+from chainlab.options import KineticsOptions
 
 #: Frames each span is computed with on each side: the derivatives' reach (2 x derivative
 #: step = 4) and one frame of analog samples for the ground reaction's window mean.
@@ -56,7 +56,8 @@ def span_loads(window: xr.Dataset, start: int, stop: int, threshold: float) -> d
     each side where the trial has them): their ground reaction (force, moment, cop) and the
     feet's markers (:data:`~chainlab.kinetics.contacts.FOOT_MARKERS`)."""
     grf = ground_reaction(window, threshold).isel(frame=slice(start, stop))
-    names = [s + m for s in SIDES for m in FOOT_MARKERS if s + m in set(window.marker.values.tolist())]
+    present = set(window.marker.values.tolist())
+    names = [s + m for s in SIDES for m in FOOT_MARKERS if s + m in present]
     feet = window.markers.sel(marker=names).isel(frame=slice(start, stop))
     return {"grf": grf[["force", "moment", "cop"]], "feet": feet, "static": grf[["centre", "normal", "corners"]]}
 
@@ -165,9 +166,8 @@ def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Da
 
 def refused_text(contacts: list[Contact]) -> str:
     """'plate 1 frames 256-362: shared (why); ...' for the refused contacts ('' for none)."""
-    return "; ".join(f"plate {c.plate} frames {c.first}-{c.last}: {c.side or '-'} {c.status}"
-                     + (f" ({c.reason})" if c.reason else "") for c in contacts if c.status in REFUSED)
+    return "; ".join(c.text() for c in contacts if c.status in REFUSED)
 
 
 __all__ = ["OVERLAP", "NoKinetics", "TrialKinetics", "trial_kinetics", "contacts_dataset", "contacts_json",
-           "kinetics_options", "parse_plates", "refused_text", "span_loads", "trial_setup"]
+           "refused_text", "span_loads", "trial_setup"]

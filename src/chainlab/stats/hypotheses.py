@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from chainlab.measure_specs import TEST_KEYS as KEYS  # the config's list parsed there (chainlab.config checks it)
-from chainlab.measure_specs import TESTS, parse_tests
+from chainlab.measure_specs import parse_tests  # the config's list parsed there (chainlab.config checks it)
 from chainlab.stats.mixed import mixed_model
 
 COLUMNS = ["measure", "test", "compare", "level_1", "level_2", "n", "statistic", "p", "estimate", "ci_low", "ci_high",
