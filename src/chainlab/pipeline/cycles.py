@@ -66,7 +66,7 @@ def _events(job, first: dict, verdicts: dict) -> EventResult:
 
     plates = contact_events(_plate_crossings(job, first["plates"]), lambda k: float(job.analog_time(k)), judged,
                             job.point_rate, job.plate_options)
-    stored = c3d_events(job.capture_events())
+    stored = c3d_events(job.capture_events)
     kin = zeni_events(first["zeni"], job.frame_time, lambda i: job.first_frame + i) if stored.empty \
         else zeni_events({}, float, int)
     return merge_events(plates, stored, kin)
