@@ -8,6 +8,7 @@ import subprocess
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -404,6 +405,11 @@ def test_cli_query_spatiotemporal_and_subjects(store, capsys):
     assert lines[1].startswith("HC030A,")
     assert main(["query", str(store), "--table", "subjects", "--var", "nope"]) == 1
     assert "unknown subjects column" in capsys.readouterr().err
+    # the same --where and --format as the other tables: several subjects, parquet
+    out = store.parent / "subjects.parquet"
+    assert main(["query", str(store), "--table", "subjects", "--var", "pelvic_tilt_deg", "--where",
+                 "subject=HC030A|HC002D", "--format", "parquet", "-o", str(out)]) == 0
+    assert sorted(pd.read_parquet(out).subject) == ["HC002D", "HC030A"]
 
 
 R_SUBJECTS = """

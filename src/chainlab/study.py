@@ -242,14 +242,21 @@ def study_tests(config: StudyConfig, measures: pd.DataFrame, out_dir: str | Path
     return tests
 
 
+def _statistics_and_tests(run: StudyRun, metrics: pd.DataFrame, subjects: pd.DataFrame, config: StudyConfig,
+                          out_dir: Path):
+    """The study statistics of the trials' per-cycle table (`metrics`), curves and `subjects`,
+    and the config's tests of their measures (written to ``<out_dir>/tests.csv``)."""
+    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
+    return stats, study_tests(config, measures_table(run.trials), out_dir)
+
+
 def write_study(run: StudyRun, out_dir: str | Path, config: StudyConfig) -> Path:
     """The study store ``study.h5`` with its statistics and tests, ``metrics.csv``,
     ``tests.csv`` and ``failures.tsv`` in `out_dir`, from the trials' files (``chainlab study``)."""
     out = Path(out_dir)
     metrics = metrics_table(run.trials)
     subjects = subjects_table(run.trials, metrics, config.kinematics_options())
-    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
-    tests = study_tests(config, measures_table(run.trials), out)
+    stats, tests = _statistics_and_tests(run, metrics, subjects, config, out)
     store = write_study_store(run.trials, run.failures, out / "study.h5", stats,
                               config.settings(*TRIAL_SECTIONS, "statistics", "tests"), subjects=subjects, tests=tests)
     _write_tables(metrics, run.failures, out, run.trials)
@@ -297,8 +304,7 @@ def store_statistics(run: StudyRun, path: str | Path, config: StudyConfig,
     are in the store's ``/tests`` and ``tests.csv`` beside it."""
     metrics = metrics_table(run.trials)
     subjects = _subjects(run, metrics)
-    stats = _statistics(metrics, curves_table(run.trials), config, trial_summaries(run), run.failures, subjects)
-    tests = study_tests(config, measures_table(run.trials), Path(path).parent)
+    stats, tests = _statistics_and_tests(run, metrics, subjects, config, Path(path).parent)
     used = json.loads(_trials_settings(run) or "{}")
     if isinstance(used, dict):  # the trials' settings, now with the statistics' and the tests'
         used = {**used, "statistics": config.statistics, "tests": config.tests}

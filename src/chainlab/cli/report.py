@@ -9,8 +9,6 @@ from pathlib import Path
 
 from chainlab.figures import FIGURES, FORMATS, draw_all
 from chainlab.io.query import command as query_command
-from chainlab.io.query import query_subjects
-from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import StoreError, open_study
 from chainlab.report import write_report
 
@@ -65,25 +63,7 @@ def add_query(sub, help: str) -> None:
     p.add_argument("--where", default="", help="e.g. 'subject=HC030A|HC002D, side=Left' (| for several values)")
     p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write the table to FILE (any format) instead of stdout")
-    p.set_defaults(func=run_query)
-
-
-def run_query(args: argparse.Namespace) -> int:
-    if args.table == "subjects":
-        where = dict(item.split("=", 1) for item in (args.where or "").replace(" ", "").split(",") if "=" in item)
-        try:
-            df = query_subjects(open_study(args.store), [v for v in (args.var or "").replace(" ", "").split(",") if v],
-                                where)
-        except StoreError as exc:
-            print(f"chainlab query: {exc}", file=sys.stderr)
-            return 1
-        text = df.to_json(orient="records") + "\n" if args.format == "json" else df.to_csv(index=False)
-        if args.output:
-            write_text_atomic(text, args.output)
-        else:
-            sys.stdout.write(text)
-        return 0
-    return query_command(args)
+    p.set_defaults(func=query_command)
 
 
 def add_figures(sub, help: str) -> None:

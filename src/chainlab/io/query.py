@@ -7,7 +7,8 @@
   side) as a long table: subject, condition, trial, side, cycle, percent, value, units. JOINT:
   an angle output (``KneeAngles``), a moment (``KneeMoment``) or a power (``KneePower``, no axis).
 * ``--table measures|tests``: the store's ``/measures`` (the config's measures, a row per
-  window) or ``/tests`` (``tests.csv``), ``--where`` on any of their columns.
+  window) or ``/tests`` (``tests.csv``), ``--where`` on any of their columns; ``--table
+  subjects``: ``/subjects`` (one row per subject), ``--var`` its columns, ``--where`` on subject.
 * ``--where``: ``key=value`` items separated by commas, spaces around them ignored; a key
   takes several values with ``|`` (``subject=HC002D|HC030A``) or given twice.
 * A name that is not in the store is refused with the closest names (``difflib``).
@@ -231,7 +232,9 @@ def command(args) -> int:
         where = parse_where(args.where)
         study = open_study(args.store)
         table = getattr(args, "table", "metrics") or "metrics"
-        if table != "metrics":
+        if table == "subjects":  # --var picks its columns
+            df, what = query_subjects(study, parse_list(args.var), where), "/subjects"
+        elif table != "metrics":
             if args.var or getattr(args, "curves", None):
                 raise StoreError(f"--table {table} and --var/--curves in separate queries")
             df, what = row_table(study, table, where), f"/{table}"
@@ -258,8 +261,9 @@ def command(args) -> int:
     return 0
 
 
-def query_subjects(study: Study, variables: list[str], where: dict[str, str]) -> pd.DataFrame:
-    """Rows of ``/subjects`` (all columns, or `variables`), filtered by ``subject``."""
+def query_subjects(study: Study, variables: list[str], where: dict[str, list[str]]) -> pd.DataFrame:
+    """Rows of ``/subjects`` (all columns, or `variables`), filtered by ``subject`` (``--table
+    subjects``)."""
     df = study.subjects
     unknown = [v for v in variables if v not in df.columns]
     if unknown:
@@ -268,7 +272,9 @@ def query_subjects(study: Study, variables: list[str], where: dict[str, str]) ->
     if bad:
         raise StoreError(f"cannot filter /subjects on {bad}; use subject")
     if "subject" in where:
-        if where["subject"] not in set(df.subject.astype(str)):
-            raise StoreError(f"no subject {where['subject']!r} in the store; it has {sorted(df.subject.astype(str))}")
-        df = df[df.subject.astype(str) == where["subject"]]
+        have = df.subject.astype(str)
+        for s in where["subject"]:
+            if s not in set(have):
+                raise StoreError(f"no subject {s!r} in the store; it has {sorted(have)}")
+        df = df[have.isin(where["subject"])]
     return df[["subject", *variables]].reset_index(drop=True) if variables else df.reset_index(drop=True)

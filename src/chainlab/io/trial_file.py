@@ -277,7 +277,8 @@ class TrialFile:
 
     def _open(self):
         with h5py.File(self.path, "r") as f:
-            needed = ["kinematics/time"] + (["plates/plate_force", "plates/axis"] if self.n_plates_in(f) else [])
+            self.n_plates = self.n_plates_in(f)
+            needed = ["kinematics/time"] + (["plates/plate_force", "plates/axis"] if self.n_plates else [])
             for name in needed:  # what the readers below and the store's will ask for (KeyError if absent)
                 f[name]
             # the shapes the tables must agree with (checked in __init__)
@@ -300,7 +301,6 @@ class TrialFile:
             self.source_sha256 = str(_attr(plates.attrs, "source_sha256"))
             self.outputs = [str(o) for o in _strings(kin["output"])]
             self.n_frames = int(kin["frame"].shape[0])
-            self.n_plates = self.n_plates_in(f)
             self.n_analog = int(plates["analog_time"].shape[0]) if self.n_plates else 0
             m = f.get("markers")
             if m is not None and "residuals" in m:
@@ -325,26 +325,24 @@ class TrialFile:
         p = f["plates"]
         return int(p["plate"].shape[0]) if "plate" in p else 0
 
-    def _read(self, *names):
+    def _read(self, name: str) -> np.ndarray:
+        """One array of the file, read now."""
         try:
             with h5py.File(self.path, "r") as f:
-                return [f[n][()] for n in names]
+                return f[name][()]
         except (OSError, KeyError) as exc:  # changed or removed since it was opened
-            raise ValueError(f"{self.path}: cannot read {', '.join(names)}: {exc}") from None
+            raise ValueError(f"{self.path}: cannot read {name}: {exc}") from None
 
     def angles(self) -> np.ndarray:
         """(frame, output, axis) deg."""
-        (a,) = self._read("kinematics/angles")
-        return a
+        return self._read("kinematics/angles")
 
     def frame(self) -> np.ndarray:
-        (a,) = self._read("kinematics/frame")
-        return a
+        return self._read("kinematics/frame")
 
     def time(self) -> np.ndarray:
         """(frame,) s."""
-        (a,) = self._read("kinematics/time")
-        return a
+        return self._read("kinematics/time")
 
     def plate_vertical(self) -> np.ndarray:
         """(analog_sample, plate) N."""
@@ -358,31 +356,24 @@ class TrialFile:
             raise ValueError(f"{self.path}: cannot read the plate forces: {exc}") from None
 
     def analog_time(self) -> np.ndarray:
-        if not self.n_plates:
-            return np.zeros(0)
-        (a,) = self._read("plates/analog_time")
-        return a
+        return self._read("plates/analog_time") if self.n_plates else np.zeros(0)
 
     def curves(self) -> np.ndarray:
         """(cycle, variable, percent) deg."""
-        (c,) = self._read("curves/curves")
-        return c
+        return self._read("curves/curves")
 
     def moment_curves(self) -> np.ndarray:
         """(cycle, moment_joint (Hip, Knee, Ankle), axis, percent) N m/kg."""
-        (c,) = self._read("curves/moment_curves")
-        return c
+        return self._read("curves/moment_curves")
 
     def power_curves(self) -> np.ndarray:
         """(cycle, power_joint (Hip, Knee, Ankle), percent) W/kg."""
-        (c,) = self._read("curves/power_curves")
-        return c
+        return self._read("curves/power_curves")
 
     def angle_curves(self, joints: list[str]) -> np.ndarray:
         """(cycle, joint, axis, percent) deg of every angle output on the cycle's side, on
         `joints` (NaN for a joint the trial does not have)."""
-        (c,) = self._read("curves/angle_curves")
-        return placed(c, self.joints, list(joints), 1, np.float64)
+        return placed(self._read("curves/angle_curves"), self.joints, list(joints), 1, np.float64)
 
 
 def open_trial_file(path: str | Path) -> TrialFile | TrialFailure:

@@ -55,6 +55,7 @@ import json
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,10 @@ class _Job:
     kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
     contacts_refused: str = ""  # the refused plate contacts, named
 
+    @cached_property
+    def capture_events(self) -> xr.Dataset:  # the capture's EVENT group, read once per trial
+        return read_events(self.path)
+
     @property
     def plate_loads(self) -> bool:
         """Whether the summary pass gathers the plates' loads for the kinetics."""
@@ -210,11 +215,10 @@ def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=No
         window = _read(job, 0, min(n, TEMPLATE_FRAMES))  # bounded: the template's frames
         job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
     if need_gait:
-        n_samples = head.sizes["analog_sample"]
-        job.ratio = int(n_samples) if head.sizes["frame"] else 0
+        job.ratio = int(head.sizes["analog_sample"]) if head.sizes["frame"] else 0
         if head.sizes.get("plate", 0) and n * job.ratio >= 16:
             job.plates = [(int(p), head.plate_corners.sel(plate=p).values) for p in head.plate.values]
-        job.need_zeni = c3d_events(read_events(path)).empty
+        job.need_zeni = c3d_events(job.capture_events).empty
     return job
 
 
@@ -330,7 +334,7 @@ def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> 
 
 def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
     """The trial-wide pieces of the kinetics, or None with the reason in `job.kinetics_absent`."""
-    events = read_events(job.path) if job.plate_loads else None
+    events = job.capture_events if job.plate_loads else None
     kt, job.kinetics_absent = trial_kinetics(job.path.name, job.head, first["loads"], events, job.kinetics,
                                              job.options, first["summary"].pelvis_rows, job.static)
     return kt

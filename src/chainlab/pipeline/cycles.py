@@ -22,7 +22,6 @@ from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.measures import per_cycle, trial_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
 from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
-from chainlab.io.c3d import read_events
 from chainlab.io.trial_file import TrialWriter, table_dataset
 from chainlab.parallel import Progress
 from chainlab.schema import joint_name
@@ -67,7 +66,7 @@ def _events(job, first: dict, verdicts: dict) -> EventResult:
 
     plates = contact_events(_plate_crossings(job, first["plates"]), lambda k: float(job.analog_time(k)), judged,
                             job.point_rate, job.plate_options)
-    stored = c3d_events(read_events(job.path))
+    stored = c3d_events(job.capture_events)
     kin = zeni_events(first["zeni"], job.frame_time, lambda i: job.first_frame + i) if stored.empty \
         else zeni_events({}, float, int)
     return merge_events(plates, stored, kin)
