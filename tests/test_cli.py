@@ -80,7 +80,7 @@ def test_trials_writes_what_trial_writes_failures_included(tmp_path, capsys, mon
     """`chainlab trials` on four rows (a bad one between good ones) gives the four files of four
     `chainlab trial` runs, dataset for dataset; the bad rows are recorded as failures, the
     next row still runs, and the shared static capture is read once."""
-    import chainlab.io.mapped
+    import chainlab.study
 
     rows = _rows(tmp_path)
     one, batch = tmp_path / "one", tmp_path / "batch"
@@ -90,9 +90,9 @@ def test_trials_writes_what_trial_writes_failures_included(tmp_path, capsys, mon
                      "-o", str(one / f"{r['trial']}.h5")]) == 0
     capsys.readouterr()
 
-    read = chainlab.io.mapped.read_capture  # how `chainlab trials` reads a static capture
+    read = chainlab.study.read_capture  # how `chainlab trials` reads a static capture (study.static_reader)
     reads = []
-    monkeypatch.setattr(chainlab.io.mapped, "read_capture",
+    monkeypatch.setattr(chainlab.study, "read_capture",
                         lambda path, **kw: reads.append(str(path)) or read(path, **kw))
     assert main(["trials", "--rows", json.dumps(rows), "--threads", "1", "--out-dir", str(batch)]) == 0
     assert reads == [rows[0]["static"]]  # once for the three trials that reached it

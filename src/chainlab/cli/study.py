@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ from chainlab import pipeline, study
 from chainlab.cli._common import add_dask_arguments, add_markers_argument, say_problems
 from chainlab.config import ConfigError, batch_rows, read_rows, read_sheet, select_rows, settings_from, sheet_records
 from chainlab.errors import ChainlabError
-from chainlab.io import mapped
 from chainlab.io.study_store import open_study
 from chainlab.results import TrialFailure, TrialRow
 
@@ -182,14 +180,7 @@ def run_trials(args: argparse.Namespace) -> int:
         return 2
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    statics: dict = {}  # each static capture read once (a failed read is tried again by its next trial)
-
-    def read_static(path, mapping=None):
-        key = (os.path.abspath(path), mapped.mapping_text(mapping))
-        if key not in statics:
-            statics[key] = mapped.read_capture(path, mapping=mapping)
-        return statics[key]
-
+    read_static = study.static_reader()  # each static capture read once, as `chainlab study` reads them
     n, failed = len(rows), 0
     for k, row in enumerate(rows, 1):
         t0 = time.perf_counter()
