@@ -126,14 +126,10 @@ def _damaged(record):
         for line in f:
             digest, _, name = line.rstrip("\n").partition("  ")
             try:
-                h = hashlib.sha256()
                 with open(name, "rb") as data:
-                    for block in iter(lambda: data.read(1 << 20), b""):
-                        h.update(block)
+                    if hashlib.file_digest(data, "sha256").hexdigest() != digest:
+                        bad.append(name)
             except OSError:
-                bad.append(name)
-                continue
-            if h.hexdigest() != digest:
                 bad.append(name)
     return bad
 
