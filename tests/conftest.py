@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,30 @@ def walk(walk_path):
     from chainlab import read_c3d
 
     return read_c3d(walk_path)
+
+
+@pytest.fixture(scope="session")
+def hc030a_pair():
+    """HC030A's walk (HC030A05), its static (HC030A01) and the walk's kinematics, read with
+    the readers' warnings silenced: (dynamic, static, kinematics). Tests copy before changing."""
+    from chainlab import read_c3d
+    from chainlab.kinematics import compute_kinematics
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dyn = read_c3d(STUDY / "HC030A" / "Straight" / "HC030A05.c3d")
+        static = read_c3d(STUDY / "HC030A" / "Static" / "HC030A01.c3d")
+        return dyn, static, compute_kinematics(dyn, static)
+
+
+def run_r(script: str) -> str:
+    """`Rscript -e script`'s standard output; skips where R is absent, fails on R's error."""
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
+    run = subprocess.run([rscript, "-e", script], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
 
 
 def shared_vendor_files() -> list[Path]:

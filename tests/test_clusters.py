@@ -7,22 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from chainlab import read_c3d
 from chainlab.errors import ModelInputError
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.model.clusters import kabsch, rebuild_markers
 from chainlab.model.geometry import rotation
-
-from .conftest import STUDY
-
-
-@pytest.fixture(scope="module")
-def walk():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dyn = read_c3d(STUDY / "HC030A" / "Straight" / "HC030A05.c3d")
-        static = read_c3d(STUDY / "HC030A" / "Static" / "HC030A01.c3d")
-        return dyn, static, compute_kinematics(dyn, static)
 
 
 def test_kabsch_recovers_a_rigid_motion():
@@ -38,8 +26,8 @@ def test_kabsch_recovers_a_rigid_motion():
     assert np.allclose(np.linalg.det(kabsch(src, mirrored)[0]), 1.0)
 
 
-def test_a_never_labelled_shin_marker_is_rebuilt(walk):
-    dyn, static, original = walk
+def test_a_never_labelled_shin_marker_is_rebuilt(hc030a_pair):
+    dyn, static, original = hc030a_pair
     cut = dyn.drop_sel(marker="LSHN")
     with pytest.raises(ModelInputError, match="LSHN"):
         with warnings.catch_warnings():
@@ -64,8 +52,8 @@ def test_a_never_labelled_shin_marker_is_rebuilt(walk):
     assert np.array_equal(again.angles.sel(output=list(right)).values, original.angles.sel(output=list(right)).values)
 
 
-def test_gaps_are_left_to_the_ofm_unless_asked(walk):
-    dyn, static, _ = walk
+def test_gaps_are_left_to_the_ofm_unless_asked(hc030a_pair):
+    dyn, static, _ = hc030a_pair
     holed = dyn.copy(deep=True)
     i = list(holed.marker.values).index("RTUB")
     truth = holed.markers.values[40:60, i].copy()
@@ -79,9 +67,9 @@ def test_gaps_are_left_to_the_ofm_unless_asked(walk):
     assert np.array_equal(filled.markers.values[:40], holed.markers.values[:40])
 
 
-def test_a_cluster_marker_on_another_segment_is_not_fitted(walk):
+def test_a_cluster_marker_on_another_segment_is_not_fitted(hc030a_pair):
     """A misplaced marker makes the rigid fit fail: those frames are left missing, not invented."""
-    dyn, static, _ = walk
+    dyn, static, _ = hc030a_pair
     wrong = dyn.copy(deep=True)
     names = list(wrong.marker.values)
     wrong.markers.values[:, names.index("LTUB")] = wrong.markers.values[:, names.index("LTOE")]
@@ -90,8 +78,8 @@ def test_a_cluster_marker_on_another_segment_is_not_fitted(walk):
     assert "LSHN" not in rebuilt.marker.values
 
 
-def test_a_marker_the_static_lacks_is_named(walk):
-    dyn, static, _ = walk
+def test_a_marker_the_static_lacks_is_named(hc030a_pair):
+    dyn, static, _ = hc030a_pair
     with pytest.raises(ModelInputError, match="LSHN.*HC030A01.c3d lacks it"):
         rebuild_markers(dyn.drop_sel(marker="LSHN"), static.drop_sel(marker="LSHN"), only=["LSHN"])
     with pytest.raises(ModelInputError, match="LKJC belong"):

@@ -275,7 +275,7 @@ def test_shared_and_partial_contacts_are_refused_by_name(walk, plate, status, si
 @needs_shared
 @pytest.mark.parametrize("dyn, sta, worst", [
     ("PiG_Motion3_FF.c3d", "PiG_Calibration3_FF.c3d", 0.01),  # measured 0.0049 (hip x)
-    ("PiG_Motion-FlatFoot-Full.c3d", "PiG_Calibration-FlatFoot-Full.c3d", 0.05),  # measured 0.034
+    ("PiG_Motion-FlatFoot-Full.c3d", "PiG_Calibration-FlatFoot-Full.c3d", 0.05),  # measured 0.0332
 ])
 def test_other_labs_nexus_walks_held_out(dyn, sta, worst):
     """Nexus walks of other labs, not used to find the method: no segment lengths in their

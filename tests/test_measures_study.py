@@ -4,9 +4,6 @@ command, R, and the refusals (an unknown output, a test of no measure)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +21,7 @@ from chainlab.results import TrialFailure, TrialRow
 from chainlab.stats.hypotheses import COLUMNS, run_tests
 from chainlab.study import build_study
 
-from .conftest import ROOT
+from .conftest import ROOT, run_r
 
 MEASURES = [
     {"name": "grf_ml_min", "output": "GroundReactionForce", "component": "x", "side": "right", "window": "stance",
@@ -140,15 +137,10 @@ def test_query_and_r_read_the_tests(built, capsys):
     assert len(printed) == 1 and printed.p.iloc[0] == pytest.approx(pd.read_csv(out / "tests.csv").p.iloc[1])
     assert main(["query", str(store), "--table", "tests", "--where", "nope=1"]) == 1
     assert "its columns" in capsys.readouterr().err
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
     script = (f'library(ncdf4); nc <- nc_open("{store}"); '
               'cat(ncvar_get(nc, "tests/measure"), sep="\\n"); cat("--\\n"); '
               'cat(sprintf("%.12f", ncvar_get(nc, "tests/p")), sep="\\n"); nc_close(nc)')
-    run = subprocess.run([rscript, "-e", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    names, p = (part.split() for part in run.stdout.split("--\n"))
+    names, p = (part.split() for part in run_r(script).split("--\n"))
     tests = pd.read_csv(out / "tests.csv")
     assert names == list(tests.measure)
     np.testing.assert_allclose(np.array(p, float), tests.p.to_numpy(), atol=1e-12)

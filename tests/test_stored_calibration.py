@@ -20,23 +20,14 @@ from chainlab.model import pig
 from chainlab.model.marker_diameter import marker_diameter_from_outputs
 from chainlab.model.stored_calibration import stored_calibration
 
-from .conftest import SHARED, STUDY
+from .conftest import SHARED
 
 # CHAINLAB_SHARED_C3D: where ../shared/data/c3d is when the clone is not beside it (a worktree)
 VENDORS = Path(os.environ.get("CHAINLAB_SHARED_C3D", SHARED)) / "vendors"
 
 
-@pytest.fixture(scope="module")
-def hc030a():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dyn = read_c3d(STUDY / "HC030A" / "Straight" / "HC030A05.c3d")
-        static = read_c3d(STUDY / "HC030A" / "Static" / "HC030A01.c3d")
-        return dyn, static, compute_kinematics(dyn, static)
-
-
-def test_walk_from_its_stored_calibration_equals_the_static_run_and_nexus(hc030a):
-    dyn, _, with_static = hc030a
+def test_walk_from_its_stored_calibration_equals_the_static_run_and_nexus(hc030a_pair):
+    dyn, _, with_static = hc030a_pair
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = kinematics_from_stored(dyn)
@@ -53,8 +44,8 @@ def test_walk_from_its_stored_calibration_equals_the_static_run_and_nexus(hc030a
     assert (pig_rows.rms_deg < 1e-4).all()
 
 
-def test_a_walk_without_stored_foot_offsets_names_them(hc030a):
-    dyn = hc030a[0].copy()
+def test_a_walk_without_stored_foot_offsets_names_them(hc030a_pair):
+    dyn = hc030a_pair[0].copy()
     zero = dyn.measurement.str.contains("StaticPlantFlex|StaticRotOff")
     dyn["measurements"] = dyn.measurements.where(~zero, 0.0)  # never calibrated: Nexus stores 0
     cal = stored_calibration(dyn)
@@ -65,17 +56,17 @@ def test_a_walk_without_stored_foot_offsets_names_them(hc030a):
     assert "LStaticPlantFlex" in json.loads(out.attrs["models_left_out"])["pig"]
 
 
-def test_marker_diameter_read_back_from_the_stored_joint_centres(hc030a):
-    dyn = hc030a[0]
+def test_marker_diameter_read_back_from_the_stored_joint_centres(hc030a_pair):
+    dyn = hc030a_pair[0]
     stored = float(dyn.measurements.sel(measurement="MarkerDiameter"))
     assert stored == 10.0
     value, how = marker_diameter_from_outputs(dyn)
     assert value == stored and "HC030A05" in how
 
 
-def test_sole_delta_raises_the_flat_foot_heel(hc030a):
+def test_sole_delta_raises_the_flat_foot_heel(hc030a_pair):
     """Flat foot with SoleDelta d is the heel placed d above the toe with flat_foot off."""
-    static = hc030a[1]
+    static = hc030a_pair[1]
     mk = {m: static.markers.sel(marker=m).values for m in pig.MARKERS}
     meas = {k: float(v) for k, v in zip(static.measurement.values, static.measurements.values)
             if k in ("LLegLength", "RLegLength", "LKneeWidth", "RKneeWidth", "LAnkleWidth", "RAnkleWidth",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import h5py
 import numpy as np
@@ -16,7 +15,7 @@ from chainlab.io.query import query
 from chainlab.io.study_store import StoreError, open_study
 from chainlab.study import build_study
 
-from .conftest import ROOT, three_subject_config
+from .conftest import ROOT, run_r, three_subject_config
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +161,7 @@ nc_close(nc)
 
 
 def test_r_reads_the_documented_query(store):
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
-    out = subprocess.run([rscript, "-e", R_SCRIPT.format(path=store)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    ev, subjects, curve, kam, knee = (part.split() for part in out.stdout.split("--\n"))
+    ev, subjects, curve, kam, knee = (part.split() for part in run_r(R_SCRIPT.format(path=store)).split("--\n"))
     s = open_study(store)
     np.testing.assert_allclose(np.array(ev, float), s.metrics.peak_eversion_deg.values, atol=1e-8)
     assert subjects == list(s.metrics.subject)
@@ -261,8 +255,6 @@ def test_the_store_from_trial_file_views_equals_the_one_pass_store(store, tmp_pa
 
 
 def test_a_bad_trial_output_is_named_and_leaves_no_store(store, tmp_path):
-    import shutil
-
     from chainlab.io.trial_file import open_trial_file
     from chainlab.study import StudyRun, store_tables
 
@@ -425,12 +417,7 @@ nc_close(nc)
 
 
 def test_r_reads_the_subjects(store):
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        pytest.skip("Rscript not found: .ci/run installs r-base-core and r-cran-ncdf4 (Debian)")
-    out = subprocess.run([rscript, "-e", R_SUBJECTS.format(path=store)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    names, tilt, units = (part.split("\n") for part in out.stdout.split("--\n"))
+    names, tilt, units = (part.split("\n") for part in run_r(R_SUBJECTS.format(path=store)).split("--\n"))
     sub = open_study(store).subjects
     assert [n for n in names if n] == list(sub.subject)
     np.testing.assert_allclose(np.array([t for t in tilt if t], float), sub.pelvic_tilt_deg.values, atol=1e-8)

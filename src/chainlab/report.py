@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainlab.figures import empty_study, reach, smallest_sign_flip_p, spm_subjects
+from chainlab.figures import empty_study, random_part, reach, smallest_sign_flip_p, spm_subjects
 from chainlab.io.store import write_text_atomic
 from chainlab.io.study_store import StoreError, open_study
 
@@ -105,14 +105,6 @@ def _kinetics(study) -> str:
     return out
 
 
-def _random(st, model: str) -> str:
-    """The random part a model of the store was fitted with (stores from before it was
-    recorded: a random intercept per subject)."""
-    if "random" not in st.coords:
-        return "(1 | subject)"
-    return str(st.random.values[np.flatnonzero(st.model.values == model)[0]])
-
-
 _RANDOM_WORDS = {"(1 | subject/trial)": "random intercepts per subject and per trial within subject",
                  "(1 | subject)": "a random intercept per subject"}
 
@@ -190,7 +182,7 @@ def _statistics(study) -> str:
     out = ""
     if "estimate" in st:
         models = list(dict.fromkeys(str(mo) for mo in st.model.values))
-        randoms = {mo: _random(st, mo) for mo in models}
+        randoms = {mo: random_part(study, mo) for mo in models}
         kinds = sorted(set(randoms.values()))
         said = "; ".join(f"<code>{html.escape(r)}</code> ({_RANDOM_WORDS.get(r, 'as written')})" for r in kinds)
         rows, last = [], None

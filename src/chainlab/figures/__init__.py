@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from chainlab.figures._curves import angle_angle, coupling_bins, curves, moment_curves, power_curves, spm
 from chainlab.figures._qc import events_on_force, marker_quality
 from chainlab.figures._reach import reach, smallest_sign_flip_p, spm_reach, spm_subjects, subjects_needed
-from chainlab.figures._regression import describe_model, fit_lines, model_terms, scatter_fit
+from chainlab.figures._regression import describe_model, fit_lines, model_terms, random_part, scatter_fit
 from chainlab.figures._sides import curves_by_side, standing_chain, standing_fits
 from chainlab.figures._tests import measure_tests
 from chainlab.figures._write import (
@@ -48,7 +48,7 @@ from chainlab.io.study_store import Study
 __all__ = [
     "FIGURES", "Figure", "angle_angle", "caption_rst", "coupling_bins", "curves", "curves_by_side", "describe_model",
     "draw_all", "events_on_force", "find_browser", "fit_lines", "marker_quality", "measure_tests", "model_terms",
-    "moment_curves", "power_curves", "reach", "scatter_fit", "standing_chain", "standing_fits",
+    "moment_curves", "power_curves", "random_part", "reach", "scatter_fit", "standing_chain", "standing_fits",
     "smallest_sign_flip_p", "spm", "spm_reach", "spm_subjects", "subjects_needed", "write_figure", "write_figures",
     "write_plotlyjs", "AUTO", "FORMATS", "NO_BROWSER", "PLOTLYJS",
 ]

@@ -9,8 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from chainlab.figures._curves import _variable
 from chainlab.figures._style import LABELS, PERCENT_CYCLE, SIDE_COLOURS, TITLES, colours, layout, note, rgba
-from chainlab.io.study_store import StoreError, Study
+from chainlab.io.study_store import Study
 
 SIDES = ("Left", "Right")
 #: Axis titles of the subjects' columns, with units.
@@ -28,11 +29,8 @@ SUBJECT_LABELS = {
 def curves_by_side(study: Study, variable: str) -> go.Figure:
     """Mean ± SD of `variable` over the cycles of each side, one panel per side, one trace
     per condition: the left and right cycles apart."""
-    cycles = study.cycles
-    names = [str(v) for v in cycles["variable"].values]
-    if variable not in names:
-        raise StoreError(f"{study.path}: /cycles/curves has no variable {variable!r}; it has {names}")
-    y = cycles.curves.sel(variable=variable).values
+    curve, cycles = _variable(study, variable)
+    y = curve.values
     cond = cycles.condition.values.astype(str)
     side = cycles.side.values.astype(str)
     subject = cycles.subject.values.astype(str)
