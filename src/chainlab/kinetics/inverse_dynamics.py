@@ -55,7 +55,7 @@ from chainlab.kinetics.contacts import SIDES, Contact, assign_contacts, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.model import pig
 from chainlab.model.measurements import PIG_OPTIONAL as DEFAULT_MEASUREMENTS
-from chainlab.model.measurements import _from_dataset  # the trial's PROCESSING measurements by name
+from chainlab.model.measurements import from_dataset  # the trial's PROCESSING measurements by name
 from chainlab.options import KineticsOptions
 
 #: Contact statuses whose foot has no kinetics while the plate is loaded.
@@ -216,7 +216,7 @@ def segment_lengths(kinematics: xr.Dataset, trial: xr.Dataset) -> dict[str, floa
     in :func:`compute_kinetics`); on a walk they differ by a few mm.
     """
     name = trial.attrs.get("source_file", "trial")
-    stored = _from_dataset(trial)
+    stored = from_dataset(trial)
     radius = 0.5 * (stored.get("MarkerDiameter") or DEFAULT_MEASUREMENTS["MarkerDiameter"])
     present = set(trial.marker.values.tolist()) if "marker" in trial.coords else set()
     points = set(kinematics.point.values.tolist())
@@ -244,7 +244,7 @@ def body_parameters(trial: xr.Dataset, overrides: Mapping[str, float] | None = N
     naming what is missing.
     """
     name = trial.attrs.get("source_file", "trial")
-    stored = _from_dataset(trial)
+    stored = from_dataset(trial)
     stored = {k: v for k, v in stored.items() if np.isfinite(v) and v > 0}
     stored.update({k: float(v) for k, v in (overrides or {}).items()})
     need = ["Bodymass"] + [s + v for s in SIDES for v in PIG_SEGMENT_LENGTHS.values()]
