@@ -341,3 +341,13 @@ def test_hip_adduction_of_the_plate_stance_from_chainlab_equals_nexus():
     valued = ours[ours.value.notna()]
     assert len(valued) == 1 and valued.plate.iloc[0] == "plate 2"
     assert valued.value.iloc[0] == pytest.approx(nexus.value.dropna().iloc[0], abs=1e-3)
+
+
+def test_a_measure_column_names_its_units_as_every_per_cycle_column_does():
+    """One naming rule (chainlab.schema.UNITS_AND_SUFFIXES): the units of a measure's column are
+    read back from its name by the same table the built-in columns use (figures label axes so)."""
+    from chainlab.schema import UNITS_AND_SUFFIXES, column_units, unit_suffix
+
+    for units, _ in UNITS_AND_SUFFIXES:
+        assert column_units(f"grf_ml_min_{unit_suffix(units)}") == units, units
+    assert unit_suffix("N/kg") == "N_per_kg" and unit_suffix("") == ""

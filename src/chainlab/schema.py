@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import re
+
 EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
 
 #: A force-plate contact (:class:`chainlab.kinetics.Contact`).
@@ -58,8 +60,21 @@ METRIC_COLUMNS = (ANGLE_METRIC_COLUMNS[:_AFTER_SPEED] + SPATIOTEMPORAL_COLUMNS
 TEXT_METRIC_COLUMNS = ("side", "gaps", "kinetics_reason")
 
 #: The units of a column, from its name's ending (the rule written once).
-UNIT_SUFFIXES = (("_Nm_kg", "N m/kg"), ("_W_kg", "W/kg"), ("_J_kg", "J/kg"), ("_deg", "deg"), ("_pct", "%"),
-                 ("_m_s", "m s-1"), ("_per_min", "min-1"), ("_s", "s"), ("_m", "m"))
+#: Units and the column-name suffix that carries them (the one naming rule of every per-cycle
+#: column: the built-in measures and the config's own, chainlab.gait.measures.per_cycle).
+UNITS_AND_SUFFIXES = (("N m/kg", "Nm_kg"), ("W/kg", "W_kg"), ("J/kg", "J_kg"), ("N/kg", "N_per_kg"),
+                      ("deg", "deg"), ("% body weight", "pct_body_weight"), ("%", "pct"), ("m s-1", "m_s"), ("min-1", "per_min"), ("s", "s"),
+                      ("mm", "mm"), ("m", "m"))
+UNIT_SUFFIXES = tuple((f"_{suffix}", units) for units, suffix in UNITS_AND_SUFFIXES)
+
+
+def unit_suffix(units: str) -> str:
+    """The column-name suffix for `units` (:data:`UNITS_AND_SUFFIXES`; other units spelt with
+    ``/`` as ``_per_`` and other signs as ``_``); '' for no units."""
+    known = dict(UNITS_AND_SUFFIXES)
+    if units in known or not units:
+        return known.get(units, "")
+    return re.sub(r"[^A-Za-z0-9]+", "_", units.replace("/", "_per_").replace("% ", "pct_")).strip("_")
 
 
 def column_units(column: str) -> str:

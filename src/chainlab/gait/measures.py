@@ -42,7 +42,6 @@ the column names, beside :func:`chainlab.gait.metrics.cycle_metrics`' columns.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -58,7 +57,7 @@ from chainlab.measure_specs import (  # the config's list parsed there (chainlab
     _choices,
     parse_measures,
 )
-from chainlab.schema import MEASURE_COLUMNS
+from chainlab.schema import MEASURE_COLUMNS, unit_suffix
 
 #: Frames a kinetics contact's first (last) frame may lie from the stance's strike (off).
 CONTACT_TOLERANCE = 5
@@ -295,14 +294,6 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
                     continue
                 row["value"], row["time_s"] = window_stat(seg, ts, m.stat)
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def unit_suffix(units: str) -> str:
-    """A column-name suffix for `units`: deg, N_per_kg (N/kg), pct (%), m, ..."""
-    s = {"%": "pct", "deg": "deg", "": ""}.get(units)
-    if s is not None:
-        return s
-    return re.sub(r"[^A-Za-z0-9]+", "_", units.replace("/", "_per_").replace("% ", "pct_")).strip("_")
 
 
 def per_cycle(table: pd.DataFrame) -> pd.DataFrame:
