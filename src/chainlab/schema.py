@@ -39,7 +39,7 @@ ANGLE_METRIC_COLUMNS = [
     "tibial_ir_excursion_femur_deg", "ev_tir_ratio_femur", "transfer_coefficient_femur",
     "coupling_angle_mean_deg", "coupling_angle_r", "coupling_proximal_pct", "coupling_in_phase_pct",
     "coupling_distal_pct", "coupling_anti_phase_pct", "marp_stance_deg", "pelvic_tilt_mean_deg",
-    "pelvic_tilt_range_deg", "lordosis_mean_deg", "lordosis_range_deg", "gaps",
+    "pelvic_tilt_range_deg", "lordosis_mean_deg", "lordosis_range_deg", "gaps", "not_measured",
 ]
 
 #: The per-cycle kinetic measures (:func:`chainlab.gait.kinetic_metrics.kinetic_metrics`).
@@ -57,7 +57,7 @@ METRIC_COLUMNS = (ANGLE_METRIC_COLUMNS[:_AFTER_SPEED] + SPATIOTEMPORAL_COLUMNS
                   + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:] + KINETIC_METRIC_COLUMNS)
 
 #: Text columns of the per-cycle table (the rest are numbers).
-TEXT_METRIC_COLUMNS = ("side", "gaps", "kinetics_reason")
+TEXT_METRIC_COLUMNS = ("side", "gaps", "not_measured", "kinetics_reason")
 
 #: The units of a column, from its name's ending (the rule written once).
 #: Units and the column-name suffix that carries them (the one naming rule of every per-cycle

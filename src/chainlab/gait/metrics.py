@@ -191,9 +191,10 @@ def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | 
             out[f"{v}_mean_deg"] = float(np.mean(c[v])) if ok_v else np.nan
             out[f"{v}_range_deg"] = float(np.ptp(c[v])) if ok_v else np.nan
         out["gaps"] = ",".join(gaps)
+        out["not_measured"] = ""  # filled where the trial knows why (chainlab.gait.analysis.mark_not_measured)
         rows.append(out)
     if not rows:  # typed, so that a study table concatenated with it stays numeric
-        table = pd.DataFrame({c: pd.Series(dtype=object if c in ("side", "gaps") else int if c == "cycle" else float)
+        table = pd.DataFrame({c: pd.Series(dtype=object if c in ("side", "gaps", "not_measured") else int if c == "cycle" else float)
                               for c in COLUMNS})
     else:
         table = pd.DataFrame(rows)[COLUMNS]

@@ -196,6 +196,14 @@ def with_spatiotemporal(metrics: pd.DataFrame, table: pd.DataFrame | None) -> pd
     return out[base[:at] + SPATIOTEMPORAL_COLUMNS + base[at:]]
 
 
+def missing_markers(kinematics: xr.Dataset) -> str:
+    """Why a trial's kinematics cannot give the spatiotemporal parameters ('' when it can):
+    the heel and toe markers (:data:`MARKERS`) it lacks, named."""
+    present = set(kinematics.marker.values.astype(str).tolist())
+    missing = [m for m in MARKERS if m not in present]
+    return f"markers {', '.join(missing)} not among the trial's markers" if missing else ""
+
+
 def spatiotemporal_of_trial(metrics: pd.DataFrame, events: pd.DataFrame, kinematics: xr.Dataset, frame_time,
                             n: int) -> pd.DataFrame:
     """`metrics` with the spatiotemporal parameters of its cycles (:func:`with_spatiotemporal`),

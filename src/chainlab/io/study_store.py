@@ -383,6 +383,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "", pro
         values = table[col].to_numpy()
         if col in TEXT_METRIC_COLUMNS:
             what = {"gaps": "variables with gaps in the cycle",
+                    "not_measured": "variables not measured: their model or markers absent (the trial's problems say why)",
                     "kinetics_reason": "why the cycle has no kinetic measures ('' when it has)"}[col]
             mvars[col] = ("cycle", values.astype(str), {"units": "1", "long_name": what})
         else:

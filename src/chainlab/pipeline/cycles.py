@@ -15,13 +15,13 @@ import pandas as pd
 import xarray as xr
 
 from chainlab.gait import heading
-from chainlab.gait.analysis import gait_problems
+from chainlab.gait.analysis import gait_problems, mark_not_measured
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import EventResult, c3d_events, contact_events, merge_events, zeni_events
 from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.measures import per_cycle, trial_measures
 from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
-from chainlab.gait.spatiotemporal import spatiotemporal_of_trial
+from chainlab.gait.spatiotemporal import missing_markers, spatiotemporal_of_trial
 from chainlab.io.trial_file import TrialWriter, table_dataset
 from chainlab.parallel import Progress
 from chainlab.schema import joint_name
@@ -162,6 +162,8 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
         frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
         metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
+        absent = missing_markers(kin)
+    metrics = mark_not_measured(metrics, not_run, absent)
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
     if measures:
@@ -175,7 +177,7 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
               file=sys.stderr, flush=True)
-    problems = gait_problems(name, ev, cyc, metrics, not_run)
+    problems = gait_problems(name, ev, cyc, metrics, not_run, absent)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
     curves_ds = curves_ds.merge(kinetic_curves)
