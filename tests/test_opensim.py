@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,13 @@ def test_export_command_round_trip_through_opensim(tmp_path, capsys):
     assert trc.getNumRows() == read_c3d(static).sizes["frame"]
     assert main(["export", str(tmp_path / "x.h5"), "--opensim", str(tmp_path)]) == 2
     assert "expected a .c3d" in capsys.readouterr().err
+
+
+def test_export_refuses_a_plate_mapping_it_cannot_read(tmp_path, capsys):
+    """`--plates` is read as `chainlab kinematics --plates` reads it (chainlab.options.parse_plates):
+    a side other than L, R or - is refused by name, before anything is written."""
+    from chainlab.cli import main
+
+    capture = Path(__file__).resolve().parents[1] / "data/biomechzoo/HC030A/Straight/HC030A05.c3d"
+    assert main(["export", str(capture), "--opensim", str(tmp_path / "out"), "--plates", "1=x"]) == 2
+    assert "--plates" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 from chainlab.io.c3d import read_c3d
 from chainlab.io.opensim import assignment_from_contacts, export_trial
 from chainlab.kinetics import assign_contacts, ground_reaction
+from chainlab.options import parse_plates
 
 
 def add_export(sub, help: str) -> None:
@@ -24,7 +25,8 @@ def add_export(sub, help: str) -> None:
     p.add_argument("--opensim", required=True, metavar="DIR", help="folder for the files")
     p.add_argument("--static", metavar="STATIC.c3d", help="also write the static capture's .trc (for scaling)")
     p.add_argument("--units", choices=("mm", "m"), default="mm", help="the .trc's units (default mm)")
-    p.add_argument("--plates", default="", help="force a plate's foot, e.g. 1=R,2=L,3=none")
+    p.add_argument("--plates", default="", metavar="1=R,2=L",
+                   help="force a plate's foot (L, R, or - to leave the plate out), as chainlab kinematics --plates")
     p.set_defaults(func=run_export)
 
 
@@ -34,11 +36,11 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"chainlab export: {trial}: expected a .c3d capture (the trial file keeps no markers to export)",
               file=sys.stderr)
         return 2
-    mapping = {}
-    for item in (args.plates or "").split(","):
-        if item.strip():
-            plate, _, side = item.partition("=")
-            mapping[int(plate)] = None if side.strip().lower() == "none" else side.strip()
+    try:
+        mapping = parse_plates(args.plates, "--plates")
+    except ValueError as exc:
+        print(f"chainlab export: {exc}", file=sys.stderr)
+        return 2
     try:
         ds = read_c3d(trial)
         assignment = None
