@@ -13,10 +13,11 @@ import xarray as xr
 from chainlab import read_c3d
 from chainlab.cli import main
 from chainlab.config import StudyConfig
-from chainlab.io.study_store import open_study
+from chainlab.io.study_store import open_study, write_study_store
+from chainlab.io.trial_file import open_trial_file
 from chainlab.pipeline import run_kinematics, run_trial
 from chainlab.problems import headline
-from chainlab.report import _summary
+from chainlab.report import _not_measured, _summary
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.study import run_study, store_tables
 
@@ -189,3 +190,18 @@ def test_a_trial_without_ofm_markers_keeps_its_plug_in_gait_measures(tmp_path):
     assert not any("gaps in" in p and "rearfoot_eversion" in p for p in res.problems)
     with xr.open_dataset(tmp_path / "t.h5", group="kinematics") as k:
         assert json.loads(k.attrs["marker_mapping"]) == {"LTUB": "LTUB_away", "RTUB": "RTUB_away"}
+
+
+def test_the_report_names_what_a_trial_could_not_measure(tmp_path):
+    """A trial without the OFM's TUB markers: its store row's problems and the report's 'Not
+    measured' table name the variables and why; a trial that measured everything adds none."""
+    run_trial(TrialRow("HC030A", "Straight", "pig_only", STATIC, WALK), tmp_path / "pig_only.h5",
+              markers={"LTUB": "LTUB_away", "RTUB": "RTUB_away"})
+    run_trial(TrialRow("HC030A", "Straight", "full", STATIC, WALK), tmp_path / "full.h5")
+    views = [open_trial_file(tmp_path / f"{t}.h5") for t in ("full", "pig_only")]
+    write_study_store(views, [], tmp_path / "study.h5")
+    rows = _not_measured(open_study(tmp_path / "study.h5"))
+    assert {t for t, _ in rows} == {"pig_only"}
+    said = " | ".join(p for _, p in rows)
+    assert "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said
+    assert "spatiotemporal parameters not measured: markers LHEE, RHEE" in said

@@ -18,10 +18,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 from chainlab.figures import empty_study, random_part, reach, smallest_sign_flip_p, spm_subjects
 from chainlab.io.store import write_text_atomic
-from chainlab.io.study_store import StoreError, open_study
+from chainlab.io.study_store import ENGINE, StoreError, open_study
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -73,7 +74,21 @@ def _summary(study) -> str:
                 "not run, trials without angles or cycles (<code>problems.tsv</code>, the store's "
                 "<code>/problems</code>). A trial with a quality problem keeps its outputs.</p>"
                 + _table(["trial", "stage", "check", "markers / segment", "value", "threshold", "reason"], rows, {4}))
+    unmeasured = _not_measured(study)
+    if unmeasured:
+        out += ("<h3>Not measured</h3><p>What a trial's data could not give, by name and why (the per-cycle "
+                "table's <code>not_measured</code> column; the store's <code>/trials/trial_problems</code>).</p>"
+                + _table(["trial", "what and why"], unmeasured))
     return out
+
+
+def _not_measured(study) -> list[list[str]]:
+    """[trial, line] for every 'not measured' line of the trials' gait problems."""
+    with xr.open_dataset(study.path, group="trials", engine=ENGINE) as ds:
+        if "trial_problems" not in ds:
+            return []
+        pairs = zip(ds.trial.values.astype(str), ds.trial_problems.values.astype(str))
+        return [[t, p.split(": ", 1)[-1]] for t, said in pairs for p in json.loads(said) if " not measured" in p]
 
 
 def _kinetics(study) -> str:
