@@ -10,6 +10,7 @@ variables, dtypes, attributes and indexes; a test checks it).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,44 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from xarray.indexes import PandasIndex
+
+
+def _quiet_dask_probes() -> None:
+    """Make xarray's two "is this a dask array?" probes free while dask is not imported.
+
+    xarray asks them of nearly every array it handles (``Variable()``, ``isel`` with an
+    array, ``sel``): ``array_type("dask")`` imports ``dask.array`` on its first call and
+    ``is_dask_collection`` imports ``dask.base``, whenever dask is installed (about 1 s on
+    the first call of a process; ``chainlab kinematics`` on a short trial otherwise spends
+    a third of its time there). No object can be a dask array before ``dask.array`` is
+    imported, nor a dask collection before ``dask`` is: until then the answers are "no" and
+    are given here, uncached; once dask is imported (a trial of several chunks, the study
+    store's dask arrays) xarray's own probes answer and cache as before. Not applied if
+    xarray's internals have moved (its probes are then used: slower, the same answers).
+    """
+    try:
+        from xarray.namedarray import pycompat, utils
+
+        cached, collection = pycompat._get_cached_duck_array_module, utils.is_dask_collection
+        absent = pycompat.DuckArrayModule.__new__(pycompat.DuckArrayModule)
+        absent.module, absent.version, absent.type, absent.available = None, pycompat.Version("0.0.0"), (), False
+    except (ImportError, AttributeError):  # pragma: no cover - another xarray
+        return
+    if getattr(cached, "_chainlab", False):
+        return
+
+    def duck_array_module(mod):
+        return absent if mod == "dask" and "dask.array" not in sys.modules else cached(mod)
+
+    def is_dask_collection(x) -> bool:
+        return "dask" in sys.modules and collection(x)
+
+    duck_array_module._chainlab = True
+    pycompat._get_cached_duck_array_module = duck_array_module
+    utils.is_dask_collection = is_dask_collection
+
+
+_quiet_dask_probes()
 
 
 def _variable(name: str, spec: Any) -> xr.Variable:

@@ -79,11 +79,37 @@ def marker_quality(residuals: np.ndarray | None) -> np.ndarray:
 # --------------------------------------------------------------------------- writing
 
 
+def _no_dask_probe(get=None, collection=None):
+    return None  # dask is not imported: no dask scheduler is active and no array is a dask array
+
+
+@contextlib.contextmanager
+def _without_dask_probe():
+    """xarray's netCDF writer asks dask which scheduler is active (for its file lock and for
+    closing files between the writes of dask arrays), and the question imports dask, dask.base
+    and distributed (0.5-1 s) even for a file of numpy arrays. With dask not imported, its
+    answer can only be "none"; given here, so that nothing of dask is imported. (Where xarray
+    keeps the probe elsewhere, its own is used: slower, same file.)"""
+    from xarray.backends import locks, writers  # loaded by xarray itself when it writes
+
+    saved = [(m, m.__dict__.get("get_dask_scheduler")) for m in (locks, writers)]
+    for m, probe in saved:
+        if probe is not None:
+            m.get_dask_scheduler = _no_dask_probe
+    try:
+        yield
+    finally:
+        for m, probe in saved:
+            if probe is not None:
+                m.get_dask_scheduler = probe
+
+
 def _synchronous():
     """Writes happen here, in this process: not through a dask scheduler (whose distributed
-    lock xarray would otherwise take). Without dask imported, nothing to set."""
+    lock xarray would otherwise take). Without dask imported, nothing to set, and nothing of
+    dask is imported by the write (:func:`_without_dask_probe`)."""
     if "dask" not in sys.modules:
-        return contextlib.nullcontext()
+        return _without_dask_probe()
     import dask  # already imported: only when the trial ran its spans as dask tasks
 
     return dask.config.set(scheduler="synchronous")
@@ -174,7 +200,8 @@ class TrialWriter:
             self.groups[group] = ds
             return
         self._close()
-        ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
+        with _synchronous():
+            ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
 
     def dataset(self, group: str):
         """A group written so far, to read (a context manager)."""
@@ -206,7 +233,7 @@ class TrialWriter:
 def write_trial_failure(failure: TrialFailure, path: str | Path, provenance: dict | None = None) -> TrialFailure:
     """A trial file that records why the trial failed (so a workflow step still ends); the
     failure, now naming its file."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _synchronous():
         xr.Dataset(attrs={"title": TITLE, "failed": 1, **failure.record(), **(provenance or {})}).to_netcdf(
             tmp, engine="h5netcdf")
     return TrialFailure(failure.trial, failure.stage, failure.reason, Path(path))
