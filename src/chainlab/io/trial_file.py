@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chainlab.io._netcdf import write_groups
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
 from chainlab.schema import CONTACT_COLUMNS, CYCLE_COLUMNS, EVENT_COLUMNS, MEASURE_COLUMNS, METRIC_COLUMNS
@@ -224,8 +225,10 @@ class TrialWriter:
             key = lambda g: "/" if g == "/" else f"/{g}"  # noqa: E731
             tree = xr.DataTree.from_dict({key(g): ds for g, ds in self.groups.items()})
             encoding = {key(g): self._encoding(ds, self.dims.get(g), grown=False) for g, ds in self.groups.items()}
-            with _synchronous():
-                tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
+            nodes = {node.path: node.to_dataset(inherit=node is tree) for node in tree.subtree}
+            if not write_groups(self.path, nodes, encoding):  # what the one-pass writer does not write
+                with _synchronous():
+                    tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
             self.groups = {}
         self._close()
 
