@@ -55,11 +55,11 @@ import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
-from chainlab.config import TRIAL_SECTIONS, StudyConfig
 from chainlab.errors import C3DError, ChainlabError, ModelInputError
 from chainlab.gait import heading
 from chainlab.gait.events import (
@@ -96,9 +96,11 @@ from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.kinematics.stored import stored_attrs
 from chainlab.pipeline._job import _Job, _job, _read, _spans
-from chainlab.pipeline.cycles import _contacts, _gait_pass
 from chainlab.subjects import standing_of_static
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
+
+if TYPE_CHECKING:  # imported by run_trial when it runs
+    from chainlab.config import StudyConfig
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
@@ -324,7 +326,11 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
         prep.attrs = stored_attrs(prep.attrs, job.stored)
     rules = angle_rules(prep)
 
-    contacts = _contacts(job, first["plates"]) if gait and job.plates else []
+    contacts = []
+    if gait and job.plates:
+        from chainlab.pipeline.cycles import _contacts  # the gait pass' module, run_trial's alone
+
+        contacts = _contacts(job, first["plates"])
     spans = _spans(job.n, chunk_frames)
     starts = np.array([a for a, _ in spans])
     per_chunk: list[list] = [[] for _ in spans]
@@ -401,6 +407,10 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     `progress` (default: when the trial has more than one chunk) prints each pass' progress on
     stderr.
     """
+    # here: `chainlab kinematics` needs neither the study config nor the gait pass (0.05-0.1 s of imports)
+    from chainlab.config import TRIAL_SECTIONS, StudyConfig
+    from chainlab.pipeline.cycles import _gait_pass
+
     config = config or StudyConfig.defaults()
     opt = options or config.kinematics_options()
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
