@@ -59,7 +59,7 @@ def differences(pa, pb) -> list[str]:
                 if isinstance(x, h5py.Group):
                     walk(x, y)
                     continue
-                props = lambda d: (d.dtype, d.shape, d.chunks, d.compression, d.compression_opts, d.shuffle,  # noqa: E731
+                props = lambda d: (d.dtype, d.shape, d.chunks, d.compression, d.compression_opts, d.shuffle,
                                    d.maxshape)
                 if props(x) != props(y) or not _same(x.fillvalue, y.fillvalue) or not _same(x[()], y[()]):
                     out.append(f"{x.name}: {props(x)} / {props(y)}")
