@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chainlab.io import _dataset  # noqa: F401 (xarray's dask probes quiet while dask is not imported)
 from chainlab.io._netcdf import write_groups
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
@@ -80,37 +81,12 @@ def marker_quality(residuals: np.ndarray | None) -> np.ndarray:
 # --------------------------------------------------------------------------- writing
 
 
-def _no_dask_probe(get=None, collection=None):
-    return None  # dask is not imported: no dask scheduler is active and no array is a dask array
-
-
-@contextlib.contextmanager
-def _without_dask_probe():
-    """xarray's netCDF writer asks dask which scheduler is active (for its file lock and for
-    closing files between the writes of dask arrays), and the question imports dask, dask.base
-    and distributed (0.5-1 s) even for a file of numpy arrays. With dask not imported, its
-    answer can only be "none"; given here, so that nothing of dask is imported. (Where xarray
-    keeps the probe elsewhere, its own is used: slower, same file.)"""
-    from xarray.backends import locks, writers  # loaded by xarray itself when it writes
-
-    saved = [(m, m.__dict__.get("get_dask_scheduler")) for m in (locks, writers)]
-    for m, probe in saved:
-        if probe is not None:
-            m.get_dask_scheduler = _no_dask_probe
-    try:
-        yield
-    finally:
-        for m, probe in saved:
-            if probe is not None:
-                m.get_dask_scheduler = probe
-
-
 def _synchronous():
     """Writes happen here, in this process: not through a dask scheduler (whose distributed
     lock xarray would otherwise take). Without dask imported, nothing to set, and nothing of
-    dask is imported by the write (:func:`_without_dask_probe`)."""
+    dask is imported by the write (:func:`chainlab.io._dataset._quiet_dask_probes`)."""
     if "dask" not in sys.modules:
-        return _without_dask_probe()
+        return contextlib.nullcontext()
     import dask  # already imported: only when the trial ran its spans as dask tasks
 
     return dask.config.set(scheduler="synchronous")
