@@ -39,6 +39,20 @@ def test_info_json_has_the_documented_keys(capsys):
     assert walk["events"][0] == {"label": "Foot Strike", "side": "Right", "time_s": 3.02, "frame": 303}
 
 
+def test_info_reads_with_a_marker_mapping_and_gives_fractions(capsys, walk_path, tmp_path):
+    """--markers is the lab's mapping, as in every other command; the fractions have their own flag."""
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("LTHI: LTHIGH\n")
+    assert main(["info", "--json", "--markers", str(mapping), str(walk_path)]) == 0
+    walk = json.loads(capsys.readouterr().out)[0]
+    assert "LTHIGH" in walk["markers"] and "LTHI" not in walk["markers"]
+    assert main(["info", "--json", "--marker-fractions", str(walk_path)]) == 0
+    walk = json.loads(capsys.readouterr().out)[0]
+    assert {"name": "LTHI", "valid_fraction": 1.0} in walk["markers"]
+    assert main(["info", "--markers", str(tmp_path / "none.yaml"), str(walk_path)]) == 1
+    assert "none.yaml" in capsys.readouterr().err
+
+
 def test_info_reports_a_bad_file_and_goes_on(capsys, walk_path):
     bad = fixture("c3dorg_sample18_bad_parameter_section.c3d")
     assert main(["info", "--json", str(bad), str(walk_path)]) == 1
