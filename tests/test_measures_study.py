@@ -204,7 +204,7 @@ def test_the_schema_fragment_is_the_configs():
     from chainlab.config import schema
 
     fragment = yaml.safe_load((ROOT / "src" / "chainlab" / "schemas" / "measures.schema.yaml").read_text())
-    for key in ("measures", "tests"):
+    for key in ("measure_defaults", "measures", "tests"):
         assert schema("config")["properties"][key] == fragment["properties"][key]
 
 
