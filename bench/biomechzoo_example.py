@@ -171,6 +171,7 @@ def variants(config: dict, tables: dict[str, pd.DataFrame]) -> dict[str, tuple[p
         "knee flexion at foot off (at_end), plate stance": (own, [dict(knee, measure="knee_flx_fo")]),
         "knee flexion at foot off (at_end), every right stance": (own, [dict(knee, measure="knee_flx_fo_every")]),
         "HC002D25 kept": (own, [kept]),
+        "HC036A10 excluded too (both walks along -y)": (own, [dict(grf, exclude=["HC002D25", "HC036A10"])]),
         "GRF x in the walking frame (frame: walking)": (own, [dict(grf, measure="grf_ml_min_walking")]),
         "GRF x in the walking frame, HC002D25 kept": (own, [dict(kept, measure="grf_ml_min_walking")]),
         "GRF x along the plate's own x axis": (tables["plate_axis"], [grf]),
