@@ -31,7 +31,7 @@ import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.measure_specs import parse_measures, parse_tests
+from chainlab.measure_specs import apply_measure_defaults, parse_measures, parse_tests
 from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
@@ -194,6 +194,9 @@ class StudyConfig:
             config = {**config, "kinetics": {**config["kinetics"],
                                              "plates": {str(k): v for k, v in config["kinetics"]["plates"].items()}}}
         full = validate_config(config, source)
+        # measure_defaults written into each measure: the measures section is then the whole
+        # of what a trial's measures depend on (its settings, a rerun's comparison)
+        full["measures"] = apply_measure_defaults(full.get("measures"), full.pop("measure_defaults", None))
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))

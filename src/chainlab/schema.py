@@ -18,7 +18,7 @@ EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
 #: A force-plate contact (:class:`chainlab.kinetics.Contact`).
 #: The long table of the config's own measures (chainlab.gait.measures; the trial file's and
 #: the store's ``/measures``).
-MEASURE_COLUMNS = ["measure", "output", "component", "side", "window", "stat", "instance", "cycle", "start_s",
+MEASURE_COLUMNS = ["measure", "output", "component", "frame", "side", "window", "stat", "instance", "cycle", "start_s",
                    "end_s", "value", "units", "time_s", "plate", "reason"]
 CONTACT_COLUMNS = ["plate", "first", "last", "side", "status", "reason"]
 
