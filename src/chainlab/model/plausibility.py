@@ -74,12 +74,13 @@ RANGE_TOLERANCE = (0.040, 0.20)
 #: thigh/shank wand: largest |median angle| (deg) between the wand's direction from the segment
 #: axis and the pelvis' lateral direction. The wand is placed lateral, in the plane of the hip
 #: and knee joint centres and the knee's flexion axis (Plug-in Gait; Davis et al. 1991);
-#: in walking the hip rotates within about +-15 deg (Kadaba et al. 1990) and wand placements
-#: that Nexus corrects by ThighRotation/ShankRotation offsets are typically within +-20 deg;
-#: the shank also carries the tibial torsion (up to 30-40 deg external). 45 deg (thigh) and
-#: 70 deg (shank) leave that margin; a wand in front of or behind the segment is 90 deg or more.
-#: (Measured on the 18 biomechzoo captures and 6 Nexus captures of other labs: thigh |median|
-#: at most 30 deg; ktk_walk's LTHI 133 deg.)
+#: in walking the hip rotates within about +-15 deg (Kadaba et al. 1990); a wand placed off the
+#: plane on purpose is measured from where its ThighRotation/ShankRotation offset (knee
+#: alignment device) places it; the shank also carries the tibial torsion (up to 30-40 deg
+#: external). 45 deg (thigh) and 70 deg (shank) leave that margin; a wand in front of or behind
+#: the segment without such an offset is 90 deg or more. (Measured on the 18 biomechzoo captures
+#: and 6 Nexus captures of other labs: thigh |median| at most 30 deg; ktk_walk's LTHI 133 deg
+#: from lateral, 33 deg from where its LThighRotation of -99.75 deg places it.)
 WAND_MAX_DEG = {"THI": 45.0, "TIB": 70.0}
 #: angle_range: (lower, upper) deg for the 5th / 95th percentile of each component in walking.
 #: Normative walking ranges (Kadaba et al. 1990; Perry & Burnfield 2010) widened for pathological
