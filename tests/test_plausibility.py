@@ -94,6 +94,15 @@ def test_a_mistyped_leg_length_is_named():
     assert ("same_subject", "LLegLength") in _named(problems)  # the walk stores the right one
 
 
+def test_knee_alignment_offsets_given_in_degrees_are_named():
+    """The offsets are radians (as Nexus stores them); a value typed in degrees is named."""
+    dyn, static = _walk("HC030A"), _static("HC030A")
+    given = {"LTibialTorsion": 17.5, "RThighRotation": -100.3, "LAnkleAbAdd": 12.5, "RShankRotation": -0.16}
+    problems = check_trial(dyn, static, overrides=given, checks=("measurements",))
+    named = {m for c, m in _named(problems) if c == "measurement_range"}
+    assert named == {"LTibialTorsion", "RThighRotation", "LAnkleAbAdd"}  # -0.16 rad is a plausible offset
+
+
 def test_angles_outside_physiological_ranges_are_named():
     dyn, static = _walk("HC030A"), _static("HC030A")
     kin = _kin(dyn, static).copy(deep=True)

@@ -113,6 +113,13 @@ MEASUREMENT_RANGES: dict[str, tuple[float, float, str]] = {
     "StaticPlantFlex": (-0.8, 0.8, "static foot offset (rad): the heel-toe and ankle-toe lines differ by a few "
                                    "to 25 deg; beyond 0.8 rad (46 deg) it was stored in degrees or is wrong"),
     "StaticRotOff": (-0.8, 0.8, "static foot rotation offset (rad), as StaticPlantFlex"),
+    "ThighRotation": (-np.pi, np.pi, "knee alignment device offset (rad): a wand anywhere about the thigh is "
+                                     "within +-pi; beyond, it was stored in degrees"),
+    "ShankRotation": (-np.pi, np.pi, "knee alignment device offset (rad), as ThighRotation"),
+    "AnkleAbAdd": (-0.8, 0.8, "ankle marker's tilt from the ankle flexion axis (rad; ktk_walk 0.19-0.22): "
+                              "beyond 0.8 rad (46 deg) it was stored in degrees or is wrong"),
+    "TibialTorsion": (-1.0, 1.0, "tibial torsion (rad): 0-40 deg in adults (-0.3, -0.58 in ktk_walk); beyond "
+                                 "1 rad (57 deg) it was stored in degrees or is wrong"),
 }
 #: measurement_geometry: |leg length - ASIS-ankle marker distance in the static| above 15 %.
 #: The markers sit on the skin beside the landmarks (ASIS, lateral vs medial malleolus: 10-30 mm),
