@@ -21,7 +21,7 @@ from chainlab.report import _not_measured, _summary
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.study import run_study, store_tables
 
-from .conftest import SHARED, STUDY
+from .conftest import SHARED, STUDY, fixture
 
 VENDORS = SHARED / "vendors"
 KTK = VENDORS / "ktk_walk.c3d"
@@ -36,24 +36,72 @@ def _checks(problems):
 
 
 @needs_shared
-def test_ktk_walk_is_flagged_with_its_thigh_markers_and_runs_clean_with_a_mapping(tmp_path, capsys):
-    # no static: the calibration stored in the capture; default options: OFM, trunk, lumbar left out
+def test_ktk_walk_runs_clean_as_labelled_and_a_wrong_mapping_is_named(tmp_path, capsys):
+    # no static: the calibration stored in the capture, with its knee alignment device offsets
+    # (LTHI 100 deg behind lateral by LThighRotation); default options: OFM, trunk, lumbar left out
     assert main(["kinematics", str(KTK), "-o", str(tmp_path / "k.h5")]) == 0
     err = capsys.readouterr().err
-    assert "quality problem [thigh_wand_direction] LTHI" in err and "model 'ofm' not run" in err
+    assert "quality problem" not in err and "model 'ofm' not run" in err
     with xr.open_dataset(tmp_path / "k.h5") as k:
-        found = json.loads(k.attrs["quality_problems"])
-        assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI")} <= _checks(found)
+        assert json.loads(k.attrs["quality_problems"]) == []
         assert k.attrs["calibration_source"] == "stored: ktk_walk.c3d PROCESSING"
         assert set(json.loads(k.attrs["models_left_out"])) == {"ofm", "trunk", "lumbar"}
+        ours = k.angles.sel(output=["LKneeAngles", "RAnkleAngles"]).values
+    nexus = read_c3d(KTK).model_outputs.sel(output=["LKneeAngles", "RAnkleAngles"]).values
+    assert np.nanmax(np.abs(ours - nexus)) < 1e-4  # deg; measured 8e-6
+    # LTHI2 (the lateral marker) mapped in as LTHI: the offsets no longer fit, and it is named
     (tmp_path / "ktk.yaml").write_text("".join(f"{a}: {b}\n" for a, b in KTK_MAP.items()))
-    res = run_kinematics(KTK, None, tmp_path / "k2.h5", markers=str(tmp_path / "ktk.yaml"))
-    assert res.quality_problems == []
+    assert main(["kinematics", str(KTK), "-o", str(tmp_path / "k2.h5"), "--markers", str(tmp_path / "ktk.yaml")]) == 0
+    assert "quality problem [thigh_wand_direction] LTHI" in capsys.readouterr().err
     with xr.open_dataset(tmp_path / "k2.h5") as k:
         assert json.loads(k.attrs["marker_mapping"]) == KTK_MAP
-        knee = k.angles.sel(output="LKneeAngles").values[:, 0]
-        # Nexus' stored LKneeAngles x spans 12..55 deg; LTHI as thigh wand gave -47..-22
-        assert 10 < np.nanpercentile(knee, 5) < 25 and 45 < np.nanpercentile(knee, 95) < 60
+        assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI")} <= _checks(
+            json.loads(k.attrs["quality_problems"]))
+
+
+def test_btk_gait_runs_with_the_helen_hayes_preset_and_names_what_it_lacks(tmp_path, capsys):
+    """BTK's Gait.c3d (Helen Hayes labels, no static trial, no PROCESSING group): with the
+    preset it runs to the end; every model left out is named with the values or markers it
+    lacks, and its shank wands (LSHA/RSHA mapped as LTIB/RTIB, 81-86 deg from lateral) are named."""
+    out = tmp_path / "gait.h5"
+    assert main(["kinematics", str(fixture("Gait.c3d")), "--markers", "helen-hayes", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "model 'pig' not run: calibration not stored: LLegLength" in err
+    assert "model 'ofm' not run: calibration not stored" in err  # the OFM needs Plug-in Gait's calibration
+    assert "quality problem [shank_wand_direction] LTIB" in err and "[shank_wand_direction] RTIB" in err
+    with xr.open_dataset(out) as k:
+        assert set(json.loads(k.attrs["models_left_out"])) == {"pig", "ofm", "trunk", "lumbar"}
+        assert json.loads(k.attrs["marker_mapping"])["LSHA"] == "LTIB"
+        assert {("shank_wand_direction", "LTIB"), ("shank_wand_direction", "RTIB")} <= _checks(
+            json.loads(k.attrs["quality_problems"]))
+        assert k.sizes.get("output", 0) == 0  # no angle computed, none silently wrong
+
+
+@pytest.mark.parametrize("a, b, named", [
+    ("LKNE", "LTHI", {("segment_length", "LHJC,LKNE"), ("segment_length", "LHJC,LTHI"),
+                      ("thigh_wand_direction", "LTHI")}),
+    ("LANK", "LHEE", {("segment_length", "LTIB,LANK"), ("segment_length", "LHEE,LTOE")}),
+])
+def test_two_labels_swapped_in_the_file_are_named_on_stderr_and_in_the_output(tmp_path, capsys, a, b, named):
+    """Two markers' labels swapped in a copy of HC030A05 (ezc3d), run as a lab would: the
+    problems name the markers on stderr and in the output's quality_problems."""
+    ezc3d = pytest.importorskip("ezc3d")
+    c = ezc3d.c3d(str(WALK))
+    labels = list(c["parameters"]["POINT"]["LABELS"]["value"])
+    i, j = labels.index(a), labels.index(b)
+    labels[i], labels[j] = labels[j], labels[i]
+    c["parameters"]["POINT"]["LABELS"]["value"] = labels
+    c.write(str(tmp_path / "swapped.c3d"))
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(tmp_path / "swapped.c3d"), "--static", str(STATIC), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    for check, markers in named:
+        assert f"quality problem [{check}] {markers}" in err
+    assert {a, b} <= {m for _, markers in named for m in markers.split(",")}  # both swapped markers named
+    with xr.open_dataset(out) as k:
+        found = json.loads(k.attrs["quality_problems"])
+    assert named <= {(p["check"], ",".join(p["markers"]) if isinstance(p["markers"], list) else p["markers"])
+                     for p in found}
 
 
 @needs_shared

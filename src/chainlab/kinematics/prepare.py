@@ -210,10 +210,8 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         cal = pig.calibrate(_markers(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
         attrs["pig_static_offsets_source"] = offsets_from
         attrs["flat_foot"] = int(opt.flat_foot) if offsets_from == "computed" else f"not used: offsets from {offsets_from}"
-        for s in pig.SIDES:
-            for key in ("ThighRotation", "ShankRotation"):
-                if meas.get(f"{s}{key}"):
-                    warn.append(f"{s}{key} = {meas[f'{s}{key}']:g} is not applied (not implemented)")
+        applied = {k: meas[k] for k in pig.KAD_OFFSETS if meas.get(k)}
+        attrs["pig_offsets_applied_rad"] = json.dumps(applied, sort_keys=True)
         prep.cal, prep.meas = cal, meas
         attrs |= cal.as_attrs()
         attrs["measurement_sources"] = json.dumps(origin, sort_keys=True)

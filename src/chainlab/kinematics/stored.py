@@ -53,11 +53,12 @@ def plan_from_stored(dynamic: xr.Dataset, options: KinematicsOptions | None = No
     present = set(dynamic.marker.values.tolist())
     lacking = {}
     for model in opt.models:
-        if not set(_MARKERS.get(model, ())) <= present:
-            continue  # the kinematics name the markers missing (or leave the model out)
         rest = [k for part in _NEEDS.get(model, ()) for k in cal.missing.get(part, []) if k not in opt.subject]
-        if rest:
-            lacking[model] = rest
+        if not rest:
+            continue
+        pig_lacking = model != "pig" and any(k in rest for k in cal.missing.get("pig", []))
+        if set(_MARKERS.get(model, ())) <= present or pig_lacking:  # else the kinematics name the markers
+            lacking[model] = rest  # (the OFM needs Plug-in Gait's calibration, whatever its markers)
     if lacking and not opt.partial:
         text = "; ".join(f"{m}: {', '.join(v[:6])}{' ...' if len(v) > 6 else ''}" for m, v in lacking.items())
         raise ModelInputError(f"{name}: no static trial and the calibration is not stored in its PROCESSING "

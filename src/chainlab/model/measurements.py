@@ -37,6 +37,8 @@ PIG_OPTIONAL = {
     "RShankRotation": 0.0,
     "LTibialTorsion": 0.0,
     "RTibialTorsion": 0.0,
+    "LAnkleAbAdd": 0.0,
+    "RAnkleAbAdd": 0.0,
     "LSoleDelta": 0.0,  # heel above toe (mm) in the flat-foot static calibration
     "RSoleDelta": 0.0,
     "Bodymass": float("nan"),
