@@ -239,8 +239,14 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
             else np.empty(0, np.int64)
         attrs["ofm_calibration_source"] = source
         attrs |= {f"ofm_{k}": v for k, v in values.items()}
+        # TIBA and HFTFL take the lab turned with the pelvis' facing: at a switch Nexus writes
+        # a value no rule explains (docs/kinematics.md)
         attrs["ofm_tiba_switch_frames"] = json.dumps(
-            {f"{s}TIBA": (switch + first_frame).tolist() for s in pig.SIDES if switch.size})
+            {f"{s}{n}": (switch + first_frame).tolist() for s in pig.SIDES for n in ("TIBA", "HFTFL") if switch.size})
+        own = head.attrs.get("source_sha256", "")
+        attrs["fetba_definition"] = ofm_posture.WALKING_FETBA + (
+            "; this is the static trial, whose Nexus FETBA is another definition (ofm_posture.ofm_posture gives it)"
+            if own and own == static.attrs.get("source_sha256") else "")
         try:  # the arch measures need the static forefoot markers (and D1M)
             prep.arch, arch_source = ofm_posture.arch_calibration(static, prep.meas["MarkerDiameter"])
             attrs["arch_calibration_source"] = arch_source
