@@ -225,7 +225,8 @@ def _table(f, group: str, columns: list[str]) -> pd.DataFrame:
     g = f.get(group)
     if g is None or "row" not in g:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame({c: _strings(g[c]) for c in columns})
+    n = g["row"].shape[0]  # a column a file written before it was kept reads as NaN
+    return pd.DataFrame({c: _strings(g[c]) if c in g else np.full(n, np.nan) for c in columns})
 
 
 def _attr(a, key, default=""):
