@@ -210,7 +210,11 @@ def arch_absent(kinematics: xr.Dataset) -> str:
     if "arch" in kinematics:
         return ""
     source = str(kinematics.attrs.get("arch_calibration_source", ""))
-    return source[len("none:"):].strip() if source.startswith("none:") else "no OFM arch outputs in the kinematics"
+    if source.startswith("none:"):
+        return source[len("none:"):].strip()
+    if "ofm" not in str(kinematics.attrs.get("models", "ofm")).split(","):
+        return "model 'ofm' did not run"
+    return "no OFM arch outputs in the kinematics"
 
 
 def with_arch(metrics: pd.DataFrame, kinematics: xr.Dataset) -> pd.DataFrame:

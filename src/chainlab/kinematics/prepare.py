@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ModelInputError
+from chainlab.gait.spatiotemporal import MARKERS as SPATIOTEMPORAL_MARKERS
 from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_in
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
@@ -262,6 +263,9 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         attrs["lumbar_markers"] = f"top={which.top},apex={which.apex},bottom={which.bottom},above_bottom={which.above_bottom}"
         used += [which.top, which.apex, which.bottom, which.above_bottom, "LASI", "RASI", "SACR"]
 
+    # the heel and toe markers of the spatiotemporal parameters, kept whenever the capture has
+    # them: Plug-in Gait's walking trials read TOE but not HEE, so a PiG-only lab needs this
+    used += list(SPATIOTEMPORAL_MARKERS)
     present = set(summary.names)
     used = list(dict.fromkeys(m for m in used if m in present))
     prep.used = used
