@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from chainlab import read_c3d
+from chainlab.agreement import equivalent_difference
 from chainlab.kinematics import compute_kinematics
 from chainlab.model import ofm
-from chainlab.agreement import equivalent_difference
 from chainlab.model.geometry import compose, frame, unit
 from chainlab.model.ofm import cluster_means
 from chainlab.model.ofm_posture import (

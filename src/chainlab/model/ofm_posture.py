@@ -44,10 +44,18 @@ import numpy as np
 import xarray as xr
 
 from chainlab.conventions import AXES
+from chainlab.model.continuity import continuous
 from chainlab.model.geometry import cardan, relative, to_lab, to_local
 from chainlab.model.measurements import from_dataset
-from chainlab.model.ofm import CLUSTERS, MM, _lcs, _plane_projection, cluster_means, facing_sign, replace4
-from chainlab.model.continuity import continuous
+from chainlab.model.ofm import (
+    CLUSTERS,
+    MM,
+    _lcs,
+    _plane_projection,
+    cluster_means,
+    facing_sign,
+    replace4,
+)
 from chainlab.model.pig import SIDES, _long_axis_frame
 
 #: Angle outputs, Nexus' names.
