@@ -209,3 +209,20 @@ def test_the_report_names_what_a_trial_could_not_measure(tmp_path):
     said = " | ".join(p for _, p in rows)
     assert "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said
     assert "arch measures not measured: model 'ofm' did not run" in said and "spatiotemporal" not in said
+
+
+def test_a_trial_file_written_before_the_arch_columns_reads_them_as_nan(tmp_path):
+    """A trial output from before the per-cycle arch columns: they read as NaN (numbers), the
+    store is written from it, and the rest of its table is unchanged."""
+    import h5py
+
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5")
+    new = open_trial_file(tmp_path / "t.h5").metrics
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        for c in ("arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"):
+            del f[f"metrics/{c}"]
+    old = open_trial_file(tmp_path / "t.h5")
+    assert old.metrics.arch_height_index_stance_mean_pct.isna().all() and np.isfinite(new.arch_height_index_stance_mean_pct).all()
+    np.testing.assert_array_equal(old.metrics.step_length_m.to_numpy(float), new.step_length_m.to_numpy(float))
+    write_study_store([old], [], tmp_path / "study.h5")
+    assert open_study(tmp_path / "study.h5").metrics.arch_height_index_stance_min_pct.isna().all()
