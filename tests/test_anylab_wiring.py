@@ -231,9 +231,13 @@ def test_a_trial_without_ofm_markers_keeps_its_plug_in_gait_measures(tmp_path):
     assert res.metrics.pelvic_tilt_mean_deg.notna().all() and res.metrics.peak_eversion_deg.isna().all()
     said = [p for p in res.problems if "not measured" in p]
     assert len(said) == 2 and "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said[0]
-    # the heel markers reach the trial's markers through the OFM: without it, cadence & co. say why
-    assert "spatiotemporal parameters not measured: markers LHEE, RHEE" in said[1]
-    assert (res.metrics.not_measured == "rearfoot_eversion,tibial_rotation_lab,spatiotemporal").all()
+    assert "arch measures not measured: model 'ofm' did not run" in said[1]
+    # the capture's own heel and toe markers give the spatiotemporal parameters without the OFM
+    assert (res.metrics.not_measured == "rearfoot_eversion,tibial_rotation_lab,arch").all()
+    full = run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "full.h5")
+    columns = ["cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "foot_progression_deg"]
+    assert np.isfinite(res.metrics[columns].to_numpy()).all()
+    np.testing.assert_array_equal(res.metrics[columns].to_numpy(), full.metrics[columns].to_numpy())
     assert not res.metrics.gaps.str.contains("rearfoot_eversion").any()
     assert not any("gaps in" in p and "rearfoot_eversion" in p for p in res.problems)
     with xr.open_dataset(tmp_path / "t.h5", group="kinematics") as k:
@@ -252,4 +256,21 @@ def test_the_report_names_what_a_trial_could_not_measure(tmp_path):
     assert {t for t, _ in rows} == {"pig_only"}
     said = " | ".join(p for _, p in rows)
     assert "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said
-    assert "spatiotemporal parameters not measured: markers LHEE, RHEE" in said
+    assert "arch measures not measured: model 'ofm' did not run" in said and "spatiotemporal" not in said
+
+
+def test_a_trial_file_written_before_the_arch_columns_reads_them_as_nan(tmp_path):
+    """A trial output from before the per-cycle arch columns: they read as NaN (numbers), the
+    store is written from it, and the rest of its table is unchanged."""
+    import h5py
+
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5")
+    new = open_trial_file(tmp_path / "t.h5").metrics
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        for c in ("arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"):
+            del f[f"metrics/{c}"]
+    old = open_trial_file(tmp_path / "t.h5")
+    assert old.metrics.arch_height_index_stance_mean_pct.isna().all() and np.isfinite(new.arch_height_index_stance_mean_pct).all()
+    np.testing.assert_array_equal(old.metrics.step_length_m.to_numpy(float), new.step_length_m.to_numpy(float))
+    write_study_store([old], [], tmp_path / "study.h5")
+    assert open_study(tmp_path / "study.h5").metrics.arch_height_index_stance_min_pct.isna().all()

@@ -404,6 +404,44 @@ def test_cli_query_spatiotemporal_and_subjects(store, capsys):
     assert sorted(pd.read_parquet(out).subject) == ["HC002D", "HC030A"]
 
 
+def test_arch_in_the_store_per_cycle_and_per_subject(store, capsys):
+    """The OFM arch reaches the store and the query: per cycle the side's ArchHeightIndex over
+    stance (mean, lowest; % of foot length) equal to Nexus' stored index over the same stance
+    (within 1e-3: chainlab's index is Nexus' to 1e-5); per subject the static's index (mean
+    of the static frames) within 0.15 of Nexus' (measured 0.11) and its height in mm."""
+    from chainlab import read_c3d
+    from chainlab.cli import main
+    from chainlab.gait.cycles import normalise
+
+    s = open_study(store)
+    m = s.metrics
+    cols = ["arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"]
+    assert np.isfinite(m[cols].to_numpy()).all() and (m[cols[1]] <= m[cols[0]]).all()
+    with h5py.File(store, "r") as f:
+        assert all(f[f"metrics/{c}"].attrs["units"] in ("%", b"%") for c in cols)
+    one = m[m.trial.astype(str).str.contains("HC030A05")]
+    assert len(one) == 2
+    capture = read_c3d(ROOT / "data" / "biomechzoo" / "HC030A" / "Straight" / "HC030A05.c3d")
+    for row in one.itertuples():
+        nexus = capture.model_outputs.sel(output=f"{row.side[0]}ArchHeightIndex").values[:, 2]
+        stance = normalise(capture.time.values, nexus, row.start_s, row.end_s)[:int(round(row.stance_pct)) + 1]
+        assert row.arch_height_index_stance_mean_pct == pytest.approx(stance.mean(), abs=1e-3)
+        assert row.arch_height_index_stance_min_pct == pytest.approx(stance.min(), abs=1e-3)
+    sub = s.subjects.set_index("subject")
+    assert sub.attrs["units"]["arch_height_L_mm"] == "mm"
+    for subject in SUBJECTS:
+        static = read_c3d(next((ROOT / "data" / "biomechzoo" / subject / "Static").glob("*.c3d")))
+        for side in "LR":
+            nexus = float(np.nanmean(static.model_outputs.sel(output=f"{side}ArchHeightIndex").values[:, 2]))
+            assert sub.loc[subject, f"arch_height_index_{side}_pct"] == pytest.approx(nexus, abs=0.15)
+            assert 5 < sub.loc[subject, f"arch_height_{side}_mm"] < 80
+    assert main(["query", str(store), "--var", ",".join(cols), "--where", "subject=HC030A"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(",".join(cols)) and len(lines) > 1
+    assert main(["query", str(store), "--table", "subjects", "--var", "arch_height_index_L_pct,arch_height_R_mm"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + len(SUBJECTS)
+
+
 R_SUBJECTS = """
 library(ncdf4)
 nc <- nc_open("{path}")

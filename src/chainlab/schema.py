@@ -4,7 +4,8 @@
 * :data:`CYCLE_COLUMNS`: a complete gait cycle (:mod:`chainlab.gait.cycles`);
 * :data:`METRIC_COLUMNS`: the per-cycle measures (:mod:`chainlab.gait.metrics`, the angles';
   the spatiotemporal parameters :data:`SPATIOTEMPORAL_COLUMNS` of
-  :mod:`chainlab.gait.spatiotemporal`; :mod:`chainlab.gait.kinetic_metrics`, the kinetics'),
+  :mod:`chainlab.gait.spatiotemporal`; the arch's :data:`ARCH_METRIC_COLUMNS`;
+  :mod:`chainlab.gait.kinetic_metrics`, the kinetics'),
   units in the names (:data:`METRIC_UNITS`, :func:`column_units`);
 * :func:`joint_name`: an angle output without its side (the study store's ``joint``).
 """
@@ -50,11 +51,17 @@ KINETIC_METRIC_COLUMNS = [
     "hip_work_stance_J_kg", "knee_work_stance_J_kg", "ankle_work_stance_J_kg", "kinetics_reason",
 ]
 
+#: The per-cycle measures of the OFM arch (:func:`chainlab.gait.metrics.with_arch`): the
+#: cycle side's ``?ArchHeightIndex`` (% of foot length) over stance, mean and lowest.
+ARCH_METRIC_COLUMNS = ["arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"]
+
 _AFTER_SPEED = ANGLE_METRIC_COLUMNS.index("walking_speed_m_s") + 1
+_GAPS = ANGLE_METRIC_COLUMNS.index("gaps")
 #: The per-cycle table: the angles' measures with the spatiotemporal parameters after the
-#: walking speed, then the kinetic measures.
+#: walking speed and the arch's before ``gaps``, then the kinetic measures.
 METRIC_COLUMNS = (ANGLE_METRIC_COLUMNS[:_AFTER_SPEED] + SPATIOTEMPORAL_COLUMNS
-                  + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:] + KINETIC_METRIC_COLUMNS)
+                  + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:_GAPS] + ARCH_METRIC_COLUMNS
+                  + ANGLE_METRIC_COLUMNS[_GAPS:] + KINETIC_METRIC_COLUMNS)
 
 #: Text columns of the per-cycle table (the rest are numbers).
 TEXT_METRIC_COLUMNS = ("side", "gaps", "not_measured", "kinetics_reason")

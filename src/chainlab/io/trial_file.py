@@ -40,7 +40,14 @@ import xarray as xr
 
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
-from chainlab.schema import CONTACT_COLUMNS, CYCLE_COLUMNS, EVENT_COLUMNS, MEASURE_COLUMNS, METRIC_COLUMNS
+from chainlab.schema import (
+    CONTACT_COLUMNS,
+    CYCLE_COLUMNS,
+    EVENT_COLUMNS,
+    MEASURE_COLUMNS,
+    METRIC_COLUMNS,
+    TEXT_METRIC_COLUMNS,
+)
 
 TITLE = "chainlab trial"
 WRITE_BLOCK = 4096  # frames per HDF5 chunk of the datasets grown along frame
@@ -314,6 +321,8 @@ class TrialFile:
             self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
             own = [c for c in f["metrics"] if c not in METRIC_COLUMNS and c != "row"] if "metrics" in f else []
             self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
+            older = [c for c in METRIC_COLUMNS if c not in TEXT_METRIC_COLUMNS and "metrics" in f and c not in f["metrics"]]
+            self.metrics[older] = np.nan  # a number column the file predates (the arch's)
             self.measures = _table(f, "measures", MEASURE_COLUMNS)
             # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
             self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"

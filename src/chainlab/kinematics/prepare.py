@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ModelInputError
+from chainlab.gait.spatiotemporal import MARKERS as SPATIOTEMPORAL_MARKERS
 from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_in
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
@@ -237,8 +238,14 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
             else np.empty(0, np.int64)
         attrs["ofm_calibration_source"] = source
         attrs |= {f"ofm_{k}": v for k, v in values.items()}
+        # TIBA and HFTFL take the lab turned with the pelvis' facing: at a switch Nexus writes
+        # a value no rule explains (docs/kinematics.md)
         attrs["ofm_tiba_switch_frames"] = json.dumps(
-            {f"{s}TIBA": (switch + first_frame).tolist() for s in pig.SIDES if switch.size})
+            {f"{s}{n}": (switch + first_frame).tolist() for s in pig.SIDES for n in ("TIBA", "HFTFL") if switch.size})
+        own = head.attrs.get("source_sha256", "")
+        attrs["fetba_definition"] = ofm_posture.WALKING_FETBA + (
+            "; this is the static trial, whose Nexus FETBA is another definition (ofm_posture.ofm_posture gives it)"
+            if own and own == static.attrs.get("source_sha256") else "")
         try:  # the arch measures need the static forefoot markers (and D1M)
             prep.arch, arch_source = ofm_posture.arch_calibration(static, prep.meas["MarkerDiameter"])
             attrs["arch_calibration_source"] = arch_source
@@ -254,6 +261,9 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         attrs["lumbar_markers"] = f"top={which.top},apex={which.apex},bottom={which.bottom},above_bottom={which.above_bottom}"
         used += [which.top, which.apex, which.bottom, which.above_bottom, "LASI", "RASI", "SACR"]
 
+    # the heel and toe markers of the spatiotemporal parameters, kept whenever the capture has
+    # them: Plug-in Gait's walking trials read TOE but not HEE, so a PiG-only lab needs this
+    used += list(SPATIOTEMPORAL_MARKERS)
     present = set(summary.names)
     used = list(dict.fromkeys(m for m in used if m in present))
     prep.used = used

@@ -20,7 +20,7 @@ from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import EventResult, c3d_events, contact_events, merge_events, zeni_events
 from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.measures import per_cycle, trial_measures
-from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
+from chainlab.gait.metrics import angle_curves, arch_absent, cycle_curves, cycle_metrics, with_arch
 from chainlab.gait.spatiotemporal import missing_markers, spatiotemporal_of_trial
 from chainlab.io.trial_file import TrialWriter, table_dataset
 from chainlab.parallel import Progress
@@ -162,8 +162,9 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
         frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
         metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
-        absent = missing_markers(kin)
-    metrics = mark_not_measured(metrics, not_run, absent)
+        metrics = with_arch(metrics, kin)
+        absent, no_arch = missing_markers(kin), arch_absent(kin)
+    metrics = mark_not_measured(metrics, not_run, absent, no_arch)
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
     if measures:
@@ -177,7 +178,7 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
               file=sys.stderr, flush=True)
-    problems = gait_problems(name, ev, cyc, metrics, not_run, absent)
+    problems = gait_problems(name, ev, cyc, metrics, not_run, absent, no_arch)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
     curves_ds = curves_ds.merge(kinetic_curves)
