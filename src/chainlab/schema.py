@@ -31,6 +31,9 @@ SPATIOTEMPORAL_COLUMNS = [
     "cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "swing_pct",
     "single_support_pct", "double_support_pct", "foot_progression_deg",
 ]
+#: The markers they are measured from (Plug-in Gait's heel and toe; kept in the kinematics
+#: whichever models run).
+SPATIOTEMPORAL_MARKERS = tuple(f"{s}{m}" for s in "LR" for m in ("HEE", "TOE"))
 
 #: The per-cycle measures of the angles (:func:`chainlab.gait.metrics.cycle_metrics`).
 ANGLE_METRIC_COLUMNS = [

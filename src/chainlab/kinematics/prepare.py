@@ -18,12 +18,12 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ModelInputError
-from chainlab.gait.spatiotemporal import MARKERS as SPATIOTEMPORAL_MARKERS
 from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_in
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
 from chainlab.model.measurements import from_dataset, resolve
 from chainlab.options import MODELS, KinematicsOptions
+from chainlab.schema import SPATIOTEMPORAL_MARKERS
 
 
 class KinematicsWarning(UserWarning):
