@@ -52,8 +52,8 @@ from chainlab.simulate import (
     resample_template,
     simulate_trial,
     trial_pose,
+    write_subject_static,
 )
-from chainlab.simulate import write_subject_static
 from chainlab.simulate.template import SIMULATION_CHAIN
 
 from .conftest import STUDY
@@ -131,6 +131,18 @@ class Sim:
         return out
 
 
+def _axes(segments, s, seg):
+    return segments["Pelvis"] if seg == "Pelvis" else segments[s][seg]
+
+
+def _com(side, seg, prox, dist, com_frac, length):
+    """Centre of mass: the foot's from the ankle joint centre along its -z, the others' on the
+    line of the joint centres."""
+    if seg == "Foot":
+        return side["ajc"] - com_frac * length * side["Foot"][:, :, 2]
+    return side[dist] + com_frac * (side[prox] - side[dist])
+
+
 def _truth(sim, n, body, foot_offsets, scheme="exact"):
     """Moments (N m/kg, Nexus' components, distal axes) and powers (W/kg) at frames 0..n-1.
 
@@ -147,15 +159,15 @@ def _truth(sim, n, body, foot_offsets, scheme="exact"):
     at = {k: sim.segments(f + k * step, foot_offsets) for k in range(-reach, reach + 1)}
     bm = body["Bodymass"]
 
-    def omega(seg_of, k):  # lab angular velocity at f + k step
-        a, b = seg_of(at[k + span]), seg_of(at[k - span])
+    def omega(s, seg, k):  # lab angular velocity of a segment at f + k step
+        a, b = _axes(at[k + span], s, seg), _axes(at[k - span], s, seg)
         if scheme == "exact":  # dR/dt R^T
-            return _vee((a - b) @ np.swapaxes(seg_of(at[k]), 1, 2)) / (2 * span * dt)
+            return _vee((a - b) @ np.swapaxes(_axes(at[k], s, seg), 1, 2)) / (2 * span * dt)
         return _vee(a @ np.swapaxes(b, 1, 2)) / (2 * span * dt)
 
     # ground reaction on each foot: force and moment about the lab origin (centre of pressure x
     # force + free moment), at the frame instants or averaged over each frame's analog samples
-    r = max(1, int(round(1000.0 / rate)))  # the simulator's analog samples per frame
+    r = max(1, round(1000.0 / rate))  # the simulator's analog samples per frame
     offsets = [0.0] if scheme == "exact" else np.arange(-(r // 2), r // 2 + 1) / r
     grf = {s: (np.zeros((n, 3)), np.zeros((n, 3))) for s in "LR"}
     for side, stances in sim.plate_stances:
@@ -173,29 +185,21 @@ def _truth(sim, n, body, foot_offsets, scheme="exact"):
             grf[side][0][away], grf[side][1][away] = 0.0, 0.0
     moments, powers = {}, {}
     for s in "LR":
-        w = {}
-        for seg in ("Pelvis", "Femur", "Tibia", "Foot"):
-            get = (lambda a: a["Pelvis"]) if seg == "Pelvis" else (lambda a, g=seg: a[s][g])
-            w[seg] = (omega(get, 0), (omega(get, span) - omega(get, -span)) / (2 * span * dt))
+        w = {seg: (omega(s, seg, 0), (omega(s, seg, span) - omega(s, seg, -span)) / (2 * span * dt))
+             for seg in ("Pelvis", "Femur", "Tibia", "Foot")}
         # distal load on the foot: the ground reaction, its moment about the lab origin
         f_dist, m_dist, p_dist = grf[s][0], grf[s][1], np.zeros((n, 3))
         for seg, prox, dist in (("Foot", "ajc", None), ("Tibia", "kjc", "ajc"), ("Femur", "hjc", "kjc")):
             frac, com_frac, gyr = PIG[seg]
             m = frac * bm
             length = body[f"{s}{seg}Length"] * 1e-3
-
-            def com(a):
-                c = a[s]
-                if seg == "Foot":
-                    return c["ajc"] - com_frac * length * c["Foot"][:, :, 2]
-                return c[dist] + com_frac * (c[prox] - c[dist])
-
-            acc = (com(at[1]) - 2 * com(at[0]) + com(at[-1])) / dt**2
+            com = [_com(at[k][s], seg, prox, dist, com_frac, length) for k in (-1, 0, 1)]
+            acc = (com[2] - 2 * com[1] + com[0]) / dt**2
             r = at[0][s][seg]
             inertia = r @ np.diag([1.0, 1.0, 0.0]) @ np.swapaxes(r, 1, 2) * m * (gyr * length) ** 2
             om, al = w[seg]
             h_dot = np.einsum("nij,nj->ni", inertia, al) + np.cross(om, np.einsum("nij,nj->ni", inertia, om))
-            c0, p = com(at[0]), at[0][s][prox]
+            c0, p = com[1], at[0][s][prox]
             # Newton: F_prox + F_dist + m g = m a; Euler about the centre of mass:
             # M_prox + M_dist + (p - c) x F_prox + (p_dist - c) x F_dist = dH/dt
             f_prox = m * (acc - G) - f_dist
@@ -241,7 +245,7 @@ def test_the_truth_is_plug_in_gait_on_the_exact_markers(simulated):
 def test_moments_and_powers_equal_the_simulated_truth(simulated):
     """Every moment component and power of both sides within TOLERANCE of the truth, wherever
     the pipeline gives one; and it gives one in every frame of the stances on the plates."""
-    sim, k, body, moments, powers, _, _ = simulated
+    sim, k, _, moments, powers, _, _ = simulated
     assert k.attrs["kinetics_absent"] == ""
     frames = k.frame.values
     (max_m, rms_m), (max_p, rms_p) = TOLERANCE["moment"], TOLERANCE["power"]

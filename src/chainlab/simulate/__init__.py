@@ -29,6 +29,17 @@ the pelvis' first (in the lab, walking along +x) is ``?PelvisAngles`` x and the 
 first is ``LumbarCurvature`` x (opposite sign). So the effects a study is built with are the
 effects on the measured variables (tests check it).
 
+With ``SimulationOptions.kinetics`` (``chainlab simulate --kinetics``) the trials are made for
+inverse dynamics: the template cycle is its Fourier series (``KINETIC_HARMONICS``), smooth to
+every derivative, instead of straight lines between its samples; the plates carry a ground
+reaction that follows the motion (:func:`plate_wrench`: the foot's share of the body's
+M (a - g), the centre of pressure from under the heel to under the toe, a free moment); the
+trials' PROCESSING holds the body mass and the segment lengths (:func:`segment_lengths_mm`),
+so chainlab computes their kinetics. Their truth (the joint moments) is not written: it is
+computed from the chain's poses in tests/test_kinetics_simulated.py (docs/kinetics.md). The
+motion is smooth to every derivative only with ``stride_sd``, ``cycle_noise_sd`` and the
+stance eversion at 0 (otherwise its velocity is continuous, its acceleration not everywhere).
+
 The same seed gives the same files. Long captures (``duration_s``, up to hours) walk on the
 spot, as on a treadmill (one belt plate per side), and are generated and written in chunks of
 frames; ``rate`` resamples the template cycle to another frame rate (plates at about 1 kHz).
@@ -82,8 +93,8 @@ KINETIC_HARMONICS = 10
 FREE_MOMENT = 0.005
 #: Harmonics of the stride in the body's centre of mass whose acceleration the plates carry
 #: (the root's cycle low-passed at about 3 Hz: its sideways sway then pushes the foot inwards
-#: through stance, 0.05-0.09 body weight, as in a walk; with 6 harmonics the pelvis' rocking
-#: swung it from -0.15 to +0.2).
+#: through most of stance, up to 0.09 body weight, as in a walk; with 6 harmonics the pelvis'
+#: rocking swung that force from 0.16 inwards to 0.22 outwards).
 COM_HARMONICS = 3
 
 
@@ -307,9 +318,9 @@ def plate_wrench(template: Template, chain: Chain, plan: TrialPlan, opt: Simulat
     Consistent with the motion: the force is the foot's share of M (a - g), with M the body
     mass and a the acceleration of the body's centre of mass, here the chain's root (the
     mid-point of the hip joint centres) with its cycle kept to ``COM_HARMONICS`` harmonics
-    (its faster rocking is the pelvis', not the body's); the share rises from 0 at the foot's strike to
-    1 at the other foot's off and falls back to 0 from the other foot's strike to this foot's
-    off (half cosines, so the force starts and ends at 0 with zero slope). The centre of
+    (its faster rocking is the pelvis', not the body's); the share rises from 0 at the foot's
+    strike to 1 at the other foot's off and falls back to 0 from the other foot's strike to
+    this foot's off (half cosines: the force starts and ends at 0 with zero slope). The centre of
     pressure runs from under the heel marker (at the strike) to under the toe marker (at the
     off) of the moving foot, at a uniform rate. The free moment is ``FREE_MOMENT`` x body
     weight x 1 m x share x sin(2 pi tau), tau the stance's fraction (+ on the left, - on the
@@ -570,6 +581,5 @@ def _jsonable(o):
     return o
 
 
-__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "resample_template", "simulate_study",
-           "simulate_trial",
-           "plan_trial", "plate_wrench", "segment_lengths_mm", "trial_pose"]
+__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "plan_trial", "plate_wrench",
+           "resample_template", "segment_lengths_mm", "simulate_study", "simulate_trial", "trial_pose"]
