@@ -295,3 +295,22 @@ def test_a_trial_file_written_before_the_measures_frame_reads_its_measures_as_la
     assert len(old.measures) > 0 and set(old.measures.frame) == {"lab"}
     write_study_store([old], [], tmp_path / "study.h5")
     assert set(open_study(tmp_path / "study.h5").measures.frame) == {"lab"}
+
+
+def test_a_trial_file_before_the_arch_columns_says_why_they_are_nan(tmp_path):
+    """A trial file kept from before the arch columns (a study reuses it when its inputs and
+    settings are unchanged): the NaN columns are named in the trial's problems, so the store
+    does not show holes without a reason."""
+    import h5py
+
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5")
+    assert not any("arch_height_index" in p for p in open_trial_file(tmp_path / "t.h5").problems)
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        for c in ("arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"):
+            del f[f"metrics/{c}"]
+    old = open_trial_file(tmp_path / "t.h5")
+    said = [p for p in old.problems if "arch_height_index_stance_mean_pct" in p]
+    assert len(said) == 1 and "written before" in said[0] and said[0].startswith("HC030A05.c3d: ")
+    write_study_store([old], [], tmp_path / "study.h5")
+    with xr.open_dataset(tmp_path / "study.h5", group="trials") as ds:
+        assert "arch_height_index_stance_min_pct" in str(ds.trial_problems.values[0])

@@ -324,6 +324,10 @@ class TrialFile:
             self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
             older = [c for c in METRIC_COLUMNS if c not in TEXT_METRIC_COLUMNS and "metrics" in f and c not in f["metrics"]]
             self.metrics[older] = np.nan  # a number column the file predates (the arch's)
+            if older and len(self.metrics):  # said as the gait problems say a measure left out
+                self.problems = self.problems + [
+                    f"{self.dynamic.name}: {', '.join(older)} not measured: not in this trial file (written "
+                    "before them); run the trial again to measure them"]
             self.measures = _table(f, "measures", MEASURE_COLUMNS)
             if "measures" in f and "frame" not in f["measures"]:
                 self.measures["frame"] = "lab"  # files before the frame key: every measure in the lab's axes
