@@ -274,3 +274,43 @@ def test_a_trial_file_written_before_the_arch_columns_reads_them_as_nan(tmp_path
     np.testing.assert_array_equal(old.metrics.step_length_m.to_numpy(float), new.step_length_m.to_numpy(float))
     write_study_store([old], [], tmp_path / "study.h5")
     assert open_study(tmp_path / "study.h5").metrics.arch_height_index_stance_min_pct.isna().all()
+
+
+def test_a_trial_file_written_before_the_measures_frame_reads_its_measures_as_lab(tmp_path):
+    """A trial output whose /measures predates the ``frame`` column: every measure then was
+    taken in the lab's axes, so the column reads "lab" (not "", which no query for frame=lab
+    finds), and the store written from it says so."""
+    import h5py
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"study": "s", "trials": "t.tsv", "measures": [
+        {"name": "grf_ml_min", "output": "GroundReactionForce", "component": "x", "side": "right",
+         "window": "stance", "stat": "min"}]}))
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5", StudyConfig.load(cfg))
+    assert set(open_trial_file(tmp_path / "t.h5").measures.frame) == {"lab"}
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        del f["measures/frame"]
+    old = open_trial_file(tmp_path / "t.h5")
+    assert len(old.measures) > 0 and set(old.measures.frame) == {"lab"}
+    write_study_store([old], [], tmp_path / "study.h5")
+    assert set(open_study(tmp_path / "study.h5").measures.frame) == {"lab"}
+
+
+def test_a_trial_file_before_the_arch_columns_says_why_they_are_nan(tmp_path):
+    """A trial file kept from before the arch columns (a study reuses it when its inputs and
+    settings are unchanged): the NaN columns are named in the trial's problems, so the store
+    does not show holes without a reason."""
+    import h5py
+
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5")
+    assert not any("arch_height_index" in p for p in open_trial_file(tmp_path / "t.h5").problems)
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        for c in ("arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"):
+            del f[f"metrics/{c}"]
+    old = open_trial_file(tmp_path / "t.h5")
+    said = [p for p in old.problems if "arch_height_index_stance_mean_pct" in p]
+    assert len(said) == 1 and "written before" in said[0] and said[0].startswith("HC030A05.c3d: ")
+    write_study_store([old], [], tmp_path / "study.h5")
+    with xr.open_dataset(tmp_path / "study.h5", group="trials") as ds:
+        assert "arch_height_index_stance_min_pct" in str(ds.trial_problems.values[0])

@@ -192,3 +192,14 @@ def test_a_machine_fault_fails_trials_keeping_the_trials_done(tmp_path, capsys, 
         main(["trials", "--rows", json.dumps(rows), "--threads", "1", "--out-dir", str(out)])
     assert len(calls) == 2 and sorted(p.name for p in out.iterdir()) == ["HC030A05.h5"]
     assert "[2/3] BROKEN: stopped, not the trial's fault: MemoryError: test" in capsys.readouterr().err
+
+
+def test_kinematics_refuses_a_subject_measurement_it_does_not_read(tmp_path, capsys):
+    """--subject with a name no model reads (a VSK-style LeftTibialTorsion) is refused with
+    the name it likely meant, instead of being ignored while the offset stays 0."""
+    walk = STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(walk), "-o", str(out), "--subject", "LeftTibialTorsion=0.3"]) == 2
+    err = capsys.readouterr().err
+    assert "LeftTibialTorsion" in err and "LTibialTorsion" in err and "rad" in err
+    assert not out.exists()

@@ -461,3 +461,18 @@ def test_measure_defaults_fill_what_a_measure_does_not_say(tmp_path):
                                    "measures": issue}))
     with pytest.raises(ConfigError, match="measure_defaults"):
         StudyConfig.load(cfg)
+
+
+def test_a_walking_frame_without_a_heading_names_the_heading_not_the_force():
+    """The pelvis markers missing over a stance: the ground reaction is there but its walking
+    frame is not, and the reason says so (not that the force is missing)."""
+    from chainlab.gait.measures import trial_heading
+
+    walk = _walk_markers((0.0, 1.0))
+    walk["markers"][:, 0, :] = np.nan  # LASI lost for the whole trial
+    grf = {"GroundReactionForce": {"Right": _da(np.tile([0.3, 0.0, 10.0], (len(T), 1)), "N/kg")}}
+    table = compute_measures([_measure(output="GroundReactionForce", component="x", stat="min", frame="walking")],
+                             grf, EVENTS, heading=trial_heading(walk))
+    row = table.iloc[0]
+    assert np.isnan(row.value)
+    assert "heading" in row.reason and "LASI" in row.reason and "GroundReactionForce x missing" not in row.reason

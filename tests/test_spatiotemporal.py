@@ -268,3 +268,23 @@ def test_a_vendor_plug_in_gait_capture_gets_them():
         assert np.isfinite(res.metrics[c]).all(), c
         np.testing.assert_allclose(res.metrics[c].to_numpy(), expected[c].to_numpy(), rtol=0, atol=1e-12, err_msg=c)
     assert 0.9 < res.metrics.stride_length_m.min() and res.metrics.stride_length_m.max() < 1.6
+
+
+def test_an_arch_gap_in_a_stance_is_named_in_gaps():
+    """Analytic: a constant arch index (20 % left, 25 % right) with one missing frame in the
+    left stance: the left cycle's arch measures are NaN and ``gaps`` names the arch, as every
+    other variable with a hole is named; the right cycle has its constant."""
+    import xarray as xr
+
+    from chainlab.gait.metrics import with_arch
+
+    t = np.arange(0, 201) / 100.0
+    arch = np.stack([np.full(t.size, 20.0), np.full(t.size, 25.0)], axis=1)
+    arch[50, 0] = np.nan  # 0.5 s, inside the left stance 0.2-0.8 s
+    kin = xr.Dataset({"arch": (("frame", "arch_output"), arch)},
+                     coords={"time": ("frame", t), "arch_output": ["LArchHeightIndex", "RArchHeightIndex"]})
+    metrics = pd.DataFrame({"side": ["Left", "Right"], "cycle": [0, 0], "start_s": [0.2, 0.7], "end_s": [1.2, 1.7],
+                            "stance_pct": [60.0, 60.0], "gaps": ["", "pelvic_tilt"]})
+    out = with_arch(metrics, kin)
+    assert np.isnan(out.arch_height_index_stance_mean_pct[0]) and out.gaps[0] == "arch_height_index"
+    assert out.arch_height_index_stance_mean_pct[1] == pytest.approx(25.0) and out.gaps[1] == "pelvic_tilt"

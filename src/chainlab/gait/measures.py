@@ -291,12 +291,13 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
             wins = windows(events, side, m.window)
             stances = windows(events, side, "stance") if m.needs_plate else None
             da = outputs[m.output].get(side)
-            walking = None
+            walking, unknown = None, None
             if m.frame == "walking":
                 if heading is None:
                     raise ValueError(f"measure {m.name!r}: frame: walking needs the trial's heading "
                                      "(compute_measures(heading=...), from the pelvis markers LASI, RASI)")
                 walking = walking_frames(heading)
+                unknown = ~np.isfinite(walking).all(axis=(1, 2))  # no heading: no pelvis markers there
             if da is not None:
                 v, t, units = _series(da, time, m.component, f"measure {m.name!r}", walking)
             for k, w in enumerate(wins.itertuples()):
@@ -320,6 +321,12 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
                 i0, i1 = (int(np.argmin(np.abs(t - x))) for x in (w.start, w.end))
                 seg, ts = v[i0:i1 + 1], t[i0:i1 + 1]
                 bad = ~np.isfinite(seg)
+                lost = unknown[i0:i1 + 1] & bad if unknown is not None and len(unknown) == len(v) else bad[:0]
+                if lost.any():
+                    row["reason"] = (f"{side} {m.output} {m.component or ''}: the walking frame's heading is unknown "
+                                     f"in {int(lost.sum())} of {seg.size} frames of the {m.window_name} "
+                                     f"{w.start:.3f}-{w.end:.3f} s (it needs the pelvis markers LASI and RASI)")
+                    continue
                 if seg.size == 0 or bad.any():
                     row["reason"] = (f"{side} {m.output} {m.component or ''} missing in {int(bad.sum())} of "
                                      f"{seg.size} frames of the {m.window_name} {w.start:.3f}-{w.end:.3f} s")

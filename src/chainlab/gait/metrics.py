@@ -220,10 +220,12 @@ def arch_absent(kinematics: xr.Dataset) -> str:
 def with_arch(metrics: pd.DataFrame, kinematics: xr.Dataset) -> pd.DataFrame:
     """The per-cycle table `metrics` (``side``, ``start_s``, ``end_s``, ``stance_pct``) with
     :data:`chainlab.schema.ARCH_METRIC_COLUMNS` from `kinematics`' ``arch`` (NaN without it,
-    or where the stance has a gap), placed before ``gaps``."""
+    or where the stance has a gap: ``arch_height_index`` then added to ``gaps``), placed before
+    ``gaps``."""
     out = metrics.copy()
     out.attrs = dict(metrics.attrs)
     values = {c: np.full(len(out), np.nan) for c in ARCH_METRIC_COLUMNS}
+    gaps = list(out["gaps"]) if "gaps" in out else []
     if len(out) and "arch" in kinematics:
         names = set(kinematics.arch_output.values.astype(str).tolist())
         t = kinematics.time.values
@@ -236,8 +238,13 @@ def with_arch(metrics: pd.DataFrame, kinematics: xr.Dataset) -> pd.DataFrame:
             if np.isfinite(stance).all():
                 values["arch_height_index_stance_mean_pct"][i] = float(np.mean(stance))
                 values["arch_height_index_stance_min_pct"][i] = float(np.min(stance))
+            elif "gaps" in out:  # a hole in the arch over this stance: named as every variable's is
+                had = gaps[i] if isinstance(gaps[i], str) else ""
+                gaps[i] = ",".join([v for v in had.split(",") if v] + ["arch_height_index"])
     for c, v in values.items():
         out[c] = v
+    if "gaps" in out:
+        out["gaps"] = gaps
     base = [c for c in metrics.columns if c not in ARCH_METRIC_COLUMNS]
     at = base.index("gaps") if "gaps" in base else len(base)
     return out[base[:at] + ARCH_METRIC_COLUMNS + base[at:]]

@@ -233,7 +233,8 @@ def _table(f, group: str, columns: list[str]) -> pd.DataFrame:
     if g is None or "row" not in g:
         return pd.DataFrame(columns=columns)
     n = g["row"].shape[0]
-    # a column added to the schema after the file was written (the measures' frame) reads as ""
+    # a column added to the schema after the file was written reads as "" (the measures' frame:
+    # "lab", set by the reader)
     return pd.DataFrame({c: _strings(g[c]) if c in g else [""] * n for c in columns})
 
 
@@ -323,7 +324,13 @@ class TrialFile:
             self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
             older = [c for c in METRIC_COLUMNS if c not in TEXT_METRIC_COLUMNS and "metrics" in f and c not in f["metrics"]]
             self.metrics[older] = np.nan  # a number column the file predates (the arch's)
+            if older and len(self.metrics):  # said as the gait problems say a measure left out
+                self.problems = self.problems + [
+                    f"{self.dynamic.name}: {', '.join(older)} not measured: not in this trial file (written "
+                    "before them); run the trial again to measure them"]
             self.measures = _table(f, "measures", MEASURE_COLUMNS)
+            if "measures" in f and "frame" not in f["measures"]:
+                self.measures["frame"] = "lab"  # files before the frame key: every measure in the lab's axes
             # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
             self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]
