@@ -463,6 +463,20 @@ def test_measure_defaults_fill_what_a_measure_does_not_say(tmp_path):
         StudyConfig.load(cfg)
 
 
+def test_measure_defaults_give_plate_only_to_windows_within_a_stance():
+    """A swing or a whole cycle is never on a plate: plate: true there would only empty it."""
+    from chainlab.measure_specs import apply_measure_defaults, within_stance
+
+    entries = [{"name": f"m{i}", "output": "KneeAngles", "component": "x", "side": "right", "window": w,
+                "stat": "max"} for i, w in enumerate(
+        ["stance", "swing", "cycle", {"from": "Foot Strike", "to": "Opposite Foot Off"},
+         {"from": "Opposite Foot Strike", "to": "Foot Off"}, {"from": "Foot Off", "to": "Foot Strike"},
+         {"from": "Opposite Foot Strike", "to": "Opposite Foot Off"}])]
+    got = apply_measure_defaults(entries, {"plate": True})
+    assert [e.get("plate") for e in got] == [True, None, None, True, True, None, None]
+    assert [within_stance(e["window"]) for e in entries] == [True, False, False, True, True, False, False]
+
+
 def test_a_walking_frame_without_a_heading_names_the_heading_not_the_force():
     """The pelvis markers missing over a stance: the ground reaction is there but its walking
     frame is not, and the reason says so (not that the force is missing)."""

@@ -127,12 +127,28 @@ def parse_measures(entries: Sequence[Mapping] | None, outputs: Iterable[str] | N
     return out
 
 
+#: The events of a side's stance in their order (Foot Strike opens it, Foot Off closes it).
+STANCE_EVENTS = ("Foot Strike", "Opposite Foot Off", "Opposite Foot Strike", "Foot Off")
+
+
+def within_stance(window) -> bool:
+    """Whether a measure's window (as the config gives it) lies within the side's stance:
+    ``stance``, or ``{from: A, to: B}`` with A before B among :data:`STANCE_EVENTS`."""
+    if isinstance(window, str):
+        return window == "stance"
+    if isinstance(window, Mapping) and window.get("from") in STANCE_EVENTS and window.get("to") in STANCE_EVENTS:
+        return STANCE_EVENTS.index(window["from"]) < STANCE_EVENTS.index(window["to"])
+    return False
+
+
 def apply_measure_defaults(entries: Sequence[Mapping] | None, defaults: Mapping | None,
                            where: str = "config measure_defaults") -> list | None:
     """The ``measures:`` list with the study's ``measure_defaults:`` (``plate``, ``frame``)
     filled into each measure that does not give the key itself; ``frame`` only into the
-    measures of :data:`FRAME_OUTPUTS` (an angle has no frame to turn). ValueError naming
-    `where` for an unknown key."""
+    measures of :data:`FRAME_OUTPUTS` (an angle has no frame to turn), ``plate`` only into
+    the measures whose window lies within a stance (:func:`within_stance`: a swing or a whole
+    cycle is never on a plate, and would only be emptied). ValueError naming `where` for an
+    unknown key."""
     if not defaults:
         return None if entries is None else list(entries)
     if not isinstance(defaults, Mapping):
@@ -144,7 +160,8 @@ def apply_measure_defaults(entries: Sequence[Mapping] | None, defaults: Mapping 
     for e in entries or []:
         if isinstance(e, Mapping):
             add = {k: v for k, v in defaults.items()
-                   if k not in e and (k != "frame" or e.get("output") in FRAME_OUTPUTS)}
+                   if k not in e and (k != "frame" or e.get("output") in FRAME_OUTPUTS)
+                   and (k != "plate" or within_stance(e.get("window")))}
             e = {**e, **add}
         out.append(e)
     return out
