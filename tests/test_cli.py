@@ -203,3 +203,15 @@ def test_kinematics_refuses_a_subject_measurement_it_does_not_read(tmp_path, cap
     err = capsys.readouterr().err
     assert "LeftTibialTorsion" in err and "LTibialTorsion" in err and "rad" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("given", ["LTibialTorsion=15", "RThighRotation=-100", "LAnkleAbAdd=12"])
+def test_kinematics_refuses_an_offset_typed_in_degrees(tmp_path, capsys, given):
+    """The offsets are radians, as Nexus stores them: a value only degrees explain is refused
+    with the radians it would be, not run (15 rad of tibial torsion)."""
+    walk = STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(walk), "-o", str(out), "--subject", given]) == 2
+    err = capsys.readouterr().err
+    assert given.split("=")[0] in err and "radians" in err and "deg would be" in err
+    assert not out.exists()

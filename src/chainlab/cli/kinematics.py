@@ -12,6 +12,7 @@ from chainlab.errors import C3DError, ChainlabError
 from chainlab.io.store import write_text_atomic
 from chainlab.model import ofm, pig
 from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
+from chainlab.model.plausibility import MEASUREMENT_RANGES
 from chainlab.options import ChainOptions, KinematicsOptions, kinetics_options
 from chainlab.results import TrialFailure
 
@@ -87,6 +88,15 @@ def run_kinematics(args: argparse.Namespace) -> int:
               "PROCESSING names (LLegLength, LKneeWidth ... mm; LThighRotation, LShankRotation, LAnkleAbAdd, "
               "LTibialTorsion, LStaticPlantFlex, LStaticRotOff ... rad; %LMMAX ... for the OFM)", file=sys.stderr)
         return 2
+    # the offsets are radians, as Nexus stores them; one typed in degrees is refused here rather
+    # than run as radians (15 deg of tibial torsion would turn the ankle by 15 rad)
+    for key, value in subject.items():
+        lo, hi, why = MEASUREMENT_RANGES.get(key.lstrip("LR") if key[:1] in "LR" else key, (None, None, ""))
+        if lo is not None and "(rad" in why and not lo <= value <= hi:
+            print(f"chainlab kinematics: --subject {key}={value:g}: outside {lo:.3g}..{hi:.3g} rad; the offsets are "
+                  f"radians, as Nexus stores them ({value:g} deg would be {value * 0.017453292519943295:.4f})",
+                  file=sys.stderr)
+            return 2
     options = KinematicsOptions(
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         progression=args.progression,
