@@ -321,3 +321,24 @@ def test_the_chord_with_a_wand_offset_places_the_wand_at_that_angle(deg):
     assert np.allclose(np.einsum("ij,ij->i", normal, ajc - j), 0.0, atol=1e-12)  # in the chord's plane
     opened = np.einsum("ij,ij->i", pig.unit(proximal - ajc), pig.unit(lateral - ajc))
     assert (np.degrees(np.arccos(opened)) > 90.0 + 12.5).all()  # the right angle opens (ktk_walk: 102.61)
+
+
+def test_a_zero_offset_in_the_static_does_not_hide_the_walks_value():
+    """An optional value whose neutral is 0 (an offset, a distance not measured): the static's
+    0 (processed before the offsets were set) gives way to the walk's value; a non-zero static
+    value still comes first, and a 0 given on the command line wins over both."""
+    def trial(**values):
+        return xr.Dataset({"measurements": ("measurement", list(values.values()))},
+                          coords={"measurement": list(values)})
+
+    base = dict(Bodymass=40.0, LLegLength=800.0, RLegLength=800.0, LKneeWidth=100.0, RKneeWidth=100.0,
+                LAnkleWidth=70.0, RAnkleWidth=70.0)
+    static = trial(**base, LThighRotation=0.0, RThighRotation=0.2)
+    walk = trial(**base, LThighRotation=-1.7, RThighRotation=-1.5)
+    meas, origin = resolve(static, walk)
+    assert (meas["LThighRotation"], origin["LThighRotation"]) == (-1.7, "dynamic")
+    assert (meas["RThighRotation"], origin["RThighRotation"]) == (0.2, "static")
+    meas, origin = resolve(static, walk, overrides={"LThighRotation": 0.0})
+    assert (meas["LThighRotation"], origin["LThighRotation"]) == (0.0, "config")
+    meas, origin = resolve(static, trial(**base))
+    assert (meas["LThighRotation"], origin["LThighRotation"]) == (0.0, "static")

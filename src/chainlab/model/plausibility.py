@@ -57,7 +57,7 @@ import xarray as xr
 
 from chainlab.model import pig
 from chainlab.model.geometry import cross, dot, unit
-from chainlab.model.measurements import PIG_OPTIONAL, from_dataset
+from chainlab.model.measurements import PIG_OPTIONAL, from_dataset, resolve
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -433,6 +433,8 @@ def check_trial(dynamic: xr.Dataset, static: xr.Dataset | None = None, kinematic
     "measurements"."""
     run = set(checks or ("lengths", "wands", "angles", "foot", "measurements"))
     meas = {**from_dataset(dynamic), **from_dataset(static), **dict(overrides or {})}
+    # the optional values (the offsets the wand checks allow for) as the kinematics take them
+    meas |= resolve(static, dynamic, overrides, required=())[0]
     out: list[QualityProblem] = []
     if "measurements" in run:
         out += measurement_checks(dynamic, static, overrides)
