@@ -159,3 +159,28 @@ def test_functional_walk_runs_plug_in_gait_on_its_psis(tmp_path):
         assert np.nanmax(np.abs(d)) < 1e-4, name
     warned = " ".join(k.attrs["kinematics_warnings"])
     assert "outside [-0.8, 0.8] rad" in warned and "used as stored" in warned
+
+
+def _offsets_times(ds, factor):
+    """`ds` with Plug-in Gait's stored foot offsets multiplied by `factor`."""
+    out = ds.copy()
+    sel = out.measurement.str.contains("StaticPlantFlex|StaticRotOff")
+    out["measurements"] = out.measurements.where(~sel, out.measurements * factor)
+    return out
+
+
+def test_foot_offsets_stored_in_degrees_are_computed_from_the_static_and_said_so(hc030a_pair):
+    """A static whose PROCESSING holds the foot offsets in degrees (beyond 0.8 rad; nothing in
+    a file says which unit): not used, the offsets computed from the static's markers, the same
+    angles as when nothing is stored (0: never calibrated)."""
+    dyn, static, _ = hc030a_pair
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        deg = compute_kinematics(dyn, _offsets_times(static, 180 / np.pi))
+        none = compute_kinematics(_offsets_times(dyn, 0.0), _offsets_times(static, 0.0))
+        rad = compute_kinematics(dyn, static)
+    assert deg.attrs["pig_static_offsets_source"] == none.attrs["pig_static_offsets_source"] == "computed"
+    assert rad.attrs["pig_static_offsets_source"] == "static PROCESSING"
+    assert any("outside [-0.8, 0.8] rad" in w and "computed from the static trial" in w
+               for w in deg.attrs["kinematics_warnings"])
+    np.testing.assert_array_equal(deg.angles.values, none.angles.values)

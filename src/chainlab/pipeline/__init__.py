@@ -265,7 +265,7 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
             keep = lambda k: k[(k >= lo) & (k < hi)] + w0 * r  # noqa: E731
             out["plates"][p] = (keep(up), keep(down), float(fn[0]) if a == 0 else None)
     if job.need_zeni:
-        signals = kinematic_signals(ds)
+        signals = kinematic_signals(with_sacrum(ds))  # SACR from the PSIs, as the models take it
         if isinstance(signals, list):
             out["zeni"] = signals
         else:
