@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import xarray as xr
 
 from chainlab.errors import ModelInputError
-from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics import KinematicsOptions, absent_if_never_valid, compute_kinematics
 from chainlab.model import ofm, pig
 from chainlab.model.stored_calibration import StoredCalibration, static_stand_in, stored_calibration
 
@@ -98,6 +98,7 @@ def kinematics_from_stored(dynamic: xr.Dataset, options: KinematicsOptions | Non
     values lacking. The output's ``calibration_source`` says the calibration was stored, and
     ``static_file`` is empty.
     """
+    dynamic = absent_if_never_valid(dynamic)  # the stand-in too lacks the markers never valid
     plan = plan_from_stored(dynamic, options)
     out = compute_kinematics(dynamic, plan.static, plan.options)
     out.attrs = stored_attrs(out.attrs, plan)

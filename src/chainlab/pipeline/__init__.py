@@ -95,6 +95,7 @@ from chainlab.kinematics import (
     summarise,
     template_chain,
     with_sacrum,
+    without_markers,
 )
 from chainlab.kinetics import KineticsOptions
 from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
@@ -105,7 +106,7 @@ from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.kinematics.stored import StoredPlan, plan_from_stored, stored_attrs
-from chainlab.pipeline.cycles import _contacts, _gait_pass
+from chainlab.pipeline.cycles import _contacts, _gait_pass, _plates_ds
 from chainlab.subjects import standing_of_static
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
@@ -139,6 +140,7 @@ def _read(job: "_Job", a: int, b: int) -> xr.Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C3DWarning)  # issued once, by the head read
         ds = read_capture(job.path, slice(a, b), job.mapping)
+    ds = without_markers(ds, job.absent) if job.absent else ds  # never valid in the whole trial: in no chunk
     if job.rebuild:
         ds, _ = rebuild_markers(ds, job.static, only=job.rebuild)
     return ds
@@ -163,6 +165,7 @@ class _Job:
     plate_options: PlateEventOptions | None = None
     mapping: dict | None = None  # the lab's marker labels -> chainlab's
     rebuild: tuple = ()  # cluster markers absent from the whole trial, rebuilt from the static
+    absent: tuple = ()  # markers whose label is there but never valid in the whole trial: dropped
     stored: StoredPlan | None = None  # no static trial: the calibration stored in the capture
     chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
     kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
@@ -262,7 +265,7 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
             keep = lambda k: k[(k >= lo) & (k < hi)] + w0 * r  # noqa: E731
             out["plates"][p] = (keep(up), keep(down), float(fn[0]) if a == 0 else None)
     if job.need_zeni:
-        signals = kinematic_signals(ds)
+        signals = kinematic_signals(with_sacrum(ds))  # SACR from the PSIs, as the models take it
         if isinstance(signals, list):
             out["zeni"] = signals
         else:
@@ -304,14 +307,19 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
 
 
 def _summarise_rebuilt(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> dict:
-    """Pass 1; when cluster markers are absent from the whole trial and the static trial
-    allows, again with them rebuilt (:func:`chainlab.trial_checks.rebuild_candidates`; not
-    with the global solver, which fits the markers there are, nor without a static trial)."""
+    """Pass 1; when markers are never valid in the whole trial, again with them dropped from
+    every chunk (SACR then made from the PSIs, models left out naming them) and, when they
+    belong to a cluster and the static trial allows, rebuilt
+    (:func:`chainlab.trial_checks.rebuild_candidates`; not with the global solver, which fits
+    the markers there are; no rebuild without a static trial)."""
     first = _summarise(job, chunk_frames, threads, scheduler, say)
-    if job.chain is None and job.stored is None:
-        todo = rebuild_candidates(first["summary"].names, first["summary"].any_valid, job.static)
-        if todo:
-            job.rebuild = tuple(todo)
+    if job.chain is None:
+        s = first["summary"]
+        job.absent = tuple(m for m in s.names if not s.any_valid[m])
+        job.rebuild = () if job.stored else tuple(rebuild_candidates(s.names, s.any_valid, job.static))
+        if job.stored is not None and job.absent:  # the stand-in for the static is a window of the walk
+            job.static = job.stored.static = without_markers(job.static, job.absent)
+        if job.absent or job.rebuild:
             job.head = _read(job, 0, 1)
             first = _summarise(job, chunk_frames, threads, scheduler, say)
     return first
@@ -346,16 +354,6 @@ def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
 def _cut_ik(res, s: slice):
     return IKResult(res.pose.take(s), res.markers[s], res.residual[s], res.rms[s], res.max[s], res.iterations[s],
                     res.converged[s], None if res.flipped is None else res.flipped[s])
-
-
-def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
-    attrs = {"source_sha256": cap.attrs["source_sha256"], "source_file": cap.attrs["source_file"]}
-    if not cap.sizes.get("plate", 0):
-        return xr.Dataset(attrs=attrs)
-    k = np.arange(first_sample, first_sample + cap.sizes["analog_sample"])
-    cap = cap.assign_coords(analog_time=("analog_sample", job.analog_time(k), cap.analog_time.attrs))
-    return xr.Dataset({"plate_force": cap.plate_force.astype(np.float32)}, coords={"analog_time": cap.analog_time},
-                      attrs=attrs)
 
 
 def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool,
