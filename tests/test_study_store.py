@@ -205,6 +205,33 @@ def test_rebuilt_from_trial_outputs_and_adding_a_trial_computes_only_it(store, t
         np.testing.assert_array_equal(a["metrics/peak_eversion_deg"][()], b["metrics/peak_eversion_deg"][()])
 
 
+def test_a_trial_file_of_other_outputs_is_computed_again(tmp_path):
+    """A trial file written by a chainlab whose outputs differ (its outputs_version) is not
+    reused although its inputs and settings are the same: its numbers may be stale."""
+    import hashlib
+
+    from chainlab.schema import OUTPUTS_VERSION
+
+    out = tmp_path / "results"
+    build_study(_config(tmp_path, [0, 1]), out, n_permutations=50, progress=lambda m: None)
+    trials = sorted((out / "part" / "trials").glob("*.h5"))
+    with h5py.File(trials[0], "r") as f:
+        assert f.attrs["outputs_version"] == OUTPUTS_VERSION
+    with h5py.File(trials[0], "a") as f:  # as an earlier chainlab wrote it
+        f.attrs["outputs_version"] = OUTPUTS_VERSION - 1
+    record = out / "part" / "checksums" / "study_trials.sha256"  # and recorded as intact
+    digest = hashlib.sha256(trials[0].read_bytes()).hexdigest()
+    record.write_text("".join(f"{digest}  {line.split('  ', 1)[1]}\n" if trials[0].name in line else line + "\n"
+                              for line in record.read_text().splitlines()))
+    messages = []
+    build_study(_config(tmp_path, [0, 1]), out, n_permutations=50, progress=messages.append)
+    said = [m for m in messages if m.startswith("[")]
+    assert [("up to date" in m) for m in said] == [trials[0].stem not in m for m in said]
+    assert sum("up to date" in m for m in said) == 1
+    with h5py.File(trials[0], "r") as f:
+        assert f.attrs["outputs_version"] == OUTPUTS_VERSION
+
+
 def test_cli_query_formats(store, tmp_path, capsys):
     import json
 

@@ -33,6 +33,7 @@ import yaml
 from chainlab.errors import ChainlabError
 from chainlab.measure_specs import apply_measure_defaults, parse_measures, parse_tests
 from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
+from chainlab.schema import OUTPUTS_VERSION  # noqa: F401  (the workflow reads it from here)
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot

@@ -14,6 +14,13 @@ from __future__ import annotations
 
 import re
 
+#: What a trial file's outputs are, as computed from the same inputs and settings: a trial file
+#: of another version (attribute ``outputs_version``; none: 0) is computed again by
+#: ``chainlab study`` and the workflow (a params of the trials rule), never reused. Raised
+#: whenever a change alters a number that a kept trial file holds (2: Plug-in Gait's knee
+#: alignment and torsion offsets applied).
+OUTPUTS_VERSION = 2
+
 EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
 
 #: A force-plate contact (:class:`chainlab.kinetics.Contact`).

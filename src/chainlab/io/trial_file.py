@@ -298,6 +298,7 @@ class TrialFile:
             self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
             self.settings = str(_attr(a, "settings"))
+            self.outputs_version = int(_attr(a, "outputs_version", 0) or 0)
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
             self.standing = json.loads(_attr(a, "standing", "") or "null")  # the static's standing chain
             self.quality_problems = json.loads(_attr(a, "quality_problems", "[]") or "[]")

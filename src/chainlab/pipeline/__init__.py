@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from chainlab.config import TRIAL_SECTIONS, StudyConfig
+from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, StudyConfig
 from chainlab.errors import C3DError, C3DWarning, ChainlabError, ModelInputError
 from chainlab.gait import heading
 from chainlab.gait.events import (
@@ -505,7 +505,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     kinetics = config.kinetics_options(row.plates, f"{row.trial}: sample sheet column plates")
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
              "dynamic": str(row.dynamic), "static": str(row.static or ""),
-             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]",
+             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "",
+             "outputs_version": OUTPUTS_VERSION, **where, "problems": "[]",
              "quality_problems": "[]"}
     stage = "read"
     try:
