@@ -10,13 +10,15 @@ files, and each test is rerun with the variants the document discusses.
     PYTHONPATH=src python bench/biomechzoo_example.py [--out results/biomechzoo_example]
 
 Prints the per-trial values and the tests beside the published p-values; with --out writes
-measures.csv and tests.csv there.
+measures.csv (every measure and variant, every window), tests.csv (the config's tests) and
+variants.csv (every variant's tests) there.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +29,11 @@ import yaml
 from chainlab import read_c3d
 from chainlab.config import read_sheet
 from chainlab.conventions import AXES
+from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import gait_events
-from chainlab.gait.measures import compute_measures, parse_measures, trial_outputs
+from chainlab.gait.measures import compute_measures, parse_measures, trial_heading, trial_outputs
 from chainlab.kinematics import compute_kinematics
+from chainlab.measure_specs import apply_measure_defaults
 from chainlab.stats.hypotheses import run_tests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,26 +76,6 @@ def side_ground_reaction(trial: xr.Dataset, events: pd.DataFrame, body_mass: flo
     return out
 
 
-def walking_frame(kin: xr.Dataset, grf: dict[str, xr.DataArray], half: int = 50) -> dict[str, xr.DataArray]:
-    """The ground reaction in the walking direction's frame: x to the subject's right
-    (horizontal, perpendicular to the pelvis' travel over +-`half` frames, about a stride at
-    100 Hz, so that the pelvis' sway within a stride cancels), y forward, z up; the right foot's
-    medial force is then negative x whichever way the subject walks."""
-    mid = 0.5 * (kin.markers.sel(marker="LASI").values + kin.markers.sel(marker="RASI").values)
-    n = len(mid)
-    ahead, behind = np.minimum(np.arange(n) + half, n - 1), np.maximum(np.arange(n) - half, 0)
-    h = mid[ahead] - mid[behind]
-    h[:, 2] = 0.0
-    h /= np.linalg.norm(h, axis=1, keepdims=True)
-    right = np.stack([h[:, 1], -h[:, 0], np.zeros(n)], axis=1)
-    out = {}
-    for side, g in grf.items():
-        v = g.values
-        local = np.stack([np.sum(v * right, axis=1), np.sum(v * h, axis=1), v[:, 2]], axis=1)
-        out[side] = g.copy(data=local)
-    return out
-
-
 def nexus_angles(trial: xr.Dataset) -> dict[str, dict[str, xr.DataArray]]:
     """Nexus' own Plug-in Gait angles stored in the file (the ``*Angles`` model outputs)."""
     out: dict[str, dict[str, xr.DataArray]] = {}
@@ -120,73 +104,103 @@ def plate_axis(trial: xr.Dataset, events: pd.DataFrame, grf: dict[str, xr.DataAr
     return out
 
 
-VARIANTS = ("config", "nexus_angles", "every_stance", "walking_frame", "plate_axis")
+#: Each measure of the config again under another name, with what changes (the variants the
+#: document discusses); taken with the config's in one pass per trial.
+VARIANT_MEASURES = {
+    "grf_ml_min": {"grf_ml_min_walking": {"frame": "walking"}},
+    "hip_add_max": {"hip_add_max_every": {"plate": False}},
+    "knee_flx_fs": {"knee_flx_fs_every": {"plate": False}, "knee_flx_fo": {"stat": "at_end"},
+                    "knee_flx_fo_every": {"stat": "at_end", "plate": False}},
+}
+
+
+def study_measures(config: dict) -> list[dict]:
+    """The config's measures (its measure_defaults filled in) and their variants."""
+    entries = apply_measure_defaults(config["measures"], config.get("measure_defaults"))
+    out = list(entries)
+    for e in entries:
+        for name, change in VARIANT_MEASURES.get(e["name"], {}).items():
+            out.append({**e, "name": name, **change})
+    return out
 
 
 def run(config: dict, sheet: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Long measures tables (with subject, condition and trial) per variant: ``config`` as
-    configured; ``nexus_angles`` on Nexus' stored angles; ``every_stance`` the angles in every
-    right stance rather than the plate's; ``walking_frame`` and ``plate_axis`` the ground
-    reaction's x in the walking frame and along the plate's own x axis."""
-    tables: dict[str, list[pd.DataFrame]] = {v: [] for v in VARIANTS}
-    every = parse_measures([{k: v for k, v in m.items() if k != "plate"} for m in config["measures"]])
+    """Long measures tables (with subject, condition and trial) per source: ``chainlab`` the
+    config's measures and their variants (:data:`VARIANT_MEASURES`) on chainlab's angles and
+    the plates' ground reaction; ``nexus_angles`` the config's on Nexus' stored angles;
+    ``plate_axis`` the ground reaction's x along the plate's own x axis."""
+    tables: dict[str, list[pd.DataFrame]] = {v: [] for v in ("chainlab", "nexus_angles", "plate_axis")}
+    entries = study_measures(config)
     for row in sheet.itertuples():
         dyn = read_c3d(row.dynamic)
         static = read_c3d(row.static)
         kin = compute_kinematics(dyn, static)
         events = gait_events(dyn).events
+        cycles = find_cycles(events).cycles
         mass = float(dyn.measurements.sel(measurement="Bodymass"))
         grf = side_ground_reaction(dyn, events, mass)
         outputs = trial_outputs(kin, extra={"GroundReactionForce": grf})
-        measures = parse_measures(config["measures"], outputs)
+        measures = parse_measures(entries, outputs)
+        config_measures = measures[:len(config["measures"])]
         ids = {"subject": row.subject, "condition": row.condition, "trial": row.trial}
-        inputs = {
-            "config": (measures, outputs),
-            "nexus_angles": (measures, dict(nexus_angles(dyn), GroundReactionForce=grf)),
-            "every_stance": (every, outputs),
-            "walking_frame": (measures, dict(outputs, GroundReactionForce=walking_frame(kin, grf))),
-            "plate_axis": (measures, dict(outputs, GroundReactionForce=plate_axis(dyn, events, grf))),
-        }
-        for name, (m, o) in inputs.items():
-            tables[name].append(compute_measures(m, o, events).assign(**ids))
+        heading = trial_heading(kin, cycles)
+        tables["chainlab"].append(compute_measures(measures, outputs, events, cycles=cycles, heading=heading)
+                                  .assign(**ids))
+        tables["nexus_angles"].append(compute_measures(
+            config_measures, dict(nexus_angles(dyn), GroundReactionForce=grf), events, cycles=cycles,
+            heading=heading).assign(**ids))
+        lab = [m for m in config_measures if m.output == "GroundReactionForce"]
+        lab = [replace(m, frame="lab") for m in lab]
+        tables["plate_axis"].append(compute_measures(
+            lab, dict(outputs, GroundReactionForce=plate_axis(dyn, events, grf)), events, cycles=cycles)
+            .assign(**ids))
     return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+
+
+def variants(config: dict, tables: dict[str, pd.DataFrame]) -> dict[str, tuple[pd.DataFrame, list[dict]]]:
+    """{label: (measures table, tests)}: the config's tests and the document's variants of them."""
+    tests = {t["measure"]: t for t in config["tests"]}
+    grf, hip, knee = tests["grf_ml_min"], tests["hip_add_max"], tests["knee_flx_fs"]
+    kept = dict(grf, exclude=[])
+    own = tables["chainlab"]
+    return {
+        "as configured": (own, config["tests"]),
+        "the issue's lines alone (angles in every right stance)": (
+            own, [grf, dict(hip, measure="hip_add_max_every"), dict(knee, measure="knee_flx_fs_every")]),
+        "Nexus' stored angles": (tables["nexus_angles"], [hip, knee]),
+        "knee flexion at foot off (at_end), plate stance": (own, [dict(knee, measure="knee_flx_fo")]),
+        "knee flexion at foot off (at_end), every right stance": (own, [dict(knee, measure="knee_flx_fo_every")]),
+        "HC002D25 kept": (own, [kept]),
+        "HC036A10 excluded too (both walks along -y)": (own, [dict(grf, exclude=["HC002D25", "HC036A10"])]),
+        "GRF x in the walking frame (frame: walking)": (own, [dict(grf, measure="grf_ml_min_walking")]),
+        "GRF x in the walking frame, HC002D25 kept": (own, [dict(kept, measure="grf_ml_min_walking")]),
+        "GRF x along the plate's own x axis": (tables["plate_axis"], [grf]),
+        "GRF x along the plate's own x axis, HC002D25 kept": (tables["plate_axis"], [kept]),
+        "Wilcoxon": (own, [dict(t, test="wilcoxon") for t in config["tests"]]),
+        "mixed model": (own, [dict(t, test="mixed") for t in config["tests"]]),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "config" / "biomechzoo_example.yaml"))
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, help="folder for measures.csv, tests.csv and variants.csv")
     args = ap.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
     sheet = read_sheet(ROOT / config["trials"])  # paths relative to the sheet's folder
     t0 = time.perf_counter()
     tables = run(config, sheet)
     took = time.perf_counter() - t0
-    table = tables["config"]
+    table = tables["chainlab"]
     pd.set_option("display.width", 250)
-    valued = table[table.value.notna()]
-    print(valued[["trial", "measure", "start_s", "end_s", "plate", "value", "units"]]
+    valued = table[table.value.notna() & table.measure.isin([m["name"] for m in config["measures"]])]
+    print(valued[["trial", "measure", "frame", "start_s", "end_s", "plate", "value", "units"]]
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\n{len(sheet)} trials in {took:.1f} s; windows with a value: {len(valued)} of {len(table)} "
-          f"(the others are right stances off the plates)")
-    tests, grf_test = config["tests"], config["tests"][:1]
-    kept = [dict(t, exclude=[]) for t in tests]
-    variants = {
-        "as configured": (table, tests),
-        "Nexus' stored angles": (tables["nexus_angles"], tests[1:]),
-        "angles in every right stance": (tables["every_stance"], tests[1:]),
-        "HC002D25 kept": (table, kept[:1]),
-        "GRF x along the plate's axis": (tables["plate_axis"], grf_test),
-        "GRF x along the plate's axis, HC002D25 kept": (tables["plate_axis"], kept[:1]),
-        "GRF x in the walking frame": (tables["walking_frame"], grf_test),
-        "GRF x in the walking frame, HC002D25 kept": (tables["walking_frame"], kept[:1]),
-        "Wilcoxon": (table, [dict(t, test="wilcoxon") for t in tests]),
-        "mixed model": (table, [dict(t, test="mixed") for t in tests]),
-    }
+    print(f"\n{len(sheet)} trials in {took:.1f} s")
     results = []
-    for label, (tab, ts) in variants.items():
+    for label, (tab, ts) in variants(config, tables).items():
         r = run_tests(ts, tab).assign(variant=label)
-        r["published_p"] = r.measure.map(PUBLISHED)
+        r["published_p"] = [next((p for k, p in PUBLISHED.items() if m.startswith(k[:8])), np.nan) for m in r.measure]
         results.append(r)
     res = pd.concat(results, ignore_index=True)
     cols = ["variant", "measure", "test", "n", "statistic", "p", "published_p", "estimate", "ci_low", "ci_high",
@@ -197,7 +211,8 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         table.to_csv(out / "measures.csv", index=False)
         res[res.variant == "as configured"].drop(columns="variant").to_csv(out / "tests.csv", index=False)
-        print(f"wrote {out / 'measures.csv'} and {out / 'tests.csv'}")
+        res.to_csv(out / "variants.csv", index=False)
+        print(f"wrote {out / 'measures.csv'}, {out / 'tests.csv'} and {out / 'variants.csv'}")
 
 
 if __name__ == "__main__":

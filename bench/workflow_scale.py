@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -75,12 +76,19 @@ def default_study() -> Path:
     return d
 
 
+def _rows(project: Path) -> int:
+    """The sample sheet's trial rows."""
+    lines = (project / "config" / "trials.tsv").read_text().splitlines()
+    return sum(1 for line in lines[1:] if line.strip() and not line.lstrip().startswith("#"))
+
+
 def run(project: Path, cores: int) -> dict:
     shutil.rmtree(project / "results", ignore_errors=True)
     shutil.rmtree(project / ".snakemake", ignore_errors=True)
     cmd = [shutil.which("snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(project),
            "--cores", str(cores), "--quiet", "all"]
     peak = {"sum": 0, "single": 0}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     start = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -100,6 +108,10 @@ def run(project: Path, cores: int) -> dict:
     t.start()
     _, err = proc.communicate()
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # user + sys of Snakemake and every process it waited for: less sensitive than wall to a
+    # machine shared with other work
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     done.set()
     t.join()
     if proc.returncode:
@@ -114,7 +126,7 @@ def run(project: Path, cores: int) -> dict:
     for step, end in ends.items():
         steps[step] = end - prev
         prev = end
-    return {"wall_s": wall, "peak_sum_mb": peak["sum"] / 2**20, "peak_single_mb": peak["single"] / 2**20,
+    return {"wall_s": wall, "cpu_s": cpu, "peak_sum_mb": peak["sum"] / 2**20, "peak_single_mb": peak["single"] / 2**20,
             "steps": steps}
 
 
@@ -126,14 +138,16 @@ def main() -> None:
     args = ap.parse_args()
     print(f"# {platform.node()}: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"Python {platform.python_version()}, snakemake --cores {args.cores}")
-    print("| study | trials | wall s | s per trial | peak RSS, all processes MB | largest process MB "
-          "| trials, store, statistics, figures, report s |")
-    print("|---|---|---|---|---|---|---|")
-    studies = ([] if args.no_default else [("default", 6, default_study())]) + \
-              [(f"synthetic {n}", n, make_study(n)) for n in args.trials]
+    print(f"# load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| study | trials | wall s | s per trial | CPU s (user + sys, all processes) | CPU s per trial "
+          "| peak RSS, all processes MB | largest process MB | trials, store, statistics, figures, report s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    studies = [] if args.no_default else [("default", _rows(d := default_study()), d)]
+    studies += [(f"synthetic {n}", n, make_study(n)) for n in args.trials]
     for name, n, d in studies:
         r = run(d, args.cores)
-        print(f"| {name} | {n} | {r['wall_s']:.1f} | {r['wall_s'] / n:.2f} | {r['peak_sum_mb']:.0f} | "
+        print(f"| {name} | {n} | {r['wall_s']:.1f} | {r['wall_s'] / n:.2f} | {r['cpu_s']:.1f} | {r['cpu_s'] / n:.2f} | "
+              f"{r['peak_sum_mb']:.0f} | "
               f"{r['peak_single_mb']:.0f} | {', '.join(f'{v:.1f}' for v in r['steps'].values())} |", flush=True)
 
 

@@ -21,7 +21,7 @@ from chainlab.report import _not_measured, _summary
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.study import run_study, store_tables
 
-from .conftest import SHARED, STUDY
+from .conftest import SHARED, STUDY, fixture
 
 VENDORS = SHARED / "vendors"
 KTK = VENDORS / "ktk_walk.c3d"
@@ -36,24 +36,72 @@ def _checks(problems):
 
 
 @needs_shared
-def test_ktk_walk_is_flagged_with_its_thigh_markers_and_runs_clean_with_a_mapping(tmp_path, capsys):
-    # no static: the calibration stored in the capture; default options: OFM, trunk, lumbar left out
+def test_ktk_walk_runs_clean_as_labelled_and_a_wrong_mapping_is_named(tmp_path, capsys):
+    # no static: the calibration stored in the capture, with its knee alignment device offsets
+    # (LTHI 100 deg behind lateral by LThighRotation); default options: OFM, trunk, lumbar left out
     assert main(["kinematics", str(KTK), "-o", str(tmp_path / "k.h5")]) == 0
     err = capsys.readouterr().err
-    assert "quality problem [thigh_wand_direction] LTHI" in err and "model 'ofm' not run" in err
+    assert "quality problem" not in err and "model 'ofm' not run" in err
     with xr.open_dataset(tmp_path / "k.h5") as k:
-        found = json.loads(k.attrs["quality_problems"])
-        assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI")} <= _checks(found)
+        assert json.loads(k.attrs["quality_problems"]) == []
         assert k.attrs["calibration_source"] == "stored: ktk_walk.c3d PROCESSING"
         assert set(json.loads(k.attrs["models_left_out"])) == {"ofm", "trunk", "lumbar"}
+        ours = k.angles.sel(output=["LKneeAngles", "RAnkleAngles"]).values
+    nexus = read_c3d(KTK).model_outputs.sel(output=["LKneeAngles", "RAnkleAngles"]).values
+    assert np.nanmax(np.abs(ours - nexus)) < 1e-4  # deg; measured 8e-6
+    # LTHI2 (the lateral marker) mapped in as LTHI: the offsets no longer fit, and it is named
     (tmp_path / "ktk.yaml").write_text("".join(f"{a}: {b}\n" for a, b in KTK_MAP.items()))
-    res = run_kinematics(KTK, None, tmp_path / "k2.h5", markers=str(tmp_path / "ktk.yaml"))
-    assert res.quality_problems == []
+    assert main(["kinematics", str(KTK), "-o", str(tmp_path / "k2.h5"), "--markers", str(tmp_path / "ktk.yaml")]) == 0
+    assert "quality problem [thigh_wand_direction] LTHI" in capsys.readouterr().err
     with xr.open_dataset(tmp_path / "k2.h5") as k:
         assert json.loads(k.attrs["marker_mapping"]) == KTK_MAP
-        knee = k.angles.sel(output="LKneeAngles").values[:, 0]
-        # Nexus' stored LKneeAngles x spans 12..55 deg; LTHI as thigh wand gave -47..-22
-        assert 10 < np.nanpercentile(knee, 5) < 25 and 45 < np.nanpercentile(knee, 95) < 60
+        assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI")} <= _checks(
+            json.loads(k.attrs["quality_problems"]))
+
+
+def test_btk_gait_runs_with_the_helen_hayes_preset_and_names_what_it_lacks(tmp_path, capsys):
+    """BTK's Gait.c3d (Helen Hayes labels, no static trial, no PROCESSING group): with the
+    preset it runs to the end; every model left out is named with the values or markers it
+    lacks, and its shank wands (LSHA/RSHA mapped as LTIB/RTIB, 81-86 deg from lateral) are named."""
+    out = tmp_path / "gait.h5"
+    assert main(["kinematics", str(fixture("Gait.c3d")), "--markers", "helen-hayes", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "model 'pig' not run: calibration not stored: LLegLength" in err
+    assert "model 'ofm' not run: calibration not stored" in err  # the OFM needs Plug-in Gait's calibration
+    assert "quality problem [shank_wand_direction] LTIB" in err and "[shank_wand_direction] RTIB" in err
+    with xr.open_dataset(out) as k:
+        assert set(json.loads(k.attrs["models_left_out"])) == {"pig", "ofm", "trunk", "lumbar"}
+        assert json.loads(k.attrs["marker_mapping"])["LSHA"] == "LTIB"
+        assert {("shank_wand_direction", "LTIB"), ("shank_wand_direction", "RTIB")} <= _checks(
+            json.loads(k.attrs["quality_problems"]))
+        assert k.sizes.get("output", 0) == 0  # no angle computed, none silently wrong
+
+
+@pytest.mark.parametrize("a, b, named", [
+    ("LKNE", "LTHI", {("segment_length", "LHJC,LKNE"), ("segment_length", "LHJC,LTHI"),
+                      ("thigh_wand_direction", "LTHI")}),
+    ("LANK", "LHEE", {("segment_length", "LTIB,LANK"), ("segment_length", "LHEE,LTOE")}),
+])
+def test_two_labels_swapped_in_the_file_are_named_on_stderr_and_in_the_output(tmp_path, capsys, a, b, named):
+    """Two markers' labels swapped in a copy of HC030A05 (ezc3d), run as a lab would: the
+    problems name the markers on stderr and in the output's quality_problems."""
+    ezc3d = pytest.importorskip("ezc3d")
+    c = ezc3d.c3d(str(WALK))
+    labels = list(c["parameters"]["POINT"]["LABELS"]["value"])
+    i, j = labels.index(a), labels.index(b)
+    labels[i], labels[j] = labels[j], labels[i]
+    c["parameters"]["POINT"]["LABELS"]["value"] = labels
+    c.write(str(tmp_path / "swapped.c3d"))
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(tmp_path / "swapped.c3d"), "--static", str(STATIC), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    for check, markers in named:
+        assert f"quality problem [{check}] {markers}" in err
+    assert {a, b} <= {m for _, markers in named for m in markers.split(",")}  # both swapped markers named
+    with xr.open_dataset(out) as k:
+        found = json.loads(k.attrs["quality_problems"])
+    assert named <= {(p["check"], ",".join(p["markers"]) if isinstance(p["markers"], list) else p["markers"])
+                     for p in found}
 
 
 @needs_shared
@@ -183,9 +231,13 @@ def test_a_trial_without_ofm_markers_keeps_its_plug_in_gait_measures(tmp_path):
     assert res.metrics.pelvic_tilt_mean_deg.notna().all() and res.metrics.peak_eversion_deg.isna().all()
     said = [p for p in res.problems if "not measured" in p]
     assert len(said) == 2 and "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said[0]
-    # the heel markers reach the trial's markers through the OFM: without it, cadence & co. say why
-    assert "spatiotemporal parameters not measured: markers LHEE, RHEE" in said[1]
-    assert (res.metrics.not_measured == "rearfoot_eversion,tibial_rotation_lab,spatiotemporal").all()
+    assert "arch measures not measured: model 'ofm' did not run" in said[1]
+    # the capture's own heel and toe markers give the spatiotemporal parameters without the OFM
+    assert (res.metrics.not_measured == "rearfoot_eversion,tibial_rotation_lab,arch").all()
+    full = run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "full.h5")
+    columns = ["cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "foot_progression_deg"]
+    assert np.isfinite(res.metrics[columns].to_numpy()).all()
+    np.testing.assert_array_equal(res.metrics[columns].to_numpy(), full.metrics[columns].to_numpy())
     assert not res.metrics.gaps.str.contains("rearfoot_eversion").any()
     assert not any("gaps in" in p and "rearfoot_eversion" in p for p in res.problems)
     with xr.open_dataset(tmp_path / "t.h5", group="kinematics") as k:
@@ -204,4 +256,61 @@ def test_the_report_names_what_a_trial_could_not_measure(tmp_path):
     assert {t for t, _ in rows} == {"pig_only"}
     said = " | ".join(p for _, p in rows)
     assert "rearfoot_eversion, tibial_rotation_lab not measured: model 'ofm' did not run" in said
-    assert "spatiotemporal parameters not measured: markers LHEE, RHEE" in said
+    assert "arch measures not measured: model 'ofm' did not run" in said and "spatiotemporal" not in said
+
+
+def test_a_trial_file_written_before_the_arch_columns_reads_them_as_nan(tmp_path):
+    """A trial output from before the per-cycle arch columns: they read as NaN (numbers), the
+    store is written from it, and the rest of its table is unchanged."""
+    import h5py
+
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5")
+    new = open_trial_file(tmp_path / "t.h5").metrics
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        for c in ("arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"):
+            del f[f"metrics/{c}"]
+    old = open_trial_file(tmp_path / "t.h5")
+    assert old.metrics.arch_height_index_stance_mean_pct.isna().all() and np.isfinite(new.arch_height_index_stance_mean_pct).all()
+    np.testing.assert_array_equal(old.metrics.step_length_m.to_numpy(float), new.step_length_m.to_numpy(float))
+    write_study_store([old], [], tmp_path / "study.h5")
+    assert open_study(tmp_path / "study.h5").metrics.arch_height_index_stance_min_pct.isna().all()
+
+
+def test_a_trial_file_written_before_the_measures_frame_reads_its_measures_as_lab(tmp_path):
+    """A trial output whose /measures predates the ``frame`` column: every measure then was
+    taken in the lab's axes, so the column reads "lab" (not "", which no query for frame=lab
+    finds), and the store written from it says so."""
+    import h5py
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"study": "s", "trials": "t.tsv", "measures": [
+        {"name": "grf_ml_min", "output": "GroundReactionForce", "component": "x", "side": "right",
+         "window": "stance", "stat": "min"}]}))
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5", StudyConfig.load(cfg))
+    assert set(open_trial_file(tmp_path / "t.h5").measures.frame) == {"lab"}
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        del f["measures/frame"]
+    old = open_trial_file(tmp_path / "t.h5")
+    assert len(old.measures) > 0 and set(old.measures.frame) == {"lab"}
+    write_study_store([old], [], tmp_path / "study.h5")
+    assert set(open_study(tmp_path / "study.h5").measures.frame) == {"lab"}
+
+
+def test_a_trial_file_before_the_arch_columns_says_why_they_are_nan(tmp_path):
+    """A trial file kept from before the arch columns (a study reuses it when its inputs and
+    settings are unchanged): the NaN columns are named in the trial's problems, so the store
+    does not show holes without a reason."""
+    import h5py
+
+    run_trial(TrialRow("HC030A", "Straight", "t", STATIC, WALK), tmp_path / "t.h5")
+    assert not any("arch_height_index" in p for p in open_trial_file(tmp_path / "t.h5").problems)
+    with h5py.File(tmp_path / "t.h5", "r+") as f:
+        for c in ("arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"):
+            del f[f"metrics/{c}"]
+    old = open_trial_file(tmp_path / "t.h5")
+    said = [p for p in old.problems if "arch_height_index_stance_mean_pct" in p]
+    assert len(said) == 1 and "written before" in said[0] and said[0].startswith("HC030A05.c3d: ")
+    write_study_store([old], [], tmp_path / "study.h5")
+    with xr.open_dataset(tmp_path / "study.h5", group="trials") as ds:
+        assert "arch_height_index_stance_min_pct" in str(ds.trial_problems.values[0])

@@ -39,6 +39,20 @@ def test_info_json_has_the_documented_keys(capsys):
     assert walk["events"][0] == {"label": "Foot Strike", "side": "Right", "time_s": 3.02, "frame": 303}
 
 
+def test_info_reads_with_a_marker_mapping_and_gives_fractions(capsys, walk_path, tmp_path):
+    """--markers is the lab's mapping, as in every other command; the fractions have their own flag."""
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("LTHI: LTHIGH\n")
+    assert main(["info", "--json", "--markers", str(mapping), str(walk_path)]) == 0
+    walk = json.loads(capsys.readouterr().out)[0]
+    assert "LTHIGH" in walk["markers"] and "LTHI" not in walk["markers"]
+    assert main(["info", "--json", "--marker-fractions", str(walk_path)]) == 0
+    walk = json.loads(capsys.readouterr().out)[0]
+    assert {"name": "LTHI", "valid_fraction": 1.0} in walk["markers"]
+    assert main(["info", "--markers", str(tmp_path / "none.yaml"), str(walk_path)]) == 1
+    assert "none.yaml" in capsys.readouterr().err
+
+
 def test_info_reports_a_bad_file_and_goes_on(capsys, walk_path):
     bad = fixture("c3dorg_sample18_bad_parameter_section.c3d")
     assert main(["info", "--json", str(bad), str(walk_path)]) == 1
@@ -178,3 +192,26 @@ def test_a_machine_fault_fails_trials_keeping_the_trials_done(tmp_path, capsys, 
         main(["trials", "--rows", json.dumps(rows), "--threads", "1", "--out-dir", str(out)])
     assert len(calls) == 2 and sorted(p.name for p in out.iterdir()) == ["HC030A05.h5"]
     assert "[2/3] BROKEN: stopped, not the trial's fault: MemoryError: test" in capsys.readouterr().err
+
+
+def test_kinematics_refuses_a_subject_measurement_it_does_not_read(tmp_path, capsys):
+    """--subject with a name no model reads (a VSK-style LeftTibialTorsion) is refused with
+    the name it likely meant, instead of being ignored while the offset stays 0."""
+    walk = STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(walk), "-o", str(out), "--subject", "LeftTibialTorsion=0.3"]) == 2
+    err = capsys.readouterr().err
+    assert "LeftTibialTorsion" in err and "LTibialTorsion" in err and "rad" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("given", ["LTibialTorsion=15", "RThighRotation=-100", "LAnkleAbAdd=12"])
+def test_kinematics_refuses_an_offset_typed_in_degrees(tmp_path, capsys, given):
+    """The offsets are radians, as Nexus stores them: a value only degrees explain is refused
+    with the radians it would be, not run (15 rad of tibial torsion)."""
+    walk = STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+    out = tmp_path / "k.h5"
+    assert main(["kinematics", str(walk), "-o", str(out), "--subject", given]) == 2
+    err = capsys.readouterr().err
+    assert given.split("=")[0] in err and "radians" in err and "deg would be" in err
+    assert not out.exists()

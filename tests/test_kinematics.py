@@ -292,3 +292,53 @@ def test_ofm_calibration_computed_when_not_stored_and_its_markers_named_when_mis
     static["markers"] = static.markers.where(static.marker != "LMMA")
     with pytest.raises(ModelInputError, match="lacks LMMA"):
         compute_kinematics(dynamic, static)
+
+
+@pytest.mark.parametrize("deg", [-100.3, -12.7, 0.5, 45.0, 170.0])
+def test_the_chord_with_a_wand_offset_places_the_wand_at_that_angle(deg):
+    """Analytic: the joint centre keeps |J - M| = delta and the right angle P-J-M, and the wand
+    lies `deg` about J -> P from M (Plug-in Gait's ThighRotation / ShankRotation); 0 is the plain
+    chord, in the wand's plane."""
+    rng = np.random.default_rng(7)
+    n = 50
+    lateral = rng.normal(0.0, 0.02, (n, 3)) + [0.05, 0.0, 0.5]
+    proximal = rng.normal(0.0, 0.02, (n, 3)) + [0.0, 0.0, 0.9]
+    wand = rng.normal(0.0, 0.02, (n, 3)) + [0.10, 0.05, 0.7]
+    delta = 0.06
+    j = pig.chord(wand, proximal, lateral, delta, np.radians(deg))
+    assert np.allclose(np.linalg.norm(j - lateral, axis=-1), delta, atol=1e-12)
+    assert np.allclose(np.einsum("ij,ij->i", proximal - j, lateral - j), 0.0, atol=1e-12)
+    assert np.allclose(np.degrees(pig.wand_angle(wand, proximal, j, lateral)), deg, atol=1e-7)
+    plain = pig.chord(wand, proximal, lateral, delta)
+    assert np.allclose(pig.wand_angle(wand, proximal, plain, lateral), 0.0, atol=1e-9)
+    near_zero = pig.offset_chord(wand, proximal, lateral, delta, 1e-9)
+    assert np.allclose(near_zero, plain, atol=1e-9)
+    ajc = pig.ankle_abadd(j, proximal, lateral, np.radians(12.5))
+    assert np.allclose(np.linalg.norm(ajc - lateral, axis=-1), delta, atol=1e-12)
+    turned = np.einsum("ij,ij->i", pig.unit(j - lateral), pig.unit(ajc - lateral))
+    assert np.allclose(np.degrees(np.arccos(turned)), 12.5, atol=1e-6)  # about the ankle marker
+    normal = np.cross(proximal - j, lateral - j)
+    assert np.allclose(np.einsum("ij,ij->i", normal, ajc - j), 0.0, atol=1e-12)  # in the chord's plane
+    opened = np.einsum("ij,ij->i", pig.unit(proximal - ajc), pig.unit(lateral - ajc))
+    assert (np.degrees(np.arccos(opened)) > 90.0 + 12.5).all()  # the right angle opens (ktk_walk: 102.61)
+
+
+def test_a_zero_offset_in_the_static_does_not_hide_the_walks_value():
+    """An optional value whose neutral is 0 (an offset, a distance not measured): the static's
+    0 (processed before the offsets were set) gives way to the walk's value; a non-zero static
+    value still comes first, and a 0 given on the command line wins over both."""
+    def trial(**values):
+        return xr.Dataset({"measurements": ("measurement", list(values.values()))},
+                          coords={"measurement": list(values)})
+
+    base = dict(Bodymass=40.0, LLegLength=800.0, RLegLength=800.0, LKneeWidth=100.0, RKneeWidth=100.0,
+                LAnkleWidth=70.0, RAnkleWidth=70.0)
+    static = trial(**base, LThighRotation=0.0, RThighRotation=0.2)
+    walk = trial(**base, LThighRotation=-1.7, RThighRotation=-1.5)
+    meas, origin = resolve(static, walk)
+    assert (meas["LThighRotation"], origin["LThighRotation"]) == (-1.7, "dynamic")
+    assert (meas["RThighRotation"], origin["RThighRotation"]) == (0.2, "static")
+    meas, origin = resolve(static, walk, overrides={"LThighRotation": 0.0})
+    assert (meas["LThighRotation"], origin["LThighRotation"]) == (0.0, "config")
+    meas, origin = resolve(static, trial(**base))
+    assert (meas["LThighRotation"], origin["LThighRotation"]) == (0.0, "static")

@@ -9,19 +9,23 @@ import warnings
 import ezc3d
 import numpy as np
 import pytest
+import xarray as xr
 
 from chainlab import C3DWarning, read_c3d
 from chainlab.io.markersets import load_mapping, presets, validate_mapping
+from chainlab.pipeline import run_kinematics
 
 from .conftest import STUDY, fixture
 
 WALK = STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+STATIC = STUDY / "HC030A" / "Static" / "HC030A01.c3d"
 RENAMED = {"LASI": "L.ASIS", "RASI": "R.ASIS", "LTIB": "LSHA", "RTIB": "RSHA", "LKNE": "L.Knee"}
 
 
-def _relabel(tmp_path, prefix: str = "HC030A:", renamed: dict[str, str] = RENAMED, name="relabelled.c3d"):
-    """HC030A05 written by ezc3d with `prefix` on every point label and some renamed."""
-    c = ezc3d.c3d(str(WALK))
+def _relabel(tmp_path, prefix: str = "HC030A:", renamed: dict[str, str] = RENAMED, name="relabelled.c3d",
+             source=WALK):
+    """HC030A05 (or `source`) written by ezc3d with `prefix` on every point label and some renamed."""
+    c = ezc3d.c3d(str(source))
     point = c["parameters"]["POINT"]
     for key in ("LABELS", "LABELS2"):
         point[key]["value"] = [prefix + renamed.get(lab, lab) for lab in point[key]["value"]]
@@ -60,6 +64,27 @@ def test_a_relabelled_capture_read_with_a_mapping_equals_the_original(tmp_path, 
     assert "marker_mapping" not in plain.attrs and plain.attrs["marker_prefix"] == "HC030A"
     # the original (no prefix, no mapping) carries neither attribute: its output is unchanged
     assert "point_labels_in_file" not in original.attrs and "marker_mapping" not in original.attrs
+
+
+def test_a_relabelled_walk_and_static_run_with_a_mapping_file_give_identical_angles(tmp_path):
+    """Walk and static written with a `Subject:` prefix and a lab's names (L.ASIS, LSHA, L.Knee
+    ...), run through the pipeline with a mapping file: every angle and joint centre equals the
+    original capture's, to the bit."""
+    walk = _relabel(tmp_path)
+    static = _relabel(tmp_path, name="relabelled_static.c3d", source=STATIC)
+    (tmp_path / "lab.yaml").write_text("".join(f"{lab}: {ours}\n" for ours, lab in RENAMED.items()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mapped = run_kinematics(walk, static, tmp_path / "mapped.h5", markers=str(tmp_path / "lab.yaml"),
+                                kinetics=None)
+        plain = run_kinematics(WALK, STATIC, tmp_path / "plain.h5", kinetics=None)
+    assert mapped.quality_problems == plain.quality_problems == []
+    with xr.open_dataset(tmp_path / "mapped.h5") as a, xr.open_dataset(tmp_path / "plain.h5") as b:
+        assert a.angles.size > 0 and list(a.output.values) == list(b.output.values)
+        np.testing.assert_array_equal(a.angles.values, b.angles.values)
+        np.testing.assert_array_equal(a.joint_centres.values, b.joint_centres.values)
+        assert json.loads(a.attrs["marker_mapping"]) == {lab: ours for ours, lab in RENAMED.items()}
+        assert "marker_mapping" not in b.attrs or b.attrs["marker_mapping"] == ""
 
 
 def test_two_labels_mapped_to_one_name_are_warned(tmp_path, original):

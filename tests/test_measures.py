@@ -4,6 +4,7 @@ exclusions, refusals."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 
 import numpy as np
@@ -128,6 +129,22 @@ def test_stance_on_a_plate_is_needed_for_a_ground_reaction():
     gappy[50, 0] = np.nan
     row = _one(m, {"GroundReactionForce": {"Right": gappy}})
     assert np.isnan(row.value) and "missing in 1 of 61 frames" in row.reason
+
+
+def test_a_stance_opened_and_closed_by_different_plates_is_not_on_a_plate():
+    """The foot struck plate 1 and came off plate 2 (it slid across, or stood on both): the
+    ground reaction of that stance is not one plate's, and an angle asked to be on a plate is
+    not measured either."""
+    events = _events([("Right", "Foot Strike", 0.20, "plate 1"), ("Right", "Foot Off", 0.80, "plate 2"),
+                      ("Right", "Foot Strike", 1.30, "plate 2"), ("Right", "Foot Off", 1.90, "plate 2")])
+    grf = {"GroundReactionForce": {"Right": _da(np.tile(-np.sin(np.pi * T)[:, None], 3), "N/kg")},
+           "HipAngles": {"Right": _curves()}}
+    table = compute_measures([_measure(output="GroundReactionForce", component="x", stat="min"),
+                              _measure(name="h", plate=True)], grf, events)
+    assert table.plate.tolist() == ["", "plate 2", "", "plate 2"]
+    assert table.value.isna().tolist() == [True, False, True, False]
+    assert "events from plate 1 and plate 2" in table.reason.iloc[0]
+    assert table.value.iloc[1] == pytest.approx(-np.sin(np.pi * 1.9))  # -sin(pi t) rises to 1 at 1.5 s, then falls
 
 
 def test_stance_from_plate_events_on_a_real_walk(walk):
@@ -316,7 +333,7 @@ def test_the_example_config_follows_the_schema_fragment():
 
     schema = yaml.safe_load(resources.files("chainlab").joinpath("schemas", "measures.schema.yaml").read_text())
     config = yaml.safe_load((ROOT / "config" / "biomechzoo_example.yaml").read_text())
-    jsonschema.validate({"measures": config["measures"], "tests": config["tests"]}, schema)
+    jsonschema.validate({k: config[k] for k in ("measure_defaults", "measures", "tests")}, schema)
     parse_measures(config["measures"]), parse_tests(config["tests"], [m["name"] for m in config["measures"]])
     bad = {"measures": [dict(config["measures"][0], stat="peak")]}
     with pytest.raises(jsonschema.ValidationError):
@@ -351,3 +368,125 @@ def test_a_measure_column_names_its_units_as_every_per_cycle_column_does():
     for units, _ in UNITS_AND_SUFFIXES:
         assert column_units(f"grf_ml_min_{unit_suffix(units)}") == units, units
     assert unit_suffix("N/kg") == "N_per_kg" and unit_suffix("") == ""
+
+
+# -- the ground reaction's frame and the study's measure defaults -------------------------------
+
+def _walk_markers(direction) -> xr.Dataset:
+    """LASI/RASI of a pelvis walking at 1.2 m/s along the unit horizontal `direction`, facing it."""
+    d = np.array([direction[0], direction[1], 0.0])
+    right = np.array([d[1], -d[0], 0.0])  # the subject's right: direction x up
+    mid = 1.2 * T[:, None] * d + [0.0, 0.0, 0.9]
+    markers = np.stack([mid - 0.12 * right, mid + 0.12 * right], axis=1)  # LASI on the left
+    return xr.Dataset({"markers": (("frame", "marker", "axis"), markers, {"units": "m"})},
+                      coords={"time": ("frame", T), "marker": ["LASI", "RASI"], "axis": ["x", "y", "z"]})
+
+
+@pytest.mark.parametrize("direction,medial_lab", [((0.0, 1.0), (-1.0, 0.0)), ((0.0, -1.0), (1.0, 0.0)),
+                                                  ((1.0, 0.0), (0.0, 1.0)),
+                                                  ((np.sqrt(0.5), -np.sqrt(0.5)), (np.sqrt(0.5), np.sqrt(0.5)))])
+def test_the_walking_frame_puts_the_right_foots_medial_force_in_minus_x(direction, medial_lab):
+    """A right foot pushed medially (towards the subject's left) by 0.5 N/kg, backwards by 0.2
+    and up by 10: in the walking frame x is -0.5, y -0.2, z 10 whichever way the subject walks;
+    in the lab x is the lab's x of that vector (for a walk along +y the frames agree)."""
+    from chainlab.gait.measures import trial_heading
+
+    d, m = np.array([*direction, 0.0]), np.array([*medial_lab, 0.0])
+    g = 0.5 * m - 0.2 * d + [0.0, 0.0, 10.0]
+    grf = {"GroundReactionForce": {"Right": _da(np.tile(g, (len(T), 1)), "N/kg")}}
+    heading = trial_heading(_walk_markers(direction))
+    for comp, walking in (("x", -0.5), ("y", -0.2), ("z", 10.0)):
+        lab, turned = (_measure(output="GroundReactionForce", component=comp, stat="mean", frame=f)
+                       for f in ("lab", "walking"))
+        table = compute_measures([lab, replace(turned, name="w")], grf, EVENTS, heading=heading)
+        first = table[table.instance == 0].set_index("frame").value
+        assert first["walking"] == pytest.approx(walking, abs=1e-9), comp
+        assert first["lab"] == pytest.approx(g["xyz".index(comp)], abs=1e-12)
+    if direction == (0.0, 1.0):
+        assert first["walking"] == pytest.approx(first["lab"])
+
+
+def test_the_walking_frame_turns_with_the_walk_frame_by_frame():
+    """Heading turning at 90 deg/s from lab +y; a ground reaction fixed along lab +x: its
+    walking-frame x is cos of the turn at each frame (the right foot's lateral force fades as
+    the subject turns left towards -x)."""
+    theta = np.pi / 2 + np.pi / 2 * T  # heading direction from lab +x
+    h = np.zeros((len(T), 3, 3))
+    h[:, 0, 0], h[:, 1, 0] = np.cos(theta), np.sin(theta)
+    h[:, 0, 1], h[:, 1, 1] = -np.sin(theta), np.cos(theta)
+    h[:, 2, 2] = 1.0
+    grf = {"GroundReactionForce": {"Right": _da(np.tile([1.0, 0.0, 0.0], (len(T), 1)), "N/kg")}}
+    for stat, t in (("at_start", 0.2), ("at_end", 0.8)):
+        row = _one(_measure(output="GroundReactionForce", component="x", stat=stat, frame="walking"), grf,
+                   heading=h)
+        assert row.value == pytest.approx(np.cos(np.pi / 2 * t), abs=1e-12) and row.frame == "walking"
+
+
+def test_a_frame_is_for_the_ground_reaction_force_only():
+    with pytest.raises(ValueError, match="frame 'walking' turns the ground reaction's force"):
+        _measure(frame="walking")
+    with pytest.raises(ValueError, match="frame: 'global' is not one of them.*lab, walking"):
+        _measure(output="GroundReactionForce", component="x", frame="global")
+    grf = {"GroundReactionForce": {"Right": _da(np.ones((len(T), 3)), "N/kg")}}
+    with pytest.raises(ValueError, match="frame: walking needs the trial's heading"):
+        compute_measures([_measure(output="GroundReactionForce", component="x", frame="walking")], grf, EVENTS)
+    with pytest.raises(ValueError, match="one walking frame per sample"):
+        compute_measures([_measure(output="GroundReactionForce", component="x", frame="walking")], grf, EVENTS,
+                         heading=np.tile(np.eye(3), (5, 1, 1)))
+
+
+def test_measure_defaults_fill_what_a_measure_does_not_say(tmp_path):
+    """The study's measure_defaults: plate into every measure that does not give it, frame into
+    the ground reaction's only; a measure's own key wins."""
+    from chainlab.config import ConfigError, StudyConfig
+    from chainlab.measure_specs import apply_measure_defaults
+
+    issue = yaml.safe_load("""
+    - {name: grf_ml_min, output: GroundReactionForce, component: x, side: right, window: stance, stat: min}
+    - {name: hip_add_max, output: HipAngles, component: y, side: right, window: stance, stat: max}
+    - {name: knee_any, output: KneeAngles, component: x, side: right, window: stance, stat: at_start, plate: false}
+    """)
+    got = apply_measure_defaults(issue, {"plate": True, "frame": "walking"})
+    assert [e.get("plate") for e in got] == [True, True, False]
+    assert [e.get("frame") for e in got] == ["walking", None, None]
+    assert apply_measure_defaults(issue, None) == issue and "plate" not in issue[1]  # the input is not changed
+    assert [m.needs_plate for m in parse_measures(issue)] == [True, False, False]  # the measures' own default
+    assert [m.needs_plate for m in parse_measures(got)] == [True, True, False]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"study": "s", "trials": "t.tsv", "measure_defaults": {"plate": True},
+                                   "measures": issue}))
+    measures = StudyConfig.load(cfg).measures
+    assert [m.get("plate") for m in measures] == [True, True, False]
+    cfg.write_text(yaml.safe_dump({"study": "s", "trials": "t.tsv", "measure_defaults": {"window": "cycle"},
+                                   "measures": issue}))
+    with pytest.raises(ConfigError, match="measure_defaults"):
+        StudyConfig.load(cfg)
+
+
+def test_measure_defaults_give_plate_only_to_windows_within_a_stance():
+    """A swing or a whole cycle is never on a plate: plate: true there would only empty it."""
+    from chainlab.measure_specs import apply_measure_defaults, within_stance
+
+    entries = [{"name": f"m{i}", "output": "KneeAngles", "component": "x", "side": "right", "window": w,
+                "stat": "max"} for i, w in enumerate(
+        ["stance", "swing", "cycle", {"from": "Foot Strike", "to": "Opposite Foot Off"},
+         {"from": "Opposite Foot Strike", "to": "Foot Off"}, {"from": "Foot Off", "to": "Foot Strike"},
+         {"from": "Opposite Foot Strike", "to": "Opposite Foot Off"}])]
+    got = apply_measure_defaults(entries, {"plate": True})
+    assert [e.get("plate") for e in got] == [True, None, None, True, True, None, None]
+    assert [within_stance(e["window"]) for e in entries] == [True, False, False, True, True, False, False]
+
+
+def test_a_walking_frame_without_a_heading_names_the_heading_not_the_force():
+    """The pelvis markers missing over a stance: the ground reaction is there but its walking
+    frame is not, and the reason says so (not that the force is missing)."""
+    from chainlab.gait.measures import trial_heading
+
+    walk = _walk_markers((0.0, 1.0))
+    walk["markers"][:, 0, :] = np.nan  # LASI lost for the whole trial
+    grf = {"GroundReactionForce": {"Right": _da(np.tile([0.3, 0.0, 10.0], (len(T), 1)), "N/kg")}}
+    table = compute_measures([_measure(output="GroundReactionForce", component="x", stat="min", frame="walking")],
+                             grf, EVENTS, heading=trial_heading(walk))
+    row = table.iloc[0]
+    assert np.isnan(row.value)
+    assert "heading" in row.reason and "LASI" in row.reason and "GroundReactionForce x missing" not in row.reason

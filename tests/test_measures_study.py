@@ -13,7 +13,7 @@ from scipy import stats
 
 from chainlab.cli import main
 from chainlab.config import ConfigError, StudyConfig
-from chainlab.gait.measures import compute_measures, parse_measures, trial_outputs
+from chainlab.gait.measures import compute_measures, parse_measures, trial_heading, trial_outputs
 from chainlab.io.study_store import open_study
 from chainlab.io.trial_file import TrialFile
 from chainlab.pipeline import run_trial
@@ -30,6 +30,8 @@ MEASURES = [
      "stat": "max", "plate": True},
     {"name": "knee_flx_mean", "output": "KneeAngles", "component": "x", "side": "both", "window": "cycle",
      "stat": "mean"},
+    {"name": "grf_ml_walk", "output": "GroundReactionForce", "component": "x", "side": "right", "window": "stance",
+     "stat": "min", "frame": "walking"},
 ]
 TESTS = [
     {"measure": "grf_ml_min", "compare": "condition", "test": "paired_t", "exclude": ["HC002D25"]},
@@ -66,8 +68,11 @@ def test_the_trial_file_holds_the_measures_of_the_whole_trial(built):
             xr.open_dataset(path, group="kinetics", engine="h5netcdf") as kt:
         outputs = trial_outputs(kin[["angles", "markers"]].load(), kt.load())
     contacts = t.contacts.astype({"first": int, "last": int, "plate": int})
+    cycles = t.cycles.astype({"cycle": int, "start": float, "end": float})
+    with xr.open_dataset(path, group="kinematics", engine="h5netcdf") as kin:
+        heading = trial_heading(kin, cycles)
     expected = compute_measures(parse_measures(MEASURES), outputs, t.events, contacts=contacts, rate=100.0,
-                                cycles=t.cycles.astype({"cycle": int, "start": float, "end": float}))
+                                cycles=cycles, heading=heading)
     got = t.measures
     assert len(got) == len(expected) > 0
     assert list(got.measure) == list(expected.measure) and list(got.reason) == list(expected.reason)
@@ -80,7 +85,7 @@ def test_the_trial_file_holds_the_measures_of_the_whole_trial(built):
     m = t.metrics.set_index(["side", "cycle"])
     for r in got[got.cycle.notna()].itertuples():
         col = {"grf_ml_min": "grf_ml_min_N_per_kg", "hip_add_max": "hip_add_max_deg",
-               "knee_flx_mean": "knee_flx_mean_deg"}[r.measure]
+               "knee_flx_mean": "knee_flx_mean_deg", "grf_ml_walk": "grf_ml_walk_N_per_kg"}[r.measure]
         np.testing.assert_equal(float(m.loc[(r.side, int(r.cycle)), col]), float(r.value))
 
 
@@ -128,6 +133,22 @@ def test_an_excluded_trial_is_left_out_of_its_test(built):
     assert kept_in.n.iloc[0] == 6 and kept_in.p.iloc[0] != pytest.approx(grf.p)
     # the trial's windows are still in the store's measures
     assert (long[long.measure == "grf_ml_min"].trial == "HC002D25").any()
+
+
+def test_the_walking_frame_turns_the_reversed_walk_back(built):
+    """HC002D25 walked along -y: in the lab its right foot's x minimum is the lateral peak
+    (-1.90 N/kg), in the walking frame its medial force never goes below 0 (the tutorial's
+    outlier is one of the lab frame); HC002D06, along +y, is the same in both frames to
+    0.01 N/kg."""
+    store, _ = built
+    long = open_study(store).measures
+    on_plate = long[long.value.notna() & long.measure.isin(["grf_ml_min", "grf_ml_walk"])]
+    v = on_plate.set_index(["trial", "measure"]).value
+    assert set(on_plate[on_plate.measure == "grf_ml_walk"].frame) == {"walking"}
+    assert set(on_plate[on_plate.measure == "grf_ml_min"].frame) == {"lab"}
+    assert v["HC002D25", "grf_ml_min"] == pytest.approx(-1.904, abs=2e-3)
+    assert -0.01 <= v["HC002D25", "grf_ml_walk"] <= 0.01
+    assert v["HC002D06", "grf_ml_walk"] == pytest.approx(v["HC002D06", "grf_ml_min"], abs=0.01)
 
 
 def test_query_and_r_read_the_tests(built, capsys):
@@ -204,7 +225,7 @@ def test_the_schema_fragment_is_the_configs():
     from chainlab.config import schema
 
     fragment = yaml.safe_load((ROOT / "src" / "chainlab" / "schemas" / "measures.schema.yaml").read_text())
-    for key in ("measures", "tests"):
+    for key in ("measure_defaults", "measures", "tests"):
         assert schema("config")["properties"][key] == fragment["properties"][key]
 
 

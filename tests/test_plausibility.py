@@ -94,6 +94,15 @@ def test_a_mistyped_leg_length_is_named():
     assert ("same_subject", "LLegLength") in _named(problems)  # the walk stores the right one
 
 
+def test_knee_alignment_offsets_given_in_degrees_are_named():
+    """The offsets are radians (as Nexus stores them); a value typed in degrees is named."""
+    dyn, static = _walk("HC030A"), _static("HC030A")
+    given = {"LTibialTorsion": 17.5, "RThighRotation": -100.3, "LAnkleAbAdd": 12.5, "RShankRotation": -0.16}
+    problems = check_trial(dyn, static, overrides=given, checks=("measurements",))
+    named = {m for c, m in _named(problems) if c == "measurement_range"}
+    assert named == {"LTibialTorsion", "RThighRotation", "LAnkleAbAdd"}  # -0.16 rad is a plausible offset
+
+
 def test_angles_outside_physiological_ranges_are_named():
     dyn, static = _walk("HC030A"), _static("HC030A")
     kin = _kin(dyn, static).copy(deep=True)
@@ -114,20 +123,32 @@ def test_a_reversed_forefoot_is_not_anatomical():
     assert problems[0].value > 120
 
 
-def test_ktk_walk_thigh_marker_is_named():
+def test_ktk_walk_thigh_marker_is_checked_against_its_thigh_rotation():
+    """ktk_walk's LTHI/RTHI sit about 100 deg behind lateral, where its knee alignment device
+    calibration put them (?ThighRotation -1.741 / -1.751 rad): no problem, and Nexus' knee
+    flexion. LTHI2/RTHI2 (lateral) mapped in their place, or the offsets dropped, are named."""
     path = VENDORS / "ktk_walk.c3d"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     dyn = _read(path)
     kin = _kin(dyn, dyn)  # no static: the walk's own PROCESSING holds the measurements
-    problems = check_trial(dyn, None, kin)
-    assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI"),
-            ("angle_range", "LKneeAngles")} <= _named(problems)
+    assert check_trial(dyn, None, kin) == []
     flexion = kin.angles.sel(output="LKneeAngles", axis="x").values
-    assert np.nanmax(flexion) < -15  # the wrong number the check stands in front of
+    nexus = dyn.model_outputs.sel(output="LKneeAngles", axis="x").values
+    assert np.nanmax(np.abs(flexion - nexus)) < 1e-4
     relabelled = dyn.assign_coords(marker=[{"LTHI": "LTHI_KTK", "RTHI": "RTHI_KTK", "LTHI2": "LTHI",
                                             "RTHI2": "RTHI"}.get(m, m) for m in dyn.marker.values.tolist()])
-    assert check_trial(relabelled, None, _kin(relabelled, relabelled)) == []
+    problems = check_trial(relabelled, None, _kin(relabelled, relabelled))
+    assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI")} <= _named(problems)
+    said = next(p.message for p in problems if p.markers == ("LTHI",))
+    assert "where LThighRotation (-99.8 deg) places the wand" in said  # measured: 101 deg from it
+    names = dyn.measurement.values.tolist()
+    dropped = dyn.copy(deep=True)
+    for side in "LR":
+        dropped.measurements.values[names.index(f"{side}ThighRotation")] = 0.0
+    problems = check_trial(dropped, None, _kin(dropped, dropped))
+    assert {("thigh_wand_direction", "LTHI"), ("thigh_wand_direction", "RTHI"),
+            ("angle_range", "LKneeAngles")} <= _named(problems)  # knee flexion -49..-20 deg
 
 
 def test_labels_swapped_in_the_file_are_named(tmp_path):

@@ -201,3 +201,90 @@ def test_trial_pipeline_metrics_equal_the_function_on_the_capture(tmp_path):
     for c in ("cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "double_support_pct",
               "foot_progression_deg"):
         np.testing.assert_allclose(res.metrics[c].to_numpy(), expected[c].to_numpy(), rtol=0, atol=1e-12, err_msg=c)
+
+
+# --------------------------------------------------------------------------- Plug-in Gait-only captures
+
+
+def _pig_only(ds):
+    """The capture with only Plug-in Gait's markers (its heel markers kept): no OFM cluster."""
+    from chainlab.model import pig
+
+    keep = set(pig.MARKERS) | {"C7", "T10", "CLAV", "STRN", "RBAK"}
+    return ds.sel(marker=[m for m in ds.marker.values.astype(str) if m in keep])
+
+
+def test_plug_in_gait_only_trials_get_them_from_the_captures_heel_and_toe():
+    """The OFM markers dropped from a walk and its static: the OFM does not run, yet the
+    kinematics keep the capture's LHEE/RHEE/LTOE/RTOE and the per-cycle spatiotemporal
+    parameters are those of the whole capture (:func:`spatiotemporal` on its own markers,
+    the same events), equal to the OFM trial's; only the OFM's variables and the arch are
+    not measured."""
+    import warnings
+
+    from chainlab.gait.analysis import analyse_trial
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+    from chainlab.schema import SPATIOTEMPORAL_COLUMNS
+
+    dyn, sta = read_c3d(STUDY / "HC030A" / "Turn" / "HC030A22.c3d"), read_c3d(STUDY / "HC030A" / "Static" / "HC030A01.c3d")
+    lean_dyn, lean_sta = _pig_only(dyn), _pig_only(sta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kin = compute_kinematics(lean_dyn, lean_sta, KinematicsOptions(partial=True))
+        full = compute_kinematics(dyn, sta)
+        res, res_full = analyse_trial(lean_dyn, kin), analyse_trial(dyn, full)
+    assert "ofm" not in kin.attrs["models"].split(",") and "LHFTFL" not in kin.output.values
+    assert {"LHEE", "RHEE", "LTOE", "RTOE"} <= set(kin.marker.values.astype(str))
+    assert len(res.metrics) > 2
+    expected = spatiotemporal(res.events, dyn)
+    for c in SPATIOTEMPORAL_COLUMNS:
+        np.testing.assert_allclose(res.metrics[c].to_numpy(), expected[c].to_numpy(), rtol=0, atol=1e-12, err_msg=c)
+        np.testing.assert_array_equal(res.metrics[c].to_numpy(), res_full.metrics[c].to_numpy(), err_msg=c)
+    assert not res.metrics.not_measured.str.contains("spatiotemporal").any()
+    assert res.metrics.not_measured.str.contains("arch").all() and res.metrics.arch_height_index_stance_mean_pct.isna().all()
+    assert any("arch measures not measured: model 'ofm' did not run" in p for p in res.problems)
+    assert np.isfinite(res_full.metrics.arch_height_index_stance_mean_pct).all()
+
+
+@pytest.mark.skipif(not (SHARED / "vendors" / "PiG_Motion3_FF.c3d").is_file(), reason="needs ../shared")
+def test_a_vendor_plug_in_gait_capture_gets_them():
+    """Another lab's Plug-in Gait capture (no OFM, no lumbar markers): every cycle has its
+    spatiotemporal parameters, equal to :func:`spatiotemporal` on the capture's markers."""
+    import warnings
+
+    from chainlab.gait.analysis import analyse_trial
+    from chainlab.kinematics import KinematicsOptions, compute_kinematics
+    from chainlab.schema import SPATIOTEMPORAL_COLUMNS
+
+    dyn = read_c3d(SHARED / "vendors" / "PiG_Motion3_FF.c3d")
+    sta = read_c3d(SHARED / "vendors" / "PiG_Calibration3_FF.c3d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kin = compute_kinematics(dyn, sta, KinematicsOptions(partial=True))
+        res = analyse_trial(dyn, kin)
+    assert kin.attrs["models"] == "pig" and len(res.metrics) >= 4
+    expected = spatiotemporal(res.events, dyn)
+    for c in SPATIOTEMPORAL_COLUMNS:
+        assert np.isfinite(res.metrics[c]).all(), c
+        np.testing.assert_allclose(res.metrics[c].to_numpy(), expected[c].to_numpy(), rtol=0, atol=1e-12, err_msg=c)
+    assert 0.9 < res.metrics.stride_length_m.min() and res.metrics.stride_length_m.max() < 1.6
+
+
+def test_an_arch_gap_in_a_stance_is_named_in_gaps():
+    """Analytic: a constant arch index (20 % left, 25 % right) with one missing frame in the
+    left stance: the left cycle's arch measures are NaN and ``gaps`` names the arch, as every
+    other variable with a hole is named; the right cycle has its constant."""
+    import xarray as xr
+
+    from chainlab.gait.metrics import with_arch
+
+    t = np.arange(0, 201) / 100.0
+    arch = np.stack([np.full(t.size, 20.0), np.full(t.size, 25.0)], axis=1)
+    arch[50, 0] = np.nan  # 0.5 s, inside the left stance 0.2-0.8 s
+    kin = xr.Dataset({"arch": (("frame", "arch_output"), arch)},
+                     coords={"time": ("frame", t), "arch_output": ["LArchHeightIndex", "RArchHeightIndex"]})
+    metrics = pd.DataFrame({"side": ["Left", "Right"], "cycle": [0, 0], "start_s": [0.2, 0.7], "end_s": [1.2, 1.7],
+                            "stance_pct": [60.0, 60.0], "gaps": ["", "pelvic_tilt"]})
+    out = with_arch(metrics, kin)
+    assert np.isnan(out.arch_height_index_stance_mean_pct[0]) and out.gaps[0] == "arch_height_index"
+    assert out.arch_height_index_stance_mean_pct[1] == pytest.approx(25.0) and out.gaps[1] == "pelvic_tilt"

@@ -113,13 +113,32 @@ def test_nexus_14_flat_foot_walk_from_its_stored_calibration():
     assert agreement(dyn, out).rms_deg.max() < 1e-3
 
 
-def test_stored_options_chainlab_does_not_apply_are_listed():
+def test_knee_alignment_walk_without_its_static_equals_nexus():
+    """ktk_walk (Nexus 2.12, a knee alignment device, no static trial): its PROCESSING holds
+    ?ThighRotation (-1.741 rad: the wand LTHI 100 deg behind lateral), ?ShankRotation,
+    ?AnkleAbAdd and ?TibialTorsion in radians; applied, its stored calibration gives Nexus' angles
+    and joint centres (before: 11-17 deg RMS off in hip and knee rotation with LTHI2 as the wand,
+    up to 140 deg as labelled)."""
     path = VENDORS / "ktk_walk.c3d"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cal = stored_calibration(read_c3d(path))
-    assert cal.not_applied["LThighRotation"] == pytest.approx(-1.741, abs=1e-3)
-    assert {"RShankRotation", "LAnkleAbAdd"} <= set(cal.not_applied)
+        dyn = read_c3d(path)
+        cal = stored_calibration(dyn)
+        out = kinematics_from_stored(dyn, KinematicsOptions(models=("pig",)))
+    assert cal.values["LThighRotation"] == pytest.approx(-1.741, abs=1e-3)
+    assert cal.values["RAnkleAbAdd"] == pytest.approx(0.1894, abs=1e-4)
+    assert cal.not_applied == {} and out.attrs["calibration_not_applied"] == "{}"
+    assert json.loads(out.attrs["pig_offsets_applied_rad"])["RTibialTorsion"] == pytest.approx(-0.5819, abs=1e-4)
     assert cal.values["MarkerDiameter"] == 9.5 and "joint centres" in cal.sources["MarkerDiameter"]
+    table = agreement(dyn, out)
+    assert len(table) == 30 and (table.frames == 221).all()
+    assert table.rms_deg.max() < 1e-4 and table.max_deg.max() < 1e-4  # measured: 5e-6 and 8e-6
+    for s in "LR":  # Nexus' knee and ankle joint centres (the femur and tibia origins)
+        for ours, theirs in ((f"{s}KJC", f"{s}FEO"), (f"{s}AJC", f"{s}TIO")):
+            d = np.linalg.norm(out.joint_centres.sel(point=ours).values - dyn.markers.sel(marker=theirs).values,
+                               axis=-1)
+            assert np.nanmax(d) < 1e-6  # m
+
+

@@ -205,6 +205,33 @@ def test_rebuilt_from_trial_outputs_and_adding_a_trial_computes_only_it(store, t
         np.testing.assert_array_equal(a["metrics/peak_eversion_deg"][()], b["metrics/peak_eversion_deg"][()])
 
 
+def test_a_trial_file_of_other_outputs_is_computed_again(tmp_path):
+    """A trial file written by a chainlab whose outputs differ (its outputs_version) is not
+    reused although its inputs and settings are the same: its numbers may be stale."""
+    import hashlib
+
+    from chainlab.schema import OUTPUTS_VERSION
+
+    out = tmp_path / "results"
+    build_study(_config(tmp_path, [0, 1]), out, n_permutations=50, progress=lambda m: None)
+    trials = sorted((out / "part" / "trials").glob("*.h5"))
+    with h5py.File(trials[0], "r") as f:
+        assert f.attrs["outputs_version"] == OUTPUTS_VERSION
+    with h5py.File(trials[0], "a") as f:  # as an earlier chainlab wrote it
+        f.attrs["outputs_version"] = OUTPUTS_VERSION - 1
+    record = out / "part" / "checksums" / "study_trials.sha256"  # and recorded as intact
+    digest = hashlib.sha256(trials[0].read_bytes()).hexdigest()
+    record.write_text("".join(f"{digest}  {line.split('  ', 1)[1]}\n" if trials[0].name in line else line + "\n"
+                              for line in record.read_text().splitlines()))
+    messages = []
+    build_study(_config(tmp_path, [0, 1]), out, n_permutations=50, progress=messages.append)
+    said = [m for m in messages if m.startswith("[")]
+    assert [("up to date" in m) for m in said] == [trials[0].stem not in m for m in said]
+    assert sum("up to date" in m for m in said) == 1
+    with h5py.File(trials[0], "r") as f:
+        assert f.attrs["outputs_version"] == OUTPUTS_VERSION
+
+
 def test_cli_query_formats(store, tmp_path, capsys):
     import json
 
@@ -402,6 +429,44 @@ def test_cli_query_spatiotemporal_and_subjects(store, capsys):
     assert main(["query", str(store), "--table", "subjects", "--var", "pelvic_tilt_deg", "--where",
                  "subject=HC030A|HC002D", "--format", "parquet", "-o", str(out)]) == 0
     assert sorted(pd.read_parquet(out).subject) == ["HC002D", "HC030A"]
+
+
+def test_arch_in_the_store_per_cycle_and_per_subject(store, capsys):
+    """The OFM arch reaches the store and the query: per cycle the side's ArchHeightIndex over
+    stance (mean, lowest; % of foot length) equal to Nexus' stored index over the same stance
+    (within 1e-3: chainlab's index is Nexus' to 1e-5); per subject the static's index (mean
+    of the static frames) within 0.15 of Nexus' (measured 0.11) and its height in mm."""
+    from chainlab import read_c3d
+    from chainlab.cli import main
+    from chainlab.gait.cycles import normalise
+
+    s = open_study(store)
+    m = s.metrics
+    cols = ["arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"]
+    assert np.isfinite(m[cols].to_numpy()).all() and (m[cols[1]] <= m[cols[0]]).all()
+    with h5py.File(store, "r") as f:
+        assert all(f[f"metrics/{c}"].attrs["units"] in ("%", b"%") for c in cols)
+    one = m[m.trial.astype(str).str.contains("HC030A05")]
+    assert len(one) == 2
+    capture = read_c3d(ROOT / "data" / "biomechzoo" / "HC030A" / "Straight" / "HC030A05.c3d")
+    for row in one.itertuples():
+        nexus = capture.model_outputs.sel(output=f"{row.side[0]}ArchHeightIndex").values[:, 2]
+        stance = normalise(capture.time.values, nexus, row.start_s, row.end_s)[:int(round(row.stance_pct)) + 1]
+        assert row.arch_height_index_stance_mean_pct == pytest.approx(stance.mean(), abs=1e-3)
+        assert row.arch_height_index_stance_min_pct == pytest.approx(stance.min(), abs=1e-3)
+    sub = s.subjects.set_index("subject")
+    assert sub.attrs["units"]["arch_height_L_mm"] == "mm"
+    for subject in SUBJECTS:
+        static = read_c3d(next((ROOT / "data" / "biomechzoo" / subject / "Static").glob("*.c3d")))
+        for side in "LR":
+            nexus = float(np.nanmean(static.model_outputs.sel(output=f"{side}ArchHeightIndex").values[:, 2]))
+            assert sub.loc[subject, f"arch_height_index_{side}_pct"] == pytest.approx(nexus, abs=0.15)
+            assert 5 < sub.loc[subject, f"arch_height_{side}_mm"] < 80
+    assert main(["query", str(store), "--var", ",".join(cols), "--where", "subject=HC030A"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(",".join(cols)) and len(lines) > 1
+    assert main(["query", str(store), "--table", "subjects", "--var", "arch_height_index_L_pct,arch_height_R_mm"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + len(SUBJECTS)
 
 
 R_SUBJECTS = """

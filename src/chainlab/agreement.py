@@ -16,8 +16,8 @@ Rules (docs/kinematics.md, "Agreement with Nexus"):
   modulo 360 deg, and per frame the nearer of chainlab's (x, y, z) and its other Cardan
   solution (x + 180, 180 - y, z + 180) is taken (Nexus switches between the two to keep its
   series continuous; docs/kinematics.md);
-* ``?TIBA`` leaves out the frames listed in the output's ``ofm_tiba_switch_frames`` (where the
-  pelvis' facing switches, Nexus writes a value no rule explains).
+* ``?TIBA`` and ``?HFTFL`` leave out the frames listed in the output's ``ofm_tiba_switch_frames``
+  (where the pelvis' facing switches, Nexus writes a value no rule explains).
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ from typing import Any
 import yaml
 
 from chainlab.errors import ChainlabError
-from chainlab.measure_specs import parse_measures, parse_tests
+from chainlab.measure_specs import apply_measure_defaults, parse_measures, parse_tests
 from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
+from chainlab.schema import OUTPUTS_VERSION  # noqa: F401  (the workflow reads it from here)
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
@@ -203,6 +204,9 @@ class StudyConfig:
             config = {**config, "kinetics": {**config["kinetics"],
                                              "plates": {str(k): v for k, v in config["kinetics"]["plates"].items()}}}
         full = validate_config(config, source)
+        # measure_defaults written into each measure: the measures section is then the whole
+        # of what a trial's measures depend on (its settings, a rerun's comparison)
+        full["measures"] = apply_measure_defaults(full.get("measures"), full.pop("measure_defaults", None))
         # the chain's defaults live in ChainOptions; filled in here, so that the settings a
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))

@@ -8,6 +8,17 @@ from __future__ import annotations
 #: Components of every 3-vector, in the lab frame of the capture (C3D: usually z up).
 AXES = ("x", "y", "z")
 
+#: Frames of a config measure of the ground reaction's force (``measures: frame``): "lab", the
+#: capture's axes (Nexus' ``GroundReactionForce``, the default); "walking", turned with the
+#: direction of travel at each frame: x horizontal to the subject's right, y the heading
+#: (:mod:`chainlab.gait.heading`: the mid-ASIS travel over one stride), z lab up. For a walk
+#: along lab +y the two are the same; whichever way the subject walks, the right foot's medial
+#: force is -x and the left foot's +x in the walking frame.
+MEASURE_FRAMES = ("lab", "walking")
+#: The walking frame's axes in the heading frame's (columns x, y, z): x = -heading y (right),
+#: y = heading x (forward), z = z.
+WALKING_IN_HEADING = ((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 0.0, 1.0))
+
 #: POINT:UNITS (lower case) -> metres per unit.
 LENGTH_TO_METRE = {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "meters": 1.0, "millimeters": 1e-3}
 
@@ -40,11 +51,11 @@ MEASUREMENT_UNITS = {
     "FootLength": "mm",
     "StaticPlantFlex": "rad",
     "StaticRotOff": "rad",
-    "ThighRotation": "deg",
-    "ShankRotation": "deg",
-    "TibialTorsion": "deg",
+    "ThighRotation": "rad",
+    "ShankRotation": "rad",
+    "TibialTorsion": "rad",
     "TibiaRotation": "deg",
-    "AnkleAbAdd": "deg",
+    "AnkleAbAdd": "rad",
     "HeadOffset": "rad",
     "SpineOffset": "deg",
 }

@@ -10,16 +10,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from chainlab.conventions import AXES
+from chainlab.conventions import AXES, MEASURE_FRAMES
 
 STATS = ("min", "max", "mean", "range", "at_start", "at_end", "time_of_min", "time_of_max")
 WINDOWS = ("stance", "swing", "cycle")
 WINDOW_EVENTS = ("Foot Strike", "Foot Off", "Opposite Foot Strike", "Opposite Foot Off")
 SIDES = {"left": ("Left",), "right": ("Right",), "both": ("Left", "Right")}
-KEYS = ("name", "output", "component", "side", "window", "stat", "plate")
+KEYS = ("name", "output", "component", "side", "window", "stat", "plate", "frame")
 REQUIRED = ("name", "output", "side", "window", "stat")
 #: Outputs that exist only while a foot stands on a plate: their measures need a plate stance.
 PLATE_OUTPUTS = frozenset({"GroundReactionForce", "NormalisedGRF", "GroundReactionMoment", "CentreOfPressure"})
+#: Outputs whose measures may take ``frame: walking`` (the ground reaction's force, a lab vector).
+FRAME_OUTPUTS = frozenset({"GroundReactionForce"})
+#: The optional keys ``measure_defaults:`` may give every measure of a study.
+DEFAULT_KEYS = ("plate", "frame")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 TESTS = ("paired_t", "wilcoxon", "mixed")
@@ -37,6 +41,7 @@ class Measure:
     window: str | tuple[str, str]  # stance, swing, cycle or (from event, to event)
     stat: str
     plate: bool | None = None  # None: the rule of the output (PLATE_OUTPUTS)
+    frame: str = "lab"  # lab or walking (conventions.MEASURE_FRAMES), for FRAME_OUTPUTS
 
     @property
     def window_name(self) -> str:
@@ -112,7 +117,53 @@ def parse_measures(entries: Sequence[Mapping] | None, outputs: Iterable[str] | N
         plate = e.get("plate")
         if plate is not None and not isinstance(plate, bool):
             raise _refuse(where, i, e, f"plate {plate!r}: expected true or false")
-        out.append(Measure(name, output, component, side, window, stat, plate))
+        frame = e.get("frame", "lab")
+        if frame not in MEASURE_FRAMES:
+            raise _refuse(where, i, e, f"frame: {_choices(str(frame), MEASURE_FRAMES)}")
+        if frame != "lab" and output not in FRAME_OUTPUTS:
+            raise _refuse(where, i, e, f"frame {frame!r} turns the ground reaction's force "
+                          f"({', '.join(sorted(FRAME_OUTPUTS))}); {output!r} has no frame to choose")
+        out.append(Measure(name, output, component, side, window, stat, plate, frame))
+    return out
+
+
+#: The events of a side's stance in their order (Foot Strike opens it, Foot Off closes it).
+STANCE_EVENTS = ("Foot Strike", "Opposite Foot Off", "Opposite Foot Strike", "Foot Off")
+
+
+def within_stance(window) -> bool:
+    """Whether a measure's window (as the config gives it) lies within the side's stance:
+    ``stance``, or ``{from: A, to: B}`` with A before B among :data:`STANCE_EVENTS`."""
+    if isinstance(window, str):
+        return window == "stance"
+    if isinstance(window, Mapping) and window.get("from") in STANCE_EVENTS and window.get("to") in STANCE_EVENTS:
+        return STANCE_EVENTS.index(window["from"]) < STANCE_EVENTS.index(window["to"])
+    return False
+
+
+def apply_measure_defaults(entries: Sequence[Mapping] | None, defaults: Mapping | None,
+                           where: str = "config measure_defaults") -> list | None:
+    """The ``measures:`` list with the study's ``measure_defaults:`` (``plate``, ``frame``)
+    filled into each measure that does not give the key itself; ``frame`` only into the
+    measures of :data:`FRAME_OUTPUTS` (an angle has no frame to turn), ``plate`` only into
+    the measures whose window lies within a stance (:func:`within_stance`: a swing or a whole
+    cycle is never on a plate, and would only be emptied). ValueError naming `where` for an
+    unknown key."""
+    if not defaults:
+        return None if entries is None else list(entries)
+    if not isinstance(defaults, Mapping):
+        raise ValueError(f"{where}: expected a mapping of {', '.join(DEFAULT_KEYS)}, found {defaults!r}")
+    unknown = sorted(set(defaults) - set(DEFAULT_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {', '.join(DEFAULT_KEYS)}")
+    out = []
+    for e in entries or []:
+        if isinstance(e, Mapping):
+            add = {k: v for k, v in defaults.items()
+                   if k not in e and (k != "frame" or e.get("output") in FRAME_OUTPUTS)
+                   and (k != "plate" or within_stance(e.get("window")))}
+            e = {**e, **add}
+        out.append(e)
     return out
 
 

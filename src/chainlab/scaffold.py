@@ -261,7 +261,10 @@ def config_text(study: str, trials: str = "config/trials.tsv") -> str:
                 lines.extend(textwrap.wrap(note, 96, initial_indent=indent + "# ", subsequent_indent=indent + "# "))
             if sub.get("type") == "object" and "properties" in sub:
                 lines.append(f"{indent}{key}:")
+                at = len(lines)
                 walk(sub["properties"], indent + "  ")
+                if all(line.lstrip().startswith("#") for line in lines[at:]):  # every key unset: an
+                    lines[at - 1] = f"{indent}{key}: {json.dumps(sub.get('default', {}))}"  # empty mapping, not null
             elif "default" in sub:
                 lines.append(f"{indent}{key}: {json.dumps(sub['default'])}")
             else:

@@ -4,7 +4,8 @@
 * :data:`CYCLE_COLUMNS`: a complete gait cycle (:mod:`chainlab.gait.cycles`);
 * :data:`METRIC_COLUMNS`: the per-cycle measures (:mod:`chainlab.gait.metrics`, the angles';
   the spatiotemporal parameters :data:`SPATIOTEMPORAL_COLUMNS` of
-  :mod:`chainlab.gait.spatiotemporal`; :mod:`chainlab.gait.kinetic_metrics`, the kinetics'),
+  :mod:`chainlab.gait.spatiotemporal`; the arch's :data:`ARCH_METRIC_COLUMNS`;
+  :mod:`chainlab.gait.kinetic_metrics`, the kinetics'),
   units in the names (:data:`METRIC_UNITS`, :func:`column_units`);
 * :func:`joint_name`: an angle output without its side (the study store's ``joint``).
 """
@@ -13,12 +14,19 @@ from __future__ import annotations
 
 import re
 
+#: What a trial file's outputs are, as computed from the same inputs and settings: a trial file
+#: of another version (attribute ``outputs_version``; none: 0) is computed again by
+#: ``chainlab study`` and the workflow (a params of the trials rule), never reused. Raised
+#: whenever a change alters a number that a kept trial file holds (2: Plug-in Gait's knee
+#: alignment and torsion offsets applied).
+OUTPUTS_VERSION = 2
+
 EVENT_COLUMNS = ["side", "label", "time", "frame", "source"]
 
 #: A force-plate contact (:class:`chainlab.kinetics.Contact`).
 #: The long table of the config's own measures (chainlab.gait.measures; the trial file's and
 #: the store's ``/measures``).
-MEASURE_COLUMNS = ["measure", "output", "component", "side", "window", "stat", "instance", "cycle", "start_s",
+MEASURE_COLUMNS = ["measure", "output", "component", "frame", "side", "window", "stat", "instance", "cycle", "start_s",
                    "end_s", "value", "units", "time_s", "plate", "reason"]
 CONTACT_COLUMNS = ["plate", "first", "last", "side", "status", "reason"]
 
@@ -30,6 +38,9 @@ SPATIOTEMPORAL_COLUMNS = [
     "cadence_steps_per_min", "stride_length_m", "step_length_m", "step_width_m", "swing_pct",
     "single_support_pct", "double_support_pct", "foot_progression_deg",
 ]
+#: The markers they are measured from (Plug-in Gait's heel and toe; kept in the kinematics
+#: whichever models run).
+SPATIOTEMPORAL_MARKERS = tuple(f"{s}{m}" for s in "LR" for m in ("HEE", "TOE"))
 
 #: The per-cycle measures of the angles (:func:`chainlab.gait.metrics.cycle_metrics`).
 ANGLE_METRIC_COLUMNS = [
@@ -50,11 +61,17 @@ KINETIC_METRIC_COLUMNS = [
     "hip_work_stance_J_kg", "knee_work_stance_J_kg", "ankle_work_stance_J_kg", "kinetics_reason",
 ]
 
+#: The per-cycle measures of the OFM arch (:func:`chainlab.gait.metrics.with_arch`): the
+#: cycle side's ``?ArchHeightIndex`` (% of foot length) over stance, mean and lowest.
+ARCH_METRIC_COLUMNS = ["arch_height_index_stance_mean_pct", "arch_height_index_stance_min_pct"]
+
 _AFTER_SPEED = ANGLE_METRIC_COLUMNS.index("walking_speed_m_s") + 1
+_GAPS = ANGLE_METRIC_COLUMNS.index("gaps")
 #: The per-cycle table: the angles' measures with the spatiotemporal parameters after the
-#: walking speed, then the kinetic measures.
+#: walking speed and the arch's before ``gaps``, then the kinetic measures.
 METRIC_COLUMNS = (ANGLE_METRIC_COLUMNS[:_AFTER_SPEED] + SPATIOTEMPORAL_COLUMNS
-                  + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:] + KINETIC_METRIC_COLUMNS)
+                  + ANGLE_METRIC_COLUMNS[_AFTER_SPEED:_GAPS] + ARCH_METRIC_COLUMNS
+                  + ANGLE_METRIC_COLUMNS[_GAPS:] + KINETIC_METRIC_COLUMNS)
 
 #: Text columns of the per-cycle table (the rest are numbers).
 TEXT_METRIC_COLUMNS = ("side", "gaps", "not_measured", "kinetics_reason")

@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from
+from chainlab.schema import OUTPUTS_VERSION
 from chainlab.io.c3d import sha256_file
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import write_text_atomic
@@ -62,7 +63,8 @@ def _up_to_date(saved: Path, row: TrialRow, settings: str, config: StudyConfig) 
     except (OSError, ValueError, KeyError):
         return None  # unreadable or from another version: computed again
     if not isinstance(kept, TrialFile) or (kept.subject, kept.condition) != (row.subject, row.condition) \
-            or kept.settings != settings or not kept.markers or kept.marker_mapping != mapping \
+            or kept.settings != settings or kept.outputs_version != OUTPUTS_VERSION \
+            or not kept.markers or kept.marker_mapping != mapping \
             or kept.source_sha256 != sha256_file(row.dynamic) \
             or kept.static_sha256 != (sha256_file(row.static) if row.static is not None else ""):
         return None

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 
-from chainlab.config import TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet, sheet_records
+from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet, sheet_records
 
 try:
     for _file in workflow.configfiles:

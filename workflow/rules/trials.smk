@@ -18,6 +18,8 @@ rule trials:
     params:
         rows=batch_rows,
         settings=settings(*TRIAL_SECTIONS),
+        # a new chainlab whose outputs differ reruns the trials (Snakemake's params trigger)
+        outputs_version=OUTPUTS_VERSION,
         out=f"{RESULTS}/trials",
         files=batch_outputs,
     conda:

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 
+from chainlab.cli._common import add_markers_argument
 from chainlab.errors import C3DError, C3DWarning
 from chainlab.info import format_summary, summarize
 
@@ -24,8 +25,9 @@ def add_info(sub, help: str) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="C3D files")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
-    p.add_argument("--markers", action="store_true",
+    p.add_argument("--marker-fractions", action="store_true",
                    help="with --json: give each marker's fraction of valid frames, not only its name")
+    add_markers_argument(p)
     p.set_defaults(func=run_info)
 
 
@@ -36,7 +38,7 @@ def run_info(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", C3DWarning)  # listed in each summary instead
         for i, path in enumerate(args.files):
             try:
-                s = summarize(path)
+                s = summarize(path, markers=args.markers)
             except (C3DError, OSError) as exc:
                 failed += 1
                 msg = str(exc)
@@ -47,7 +49,7 @@ def run_info(args: argparse.Namespace) -> int:
                 print(("\n" if i else "") + format_summary(s))
             results.append(s)
     if args.json:
-        if not args.markers:
+        if not args.marker_fractions:
             for r in results:
                 if "markers" in r:
                     r["markers"] = [m["name"] for m in r["markers"]]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 
 from chainlab import pipeline
 from chainlab.cli._common import add_dask_arguments, add_markers_argument, say_problems
 from chainlab.errors import C3DError, ChainlabError
 from chainlab.io.store import write_text_atomic
+from chainlab.model import ofm, pig
+from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
+from chainlab.model.plausibility import MEASUREMENT_RANGES
 from chainlab.options import ChainOptions, KinematicsOptions, kinetics_options
 from chainlab.results import TrialFailure
 
@@ -46,7 +50,8 @@ def add_kinematics(sub, help: str) -> None:
                    help="all or nothing: fail when a requested model cannot run (docs/quality.md)")
     add_markers_argument(p)
     p.add_argument("--subject", action="append", metavar="NAME=VALUE",
-                   help="override a subject measurement, e.g. --subject LLegLength=830 (mm)")
+                   help="override a subject measurement in Nexus' units, e.g. --subject LLegLength=830 (mm); "
+                        "the angular offsets (LThighRotation, LTibialTorsion, LStaticPlantFlex ...) in radians")
     p.add_argument("--solver", choices=("direct", "global"), default="direct",
                    help="'direct': each segment from its own markers (default); 'global': the whole chain "
                         "fitted to every frame, the same outputs plus marker residuals (see docs/kinematics.md)")
@@ -61,6 +66,11 @@ def add_kinematics(sub, help: str) -> None:
     p.set_defaults(func=run_kinematics)
 
 
+#: The names --subject may give: Plug-in Gait's measurements and static offsets, the OFM's values.
+SUBJECT_NAMES = frozenset((*PIG_REQUIRED, *PIG_OPTIONAL, *(f"{s}{n}" for s in pig.SIDES for n in (
+    "StaticPlantFlex", "StaticRotOff")), *(f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ")))
+
+
 def run_kinematics(args: argparse.Namespace) -> int:
     subject = {}
     for item in args.subject or []:
@@ -69,6 +79,23 @@ def run_kinematics(args: argparse.Namespace) -> int:
             subject[key.strip()] = float(value)
         except ValueError:
             print(f"chainlab kinematics: --subject expects NAME=NUMBER; found {item!r}", file=sys.stderr)
+            return 2
+    unknown = sorted(set(subject) - SUBJECT_NAMES)
+    if unknown:  # a name no model reads would be ignored, its value silently not applied
+        said = "; ".join(f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+            k, sorted(SUBJECT_NAMES), 1, 0.6)) else "") for k in unknown)
+        print(f"chainlab kinematics: --subject {said}: not a measurement the models read; expected Nexus' "
+              "PROCESSING names (LLegLength, LKneeWidth ... mm; LThighRotation, LShankRotation, LAnkleAbAdd, "
+              "LTibialTorsion, LStaticPlantFlex, LStaticRotOff ... rad; %LMMAX ... for the OFM)", file=sys.stderr)
+        return 2
+    # the offsets are radians, as Nexus stores them; one typed in degrees is refused here rather
+    # than run as radians (15 deg of tibial torsion would turn the ankle by 15 rad)
+    for key, value in subject.items():
+        lo, hi, why = MEASUREMENT_RANGES.get(key.lstrip("LR") if key[:1] in "LR" else key, (None, None, ""))
+        if lo is not None and "(rad" in why and not lo <= value <= hi:
+            print(f"chainlab kinematics: --subject {key}={value:g}: outside {lo:.3g}..{hi:.3g} rad; the offsets are "
+                  f"radians, as Nexus stores them ({value:g} deg would be {value * 0.017453292519943295:.4f})",
+                  file=sys.stderr)
             return 2
     options = KinematicsOptions(
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),

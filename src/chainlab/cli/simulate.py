@@ -50,6 +50,11 @@ def add_simulate(sub, help: str) -> None:
     p.add_argument("--rate", type=float, default=None, metavar="HZ",
                    help="frame rate of the simulated captures (default: the template walk's; its cycle is "
                         "resampled); force plates at about 1 kHz")
+    p.add_argument("--kinetics", action="store_true",
+                   help="smooth motion and plates whose ground reaction follows it (the foot's share of the "
+                        "body's M (a - g), centre of pressure from heel to toe, a free moment), body mass and "
+                        "segment lengths in the trials' PROCESSING: the simulated trials get kinetics "
+                        "(chainlab.simulate.plate_wrench); without it the files of before")
     p.add_argument("--no-truth", action="store_true",
                    help="do not write <trial>.truth.h5 (the truth holds every frame in memory: use it for "
                         "long --duration captures)")
@@ -68,7 +73,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     opt = SimulationOptions(subjects=args.subjects, conditions=conditions, trials=args.trials, cycles=args.cycles,
                             duration_s=args.duration, transfer=args.transfer, pelvic_tilt_per_deg=args.tilt,
                             lordosis_per_deg=args.lordosis, noise_mm=args.noise, sta_mm=args.sta, gaps=args.gaps,
-                            seed=args.seed, rate=args.rate, truth=not args.no_truth)
+                            seed=args.seed, rate=args.rate, truth=not args.no_truth,
+                            kinetics=args.kinetics)
     total = args.subjects * len(conditions) * args.trials
     done = []
 

@@ -9,7 +9,7 @@ import xarray as xr
 
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import PlateEventOptions, gait_events
-from chainlab.gait.metrics import cycle_curves, cycle_metrics
+from chainlab.gait.metrics import arch_absent, cycle_curves, cycle_metrics, with_arch
 from chainlab.gait.spatiotemporal import missing_markers, spatiotemporal_of_trial
 
 
@@ -35,10 +35,11 @@ def analyse_trial(trial: xr.Dataset, kinematics: xr.Dataset,
     metrics = cycle_metrics(kinematics, cyc.cycles, curves)
     time = kinematics.time.values
     metrics = spatiotemporal_of_trial(metrics, ev.events, kinematics, lambda k: time[k], len(time))
-    absent = missing_markers(kinematics)
-    metrics = mark_not_measured(metrics, None, absent)
+    metrics = with_arch(metrics, kinematics)
+    absent, no_arch = missing_markers(kinematics), arch_absent(kinematics)
+    metrics = mark_not_measured(metrics, None, absent, no_arch)
     return GaitResult(ev.events, cyc.cycles, curves, metrics,
-                      gait_problems(trial.attrs.get("source_file", ""), ev, cyc, metrics, None, absent))
+                      gait_problems(trial.attrs.get("source_file", ""), ev, cyc, metrics, None, absent, no_arch))
 
 
 #: The model each chain variable (chainlab.gait.metrics.SOURCES) comes from.
@@ -47,10 +48,11 @@ VARIABLE_MODELS = {"rearfoot_eversion": "ofm", "tibial_rotation_lab": "ofm", "ti
 
 
 def mark_not_measured(metrics: pd.DataFrame, not_run: dict[str, str] | None = None,
-                      spatiotemporal_absent: str = "") -> pd.DataFrame:
+                      spatiotemporal_absent: str = "", arch_absent: str = "") -> pd.DataFrame:
     """`metrics` with ``not_measured`` filled: the chain variables whose model did not run
     (`not_run`: model -> reason) move out of ``gaps`` (a gap is a hole in what was measured),
-    and ``spatiotemporal`` is named when `spatiotemporal_absent` says why those columns are NaN."""
+    and ``spatiotemporal`` (``arch``) is named when `spatiotemporal_absent` (`arch_absent`)
+    says why those columns are NaN."""
     not_run = not_run or {}
     out = metrics.copy()
     out.attrs = dict(metrics.attrs)
@@ -61,13 +63,14 @@ def mark_not_measured(metrics: pd.DataFrame, not_run: dict[str, str] | None = No
         parts = [v for v in str(g).split(",") if v]
         gaps.append(",".join(v for v in parts if VARIABLE_MODELS.get(v) not in not_run))
         unmeasured.append(",".join([v for v in parts if VARIABLE_MODELS.get(v) in not_run]
-                                   + (["spatiotemporal"] if spatiotemporal_absent else [])))
+                                   + (["spatiotemporal"] if spatiotemporal_absent else [])
+                                   + (["arch"] if arch_absent else [])))
     out["gaps"], out["not_measured"] = gaps, unmeasured
     return out
 
 
 def gait_problems(name: str, ev, cyc, metrics: pd.DataFrame, not_run: dict[str, str] | None = None,
-                  spatiotemporal_absent: str = "") -> list[str]:
+                  spatiotemporal_absent: str = "", arch_absent: str = "") -> list[str]:
     """What the gait analysis of the capture `name` left out, and why: rejected plate
     contacts, no events at all, dropped cycles, cycles with gaps (events, cycles: the results
     of :func:`gait_events` and :func:`find_cycles`; `metrics` as :func:`mark_not_measured`
@@ -91,4 +94,6 @@ def gait_problems(name: str, ev, cyc, metrics: pd.DataFrame, not_run: dict[str, 
                         f"({not_run.get(model, 'left out')})")
     if spatiotemporal_absent and len(metrics):
         problems.append(f"spatiotemporal parameters not measured: {spatiotemporal_absent}")
+    if arch_absent and len(metrics):
+        problems.append(f"arch measures not measured: {arch_absent}")
     return [f"{name}: {p}" for p in problems]

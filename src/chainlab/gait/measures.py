@@ -35,6 +35,13 @@ other window gets NaN and its reason. ``plate: true`` asks the same of a measure
 (the biomechZoo example measures its angles in the plate stance only); ``plate: false`` drops
 the rule. A window with a missing sample (NaN) is NaN with the frames missing named.
 
+``frame`` (ground reaction force only, :data:`chainlab.measure_specs.FRAME_OUTPUTS`) is ``lab``
+(the default: the capture's axes, as Nexus' ``GroundReactionForce``) or ``walking`` (x to the
+subject's right, y the direction of travel, z up, at each frame:
+:data:`chainlab.conventions.MEASURE_FRAMES`), so that x is medio-lateral on a turn or a walk
+the other way. A study's ``measure_defaults: {plate: ..., frame: ...}`` gives every measure
+the keys it does not give itself (:func:`chainlab.measure_specs.apply_measure_defaults`).
+
 :func:`compute_measures` returns one row per measure and window (long table, columns
 :data:`COLUMNS`); :func:`per_cycle` spreads it to one row per side and cycle with the units in
 the column names, beside :func:`chainlab.gait.metrics.cycle_metrics`' columns.
@@ -48,7 +55,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.conventions import AXES, KINETIC_UNITS
+from chainlab.conventions import AXES, KINETIC_UNITS, WALKING_IN_HEADING
+from chainlab.gait import heading as heading_frame
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
 from chainlab.measure_specs import (  # the config's list parsed there (chainlab.config checks it on load)
@@ -196,7 +204,11 @@ def window_stat(values: np.ndarray, time: np.ndarray, stat: str) -> tuple[float,
     return float(pct), float(time[k] - time[0])
 
 
-def _series(da, time: np.ndarray | None, component: str | None, what: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _series(da, time: np.ndarray | None, component: str | None, what: str,
+            walking: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(values of `component`, times, units) of an output; with `walking` ((n, 3, 3) walking
+    frames, columns x, y, z as lab vectors, one per sample) the vector is first expressed in
+    them."""
     if isinstance(da, xr.DataArray):
         t = da["time"].values if "time" in da.coords else time
         units = str(da.attrs.get("units", ""))
@@ -209,8 +221,19 @@ def _series(da, time: np.ndarray | None, component: str | None, what: str) -> tu
         return v, np.asarray(t, dtype=float), units
     if component is None and np.isfinite(v[:, :2]).any():
         raise ValueError(f"{what}: the output has x, y and z; give component: x, y or z")
+    if walking is not None:
+        if walking.shape != (len(v), 3, 3):
+            raise ValueError(f"{what}: frame: walking needs one walking frame per sample of the output "
+                             f"({len(v)}); found {walking.shape[0]}")
+        v = np.einsum("nij,ni->nj", walking, v)
     k = AXES.index(component) if component is not None else 2
     return v[:, k], np.asarray(t, dtype=float), units
+
+
+def walking_frames(heading: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) walking frames (:data:`chainlab.conventions.MEASURE_FRAMES`; columns x right,
+    y forward, z up, as lab vectors) from heading frames (:func:`chainlab.gait.heading.heading_of`)."""
+    return np.asarray(heading, dtype=float) @ np.array(WALKING_IN_HEADING)
 
 
 def _cycle_of(cycles: pd.DataFrame | None, side: str, t0: float) -> float:
@@ -223,7 +246,7 @@ def _cycle_of(cycles: pd.DataFrame | None, side: str, t0: float) -> float:
 def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[str, object]],
                      events: pd.DataFrame, *, time: np.ndarray | None = None,
                      contacts: pd.DataFrame | None = None, rate: float | None = None,
-                     cycles: pd.DataFrame | None = None) -> pd.DataFrame:
+                     cycles: pd.DataFrame | None = None, heading: np.ndarray | None = None) -> pd.DataFrame:
     """One row per measure and window of its side(s) (columns :data:`COLUMNS`).
 
     Parameters
@@ -244,6 +267,9 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
     cycles : DataFrame, optional
         :func:`chainlab.gait.cycles.find_cycles` cycles: ``cycle`` says which one a window
         starts in (NaN when none, e.g. a stance without a complete cycle).
+    heading : (n, 3, 3) array, optional
+        The trial's heading frames (:func:`chainlab.gait.heading.heading_of`), one per sample
+        of the outputs: needed by a measure with ``frame: walking``.
 
     Returns
     -------
@@ -260,13 +286,20 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
             raise ValueError(f"measure {m.name!r}: output {m.output!r} not in this trial; "
                              f"{_choices(m.output, outputs)}")
         for side in SIDES[m.side]:
-            base = {"measure": m.name, "output": m.output, "component": m.component or "", "side": side,
-                    "window": m.window_name, "stat": m.stat}
+            base = {"measure": m.name, "output": m.output, "component": m.component or "", "frame": m.frame,
+                    "side": side, "window": m.window_name, "stat": m.stat}
             wins = windows(events, side, m.window)
             stances = windows(events, side, "stance") if m.needs_plate else None
             da = outputs[m.output].get(side)
+            walking, unknown = None, None
+            if m.frame == "walking":
+                if heading is None:
+                    raise ValueError(f"measure {m.name!r}: frame: walking needs the trial's heading "
+                                     "(compute_measures(heading=...), from the pelvis markers LASI, RASI)")
+                walking = walking_frames(heading)
+                unknown = ~np.isfinite(walking).all(axis=(1, 2))  # no heading: no pelvis markers there
             if da is not None:
-                v, t, units = _series(da, time, m.component, f"measure {m.name!r}")
+                v, t, units = _series(da, time, m.component, f"measure {m.name!r}", walking)
             for k, w in enumerate(wins.itertuples()):
                 row = dict(base, instance=k, cycle=_cycle_of(cycles, side, w.start), start_s=w.start, end_s=w.end,
                            value=np.nan, units="", time_s=np.nan, plate="", reason="")
@@ -288,6 +321,12 @@ def compute_measures(measures: Sequence[Measure], outputs: Mapping[str, Mapping[
                 i0, i1 = (int(np.argmin(np.abs(t - x))) for x in (w.start, w.end))
                 seg, ts = v[i0:i1 + 1], t[i0:i1 + 1]
                 bad = ~np.isfinite(seg)
+                lost = unknown[i0:i1 + 1] & bad if unknown is not None and len(unknown) == len(v) else bad[:0]
+                if lost.any():
+                    row["reason"] = (f"{side} {m.output} {m.component or ''}: the walking frame's heading is unknown "
+                                     f"in {int(lost.sum())} of {seg.size} frames of the {m.window_name} "
+                                     f"{w.start:.3f}-{w.end:.3f} s (it needs the pelvis markers LASI and RASI)")
+                    continue
                 if seg.size == 0 or bad.any():
                     row["reason"] = (f"{side} {m.output} {m.component or ''} missing in {int(bad.sum())} of "
                                      f"{seg.size} frames of the {m.window_name} {w.start:.3f}-{w.end:.3f} s")
@@ -372,13 +411,27 @@ def trial_measures(entries: Sequence[Mapping], kinematics: xr.Dataset, kinetics:
     outputs = trial_outputs(kin, kt)
     for m in measures:
         outputs.setdefault(m.output, {})
-    table = compute_measures(measures, outputs, events, contacts=contacts, rate=rate, cycles=cycles)
+    walking = any(m.frame == "walking" for m in measures)
+    table = compute_measures(measures, outputs, events, contacts=contacts, rate=rate, cycles=cycles,
+                             heading=trial_heading(kinematics, cycles) if walking else None)
     gone = table.output.isin(KINETIC_OUTPUTS) & (table.units == "") & table.reason.str.startswith("no ")
     if gone.any():  # the units the kinetics would have had: the same columns in every trial
         table.loc[gone, "units"] = [_kinetic_units(o, s) for o, s in zip(table.output[gone], table.stat[gone])]
         if kinetics_absent:
             table.loc[gone, "reason"] = table.loc[gone, "reason"] + f": {kinetics_absent}"
     return table
+
+
+def trial_heading(kinematics: xr.Dataset, cycles: pd.DataFrame | None = None) -> np.ndarray:
+    """(frame, 3, 3) heading frames of a trial's kinematics (the trial file's group: LASI and
+    RASI from ``markers``, the pelvis' facing from ``segment_axes``) over its median stride
+    (:func:`chainlab.gait.heading.stride_window`), as the chain's heading frame takes them."""
+    names = set(kinematics.marker.values.tolist()) if "marker" in kinematics.dims else set()
+    keep = [m for m in ("LASI", "RASI") if m in names]
+    small = kinematics[["markers"]].sel(marker=keep)
+    if "segment_axes" in kinematics and "Pelvis" in set(kinematics.segment.values.tolist()):
+        small["segment_axes"] = kinematics["segment_axes"].sel(segment=["Pelvis"])
+    return heading_frame.heading_of(small.load(), heading_frame.stride_window(cycles))
 
 
 def _kinetic_units(output: str, stat: str) -> str:

@@ -20,6 +20,9 @@ the lab does not leak into them. ``frame="lab"`` takes the Nexus outputs' own va
 fixed progression frame). The curves and the table say which (attribute ``frame``).
 
 Coupling and excursions use stance (initial contact to foot off): pronation happens there.
+So do the arch's measures (:func:`with_arch`): the cycle side's ``?ArchHeightIndex`` (OFM
+arch height, % of foot length; :mod:`chainlab.model.ofm_posture`) over stance, its mean
+(``arch_height_index_stance_mean_pct``) and its lowest (``arch_height_index_stance_min_pct``).
 A cycle with a gap in a variable it needs gets NaN for the measures of that variable and the
 variable's name in ``gaps``.
 """
@@ -32,7 +35,7 @@ import xarray as xr
 
 from chainlab.gait import coupling, heading
 from chainlab.gait.cycles import POINTS, normalise
-from chainlab.schema import ANGLE_METRIC_COLUMNS
+from chainlab.schema import ANGLE_METRIC_COLUMNS, ARCH_METRIC_COLUMNS
 
 SOURCES = {
     "rearfoot_eversion": ("{s}HFTBA", 1, -1.0),
@@ -200,3 +203,48 @@ def cycle_metrics(kin: xr.Dataset, cycles: pd.DataFrame, curves: xr.DataArray | 
         table = pd.DataFrame(rows)[COLUMNS]
     table.attrs.update(attrs)
     return table
+
+
+def arch_absent(kinematics: xr.Dataset) -> str:
+    """Why a trial's kinematics have no arch measures ('' when they have them)."""
+    if "arch" in kinematics:
+        return ""
+    source = str(kinematics.attrs.get("arch_calibration_source", ""))
+    if source.startswith("none:"):
+        return source[len("none:"):].strip()
+    if "ofm" not in str(kinematics.attrs.get("models", "ofm")).split(","):
+        return "model 'ofm' did not run"
+    return "no OFM arch outputs in the kinematics"
+
+
+def with_arch(metrics: pd.DataFrame, kinematics: xr.Dataset) -> pd.DataFrame:
+    """The per-cycle table `metrics` (``side``, ``start_s``, ``end_s``, ``stance_pct``) with
+    :data:`chainlab.schema.ARCH_METRIC_COLUMNS` from `kinematics`' ``arch`` (NaN without it,
+    or where the stance has a gap: ``arch_height_index`` then added to ``gaps``), placed before
+    ``gaps``."""
+    out = metrics.copy()
+    out.attrs = dict(metrics.attrs)
+    values = {c: np.full(len(out), np.nan) for c in ARCH_METRIC_COLUMNS}
+    gaps = list(out["gaps"]) if "gaps" in out else []
+    if len(out) and "arch" in kinematics:
+        names = set(kinematics.arch_output.values.astype(str).tolist())
+        t = kinematics.time.values
+        series = {s: kinematics.arch.sel(arch_output=f"{s[0]}ArchHeightIndex").values
+                  for s in ("Left", "Right") if f"{s[0]}ArchHeightIndex" in names}
+        for i, row in enumerate(out.itertuples()):
+            if row.side not in series or not np.isfinite(row.stance_pct):
+                continue
+            stance = normalise(t, series[row.side], row.start_s, row.end_s)[:int(round(row.stance_pct)) + 1]
+            if np.isfinite(stance).all():
+                values["arch_height_index_stance_mean_pct"][i] = float(np.mean(stance))
+                values["arch_height_index_stance_min_pct"][i] = float(np.min(stance))
+            elif "gaps" in out:  # a hole in the arch over this stance: named as every variable's is
+                had = gaps[i] if isinstance(gaps[i], str) else ""
+                gaps[i] = ",".join([v for v in had.split(",") if v] + ["arch_height_index"])
+    for c, v in values.items():
+        out[c] = v
+    if "gaps" in out:
+        out["gaps"] = gaps
+    base = [c for c in metrics.columns if c not in ARCH_METRIC_COLUMNS]
+    at = base.index("gaps") if "gaps" in base else len(base)
+    return out[base[:at] + ARCH_METRIC_COLUMNS + base[at:]]

@@ -34,7 +34,7 @@ import xarray as xr
 
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
-from chainlab.schema import SPATIOTEMPORAL_COLUMNS
+from chainlab.schema import SPATIOTEMPORAL_COLUMNS, SPATIOTEMPORAL_MARKERS
 
 #: Output columns -> units.
 COLUMNS = {
@@ -157,8 +157,9 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: The markers :func:`spatiotemporal` reads by default.
-MARKERS = tuple(f"{s}{m}" for s in "LR" for m in ("HEE", "TOE"))
+#: The markers :func:`spatiotemporal` reads by default (defined with the columns, in the core
+#: schema, so that the kinematics keep them without importing gait).
+MARKERS = SPATIOTEMPORAL_MARKERS
 
 
 def sample_times(events: pd.DataFrame) -> np.ndarray:

@@ -42,7 +42,14 @@ from chainlab.io import _dataset  # noqa: F401 (xarray's dask probes quiet while
 from chainlab.io._netcdf import write_groups
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
-from chainlab.schema import CONTACT_COLUMNS, CYCLE_COLUMNS, EVENT_COLUMNS, MEASURE_COLUMNS, METRIC_COLUMNS
+from chainlab.schema import (
+    CONTACT_COLUMNS,
+    CYCLE_COLUMNS,
+    EVENT_COLUMNS,
+    MEASURE_COLUMNS,
+    METRIC_COLUMNS,
+    TEXT_METRIC_COLUMNS,
+)
 
 TITLE = "chainlab trial"
 WRITE_BLOCK = 4096  # frames per HDF5 chunk of the datasets grown along frame
@@ -231,7 +238,10 @@ def _table(f, group: str, columns: list[str]) -> pd.DataFrame:
     g = f.get(group)
     if g is None or "row" not in g:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame({c: _strings(g[c]) for c in columns})
+    n = g["row"].shape[0]
+    # a column added to the schema after the file was written reads as "" (the measures' frame:
+    # "lab", set by the reader)
+    return pd.DataFrame({c: _strings(g[c]) if c in g else [""] * n for c in columns})
 
 
 def _attr(a, key, default=""):
@@ -294,6 +304,7 @@ class TrialFile:
             self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
             self.settings = str(_attr(a, "settings"))
+            self.outputs_version = int(_attr(a, "outputs_version", 0) or 0)
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
             self.standing = json.loads(_attr(a, "standing", "") or "null")  # the static's standing chain
             self.quality_problems = json.loads(_attr(a, "quality_problems", "[]") or "[]")
@@ -318,7 +329,15 @@ class TrialFile:
             self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
             own = [c for c in f["metrics"] if c not in METRIC_COLUMNS and c != "row"] if "metrics" in f else []
             self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
+            older = [c for c in METRIC_COLUMNS if c not in TEXT_METRIC_COLUMNS and "metrics" in f and c not in f["metrics"]]
+            self.metrics[older] = np.nan  # a number column the file predates (the arch's)
+            if older and len(self.metrics):  # said as the gait problems say a measure left out
+                self.problems = self.problems + [
+                    f"{self.dynamic.name}: {', '.join(older)} not measured: not in this trial file (written "
+                    "before them); run the trial again to measure them"]
             self.measures = _table(f, "measures", MEASURE_COLUMNS)
+            if "measures" in f and "frame" not in f["measures"]:
+                self.measures["frame"] = "lab"  # files before the frame key: every measure in the lab's axes
             # the frame of the chain's measures (chainlab.gait.heading); files before it: lab
             self.chain_frame = str(_attr(f["metrics"].attrs, "frame", "lab")) if "metrics" in f else "lab"
             self.curve_variables = [str(v) for v in _strings(f["curves/variable"])]

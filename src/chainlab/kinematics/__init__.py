@@ -51,9 +51,11 @@ from chainlab.kinematics.prepare import (  # noqa: F401 (_with_sacrum: chainlab.
     KinematicsWarning,
     Prepared,
     _with_sacrum,
+    absent_if_never_valid,
     angle_rules,
     prepare,
     with_sacrum,
+    without_markers,
 )
 from chainlab.kinematics.summary import TrialSummary, summarise
 from chainlab.options import MODELS, KinematicsOptions
@@ -105,6 +107,7 @@ __all__ = [
     "KinematicsWarning",
     "Prepared",
     "TrialSummary",
+    "absent_if_never_valid",
     "add_global_frames",
     "angle_rules",
     "compute_kinematics",
@@ -120,4 +123,5 @@ __all__ = [
     "summarise",
     "template_chain",
     "with_sacrum",
+    "without_markers",
 ]

@@ -19,7 +19,7 @@ import xarray as xr
 from chainlab import __version__
 from chainlab.conventions import AXES
 from chainlab.errors import ModelInputError
-from chainlab.kinematics.prepare import Prepared, angle_rules, prepare, sided, with_sacrum
+from chainlab.kinematics.prepare import Prepared, absent_if_never_valid, angle_rules, prepare, sided, with_sacrum
 from chainlab.kinematics.summary import summarise
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model._spans import spans
@@ -199,7 +199,7 @@ def direct_kinematics(dynamic: xr.Dataset, static: xr.Dataset, opt: KinematicsOp
         raise ValueError(f"progression must be 'lab' or 'travel'; found {opt.progression!r}")
     if dynamic.sizes["frame"] == 0:
         raise ModelInputError(f"{name}: the trial has 0 frames")
-    dyn = with_sacrum(dynamic)
+    dyn = with_sacrum(absent_if_never_valid(dynamic))  # a marker never valid is absent, as the pipeline does
     prep = prepare(dyn, summarise(dyn, 0), static, opt)
     return frames_kinematics(prep, dyn, continuity={})
 

@@ -22,7 +22,9 @@ from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_i
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
 from chainlab.model.measurements import from_dataset, resolve
+from chainlab.model.plausibility import MEASUREMENT_RANGES
 from chainlab.options import MODELS, KinematicsOptions
+from chainlab.schema import SPATIOTEMPORAL_MARKERS
 
 
 class KinematicsWarning(UserWarning):
@@ -34,6 +36,36 @@ def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
     return {n: ds.markers.sel(marker=n).values for n in names if n in present}
 
 
+def never_valid(ds: xr.Dataset) -> list[str]:
+    """The markers whose label `ds` holds but that have no valid frame in it. Only a whole
+    trial's answer is a decision: a piece of a trial may fall inside a marker's gap."""
+    mk = ds.markers.transpose("frame", "marker", "axis").values
+    seen = np.isfinite(mk).all(axis=-1).any(axis=0)
+    return [str(m) for m, ok in zip(ds.marker.values, seen) if not ok]
+
+
+def without_markers(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
+    """`ds` without the markers `names` (those it has), which the attribute ``_never_valid``
+    records: markers never valid in the whole trial are treated as absent in each of its
+    pieces, so that every piece makes the same choice (SACR from the PSIs, a cluster marker
+    rebuilt, a model left out)."""
+    drop = [m for m in names if m in set(ds.marker.values.tolist())]
+    out = ds.drop_sel(marker=drop) if drop else ds
+    return out.assign_attrs(_never_valid=list(dict.fromkeys(list(ds.attrs.get("_never_valid", [])) + list(names))))
+
+
+def absent_if_never_valid(ds: xr.Dataset) -> xr.Dataset:
+    """A whole trial (`ds`) without its markers that have no valid frame (:func:`without_markers`)."""
+    gone = never_valid(ds)
+    return without_markers(ds, gone) if gone else ds
+
+
+def never_valid_text(names: Sequence[str], source: str) -> str:
+    """``FILE: SACR, C7 have no valid frame: treated as absent``."""
+    verb = "have" if len(names) > 1 else "has"
+    return f"{source}: {', '.join(names)} {verb} no valid frame in the whole trial: treated as absent"
+
+
 def _with_sacrum(ds: xr.Dataset, warn: list[str]) -> xr.Dataset:
     """A trial with SACR: the mid-point of LPSI and RPSI when it has those instead (PiG)."""
     names = set(ds.marker.values.tolist())
@@ -42,8 +74,14 @@ def _with_sacrum(ds: xr.Dataset, warn: list[str]) -> xr.Dataset:
     sacr = 0.5 * (ds.markers.sel(marker="LPSI") + ds.markers.sel(marker="RPSI"))
     extra = sacr.expand_dims(marker=["SACR"]).transpose("frame", "marker", "axis")
     out = xr.concat([ds.markers, extra], dim="marker", coords="minimal", compat="override")
-    warn.append(f"{ds.attrs.get('source_file', '')}: SACR taken as the mid-point of LPSI and RPSI")
+    warn.append(_sacrum_text(ds.attrs.get("source_file", ""), ds.attrs.get("_never_valid", ())))
     return ds.drop_dims("marker").assign(markers=out)
+
+
+def _sacrum_text(source: str, gone) -> str:
+    if "SACR" in gone:
+        return f"{source}: SACR has no valid frame; sacrum built from LPSI, RPSI (their mid-point, as Plug-in Gait)"
+    return f"{source}: SACR taken as the mid-point of LPSI and RPSI"
 
 
 def with_sacrum(ds: xr.Dataset) -> xr.Dataset:
@@ -71,6 +109,34 @@ def _calibration_values(names, overrides, static, dynamic) -> tuple[dict[str, fl
             # all zeros: the values were never calibrated (a static trial stores them so)
             return {**{n: stored[n] for n in names}, **given}, label
     return given, "computed"
+
+
+def _missing_text(missing: Sequence[str], gone: Sequence[str], where: str) -> tuple[str, str]:
+    """Why a model cannot run: the markers `missing` from `where`, those whose label is there
+    but never valid (`gone`) said so rather than as missing."""
+    never = [m for m in missing if m in gone]
+    absent = [m for m in missing if m not in never]
+    return (f"missing from {where}: {', '.join(absent)}" if absent else "",
+            f"never valid in {where} (label present, no valid frame): {', '.join(never)}" if never else "")
+
+
+def _plausible_offsets(offsets: dict, source: str, given: Mapping, static: xr.Dataset, warn: list[str]):
+    """Plug-in Gait's foot offsets and their source, those stored in a PROCESSING group
+    outside the range of radians (:data:`MEASUREMENT_RANGES`; stored in degrees, say: nothing
+    in a file says so) not used: computed from the static trial instead, or, without one (the
+    stand-in for it is the walk), used as stored and named."""
+    bad = {k: v for k, v in offsets.items() if k not in given and k[1:] in MEASUREMENT_RANGES
+           and not MEASUREMENT_RANGES[k[1:]][0] <= v <= MEASUREMENT_RANGES[k[1:]][1]}
+    if not bad or source in ("config", "computed"):
+        return offsets, source
+    text = ", ".join(f"{k} {v:.4g}" for k, v in bad.items())
+    if static.attrs.get("stand_in_for_static"):
+        warn.append(f"foot offsets in the {static.attrs['stand_in_for_static']} outside [-0.8, 0.8] rad ({text}; stored in degrees?): used as "
+                    "stored, no static trial to compute them from; the ankle and foot progression angles are doubtful")
+        return offsets, source
+    warn.append(f"foot offsets in {source} outside [-0.8, 0.8] rad ({text}; stored in degrees?): not used, "
+                "computed from the static trial")
+    return {k: v for k, v in offsets.items() if k in given}, "computed"
 
 
 def _missing(ds: xr.Dataset, names: Sequence[str]) -> list[str]:
@@ -150,8 +216,14 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         raise ModelInputError(f"{name}: kinematics need the subject's static trial; none was given")
     warn: list[str] = []
     raw_names = set(head.attrs.get("_raw_marker_names", summary.names))
+    gone = list(head.attrs.get("_never_valid", []))  # labels never valid in the whole trial, dropped
+    gone += [m for m in summary.names if not summary.any_valid.get(m, True) and m not in gone]
     if "SACR" not in raw_names and {"LPSI", "RPSI"} <= raw_names:
-        warn.append(f"{head.attrs.get('source_file', '')}: SACR taken as the mid-point of LPSI and RPSI")
+        warn.append(_sacrum_text(head.attrs.get("source_file", ""), gone))
+    static = absent_if_never_valid(static)
+    if static.attrs.get("stand_in_for_static"):  # the walk itself: its markers are named once, as the walk's
+        static = static.assign_attrs(_never_valid=[])
+    static_gone = list(static.attrs.get("_never_valid", []))
     static = _with_sacrum(static, warn)
     medians = {}
     for pair, parts in summary.distances.items():
@@ -179,12 +251,9 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
             except ValueError as exc:
                 miss_d = miss_d + [str(exc)]
         if miss_d or miss_s:
-            reason = "; ".join(
-                x for x in (
-                    f"missing from {name}: {', '.join(miss_d)}" if miss_d else "",
-                    f"missing from static {static.attrs.get('source_file', '')}: {', '.join(miss_s)}" if miss_s else "",
-                ) if x
-            )
+            reason = "; ".join(x for x in (
+                *_missing_text(miss_d, gone, name),
+                *_missing_text(miss_s, static_gone, f"static {static.attrs.get('source_file', '')}")) if x)
             if not opt.partial:
                 raise ModelInputError(f"{name}: model {model!r} cannot run ({reason}); without --strict "
                                       "(config kinematics: strict: false) it is left out and named")
@@ -207,13 +276,12 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
             warn.append("MarkerDiameter not given; 14 mm (Vicon's default marker) assumed")
         names = [f"{s}{n}" for s in pig.SIDES for n in ("StaticPlantFlex", "StaticRotOff")]
         offsets, offsets_from = _calibration_values(names, opt.subject, static, head)
+        offsets, offsets_from = _plausible_offsets(offsets, offsets_from, opt.subject, static, warn)
         cal = pig.calibrate(_markers(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
         attrs["pig_static_offsets_source"] = offsets_from
         attrs["flat_foot"] = int(opt.flat_foot) if offsets_from == "computed" else f"not used: offsets from {offsets_from}"
-        for s in pig.SIDES:
-            for key in ("ThighRotation", "ShankRotation"):
-                if meas.get(f"{s}{key}"):
-                    warn.append(f"{s}{key} = {meas[f'{s}{key}']:g} is not applied (not implemented)")
+        applied = {k: meas[k] for k in pig.KAD_OFFSETS if meas.get(k)}
+        attrs["pig_offsets_applied_rad"] = json.dumps(applied, sort_keys=True)
         prep.cal, prep.meas = cal, meas
         attrs |= cal.as_attrs()
         attrs["measurement_sources"] = json.dumps(origin, sort_keys=True)
@@ -239,8 +307,14 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
             else np.empty(0, np.int64)
         attrs["ofm_calibration_source"] = source
         attrs |= {f"ofm_{k}": v for k, v in values.items()}
+        # TIBA and HFTFL take the lab turned with the pelvis' facing: at a switch Nexus writes
+        # a value no rule explains (docs/kinematics.md)
         attrs["ofm_tiba_switch_frames"] = json.dumps(
-            {f"{s}TIBA": (switch + first_frame).tolist() for s in pig.SIDES if switch.size})
+            {f"{s}{n}": (switch + first_frame).tolist() for s in pig.SIDES for n in ("TIBA", "HFTFL") if switch.size})
+        own = head.attrs.get("source_sha256", "")
+        attrs["fetba_definition"] = ofm_posture.WALKING_FETBA + (
+            "; this is the static trial, whose Nexus FETBA is another definition (ofm_posture.ofm_posture gives it)"
+            if own and own == static.attrs.get("source_sha256") else "")
         try:  # the arch measures need the static forefoot markers (and D1M)
             prep.arch, arch_source = ofm_posture.arch_calibration(static, prep.meas["MarkerDiameter"])
             attrs["arch_calibration_source"] = arch_source
@@ -256,11 +330,20 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         attrs["lumbar_markers"] = f"top={which.top},apex={which.apex},bottom={which.bottom},above_bottom={which.above_bottom}"
         used += [which.top, which.apex, which.bottom, which.above_bottom, "LASI", "RASI", "SACR"]
 
+    # the heel and toe markers of the spatiotemporal parameters, kept whenever the capture has
+    # them: Plug-in Gait's walking trials read TOE but not HEE, so a PiG-only lab needs this
+    used += list(SPATIOTEMPORAL_MARKERS)
     present = set(summary.names)
     used = list(dict.fromkeys(m for m in used if m in present))
     prep.used = used
     gaps = {m: gap_text(summary.gap_runs[m], first_frame) for m in used if m in summary.gap_runs}
+    never = {k: v for k, v in ((name, gone), (f"static {static.attrs.get('source_file', '')}", static_gone)) if v}
+    notes = [never_valid_text(names, where) for where, names in never.items()]
+    warn += notes
+    notes += [w for w in warn if "SACR has no valid frame" in w]  # named among the trial's problems too
     prep.attrs = attrs | {
+        "markers_never_valid": json.dumps(never),
+        "input_notes": json.dumps(notes),
         "models": ",".join(run),
         "models_left_out": json.dumps(skipped),
         "partial": int(bool(skipped)),

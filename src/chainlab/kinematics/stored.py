@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import xarray as xr
 
 from chainlab.errors import ModelInputError
-from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics import KinematicsOptions, absent_if_never_valid, compute_kinematics
 from chainlab.model import ofm, pig
 from chainlab.model.stored_calibration import StoredCalibration, static_stand_in, stored_calibration
 
@@ -53,11 +53,12 @@ def plan_from_stored(dynamic: xr.Dataset, options: KinematicsOptions | None = No
     present = set(dynamic.marker.values.tolist())
     lacking = {}
     for model in opt.models:
-        if not set(_MARKERS.get(model, ())) <= present:
-            continue  # the kinematics name the markers missing (or leave the model out)
         rest = [k for part in _NEEDS.get(model, ()) for k in cal.missing.get(part, []) if k not in opt.subject]
-        if rest:
-            lacking[model] = rest
+        if not rest:
+            continue
+        pig_lacking = model != "pig" and any(k in rest for k in cal.missing.get("pig", []))
+        if set(_MARKERS.get(model, ())) <= present or pig_lacking:  # else the kinematics name the markers
+            lacking[model] = rest  # (the OFM needs Plug-in Gait's calibration, whatever its markers)
     if lacking and not opt.partial:
         text = "; ".join(f"{m}: {', '.join(v[:6])}{' ...' if len(v) > 6 else ''}" for m, v in lacking.items())
         raise ModelInputError(f"{name}: no static trial and the calibration is not stored in its PROCESSING "
@@ -97,6 +98,7 @@ def kinematics_from_stored(dynamic: xr.Dataset, options: KinematicsOptions | Non
     values lacking. The output's ``calibration_source`` says the calibration was stored, and
     ``static_file`` is empty.
     """
+    dynamic = absent_if_never_valid(dynamic)  # the stand-in too lacks the markers never valid
     plan = plan_from_stored(dynamic, options)
     out = compute_kinematics(dynamic, plan.static, plan.options)
     out.attrs = stored_attrs(out.attrs, plan)

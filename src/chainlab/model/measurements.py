@@ -37,6 +37,8 @@ PIG_OPTIONAL = {
     "RShankRotation": 0.0,
     "LTibialTorsion": 0.0,
     "RTibialTorsion": 0.0,
+    "LAnkleAbAdd": 0.0,
+    "RAnkleAbAdd": 0.0,
     "LSoleDelta": 0.0,  # heel above toe (mm) in the flat-foot static calibration
     "RSoleDelta": 0.0,
     "Bodymass": float("nan"),
@@ -72,9 +74,15 @@ def resolve(
     values: dict[str, float] = {}
     origin: dict[str, str] = {}
     for name in list(required) + list(optional):
-        for label, src in sources:
+        for i, (label, src) in enumerate(sources):
             v = src.get(name)
             if v is not None and np.isfinite(v) and (v != 0 or name not in required):
+                # an optional value whose neutral is 0 (an offset, a distance "not measured"):
+                # a file's 0 does not hide another file's value (a static processed before
+                # the offsets were set, and the walk processed with them); the config's 0 does
+                later = [w for _, s in sources[i + 1:] if (w := s.get(name)) is not None and np.isfinite(w) and w != 0]
+                if v == 0 and label != "config" and optional.get(name) == 0.0 and later:
+                    continue
                 values[name], origin[name] = float(v), label
                 break
         else:

@@ -12,8 +12,17 @@ definitions were recovered against the values Nexus stores in the biomechzoo tri
   pitch to the floor (the heel-to-plantar-point line's rise, dorsiflexion +), y its
   inversion (+) / eversion (-) against the floor, z its internal (+) rotation.
   Continuous by the largest component step (the TIBA rule).
+  The reference is the lab itself, turned per frame with the pelvis' facing: with Nexus'
+  own hindfoot (the points ``?HDF0``..``?HDF3`` it stores) this rule gives Nexus' HFTFL to
+  0.003 deg on every frame of the biomechzoo walks, turns included, but the frames where
+  the facing switches (listed, with TIBA's, in ``ofm_tiba_switch_frames``).
 * FETBA: YXZ Cardan (a, b, c) of the OFM tibia in the Plug-in Gait femur, output
   (a, -l b, -l c): the knee angles with the OFM tibia (flexion +, varus +, internal +).
+  In a static trial Nexus takes both segments about the knee axis it stores as the point
+  ``?KAX`` (lateral of KNE): the knee centre KJCs = KNE - (KneeWidth / 2 + marker radius)
+  along KAX - KNE; the femur as Plug-in Gait's (Z = HJC - KJCs, X from KNE, HJC), the tibia
+  as the OFM's with origin AJCs = mid(ANK, MMA): Z = KJCs - AJCs, X from l (ANK - AJCs)
+  (:func:`static_femur_tibia`).
 * Arch height (Nexus' OFM "lateral forefoot" construction): P1M, D1M and D5M are kept, from
   the static trial, in the frame of the lateral forefoot (origin P5M, X along D5M - P5M, Z
   normal to the plane of D5M - P5M and TOE - D5M, after REPLACE4 of the forefoot cluster).
@@ -35,11 +44,19 @@ import numpy as np
 import xarray as xr
 
 from chainlab.conventions import AXES
+from chainlab.model.continuity import continuous
 from chainlab.model.geometry import cardan, relative, to_lab, to_local
 from chainlab.model.measurements import from_dataset
-from chainlab.model.ofm import CLUSTERS, MM, _lcs, _plane_projection, cluster_means, facing_sign, replace4
-from chainlab.model.continuity import continuous
-from chainlab.model.pig import SIDES
+from chainlab.model.ofm import (
+    CLUSTERS,
+    MM,
+    _lcs,
+    _plane_projection,
+    cluster_means,
+    facing_sign,
+    replace4,
+)
+from chainlab.model.pig import SIDES, _long_axis_frame
 
 #: Angle outputs, Nexus' names.
 ANGLE_OUTPUTS = tuple(f"{s}{n}" for s in SIDES for n in ("HFTFL", "FETBA"))
@@ -88,6 +105,56 @@ def hindfoot_to_floor(hindfoot: np.ndarray, facing: np.ndarray, side: str) -> np
 def femur_tibia(femur: np.ndarray, tibia: np.ndarray, side: str) -> np.ndarray:
     """``?FETBA`` (n, 3) deg: the OFM tibia (n, 3, 3) in the Plug-in Gait femur (n, 3, 3)."""
     return continuous(_femur_tibia(femur, tibia, side), norm=RULES[f"{side}FETBA"])
+
+
+#: How FETBA of a static trial is made: the static definition, or why it could not be.
+WALKING_FETBA = "walking: the OFM tibia in the Plug-in Gait femur"
+STATIC_FETBA = "static: femur and tibia about Nexus' knee axis ?KAX (ofm_posture.static_femur_tibia)"
+
+
+def static_segments(static: xr.Dataset, kinematics: xr.Dataset) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str]:
+    """Side -> (femur, tibia) axes (n, 3, 3) of a static trial about Nexus' knee axis ?KAX
+    (module docstring), and a note: :data:`STATIC_FETBA`, or ``"not reproduced: ..."`` (no
+    segments) naming what is missing. `kinematics`: ``compute_kinematics(static, static)``
+    (its ``?HJC``, and the resolved ``pig_?KneeWidth`` and ``pig_MarkerDiameter``, mm)."""
+    names = set(static.marker.values.astype(str).tolist())
+    points = set(kinematics.point.values.astype(str).tolist()) if "point" in kinematics.coords else set()
+    need = [f"{s}{m}" for s in SIDES for m in ("KAX", "KNE", "ANK", "MMA") if f"{s}{m}" not in names]
+    need += [f"{s}HJC" for s in SIDES if f"{s}HJC" not in points]
+    sizes = [f"pig_{s}KneeWidth" for s in SIDES] + ["pig_MarkerDiameter"]
+    need += [k[4:] for k in sizes if not np.isfinite(float(kinematics.attrs.get(k, np.nan)))]
+    if need:
+        return {}, ("not reproduced: Nexus' static FETBA takes the knee axis point ?KAX, and "
+                    f"{', '.join(need)} are not in the static trial; FETBA here is the walking definition")
+    mk = {m: static.markers.sel(marker=m).values for m in names}
+    radius = float(kinematics.attrs["pig_MarkerDiameter"]) / 2.0
+    out = {}
+    for s in SIDES:
+        lsign = 1.0 if s == "L" else -1.0
+        hjc = kinematics.joint_centres.sel(point=f"{s}HJC").values
+        kne, ank = mk[f"{s}KNE"], mk[f"{s}ANK"]
+        width = (float(kinematics.attrs[f"pig_{s}KneeWidth"]) / 2.0 + radius) * MM
+        axis = mk[f"{s}KAX"] - kne
+        kjc = kne - width * axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+        ajc = 0.5 * (ank + mk[f"{s}MMA"])
+        out[s] = (_long_axis_frame(hjc, kjc, kne, hjc, s), _lcs(kjc - ajc, lsign * (ank - ajc), "zxy"))
+    return out, STATIC_FETBA
+
+
+def static_femur_tibia(static: xr.Dataset, kinematics: xr.Dataset) -> tuple[dict[str, np.ndarray], str]:
+    """``?FETBA`` (n, 3) deg of a static trial as Nexus makes it, before continuity, and the
+    note of :func:`static_segments` (no angles when it says "not reproduced")."""
+    segments, note = static_segments(static, kinematics)
+    return {f"{s}FETBA": _femur_tibia(f, t, s) for s, (f, t) in segments.items()}, note
+
+
+def is_static_run(kinematics: xr.Dataset) -> bool:
+    """Whether `kinematics` are of the static trial itself (same file as its static)."""
+    a, b = kinematics.attrs.get("dynamic_sha256", ""), kinematics.attrs.get("static_sha256", "")
+    if a and b:
+        return a == b
+    return bool(kinematics.attrs.get("dynamic_file")) and \
+        kinematics.attrs.get("dynamic_file") == kinematics.attrs.get("static_file")
 
 
 # --------------------------------------------------------------------------- arch
@@ -229,7 +296,9 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
     Dataset
         ``angles`` (frame, output, axis) deg for :data:`ANGLE_OUTPUTS`; ``arch`` (frame,
         arch_output) with ``arch_units`` per output (mm, % of foot length); attrs
-        ``arch_calibration_source``.
+        ``arch_calibration_source`` and ``fetba_definition`` (:data:`WALKING_FETBA`; for the
+        static trial itself :data:`STATIC_FETBA`, or ``"not reproduced: ..."`` naming what
+        the static lacks, the walking definition then standing in).
     """
     segs = [str(s) for s in kinematics.segment.values]
     mk = {str(m): kinematics.markers.sel(marker=m).values for m in kinematics.marker.values}
@@ -243,6 +312,10 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
     cal, source = arch_calibration(static)
     raw, arch = posture_frames(segments, mk, facing_sign(mk, travel_x), cal,
                                dict.fromkeys(SIDES) if forefoot_means is None else forefoot_means)
+    definition = WALKING_FETBA
+    if is_static_run(kinematics):
+        fetba, definition = static_femur_tibia(static, kinematics)
+        raw |= fetba
     angles = {k: continuous(v, norm=RULES[k]) for k, v in raw.items()}
     names = list(angles)
     arch_names = list(arch)
@@ -261,6 +334,6 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
             "arch_output": np.array(arch_names, dtype=str),
             "arch_units": ("arch_output", np.array([ARCH_OUTPUTS[k] for k in arch_names], dtype=str)),
         },
-        attrs={"arch_calibration_source": source,
+        attrs={"arch_calibration_source": source, "fetba_definition": definition,
                **{f"arch_{k}": v for k, v in cal.items()}},
     )

@@ -17,9 +17,18 @@ Z posterior):
 * Knee and ankle joint centres by the chord function: the point J in the plane of
   (wand marker, proximal joint centre P, lateral marker M) with |J - M| = width/2 + r and
   the angle P-J-M a right angle (closed form).
+* Knee-alignment-device offsets (rad, as Nexus stores them; left as stored, right mirrored):
+  with ``?ThighRotation`` (``?ShankRotation``) the wand lies that angle about J -> P from M
+  instead of in the plane (:func:`offset_chord`); ``?AnkleAbAdd`` then turns the AJC about
+  ANK by that angle about (KJC - AJC) × (ANK - AJC) (:func:`ankle_abadd`).
 * Femur: origin KJC, Z = HJC - KJC; X = (KNE - HJC) × Z (left), Z × (KNE - HJC) (right).
-* Tibia: origin AJC, Z = KJC - AJC; X = (TIB - ANK) × Z (left), Z × (TIB - ANK) (right);
-  the torsioned tibia turns it by TibialTorsion about Z (used for the ankle and the foot).
+* Tibia: origin AJC, Z = KJC - AJC; the ankle's tibia: Y towards ANK (left; from ANK on the
+  right), i.e. X = (TIB - ANK) × Z (left), Z × (TIB - ANK) (right) when the wand is in the
+  plane; the tibia (Nexus' ``?TI*`` segment, used by the knee angles and the foot) is the
+  ankle's tibia turned by ``?TibialTorsion`` (rad; left as stored, right mirrored) about Z.
+  Without offsets all of these are the plain chord construction. Reproduces the joint centres
+  (1e-4 mm) and angles (1e-5 deg) Nexus stored in ktk_walk (thigh -99.75 / -100.31 deg, shank
+  -12.72 / -9.04 deg, ankle ab/add 12.48 / 10.85 deg, torsion -17.49 / -33.34 deg).
 * Foot: Z = AJC - TOE, X = Y_tibia × Z, then turned by StaticPlantFlex about Y and by
   StaticRotOff (sign by side) about the new X. The static offsets come from the static trial:
   the same construction with the heel marker in place of the AJC (the heel lowered to the
@@ -37,8 +46,8 @@ output                    proximal -> distal           x         y      z
 ========================  ==========================  ========  =====  =====
 ``?PelvisAngles``         progression -> pelvis        a         -s b   s c
 ``?HipAngles``            pelvis -> femur              -a        s b    s c
-``?KneeAngles``           femur -> tibia (untorsioned) a         s b    s c
-``?AnkleAngles``          torsioned tibia -> foot      -a - 90   s c    s b
+``?KneeAngles``           femur -> tibia               a         s b    s c
+``?AnkleAngles``          ankle's tibia -> foot        -a - 90   s c    s b
 ``?FootProgressAngles``   progression -> foot          a         -s c   s b
 ========================  ==========================  ========  =====  =====
 
@@ -62,7 +71,7 @@ import numpy as np
 
 from chainlab.model._spans import by_spans
 from chainlab.model.continuity import continuous
-from chainlab.model.geometry import cardan, cross, frame, relative, rotation, unit
+from chainlab.model.geometry import cardan, cross, dot, frame, relative, rotation, unit
 
 #: Davis 1991 angles as Nexus applies them (float32 values of 0.5 and 0.314 rad).
 DAVIS_THETA = 0.500000178813934
@@ -79,6 +88,9 @@ MARKERS = ("LASI", "RASI", "SACR") + tuple(
 )
 TRUNK_MARKERS = ("C7", "T10", "CLAV", "STRN")
 TRUNK_OUTPUTS = tuple(f"{s}{n}" for s in SIDES for n in ("ThoraxAngles", "SpineAngles"))
+#: Knee-alignment-device and torsion offsets (rad) the models apply when given (config or PROCESSING).
+KAD_OFFSETS = tuple(f"{s}{n}" for s in SIDES for n in ("ThighRotation", "ShankRotation", "AnkleAbAdd",
+                                                       "TibialTorsion"))
 #: The heel is used only by the static calibration.
 DYNAMIC_MARKERS = tuple(m for m in MARKERS if not m.endswith("HEE"))
 
@@ -87,7 +99,7 @@ DYNAMIC_MARKERS = tuple(m for m in MARKERS if not m.endswith("HEE"))
 class PigCalibration:
     """What the static trial and the subject measurements fix for every dynamic trial."""
 
-    measurements: dict[str, float]  # Nexus units: mm, rad (static offsets), deg (torsion)
+    measurements: dict[str, float]  # Nexus units: mm, rad (static, KAD and torsion offsets)
     static_plantflex: dict[str, float] = field(default_factory=dict)  # rad, by side
     static_rotoff: dict[str, float] = field(default_factory=dict)  # rad, by side
 
@@ -109,9 +121,15 @@ class PigResult:
 # --------------------------------------------------------------------------- pieces
 
 
-def chord(wand: np.ndarray, proximal: np.ndarray, lateral: np.ndarray, delta: float) -> np.ndarray:
-    """Joint centre J in the plane (wand, proximal, lateral), |J - lateral| = delta, and
-    angle proximal-J-lateral = 90 deg: J lies on the circle with diameter proximal-lateral."""
+def chord(wand: np.ndarray, proximal: np.ndarray, lateral: np.ndarray, delta: float,
+          angle: float = 0.0) -> np.ndarray:
+    """Joint centre J with |J - lateral| = delta and the angle proximal-J-lateral 90 deg (J on
+    the circle of diameter proximal-lateral), placed by the wand: with ``angle = 0`` in the plane
+    (wand, proximal, lateral), on the side away from the wand (closed form); otherwise where the
+    wand lies `angle` (rad) about the axis J -> proximal from the lateral marker's direction,
+    right-handed (Plug-in Gait's thigh and shank rotation offsets: :func:`offset_chord`)."""
+    if angle:
+        return offset_chord(wand, proximal, lateral, delta, angle)
     v = proximal - lateral
     d = np.linalg.norm(v, axis=-1, keepdims=True)
     e = v / d
@@ -119,6 +137,70 @@ def chord(wand: np.ndarray, proximal: np.ndarray, lateral: np.ndarray, delta: fl
     with np.errstate(invalid="ignore"):
         t = 2.0 * np.arccos(delta / d)
     return (proximal + lateral) / 2.0 + (d / 2.0) * (e * np.cos(t) + cross(n, e) * np.sin(t))
+
+
+def wand_angle(wand: np.ndarray, proximal: np.ndarray, joint: np.ndarray, lateral: np.ndarray) -> np.ndarray:
+    """(n,) rad: the angle about the axis joint -> proximal from the lateral marker's direction
+    to the wand's (both taken perpendicular to the axis), right-handed; 0 for a joint centre
+    made by :func:`chord` with ``angle = 0``."""
+    a = unit(proximal - joint)
+    u, w = lateral - joint, wand - joint
+    u = u - dot(u, a)[..., None] * a
+    w = w - dot(w, a)[..., None] * a
+    return np.arctan2(dot(cross(u, w), a), dot(u, w))
+
+
+def offset_chord(wand: np.ndarray, proximal: np.ndarray, lateral: np.ndarray, delta: float,
+                 angle: float) -> np.ndarray:
+    """:func:`chord` with the wand `angle` (rad) off the joint's plane.
+
+    With M the lateral marker, X = proximal - M, T = wand - M and R = J - M: |R| = delta and
+    R.X = delta^2 put J on the circle; the wand's angle about J -> proximal from M has cosine
+    (delta^2 - s) / (delta |T - R| sin(T - R, axis)) with s = T.R, which squared is a quadratic
+    in s. Each of its two roots gives two points of the circle, mirror images through the plane
+    (wand, proximal, M); of the four, the one whose :func:`wand_angle` is `angle` is kept (NaN
+    where none is within 1e-6 rad: no point of the circle sees the wand so).
+    """
+    x = proximal - lateral
+    t = wand - lateral
+    x2 = dot(x, x)
+    d2 = delta * delta
+    normal = unit(cross(x, t))
+    e = unit(cross(x, normal))  # in the plane, perpendicular to X, away from the wand
+    tx, tt, et = dot(t, x), dot(t, t), dot(e, t)
+    k = np.cos(angle) ** 2 * d2
+    h = x2 - d2
+    qa = 1.0 + k / h
+    qb = 2.0 * (k - k * tx / h - d2)
+    qc = d2 * d2 + k * tx * tx / h - k * (tt + d2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
+        along = x * (d2 / x2)[..., None]
+        rho2 = d2 * (1.0 - d2 / x2)
+        best = np.full(x.shape, np.nan)
+        err = np.full(x2.shape, np.inf)
+        for sign_s in (1.0, -1.0):
+            s = (-qb + sign_s * root) / (2.0 * qa)
+            mu = (s - tx * d2 / x2) / et
+            nu = np.sqrt(np.maximum(rho2 - mu * mu, 0.0))  # 0 within rounding: the in-plane point
+            for sign_n in (1.0, -1.0):
+                j = lateral + along + e * mu[..., None] + normal * (sign_n * nu)[..., None]
+                off = np.abs(np.angle(np.exp(1j * (wand_angle(wand, proximal, j, lateral) - angle))))
+                better = off < err
+                best[better], err[better] = j[better], off[better]
+    best[~(err < 1e-6)] = np.nan
+    return best
+
+
+def ankle_abadd(ajc: np.ndarray, kjc: np.ndarray, ank: np.ndarray, angle: float) -> np.ndarray:
+    """The ankle joint centre turned about the ankle marker by `angle` (rad, Plug-in Gait's
+    ``?AnkleAbAdd``) about the axis (KJC - AJC) x (ANK - AJC): |AJC - ANK| is kept and the AJC
+    stays in the plane (KJC, AJC, ANK); the chord's right angle KJC-AJC-ANK opens by about
+    `angle` (ktk_walk: 12.48 deg gives 102.61)."""
+    n = unit(cross(kjc - ajc, ank - ajc))
+    v = ajc - ank
+    c, s = np.cos(angle), np.sin(angle)
+    return ank + v * c + cross(n, v) * s + n * (dot(n, v) * (1.0 - c))[..., None]
 
 
 def pelvis_frame(lasi: np.ndarray, rasi: np.ndarray, sacr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,19 +272,37 @@ def _yxz_deg(proximal: np.ndarray, distal: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- model
 
 
+def _offset(m: Mapping[str, float], name: str) -> float:
+    """A Plug-in Gait offset (rad) as the models apply it: 0 when absent or NaN."""
+    v = m.get(name, 0.0)
+    return float(v) if v and np.isfinite(v) else 0.0
+
+
 def _segments(mk: Mapping[str, np.ndarray], m: Mapping[str, float]) -> dict:
+    """Pelvis, hip joint centres and, by side, the knee and ankle joint centres, the femur, the
+    tibia (Nexus' ``?TI*`` segment: knee angles, foot) and the ankle's tibia (ankle angles)."""
     p_origin, p_r = pelvis_frame(mk["LASI"], mk["RASI"], mk["SACR"])
     hjc = hip_joint_centres(p_origin, p_r, m)
     radius = m["MarkerDiameter"] / 2.0
     seg = {"pelvis": (p_origin, p_r), "hjc": hjc}
     for s in SIDES:
-        kjc = chord(mk[f"{s}THI"], hjc[s], mk[f"{s}KNE"], (m[f"{s}KneeWidth"] / 2.0 + radius) * MM)
-        ajc = chord(mk[f"{s}TIB"], kjc, mk[f"{s}ANK"], (m[f"{s}AnkleWidth"] / 2.0 + radius) * MM)
-        femur = _long_axis_frame(hjc[s], kjc, mk[f"{s}KNE"], hjc[s], s)
-        tibia = _long_axis_frame(kjc, ajc, mk[f"{s}TIB"], mk[f"{s}ANK"], s)
-        torsion = np.radians(m.get(f"{s}TibialTorsion", 0.0) or 0.0)
-        tibia_t = tibia @ rotation("z", -torsion) if torsion else tibia
-        seg[s] = {"kjc": kjc, "ajc": ajc, "femur": femur, "tibia": tibia, "tibia_t": tibia_t}
+        side = 1.0 if s == "L" else -1.0  # the offsets' sign: Nexus stores them mirrored on the right
+        kne, ank = mk[f"{s}KNE"], mk[f"{s}ANK"]
+        kjc = chord(mk[f"{s}THI"], hjc[s], kne, (m[f"{s}KneeWidth"] / 2.0 + radius) * MM,
+                    side * _offset(m, f"{s}ThighRotation"))
+        shank = side * _offset(m, f"{s}ShankRotation")
+        ajc = chord(mk[f"{s}TIB"], kjc, ank, (m[f"{s}AnkleWidth"] / 2.0 + radius) * MM, shank)
+        abadd = _offset(m, f"{s}AnkleAbAdd")
+        if abadd:
+            ajc = ankle_abadd(ajc, kjc, ank, abadd)
+        femur = _long_axis_frame(hjc[s], kjc, kne, hjc[s], s)
+        if shank or abadd:  # Y along the ankle marker (lateral), off the wand's plane
+            ankle_tibia = frame(kjc - ajc, side * (ank - ajc), "zy")
+        else:  # the same frame: the wand's plane holds the ankle marker and both joint centres
+            ankle_tibia = _long_axis_frame(kjc, ajc, mk[f"{s}TIB"], ank, s)
+        torsion = _offset(m, f"{s}TibialTorsion")
+        tibia = ankle_tibia @ rotation("z", side * torsion) if torsion else ankle_tibia
+        seg[s] = {"kjc": kjc, "ajc": ajc, "femur": femur, "tibia": tibia, "ankle_tibia": ankle_tibia}
     return seg
 
 
@@ -235,7 +335,7 @@ def calibrate(
         toe, hee = static[f"{s}TOE"], static[f"{s}HEE"].copy()
         if flat_foot:  # the heel at the toe's height, raised by the sole's heel (SoleDelta, mm)
             hee[:, 2] = toe[:, 2] + (m.get(f"{s}SoleDelta", 0.0) or 0.0) * MM
-        tib_y = seg[s]["tibia_t"][..., 1]
+        tib_y = seg[s]["tibia"][..., 1]
         uncorrected = _uncorrected_foot(seg[s]["ajc"], toe, tib_y)
         anatomical = _uncorrected_foot(hee, toe, tib_y)
         a, b, _ = np.radians(np.nanmean(_yxz_deg(uncorrected, anatomical), axis=0))
@@ -289,7 +389,7 @@ def _pig_frames(markers: Mapping[str, np.ndarray], cal: PigCalibration, prog: np
     for s in SIDES:
         sg = 1.0 if s == "R" else -1.0
         g = seg[s]
-        foot = _uncorrected_foot(g["ajc"], markers[f"{s}TOE"], g["tibia_t"][..., 1])
+        foot = _uncorrected_foot(g["ajc"], markers[f"{s}TOE"], g["tibia"][..., 1])
         foot = foot @ rotation("y", -cal.static_plantflex[s])
         foot = foot @ rotation("x", -(cal.static_rotoff[s] if s == "L" else -cal.static_rotoff[s]))
         a, b, c = np.moveaxis(_yxz_deg(prog, p_r), -1, 0)
@@ -298,13 +398,13 @@ def _pig_frames(markers: Mapping[str, np.ndarray], cal: PigCalibration, prog: np
         angles[f"{s}HipAngles"] = np.stack([-a, sg * b, sg * c], axis=-1)
         a, b, c = np.moveaxis(_yxz_deg(g["femur"], g["tibia"]), -1, 0)
         angles[f"{s}KneeAngles"] = np.stack([a, sg * b, sg * c], axis=-1)
-        a, b, c = np.moveaxis(_yxz_deg(g["tibia_t"], foot), -1, 0)
+        a, b, c = np.moveaxis(_yxz_deg(g["ankle_tibia"], foot), -1, 0)
         angles[f"{s}AnkleAngles"] = np.stack([-a - 90.0, sg * c, sg * b], axis=-1)
         a, b, c = np.moveaxis(_yxz_deg(prog, foot), -1, 0)
         angles[f"{s}FootProgressAngles"] = np.stack([a, -sg * c, sg * b], axis=-1)
         side = "Left" if s == "L" else "Right"
         segments[f"{side}Femur"] = (g["kjc"], g["femur"])
-        segments[f"{side}Tibia"] = (g["ajc"], g["tibia_t"])
+        segments[f"{side}Tibia"] = (g["ajc"], g["tibia"])
         segments[f"{side}Foot"] = (markers[f"{s}TOE"], foot)
         points[f"{s}HJC"], points[f"{s}KJC"], points[f"{s}AJC"] = seg["hjc"][s], g["kjc"], g["ajc"]
     return PigResult(angles=angles, segments=segments, points=points)

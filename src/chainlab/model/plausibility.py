@@ -20,9 +20,12 @@ Checks (``check`` names):
 ``thigh_wand_direction`` / ``shank_wand_direction``
     Plug-in Gait's thigh (shank) wand marker must lie lateral of the thigh (shank) axis: the
     angle about that axis between the wand and the pelvis' lateral direction
-    (:data:`WAND_MAX_DEG`). A thigh marker placed elsewhere (ktk_walk's LTHI, behind the thigh
-    near the knee; the real wand is LTHI2) turns the knee's flexion axis: knee flexion
-    -49..-20 deg against Nexus' 12..55.
+    (:data:`WAND_MAX_DEG`), less the wand's ``?ThighRotation`` (``?ShankRotation``) offset when
+    one is given: a knee-alignment-device calibration places the wand anywhere and says where
+    (ktk_walk's LTHI, 100 deg behind lateral with ThighRotation -1.74 rad, is sound; LTHI2
+    mapped in its place is 101 deg off, RTHI2 116, and both are named). A thigh marker
+    elsewhere turns the knee's flexion axis (ktk_walk's LTHI with its offset ignored: knee
+    flexion -49..-20 deg against Nexus' 12..55).
 ``pelvis_orientation`` / ``side``
     The pelvis' vertical axis must point up (LASI and RASI not swapped; the lab's vertical +z),
     and each left marker of a pair (LKNE, RKNE ...) must lie left of the right one in the
@@ -54,7 +57,7 @@ import xarray as xr
 
 from chainlab.model import pig
 from chainlab.model.geometry import cross, dot, unit
-from chainlab.model.measurements import PIG_OPTIONAL, from_dataset
+from chainlab.model.measurements import PIG_OPTIONAL, from_dataset, resolve
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -71,12 +74,13 @@ RANGE_TOLERANCE = (0.040, 0.20)
 #: thigh/shank wand: largest |median angle| (deg) between the wand's direction from the segment
 #: axis and the pelvis' lateral direction. The wand is placed lateral, in the plane of the hip
 #: and knee joint centres and the knee's flexion axis (Plug-in Gait; Davis et al. 1991);
-#: in walking the hip rotates within about +-15 deg (Kadaba et al. 1990) and wand placements
-#: that Nexus corrects by ThighRotation/ShankRotation offsets are typically within +-20 deg;
-#: the shank also carries the tibial torsion (up to 30-40 deg external). 45 deg (thigh) and
-#: 70 deg (shank) leave that margin; a wand in front of or behind the segment is 90 deg or more.
-#: (Measured on the 18 biomechzoo captures and 6 Nexus captures of other labs: thigh |median|
-#: at most 30 deg; ktk_walk's LTHI 133 deg.)
+#: in walking the hip rotates within about +-15 deg (Kadaba et al. 1990); a wand placed off the
+#: plane on purpose is measured from where its ThighRotation/ShankRotation offset (knee
+#: alignment device) places it; the shank also carries the tibial torsion (up to 30-40 deg
+#: external). 45 deg (thigh) and 70 deg (shank) leave that margin; a wand in front of or behind
+#: the segment without such an offset is 90 deg or more. (Measured on the 18 biomechzoo captures
+#: and 6 Nexus captures of other labs: thigh |median| at most 30 deg; ktk_walk's LTHI 133 deg
+#: from lateral, 33 deg from where its LThighRotation of -99.75 deg places it.)
 WAND_MAX_DEG = {"THI": 45.0, "TIB": 70.0}
 #: angle_range: (lower, upper) deg for the 5th / 95th percentile of each component in walking.
 #: Normative walking ranges (Kadaba et al. 1990; Perry & Burnfield 2010) widened for pathological
@@ -109,6 +113,13 @@ MEASUREMENT_RANGES: dict[str, tuple[float, float, str]] = {
     "StaticPlantFlex": (-0.8, 0.8, "static foot offset (rad): the heel-toe and ankle-toe lines differ by a few "
                                    "to 25 deg; beyond 0.8 rad (46 deg) it was stored in degrees or is wrong"),
     "StaticRotOff": (-0.8, 0.8, "static foot rotation offset (rad), as StaticPlantFlex"),
+    "ThighRotation": (-np.pi, np.pi, "knee alignment device offset (rad): a wand anywhere about the thigh is "
+                                     "within +-pi; beyond, it was stored in degrees"),
+    "ShankRotation": (-np.pi, np.pi, "knee alignment device offset (rad), as ThighRotation"),
+    "AnkleAbAdd": (-0.8, 0.8, "ankle marker's tilt from the ankle flexion axis (rad; ktk_walk 0.19-0.22): "
+                              "beyond 0.8 rad (46 deg) it was stored in degrees or is wrong"),
+    "TibialTorsion": (-1.0, 1.0, "tibial torsion (rad): 0-40 deg in adults (-0.3, -0.58 in ktk_walk); beyond "
+                                 "1 rad (57 deg) it was stored in degrees or is wrong"),
 }
 #: measurement_geometry: |leg length - ASIS-ankle marker distance in the static| above 15 %.
 #: The markers sit on the skin beside the landmarks (ASIS, lateral vs medial malleolus: 10-30 mm),
@@ -253,7 +264,8 @@ def wand_directions(dynamic: xr.Dataset, meas: Mapping[str, float]) -> list[Qual
     out = []
     for s, sign in (("L", 1.0), ("R", -1.0)):
         lateral = r[..., 1] * sign
-        for wand, (top, bottom), seg in (("THI", ("HJC", "KNE"), "thigh"), ("TIB", ("KNE", "ANK"), "shank")):
+        for wand, (top, bottom), seg, key in (("THI", ("HJC", "KNE"), "thigh", "ThighRotation"),
+                                              ("TIB", ("KNE", "ANK"), "shank", "ShankRotation")):
             names = (f"{s}{wand}", f"{s}{top}", f"{s}{bottom}")
             if not all(n in pts for n in names):
                 continue
@@ -264,16 +276,21 @@ def wand_directions(dynamic: xr.Dataset, meas: Mapping[str, float]) -> list[Qual
             angle = np.degrees(np.arctan2(dot(cross(ref, w), axis), dot(ref, w))) * sign
             if not np.isfinite(angle).any():
                 continue
-            med = float(np.nanmedian(angle))
+            # a wand placed off the plane on purpose: Nexus' offset (rad; the same sign on both sides here)
+            offset = float(np.degrees(meas.get(f"{s}{key}", 0.0) or 0.0))
+            offset = offset if np.isfinite(offset) else 0.0
+            med = float(np.nanmedian(angle)) - offset
+            med = (med + 180.0) % 360.0 - 180.0
             limit = WAND_MAX_DEG[wand]
             if abs(med) > limit:
+                where = f"where {s}{key} ({offset:.1f} deg) places the wand" if offset else "lateral"
                 out.append(QualityProblem(
                     f"{seg}_wand_direction", (names[0],), f"{'left' if s == 'L' else 'right'} {seg}", med,
                     f"|angle| > {limit:g} deg",
-                    f"{names[0]} lies {abs(med):.0f} deg from lateral about the {seg} axis ({names[1]}-{names[2]}); "
-                    f"Plug-in Gait needs the {seg} wand lateral (within {limit:g} deg): a marker placed or labelled "
-                    f"as {names[0]} that is not the {seg} wand turns the knee{'' if wand == 'THI' else ' and ankle'} "
-                    "axes"))
+                    f"{names[0]} lies {abs(med):.0f} deg from {where} about the {seg} axis "
+                    f"({names[1]}-{names[2]}); Plug-in Gait needs the {seg} wand lateral (within {limit:g} deg, "
+                    f"or where the {s}{key} offset says): a marker placed or labelled as {names[0]} that is not "
+                    f"the {seg} wand turns the knee{'' if wand == 'THI' else ' and ankle'} axes"))
     return out
 
 
@@ -416,6 +433,8 @@ def check_trial(dynamic: xr.Dataset, static: xr.Dataset | None = None, kinematic
     "measurements"."""
     run = set(checks or ("lengths", "wands", "angles", "foot", "measurements"))
     meas = {**from_dataset(dynamic), **from_dataset(static), **dict(overrides or {})}
+    # the optional values (the offsets the wand checks allow for) as the kinematics take them
+    meas |= resolve(static, dynamic, overrides, required=())[0]
     out: list[QualityProblem] = []
     if "measurements" in run:
         out += measurement_checks(dynamic, static, overrides)

@@ -3,7 +3,8 @@
 Nexus writes the subject's calibration to the PROCESSING group of every capture it processes:
 Plug-in Gait's measurements (leg lengths, widths, ``InterAsisDistance``,
 ``AsisTrocanterDistance`` as it used them), the static foot offsets ``?StaticPlantFlex`` and
-``?StaticRotOff`` (rad), ``?SoleDelta`` (mm), and the Oxford Foot Model's %-values
+``?StaticRotOff`` (rad), the knee-alignment-device offsets ``?ThighRotation``,
+``?ShankRotation``, ``?AnkleAbAdd`` and ``?TibialTorsion`` (rad), ``?SoleDelta`` (mm), and the Oxford Foot Model's %-values
 (``%LMMAX`` ..., mm in the segment frames) with its options (``ProxFFfactor``,
 ``TravelDirectionX``). These are exactly the values chainlab's static calibration produces
 (:func:`chainlab.model.pig.calibrate`, :func:`chainlab.model.ofm.calibrate`), so a walk whose
@@ -41,10 +42,10 @@ OFM_VALUES = tuple(f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for
 
 
 #: Options Nexus stores that chainlab does not apply (a non-zero value makes its angles differ
-#: from Nexus'): Plug-in Gait's knee-alignment-device offsets and static ankle ab/adduction, the
-#: OFM's floor-referenced forefoot and flat hindfoot options.
-NOT_APPLIED = tuple(f"{s}{n}" for s in pig.SIDES for n in ("ThighRotation", "ShankRotation", "AnkleAbAdd",
-                                                          "UseFloorFF", "HindFootFlat")) + ("UseFloorFF",)
+#: from Nexus'): the OFM's floor-referenced forefoot and flat hindfoot options. (Plug-in Gait's
+#: knee-alignment-device offsets ?ThighRotation, ?ShankRotation, ?AnkleAbAdd and ?TibialTorsion
+#: are applied: :data:`chainlab.model.pig.KAD_OFFSETS`.)
+NOT_APPLIED = tuple(f"{s}{n}" for s in pig.SIDES for n in ("UseFloorFF", "HindFootFlat")) + ("UseFloorFF",)
 
 
 @dataclass

@@ -87,6 +87,7 @@ from chainlab.kinematics import (
     prepare,
     summarise,
     with_sacrum,
+    without_markers,
 )
 from chainlab.kinetics import KineticsOptions
 from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
@@ -164,7 +165,7 @@ def _summary_task(job: _Job, a: int, b: int) -> dict:
             keep = lambda k: k[(k >= lo) & (k < hi)] + w0 * r  # noqa: E731
             out["plates"][p] = (keep(up), keep(down), float(fn[0]) if a == 0 else None)
     if job.need_zeni:
-        signals = kinematic_signals(ds)
+        signals = kinematic_signals(with_sacrum(ds))  # SACR from the PSIs, as the models take it
         if isinstance(signals, list):
             out["zeni"] = signals
         else:
@@ -206,14 +207,19 @@ def _summarise(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> d
 
 
 def _summarise_rebuilt(job: _Job, chunk_frames: int, threads, scheduler, say: bool) -> dict:
-    """Pass 1; when cluster markers are absent from the whole trial and the static trial
-    allows, again with them rebuilt (:func:`chainlab.trial_checks.rebuild_candidates`; not
-    with the global solver, which fits the markers there are, nor without a static trial)."""
+    """Pass 1; when markers are never valid in the whole trial, again with them dropped from
+    every chunk (SACR then made from the PSIs, models left out naming them) and, when they
+    belong to a cluster and the static trial allows, rebuilt
+    (:func:`chainlab.trial_checks.rebuild_candidates`; not with the global solver, which fits
+    the markers there are; no rebuild without a static trial)."""
     first = _summarise(job, chunk_frames, threads, scheduler, say)
-    if job.chain is None and job.stored is None:
-        todo = rebuild_candidates(first["summary"].names, first["summary"].any_valid, job.static)
-        if todo:
-            job.rebuild = tuple(todo)
+    if job.chain is None:
+        s = first["summary"]
+        job.absent = tuple(m for m in s.names if not s.any_valid[m])
+        job.rebuild = () if job.stored else tuple(rebuild_candidates(s.names, s.any_valid, job.static))
+        if job.stored is not None and job.absent:  # the stand-in for the static is a window of the walk
+            job.static = job.stored.static = without_markers(job.static, job.absent)
+        if job.absent or job.rebuild:
             job.head = _read(job, 0, 1)
             first = _summarise(job, chunk_frames, threads, scheduler, say)
     return first
@@ -250,16 +256,6 @@ def _cut_ik(res, s: slice):
                     res.converged[s], None if res.flipped is None else res.flipped[s])
 
 
-def _plates_ds(job: _Job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
-    attrs = {"source_sha256": cap.attrs["source_sha256"], "source_file": cap.attrs["source_file"]}
-    if not cap.sizes.get("plate", 0):
-        return xr.Dataset(attrs=attrs)
-    k = np.arange(first_sample, first_sample + cap.sizes["analog_sample"])
-    cap = cap.assign_coords(analog_time=("analog_sample", job.analog_time(k), cap.analog_time.attrs))
-    return xr.Dataset({"plate_force": cap.plate_force.astype(np.float32)}, coords={"analog_time": cap.analog_time},
-                      attrs=attrs)
-
-
 def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, gait: bool,
                  kinetics: TrialKinetics | None = None) -> dict:
     lo, hi = a, b
@@ -292,6 +288,8 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
     if gait:
         r = job.ratio
         cap = core.isel(analog_sample=slice((a - w0) * r, (b - w0) * r))
+        from chainlab.pipeline.cycles import _plates_ds  # the gait pass' module, run_trial's alone
+
         result["plates"] = _plates_ds(job, cap, a * r)
         result["markers"] = xr.Dataset({"residuals": cap.residuals.astype(np.float32)} if "residuals" in cap else {})
         verdicts = {}
@@ -408,7 +406,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     stderr.
     """
     # here: `chainlab kinematics` needs neither the study config nor the gait pass (0.05-0.1 s of imports)
-    from chainlab.config import TRIAL_SECTIONS, StudyConfig
+    from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, StudyConfig
     from chainlab.pipeline.cycles import _gait_pass
 
     config = config or StudyConfig.defaults()
@@ -417,7 +415,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     kinetics = config.kinetics_options(row.plates, f"{row.trial}: sample sheet column plates")
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
              "dynamic": str(row.dynamic), "static": str(row.static or ""),
-             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "", **where, "problems": "[]",
+             "settings": config.settings(*TRIAL_SECTIONS) if options is None else "",
+             "outputs_version": OUTPUTS_VERSION, **where, "problems": "[]",
              "quality_problems": "[]"}
     stage = "read"
     try:

@@ -21,7 +21,14 @@ from chainlab.errors import C3DWarning
 from chainlab.gait.events import c3d_events
 from chainlab.io.c3d import read_events
 from chainlab.io.mapped import read_capture
-from chainlab.kinematics import KinematicsOptions, TEMPLATE_FRAMES, _with_sacrum, static_chain, template_chain
+from chainlab.kinematics import (
+    TEMPLATE_FRAMES,
+    KinematicsOptions,
+    _with_sacrum,
+    static_chain,
+    template_chain,
+    without_markers,
+)
 from chainlab.kinematics.stored import StoredPlan, plan_from_stored
 from chainlab.kinetics import KineticsOptions
 from chainlab.model.clusters import rebuild_markers
@@ -29,14 +36,16 @@ from chainlab.options import PlateEventOptions
 
 
 def _read(job: "_Job", a: int, b: int) -> xr.Dataset:
-    """Frames [a, b) of the trial, with its marker mapping and its rebuilt cluster markers
-    (the one kept when `job` keeps its read and asks for the same window again)."""
-    key = (a, b, job.rebuild)
+    """Frames [a, b) of the trial, with its marker mapping, without its markers never valid in
+    the whole trial, and with its rebuilt cluster markers (the one kept when `job` keeps its
+    read and asks for the same window again)."""
+    key = (a, b, job.absent, job.rebuild)
     if job.keep_read and job.last_read is not None and job.last_read[0] == key:
         return job.last_read[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C3DWarning)  # issued once, by the head read
         ds = read_capture(job.path, slice(a, b), job.mapping)
+    ds = without_markers(ds, job.absent) if job.absent else ds  # never valid in the whole trial: in no chunk
     if job.rebuild:
         ds, _ = rebuild_markers(ds, job.static, only=job.rebuild)
     if job.keep_read:
@@ -66,13 +75,14 @@ class _Job:
     plate_options: PlateEventOptions | None = None
     mapping: dict | None = None  # the lab's marker labels -> chainlab's
     rebuild: tuple = ()  # cluster markers absent from the whole trial, rebuilt from the static
+    absent: tuple = ()  # markers whose label is there but never valid in the whole trial: dropped
     stored: StoredPlan | None = None  # no static trial: the calibration stored in the capture
     chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
     kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
     kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
     contacts_refused: str = ""  # the refused plate contacts, named
     keep_read: bool = False  # a trial of one chunk: its window read once, for every pass (_read)
-    last_read: tuple | None = field(default=None, repr=False)  # ((a, b, rebuild), Dataset) when keep_read
+    last_read: tuple | None = field(default=None, repr=False)  # ((a, b, absent, rebuild), Dataset) when keep_read
 
     @cached_property
     def capture_events(self) -> xr.Dataset:  # the capture's EVENT group, read once per trial

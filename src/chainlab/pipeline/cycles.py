@@ -20,13 +20,24 @@ from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import EventResult, c3d_events, contact_events, merge_events, zeni_events
 from chainlab.gait.kinetic_metrics import kinetic_measures
 from chainlab.gait.measures import per_cycle, trial_measures
-from chainlab.gait.metrics import angle_curves, cycle_curves, cycle_metrics
+from chainlab.gait.metrics import angle_curves, arch_absent, cycle_curves, cycle_metrics, with_arch
 from chainlab.gait.spatiotemporal import missing_markers, spatiotemporal_of_trial
 from chainlab.io.trial_file import TrialWriter, table_dataset
 from chainlab.parallel import Progress
 from chainlab.schema import joint_name
 
 MEASURE_FRAMES = 1000  # at least this many frames per window of cycles measured together
+
+
+def _plates_ds(job, cap: xr.Dataset, first_sample: int) -> xr.Dataset:
+    """A chunk's plate forces (pass 2), with the trial's analog times."""
+    attrs = {"source_sha256": cap.attrs["source_sha256"], "source_file": cap.attrs["source_file"]}
+    if not cap.sizes.get("plate", 0):
+        return xr.Dataset(attrs=attrs)
+    k = np.arange(first_sample, first_sample + cap.sizes["analog_sample"])
+    cap = cap.assign_coords(analog_time=("analog_sample", job.analog_time(k), cap.analog_time.attrs))
+    return xr.Dataset({"plate_force": cap.plate_force.astype(np.float32)}, coords={"analog_time": cap.analog_time},
+                      attrs=attrs)
 
 
 def _plate_crossings(job, plates: dict) -> list[tuple]:
@@ -162,8 +173,11 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
         curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
         frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
         metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
-        absent = missing_markers(kin)
-    metrics = mark_not_measured(metrics, not_run, absent)
+        metrics = with_arch(metrics, kin)
+        absent, no_arch = missing_markers(kin), arch_absent(kin)
+        # what the kinematics made of the capture's markers (never valid: treated as absent)
+        notes = json.loads(kin.attrs.get("input_notes", "[]") or "[]")
+    metrics = mark_not_measured(metrics, not_run, absent, no_arch)
     kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
     if measures:
@@ -177,7 +191,7 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
     if say:
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
               file=sys.stderr, flush=True)
-    problems = gait_problems(name, ev, cyc, metrics, not_run, absent)
+    problems = notes + gait_problems(name, ev, cyc, metrics, not_run, absent, no_arch)
     curves_ds = curves.to_dataset(name="curves")
     curves_ds["angle_curves"] = joint_curves
     curves_ds = curves_ds.merge(kinetic_curves)

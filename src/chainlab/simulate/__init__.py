@@ -29,6 +29,17 @@ the pelvis' first (in the lab, walking along +x) is ``?PelvisAngles`` x and the 
 first is ``LumbarCurvature`` x (opposite sign). So the effects a study is built with are the
 effects on the measured variables (tests check it).
 
+With ``SimulationOptions.kinetics`` (``chainlab simulate --kinetics``) the trials are made for
+inverse dynamics: the template cycle is its Fourier series (``KINETIC_HARMONICS``), smooth to
+every derivative, instead of straight lines between its samples; the plates carry a ground
+reaction that follows the motion (:func:`plate_wrench`: the foot's share of the body's
+M (a - g), the centre of pressure from under the heel to under the toe, a free moment); the
+trials' PROCESSING holds the body mass and the segment lengths (:func:`segment_lengths_mm`),
+so chainlab computes their kinetics. Their truth (the joint moments) is not written: it is
+computed from the chain's poses in tests/test_kinetics_simulated.py (docs/kinetics.md). The
+motion is smooth to every derivative only with ``stride_sd``, ``cycle_noise_sd`` and the
+stance eversion at 0 (otherwise its velocity is continuous, its acceleration not everywhere).
+
 The same seed gives the same files. Long captures (``duration_s``, up to hours) walk on the
 spot, as on a treadmill (one belt plate per side), and are generated and written in chunks of
 frames; ``rate`` resamples the template cycle to another frame rate (plates at about 1 kHz).
@@ -56,12 +67,13 @@ from chainlab.io.c3d import read_c3d
 from chainlab.io.c3d_write import C3DContent, PlateSpec, plate_channels, write_c3d
 from chainlab.io.store import write_netcdf_atomic, write_text_atomic
 from chainlab.kinematics import compute_kinematics, static_chain
-from chainlab.model.chain import Chain, Pose, forward, yxz
+from chainlab.model.chain import Chain, Pose, forward, rest_pose, yxz
 from chainlab.model.geometry import cardan
 from chainlab.simulate.template import (
     LENGTHS,
     SIMULATION_CHAIN,
     Template,
+    _fourier,
     _periodic,
     _periodic_root,
     _side,
@@ -74,6 +86,16 @@ from chainlab.simulate.template import (
 STA_SHARE = {"pelvis": 0.6, "femur": 1.0, "tibia": 0.6, "foot": 0.3, "forefoot": 0.3, "lumbar": 0.6, "thorax": 0.6}
 GRAVITY = 9.81
 MAX_EVENTS = 255  #: more foot strikes and offs than this are not written to the C3D (long captures)
+#: With ``SimulationOptions.kinetics``: harmonics of the stride kept in the template cycle (10:
+#: about 10 Hz at a 1 s stride, the band of a filtered walk), and the free moment's amplitude
+#: (N m per N of body weight).
+KINETIC_HARMONICS = 10
+FREE_MOMENT = 0.005
+#: Harmonics of the stride in the body's centre of mass whose acceleration the plates carry
+#: (the root's cycle low-passed at about 3 Hz: its sideways sway then pushes the foot inwards
+#: through most of stance, up to 0.09 body weight, as in a walk; with 6 harmonics the pelvis'
+#: rocking swung that force from 0.16 inwards to 0.22 outwards).
+COM_HARMONICS = 3
 
 
 @dataclass
@@ -106,6 +128,9 @@ class SimulationOptions:
     seed: int = 0
     rate: float | None = None  # frames/s; default the template trial's (its cycle is resampled)
     truth: bool = True  # write <trial>.truth.h5 (holds every frame in memory: leave out for long captures)
+    # smooth motion and plates for inverse dynamics (see plate_wrench); body mass and segment lengths in
+    # the trials' PROCESSING. False: the files of before (same seed, same files)
+    kinetics: bool = False
 
 
 def write_subject_static(template: Template, scale: float, path: Path, subject: str,
@@ -206,13 +231,14 @@ def trial_pose(template: Template, chain: Chain, plan: TrialPlan, opt: Simulatio
                frames: np.ndarray) -> tuple[Pose, dict]:
     """The chain's pose at `frames` (0-based) of a planned trial, and the coupling offsets (deg)."""
     c, phase = _phase(plan, frames.astype(float))
-    root = _periodic_root(template.root, template.stride, phase) * scale
+    periodic = (lambda v, p: _fourier(v, p, KINETIC_HARMONICS)) if opt.kinetics else _periodic
+    root = _periodic_root(template.root, template.stride, phase, periodic) * scale
     # the cycle carries the pelvis one stride forward; over ground the cycles follow one another,
     # on a treadmill the belt takes the stride back
     root[:, 0] += (c if not plan.treadmill else -phase) * template.stride * scale
     root[:, 0] += plan.x0 * scale
-    ang = _periodic(template.root_angles, phase)
-    q = _periodic(template.q, phase)
+    ang = periodic(template.root_angles, phase)
+    q = periodic(template.q, phase)
     old_root = yxz(ang)
     deg = np.pi / 180.0
     e = {}
@@ -282,6 +308,66 @@ def _stances(template: Template, plan: TrialPlan, side: str) -> list[tuple[float
     return out
 
 
+def plate_wrench(template: Template, chain: Chain, plan: TrialPlan, opt: SimulationOptions, scale: float,
+                 side: str, stance: tuple[float, float], t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ground reaction under `side`'s foot in one of its stances (start, stop frames) at
+    times `t` (frames, any real numbers inside it), as the plates of ``SimulationOptions.kinetics``
+    carry it: force on the foot (n, 3) N, centre of pressure (n, 3) m (lab, on the floor z = 0)
+    and free moment (n,) N m about the vertical.
+
+    Consistent with the motion: the force is the foot's share of M (a - g), with M the body
+    mass and a the acceleration of the body's centre of mass, here the chain's root (the
+    mid-point of the hip joint centres) with its cycle kept to ``COM_HARMONICS`` harmonics
+    (its faster rocking is the pelvis', not the body's); the share rises from 0 at the foot's
+    strike to 1 at the other foot's off and falls back to 0 from the other foot's strike to
+    this foot's off (half cosines: the force starts and ends at 0 with zero slope). The centre of
+    pressure runs from under the heel marker (at the strike) to under the toe marker (at the
+    off) of the moving foot, at a uniform rate. The free moment is ``FREE_MOMENT`` x body
+    weight x 1 m x share x sin(2 pi tau), tau the stance's fraction (+ on the left, - on the
+    right)."""
+    s0, s1 = stance
+    t = np.asarray(t, dtype=float)
+    mass = template.measurements["Bodymass"] * scale**3
+    c, phase = _phase(plan, t)
+    n = len(template.root)
+    trend = np.zeros_like(template.root)
+    trend[:, 0] = template.stride * np.arange(n) / n  # the stride's advance: no acceleration
+    per_s = template.rate / np.diff(plan.cycle_starts)[c]  # cycles per second
+    acc = _fourier(template.root - trend, phase, COM_HARMONICS, 2) * (scale * per_s**2)[:, None]
+    other = _stances(template, plan, "R" if side == "L" else "L")
+    offs = [b for a, b in other if s0 < b < s1]
+    strikes = [a for a, b in other if s0 < a < s1]
+    t_off = offs[0] if offs else s0 + 0.1 * (s1 - s0)
+    t_on = strikes[-1] if strikes else s1 - 0.1 * (s1 - s0)
+    share = np.ones(len(t))
+    up, down = t < t_off, t > t_on
+    share[up] = 0.5 - 0.5 * np.cos(np.pi * np.clip((t[up] - s0) / (t_off - s0), 0.0, 1.0))
+    share[down] = 0.5 + 0.5 * np.cos(np.pi * np.clip((t[down] - t_on) / (s1 - t_on), 0.0, 1.0))
+    force = share[:, None] * mass * (acc + np.array([0.0, 0.0, GRAVITY]))
+    x = forward(chain, trial_pose(template, chain, plan, opt, scale, t)[0])[2]
+    hee, toe = (x[:, chain.markers.index(f"{side}{m}")] for m in ("HEE", "TOE"))
+    tau = np.clip((t - s0) / (s1 - s0), 0.0, 1.0)
+    cop = hee + tau[:, None] * (toe - hee)
+    cop[:, 2] = 0.0
+    free = (1.0 if side == "L" else -1.0) * FREE_MOMENT * mass * GRAVITY * share * np.sin(2 * np.pi * tau)
+    return force, cop, free
+
+
+def segment_lengths_mm(template: Template, chain: Chain) -> dict[str, float]:
+    """The subject's ``?FemurLength``, ``?TibiaLength`` (joint centre to joint centre) and
+    ``?FootLength`` (heel to toe marker in the static posture less the marker radius), mm, as
+    Nexus stores them in PROCESSING."""
+    x = forward(chain, rest_pose(chain))[2][0]
+    radius = 0.5 * template.measurements.get("MarkerDiameter", 14.0)
+    out = {}
+    for s in "LR":
+        out[f"{s}FemurLength"] = float(np.linalg.norm(chain.bodies[chain.index(f"{s}_tibia")].offset)) * 1e3
+        out[f"{s}TibiaLength"] = float(np.linalg.norm(chain.bodies[chain.index(f"{s}_foot")].offset)) * 1e3
+        d = x[chain.markers.index(f"{s}HEE")] - x[chain.markers.index(f"{s}TOE")]
+        out[f"{s}FootLength"] = float(np.linalg.norm(d)) * 1e3 - radius
+    return out
+
+
 def _events(template: Template, plan: TrialPlan, rate: float) -> list[tuple[str, str, float]]:
     out = []
     for s in "LR":
@@ -325,11 +411,14 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
     analog_labels = [f"{q}{k + 1}" for k in range(len(plates)) for q in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
     analog_units = ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
     events = _events(template, plan, rate)
+    measurements = {"TravelDirectionX": 1.0}
+    if opt.kinetics:
+        measurements |= {"Bodymass": mass, **segment_lengths_mm(template, chain)}
     if len(events) > MAX_EVENTS:  # a C3D parameter holds 255 entries, its section 127 KiB: gait events
         events = []  # then come from the plates and the markers, as in a long treadmill capture
     content = C3DContent(labels=chain.markers, rate=rate, n_frames=n, analog_labels=analog_labels,
                          analog_units=analog_units, analog_ratio=ratio if plates else 0, plates=plates,
-                         events=events, measurements={"TravelDirectionX": 1.0},
+                         events=events, measurements=measurements,
                          subject=subject,
                          description="chainlab simulate")
     truths: list[tuple[np.ndarray, Pose, dict]] = []
@@ -364,10 +453,15 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
                 for k, (s, stances) in enumerate(plate_side):
                     force = np.zeros((len(t), 3))
                     cop = np.full((len(t), 3), np.nan)
+                    free = np.zeros(len(t))
                     lsign = 1.0 if s == "L" else -1.0
                     for s0, s1 in stances:
                         on = (t >= s0) & (t <= s1)
                         if not on.any():
+                            continue
+                        if opt.kinetics:
+                            force[on], cop[on], free[on] = plate_wrench(template, chain, plan, opt, scale, s,
+                                                                        (s0, s1), t[on])
                             continue
                         tau = (t[on] - s0) / (s1 - s0)
                         w = mass * GRAVITY
@@ -377,13 +471,14 @@ def simulate_trial(template: Template, chain: Chain, plan: TrialPlan, opt: Simul
                         ht = heel_toe[s][on]
                         cop[on] = ht[:, 0] + tau[:, None] * (ht[:, -1] - ht[:, 0])
                         cop[on, 2] = 0.0
-                    analogs[:, 6 * k:6 * k + 6] = plate_channels(force, cop, np.zeros(len(t)), plates[k])
+                    analogs[:, 6 * k:6 * k + 6] = plate_channels(force, cop, free, plates[k])
             if progress:
                 progress(k0 + len(frames), n)
             yield xm, analogs
 
     write_c3d(path, content, chunks())
-    return {"truths": truths, "plates": [asdict(p) for p in plates]}
+    return {"truths": truths, "plates": [asdict(p) for p in plates],
+            "plate_stances": plate_side}  # per plate: (side, [(start, stop) frames of the stances it carries])
 
 
 def write_truth(path: Path, trial_path: Path, static_path: Path, chain: Chain, truths: list, attrs: dict) -> Path:
@@ -486,6 +581,5 @@ def _jsonable(o):
     return o
 
 
-__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "resample_template", "simulate_study",
-           "simulate_trial",
-           "plan_trial", "trial_pose"]
+__all__ = ["Condition", "SimulationOptions", "Template", "load_template", "plan_trial", "plate_wrench",
+           "resample_template", "segment_lengths_mm", "simulate_study", "simulate_trial", "trial_pose"]

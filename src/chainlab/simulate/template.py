@@ -57,13 +57,14 @@ def resample_template(template: Template, rate: float) -> Template:
                    q=_periodic(template.q, phase))
 
 
-def _periodic_root(root: np.ndarray, stride: float, phase: np.ndarray) -> np.ndarray:
+def _periodic_root(root: np.ndarray, stride: float, phase: np.ndarray, interpolate=None) -> np.ndarray:
     """The pelvis origin at phases of the cycle: x advances by `stride` per cycle, so it is
-    interpolated without that advance (the last sample to the next cycle's first), then given it back."""
+    interpolated without that advance (the last sample to the next cycle's first), then given it back.
+    `interpolate(values, phase)`: :func:`_periodic` (default) or :func:`_fourier`."""
     n = len(root)
     trend = np.zeros_like(root)
     trend[:, 0] = stride * np.arange(n) / n
-    out = _periodic(root - trend, phase)
+    out = (interpolate or _periodic)(root - trend, phase)
     out[:, 0] += stride * phase
     return out
 
@@ -141,3 +142,17 @@ def _periodic(values: np.ndarray, phase: np.ndarray) -> np.ndarray:
     i1 = (i0 + 1) % n
     w = (pos - np.floor(pos)).reshape((-1,) + (1,) * (values.ndim - 1))
     return values[i0] * (1 - w) + values[i1] * w
+
+
+def _fourier(values: np.ndarray, phase: np.ndarray, harmonics: int, derivative: int = 0) -> np.ndarray:
+    """Values (N, ...) of a periodic cycle at phases (any real numbers): its Fourier series up to
+    `harmonics` (the mean and harmonics 1..H of the N samples), smooth in the phase to every
+    derivative, unlike :func:`_periodic`'s straight lines between samples; `derivative`: that
+    derivative with respect to the phase instead."""
+    n = len(values)
+    h = min(int(harmonics), (n - 1) // 2)
+    c = np.fft.rfft(values, axis=0)[: h + 1]
+    k = np.arange(h + 1)
+    w = np.where(k == 0, 1.0, 2.0) / n * (2j * np.pi * k) ** derivative
+    e = np.exp(2j * np.pi * np.outer(np.asarray(phase, dtype=float), k)) * w
+    return np.real(np.tensordot(e, c, axes=(1, 0)))
