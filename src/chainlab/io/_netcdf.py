@@ -9,15 +9,16 @@ written as h5netcdf writes them: link and attribute creation order tracked, ever
 a dimension scale with its ``_Netcdf4Dimid`` (a dimension without a variable a float32
 placeholder named as netCDF-C names it), ``_Netcdf4Coordinates`` on every variable with
 dimensions, ``_FillValue`` as a one-element array, scalar attributes as one-element arrays,
-strings as variable-length UTF-8, ``_NCProperties`` (naming chainlab) last. The file reads back identical
-(tests/test_trial_file_writer.py compares every object and attribute with xarray's).
+strings as variable-length UTF-8, ``_NCProperties`` (naming chainlab) last. The file reads
+back identical (tests/test_trial_file_writer.py compares every object and attribute with
+xarray's).
 
 :func:`write_groups` writes only what it knows: numeric, boolean and text variables (text
-arrays or arrays of str objects) held in memory
-without an encoding of their own, the chunking and gzip encodings of
-:class:`chainlab.io.trial_file.TrialWriter`, attributes of text and numbers. Anything else,
-or an xarray whose internals moved, returns False before the file is created, and the
-caller writes with xarray.
+arrays or arrays of str objects) held in memory without an encoding of their own, the
+chunking and gzip encodings of :class:`chainlab.io.trial_file.TrialWriter`, attributes of
+text and numbers, a variable named as a dimension only when it is that dimension's
+coordinate. Anything else, or an xarray whose internals moved, returns False with no file
+left, and the caller writes with xarray.
 """
 
 from __future__ import annotations
@@ -128,10 +129,12 @@ class _Writer:
         sizes: dict[str, int] = {}
         for dims, _, data, *_ in variables.values():
             sizes.update(zip(dims, data.shape))
+        for name, (dims, *_) in variables.items():  # h5netcdf renames or re-scales these: xarray's path
+            named_as_dim = name in sizes or name in parents
+            if named_as_dim and (dims != (name,) or sizes.get(name) == parents.get(name)):
+                raise _Unsupported("a variable named as a dimension it is not the own coordinate of")
         own = self.dims.setdefault(path, {})
         for dim, size in sizes.items():
-            if dim in variables and variables[dim][0] != (dim,):
-                raise _Unsupported("a variable named as a dimension it is not the coordinate of")
             if size == parents.get(dim):
                 continue
             scale = g.create_dataset(dim, shape=(size,), dtype=">f4", track_order=True)
