@@ -39,6 +39,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -124,12 +125,24 @@ def prepare(py: Path, dynamic: Path, static: Path) -> None:
                                       f'{rows} </Parameters>\n</KinematicModel>\n')
 
 
-def run(cmd: list, env: dict | None = None) -> float:
+CPU: dict[str, list[float]] = {}  # CPU s (user + system) of each timed command, by name
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(cmd: list, env: dict | None = None, name: str | None = None) -> float:
+    """Wall time of `cmd`; its CPU time (user + system) is kept in CPU[name]."""
+    c = _children_cpu()
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=WORK, capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t
     if p.returncode:
         sys.exit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    if name is not None:
+        CPU.setdefault(name, []).append(_children_cpu() - c)
     return dt
 
 
@@ -164,15 +177,17 @@ def rms(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     return np.sqrt(np.mean(d[ok] ** 2, axis=0)), int(ok.sum())
 
 
-def whole_process(cmds: dict[str, list], repeat: int) -> dict[str, list[float]]:
-    """Wall times of each command: one untimed run each, then `repeat` interleaved rounds."""
-    for cmd in cmds.values():
-        run(cmd)  # bytecode compiled, files cached
+def whole_process(cmds: dict[str, list], repeat: int, envs: dict | None = None) -> dict[str, list[float]]:
+    """Wall times of each command (run with envs[name] when given): one untimed run each, then
+    `repeat` interleaved rounds (the order reversed every other round); CPU times in CPU."""
+    envs = envs or {}
+    for name, cmd in cmds.items():
+        run(cmd, envs.get(name))  # bytecode compiled, files cached
     names = list(cmds)
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(repeat):
         for name in names if i % 2 == 0 else names[::-1]:
-            times[name].append(run(cmds[name]))
+            times[name].append(run(cmds[name], envs.get(name), name))
     return times
 
 
@@ -223,6 +238,9 @@ def main() -> None:
     ap.add_argument("--repeat-memory", type=int, default=5,
                     help="timed in-memory runs of each tool")
     ap.add_argument("--import-rows", type=int, default=15)
+    ap.add_argument("--other-src", type=Path, default=None,
+                    help="another checkout's src folder (e.g. before a change): its `chainlab kinematics` "
+                         "is timed too, interleaved, and compared run by run")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     py = pycgm_python(args.pycgm)
@@ -241,11 +259,15 @@ def main() -> None:
                   "subject.vsk", "--staticinput", st_name],
         "help": [chainlab_exe, "--help"],
     }
+    envs = {}
+    if args.other_src:  # the same command from another checkout, interleaved with the others
+        cmds["other"] = list(cmds["chainlab"][:-1]) + ["other_out.h5"]
+        envs["other"] = dict(os.environ, PYTHONPATH=str(args.other_src.resolve()))
     load0 = os.getloadavg()
     pyver = subprocess.run(
         [py, "-c", "import sys, numpy; print(sys.version.split()[0], numpy.__version__)"],
         capture_output=True, text=True, check=True).stdout.split()
-    times = whole_process(cmds, args.repeat)
+    times = whole_process(cmds, args.repeat, envs)
     # what `chainlab kinematics` imports: the dispatcher loads chainlab.cli.kinematics alone
     imports, import_total = min((import_table(args.import_rows, "chainlab.cli.kinematics") for _ in range(3)),
                                 key=lambda r: r[1])
@@ -266,7 +288,8 @@ def main() -> None:
     trial = (args.dynamic.relative_to(ROOT.parent) if args.dynamic.is_relative_to(ROOT.parent)
              else args.dynamic)
     print(f"command: PYTHONPATH=$PWD/src python bench/vs_pycgm.py --pycgm {args.pycgm} "
-          f"--repeat {args.repeat} --repeat-memory {args.repeat_memory}")
+          f"--repeat {args.repeat} --repeat-memory {args.repeat_memory}"
+          + (f" --other-src {args.other_src}" if args.other_src else ""))
     print(f"trial: {trial} ({frames} frames, {dyn.attrs.get('software', '')} "
           f"{dyn.attrs.get('software_version', '')}), static {args.static.name} "
           f"({static.sizes['frame']} frames)")
@@ -275,14 +298,27 @@ def main() -> None:
           f"(pyCGM 1.0, patched copy); load average (1 min) {load0[0]:.1f} at the start, "
           f"{load1[0]:.1f} at the end")
     print("```\n" + "\n".join(lscpu) + "\n```\n")
-    print("Whole process (s, wall, subprocess from this script):\n")
-    print("| command | runs | min | median | max |\n|---|---|---|---|---|")
+    print("Whole process (s, wall, subprocess from this script; CPU: user + system of the process):\n")
+    print("| command | runs | min | median | max | CPU s median |\n|---|---|---|---|---|---|")
+    cpu = {k: f"{med(v):.2f}" for k, v in CPU.items()}
     print(f"| `chainlab kinematics {dyn_name} --static {st_name} --models pig -o out.h5` | "
-          f"{args.repeat} | {stats(times['chainlab'])} |")
+          f"{args.repeat} | {stats(times['chainlab'])} | {cpu['chainlab']} |")
+    if args.other_src:
+        print(f"| the same, chainlab of {args.other_src} | {args.repeat} | {stats(times['other'])} | "
+              f"{cpu['other']} |")
     print(f"| `python -m pyCGM_Single.runpyCGM -i {dyn_name} -o out -v subject.vsk --staticinput "
-          f"{st_name}` | {args.repeat} | {stats(times['pyCGM'])} |")
-    print(f"| `chainlab --help` | {args.repeat} | {stats(times['help'])} |")
-    print(f"\nchainlab / pyCGM, medians: {med(times['chainlab']) / med(times['pyCGM']):.2f}\n")
+          f"{st_name}` | {args.repeat} | {stats(times['pyCGM'])} | {cpu['pyCGM']} |")
+    print(f"| `chainlab --help` | {args.repeat} | {stats(times['help'])} | {cpu['help']} |")
+    pair = lambda a, b: [x / y for x, y in zip(times[a], times[b])]  # noqa: E731 (run by run, same round)
+    print(f"\nchainlab / pyCGM, medians: {med(times['chainlab']) / med(times['pyCGM']):.2f} (wall), "
+          f"{med(CPU['chainlab']) / med(CPU['pyCGM']):.2f} (CPU); per round (wall): "
+          + " ".join(f"{r:.2f}" for r in pair("chainlab", "pyCGM")))
+    if args.other_src:
+        print(f"\nchainlab / chainlab of {args.other_src}, per round (wall): "
+              + " ".join(f"{r:.2f}" for r in pair("chainlab", "other"))
+              + f"; median of the rounds {med(pair('chainlab', 'other')):.2f}; other / pyCGM, medians "
+              f"{med(times['other']) / med(times['pyCGM']):.2f}")
+    print()
     print("In memory, trials already loaded (s; calibration on the static + every frame of the "
           "trial):\n")
     print("| tool | call | runs | min | median | max | frames/s (median) |")

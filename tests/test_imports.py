@@ -101,3 +101,30 @@ def test_import_chainlab_is_light():
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["", "chainlab.io.c3d True"]
+
+
+def test_a_one_chunk_kinematics_run_imports_no_dask(tmp_path):
+    """`chainlab kinematics` of a short capture with force plates (kinematics, kinetics, the
+    file written in one pass) imports none of dask, distributed, scipy or jsonschema (issue
+    #17: a second of imports); once dask is imported in the same process, xarray still sees
+    its arrays as dask arrays and asks dask for its scheduler (chainlab.io._dataset answers only
+    while dask is absent)."""
+    data = ROOT / "data" / "biomechzoo" / "HC030A"
+    code = ("import sys\n"
+            "from chainlab.cli import main\n"
+            f"rc = main(['kinematics', {str(data / 'Straight' / 'HC030A05.c3d')!r}, '--static', "
+            f"{str(data / 'Static' / 'HC030A01.c3d')!r}, '--models', 'pig', '-o', {str(tmp_path / 'k.h5')!r}])\n"
+            "print(rc, sorted(m for m in ('dask', 'distributed', 'scipy', 'jsonschema') if m in sys.modules))\n"
+            "import dask.array as da, xarray as xr\n"
+            "from xarray.namedarray.pycompat import is_chunked_array\n"
+            "v = xr.Variable(('x',), da.zeros(4, chunks=2))\n"
+            "from xarray.backends.locks import get_dask_scheduler\n"
+            "print(v.chunks, is_chunked_array(v.data), xr.Dataset({'a': v}).chunks['x'], get_dask_scheduler())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-2:] == ["0 []", "((2, 2),) True (2, 2) threaded"]
+    import h5py
+
+    with h5py.File(tmp_path / "k.h5", "r") as f:  # written in one pass (chainlab.io._netcdf)
+        assert "kinetics_absent" in f.attrs and f.attrs["_NCProperties"].decode().startswith("version=2,chainlab=")

@@ -27,7 +27,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from chainlab.errors import ChainlabError
@@ -95,19 +94,29 @@ def load_yaml(path: str | Path) -> Any:
 def _full_match_pattern(validator, pattern, instance, sch):
     """JSON schema's ``pattern`` as a full match: ``^...$`` in Python's ``re.search`` accepts a
     trailing newline, which a name that reaches a path or a shell command must not have."""
+    import jsonschema  # already imported by the validator calling this
+
     if isinstance(instance, str) and not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 def _finite_number(validator, value, instance, sch):
     """``type: number`` refusing NaN and infinities (YAML's .nan and .inf)."""
+    import jsonschema  # already imported by the validator calling this
+
     yield from jsonschema.Draft202012Validator.VALIDATORS["type"](validator, value, instance, sch)
     if isinstance(instance, float) and not math.isfinite(instance):
         yield jsonschema.ValidationError(f"{instance!r} is not a finite number")
 
 
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, {"pattern": _full_match_pattern, "type": _finite_number})
+@cache
+def _validator_class():
+    """Draft 2020-12 with full-match patterns and finite numbers; jsonschema imported here, when
+    a config or sheet is checked (0.1 s of imports that `chainlab kinematics` does not need)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {"pattern": _full_match_pattern, "type": _finite_number})
 
 
 def _with_defaults(value: Any, sch: dict) -> Any:
@@ -125,7 +134,7 @@ def _with_defaults(value: Any, sch: dict) -> Any:
 
 def row_validator():
     """The sample sheet's row schema as a validator (patterns as full matches, numbers finite)."""
-    return _Validator(schema("trials"))
+    return _validator_class()(schema("trials"))
 
 
 def _where(path) -> str:
@@ -165,7 +174,7 @@ def validate_config(config: dict, source: str = "config") -> dict:
                           f"found {type(config).__name__}")
     sch = schema("config")
     full = _with_defaults(config, sch)
-    errors = sorted(_Validator(sch).iter_errors(full), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator_class()(sch).iter_errors(full), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(f"{source}: " + "; ".join(_message(e, sch) for e in errors))
     return full

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chainlab.io import _dataset  # noqa: F401 (xarray's dask probes quiet while dask is not imported)
+from chainlab.io._netcdf import write_groups
 from chainlab.io.store import atomic_path
 from chainlab.results import TrialFailure
 from chainlab.schema import (
@@ -88,7 +90,8 @@ def marker_quality(residuals: np.ndarray | None) -> np.ndarray:
 
 def _synchronous():
     """Writes happen here, in this process: not through a dask scheduler (whose distributed
-    lock xarray would otherwise take). Without dask imported, nothing to set."""
+    lock xarray would otherwise take). Without dask imported, nothing to set, and nothing of
+    dask is imported by the write (:func:`chainlab.io._dataset._quiet_dask_probes`)."""
     if "dask" not in sys.modules:
         return contextlib.nullcontext()
     import dask  # already imported: only when the trial ran its spans as dask tasks
@@ -181,7 +184,8 @@ class TrialWriter:
             self.groups[group] = ds
             return
         self._close()
-        ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
+        with _synchronous():
+            ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
 
     def dataset(self, group: str):
         """A group written so far, to read (a context manager)."""
@@ -204,8 +208,10 @@ class TrialWriter:
             key = lambda g: "/" if g == "/" else f"/{g}"  # noqa: E731
             tree = xr.DataTree.from_dict({key(g): ds for g, ds in self.groups.items()})
             encoding = {key(g): self._encoding(ds, self.dims.get(g), grown=False) for g, ds in self.groups.items()}
-            with _synchronous():
-                tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
+            nodes = {node.path: node.to_dataset(inherit=node is tree) for node in tree.subtree}
+            if not write_groups(self.path, nodes, encoding):  # what the one-pass writer does not write
+                with _synchronous():
+                    tree.to_netcdf(self.path, mode="w", engine="h5netcdf", encoding=encoding)
             self.groups = {}
         self._close()
 
@@ -213,7 +219,7 @@ class TrialWriter:
 def write_trial_failure(failure: TrialFailure, path: str | Path, provenance: dict | None = None) -> TrialFailure:
     """A trial file that records why the trial failed (so a workflow step still ends); the
     failure, now naming its file."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _synchronous():
         xr.Dataset(attrs={"title": TITLE, "failed": 1, **failure.record(), **(provenance or {})}).to_netcdf(
             tmp, engine="h5netcdf")
     return TrialFailure(failure.trial, failure.stage, failure.reason, Path(path))

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.conventions import AXES, KINETICS_COP_THRESHOLD_N
+from chainlab.io._dataset import dataset
 
 
 def _window_mean(samples: np.ndarray, r: int, n: int) -> np.ndarray:
@@ -84,13 +85,13 @@ def ground_reaction(trial: xr.Dataset, cop_threshold: float = KINETICS_COP_THRES
     t = np.einsum("fpk,pk->fp", moment - np.cross(d, force), normal)
     free = t[..., None] * normal[None]
     coords = {
-        "frame": trial.frame.values,
+        "frame": ("frame", trial.frame.values),
         "time": ("frame", trial.time.values, {"units": "s"}),
-        "plate": np.arange(1, n_plates + 1),
-        "axis": list(AXES),
+        "plate": ("plate", np.arange(1, n_plates + 1)),
+        "axis": ("axis", np.array(AXES)),
     }
     dims = ("frame", "plate", "axis")
-    return xr.Dataset(
+    return dataset(  # xr.Dataset's, without importing dask (chainlab.io._dataset)
         {
             "force": (dims, force, {"units": "N", "long_name": "ground reaction force on the subject, lab frame"}),
             "moment": (dims, moment, {"units": "N m", "long_name": "ground reaction moment about the plate surface centre, lab frame"}),

@@ -53,19 +53,16 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
-from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, StudyConfig
-from chainlab.errors import C3DError, C3DWarning, ChainlabError, ModelInputError
+from chainlab.errors import C3DError, ChainlabError, ModelInputError
 from chainlab.gait import heading
 from chainlab.gait.events import (
-    c3d_events,
     crossings,
     foot_markers,
     judge_feet,
@@ -74,15 +71,12 @@ from chainlab.gait.events import (
     normal_force,
     plate_filter,
 )
-from chainlab.io.c3d import c3d_frame_count, read_events
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.io.store import atomic_path
 from chainlab.io.trial_file import TITLE, TrialWriter, write_trial_failure
 from chainlab.kinematics import (
-    TEMPLATE_FRAMES,
     KinematicsOptions,
     TrialSummary,
-    _with_sacrum,
     add_global_frames,
     angle_rules,
     fit_frames,
@@ -91,24 +85,23 @@ from chainlab.kinematics import (
     global_summary,
     make_continuous,
     prepare,
-    static_chain,
     summarise,
-    template_chain,
     with_sacrum,
     without_markers,
 )
 from chainlab.kinetics import KineticsOptions
 from chainlab.kinetics.trial import OVERLAP, TrialKinetics, contacts_dataset, refused_text, span_loads, trial_kinetics
 from chainlab.model._spans import SPAN as SUMMARY_SPAN
-from chainlab.model.clusters import rebuild_markers
 from chainlab.model.ik import BLOCK, IKResult
-from chainlab.options import PlateEventOptions
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
-from chainlab.kinematics.stored import StoredPlan, plan_from_stored, stored_attrs
-from chainlab.pipeline.cycles import _contacts, _gait_pass, _plates_ds
+from chainlab.kinematics.stored import stored_attrs
+from chainlab.pipeline._job import _Job, _job, _read, _spans
 from chainlab.subjects import standing_of_static
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
+
+if TYPE_CHECKING:  # imported by run_trial when it runs
+    from chainlab.config import StudyConfig
 
 DEFAULT_CHUNK_FRAMES = 10_000
 PLATE_OVERLAP_S = 2.0
@@ -130,99 +123,6 @@ def is_trial_fault(exc: BaseException, stage: str) -> bool:
     if isinstance(exc, OSError):
         return stage == "read"  # the captures cannot be opened or read
     return True  # bad data: ChainlabError, ValueError, or any error a trial's numbers raise
-
-
-# --------------------------------------------------------------------------- the trial's reading
-
-
-def _read(job: "_Job", a: int, b: int) -> xr.Dataset:
-    """Frames [a, b) of the trial, with its marker mapping and its rebuilt cluster markers."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", C3DWarning)  # issued once, by the head read
-        ds = read_capture(job.path, slice(a, b), job.mapping)
-    ds = without_markers(ds, job.absent) if job.absent else ds  # never valid in the whole trial: in no chunk
-    if job.rebuild:
-        ds, _ = rebuild_markers(ds, job.static, only=job.rebuild)
-    return ds
-
-
-def _spans(n: int, size: int) -> list[tuple[int, int]]:
-    return [(a, min(n, a + size)) for a in range(0, max(n, 1), size)]
-
-
-@dataclass
-class _Job:
-    path: Path
-    n: int
-    head: xr.Dataset  # the first frame (attributes, parameters, markers names)
-    static: xr.Dataset
-    options: KinematicsOptions
-    chain: object = None
-    plates: list = field(default_factory=list)  # (plate number, corners)
-    ratio: int = 1  # analog samples per frame
-    need_zeni: bool = False
-    first_frame: int = 1
-    plate_options: PlateEventOptions | None = None
-    mapping: dict | None = None  # the lab's marker labels -> chainlab's
-    rebuild: tuple = ()  # cluster markers absent from the whole trial, rebuilt from the static
-    absent: tuple = ()  # markers whose label is there but never valid in the whole trial: dropped
-    stored: StoredPlan | None = None  # no static trial: the calibration stored in the capture
-    chain_frame: str = "heading"  # the chain's study measures: heading or lab (chainlab.gait.heading)
-    kinetics: KineticsOptions | None = None  # asked for; computed when the capture has plates
-    kinetics_absent: str = "kinetics not asked for (kinetics.enabled: false)"  # why the trial has none ('' when it has)
-    contacts_refused: str = ""  # the refused plate contacts, named
-
-    @cached_property
-    def capture_events(self) -> xr.Dataset:  # the capture's EVENT group, read once per trial
-        return read_events(self.path)
-
-    @property
-    def plate_loads(self) -> bool:
-        """Whether the summary pass gathers the plates' loads for the kinetics."""
-        return (self.kinetics is not None and bool(self.head.sizes.get("plate", 0)) and "pig" in self.options.models
-                and self.options.solver == "direct")
-
-    @property
-    def point_rate(self) -> float:
-        return float(self.head.attrs["point_rate"])
-
-    @property
-    def analog_rate(self) -> float:
-        return float(self.head.attrs["analog_rate"])
-
-    def analog_time(self, k):
-        """Time of analog sample(s) k of the whole trial (as read_c3d computes it)."""
-        a0 = (self.first_frame - 1) / self.point_rate if self.point_rate else 0.0
-        return a0 + np.asarray(k, dtype=np.int64) / self.analog_rate if self.analog_rate else np.zeros(np.shape(k))
-
-    def frame_time(self, i):
-        return (self.first_frame + np.asarray(i, dtype=np.int64) - 1) / self.point_rate
-
-
-def _job(path, static, opt: KinematicsOptions, need_gait: bool, plate_options=None, kinetics=None,
-         mapping=None) -> _Job:
-    path = Path(path)  # as given: the file's messages name it so
-    n = c3d_frame_count(path)
-    head = read_capture(path, slice(0, 1), mapping)  # issues the file's read warnings once
-    # the tasks open it by its absolute path: they may run in another folder (a distributed worker)
-    job = _Job(path.resolve(), n, head, static, opt, plate_options=plate_options, kinetics=kinetics,
-               mapping=mapping)
-    job.first_frame = int(head.frame.values[0]) if head.sizes["frame"] else int(head.attrs.get("first_frame", 1))
-    if static is None:  # the calibration stored in the capture (kinematics.stored)
-        job.stored = plan_from_stored(_read(job, 0, min(n, 1000)), opt)
-        static, opt = job.stored.static, job.stored.options
-        job.static, job.options = static, opt
-    if opt.solver == "global":
-        direct = replace(opt, solver="direct")
-        job.static = _with_sacrum(static, [])
-        window = _read(job, 0, min(n, TEMPLATE_FRAMES))  # bounded: the template's frames
-        job.chain = template_chain(static_chain(job.static, opt.chain, direct), window, job.static, opt)
-    if need_gait:
-        job.ratio = int(head.sizes["analog_sample"]) if head.sizes["frame"] else 0
-        if head.sizes.get("plate", 0) and n * job.ratio >= 16:
-            job.plates = [(int(p), head.plate_corners.sel(plate=p).values) for p in head.plate.values]
-        job.need_zeni = c3d_events(job.capture_events).empty
-    return job
 
 
 # --------------------------------------------------------------------------- pass 1: summary
@@ -388,6 +288,8 @@ def _frames_task(job: _Job, prep, gattrs: dict, a: int, b: int, contacts: list, 
     if gait:
         r = job.ratio
         cap = core.isel(analog_sample=slice((a - w0) * r, (b - w0) * r))
+        from chainlab.pipeline.cycles import _plates_ds  # the gait pass' module, run_trial's alone
+
         result["plates"] = _plates_ds(job, cap, a * r)
         result["markers"] = xr.Dataset({"residuals": cap.residuals.astype(np.float32)} if "residuals" in cap else {})
         verdicts = {}
@@ -422,7 +324,11 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
         prep.attrs = stored_attrs(prep.attrs, job.stored)
     rules = angle_rules(prep)
 
-    contacts = _contacts(job, first["plates"]) if gait and job.plates else []
+    contacts = []
+    if gait and job.plates:
+        from chainlab.pipeline.cycles import _contacts  # the gait pass' module, run_trial's alone
+
+        contacts = _contacts(job, first["plates"])
     spans = _spans(job.n, chunk_frames)
     starts = np.array([a for a, _ in spans])
     per_chunk: list[list] = [[] for _ in spans]
@@ -499,6 +405,10 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     `progress` (default: when the trial has more than one chunk) prints each pass' progress on
     stderr.
     """
+    # here: `chainlab kinematics` needs neither the study config nor the gait pass (0.05-0.1 s of imports)
+    from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, StudyConfig
+    from chainlab.pipeline.cycles import _gait_pass
+
     config = config or StudyConfig.defaults()
     opt = options or config.kinematics_options()
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
@@ -515,7 +425,7 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
             (read_static or _read_static)(row.static, mapping) if mapping else (read_static or _read_static)(row.static)
         if static is not None:  # the subject's standing chain, for the store's /subjects
             attrs["standing"] = json.dumps(standing_of_static(static, opt))
-        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics, mapping)
+        job = _job(row.dynamic, static, opt, True, config.plate_event_options(), kinetics, mapping, chunk_frames)
         job.chain_frame = heading.check_frame(config.gait.get("chain_frame", "heading"))
         stage = "kinematics"
         say = progress if progress is not None else job.n > chunk_frames
@@ -563,7 +473,7 @@ def run_kinematics(dynamic: str | Path, static: str | Path | None, output: str |
     try:
         mapping = load_marker_mapping(markers)
         job = _job(dynamic, None if static is None else _read_static(static, mapping), opt, False,
-                   kinetics=kinetics, mapping=mapping)
+                   kinetics=kinetics, mapping=mapping, chunk_frames=chunk_frames)
         say = progress if progress is not None else job.n > chunk_frames
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
