@@ -89,6 +89,14 @@ def test_the_graph_check_counts_local_imports(tmp_path):
     assert len(found) == 1 and found[0].startswith(f"{n} function-local chainlab imports, expected at most")
 
 
+def _python(code: str) -> str:
+    """The stdout of `code` run in a fresh interpreter on this checkout's src (it must succeed)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_import_chainlab_is_light():
     """`import chainlab` (and the config the workflow's rule files import, and the options)
     imports none of the scientific stack; `chainlab.read_c3d` is there on first use."""
@@ -97,10 +105,7 @@ def test_import_chainlab_is_light():
             "         'numpy', 'h5py', 'numba', 'ezc3d']\n"
             "print(' '.join(m for m in heavy if m in sys.modules))\n"
             "print(chainlab.read_c3d.__module__, 'xarray' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["", "chainlab.io.c3d True"]
+    assert _python(code).splitlines() == ["", "chainlab.io.c3d True"]
 
 
 def test_a_one_chunk_kinematics_run_imports_no_dask(tmp_path):
@@ -120,10 +125,7 @@ def test_a_one_chunk_kinematics_run_imports_no_dask(tmp_path):
             "v = xr.Variable(('x',), da.zeros(4, chunks=2))\n"
             "from xarray.backends.locks import get_dask_scheduler\n"
             "print(v.chunks, is_chunked_array(v.data), xr.Dataset({'a': v}).chunks['x'], get_dask_scheduler())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-2:] == ["0 []", "((2, 2),) True (2, 2) threaded"]
+    assert _python(code).splitlines()[-2:] == ["0 []", "((2, 2),) True (2, 2) threaded"]
     import h5py
 
     with h5py.File(tmp_path / "k.h5", "r") as f:  # written in one pass (chainlab.io._netcdf)
