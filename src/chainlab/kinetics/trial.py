@@ -195,7 +195,6 @@ def _contacts(trial: xr.Dataset, grf: xr.Dataset, rows: np.ndarray, options: Kin
     return sorted(found, key=lambda c: (plates.index(c.plate), c.first))
 
 
-
 def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Dataset | None,
                    options: KineticsOptions | None, kinematics_options, pelvis_rows, static: xr.Dataset | None
                    ) -> tuple[TrialKinetics | None, str]:
