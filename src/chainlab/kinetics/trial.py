@@ -51,15 +51,33 @@ class NoKinetics(ChainlabError):
     """Why a trial has no kinetics (recorded in its trial file, not a failure)."""
 
 
+#: Frames kept on each side of a loaded frame: the contacts' gaps of up to two frames
+#: (:func:`~chainlab.kinetics.contacts.assign_contacts`) and the frame before and after a
+#: contact that loads its foot (:func:`~chainlab.kinetics.inverse_dynamics.foot_loads`).
+REACH = 2
+
+
 def span_loads(window: xr.Dataset, start: int, stop: int, threshold: float) -> dict:
     """Frames [start, stop) of `window` (a read of a trial's frames with at least one more on
     each side where the trial has them): their ground reaction (force, moment, cop) and the
-    feet's markers (:data:`~chainlab.kinetics.contacts.FOOT_MARKERS`)."""
-    grf = ground_reaction(window, threshold).isel(frame=slice(start, stop))
+    feet's markers (:data:`~chainlab.kinetics.contacts.FOOT_MARKERS`) at the frames within
+    :data:`REACH` of a loaded one (a plate's vertical force >= `threshold`; the span's first
+    and last REACH frames always), copied: the kinetics read nothing else, so that what the
+    summary pass keeps grows with the plates' contacts, not with the capture."""
+    grf = ground_reaction(window, threshold)
+    loaded = (np.abs(grf.force.values[..., 2]) >= threshold).any(axis=1)
+    near = loaded.copy()
+    for k in range(1, REACH + 1):
+        near[k:] |= loaded[:-k]
+        near[:-k] |= loaded[k:]
+    near = near[start:stop]
+    near[:REACH] = near[-REACH:] = True  # the window may not reach the neighbours' frames
+    rows = np.flatnonzero(near)
     present = set(window.marker.values.tolist())
     names = [s + m for s in SIDES for m in FOOT_MARKERS if s + m in present]
-    feet = window.markers.sel(marker=names).isel(frame=slice(start, stop))
-    return {"grf": grf[["force", "moment", "cop"]], "feet": feet, "static": grf[["centre", "normal", "corners"]]}
+    feet = window.markers.sel(marker=names).isel(frame=rows + start)
+    return {"n": stop - start, "rows": rows, "grf": grf[["force", "moment", "cop"]].isel(frame=rows + start),
+            "feet": feet, "static": grf[["centre", "normal", "corners"]]}
 
 
 @dataclass
@@ -67,22 +85,38 @@ class TrialKinetics:
     """The trial-wide pieces of a trial's kinetics (:func:`trial_setup`)."""
 
     options: KineticsOptions
-    grf: xr.Dataset  # the whole trial's ground reaction (frame, plate, axis)
+    grf: xr.Dataset  # the ground reaction (frame, plate, axis) at the trial's frames `rows` (span_loads)
     contacts: list[Contact]
     body: dict
     stance: dict
     progression: np.ndarray
+    rows: np.ndarray  # the trial's frame indices (0-based) of grf's frames
 
     def span(self, kinematics: xr.Dataset, start: int, stop: int) -> xr.Dataset:
         """The kinetics of frame indices [start, stop) of the trial from the Plug-in Gait
         `kinematics` of frame indices [max(0, start - OVERLAP), min(n, stop + OVERLAP))."""
         lo = max(0, start - OVERLAP)
         hi = lo + kinematics.sizes["frame"]
-        out = joint_kinetics(kinematics, self.grf.isel(frame=slice(lo, hi)), self.contacts, self.body, self.stance,
+        out = joint_kinetics(kinematics, self._grf(kinematics, lo, hi), self.contacts, self.body, self.stance,
                              self.options, self.progression)
         out = out.isel(frame=slice(start - lo, stop - lo))
         out.attrs["contacts"] = contacts_json(self.contacts)
         return out
+
+    def _grf(self, kinematics: xr.Dataset, lo: int, hi: int) -> xr.Dataset:
+        """The ground reaction of frame indices [lo, hi): the kept frames' (every frame a
+        contact loads a foot), zero force and moment and NaN cop at the others."""
+        i0, i1 = np.searchsorted(self.rows, [lo, hi])
+        at = self.rows[i0:i1] - lo
+        shape = (hi - lo,) + self.grf.force.shape[1:]
+        coords = {"frame": kinematics.frame.values, "plate": self.grf.plate.values, "axis": self.grf.axis.values}
+        data = {}
+        for var, fill in (("force", 0.0), ("moment", 0.0), ("cop", np.nan)):
+            v = np.full(shape, fill)
+            v[at] = self.grf[var].values[i0:i1]
+            data[var] = (self.grf[var].dims, v, self.grf[var].attrs)
+        out = xr.Dataset(data, coords=coords, attrs=self.grf.attrs)
+        return out.assign({k: self.grf[k] for k in ("centre", "normal", "corners")})
 
 
 def contacts_json(contacts: list[Contact]) -> str:
@@ -134,15 +168,31 @@ def trial_setup(name: str, head: xr.Dataset, parts: list[dict], events: xr.Datas
     grf = xr.concat([p["grf"] for p in parts], "frame").merge(parts[0]["static"])
     grf.attrs["source_file"] = name
     feet = xr.concat([p["feet"] for p in parts], "frame")
+    starts = np.cumsum([0] + [p["n"] for p in parts])
+    rows = np.concatenate([p["rows"] + a for p, a in zip(parts, starts)])
     trial = xr.Dataset({"markers": feet}, attrs={"source_file": name, "point_rate": head.attrs.get("point_rate")})
     trial = trial.assign_coords({k: v for k, v in events.coords.items() if k.startswith("event_")})
     try:
-        contacts = assign_contacts(trial, grf, options.plates, threshold=options.threshold,
-                                   outline_margin=options.outline_margin)
+        contacts = _contacts(trial, grf, rows, options)
     except ValueError as exc:  # a mapping naming a plate the capture does not have
         raise NoKinetics(str(exc)) from None
     prog = pig.progression_frame(pelvis_rows["LASI"], pelvis_rows["RASI"], pelvis_rows["SACR"], "lab")
-    return TrialKinetics(options, grf, contacts, body, stances(trial), prog)
+    return TrialKinetics(options, grf, contacts, body, stances(trial), prog, rows)
+
+
+def _contacts(trial: xr.Dataset, grf: xr.Dataset, rows: np.ndarray, options: KineticsOptions) -> list[Contact]:
+    """:func:`~chainlab.kinetics.contacts.assign_contacts` of the whole trial from its kept
+    frames `rows` (:func:`span_loads`): each run of consecutive kept frames holds whole
+    contacts with REACH unloaded frames around them (or the trial's edge), so judging each
+    run alone finds the same contacts, in the same order once sorted by plate and frame."""
+    cuts = np.flatnonzero(np.diff(rows) != 1) + 1
+    bounds = list(zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [rows.size]])))
+    found = []
+    for a, b in bounds:
+        found += assign_contacts(trial.isel(frame=slice(a, b)), grf.isel(frame=slice(a, b)), options.plates,
+                                 threshold=options.threshold, outline_margin=options.outline_margin)
+    plates = grf.plate.values.tolist()
+    return sorted(found, key=lambda c: (plates.index(c.plate), c.first))
 
 
 def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Dataset | None,

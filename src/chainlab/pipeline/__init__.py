@@ -243,7 +243,8 @@ def _quality(job: _Job, w: TrialWriter, group: str, sheet_subject: str = "") -> 
 def _kinetics(job: _Job, first: dict) -> TrialKinetics | None:
     """The trial-wide pieces of the kinetics, or None with the reason in `job.kinetics_absent`."""
     events = job.capture_events if job.plate_loads else None
-    kt, job.kinetics_absent = trial_kinetics(job.path.name, job.head, first["loads"], events, job.kinetics,
+    loads = first.pop("loads")  # the plates' loads at their contacts: kept in the result, not twice
+    kt, job.kinetics_absent = trial_kinetics(job.path.name, job.head, loads, events, job.kinetics,
                                              job.options, first["summary"].pelvis_rows, job.static)
     return kt
 

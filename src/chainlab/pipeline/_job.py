@@ -21,6 +21,7 @@ from chainlab.errors import C3DWarning
 from chainlab.gait.events import c3d_events
 from chainlab.io.c3d import read_events
 from chainlab.io.mapped import read_capture
+from chainlab.model.measurements import from_dataset
 from chainlab.kinematics import (
     TEMPLATE_FRAMES,
     KinematicsOptions,
@@ -92,7 +93,15 @@ class _Job:
     def plate_loads(self) -> bool:
         """Whether the summary pass gathers the plates' loads for the kinetics."""
         return (self.kinetics is not None and bool(self.head.sizes.get("plate", 0)) and "pig" in self.options.models
-                and self.options.solver == "direct")
+                and self.options.solver == "direct" and self.has_body_mass)
+
+    @property
+    def has_body_mass(self) -> bool:
+        """Whether the capture's PROCESSING or the subject's measurements give the body mass:
+        without it the kinetics are refused (:func:`chainlab.kinetics.trial.trial_setup`, with
+        the same reason) and the plates' loads are not gathered."""
+        mass = {**from_dataset(self.head), **dict(self.options.subject or {})}.get("Bodymass", np.nan)
+        return bool(np.isfinite(float(mass)) and float(mass) > 0)
 
     @property
     def point_rate(self) -> float:
