@@ -89,8 +89,8 @@ def add_trial(sub, help: str) -> None:
                     "result file; a trial that fails writes a file recording the stage and reason "
                     "instead, and the command still succeeds so that the study goes on. The trial is "
                     "computed in chunks of --chunk-frames frames (dask tasks when several), written incrementally "
-                    "(progress on stderr when there is more than one chunk); peak memory does not grow "
-                    "with the capture's length (docs/long_captures.md).",
+                    "(progress on stderr when there is more than one chunk); peak memory is bounded by the chunk "
+                    "but for the per-cycle curves, held until written (docs/long_captures.md).",
     )
     for name, what in (("subject", "subject id"), ("condition", "condition"), ("trial", "trial id"),
                        ("dynamic", "the dynamic trial (C3D)")):
