@@ -9,7 +9,7 @@ with the body mass and segment lengths in PROCESSING. The truth here does not us
 and tibia frames and joint centres from forward kinematics, and Plug-in Gait's foot built from
 them, the ankle joint centre and the toe marker), differentiates them over 0.01 frame (a
 step of 0.005 or 0.02 frame moves the moments by under 1.2e-6 N m/kg), and balances each segment's wrench (Newton-Euler, written out below)
-with Vicon's inertia table (docs/kinetics.md; /work/shared/docs/methods.md, section 7) and
+with Vicon's inertia table (docs/kinetics.md; the methods notes of ../shared/docs/methods.md, section 7) and
 the plates' exact load at the frame instants. The walk then goes through ``chainlab
 kinematics``' path (C3D -> direct models -> kinetics, ``run_kinematics``) and its moments
 (all three components, both sides, hip, knee, ankle) and powers must equal the truth.
