@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import sys
 
 from chainlab import pipeline
 from chainlab.cli._common import add_dask_arguments, add_markers_argument, say_problems
+from chainlab.conventions import MEASUREMENT_UNITS
 from chainlab.errors import C3DError, ChainlabError
 from chainlab.io.store import write_text_atomic
 from chainlab.model import ofm, pig
 from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
-from chainlab.model.plausibility import MEASUREMENT_RANGES
+from chainlab.model.plausibility import MEASUREMENT_RANGES, range_key
 from chainlab.options import ChainOptions, KinematicsOptions, kinetics_options
 from chainlab.results import TrialFailure
 
@@ -91,10 +93,13 @@ def run_kinematics(args: argparse.Namespace) -> int:
     # the offsets are radians, as Nexus stores them; one typed in degrees is refused here rather
     # than run as radians (15 deg of tibial torsion would turn the ankle by 15 rad)
     for key, value in subject.items():
-        lo, hi, why = MEASUREMENT_RANGES.get(key.lstrip("LR") if key[:1] in "LR" else key, (None, None, ""))
-        if lo is not None and "(rad" in why and not lo <= value <= hi:
+        name = range_key(key)
+        if name is None or MEASUREMENT_UNITS.get(name) != "rad":
+            continue
+        lo, hi, _ = MEASUREMENT_RANGES[name]
+        if not lo <= value <= hi:
             print(f"chainlab kinematics: --subject {key}={value:g}: outside {lo:.3g}..{hi:.3g} rad; the offsets are "
-                  f"radians, as Nexus stores them ({value:g} deg would be {value * 0.017453292519943295:.4f})",
+                  f"radians, as Nexus stores them ({value:g} deg would be {math.radians(value):.4f})",
                   file=sys.stderr)
             return 2
     options = KinematicsOptions(

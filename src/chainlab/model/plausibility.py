@@ -373,6 +373,13 @@ def foot_orientation(kinematics: xr.Dataset) -> list[QualityProblem]:
     return out
 
 
+def range_key(name: str) -> str | None:
+    """The key of :data:`MEASUREMENT_RANGES` for a measurement (``LLegLength`` -> ``LegLength``),
+    None for one without a range."""
+    key = name[1:] if name[:1] in "LR" and name[1:] in MEASUREMENT_RANGES else name
+    return key if key in MEASUREMENT_RANGES else None
+
+
 def measurement_checks(dynamic: xr.Dataset, static: xr.Dataset | None,
                        overrides: Mapping[str, float] | None = None) -> list[QualityProblem]:
     """``measurement_range``, ``measurement_geometry`` and ``same_subject`` (module docstring)."""
@@ -380,8 +387,8 @@ def measurement_checks(dynamic: xr.Dataset, static: xr.Dataset | None,
     meas = {**md, **ms, **dict(overrides or {})}
     out = []
     for name, v in sorted(meas.items()):
-        key = name[1:] if name[:1] in "LR" and name[1:] in MEASUREMENT_RANGES else name
-        if key not in MEASUREMENT_RANGES or not np.isfinite(v) or (v == 0.0 and key != "Bodymass"):
+        key = range_key(name)
+        if key is None or not np.isfinite(v) or (v == 0.0 and key != "Bodymass"):
             continue  # 0: not measured (Nexus' default)
         lo, hi, why = MEASUREMENT_RANGES[key]
         if not lo <= v <= hi:
