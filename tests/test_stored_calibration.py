@@ -142,3 +142,20 @@ def test_knee_alignment_walk_without_its_static_equals_nexus():
             assert np.nanmax(d) < 1e-6  # m
 
 
+
+
+def test_walk_without_sacr_from_its_stored_calibration_says_so_once(tmp_path):
+    """The walk stands in for its static and its kinetics measure the static's segments: the
+    SACR built from the PSIs is one trial's fact, said once, naming the file once (it was said
+    three times, two of them with the file named twice)."""
+    from chainlab import pipeline
+    from chainlab.kinematics import KinematicsWarning
+
+    motion = VENDORS / "PiG_Motion3_FF.c3d"
+    if not motion.is_file():
+        pytest.skip(f"{motion} not found")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipeline.run_kinematics(motion, None, tmp_path / "out.h5", KinematicsOptions(models=("pig",)))
+    said = [str(w.message) for w in caught if issubclass(w.category, KinematicsWarning) and "SACR" in str(w.message)]
+    assert said == ["PiG_Motion3_FF.c3d: SACR taken as the mid-point of LPSI and RPSI"]

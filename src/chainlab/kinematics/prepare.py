@@ -224,7 +224,8 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
     if static.attrs.get("stand_in_for_static"):  # the walk itself: its markers are named once, as the walk's
         static = static.assign_attrs(_never_valid=[])
     static_gone = list(static.attrs.get("_never_valid", []))
-    static = _with_sacrum(static, warn)
+    # the walk standing in for its static: its SACR is the walk's, named once above
+    static = _with_sacrum(static, [] if static.attrs.get("stand_in_for_static") else warn)
     medians = {}
     for pair, parts in summary.distances.items():
         with warnings.catch_warnings():
@@ -352,7 +353,7 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         "kinematics_warnings": list(warn),
     }
     for w in warn:  # named once: a message that names its file (the static's, say) keeps that name alone
-        named = w.split(": ", 1)[0].lower().endswith(".c3d")
+        named = w.split(": ", 1)[0].rstrip(")").lower().endswith(".c3d")
         warnings.warn(w if named else f"{name}: {w.lstrip(': ')}", KinematicsWarning, stacklevel=3)
     return prep
 

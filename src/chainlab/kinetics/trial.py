@@ -23,6 +23,7 @@ the plates it names): :func:`chainlab.options.parse_plates`, :func:`chainlab.opt
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ChainlabError, ModelInputError
-from chainlab.kinematics import KinematicsOptions, compute_kinematics
+from chainlab.kinematics import KinematicsOptions, KinematicsWarning, compute_kinematics
 from chainlab.kinetics.contacts import FOOT_MARKERS, SIDES, Contact, assign_contacts, contacts_table, stances
 from chainlab.kinetics.grf import ground_reaction
 from chainlab.kinetics.inverse_dynamics import (
@@ -207,9 +208,15 @@ def trial_kinetics(name: str, head: xr.Dataset, loads: list[dict], events: xr.Da
         return None, "kinetics are computed on the direct solver's Plug-in Gait segments (kinematics.solver: global)"
     opt = kinematics_options
     direct = KinematicsOptions(models=("pig",), flat_foot=opt.flat_foot, progression=opt.progression)
+
+    def static_kinematics():  # the static's segment lengths; its markers' notes are the trial's to give
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KinematicsWarning)
+            return compute_kinematics(static, static, direct)
+
     try:
         return trial_setup(name, head, loads, events, options, pelvis_rows, tuple(opt.models), static,
-                           lambda: compute_kinematics(static, static, direct), opt.subject), ""
+                           static_kinematics, opt.subject), ""
     except NoKinetics as exc:
         return None, str(exc)
 
