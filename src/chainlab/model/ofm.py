@@ -11,7 +11,8 @@ the calibration values arrive in Nexus' units (mm, segment frames) and are conve
 * Cluster smoothing (BodyLanguage REPLACE4): in each 4-marker cluster (ANK HFB TUB SHN;
   HEE LCA STL CPG; P1M D5M TOE P5M) every marker is rebuilt from the other three with its
   trial-mean position in their frame and averaged with the measured one (or replaces it in
-  a gap).
+  a gap). This is one run of Nexus' model: where Nexus ran it on a file more than once,
+  the heel it stores (?HE1) was smoothed once per run (docs/kinematics.md, "Foot posture").
 * Calibration (static trial): MMA in (ANK; HFB - ANK, SHN - mid(ANK, HFB)); PCA and the
   hindfoot plantar point in (HEE; HEE - mid(STL, LCA), STL - LCA); D1M0 and D5M0 in
   (P1M; P1M - D5M, TOE - P5M), all as trial means of local positions. The plantar point is
