@@ -11,8 +11,20 @@ import numpy as np
 import pytest
 
 from chainlab import read_c3d
-from chainlab.agreement import agreement, equivalent_difference, format_agreement, largest, stored_name
+from chainlab.agreement import (
+    COLUMNS,
+    HINDFOOT_OUTPUTS,
+    agree_files,
+    agreement,
+    equivalent_difference,
+    format_agreement,
+    largest,
+    nexus_heel_runs,
+    stored_name,
+)
+from chainlab.cli import main
 from chainlab.kinematics import compute_kinematics
+from chainlab.model import ofm
 
 from .conftest import ROOT, SHARED, STUDY
 
@@ -112,11 +124,95 @@ def test_shared_walks_reproduce_the_documented_table():
 
 
 def test_agree_files_without_a_static_uses_the_stored_calibration():
-    from chainlab.agreement import agree_files
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = agree_files(STUDY / "HC033A" / "Straight" / "HC033A10.c3d")
     assert table.attrs["calibration"] == "stored: HC033A10.c3d PROCESSING"
     knee = table[table.output.str.endswith("KneeAngles")]
     assert len(knee) == 6 and (knee.rms_deg < 1e-4).all()
+
+
+def _agree(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return agree_files(path)
+
+
+def _notes(table):
+    """{output: note} of the rows with a note; every output's three rows carry the same."""
+    assert (table.groupby("output").note.nunique() == 1).all()
+    return {o: n for o, n in zip(table.output, table.note) if n}
+
+
+def test_nexus_ofm_run_five_times_is_said_on_the_hindfoot_rows(capsys):
+    """HC036A23: Nexus' ?HE1 is the heel smoothed by 5 runs of its OFM on both sides (to float32
+    precision), so its HFTBA, FFHFA and HFTFL are of 5 runs; chainlab's are of one."""
+    path = STUDY / "HC036A" / "Turn" / "HC036A23.c3d"
+    table = _agree(path)
+    assert tuple(table.columns) == COLUMNS
+    noted = _notes(table)
+    assert sorted(noted) == sorted(f"{s}{n}" for s in "LR" for n in HINDFOOT_OUTPUTS)
+    for name, note in noted.items():
+        assert note.startswith("Nexus' OFM ran 5 times on this file"), note
+        assert f"{name[0]}HE1" in note and "chainlab's of one" in note
+    ds = read_c3d(path)
+    for s in "LR":
+        k, rms = nexus_heel_runs(ds, s)
+        assert k == 5 and rms < 1e-3, (s, k, rms)
+    text = format_agreement(table)
+    assert "LHFTBA, LFFHFA, LHFTFL: Nexus' OFM ran 5 times on this file (LHE1" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["agree", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "RHFTBA, RFFHFA, RHFTFL: Nexus' OFM ran 5 times on this file (RHE1" in out
+    assert next(x for x in out.splitlines() if x.startswith("LKneeAngles ")).split()[-1] == "223"
+
+
+def test_nexus_ofm_run_once_carries_no_note():
+    """HC036A10: Nexus' heel is one run of its OFM, chainlab's (docs/kinematics.md)."""
+    path = STUDY / "HC036A" / "Straight" / "HC036A10.c3d"
+    table = _agree(path)
+    assert "LHFTBA" in set(table.output) and _notes(table) == {}
+    ds = read_c3d(path)
+    for s in "LR":
+        k, rms = nexus_heel_runs(ds, s)
+        assert k == 1 and rms < 1e-3, (s, k, rms)
+    assert "Nexus' OFM ran" not in format_agreement(table, markdown=True)
+
+
+def test_nexus_ofm_run_twice_is_said_in_markdown_too():
+    path = STUDY / "HC033A" / "Straight" / "HC033A10.c3d"
+    table = _agree(path)
+    noted = _notes(table)
+    assert len(noted) == 6 and all(n.startswith("Nexus' OFM ran 2 times") for n in noted.values())
+    assert "- LHFTBA, LFFHFA, LHFTFL: Nexus' OFM ran 2 times" in format_agreement(table, markdown=True)
+    assert table[~table.output.isin(noted)].note.eq("").all()
+
+
+def test_a_heel_of_no_run_count_is_said_with_its_distance(walk_and_kin):
+    """HC030A05: left ?HE1 is 3 runs' heel; right is 0.21 mm RMS from every run count's
+    (docs/kinematics.md), which the note says instead of a run count."""
+    dyn, kin = walk_and_kin
+    assert nexus_heel_runs(dyn, "L")[0] == 3 and nexus_heel_runs(dyn, "L")[1] < 1e-3
+    k, rms = nexus_heel_runs(dyn, "R")
+    assert k == 3 and rms == pytest.approx(0.212, abs=0.002)
+    noted = _notes(agreement(dyn, kin))
+    assert noted["LHFTBA"].startswith("Nexus' OFM ran 3 times")
+    assert noted["RFFHFA"].startswith("Nexus' RHE1 is 0.21 mm RMS from the heel of any run count")
+    assert "not of one run" in noted["RHFTFL"]
+
+
+def test_run_count_read_from_an_edited_he1_and_none_without_it(walk_and_kin):
+    dyn, kin = walk_and_kin
+    edited = dyn.copy(deep=True)
+    names = edited.marker.values.tolist()
+    cluster = [edited.markers.sel(marker=f"L{m}").values for m in ofm.CLUSTERS[1]]
+    edited.markers.values[:, names.index("LHE1")] = ofm.heel_after_runs(cluster, 4)[0]
+    assert nexus_heel_runs(edited, "L") == (4, pytest.approx(0.0, abs=1e-9))
+    assert _notes(agreement(edited, kin))["LHFTBA"].startswith("Nexus' OFM ran 4 times")
+    edited.markers.values[:, names.index("LHE1")] = ofm.heel_after_runs(cluster, 1)[0]
+    assert "LHFTBA" not in _notes(agreement(edited, kin))  # one run: chainlab's
+    no_he1 = dyn.sel(marker=[m for m in names if m != "RHE1"])
+    assert nexus_heel_runs(no_he1, "R") is None
+    assert not any(o.startswith("R") for o in _notes(agreement(no_he1, kin)))

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from chainlab import read_c3d
-from chainlab.agreement import equivalent_difference
+from chainlab.agreement import equivalent_difference, nexus_heel_runs
 from chainlab.kinematics import compute_kinematics
 from chainlab.model import ofm
 from chainlab.model.geometry import compose, frame, to_lab, unit
-from chainlab.model.ofm import cluster_means
+from chainlab.model.ofm import cluster_means, heel_after_runs, heel_rms_mm
 from chainlab.model.ofm_posture import (
     FOREFOOT,
     STATIC_FETBA,
@@ -179,24 +179,8 @@ def test_hindfoot_to_floor_against_nexus(cache, subject, condition):
 
 
 HEEL = ofm.CLUSTERS[1]  # HEE LCA STL CPG
-#: Runs of Nexus' OFM on each walk's heel cluster, read from its ?HE1 (see the test below).
+#: Runs of Nexus' OFM on each walk's heel cluster, read from its ?HE1 (chainlab.agreement.nexus_heel_runs).
 NEXUS_HEEL_RUNS = {"HC036A10": 1, "HC030A05": 3, "HC036A23": 5}  # every other walk: 2
-
-
-def _heel_runs(cluster, runs, first=None):
-    """The heel cluster (HEE LCA STL CPG, m) after `runs` runs of the OFM on a trial, each
-    run's REPLACE4 taking the previous run's smoothed heel (Nexus' ?HE1) as HEE, with LCA,
-    STL, CPG as stored and the cluster means of that run's input; `first`: the first run's
-    trial mean of HEE in its cluster frame (m), in place of these frames' own."""
-    hee = cluster[0]
-    for run in range(runs):
-        cl = [hee, *cluster[1:]]
-        means = cluster_means(cl)
-        if run == 0 and first is not None:
-            means[0] = first
-        out = ofm.replace4(cl, means)
-        hee = out[0]
-    return out
 
 
 def _hindfoot_axes(heel, kin, side):
@@ -209,17 +193,12 @@ def _hindfoot_axes(heel, kin, side):
     return ofm._lcs(plantar - hee, pca - hee, "zyx")
 
 
-def _he1_rms(heel, he1):
-    """RMS distance (mm) of a smoothed heel cluster's HEE from Nexus' ?HE1."""
-    return 1e3 * np.sqrt(np.nanmean(np.sum((heel[0] - he1) ** 2, axis=-1)))
-
-
 def _first_run_mean(cluster, runs, he1):
     """The first run's trial mean of HEE in its cluster frame for which the last run's heel
     comes nearest Nexus' ?HE1 (least squares; the heel is affine in it)."""
     m0 = cluster_means(cluster)[0]
-    h0 = _heel_runs(cluster, runs, m0)[0]
-    jac = np.stack([(_heel_runs(cluster, runs, m0 + 1e-3 * e)[0] - h0) / 1e-3 for e in np.eye(3)], axis=-1)
+    h0 = heel_after_runs(cluster, runs, m0)[0]
+    jac = np.stack([(heel_after_runs(cluster, runs, m0 + 1e-3 * e)[0] - h0) / 1e-3 for e in np.eye(3)], axis=-1)
     ok = np.isfinite(h0).all(-1) & np.isfinite(he1).all(-1) & np.isfinite(jac).all((-1, -2))
     step = np.linalg.lstsq(jac[ok].reshape(-1, 3), (he1 - h0)[ok].reshape(-1), rcond=None)[0]
     return m0 + step
@@ -246,17 +225,16 @@ def test_nexus_hindfoot_is_its_heel_cluster_smoothed_once_per_run(cache, subject
     for s in "LR":
         cluster = [ds.markers.sel(marker=f"{s}{m}").values for m in HEEL]
         he1 = ds.markers.sel(marker=f"{s}HE1").values
-        by_runs = {k: _he1_rms(_heel_runs(cluster, k), he1) for k in range(1, 7)}
-        runs = min(by_runs, key=by_runs.get)
+        runs, rms = nexus_heel_runs(ds, s)
         first = cluster_means(cluster)[0]
-        if by_runs[runs] > 0.01:
+        if rms > 0.01:
             first = _first_run_mean(cluster, runs, he1)
-        heel = _heel_runs(cluster, runs, first)
+        heel = heel_after_runs(cluster, runs, first)
         offset = 1e3 * np.linalg.norm(first - cluster_means(cluster)[0])
         exception = (trial, s) == ("HC030A05", "R")
         if not exception:
             assert runs == NEXUS_HEEL_RUNS.get(trial, 2), f"{trial} {s}: {runs} runs"
-            assert _he1_rms(heel, he1) < 0.01, f"{trial} {s}: ?HE1 {_he1_rms(heel, he1)} mm"
+            assert heel_rms_mm(heel[0], he1) < 0.01, f"{trial} {s}: ?HE1 {heel_rms_mm(heel[0], he1)} mm"
             assert offset < (3.0 if (trial, s) == ("HC032A18", "R") else 0.15), f"{trial} {s}: {offset} mm"
         hindfoot = _hindfoot_axes(heel, kin, s)
         err = _orientation_error(hindfoot_to_floor(hindfoot, facing, s),
@@ -269,7 +247,7 @@ def test_nexus_hindfoot_is_its_heel_cluster_smoothed_once_per_run(cache, subject
         bar = 0.25 if exception else 0.05
         assert axes < bar and hftfl < bar, f"{trial} {s}: hindfoot {axes} deg, HFTFL {hftfl} deg"
         # chainlab's hindfoot is the single run's
-        one = _hindfoot_axes(_heel_runs(cluster, 1), kin, s)
+        one = _hindfoot_axes(heel_after_runs(cluster, 1), kin, s)
         ours = kin.segment_axes.sel(segment=("Left" if s == "L" else "Right") + "Hindfoot").values
         np.testing.assert_allclose(one, ours, atol=1e-6)
 

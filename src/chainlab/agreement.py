@@ -17,7 +17,11 @@ Rules (docs/kinematics.md, "Agreement with Nexus"):
   solution (x + 180, 180 - y, z + 180) is taken (Nexus switches between the two to keep its
   series continuous; docs/kinematics.md);
 * ``?TIBA`` and ``?HFTFL`` leave out the frames listed in the output's ``ofm_tiba_switch_frames``
-  (where the pelvis' facing switches, Nexus writes a value no rule explains).
+  (where the pelvis' facing switches, Nexus writes a value no rule explains);
+* the hindfoot outputs (``?HFTBA``, ``?FFHFA``, ``?HFTFL``) carry a ``note`` where Nexus' heel is
+  not one run of its OFM, as chainlab's is: Nexus smoothed the heel once per run of the model
+  on the file, and the run count read from the stored ``?HE1`` (:func:`nexus_heel_runs`) says
+  how often; the file does not otherwise say it.
 """
 
 from __future__ import annotations
@@ -34,9 +38,16 @@ from chainlab.conventions import AXES
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.kinematics.stored import kinematics_from_stored
+from chainlab.model import ofm
 
 #: Columns of the agreement table.
-COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg")
+COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg", "note")
+#: Outputs (per side) computed from the OFM hindfoot, whose origin is the smoothed heel (?HE1).
+HINDFOOT_OUTPUTS = ("HFTBA", "FFHFA", "HFTFL")
+#: Largest RMS distance (mm) of Nexus' ?HE1 from the heel of a run count for that count to be
+#: taken as Nexus'. On the 24 sides of the biomechzoo walks the nearest count is 0.000 mm from
+#: ?HE1 on 17, 0.01-0.04 on 4 (turns whose first run saw other frames), 0.07-1.3 on 3.
+HEEL_RMS_MM = 0.05
 #: Longest point suffix taken for a stored output's name (``LHipAnglesV``, ``LKneeAngles_PiG``).
 MAX_SUFFIX = 8
 
@@ -66,10 +77,43 @@ def stored_name(name: str, stored: Iterable[str]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def nexus_heel_runs(capture: xr.Dataset, side: str) -> tuple[int, float] | None:
+    """How many runs of Nexus' OFM on `capture` its stored hindfoot origin ``?HE1`` of `side`
+    ("L" or "R") is of, read from the stored heel cluster (HEE LCA STL CPG): the run count
+    1-6 nearest it and that RMS distance (mm; large when ?HE1 is of no run count,
+    :func:`chainlab.model.ofm.heel_run_count`). None when the capture has no ?HE1 or heel
+    cluster (or no frame with both)."""
+    names = [f"{side}{m}" for m in ofm.CLUSTERS[1]] + [f"{side}HE1"]
+    if "markers" not in capture or not set(names) <= set(capture.marker.values.tolist()):
+        return None
+    cluster, he1 = [capture.markers.sel(marker=n).values for n in names[:4]], capture.markers.sel(marker=names[4]).values
+    k, rms = ofm.heel_run_count(cluster, he1)
+    return None if np.isnan(rms) else (k, rms)
+
+
+def heel_note(capture: xr.Dataset, side: str) -> str:
+    """The note of `side`'s hindfoot outputs (:data:`HINDFOOT_OUTPUTS`): empty when Nexus' heel
+    is one run of the OFM (chainlab's) or the capture has no ?HE1 to tell."""
+    found = nexus_heel_runs(capture, side)
+    if found is None:
+        return ""
+    k, rms = found
+    if rms >= HEEL_RMS_MM:
+        return (f"Nexus' {side}HE1 is {rms:.2f} mm RMS from the heel of any run count of its OFM on this file "
+                f"(nearest: {k} run{'s' if k > 1 else ''}): its hindfoot angles are not of one run, as "
+                "chainlab's are (docs/kinematics.md, Foot posture)")
+    if k == 1:
+        return ""
+    return (f"Nexus' OFM ran {k} times on this file ({side}HE1 is {k} runs' heel to {rms:.3f} mm RMS): "
+            f"its hindfoot angles are of {k} runs, chainlab's of one (docs/kinematics.md, Foot posture)")
+
+
 def agreement(capture: xr.Dataset, kinematics: xr.Dataset) -> pd.DataFrame:
     """Per output of `kinematics` (:func:`chainlab.kinematics.compute_kinematics` of `capture`)
     that `capture` stores, and per component x, y, z: frames compared, frames left out, RMS and
-    largest absolute difference (deg). Empty (with the columns) when the capture stores none.
+    largest absolute difference (deg), and a ``note`` (empty but on the hindfoot outputs of a
+    side whose heel Nexus smoothed other than once, :func:`heel_note`). Empty (with the
+    columns) when the capture stores none.
 
     Raises
     ------
@@ -87,6 +131,7 @@ def agreement(capture: xr.Dataset, kinematics: xr.Dataset) -> pd.DataFrame:
             f"{kinematics.frame.values[:1]}..{kinematics.frame.values[-1:]}); compare a capture with its own kinematics")
     switch = json.loads(kinematics.attrs.get("ofm_tiba_switch_frames", "{}") or "{}")
     frames = kinematics.frame.values
+    notes = {}
     for name in kinematics.output.values.tolist():
         ref = stored_name(name, stored_outputs)
         if ref is None:
@@ -94,6 +139,11 @@ def agreement(capture: xr.Dataset, kinematics: xr.Dataset) -> pd.DataFrame:
         ours = kinematics.angles.sel(output=name).values
         theirs = capture.model_outputs.sel(output=ref).values
         d = equivalent_difference(ours, theirs)
+        note = ""
+        if name[1:] in HINDFOOT_OUTPUTS:
+            if name[0] not in notes:
+                notes[name[0]] = heel_note(capture, name[0])
+            note = notes[name[0]]
         if name in switch:
             d[np.isin(frames, switch[name])] = np.nan
         for j, axis in enumerate(AXES):
@@ -102,7 +152,7 @@ def agreement(capture: xr.Dataset, kinematics: xr.Dataset) -> pd.DataFrame:
             n = int(ok.sum())
             rms = float(np.sqrt(np.mean(col[ok] ** 2))) if n else np.nan
             mx = float(np.max(np.abs(col[ok]))) if n else np.nan
-            rows.append((name, axis, ref, n, int(len(col) - n), rms, mx))
+            rows.append((name, axis, ref, n, int(len(col) - n), rms, mx, note))
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df.attrs = {"capture": capture.attrs.get("source_file", ""), "units": "deg"}
     return df
@@ -121,9 +171,10 @@ def largest(tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
-    """The table as text, one row per output: RMS and max (deg) of x, y, z, frames compared.
+    """The table as text, one row per output: RMS and max (deg) of x, y, z, frames compared;
+    then each note, after the outputs it applies to.
 
-    With `markdown`, a Markdown table (as in docs/kinematics.md)."""
+    With `markdown`, a Markdown table (as in docs/kinematics.md), the notes as a list."""
     if df.empty:
         return "no stored outputs to compare with (the capture carries none of chainlab's outputs)"
     wide = df.pivot_table(index="output", columns="component", values=["rms_deg", "max_deg"], sort=False)
@@ -134,13 +185,15 @@ def format_agreement(df: pd.DataFrame, *, markdown: bool = False) -> str:
         vals = [wide.loc[name, ("rms_deg", a)] for a in AXES] + [wide.loc[name, ("max_deg", a)] for a in AXES]
         lines.append([name] + [f"{v:.1e}" if np.isfinite(v) else "-" for v in vals] + [str(frames[name])])
     title = f"chainlab - Nexus (deg), {df.attrs.get('capture', '')}".rstrip(", ")
+    noted = df[df.note != ""] if "note" in df else df.iloc[:0]
+    notes = [f"{', '.join(dict.fromkeys(rows.output))}: {note}" for note, rows in noted.groupby("note", sort=False)]
     if markdown:
         out = [f"| {' | '.join(head)} |", "|" + "---|" * len(head)]
         out += [f"| {' | '.join(row)} |" for row in lines]
-        return "\n".join(out)
+        return "\n".join(out + ([""] + [f"- {n}" for n in notes] if notes else []))
     width = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(width))
-    return "\n".join([title, fmt.format(*head)] + [fmt.format(*r) for r in lines])
+    return "\n".join([title, fmt.format(*head)] + [fmt.format(*r) for r in lines] + notes)
 
 
 
@@ -166,4 +219,5 @@ def agree_files(capture_path, static_path=None, options=None, markers=None) -> p
     return table
 
 
-__all__ = ["agree_files", "agreement", "equivalent_difference", "format_agreement", "largest", "stored_name"]
+__all__ = ["agree_files", "agreement", "equivalent_difference", "format_agreement", "heel_note", "largest",
+           "nexus_heel_runs", "stored_name"]

@@ -128,6 +128,44 @@ def replace4(cluster: list[np.ndarray], means: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+#: Run counts of Nexus' OFM on a file that :func:`heel_run_count` tries.
+HEEL_RUNS = range(1, 7)
+
+
+def heel_after_runs(cluster: list[np.ndarray], runs: int, first: np.ndarray | None = None) -> list[np.ndarray]:
+    """The heel cluster (HEE LCA STL CPG, (n, 3) m each) after `runs` runs of the OFM on a
+    trial, each run's REPLACE4 taking the previous run's smoothed heel (Nexus' ?HE1) as HEE,
+    with LCA, STL, CPG as given and the cluster means of that run's input; `first`: the first
+    run's trial mean of HEE in its cluster frame (m), in place of these frames' own. One run
+    is chainlab's; its HEE after k runs is copy + (HEE - copy) / 2^k (docs/kinematics.md)."""
+    hee = cluster[0]
+    for run in range(runs):
+        cl = [hee, *cluster[1:]]
+        means = cluster_means(cl)
+        if run == 0 and first is not None:
+            means[0] = first
+        out = replace4(cl, means)
+        hee = out[0]
+    return out
+
+
+def heel_rms_mm(hee: np.ndarray, he1: np.ndarray) -> float:
+    """RMS distance (mm) between two (n, 3) heel positions (m) over the frames both have
+    (NaN when none)."""
+    sq = np.sum((hee - he1) ** 2, axis=-1)
+    ok = np.isfinite(sq)
+    return float(1e3 * np.sqrt(np.mean(sq[ok]))) if ok.any() else float("nan")
+
+
+def heel_run_count(cluster: list[np.ndarray], he1: np.ndarray, runs=HEEL_RUNS) -> tuple[int, float]:
+    """How many runs of the OFM Nexus' hindfoot origin `he1` (?HE1, (n, 3) m) is of: the run
+    count in `runs` whose smoothed heel (:func:`heel_after_runs` of the stored heel cluster)
+    is nearest it, and that RMS distance (mm; a poor fit shows as a large one)."""
+    by_runs = {k: heel_rms_mm(heel_after_runs(cluster, k)[0], he1) for k in runs}
+    k = min(by_runs, key=lambda r: np.inf if np.isnan(by_runs[r]) else by_runs[r])
+    return k, by_runs[k]
+
+
 def _clusters(mk: Mapping[str, np.ndarray], s: str) -> list[list[np.ndarray]]:
     return [[mk[f"{s}{m}"] for m in names] for names in CLUSTERS]
 
