@@ -17,7 +17,9 @@ def add_agree(sub, help: str) -> None:
         help=help,
         description="Compute the models on CAPTURE (calibrated on --static, or on the calibration stored in "
                     "the capture) and print, per output and component, the RMS and largest difference (deg) "
-                    "from the output of the same name that Nexus stored in the file (docs/quality.md).",
+                    "from the output of the same name that Nexus stored in the file (docs/quality.md); under the table, "
+                    "a note where Nexus' OFM ran on the file more than once (read from its ?HE1), its hindfoot "
+                    "angles then being of several runs (docs/kinematics.md).",
     )
     p.add_argument("capture", metavar="CAPTURE.c3d")
     p.add_argument("--static", default=None, metavar="STATIC.c3d", help="the subject's static trial")
