@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 
-from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet, sheet_records
+import shlex
+
+from chainlab.config import (OUTPUTS_VERSION, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet,
+                             sheet_records, subjects_not_in_sheet)
 
 try:
     for _file in workflow.configfiles:
@@ -23,6 +26,11 @@ except ConfigError as exc:
 
 # every rule runs chainlab's commands; with --software-deployment-method conda, in this environment
 CONDA_ENV = "../../environment.yml"
+
+# the subjects table (config key subjects), read and checked with the config: a subject it
+# names that the sheet has not is said, not refused (a table shared by several studies)
+if _extra := subjects_not_in_sheet(CONFIG, TRIALS):
+    logger.warning(_extra)
 
 # an empty static cell: the calibration stored in the dynamic capture is used
 _missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if p and not os.path.exists(p)})
@@ -64,6 +72,21 @@ def batch_rows(wildcards):
     """A batch's rows as JSON: the rule's params (a changed row reruns its batch alone); the
     job reads them from the sheet itself (--sheet --batch K --batch-size N)."""
     return json.dumps(sheet_records(BATCHES[wildcards.batch]), separators=(",", ":"))
+
+
+def batch_subjects(wildcards):
+    """The subjects table's values for a batch's subjects, as JSON: the rule's params (an
+    edited row of the table reruns the batches of its subject alone); the job reads them from
+    the table itself (--subjects)."""
+    subjects = sorted(set(BATCHES[wildcards.batch].subject))
+    return json.dumps({s: CONFIG.subject_measurements(s) for s in subjects if s in CONFIG.subject_values},
+                      sort_keys=True, separators=(",", ":"))
+
+
+# the table as a file whose time does not matter (params.subjects say what changed), and the
+# option that passes it to `chainlab trials`; nothing without a table
+SUBJECTS_TABLE = [ancient(CONFIG.subjects)] if CONFIG.subjects else []
+SUBJECTS_OPTION = f"--subjects {shlex.quote(CONFIG.subjects)}" if CONFIG.subjects else ""
 
 
 def batch_inputs(wildcards):

@@ -12,11 +12,15 @@ rule trials:
         # the sheet as a file whose time does not matter: a batch reruns when its own rows
         # change (params.rows), not when another row of the sheet does
         sheet=ancient(CONFIG.trials),
+        # the subjects table likewise: a batch reruns when its subjects' rows change (params.subjects)
+        subjects=SUBJECTS_TABLE,
         captures=batch_inputs,
     output:
         checksums("trials_{batch}"),
     params:
         rows=batch_rows,
+        subjects=batch_subjects,
+        subjects_option=SUBJECTS_OPTION,
         settings=settings(*TRIAL_SECTIONS),
         # a new chainlab whose outputs differ reruns the trials (Snakemake's params trigger)
         outputs_version=OUTPUTS_VERSION,
@@ -35,7 +39,8 @@ rule trials:
         rows_per_job=BATCH_SIZE,
     shell:
         "chainlab trials --sheet {input.sheet:q} --batch {wildcards.batch} --batch-size {resources.rows_per_job}"
-        " --settings {params.settings:q} --threads {threads} --out-dir {params.out:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} {params.subjects_option} --threads {threads} --out-dir {params.out:q}"
+        " > {log:q} 2>&1"
         " && sha256sum -- {params.files:q} > {output:q}"
 
 
