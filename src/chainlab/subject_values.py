@@ -125,7 +125,7 @@ def value_problem(name: str, value: float) -> str:
     lo, hi, why = MEASUREMENT_RANGES[key]
     if lo <= value <= hi:
         return ""
-    text = f"{name} = {value:g} is outside {lo:.3g}..{hi:.3g} {unit} ({why})"
+    text = f"{name} = {value:g} is outside {lo:g}..{hi:g} {unit} ({why})"
     if unit == "rad":
         text += (f"; the offsets are radians, as Nexus stores them ({value:g} deg would be "
                  f"{math.radians(value):.4f} rad)")
