@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 import math
 import os
 import re
 from collections import Counter
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources

@@ -14,8 +14,8 @@ import xarray as xr
 
 from chainlab.errors import ModelInputError
 from chainlab.model.marker_diameter import marker_diameter
-# the names and neutral defaults, with the checks of a given value (the config imports them)
 from chainlab.subject_values import PIG_OPTIONAL, PIG_REQUIRED
+
 
 def from_dataset(ds: xr.Dataset | None) -> dict[str, float]:
     """The values of `ds`'s PROCESSING group by their names in the file (empty without one)."""
@@ -70,6 +70,7 @@ def resolve(
         where = trial or (static.attrs.get("source_file", "") if static is not None else "")
         raise ModelInputError(
             f"{where}: subject measurement(s) {', '.join(missing)} missing from the static and "
-            "dynamic trials' PROCESSING group; give them under `subject` in the config"
+            "dynamic trials' PROCESSING group; give them in the study's subjects table (config key subjects) "
+            "or with chainlab kinematics --subject NAME=VALUE"
         )
     return values, origin
