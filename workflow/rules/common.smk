@@ -6,8 +6,6 @@ import hashlib
 import json
 import os
 
-import shlex
-
 from chainlab.config import (OUTPUTS_VERSION, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet,
                              sheet_records, subjects_not_in_sheet)
 
@@ -69,24 +67,28 @@ BATCHES = {f"{k:0{max(3, len(str(_n_batches)))}d}": TRIALS.iloc[(k - 1) * BATCH_
 
 
 def batch_rows(wildcards):
-    """A batch's rows as JSON: the rule's params (a changed row reruns its batch alone); the
-    job reads them from the sheet itself (--sheet --batch K --batch-size N)."""
-    return json.dumps(sheet_records(BATCHES[wildcards.batch]), separators=(",", ":"))
+    """A batch's rows as JSON, with its subjects' values when there is a subjects table: the
+    rule's params (a changed row reruns its batch alone); the job reads them from the sheet
+    itself (--sheet --batch K --batch-size N) and the table (--subjects)."""
+    rows = sheet_records(BATCHES[wildcards.batch])
+    if CONFIG.subjects:
+        return json.dumps({"rows": rows, "subjects": batch_subjects(wildcards)}, sort_keys=True, separators=(",", ":"))
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def batch_subjects(wildcards):
-    """The subjects table's values for a batch's subjects, as JSON: the rule's params (an
-    edited row of the table reruns the batches of its subject alone); the job reads them from
-    the table itself (--subjects)."""
+    """The subjects table's values for a batch's subjects (subject -> {name: value})."""
     subjects = sorted(set(BATCHES[wildcards.batch].subject))
-    return json.dumps({s: CONFIG.subject_measurements(s) for s in subjects if s in CONFIG.subject_values},
-                      sort_keys=True, separators=(",", ":"))
+    return {s: CONFIG.subject_measurements(s) for s in subjects if s in CONFIG.subject_values}
 
 
-# the table as a file whose time does not matter (params.subjects say what changed), and the
-# option that passes it to `chainlab trials`; nothing without a table
+# With a subjects table (config key subjects), the trials job is given it (--subjects, the
+# table an ancient() input: its time reruns nothing) and the batch's parameter carries its
+# subjects' values with its rows, so an edited row of the table reruns the batches of that
+# subject's trials alone. Without one, the rule's command and parameters are those of a study
+# before the key existed: its trials do not rerun.
 SUBJECTS_TABLE = [ancient(CONFIG.subjects)] if CONFIG.subjects else []
-SUBJECTS_OPTION = f"--subjects {shlex.quote(CONFIG.subjects)}" if CONFIG.subjects else ""
+SUBJECTS_OPTION = " --subjects {input.subjects:q}" if CONFIG.subjects else ""
 
 
 def batch_inputs(wildcards):
