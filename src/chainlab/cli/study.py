@@ -30,7 +30,8 @@ def add_study(sub, help: str) -> None:
             "kinematics and gait analysis, fit the study statistics, and write "
             "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv, "
             "tests.csv (the config's tests of its own measures) and failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
-            "reason; the others go on."
+            "reason; the others go on. The config's subjects table (subjects: config/subjects.tsv) gives subject "
+            "measurements over the captures' (docs/workflow.md, Subject measurements)."
         ),
     )
     p.add_argument("config", nargs="?", default="config/config.yaml", help="default: %(default)s")
