@@ -428,8 +428,8 @@ def read_subjects(path: str | Path, where: str = "subjects") -> dict[str, dict[s
     if "subject" not in header:
         raise ConfigError(f"{head}: line {header_line}: no column 'subject'; {SUBJECTS_EXPECTED}, found {header}")
     columns = [c for c in header if c != "subject"]
-    problems = [f"line {header_line}: column(s) {sorted(c for c in set(header) if header.count(c) > 1)} "
-                "given twice"] if len(set(header)) < len(header) else []
+    twice = sorted(c for c in set(header) if header.count(c) > 1)
+    problems = [f"line {header_line}: column(s) {twice} given twice"] if twice else []
     if text := unknown_names(columns):
         problems.append(f"line {header_line}: column(s) {text}")
     pattern = schema("trials")["properties"]["subject"]["pattern"].removeprefix("^").removesuffix("$")

@@ -107,7 +107,7 @@ def unknown_names(names) -> str:
     unknown = sorted(set(names) - SUBJECT_NAMES)
     if not unknown:
         return ""
-    said = "; ".join(k + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+    said = "; ".join((k or "'' (no name)") + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
         k, sorted(SUBJECT_NAMES), 1, 0.6)) else "") for k in unknown)
     return f"{said}: not a measurement the models read; {EXPECTED_NAMES}"
 
