@@ -215,3 +215,19 @@ def test_kinematics_refuses_an_offset_typed_in_degrees(tmp_path, capsys, given):
     err = capsys.readouterr().err
     assert given.split("=")[0] in err and "radians" in err and "deg would be" in err
     assert not out.exists()
+
+
+def test_subject_and_a_subjects_table_are_refused_in_the_same_words(tmp_path, capsys):
+    """--subject and a study's subjects table go through one check (chainlab.subject_values):
+    a leg length typed in metres is refused by both with the same words, before anything runs;
+    `chainlab trials --subjects` refuses a bad table without writing a trial."""
+    walk = STUDY / "HC030A" / "Straight" / "HC030A05.c3d"
+    assert main(["kinematics", str(walk), "-o", str(tmp_path / "k.h5"), "--subject", "LLegLength=0.88"]) == 2
+    said = "LLegLength = 0.88 is outside 350..1300 mm"
+    assert f"chainlab kinematics: --subject {said}" in capsys.readouterr().err
+    table = tmp_path / "subjects.tsv"
+    table.write_text("subject\tLLegLength\nHC030A\t0.88\n")
+    rows = json.dumps([{"subject": "HC030A", "condition": "Straight", "trial": "T", "static": "", "dynamic": str(walk)}])
+    assert main(["trials", "--rows", rows, "--subjects", str(table), "--out-dir", str(tmp_path / "out")]) == 2
+    assert f"chainlab trials: --subjects: {table}: line 2 (subject HC030A): {said}" in capsys.readouterr().err
+    assert not (tmp_path / "k.h5").exists() and not (tmp_path / "out").exists()

@@ -204,3 +204,65 @@ def test_a_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
         StudyConfig.load(p)
     with pytest.raises(ConfigError, match=r"--settings: key\(s\) \['gait'\] given twice"):
         settings_from('{"gait": {}, "gait": {"cutoff_Hz": 6}}')
+
+
+def _table(tmp_path, text: str, name: str = "subjects.tsv"):
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / name).write_text(text)
+    return {"study": "s", "trials": "config/trials.tsv", "subjects": f"config/{name}"}
+
+
+def test_a_subjects_table_gives_each_subject_its_measurements(tmp_path):
+    """Read relative to the study folder (as the sheet), comments and blank lines skipped, an
+    empty cell not given; the values reach the subject's kinematics options alone; a YAML
+    config is read relative to the folder above its own."""
+    cfg = _table(tmp_path, "# measurements of the study's subjects (Nexus' units)\n"
+                           "subject\tBodymass\tLLegLength\tLTibialTorsion\tInterAsisDistance\n\n"
+                           "S01\t70.5\t880\t-0.3\t0\nS02\t\t 910 \t\t\n")
+    c = StudyConfig.from_dict(cfg, "config.yaml", tmp_path)
+    assert c.subject_values == {"S01": {"Bodymass": 70.5, "LLegLength": 880.0, "LTibialTorsion": -0.3,
+                                        "InterAsisDistance": 0.0}, "S02": {"LLegLength": 910.0}}
+    assert dict(c.kinematics_options("S02").subject) == {"LLegLength": 910.0}
+    assert dict(c.kinematics_options("S03").subject) == {} == dict(c.kinematics_options().subject)
+    (tmp_path / "config" / "config.yaml").write_text(json.dumps(cfg))
+    assert StudyConfig.load(tmp_path / "config" / "config.yaml").subject_values == c.subject_values
+    assert "subjects" not in c.settings("kinematics")  # a trial records its own subject's values instead
+
+
+@pytest.mark.parametrize("text, said", [
+    # a name no model reads: refused with the one it likely meant, as --subject's
+    ("subject\tLLegLenght\nS01\t880\n", ["subjects.tsv: line 1: column(s) LLegLenght (did you mean LLegLength?): "
+                                         "not a measurement the models read"]),
+    # an offset typed in degrees: the file, line, subject, column, value, range, unit and its radians
+    ("subject\tRTibialTorsion\nS01\t-15\n",
+     ["subjects.tsv: line 2 (subject S01): RTibialTorsion = -15 is outside -1..1 rad",
+      "the offsets are radians, as Nexus stores them (-15 deg would be -0.2618 rad)"]),
+    ("subject\tBodymass\tLKneeWidth\n# kg, mm\nS01\t70\t10.5\n",
+     ["line 3 (subject S01): LKneeWidth = 10.5 is outside 50..200 mm (knee width"]),
+    ("subject\tBodymass\nS01\t70,5\nS02\tnan\n", ["line 2 (subject S01): Bodymass = '70,5': not a number; expected kg",
+                                                   "line 3 (subject S02): Bodymass = nan: not a finite number (kg)"]),
+    ("subject\tBodymass\nS01\t70\nS01\t71\n", ["line 3: subject S01 given again (one row per subject)"]),
+    ("Subject\tBodymass\nS01\t70\n", ["line 1: no column 'subject'"]),
+    ("subject\tBodymass\n../x\t70\n", ["line 2: subject '../x' is not a subject id"]),
+])
+def test_a_bad_subjects_table_is_refused_naming_what_is_wrong(tmp_path, text, said):
+    with pytest.raises(ConfigError) as err:
+        StudyConfig.from_dict(_table(tmp_path, text), "config.yaml", tmp_path)
+    msg = str(err.value)
+    assert msg.startswith(f"config.yaml: subjects: {tmp_path / 'config' / 'subjects.tsv'}"), msg
+    for part in said:
+        assert part in msg, msg
+
+
+def test_a_missing_subjects_table_and_subjects_not_in_the_sheet(tmp_path):
+    from chainlab.config import subjects_not_in_sheet
+
+    with pytest.raises(ConfigError, match="subjects.tsv: subjects table not found"):
+        StudyConfig.from_dict({"study": "s", "trials": "t", "subjects": "config/subjects.tsv"}, "c", tmp_path)
+    c = StudyConfig.from_dict(_table(tmp_path, "subject\tBodymass\nS01\t70\nS09\t80\n"), "c", tmp_path)
+    (tmp_path / "config" / "trials.tsv").write_text("subject\tcondition\ttrial\tstatic\tdynamic\n"
+                                                   "S01\tc\tT1\ts.c3d\td.c3d\n")
+    sheet = read_sheet(tmp_path / "config" / "trials.tsv")
+    assert subjects_not_in_sheet(c, sheet) == ("config/subjects.tsv: subject(s) S09 not in the sample sheet "
+                                               "config/trials.tsv; their measurements are used by no trial")
+    assert subjects_not_in_sheet(StudyConfig.from_dict({"study": "s", "trials": "t"}), sheet) == ""

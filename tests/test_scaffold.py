@@ -81,6 +81,39 @@ def test_the_config_is_complete_and_of_its_own(scaffolded):
     assert full.settings(*SECTIONS) == minimal.settings(*SECTIONS) and full.trials_per_job == minimal.trials_per_job
     with pytest.raises(Exception, match="already there"):
         new_study(made.folder, made.found.root)
+    # Nexus' captures give every measurement: no subjects table, the key at its default
+    assert data["subjects"] is None and made.subjects is None and made.lacking == {}
+    assert not (made.folder / "config" / "subjects.tsv").exists()
+
+
+def test_captures_without_measurements_get_a_subjects_table_to_fill(tmp_path, capsys):
+    """HC030A's captures with Bodymass removed and HC033A's as Nexus wrote them: `chainlab new`
+    writes config/subjects.tsv with a row of empty cells for HC030A alone and names it in the
+    config; the study loads as it is, and with the cell filled gives HC030A the body mass."""
+    ezc3d = pytest.importorskip("ezc3d")
+    raw = tmp_path / "captures"
+    for subject in ("HC030A", "HC033A"):
+        shutil.copytree(STUDY / subject, raw / subject)
+    for capture in (raw / "HC030A").rglob("*.c3d"):
+        c = ezc3d.c3d(str(capture))
+        del c["parameters"]["PROCESSING"]["Bodymass"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c.write(str(capture))
+    assert main(["new", str(tmp_path / "s"), "--captures", str(raw)]) == 0
+    out = capsys.readouterr().out
+    table = tmp_path / "s" / "config" / "subjects.tsv"
+    assert f"1 subject(s) whose captures lack measurements (HC030A): fill {table}" in out
+    rows = [line for line in table.read_text().splitlines() if not line.startswith("#")]
+    assert rows == ["subject\tBodymass\tHeight\tLLegLength\tRLegLength\tLKneeWidth\tRKneeWidth\tLAnkleWidth"
+                    "\tRAnkleWidth", "HC030A" + "\t" * 8]
+    assert "Bodymass kg, Height mm, LLegLength mm" in table.read_text()
+    assert "| HC030A | Bodymass |" in (tmp_path / "s" / "GUESSES.md").read_text()
+    config = tmp_path / "s" / "config" / "config.yaml"
+    assert yaml.safe_load(config.read_text())["subjects"] == "config/subjects.tsv"
+    assert StudyConfig.load(config).subject_values == {"HC030A": {}}
+    table.write_text(table.read_text().replace("HC030A\t", "HC030A\t45.8", 1))
+    assert StudyConfig.load(config).kinematics_options("HC030A").subject == {"Bodymass": 45.8}
 
 
 def test_flat_folder_subject_from_the_capture_and_static_from_the_name(tmp_path):

@@ -366,3 +366,41 @@ def test_lint_is_clean():
                          capture_output=True, text=True, cwd=ROOT)
     text = run.stdout + run.stderr
     assert run.returncode == 0 and "Congratulations, your workflow is in a good condition" in text, text[-3000:]
+
+
+def test_a_subjects_table_reaches_the_trials_and_an_edited_row_reruns_its_subject_alone(tmp_path):
+    """config key subjects: the trials job is given the table (--subjects), each trial records
+    its subject's values; editing one subject's row reruns the batch of that subject's trial
+    alone; a subject the sheet lacks is warned of; a bad table stops the run before any job."""
+    snakemake_or_skip()
+    from .conftest import STUDY
+
+    d = tmp_path / "study"
+    (d / "config").mkdir(parents=True)
+    rows = [("HC030A", "HC030A05", "HC030A/Static/HC030A01.c3d", "HC030A/Straight/HC030A05.c3d"),
+            ("HC033A", "HC033A10", "HC033A/Static/HC033A01.c3d", "HC033A/Straight/HC033A10.c3d")]
+    (d / "config" / "trials.tsv").write_text("subject\tcondition\ttrial\tstatic\tdynamic\n" + "".join(
+        f"{s}\tStraight\t{t}\t{STUDY / st}\t{STUDY / dy}\n" for s, t, st, dy in rows))
+    (d / "config" / "config.yaml").write_text("study: s\ntrials: config/trials.tsv\nsubjects: config/subjects.tsv\n"
+                                              "trials_per_job: 1\nkinematics:\n  models: [pig]\n")
+    table = d / "config" / "subjects.tsv"
+    table.write_text("subject\tBodymass\tHeight\nHC030A\t46\t\nHC033A\t60\t1650\nNOBODY\t70\t\n")
+    targets = ["results/s/checksums/trials_001.sha256", "results/s/checksums/trials_002.sha256"]
+    run = run_snakemake(d, *targets, "--printshellcmds")
+    text = run.stdout + run.stderr
+    assert run.returncode == 0, text[-3000:]
+    assert "config/subjects.tsv: subject(s) NOBODY not in the sample sheet" in text
+    commands = [shlex.split(line.removeprefix("Shell command: ")) for line in text.splitlines()
+                if line.startswith("Shell command: chainlab trials")]
+    assert len(commands) == 2 and all(c[c.index("--subjects") + 1] == "config/subjects.tsv" for c in commands)
+    trials = d / "results" / "s" / "trials"
+    assert open_trial_files([trials / "HC033A10.h5"]).trials[0].subject_measurements == {"Bodymass": 60.0,
+                                                                                          "Height": 1650.0}
+    assert _jobs(run_snakemake(d, *targets, "--dry-run").stdout) == {}
+    table.write_text(table.read_text().replace("HC033A\t60\t1650", "HC033A\t61\t1650"))
+    dry = run_snakemake(d, *targets, "--dry-run")
+    assert _batches_rerun(dry.stdout + dry.stderr) == ["002"], dry.stdout + dry.stderr
+    table.write_text(table.read_text().replace("HC033A\t61\t1650", "HC033A\t61\t1.65"))  # metres: refused
+    bad = run_snakemake(d, *targets, "--dry-run")
+    assert bad.returncode != 0 and "line 3 (subject HC033A): Height = 1.65 is outside 700..2400 mm" in \
+        bad.stdout + bad.stderr

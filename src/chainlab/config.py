@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -33,6 +34,7 @@ from chainlab.errors import ChainlabError
 from chainlab.measure_specs import apply_measure_defaults, parse_measures, parse_tests
 from chainlab.options import ChainOptions, KinematicsOptions, PlateEventOptions, kinetics_options
 from chainlab.schema import OUTPUTS_VERSION  # noqa: F401  (the workflow reads it from here)
+from chainlab.subject_values import SUBJECT_NAMES, check_values, unknown_names
 
 SHEET_COLUMNS = ("subject", "condition", "trial", "static", "dynamic")
 #: Columns a sample sheet may have besides :data:`SHEET_COLUMNS` (``plates``: plate-to-foot
@@ -196,9 +198,15 @@ class StudyConfig:
     markers: str | dict | None = None  # the lab's marker mapping: a preset, a YAML file or {label: name}
     source: str = "config"
     trials_per_job: int = 20  # the workflow's batch size; not a setting of the results (not in settings())
+    subjects: str | None = None  # the subjects table, as the config names it (None: none)
+    #: subject -> {measurement: value} from the subjects table (:func:`read_subjects`); a
+    #: trial records its subject's (``subject_measurements``), not in settings()
+    subject_values: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, config: dict, source: str = "config") -> StudyConfig:
+    def from_dict(cls, config: dict, source: str = "config", root: str | Path = ".") -> StudyConfig:
+        """The config `config` validated (`source` names it in messages), its subjects table
+        read from `root` (the study folder, as the sample sheet's path)."""
         if isinstance(config, dict) and isinstance(config.get("kinetics"), dict) \
                 and isinstance(config["kinetics"].get("plates"), dict):  # YAML reads `1: R` with an int key
             config = {**config, "kinetics": {**config["kinetics"],
@@ -211,8 +219,10 @@ class StudyConfig:
         # trial records (and a rerun compares) are the ones its solver used
         full["kinematics"]["chain"] = asdict(ChainOptions(**full["kinematics"]["chain"]))
         _check_measures(full, source)
+        table = full.get("subjects")
+        values = read_subjects(Path(root) / table, f"{source}: subjects") if table else {}
         return cls(**{k: full.get(k) for k in ("study", "trials", *SECTIONS)}, source=source,
-                   trials_per_job=int(full["trials_per_job"]))
+                   trials_per_job=int(full["trials_per_job"]), subjects=table, subject_values=values)
 
     @classmethod
     def defaults(cls) -> StudyConfig:
@@ -221,8 +231,20 @@ class StudyConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> StudyConfig:
-        """Read and validate a YAML config file."""
-        return cls.from_dict(load_yaml(path) or {}, str(path))
+        """Read and validate a YAML config file (``STUDY/config/config.yaml``: its subjects
+        table is read relative to STUDY, as ``chainlab study`` reads its sample sheet)."""
+        return cls.from_dict(load_yaml(path) or {}, str(path), Path(path).resolve().parent.parent)
+
+    def with_subjects(self, table: str | Path | None) -> StudyConfig:
+        """This config with the subjects table `table` (a path as given: ``chainlab trial(s)
+        --subjects``) in place of its own; unchanged for None."""
+        if table is None:
+            return self
+        return dataclasses.replace(self, subjects=str(table), subject_values=read_subjects(table, "--subjects"))
+
+    def subject_measurements(self, subject: str) -> dict[str, float]:
+        """The measurements the subjects table gives `subject` (empty: none)."""
+        return dict(self.subject_values.get(subject, {}))
 
     def results_dir(self, root: str | Path = "results") -> Path:
         """``root/<study>``, refused unless it is a folder inside `root` (the study's name is
@@ -238,13 +260,15 @@ class StudyConfig:
         and what it is given (``--settings``)."""
         return json.dumps({s: getattr(self, s) for s in sections}, sort_keys=True, separators=(",", ":"))
 
-    def kinematics_options(self) -> KinematicsOptions:
+    def kinematics_options(self, subject: str | None = None) -> KinematicsOptions:
+        """The kinematics' options; with `subject`, its measurements from the subjects table
+        (the 'config' source of :func:`chainlab.model.measurements.resolve`)."""
         k = self.kinematics
         chain = k.get("chain") or {}
         return KinematicsOptions(
             models=tuple(k["models"]), progression=k["progression"], flat_foot=k["flat_foot"],
             partial=bool(k["partial"]) and not k["strict"], solver=k["solver"],
-            chain=ChainOptions(**chain),
+            chain=ChainOptions(**chain), subject=self.subject_measurements(subject) if subject else {},
         )
 
     def kinetics_options(self, plates: str = "", where: str = "sample sheet"):
@@ -301,19 +325,22 @@ def settings_from(value: str | None, sections: tuple[str, ...] = SECTIONS) -> St
     return StudyConfig.load(text)
 
 
-def _sheet_lines(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+def _sheet_lines(path: Path, what: str = "sample sheet", expected: str = "") -> tuple[
+        int, list[str], list[tuple[int, list[str]]]]:
     """The sheet's header line number and cells, and its rows as (line number, cells): cells
     trimmed, blank lines and whole-line comments (first non-blank character ``#``) skipped,
-    so a ``#`` inside a cell (a path) is kept and line numbers are the file's own."""
+    so a ``#`` inside a cell (a path) is kept and line numbers are the file's own. `what` names
+    the file in the messages (a sample sheet, the subjects table), `expected` its layout."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: sample sheet not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the sample sheet ({exc.strerror or exc})") from None
-    expected = "expected a tab-separated header line " + "\t".join(SHEET_COLUMNS) + " and one row per trial"
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    expected = expected or ("expected a tab-separated header line " + "\t".join(SHEET_COLUMNS)
+                            + " and one row per trial")
     if not data.strip():
-        raise ConfigError(f"{path}: the sample sheet is empty ({len(data)} bytes); {expected}")
+        raise ConfigError(f"{path}: the {what} is empty ({len(data)} bytes); {expected}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -322,11 +349,11 @@ def _sheet_lines(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
              if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
-        raise ConfigError(f"{path}: the sample sheet has only comments and blank lines; {expected}")
+        raise ConfigError(f"{path}: the {what} has only comments and blank lines; {expected}")
     try:
         cells = [(n, [c.strip() for c in next(csv.reader([line], delimiter="\t"))]) for n, line in lines]
     except csv.Error as exc:
-        raise ConfigError(f"{path}: not a tab-separated sample sheet ({exc})") from None
+        raise ConfigError(f"{path}: not a tab-separated {what} ({exc})") from None
     (header_line, header), rows = cells[0], cells[1:]
     return header_line, header, rows
 
@@ -382,6 +409,60 @@ def read_sheet(path: str | Path):
         sheet[c] = [p if not p or os.path.isabs(p) else os.path.normpath(os.path.join(path.parent, p))
                     for p in sheet[c]]  # an empty static cell stays empty
     return sheet
+
+
+SUBJECTS_EXPECTED = ("expected a tab-separated header line with subject and Nexus' measurement names (e.g. "
+                     "subject\tBodymass\tLLegLength\tRLegLength) and one row per subject")
+
+
+def read_subjects(path: str | Path, where: str = "subjects") -> dict[str, dict[str, float]]:
+    """The subjects table (TSV): subject -> {measurement: value}, the values in Nexus' units
+    (:mod:`chainlab.subject_values`), an empty cell not given. Read as a sample sheet is
+    (cells trimmed, ``#`` comment lines and blank lines skipped); :class:`ConfigError` naming
+    `where`, the file, and for each problem the line, the subject, the column, the value and
+    what was expected (a column no model reads with the name it likely meant; a value that is
+    not a number or lies outside its human range, an offset typed in degrees with its radians)."""
+    path = Path(path)
+    header_line, header, rows = _sheet_lines(path, "subjects table", SUBJECTS_EXPECTED)
+    head = f"{where}: {path}"
+    if "subject" not in header:
+        raise ConfigError(f"{head}: line {header_line}: no column 'subject'; {SUBJECTS_EXPECTED}, found {header}")
+    columns = [c for c in header if c != "subject"]
+    twice = sorted(c for c in set(header) if header.count(c) > 1)
+    problems = [f"line {header_line}: column(s) {twice} given twice"] if twice else []
+    if text := unknown_names(columns):
+        problems.append(f"line {header_line}: column(s) {text}")
+    pattern = schema("trials")["properties"]["subject"]["pattern"].removeprefix("^").removesuffix("$")
+    out: dict[str, dict[str, float]] = {}
+    for line, cells in rows:
+        if len(cells) > len(header):
+            problems.append(f"line {line}: {len(cells)} tab-separated cells, the header has {len(header)}")
+            continue
+        row = dict(zip(header, cells + [""] * (len(header) - len(cells))))
+        subject = row.pop("subject")
+        if not re.fullmatch(pattern, subject):
+            problems.append(f"line {line}: subject {subject!r} is not a subject id (letters, digits, _ . -; "
+                            "as in the sample sheet)")
+            continue
+        if subject in out:
+            problems.append(f"line {line}: subject {subject} given again (one row per subject)")
+            continue
+        values, bad = check_values({k: v for k, v in row.items() if v and k in SUBJECT_NAMES})  # unknown: said above
+        problems += [f"line {line} (subject {subject}): {b}" for b in bad]
+        out[subject] = values
+    if problems:
+        raise ConfigError(f"{head}: " + "; ".join(problems))
+    return out
+
+
+def subjects_not_in_sheet(config: StudyConfig, sheet) -> str:
+    """A warning naming the subjects of `config`'s subjects table that no row of `sheet` has
+    ('' when none, or without a table): their values are used by no trial."""
+    extra = sorted(set(config.subject_values) - set(sheet.subject))
+    if not extra:
+        return ""
+    return (f"{config.subjects}: subject(s) {', '.join(extra)} not in the sample sheet {config.trials}; "
+            "their measurements are used by no trial")
 
 
 def read_rows(text: str) -> list[dict]:

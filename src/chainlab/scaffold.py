@@ -22,6 +22,10 @@ How the captures are read (:func:`discover`; only each file's header and paramet
   Each dynamic trial takes its subject's static in the same folder, else the subject's first.
 * **Left out:** files that cannot be read (the reason), captures without markers, and trials
   of a subject without a static trial (written as comment lines at the end of the sheet).
+* **Subject measurements.** A subject whose captures (static and dynamic) lack Plug-in Gait's
+  measurements or the body mass in their PROCESSING group (another system's captures) gets a
+  row in ``DIR/config/subjects.tsv``, a template of empty cells to fill, and the config names
+  it (``subjects:``); without it that subject has no Plug-in Gait, or no kinetics.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from chainlab.config import ConfigError, StudyConfig, read_sheet, schema
 from chainlab.errors import C3DError
 from chainlab.io.c3d import c3d_header
 from chainlab.io.store import write_text_atomic
+from chainlab.subject_values import PIG_REQUIRED, unit_of
 
 #: folder names of static (calibration) captures
 STATIC_FOLDER = re.compile(r"^(static|cal)", re.IGNORECASE)
@@ -46,6 +51,10 @@ STATIC_NAME = re.compile(r"static|calib|standing|(?<![a-z])cal(?![a-z])", re.IGN
 STATIC_MAX_S = 10.0
 GAIT_EVENTS = ("foot strike", "foot off")
 DEFAULT_CONDITION = "all"
+#: what a subject's captures must give for Plug-in Gait and its kinetics, else the subjects table asks
+NEEDED = ("Bodymass", *PIG_REQUIRED)
+#: the columns of the subjects table `chainlab new` writes (any other Nexus name may be added)
+TABLE_COLUMNS = ("Bodymass", "Height", *PIG_REQUIRED)
 
 
 @dataclass
@@ -82,6 +91,7 @@ class Discovery:
     no_static: list[dict] = field(default_factory=list)  # rows without a static trial (static "")
     layout: str = ""
     ignored: int = 0  # files that are not C3D
+    headers: dict = field(default_factory=dict)  # capture path -> its header (c3d_header)
 
 
 @dataclass
@@ -93,6 +103,8 @@ class Scaffold:
     sheet: Path
     guesses: Path
     found: Discovery
+    subjects: Path | None = None  # the subjects table template, when some subject lacks measurements
+    lacking: dict = field(default_factory=dict)  # subject -> the NEEDED names its captures lack
 
 
 def _words(stem: str) -> list[str]:
@@ -181,6 +193,7 @@ def discover(captures: str | Path) -> Discovery:
             found.left_out.append((p, "no markers (POINT:USED is 0)"))
             continue
         caps.append(c)
+        found.headers[p] = c.header
     if not caps:
         raise ConfigError(f"{captures}: no readable C3D capture with markers found"
                           + (f" ({len(found.left_out)} left out: {found.left_out[0][1]} ...)" if found.left_out else ""))
@@ -237,9 +250,10 @@ def _unique_ids(rows: list[dict]) -> None:
             r["trial"] = f"{r['trial']}_{k}"
 
 
-def config_text(study: str, trials: str = "config/trials.tsv") -> str:
-    """A complete config (YAML): `study`, `trials` and every other key with its default and
-    description, from the config schema (keys without a default are commented out)."""
+def config_text(study: str, trials: str = "config/trials.tsv", subjects: str | None = None) -> str:
+    """A complete config (YAML): `study`, `trials`, `subjects` (the subjects table; None: the
+    default, none) and every other key with its default and description, from the config
+    schema (keys without a default are commented out)."""
     sch = schema("config")
     lines = ["# chainlab study configuration, written by `chainlab new` (validated against",
              "# src/chainlab/schemas/config.schema.yaml). A config of this study's own: nothing is",
@@ -265,6 +279,8 @@ def config_text(study: str, trials: str = "config/trials.tsv") -> str:
                 walk(sub["properties"], indent + "  ")
                 if all(line.lstrip().startswith("#") for line in lines[at:]):  # every key unset: an
                     lines[at - 1] = f"{indent}{key}: {json.dumps(sub.get('default', {}))}"  # empty mapping, not null
+            elif key == "subjects" and indent == "" and subjects:
+                lines.append(f"subjects: {json.dumps(subjects)}")
             elif "default" in sub:
                 lines.append(f"{indent}{key}: {json.dumps(sub['default'])}")
             else:
@@ -289,9 +305,10 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def guesses_text(found: Discovery, sheet: str, study: str) -> str:
+def guesses_text(found: Discovery, sheet: str, study: str, lacking: dict | None = None) -> str:
     """GUESSES.md: the layout, each trial with how it was placed, the static trials and why,
-    and every file left out with the reason."""
+    every file left out with the reason, and the subjects whose captures lack measurements
+    (`lacking`: :func:`lacking_measurements`)."""
     out = [f"# What `chainlab new` guessed for the study {study}", "",
            f"Captures: `{found.root}` ({len(found.rows) + len(found.no_static) + len(found.statics)} C3D captures read, "
            f"{len(found.left_out)} left out, {found.ignored} other files ignored). Layout: {found.layout}.", "",
@@ -309,6 +326,11 @@ def guesses_text(found: Discovery, sheet: str, study: str) -> str:
     out += ["", f"## Left out ({len(left)})", ""]
     out += ["| file | reason |", "|---|---|"] + [f"| {_cell(p.relative_to(found.root))} | {_cell(why)} |"
                                                   for p, why in left] if left else ["Nothing."]
+    if lacking:
+        out += ["", f"## Subject measurements missing from the captures ({len(lacking)})", "",
+                "Fill `config/subjects.tsv` (Nexus' units; an empty cell is not given): without them the "
+                "subject has no Plug-in Gait or no kinetics.", "", "| subject | missing |", "|---|---|"]
+        out += [f"| {_cell(s)} | {', '.join(n)} |" for s, n in lacking.items()]
     return "\n".join(out) + "\n"
 
 
@@ -330,6 +352,32 @@ def sheet_text(found: Discovery, sheet_dir: Path, folder: Path) -> str:
     tail = ["# No static trial found for these (add one in the static column and remove the '# '):"] + \
         ["# " + line(r) for r in found.no_static] if found.no_static else []
     return "\n".join(head + body + tail) + "\n"
+
+
+def lacking_measurements(found: Discovery) -> dict[str, list[str]]:
+    """Subject -> the :data:`NEEDED` measurements that none of its trials' captures (static or
+    dynamic) has in PROCESSING (a value of 0 counts as absent); subjects lacking none left out."""
+    out: dict[str, set[str]] = {}
+    for r in found.rows:
+        have = {k for p in (r["static"], r["dynamic"]) if p
+                for k, v in (found.headers.get(Path(p)) or {}).get("measurements", {}).items() if v}
+        if missing := set(NEEDED) - have:
+            out.setdefault(r["subject"], set()).update(missing)
+    return {s: [n for n in NEEDED if n in out[s]] for s in sorted(out)}
+
+
+def subjects_template(lacking: dict[str, list[str]]) -> str:
+    """The subjects table `chainlab new` writes: comment lines saying what to fill and in which
+    units, the header, and a row of empty cells (not given) per subject of `lacking`."""
+    head = ["# Subject measurements, written by `chainlab new`: these subjects' captures lack some in their",
+            "# PROCESSING group (" + "; ".join(f"{s}: {', '.join(n)}" for s, n in lacking.items())[:300] + ").",
+            "# Without them a subject has no Plug-in Gait (leg lengths, knee and ankle widths) or no kinetics",
+            "# (Bodymass). Fill the cells in Nexus' units: " + ", ".join(f"{c} {unit_of(c)}" for c in TABLE_COLUMNS)
+            + ";",
+            "# an empty cell is not given (the capture's value is used). Any other Nexus name may be added as a",
+            "# column: the angular offsets (LTibialTorsion, LStaticPlantFlex ...) in radians (docs/workflow.md).",
+            "\t".join(("subject", *TABLE_COLUMNS))]
+    return "\n".join(head + ["\t".join([s] + [""] * len(TABLE_COLUMNS)) for s in lacking]) + "\n"
 
 
 def new_study(folder: str | Path, captures: str | Path, study: str | None = None,
@@ -355,12 +403,18 @@ def new_study(folder: str | Path, captures: str | Path, study: str | None = None
                           + ("; ".join(f"{p.name}: {why}" for p, why in found.left_out[:3]) or
                              f"{len(found.no_static)} trial(s) without a static trial"))
     sheet.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(config_text(name), config)
+    lacking = lacking_measurements(found)
+    table = folder / "config" / "subjects.tsv" if lacking else None
+    if table is not None and table.exists() and not force:
+        raise ConfigError(f"{table}: already there; pass force to write over it")
+    write_text_atomic(config_text(name, subjects="config/subjects.tsv" if table else None), config)
     write_text_atomic(sheet_text(found, sheet.parent, folder), sheet)
-    write_text_atomic(guesses_text(found, "config/trials.tsv", name), guesses)
+    if table is not None:
+        write_text_atomic(subjects_template(lacking), table)
+    write_text_atomic(guesses_text(found, "config/trials.tsv", name, lacking), guesses)
     StudyConfig.load(config)
     read_sheet(sheet)
-    return Scaffold(folder, config, sheet, guesses, found)
+    return Scaffold(folder, config, sheet, guesses, found, table, lacking)
 
 
 def summary(s: Scaffold) -> str:
@@ -375,6 +429,9 @@ def summary(s: Scaffold) -> str:
         lines.append(f"  left out {p.relative_to(f.root)}: {why}")
     if f.no_static:
         lines.append(f"  {len(f.no_static)} trial(s) without a static trial: commented out at the end of the sheet")
-    lines += [f"  wrote {s.config}, {s.sheet}, {s.guesses}",
+    if s.subjects is not None:
+        lines.append(f"  {len(s.lacking)} subject(s) whose captures lack measurements ({', '.join(list(s.lacking)[:8])}"
+                     f"{' ...' if len(s.lacking) > 8 else ''}): fill {s.subjects}")
+    lines += [f"  wrote {s.config}, {s.sheet}{f', {s.subjects}' if s.subjects else ''}, {s.guesses}",
               f"  check the guesses in {s.guesses}, then run: snakemake --cores 2 --directory {s.folder}"]
     return "\n".join(lines)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from
+from chainlab.config import TRIAL_SECTIONS, StudyConfig, read_sheet, settings_from, subjects_not_in_sheet
 from chainlab.schema import OUTPUTS_VERSION
 from chainlab.io.c3d import sha256_file
 from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
@@ -53,7 +53,8 @@ class StudyRun:
 
 def _up_to_date(saved: Path, row: TrialRow, settings: str, config: StudyConfig) -> TrialFile | None:
     """The trial file `saved` when it was made from the same input files (sha256) with the
-    same settings and marker mapping, for the same subject and condition; None otherwise."""
+    same settings, marker mapping and subject measurements (the subjects table's), for the same
+    subject and condition; None otherwise."""
     try:
         mapping = mapping_text(load_marker_mapping(row.markers or config.markers))
     except ValueError:
@@ -64,6 +65,7 @@ def _up_to_date(saved: Path, row: TrialRow, settings: str, config: StudyConfig) 
         return None  # unreadable or from another version: computed again
     if not isinstance(kept, TrialFile) or (kept.subject, kept.condition) != (row.subject, row.condition) \
             or kept.settings != settings or kept.outputs_version != OUTPUTS_VERSION \
+            or kept.subject_measurements != config.subject_measurements(row.subject) \
             or not kept.markers or kept.marker_mapping != mapping \
             or kept.source_sha256 != sha256_file(row.dynamic) \
             or kept.static_sha256 != (sha256_file(row.static) if row.static is not None else ""):
@@ -329,6 +331,8 @@ def build_study(config_path: str | Path, out_root: str | Path = "results", n_per
         config = dataclasses.replace(config, statistics={**config.statistics, "permutations": int(n_permutations)})
     root = config_path.resolve().parent.parent
     sheet = read_sheet(root / config.trials)
+    if extra := subjects_not_in_sheet(config, sheet):
+        (progress or (lambda msg: print(msg, file=sys.stderr)))(f"warning: {extra}")
     out = config.results_dir(out_root)
     run = run_study(sheet, out / "trials", root, progress=progress, config=config)
     return write_study(run, out, config)

@@ -6,7 +6,8 @@ import hashlib
 import json
 import os
 
-from chainlab.config import OUTPUTS_VERSION, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet, sheet_records
+from chainlab.config import (OUTPUTS_VERSION, TRIAL_SECTIONS, ConfigError, StudyConfig, load_yaml, read_sheet,
+                             sheet_records, subjects_not_in_sheet)
 
 try:
     for _file in workflow.configfiles:
@@ -23,6 +24,11 @@ except ConfigError as exc:
 
 # every rule runs chainlab's commands; with --software-deployment-method conda, in this environment
 CONDA_ENV = "../../environment.yml"
+
+# the subjects table (config key subjects), read and checked with the config: a subject it
+# names that the sheet has not is said, not refused (a table shared by several studies)
+if _extra := subjects_not_in_sheet(CONFIG, TRIALS):
+    logger.warning(_extra)
 
 # an empty static cell: the calibration stored in the dynamic capture is used
 _missing = sorted({p for p in TRIALS.static.tolist() + TRIALS.dynamic.tolist() if p and not os.path.exists(p)})
@@ -61,9 +67,28 @@ BATCHES = {f"{k:0{max(3, len(str(_n_batches)))}d}": TRIALS.iloc[(k - 1) * BATCH_
 
 
 def batch_rows(wildcards):
-    """A batch's rows as JSON: the rule's params (a changed row reruns its batch alone); the
-    job reads them from the sheet itself (--sheet --batch K --batch-size N)."""
-    return json.dumps(sheet_records(BATCHES[wildcards.batch]), separators=(",", ":"))
+    """A batch's rows as JSON, with its subjects' values when there is a subjects table: the
+    rule's params (a changed row reruns its batch alone); the job reads them from the sheet
+    itself (--sheet --batch K --batch-size N) and the table (--subjects)."""
+    rows = sheet_records(BATCHES[wildcards.batch])
+    if CONFIG.subjects:
+        return json.dumps({"rows": rows, "subjects": batch_subjects(wildcards)}, sort_keys=True, separators=(",", ":"))
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def batch_subjects(wildcards):
+    """The subjects table's values for a batch's subjects (subject -> {name: value})."""
+    subjects = sorted(set(BATCHES[wildcards.batch].subject))
+    return {s: CONFIG.subject_measurements(s) for s in subjects if s in CONFIG.subject_values}
+
+
+# With a subjects table (config key subjects), the trials job is given it (--subjects, the
+# table an ancient() input: its time reruns nothing) and the batch's parameter carries its
+# subjects' values with its rows, so an edited row of the table reruns the batches of that
+# subject's trials alone. Without one, the rule's command and parameters are those of a study
+# before the key existed: its trials do not rerun.
+SUBJECTS_TABLE = [ancient(CONFIG.subjects)] if CONFIG.subjects else []
+SUBJECTS_OPTION = " --subjects {input.subjects:q}" if CONFIG.subjects else ""
 
 
 def batch_inputs(wildcards):

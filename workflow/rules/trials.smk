@@ -12,6 +12,9 @@ rule trials:
         # the sheet as a file whose time does not matter: a batch reruns when its own rows
         # change (params.rows), not when another row of the sheet does
         sheet=ancient(CONFIG.trials),
+        # the subjects table (config key subjects) likewise: a batch reruns when its subjects'
+        # rows change (params.rows); [] without one
+        subjects=SUBJECTS_TABLE,
         captures=batch_inputs,
     output:
         checksums("trials_{batch}"),
@@ -34,9 +37,12 @@ rule trials:
         # batches whose rows change (params.rows)
         rows_per_job=BATCH_SIZE,
     shell:
-        "chainlab trials --sheet {input.sheet:q} --batch {wildcards.batch} --batch-size {resources.rows_per_job}"
-        " --settings {params.settings:q} --threads {threads} --out-dir {params.out:q} > {log:q} 2>&1"
-        " && sha256sum -- {params.files:q} > {output:q}"
+        # SUBJECTS_OPTION: " --subjects {input.subjects:q}" with a subjects table, else "" (the
+        # command of a study before the key existed: its trials do not rerun; common.smk)
+        "".join(("chainlab trials --sheet {input.sheet:q} --batch {wildcards.batch} --batch-size {resources.rows_per_job}"
+                 " --settings {params.settings:q}", SUBJECTS_OPTION,
+                 " --threads {threads} --out-dir {params.out:q} > {log:q} 2>&1"
+                 " && sha256sum -- {params.files:q} > {output:q}"))
 
 
 rule ingest:

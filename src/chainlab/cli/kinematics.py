@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import difflib
-import math
 import sys
 
 from chainlab import pipeline
 from chainlab.cli._common import add_dask_arguments, add_markers_argument, say_problems
-from chainlab.conventions import MEASUREMENT_UNITS
 from chainlab.errors import C3DError, ChainlabError
 from chainlab.io.store import write_text_atomic
-from chainlab.model import ofm, pig
-from chainlab.model.measurements import PIG_OPTIONAL, PIG_REQUIRED
-from chainlab.model.plausibility import MEASUREMENT_RANGES, range_key
 from chainlab.options import ChainOptions, KinematicsOptions, kinetics_options
 from chainlab.results import TrialFailure
+from chainlab.subject_values import check_values
 
 
 def add_kinematics(sub, help: str) -> None:
@@ -68,40 +63,21 @@ def add_kinematics(sub, help: str) -> None:
     p.set_defaults(func=run_kinematics)
 
 
-#: The names --subject may give: Plug-in Gait's measurements and static offsets, the OFM's values.
-SUBJECT_NAMES = frozenset((*PIG_REQUIRED, *PIG_OPTIONAL, *(f"{s}{n}" for s in pig.SIDES for n in (
-    "StaticPlantFlex", "StaticRotOff")), *(f"%{s}{n}{a}" for s in pig.SIDES for n in ofm.CALIBRATION for a in "XYZ")))
-
-
 def run_kinematics(args: argparse.Namespace) -> int:
-    subject = {}
+    given = {}
     for item in args.subject or []:
-        key, _, value = item.partition("=")
-        try:
-            subject[key.strip()] = float(value)
-        except ValueError:
+        key, eq, value = item.partition("=")
+        if not eq:
             print(f"chainlab kinematics: --subject expects NAME=NUMBER; found {item!r}", file=sys.stderr)
             return 2
-    unknown = sorted(set(subject) - SUBJECT_NAMES)
-    if unknown:  # a name no model reads would be ignored, its value silently not applied
-        said = "; ".join(f"{k}" + (f" (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
-            k, sorted(SUBJECT_NAMES), 1, 0.6)) else "") for k in unknown)
-        print(f"chainlab kinematics: --subject {said}: not a measurement the models read; expected Nexus' "
-              "PROCESSING names (LLegLength, LKneeWidth ... mm; LThighRotation, LShankRotation, LAnkleAbAdd, "
-              "LTibialTorsion, LStaticPlantFlex, LStaticRotOff ... rad; %LMMAX ... for the OFM)", file=sys.stderr)
+        given[key.strip()] = value.strip()
+    # one check with a study's subjects table (chainlab.subject_values): a name no model reads
+    # would be ignored, an offset typed in degrees run as radians; both refused here
+    subject, problems = check_values(given)
+    if problems:
+        for p in problems:
+            print(f"chainlab kinematics: --subject {p}", file=sys.stderr)
         return 2
-    # the offsets are radians, as Nexus stores them; one typed in degrees is refused here rather
-    # than run as radians (15 deg of tibial torsion would turn the ankle by 15 rad)
-    for key, value in subject.items():
-        name = range_key(key)
-        if name is None or MEASUREMENT_UNITS.get(name) != "rad":
-            continue
-        lo, hi, _ = MEASUREMENT_RANGES[name]
-        if not lo <= value <= hi:
-            print(f"chainlab kinematics: --subject {key}={value:g}: outside {lo:.3g}..{hi:.3g} rad; the offsets are "
-                  f"radians, as Nexus stores them ({value:g} deg would be {math.radians(value):.4f})",
-                  file=sys.stderr)
-            return 2
     options = KinematicsOptions(
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         progression=args.progression,

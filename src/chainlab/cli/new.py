@@ -33,7 +33,10 @@ def add_new(sub, help: str) -> None:
             "                      when several subjects share it\n"
             "  left out            unreadable files (the reason), captures without markers, and the\n"
             "                      trials of a subject without a static trial (comment lines at the\n"
-            "                      end of the sheet)"
+            "                      end of the sheet)\n"
+            "  measurements        a subject whose captures lack Bodymass or Plug-in Gait's leg\n"
+            "                      lengths, knee and ankle widths (PROCESSING) gets a row of empty\n"
+            "                      cells to fill in DIR/config/subjects.tsv, named by the config"
         ),
         epilog=(
             "Capture paths in the sheet are relative to the sheet's folder when the captures lie\n"
@@ -45,7 +48,7 @@ def add_new(sub, help: str) -> None:
     p.add_argument("folder", metavar="DIR", help="the study folder (created)")
     p.add_argument("--captures", required=True, metavar="RAW", help="folder of the C3D captures (searched whole)")
     p.add_argument("--study", help="the study's name, results/<study>/ (default: DIR's name)")
-    p.add_argument("--force", action="store_true", help="write over DIR's config and sample sheet")
+    p.add_argument("--force", action="store_true", help="write over DIR's config, sample sheet and subjects table")
     p.set_defaults(func=run_new)
 
 

@@ -30,7 +30,8 @@ def add_study(sub, help: str) -> None:
             "kinematics and gait analysis, fit the study statistics, and write "
             "OUT/<study>/study.h5 (the study store, docs/schema.md), metrics.csv, "
             "tests.csv (the config's tests of its own measures) and failures.tsv. A trial that fails is listed in failures.tsv with its stage and "
-            "reason; the others go on."
+            "reason; the others go on. The config's subjects table (subjects: config/subjects.tsv) gives subject "
+            "measurements over the captures' (docs/workflow.md, Subject measurements)."
         ),
     )
     p.add_argument("config", nargs="?", default="config/config.yaml", help="default: %(default)s")
@@ -59,15 +60,19 @@ def _add_trial_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", metavar="CONFIG|JSON", help=SETTINGS_HELP + "; kinematics, gait and kinetics apply")
     p.add_argument("--solver", choices=("direct", "global"), default=None,
                    help="kinematics solver, instead of the settings' (see chainlab kinematics --help)")
+    p.add_argument("--subjects", default=None, metavar="SUBJECTS.tsv",
+                   help="the study's subjects table (column subject and Nexus' measurement names, Nexus' units; "
+                        "docs/workflow.md): its values replace the captures' for each row's subject, as "
+                        "`chainlab kinematics --subject` (default: the --settings config's subjects, else none)")
     add_markers_argument(p)
     add_dask_arguments(p)
 
 
 def _settings(args: argparse.Namespace, command: str):
-    """The config a workflow step runs with (--settings; --solver replacing its solver), or
-    None after printing why not."""
+    """The config a workflow step runs with (--settings; --subjects, --solver replacing its
+    subjects table and solver), or None after printing why not."""
     try:
-        config = settings_from(args.settings)
+        config = settings_from(args.settings).with_subjects(getattr(args, "subjects", None))
     except ValueError as exc:
         print(f"chainlab {command}: {exc}", file=sys.stderr)
         return None

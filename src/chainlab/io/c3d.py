@@ -191,7 +191,8 @@ def c3d_header(path: str | os.PathLike) -> dict[str, Any]:
     """What a capture says about itself, without reading its data section: ``frames``,
     ``rate`` (Hz), ``markers`` (POINT:USED), ``subjects`` (SUBJECTS:NAMES), ``events``
     (EVENT:LABELS), ``trial_type`` (a TRIAL_TYPE parameter, as some Nexus versions write, or
-    ""). Raises :class:`chainlab.C3DError` for a file that cannot be read."""
+    ""), ``measurements`` (PROCESSING's numbers by name, Nexus' units). Raises
+    :class:`chainlab.C3DError` for a file that cannot be read."""
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C3DWarning)
@@ -204,7 +205,10 @@ def c3d_header(path: str | os.PathLike) -> dict[str, Any]:
                     "markers": int(p.first("POINT", "USED", 0) or 0),
                     "subjects": [s for s in p.strings("SUBJECTS", "NAMES") if s],
                     "events": p.strings("EVENT", "LABELS")[: int(p.first("EVENT", "USED", 0) or 0)],
-                    "trial_type": kind.strip()}
+                    "trial_type": kind.strip(),
+                    "measurements": {k: float(v.ravel()[0]) for k, e in p.raw.get("PROCESSING", {}).items()
+                                     if not k.startswith("__") and (v := np.asarray(e.get("value", []))).size == 1
+                                     and np.issubdtype(v.dtype, np.number)}}
         except C3DError:
             raise
         except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:

@@ -1,6 +1,7 @@
 """The trial file: one trial's results in one netCDF4/HDF5 file, written and read here only.
 
-Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings, problems,
+Groups: ``/`` (attributes: subject, condition, trial, dynamic, static, settings,
+subject_measurements (JSON: the measurements the study's subjects table gives the subject), problems,
 standing: the standing chain of the static trial as JSON, :mod:`chainlab.subjects`;
 quality_problems (JSON rows of the problems table, :mod:`chainlab.problems`), models_left_out,
 ``kinetics_absent``: why the trial has no kinetics, '' when it has; ``contacts_refused``),
@@ -304,6 +305,8 @@ class TrialFile:
             self.trial, self.subject, self.condition = (str(_attr(a, k)) for k in ("trial", "subject", "condition"))
             self.dynamic, self.static = Path(_attr(a, "dynamic")), Path(_attr(a, "static"))
             self.settings = str(_attr(a, "settings"))
+            # the subject's measurements given by the study (its subjects table), Nexus' units
+            self.subject_measurements = json.loads(_attr(a, "subject_measurements", "{}") or "{}")
             self.outputs_version = int(_attr(a, "outputs_version", 0) or 0)
             self.problems = json.loads(_attr(a, "problems", "[]") or "[]")
             self.standing = json.loads(_attr(a, "standing", "") or "null")  # the static's standing chain

@@ -62,7 +62,8 @@ def plan_from_stored(dynamic: xr.Dataset, options: KinematicsOptions | None = No
     if lacking and not opt.partial:
         text = "; ".join(f"{m}: {', '.join(v[:6])}{' ...' if len(v) > 6 else ''}" for m, v in lacking.items())
         raise ModelInputError(f"{name}: no static trial and the calibration is not stored in its PROCESSING "
-                              f"group ({text}); give the static trial or the values under `subject`")
+                              f"group ({text}); give the static trial, or the values in the study's subjects table "
+                              "(config key subjects) or with --subject")
     run = tuple(m for m in opt.models if m not in lacking)
     left = {m: f"calibration not stored: {', '.join(v)}" for m, v in lacking.items()}
     return StoredPlan(static_stand_in(dynamic, cal), replace(opt, models=run), cal, left)

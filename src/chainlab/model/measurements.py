@@ -14,36 +14,7 @@ import xarray as xr
 
 from chainlab.errors import ModelInputError
 from chainlab.model.marker_diameter import marker_diameter
-
-#: What Plug-in Gait needs from the subject (mm): nothing is guessed for these.
-PIG_REQUIRED = (
-    "LLegLength",
-    "RLegLength",
-    "LKneeWidth",
-    "RKneeWidth",
-    "LAnkleWidth",
-    "RAnkleWidth",
-)
-
-#: Optional values and the neutral default used when a trial has none.
-PIG_OPTIONAL = {
-    "MarkerDiameter": 14.0,  # Vicon's default marker, mm
-    "InterAsisDistance": 0.0,  # 0: measured from the static trial's ASIS markers
-    "LAsisTrocanterDistance": 0.0,  # 0: Davis regression on leg length
-    "RAsisTrocanterDistance": 0.0,
-    "LThighRotation": 0.0,
-    "RThighRotation": 0.0,
-    "LShankRotation": 0.0,
-    "RShankRotation": 0.0,
-    "LTibialTorsion": 0.0,
-    "RTibialTorsion": 0.0,
-    "LAnkleAbAdd": 0.0,
-    "RAnkleAbAdd": 0.0,
-    "LSoleDelta": 0.0,  # heel above toe (mm) in the flat-foot static calibration
-    "RSoleDelta": 0.0,
-    "Bodymass": float("nan"),
-    "Height": float("nan"),
-}
+from chainlab.subject_values import PIG_OPTIONAL, PIG_REQUIRED
 
 
 def from_dataset(ds: xr.Dataset | None) -> dict[str, float]:
@@ -99,6 +70,7 @@ def resolve(
         where = trial or (static.attrs.get("source_file", "") if static is not None else "")
         raise ModelInputError(
             f"{where}: subject measurement(s) {', '.join(missing)} missing from the static and "
-            "dynamic trials' PROCESSING group; give them under `subject` in the config"
+            "dynamic trials' PROCESSING group; give them in the study's subjects table (config key subjects) "
+            "or with chainlab kinematics --subject NAME=VALUE"
         )
     return values, origin

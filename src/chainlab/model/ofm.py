@@ -45,6 +45,7 @@ from chainlab.model._spans import SPAN, by_spans, spans
 from chainlab.model.continuity import continuous, norm_of
 from chainlab.model.geometry import cardan, cross, dot, frame, relative, to_lab, to_local, unit
 from chainlab.model.pig import SIDES
+from chainlab.subject_values import OFM_CALIBRATION
 
 MM = 1e-3
 CLUSTERS = (("ANK", "HFB", "TUB", "SHN"), ("HEE", "LCA", "STL", "CPG"), ("P1M", "D5M", "TOE", "P5M"))
@@ -52,7 +53,7 @@ CLUSTERS = (("ANK", "HFB", "TUB", "SHN"), ("HEE", "LCA", "STL", "CPG"), ("P1M", 
 #: (dynamic trials rebuild them from the calibration) and HLX for the hallux.
 DYNAMIC = tuple(m for c in CLUSTERS for m in c)
 STATIC = DYNAMIC + ("MMA", "PCA", "D1M")
-CALIBRATION = ("MMA", "PCA", "HFplantar", "D1M0", "D5M0")
+CALIBRATION = OFM_CALIBRATION  # the names a user may give them by (chainlab.subject_values)
 OUTPUTS = tuple(f"{s}{n}" for s in SIDES for n in ("HFTBA", "FFHFA", "FFTBA", "HXFFA", "TIBA"))
 
 

@@ -58,6 +58,7 @@ import xarray as xr
 from chainlab.model import pig
 from chainlab.model.geometry import cross, dot, unit
 from chainlab.model.measurements import PIG_OPTIONAL, from_dataset, resolve
+from chainlab.subject_values import MEASUREMENT_RANGES, range_key
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -101,26 +102,8 @@ FOREFOOT_HINDFOOT_MAX_DEG = 60.0
 #: hindfoot long axis against the tibia's: 90 deg +- 50 (ankle and subtalar motion in walking span
 #: about -25..+20 deg about neutral; 50 admits equinus and calcaneus feet).
 HINDFOOT_TIBIA_DEG = (40.0, 140.0)
-#: measurement_range: human ranges, children to tall adults (Nexus units).
-MEASUREMENT_RANGES: dict[str, tuple[float, float, str]] = {
-    "LegLength": (350.0, 1300.0, "ASIS-medial malleolus is about half the stature (0.8-2.3 m)"),
-    "KneeWidth": (50.0, 200.0, "knee width, children to adults"),
-    "AnkleWidth": (30.0, 140.0, "malleolar width, children to adults"),
-    "Bodymass": (8.0, 300.0, "body mass (kg), small children to bariatric"),
-    "Height": (700.0, 2400.0, "stature (mm)"),
-    "MarkerDiameter": (4.0, 40.0, "retro-reflective markers are made 4-40 mm"),
-    "InterAsisDistance": (120.0, 500.0, "inter-ASIS distance (0: not measured)"),
-    "StaticPlantFlex": (-0.8, 0.8, "static foot offset (rad): the heel-toe and ankle-toe lines differ by a few "
-                                   "to 25 deg; beyond 0.8 rad (46 deg) it was stored in degrees or is wrong"),
-    "StaticRotOff": (-0.8, 0.8, "static foot rotation offset (rad), as StaticPlantFlex"),
-    "ThighRotation": (-np.pi, np.pi, "knee alignment device offset (rad): a wand anywhere about the thigh is "
-                                     "within +-pi; beyond, it was stored in degrees"),
-    "ShankRotation": (-np.pi, np.pi, "knee alignment device offset (rad), as ThighRotation"),
-    "AnkleAbAdd": (-0.8, 0.8, "ankle marker's tilt from the ankle flexion axis (rad; ktk_walk 0.19-0.22): "
-                              "beyond 0.8 rad (46 deg) it was stored in degrees or is wrong"),
-    "TibialTorsion": (-1.0, 1.0, "tibial torsion (rad): 0-40 deg in adults (-0.3, -0.58 in ktk_walk); beyond "
-                                 "1 rad (57 deg) it was stored in degrees or is wrong"),
-}
+#: measurement_range: human ranges (Nexus units): chainlab.subject_values.MEASUREMENT_RANGES, where a
+#: value given by a user is checked against them too.
 #: measurement_geometry: |leg length - ASIS-ankle marker distance in the static| above 15 %.
 #: The markers sit on the skin beside the landmarks (ASIS, lateral vs medial malleolus: 10-30 mm),
 #: under 5 % of a leg; another subject's static differs more.
@@ -371,13 +354,6 @@ def foot_orientation(kinematics: xr.Dataset) -> list[QualityProblem]:
                     f"{what}: {med:.0f} deg (median), outside [{lo:g}, {hi:g}]: the foot segments are not "
                     "anatomical; check the OFM foot markers (a swapped or misplaced marker)"))
     return out
-
-
-def range_key(name: str) -> str | None:
-    """The key of :data:`MEASUREMENT_RANGES` for a measurement (``LLegLength`` -> ``LegLength``),
-    None for one without a range."""
-    key = name[1:] if name[:1] in "LR" and name[1:] in MEASUREMENT_RANGES else name
-    return key if key in MEASUREMENT_RANGES else None
 
 
 def measurement_checks(dynamic: xr.Dataset, static: xr.Dataset | None,

@@ -411,13 +411,15 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
     from chainlab.pipeline.cycles import _gait_pass
 
     config = config or StudyConfig.defaults()
-    opt = options or config.kinematics_options()
+    opt = options or config.kinematics_options(row.subject)  # with the subjects table's values
     where = {"dask_scheduler": _check(opt, chunk_frames, scheduler)}
     kinetics = config.kinetics_options(row.plates, f"{row.trial}: sample sheet column plates")
     attrs = {"title": TITLE, "subject": row.subject, "condition": row.condition, "trial": row.trial,
              "dynamic": str(row.dynamic), "static": str(row.static or ""),
              "settings": config.settings(*TRIAL_SECTIONS) if options is None else "",
              "outputs_version": OUTPUTS_VERSION, **where, "problems": "[]",
+             # the measurements given for the subject (the subjects table's row), Nexus' units
+             "subject_measurements": json.dumps(dict(opt.subject), sort_keys=True),
              "quality_problems": "[]"}
     stage = "read"
     try:
