@@ -10,6 +10,7 @@ import signal
 from html import escape as html_escape
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -444,6 +445,38 @@ def test_a_browser_that_never_answers_is_stopped(study, tmp_path):
         except OSError:
             continue
     assert alive == []
+
+
+def _running(program: str) -> list[str]:
+    """Pids of live processes with `program` as one of their arguments (zombies left out)."""
+    alive = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            if program in (d / "cmdline").read_text().split("\0") and " Z " not in (d / "stat").read_text():
+                alive.append(d.name)
+        except OSError:
+            continue
+    return alive
+
+
+def test_a_terminated_figures_job_takes_its_browser_with_it(tmp_path):
+    """A workflow stopping a figures job (SIGTERM) ends the export's browser too: the export
+    runs in a session of its own, which the signal does not reach."""
+    hang = tmp_path / "hanging-browser"
+    hang.write_text("#!/bin/sh\nsleep 600\n")
+    hang.chmod(0o755)
+    script = ("import plotly.graph_objects as go\n"
+              "from chainlab.figures import write_figures\n"
+              f"write_figures({{'empty': go.Figure()}}, {str(tmp_path / 'out')!r}, browser={str(hang)!r}, timeout=300)\n")
+    job = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120
+    while not _running(str(hang)) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.2)
+    assert _running(str(hang)), "the export never started its browser"
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=60) == 143
+    time.sleep(0.5)
+    assert _running(str(hang)) == []
 
 
 def test_all_figures_are_written_with_an_index(drawn):

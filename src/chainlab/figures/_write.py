@@ -17,7 +17,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -126,25 +128,26 @@ def write_figure(fig: go.Figure, out_dir: str | os.PathLike, name: str, formats:
 def _export(browser: str, jobs: list[tuple[str, str, str]], limit: float,
             say: Callable[[str], None]) -> set[str]:
     """Run the static export in a child process of its own session; kill the whole group
-    (kaleido and its browser) when it overruns `limit`. The files it wrote."""
+    (kaleido and its browser) when it overruns `limit`, or when this process is interrupted or
+    terminated meanwhile (Ctrl-C, a workflow's SIGTERM): the child's own session does not get
+    the signal, and its browser would outlive the job. The files it wrote."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(jobs, f)
     cmd = [sys.executable, "-m", "chainlab.figures._export", browser, f.name]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        stdout, stderr = proc.communicate(timeout=limit)
+        with _terminate_raises():
+            stdout, stderr = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        tree = _process_tree(proc.pid)  # the browser may run in a session of its own
-        os.killpg(proc.pid, signal.SIGKILL)
-        for pid in tree:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        _kill_tree(proc.pid)
         stdout, stderr = proc.communicate()
         say(f"chainlab figures: SVG/PDF export with {browser} stopped after {limit:.0f} s; "
             "HTML and JSON are written")
+    except BaseException:  # interrupted or terminated: the export and its browser go too
+        _kill_tree(proc.pid)
+        proc.wait()
+        raise
     finally:
         os.unlink(f.name)
     done = {line.strip() for line in stdout.splitlines() if line.strip()}
@@ -152,6 +155,39 @@ def _export(browser: str, jobs: list[tuple[str, str, str]], limit: float,
         tail = " ".join(stderr.strip().splitlines()[-3:])
         say(f"chainlab figures: SVG/PDF export with {browser} failed (exit {proc.returncode}): {tail}")
     return done
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """SIGTERM raises SystemExit(143) meanwhile (its default ends the process at once, with no
+    cleanup), where a handler can be set (the main thread); the previous handler after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL `pid`'s process group and every descendant (the browser may run in a session of
+    its own)."""
+    tree = _process_tree(pid)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _process_tree(pid: int) -> list[int]:
