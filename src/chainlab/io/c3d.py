@@ -46,7 +46,7 @@ import xarray as xr
 
 from chainlab.conventions import AXES
 from chainlab.errors import C3DError, C3DWarning
-from chainlab.io._c3ddata import PLATE_VARIABLES, _analogs, _plate_arrays, _plates, _points
+from chainlab.io._c3ddata import PLATE_VARIABLES, _analogs, _plates, _points, plate_data
 from chainlab.io._c3devents import _add_events, _add_measurements
 from chainlab.io._c3dlabels import _labels, _length_scale, point_names
 from chainlab.io._c3dstructure import LONG_CAPTURE_HEADER_FRAMES, _Structure
@@ -321,7 +321,7 @@ def _build_dataset(
         np.array([pl.corners for pl in plates]).reshape(len(plates), 4, 3),
         {"units": "m", "long_name": "plate corners in the lab frame"},
     )
-    wrenches = _plate_arrays(analog, plates, cop_threshold)
+    wrenches = plate_data(analog, plates, cop_threshold)  # computed on first use
     for key, long_name, units in PLATE_VARIABLES:
         data_vars[f"plate_{key}"] = (
             ("analog_sample", "plate", "axis"),
