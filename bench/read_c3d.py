@@ -110,8 +110,13 @@ print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru
 }
 
 
-def first_call(path: Path, rounds: int, other_src: str | None = None) -> None:
-    """`other_src`: another checkout's src folder, run as a third reader (e.g. before a change)."""
+PRIME = "import numpy as np; a = np.ones({mb} * 125_000); a += 1"
+
+
+def first_call(path: Path, rounds: int, other_src: str | None = None, prime_mb: int = 0) -> None:
+    """`other_src`: another checkout's src folder, run as a third reader (e.g. before a change).
+    `prime_mb`: before each measured process, one that touches and frees this much memory, so
+    that every reader starts as if after the same neighbour (see --prime)."""
     runs = {name: (code, None) for name, code in FIRST.items()}
     if other_src:
         env = dict(os.environ, PYTHONPATH=other_src)
@@ -123,6 +128,8 @@ def first_call(path: Path, rounds: int, other_src: str | None = None) -> None:
     extra = {}
     for _ in range(rounds):
         for name, (code, env) in runs.items():
+            if prime_mb:
+                subprocess.run([sys.executable, "-c", PRIME.format(mb=prime_mb)], check=True)
             out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                                  check=True, env=env)
             r = json.loads(out.stdout)
@@ -228,6 +235,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians reported)")
     ap.add_argument("--keep", help="folder to keep (and reuse) the long capture in")
     ap.add_argument("--other-src", help="with --first-call: also time chainlab from this src folder")
+    ap.add_argument("--prime", type=int, default=0, metavar="MB",
+                    help="with --first-call: run a process touching MB of memory before each measured one. "
+                         "On this VM a process's first-touch page faults cost from 0.1 to 2 s for the same "
+                         "300 MB depending on what the process before it freed; this evens that out")
     args = ap.parse_args()
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="chainlab-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -241,8 +252,9 @@ def main() -> None:
           f"Python {platform.python_version()}, {platform.platform()}")
     if args.first_call:
         print(f"command: python bench/read_c3d.py --first-call --frames {args.frames} --markers {args.markers} "
-              f"--rounds {args.rounds}" + (f" --other-src {args.other_src}" if args.other_src else "") + "\n")
-        first_call(long_path, args.rounds, args.other_src)
+              f"--rounds {args.rounds}" + (f" --other-src {args.other_src}" if args.other_src else "")
+              + (f" --prime {args.prime}" if args.prime else "") + "\n")
+        first_call(long_path, args.rounds, args.other_src, args.prime)
         if not args.keep:
             long_path.unlink()
         return

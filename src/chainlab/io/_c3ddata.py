@@ -48,17 +48,17 @@ def _points(
             np.rint(sub[..., 3], out=wb, casting="unsafe")
         else:
             wb[...] = sub[..., 3]
-        bad = wb < 0
+        gaps = np.flatnonzero(wb < 0)
         np.bitwise_and(wb, 0xFF, out=wb)
         r = residual[s:e]
         # in float64, rounded once to float32: equal to float32(float64 residual)
         np.multiply(wb, res_scale, out=r, dtype=np.float64, casting="same_kind")
         if drop_zeros:  # a stored 0 (or -0) is the only value that scales to 0
-            zero = sub[..., 0] == 0
-            zero &= sub[..., 1] == 0
-            zero &= sub[..., 2] == 0
-            bad |= zero
-        gaps = np.flatnonzero(bad)
+            zero = np.flatnonzero(sub[..., 0] == 0)  # few: y and z checked for these only
+            if zero.size:
+                i, j = np.divmod(zero, m)
+                zero = zero[(sub[i, j, 1] == 0) & (sub[i, j, 2] == 0)]
+                gaps = np.union1d(gaps, zero)
         if gaps.size:
             x.reshape(-1, 3)[gaps] = np.nan
             r.reshape(-1)[gaps] = np.nan

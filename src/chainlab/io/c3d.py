@@ -28,6 +28,10 @@ variable                    dims                                 units
 ``measurements``            (measurement,)                       per value
 ``event_time``              (event,)                             s
 ==========================  ===================================  =========
+
+Number types: markers float64; residuals float32 (the float64 residual rounded once);
+analogs float32 where that holds the scaled value exactly, float64 otherwise; the plate
+variables float64, computed on their first use ("Number types" in ``docs/conventions.md``).
 """
 
 from __future__ import annotations
