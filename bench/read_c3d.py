@@ -7,8 +7,14 @@ Each reader runs in its own subprocess so that its peak memory (ru_maxrss) is it
 Prints a Markdown table: best wall time of --repeat runs, MB/s of file size, peak RSS.
 
 --first-call (issue #17): the first `read_c3d` in a fresh process (imports done before the
-clock starts) against the reference `np.fromfile` of the same bytes + the points' float64
-conversion, in separate fresh processes, interleaved for --rounds rounds; medians.
+clock starts: `from chainlab import read_c3d`; the call still imports ezc3d, about 10 ms, on
+its first parameter parse) against the reference `np.fromfile` of the same bytes + the points'
+float64 conversion, in separate fresh processes, interleaved for --rounds rounds; medians.
+The plates are computed on first use: a second chainlab row reads and then takes every plate
+variable's values. A second reference row runs the reference in a process that has made the
+reader's imports first: on a shared VM the kernel's page faults of a process that has imported
+xarray and pandas can cost several times those of a bare numpy process (measured on
+2026-12-03), which the plain reference row does not see. CPU = user + sys of the process over the timed part (threads included).
 """
 
 from __future__ import annotations
@@ -28,11 +34,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 READERS = {
-    "chainlab.read_c3d": "import chainlab; f = lambda p: chainlab.read_c3d(p)",
-    "chainlab, 10k-frame chunks": (
-        "import chainlab\n"
+    # `from chainlab import ...`: `import chainlab` alone is lazy, and the RSS "over imports"
+    # is taken after the setup
+    "chainlab.read_c3d": "from chainlab import read_c3d as f",
+    "chainlab.read_c3d, then every plate variable's values": (
+        "from chainlab import read_c3d\n"
         "def f(p):\n"
-        "    for c in chainlab.iter_c3d_chunks(p, chunk_frames=10_000): pass"
+        "    ds = read_c3d(p)\n"
+        "    for k in ('plate_force', 'plate_moment', 'plate_free_moment', 'plate_cop'): ds[k].values"
+    ),
+    "chainlab, 10k-frame chunks": (
+        "from chainlab import iter_c3d_chunks\n"
+        "def f(p):\n"
+        "    for c in iter_c3d_chunks(p, chunk_frames=10_000): pass"
     ),
     "ezc3d.c3d(p, extract_forceplat_data=True)": (
         "import ezc3d; f = lambda p: ezc3d.c3d(p, extract_forceplat_data=True)"
@@ -54,8 +68,7 @@ print(json.dumps({{"best_s": min(times), "peak_rss_mb": peak / 1024, "rss_over_i
 """
 
 
-FIRST = {
-    "np.fromfile + points to float64 (reference)": """
+_REFERENCE = """
 import numpy as np, sys, time, json, resource
 path = sys.argv[1]
 head = open(path, "rb").read(512)
@@ -70,33 +83,61 @@ points = words[:, : 4 * n_points].reshape(len(words), n_points, 4)[..., :3].asty
 s = time.perf_counter() - t
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime}))
-""",
+"""
+
+FIRST = {
+    "np.fromfile + points to float64 (reference)": _REFERENCE,
+    "the reference after the reader's imports (`from chainlab import read_c3d` first)": (
+        "from chainlab import read_c3d\n" + _REFERENCE),
     "chainlab.read_c3d, first call": """
 import sys, time, json, warnings, resource
 warnings.simplefilter("ignore")
-import chainlab
+from chainlab import read_c3d  # `import chainlab` alone is lazy: this imports the reader (xarray, pandas)
 r0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
-ds = chainlab.read_c3d(sys.argv[1])
+ds = read_c3d(sys.argv[1])
 s = time.perf_counter() - t
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime,
                   "dask_imported": "dask" in sys.modules, "output_MB": ds.nbytes / 1e6}))
 """,
+    "chainlab.read_c3d, first call, then every plate variable's values": """
+import sys, time, json, warnings, resource
+warnings.simplefilter("ignore")
+from chainlab import read_c3d
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+t = time.perf_counter()
+ds = read_c3d(sys.argv[1])
+for k in ("plate_force", "plate_moment", "plate_free_moment", "plate_cop"):
+    ds[k].values
+s = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": s, "cpu": r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime,
+                  "dask_imported": "dask" in sys.modules}))
+""",
 }
 
 
-def first_call(path: Path, rounds: int, other_src: str | None = None) -> None:
-    """`other_src`: another checkout's src folder, run as a third reader (e.g. before a change)."""
+PRIME = "import numpy as np; a = np.ones({mb} * 125_000); a += 1"
+
+
+def first_call(path: Path, rounds: int, other_src: str | None = None, prime_mb: int = 0) -> None:
+    """`other_src`: another checkout's src folder, run as a third reader (e.g. before a change).
+    `prime_mb`: before each measured process, one that touches and frees this much memory, so
+    that every reader starts as if after the same neighbour (see --prime)."""
     runs = {name: (code, None) for name, code in FIRST.items()}
     if other_src:
         env = dict(os.environ, PYTHONPATH=other_src)
-        runs[f"chainlab.read_c3d, first call, {other_src}"] = (FIRST["chainlab.read_c3d, first call"], env)
+        for name, code in FIRST.items():
+            if name.startswith("chainlab."):
+                runs[f"{name}, {other_src}"] = (code, env)
     times: dict[str, list[float]] = {k: [] for k in runs}
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     extra = {}
     for _ in range(rounds):
         for name, (code, env) in runs.items():
+            if prime_mb:
+                subprocess.run([sys.executable, "-c", PRIME.format(mb=prime_mb)], check=True)
             out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                                  check=True, env=env)
             r = json.loads(out.stdout)
@@ -202,6 +243,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians reported)")
     ap.add_argument("--keep", help="folder to keep (and reuse) the long capture in")
     ap.add_argument("--other-src", help="with --first-call: also time chainlab from this src folder")
+    ap.add_argument("--prime", type=int, default=0, metavar="MB",
+                    help="with --first-call: run a process touching MB of memory before each measured one. "
+                         "On this VM a process's first-touch page faults cost from 0.1 to 2 s for the same "
+                         "300 MB depending on what the process before it freed; this evens that out")
     args = ap.parse_args()
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="chainlab-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -215,8 +260,9 @@ def main() -> None:
           f"Python {platform.python_version()}, {platform.platform()}")
     if args.first_call:
         print(f"command: python bench/read_c3d.py --first-call --frames {args.frames} --markers {args.markers} "
-              f"--rounds {args.rounds}" + (f" --other-src {args.other_src}" if args.other_src else "") + "\n")
-        first_call(long_path, args.rounds, args.other_src)
+              f"--rounds {args.rounds}" + (f" --other-src {args.other_src}" if args.other_src else "")
+              + (f" --prime {args.prime}" if args.prime else "") + "\n")
+        first_call(long_path, args.rounds, args.other_src, args.prime)
         if not args.keep:
             long_path.unlink()
         return

@@ -234,8 +234,98 @@ def test_the_dataset_equals_the_plain_constructors_and_imports_no_dask(walk):
     }
     code = (
         "import sys, warnings; warnings.simplefilter('ignore'); import chainlab; "
-        f"chainlab.read_c3d({str(walk.attrs['source_path'])!r}); "
+        f"chainlab.read_c3d({str(walk.attrs['source_path'])!r}).plate_force.values; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- output dtypes (issue #17)
+
+
+def _raw_words(path):
+    """The data section's words of an Intel file, straight from its bytes: (frames, words)."""
+    raw = path.read_bytes()
+    p = ezc3d.c3d(str(path))["parameters"]
+    n_points, n_words = p["POINT"]["USED"]["value"][0], struct.unpack("<H", raw[4:6])[0]
+    floats = p["POINT"]["SCALE"]["value"][0] < 0
+    start = (struct.unpack("<H", raw[16:18])[0] - 1) * 512
+    words = np.frombuffer(raw, "<f4" if floats else "<i2", offset=start)
+    per_frame = 4 * n_points + n_words
+    return words[: words.size // per_frame * per_frame].reshape(-1, per_frame), n_points, p
+
+
+def test_residuals_are_the_float64_residual_rounded_to_float32():
+    """Residuals: low byte of the fourth word x |POINT:SCALE|, in m, computed in float64 and
+    stored as float32 (what the trial file keeps); NaN exactly where the sample is invalid
+    (negative fourth word) or (0, 0, 0); markers stay float64."""
+    from chainlab.conventions import LENGTH_TO_METRE
+
+    path = fixture("c3dorg_sample01_Eb015pr.c3d")
+    ds = read_c3d(path)
+    words, n_points, p = _raw_words(path)
+    assert ds.markers.dtype == np.float64 and ds.residuals.dtype == np.float32
+    fourth = np.rint(words[:, 3 : 4 * n_points : 4]).astype(np.int32)
+    to_m = LENGTH_TO_METRE[ds.attrs["point_units_in_file"]]
+    expected = (fourth & 0xFF) * (abs(float(p["POINT"]["SCALE"]["value"][0])) * to_m)  # float64
+    labels = _ezc3d_labels(ezc3d.c3d(str(path)))
+    column = {lab.rsplit(":", 1)[-1].strip(): i for i, lab in enumerate(labels)}
+    cols = [column[str(m)] for m in ds.marker.values]
+    seen = np.isfinite(ds.residuals.values)
+    assert 0.5 < seen.mean() < 1 and np.array_equal(seen, np.isfinite(ds.markers.values).all(axis=-1))
+    assert np.all((fourth[:, cols] < 0)[~seen] | np.all(words[:, : 4 * n_points].reshape(len(words), -1, 4)[:, cols, :3] == 0, axis=-1)[~seen])
+    np.testing.assert_array_equal(ds.residuals.values[seen], expected[:, cols].astype(np.float32)[seen])
+    assert np.unique(ds.residuals.values[seen]).size > 10
+
+
+def test_analogs_are_float32_only_where_that_is_exact(walk, walk_path):
+    """Vicon float files (OFFSET 0, SCALE x GEN_SCALE 1): the stored float32, exactly; an
+    integer file whose channels scale by other factors keeps float64, (raw - OFFSET) x SCALE x
+    GEN_SCALE unrounded."""
+    words, n_points, p = _raw_words(walk_path)
+    assert walk.analogs.dtype == np.float32
+    stored = words[:, 4 * n_points :].reshape(-1, walk.sizes["channel"])
+    np.testing.assert_array_equal(walk.analogs.values, stored)
+
+    path = fixture("c3dorg_sample10_TYPE-2.C3D")
+    ds = read_c3d(path)
+    words, n_points, p = _raw_words(path)
+    assert ds.analogs.dtype == np.float64
+    n_ch = ds.sizes["channel"]
+    raw = words[:, 4 * n_points :].reshape(-1, n_ch).astype(np.float64)
+    a = p["ANALOG"]
+    expected = (raw - a["OFFSET"]["value"][:n_ch]) * (a["SCALE"]["value"][:n_ch] * a["GEN_SCALE"]["value"][0])
+    np.testing.assert_array_equal(ds.analogs.values, expected)
+
+
+def test_plates_are_computed_once_on_first_use_from_the_float64_analogs(walk_path, monkeypatch):
+    """The plate variables are computed on first access, all four together, once, and equal
+    the wrench of the analogs in float64; the Dataset pickles and copies as before."""
+    import copy
+    import pickle
+
+    from chainlab.io import _c3ddata
+
+    calls = []
+    compute = _c3ddata._plate_arrays
+    monkeypatch.setattr(_c3ddata, "_plate_arrays", lambda *a: calls.append(a) or compute(*a))
+    ds = read_c3d(walk_path)
+    assert ds.sizes["plate"] == 2 and calls == []
+    assert ds.plate_force.dtype == np.float64 and ds.plate_force.shape == (ds.sizes["analog_sample"], 2, 3)
+    z = ds.plate_force.sel(plate=1, axis="z").values
+    assert len(calls) == 1 and z.max() > 100  # the child's weight and more, in N
+    for key in ("force", "moment", "free_moment", "cop"):
+        ds[f"plate_{key}"].values
+    assert len(calls) == 1
+    plates = calls[0][1]
+    direct = compute(ds.analogs.values.astype(np.float64), plates, ds.attrs["cop_threshold_N"])
+    for key in direct:
+        np.testing.assert_array_equal(ds[f"plate_{key}"].values, direct[key])
+    again = read_c3d(walk_path)
+    assert pickle.loads(pickle.dumps(again)).identical(ds)
+    assert copy.deepcopy(again).identical(ds) and again.copy(deep=True).identical(ds)
+    ratio = ds.sizes["analog_sample"] // ds.sizes["frame"]
+    window = read_c3d(walk_path, frames=slice(10, 30))
+    np.testing.assert_array_equal(window.plate_force.values,
+                                  ds.plate_force.isel(analog_sample=slice(10 * ratio, 30 * ratio)).values)

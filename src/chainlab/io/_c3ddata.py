@@ -3,7 +3,11 @@ outputs), analog channels, and the force plates' geometry and wrenches."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from chainlab.conventions import LENGTH_TO_METRE
 from chainlab.io._c3dstructure import _Structure
@@ -18,39 +22,43 @@ BLOCK_SAMPLES = 32768
 def _points(
     st: _Structure, pts: np.ndarray, idx: np.ndarray, to_unit: float, drop_zeros: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (x to_unit) and residuals of the points `idx`; invalid samples NaN.
+    """Positions (x to_unit, float64) and residuals (float32) of the points `idx`; invalid
+    samples NaN.
 
     A negative fourth word marks a sample invalid (C3D guide); its low byte times
-    |POINT:SCALE| is the residual. With `drop_zeros`, a stored (0, 0, 0) is a gap too.
+    |POINT:SCALE| is the residual, computed in float64 and stored rounded to float32 (what
+    the trial file keeps of it). With `drop_zeros`, a stored (0, 0, 0) is a gap too.
     """
     n, m = pts.shape[0], idx.size
     every = m == pts.shape[1]
     scale = to_unit if st.is_float else to_unit * st.point_scale
     res_scale = st.point_scale * to_unit
     xyz = np.empty((n, m, 3))
-    residual = np.empty((n, m))
+    residual = np.empty((n, m), np.float32)
     step = max(1, BLOCK_POINTS // max(m, 1))
+    w = np.empty((min(n, step), m), dtype=np.int32)
     for s in range(0, n, step):
         e = min(n, s + step)
         sub = pts[s:e] if every else pts[s:e, idx]
         x = xyz[s:e]
         x[...] = sub[..., :3]  # float64(stored) * scale, as np.multiply(..., dtype=float64)
         x *= scale
-        w = np.empty(sub.shape[:2], dtype=np.int32)
+        wb = w[: e - s]
         if st.is_float:
-            np.rint(sub[..., 3], out=w, casting="unsafe")
+            np.rint(sub[..., 3], out=wb, casting="unsafe")
         else:
-            w[...] = sub[..., 3]
-        bad = w < 0
-        np.bitwise_and(w, 0xFF, out=w)
+            wb[...] = sub[..., 3]
+        gaps = np.flatnonzero(wb < 0)
+        np.bitwise_and(wb, 0xFF, out=wb)
         r = residual[s:e]
-        np.multiply(w, res_scale, out=r, dtype=np.float64)
+        # in float64, rounded once to float32: equal to float32(float64 residual)
+        np.multiply(wb, res_scale, out=r, dtype=np.float64, casting="same_kind")
         if drop_zeros:  # a stored 0 (or -0) is the only value that scales to 0
-            zero = sub[..., 0] == 0
-            zero &= sub[..., 1] == 0
-            zero &= sub[..., 2] == 0
-            bad |= zero
-        gaps = np.flatnonzero(bad)
+            zero = np.flatnonzero(sub[..., 0] == 0)  # few: y and z checked for these only
+            if zero.size:
+                i, j = np.divmod(zero, m)
+                zero = zero[(sub[i, j, 1] == 0) & (sub[i, j, 2] == 0)]
+                gaps = np.union1d(gaps, zero)
         if gaps.size:
             x.reshape(-1, 3)[gaps] = np.nan
             r.reshape(-1)[gaps] = np.nan
@@ -58,6 +66,8 @@ def _points(
 
 
 def _analogs(st: _Structure, words: np.ndarray, n: int) -> np.ndarray:
+    """(raw - OFFSET) * SCALE * GEN_SCALE per channel, computed in float64; stored as float32
+    where that is exact for every sample (:func:`_float32_exact`), float64 otherwise."""
     if st.n_channels == 0:
         return np.zeros((0, 0))
     p = st.params
@@ -71,15 +81,36 @@ def _analogs(st: _Structure, words: np.ndarray, n: int) -> np.ndarray:
     scale = _per_channel(p.numbers("ANALOG", "SCALE"), st.n_channels, 1.0)
     gen = float(p.first("ANALOG", "GEN_SCALE", 1.0) or 1.0)
     factor = scale * gen
-    a = np.empty((n, raw.shape[1]))
+    exact = _float32_exact(raw.dtype, offset, factor)
+    a = np.empty((n, raw.shape[1]), np.float32 if exact else np.float64)
     step = max(1, BLOCK_SAMPLES // max(st.analog_ratio, 1))
     for s in range(0, n, step):  # (raw - OFFSET) * SCALE * GEN_SCALE, frames s:e
-        block = a[s : s + step]
-        block[...] = raw[s : s + step]
-        block = block.reshape(-1, st.n_channels)
-        block -= offset
-        block *= factor
+        block = np.array(raw[s : s + step], dtype=np.float64) if exact else a[s : s + step]
+        if not exact:
+            block[...] = raw[s : s + step]
+        flat = block.reshape(-1, st.n_channels)
+        flat -= offset
+        flat *= factor
+        if exact:
+            a[s : s + step] = block  # float64 -> float32, exact by the rule
     return a.reshape(n * st.analog_ratio, st.n_channels)
+
+
+def _float32_exact(stored: np.dtype, offset: np.ndarray, factor: np.ndarray) -> bool:
+    """Whether (stored - offset) * factor, computed in float64, is a float32 for every
+    stored value, so that float32 keeps it exactly (and float64(float32) gives it back).
+
+    Float storage: when OFFSET is 0 and SCALE * GEN_SCALE is 1 or -1 (Vicon's files: the
+    stored float32 itself). Integer storage (int16 or uint16 counts): when OFFSET is a whole
+    count of at most 16 bits and SCALE * GEN_SCALE a power of two not far from 1 (the count
+    difference needs at most 17 of float32's 24 bits, and a power of two only moves the
+    exponent). Any other channel scaling rounds: float64 is kept.
+    """
+    if stored.kind == "f":
+        return bool(np.all(offset == 0) and np.all(np.abs(factor) == 1))
+    mantissa, exponent = np.frexp(factor)
+    return bool(np.all(np.abs(mantissa) == 0.5) and np.all(np.abs(exponent) < 64)
+                and np.all(offset == np.round(offset)) and np.all(np.abs(offset) < 65536))
 
 
 def _per_channel(values: np.ndarray, n: int, fill: float) -> np.ndarray:
@@ -153,7 +184,7 @@ PLATE_VARIABLES = (
 
 
 def _plate_arrays(analog: np.ndarray, plates: list[Plate], cop_threshold: float) -> dict[str, np.ndarray]:
-    """(samples, plate, 3) arrays of every plate's wrench, each filled in place."""
+    """(samples, plate, 3) float64 arrays of every plate's wrench, each filled in place."""
     n = analog.shape[0]
     out = {key: np.empty((n, len(plates), 3)) for key, _, _ in PLATE_VARIABLES}
     for s in range(0, n, BLOCK_SAMPLES):
@@ -161,3 +192,49 @@ def _plate_arrays(analog: np.ndarray, plates: list[Plate], cop_threshold: float)
         for i, pl in enumerate(plates):
             plate_wrench(analog[s:e], pl, cop_threshold, out={k: v[s:e, i, :] for k, v in out.items()})
     return out
+
+
+def plate_data(analog: np.ndarray, plates: list[Plate], cop_threshold: float) -> dict[str, Any]:
+    """The data of the ``plate_*`` variables, by key of :data:`PLATE_VARIABLES`.
+
+    With plates and samples, each is a lazily indexed float64 array: the four are computed
+    together from `analog` on the first access to any of them (``.values``, ``.data``,
+    ``.load()``, a selection's values) and kept, so a reader that never looks at the plates
+    (a static trial, markers only) does not pay for them. Their values are those
+    :func:`_plate_arrays` gives (the same function computes them). `analog` must not be
+    changed in place before then.
+    """
+    n = analog.shape[0]
+    if n == 0 or not plates:
+        return _plate_arrays(analog, plates, cop_threshold)
+    source = _Wrenches(analog, plates, cop_threshold)
+    return {key: indexing.LazilyIndexedArray(_Wrench(source, key, (n, len(plates), 3)))
+            for key, _, _ in PLATE_VARIABLES}
+
+
+class _Wrenches:
+    """Every plate's wrench of one read, computed on first use (all four arrays at once)."""
+
+    def __init__(self, analog: np.ndarray, plates: list[Plate], cop_threshold: float) -> None:
+        self._inputs: tuple | None = (analog, plates, cop_threshold)
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if self._arrays is None:  # two threads at once would both compute the same arrays
+            arrays = _plate_arrays(*self._inputs)
+            self._arrays, self._inputs = arrays, None
+        return self._arrays[key]
+
+
+class _Wrench(BackendArray):
+    """One ``plate_*`` variable of :class:`_Wrenches`, as xarray's lazily indexed arrays
+    (those of a file opened by ``xarray.open_dataset``) expect."""
+
+    def __init__(self, source: _Wrenches, key: str, shape: tuple[int, ...]) -> None:
+        self.source, self.key, self.shape, self.dtype = source, key, shape, np.dtype(np.float64)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._get)
+
+    def _get(self, key: tuple) -> np.ndarray:
+        return self.source[self.key][key]

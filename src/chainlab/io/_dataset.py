@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.core.indexing import ExplicitlyIndexed
 from xarray.indexes import PandasIndex
 
 
@@ -80,6 +81,8 @@ _quiet_dask_probes()
 def _variable(name: str, spec: Any) -> xr.Variable:
     dims, values, *rest = spec
     dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    if isinstance(values, ExplicitlyIndexed):  # a lazily indexed array: kept lazy
+        return xr.Variable(dims, values, dict(rest[0]) if rest else None, fastpath=True)
     values = np.asarray(values)
     if values.dtype.kind in "OMm":  # let xarray convert objects, datetimes and timedeltas
         return xr.Variable(dims, values, rest[0] if rest else None)

@@ -28,6 +28,10 @@ variable                    dims                                 units
 ``measurements``            (measurement,)                       per value
 ``event_time``              (event,)                             s
 ==========================  ===================================  =========
+
+Number types: markers float64; residuals float32 (the float64 residual rounded once);
+analogs float32 where that holds the scaled value exactly, float64 otherwise; the plate
+variables float64, computed on their first use ("Number types" in ``docs/conventions.md``).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import xarray as xr
 
 from chainlab.conventions import AXES
 from chainlab.errors import C3DError, C3DWarning
-from chainlab.io._c3ddata import PLATE_VARIABLES, _analogs, _plate_arrays, _plates, _points
+from chainlab.io._c3ddata import PLATE_VARIABLES, _analogs, _plates, _points, plate_data
 from chainlab.io._c3devents import _add_events, _add_measurements
 from chainlab.io._c3dlabels import _labels, _length_scale, point_names
 from chainlab.io._c3dstructure import LONG_CAPTURE_HEADER_FRAMES, _Structure
@@ -325,7 +329,7 @@ def _build_dataset(
         np.array([pl.corners for pl in plates]).reshape(len(plates), 4, 3),
         {"units": "m", "long_name": "plate corners in the lab frame"},
     )
-    wrenches = _plate_arrays(analog, plates, cop_threshold)
+    wrenches = plate_data(analog, plates, cop_threshold)  # computed on first use
     for key, long_name, units in PLATE_VARIABLES:
         data_vars[f"plate_{key}"] = (
             ("analog_sample", "plate", "axis"),

@@ -82,7 +82,8 @@ def plate_wrench(
     Parameters
     ----------
     analog : (S, C) ndarray
-        Scaled analog samples (SCALE, GEN_SCALE and OFFSET applied).
+        Scaled analog samples (SCALE, GEN_SCALE and OFFSET applied), float32 or float64;
+        the wrench is computed in float64 either way.
     plate : Plate
     cop_threshold : float
         Normal force (N) below which the centre of pressure is NaN.
@@ -97,14 +98,15 @@ def plate_wrench(
         ``free_moment`` (S, 3) N·m; all in the lab frame, as ground reaction on the subject.
     """
     # Component by component on contiguous (S,) columns, in the order of np.cross(a, b):
-    # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0); the channels are copied once.
+    # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0); the channels are copied once, as
+    # float64 (analogs read as float32 hold their float64 values exactly).
     chans = list(plate.channels)
     if plate.cal_matrix is not None:
-        raw = np.ascontiguousarray((analog[:, chans] @ plate.cal_matrix.T).T)
+        raw = np.ascontiguousarray((analog[:, chans].astype(np.float64) @ plate.cal_matrix.T).T)
     elif chans == list(range(chans[0], chans[0] + len(chans))):
-        raw = analog[:, chans[0] : chans[0] + len(chans)].T.copy()
+        raw = np.array(analog[:, chans[0] : chans[0] + len(chans)].T, dtype=np.float64, order="C")
     else:
-        raw = np.ascontiguousarray(analog[:, chans].T)
+        raw = np.array(analog[:, chans].T, dtype=np.float64, order="C")
     if plate.type in (2, 4):
         f = (raw[0], raw[1], raw[2])
         d = -_spec_origin(plate.origin)  # surface centre relative to the sensor origin
