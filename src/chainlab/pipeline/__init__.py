@@ -96,7 +96,7 @@ from chainlab.model.ik import BLOCK, IKResult
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.kinematics.stored import stored_attrs
-from chainlab.pipeline._job import _Job, _job, _read, _spans
+from chainlab.pipeline._job import _Job, _job, _read, _spans, release_freed_memory
 from chainlab.subjects import standing_of_static
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
@@ -359,6 +359,9 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
             w.root(kin, "frame")
         else:
             w.append("/", kin, "frame")
+        del res, kin
+        if len(spans) > 1:
+            release_freed_memory()
         progress(b)
     return verdicts, kin_summary
 
@@ -434,6 +437,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
             w = TrialWriter(tmp, buffered=job.n <= chunk_frames)
             w.root(xr.Dataset(attrs=attrs))
             first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
+            if job.n > chunk_frames:
+                release_freed_memory()
             started = Progress(job.path.name, "trial", job.n, say)
             kt = _kinetics(job, first)
             verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
@@ -479,6 +484,8 @@ def run_kinematics(dynamic: str | Path, static: str | Path | None, output: str |
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
             first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
+            if job.n > chunk_frames:
+                release_freed_memory()
             kt = _kinetics(job, first)
             _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
                                                            gait=False, kinetics=kt)
