@@ -16,7 +16,8 @@ capture has plates and Plug-in Gait ran, ``/kinetics`` (``moments``, ``joint_for
 (``failed``, trial, stage, reason).
 
 * :class:`TrialWriter` writes it, a span of frames at a time (grown along ``frame`` /
-  ``analog_sample``), or buffered and written in one pass when the trial is one span;
+  ``analog_sample``) and the per-cycle curves a group of cycles at a time (at their rows), or
+  buffered and written in one pass when the trial is one span;
 * :func:`open_trial_file` reads it as a :class:`TrialFile` view (attributes, tables and
   markers' quality at once; the time series when asked, one array at a time), or its
   :class:`chainlab.results.TrialFailure`;

@@ -31,7 +31,8 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
    the measures, windows of cycles at a time, from the angles written; the kinetic curves and
-   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written; the config's own
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written, windows of cycles
+   at a time too; each window's curves written as they come; the config's own
    measures (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle
    values joined onto the metrics (:mod:`chainlab.pipeline.cycles`).
 

@@ -1,7 +1,8 @@
 """Pass 3 of a trial (:mod:`chainlab.pipeline`): its events (the plates' contacts with the
 frames pass' verdicts, the C3D's, Zeni's), its cycles, and per cycle the chain's curves, every
-angle output's curve and the measures, windows of cycles at a time, from the angles written;
-the kinetic curves and measures from the kinetics written; the config's own measures
+angle output's curve, the kinetic curves and the measures, windows of cycles at a time, from
+the angles and kinetics written, each window's curves written into ``/curves`` as they come
+(not held: :meth:`chainlab.io.trial_file.TrialWriter.rows`); the config's own measures
 (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle values
 joined onto the metrics."""
 
