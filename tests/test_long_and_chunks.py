@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import ezc3d
+import h5py
 import numpy as np
 import pytest
 
@@ -182,8 +183,9 @@ def _trial(subject, kind, name):
 STATICS = {"HC030A": "HC030A01", "HC033A": "HC033A01", "HC002D": "HC002D02"}
 
 
-def _run(dyn, sta, out, solver="direct", chunk=None, **kw):
-    """One trial through the pipeline into `out` (`chunk`: frames per chunk; None: one chunk)."""
+def _run(dyn, sta, out, solver="direct", chunk=None, subject=None, **kw):
+    """One trial through the pipeline into `out` (`chunk`: frames per chunk; None: one chunk;
+    `subject`: measurements given, as the config's)."""
     from chainlab.kinematics import KinematicsOptions
     from chainlab.pipeline import run_trial
     from chainlab.results import TrialFailure, TrialRow
@@ -192,7 +194,8 @@ def _run(dyn, sta, out, solver="direct", chunk=None, **kw):
     row = TrialRow("S01", "control", Path(dyn).stem, Path("s.c3d"), Path(dyn))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = run_trial(row, out, options=KinematicsOptions(solver=solver), chunk_frames=chunk or 10**9,
+        res = run_trial(row, out, options=KinematicsOptions(solver=solver, subject=subject or {}),
+                        chunk_frames=chunk or 10**9,
                         threads=2, read_static=lambda _: static, **kw)
     assert not isinstance(res, TrialFailure), res
     return res
@@ -319,19 +322,42 @@ def test_simulated_capture_in_chunks_equals_it_in_one(tmp_path, simulated_long, 
     assert sources.get("kinematic", 0) > 20 and sources.filter(like="plate").sum() > 20 and len(many.metrics) > 60
 
 
+def test_simulated_kinetics_in_chunks_equal_them_in_one(tmp_path, simulated_long):
+    """With a body mass the capture has kinetics; their curves and measures, taken from
+    windows of the written kinetics a group of cycles at a time, are those of one chunk."""
+    dyn, sta = simulated_long
+    static = read_c3d(sta)
+    many = _run(dyn, static, tmp_path / "many.h5", chunk=997, subject={"Bodymass": 70.0})
+    _run(dyn, static, tmp_path / "one.h5", subject={"Bodymass": 70.0})
+    _assert_same_trial(tmp_path / "one.h5", tmp_path / "many.h5")
+    with h5py.File(tmp_path / "many.h5", "r") as f:
+        assert f.attrs["kinetics_absent"] == ""
+        with_kinetics = np.isfinite(f["curves/moment_curves"][()]).all(axis=(1, 2, 3))
+    assert len(many.metrics) > 60 and with_kinetics.sum() > 60
+    assert np.isfinite(many.metrics.peak_knee_extensor_moment_Nm_kg).sum() > 60
+
+
 def test_each_task_reads_a_bounded_window(tmp_path, simulated_long, monkeypatch):
-    """Memory is bounded structurally: no task reads more than its chunk and a fixed overlap."""
+    """Memory is bounded structurally: no task reads more than its chunk and a fixed overlap,
+    and the per-cycle curves are written a window of cycles at a time, not held."""
     import chainlab.pipeline as pipeline
+    from chainlab.io.trial_file import TrialWriter
+    from chainlab.pipeline.cycles import MEASURE_FRAMES
 
     dyn, sta = simulated_long
-    windows = []
-    real = pipeline._read
+    windows, written = [], []
+    real, real_rows = pipeline._read, TrialWriter.rows
 
     def spy(path, a, b):
         windows.append((a, b))
         return real(path, a, b)
 
+    def rows_spy(self, group, ds, dim, at, size):
+        written.append(np.asarray(at))
+        return real_rows(self, group, ds, dim, at, size)
+
     monkeypatch.setattr(pipeline, "_read", spy)
+    monkeypatch.setattr(TrialWriter, "rows", rows_spy)
     chunk = 500
     res = _run(dyn, sta, tmp_path / "t.h5", chunk=chunk, scheduler="synchronous")
     n = c3d_frame_count(dyn)
@@ -347,6 +373,12 @@ def test_each_task_reads_a_bounded_window(tmp_path, simulated_long, monkeypatch)
     assert max(b - a for a, b in frames) <= chunk + 300 + 2
     with xr.open_dataset(tmp_path / "t.h5", group="kinematics", engine="h5netcdf") as k:
         assert k.sizes["frame"] == n
+    # gait pass: each cycle's curves written once, by windows of cycles within MEASURE_FRAMES
+    # frames (the chunk is smaller here)
+    cycles = res.cycles.reset_index(drop=True)
+    assert len(written) > 5 and np.array_equal(np.sort(np.concatenate(written)), np.arange(len(cycles)))
+    for at in written:
+        assert (cycles.end[at].max() - cycles.start[at].min()) * 200.0 <= MEASURE_FRAMES
 
 
 def test_cli_kinematics_and_trial_in_chunks(tmp_path, capsys):

@@ -144,3 +144,42 @@ def test_trial_writer_one_pass_equals_xarray(tmp_path):
     xr.DataTree.from_dict({"/": groups["/"], "/contacts": groups["/contacts"]}).to_netcdf(
         ref, mode="w", engine="h5netcdf", encoding={"/": w._encoding(groups["/"], "frame", grown=False)})
     assert differences(ref, tmp_path / "w.h5") == []
+
+
+def _curves(n: int) -> xr.Dataset:
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=(n, 4, 3, 11))
+    values[2, 1] = np.nan
+    return xr.Dataset({"angle_curves": (("cycle", "joint", "axis", "percent"), values, {"units": "deg"}),
+                       "power_curves": (("cycle", "percent"), rng.normal(size=(n, 11)), {"units": "W/kg"})},
+                      coords={"joint": ["Hip", "Knee", "Ankle", "Foot"], "axis": ["x", "y", "z"],
+                              "percent": np.linspace(0.0, 100.0, 11),
+                              "side": ("cycle", np.where(np.arange(n) < 6, "Left", "Right"))},
+                      attrs={"frame": "heading"})
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_rows_written_in_pieces_read_as_the_whole(tmp_path, buffered):
+    """A group written a few rows at a time, in any order (TrialWriter.rows: the per-cycle
+    curves of a long trial), reads back as the group written whole."""
+    whole = _curves(11)
+    w = TrialWriter(tmp_path / "rows.h5", buffered=buffered)
+    w.root(xr.Dataset(attrs={"title": "t"}))
+    for at in ([7, 1, 2], [0, 8], [6, 3, 4, 5, 9, 10]):  # Left and Right rows mixed, as a window of cycles
+        w.rows("curves", whole.isel(cycle=at), "cycle", np.array(at), 11)
+    w.close()
+    with xr.open_dataset(tmp_path / "rows.h5", group="curves", engine="h5netcdf") as got:
+        assert list(got.variables) == list(whole.variables) and got.attrs == whole.attrs
+        xr.testing.assert_identical(got.load(), whole)
+    with h5py.File(tmp_path / "rows.h5", "r") as f:
+        assert f["curves/angle_curves"].maxshape[0] == (11 if buffered else None)
+
+
+def test_rows_of_no_cycle(tmp_path):
+    """A trial without a cycle: the group is there, with no row."""
+    w = TrialWriter(tmp_path / "none.h5")
+    w.root(xr.Dataset(attrs={"title": "t"}))
+    w.rows("curves", _curves(3).isel(cycle=slice(0, 0)), "cycle", np.arange(0), 0)
+    w.close()
+    with xr.open_dataset(tmp_path / "none.h5", group="curves", engine="h5netcdf") as got:
+        assert got.sizes["cycle"] == 0 and got.angle_curves.shape == (0, 4, 3, 11)

@@ -17,7 +17,8 @@ capture has plates and Plug-in Gait ran, ``/kinetics`` (``moments``, ``joint_for
 (``failed``, trial, stage, reason).
 
 * :class:`TrialWriter` writes it, a span of frames at a time (grown along ``frame`` /
-  ``analog_sample``), or buffered and written in one pass when the trial is one span;
+  ``analog_sample``) and the per-cycle curves a group of cycles at a time (at their rows), or
+  buffered and written in one pass when the trial is one span;
 * :func:`open_trial_file` reads it as a :class:`TrialFile` view (attributes, tables and
   markers' quality at once; the time series when asked, one array at a time), or its
   :class:`chainlab.results.TrialFailure`;
@@ -54,6 +55,7 @@ from chainlab.schema import (
 
 TITLE = "chainlab trial"
 WRITE_BLOCK = 4096  # frames per HDF5 chunk of the datasets grown along frame
+ROW_CHUNK_BYTES = 2**20  # bytes per HDF5 chunk of the datasets written a few rows at a time (TrialWriter.rows)
 GROUPS = ("kinematics", "plates", "events", "cycles", "metrics", "curves")
 
 
@@ -107,6 +109,9 @@ class TrialWriter:
     :meth:`close`, the file opened once instead of once per group (a third of a short trial's
     time); the contents are the same, and compressed files the same HDF5 chunks (uncompressed
     ones are contiguous; the frame dimension is fixed, not unlimited).
+
+    Groups written with :meth:`rows` (the per-cycle curves) are written window by window at
+    their rows, so that they are not held in memory (buffered: kept, and written last).
     """
 
     def __init__(self, path: Path, compress: bool = False, buffered: bool = False):
@@ -115,6 +120,7 @@ class TrialWriter:
         self.file = None
         self.dims: dict[str, str] = {}
         self.groups: dict[str, xr.Dataset] = {}  # buffered groups, in order
+        self.parts: dict[str, list] = {}  # buffered groups written by rows(): [(rows, Dataset)]
 
     def _close(self):
         if self.file is not None:
@@ -131,7 +137,9 @@ class TrialWriter:
     def root(self, ds: xr.Dataset, dim: str | None = None):
         self._write_new("/", ds, dim, mode="w")
 
-    def _encoding(self, ds: xr.Dataset, dim: str | None, grown: bool) -> dict:
+    def _encoding(self, ds: xr.Dataset, dim: str | None, grown: bool, by_bytes: bool = False) -> dict:
+        """HDF5 chunks (and gzip when compressed) of the variables along `dim`: WRITE_BLOCK
+        rows, or (`by_bytes`) as many rows as fit in ROW_CHUNK_BYTES."""
         encoding = {}
         if dim is None or dim not in ds.dims:
             return encoding
@@ -141,6 +149,8 @@ class TrialWriter:
             if not grown and (not self.compress or not var.size):
                 continue
             first = WRITE_BLOCK if grown else min(WRITE_BLOCK, var.shape[0])
+            if by_bytes:
+                first = max(1, ROW_CHUNK_BYTES // (var.dtype.itemsize * int(np.prod(var.shape[1:], dtype=np.int64))))
             enc = {"chunksizes": (first,) + tuple(max(1, s) for s in var.shape[1:])}
             if self.compress and var.dtype.kind == "f" and var.ndim >= 2:
                 enc |= {"compression": "gzip", "compression_opts": 4}
@@ -178,8 +188,53 @@ class TrialWriter:
             if var.dims and var.dims[0] == dim:
                 g.variables[name][n0:n0 + k, ...] = var.values
 
+    def rows(self, group: str, ds: xr.Dataset, dim: str, at: np.ndarray, size: int):
+        """`ds` written at rows `at` (its rows' indices along `dim`, any order) of `group`,
+        which has `size` rows (the first call creates it, `dim` unlimited, and every row is
+        written by some call). Every call's `ds` has the same variables, coordinates and
+        attributes."""
+        at = np.asarray(at, dtype=np.int64)
+        if self.buffered:
+            self.created.add(group)
+            self.dims[group] = dim
+            self.parts.setdefault(group, []).append((at, ds))
+            return
+        f = self._h5()
+        if group not in self.created:
+            self.created.add(group)
+            self.dims[group] = dim
+            from xarray.backends import H5NetCDFStore  # with h5netcdf, as _h5
+
+            store = H5NetCDFStore(f, group=group.strip("/"), mode="a")  # through this file handle
+            with _synchronous():
+                ds.isel({dim: slice(0, 0)}).dump_to_store(store, encoding=self._encoding(ds, dim, True, True),
+                                                          unlimited_dims=[dim])
+            f[group.strip("/")].resize_dimension(dim, size)
+        if not at.size:
+            return
+        g = f[group.strip("/")]
+        order = np.argsort(at, kind="stable")
+        at = at[order]
+        breaks = np.flatnonzero(np.diff(at) != 1) + 1
+        for run in np.split(np.arange(at.size), breaks):  # runs of consecutive rows: one write each
+            s0, s1 = int(at[run[0]]), int(at[run[-1]]) + 1
+            for name, var in ds.variables.items():
+                if var.dims and var.dims[0] == dim:
+                    values = var.values[order[run]]
+                    g.variables[name][s0:s1, ...] = values.astype(object) if values.dtype.kind == "U" else values
+
+    def _gathered(self, group: str) -> xr.Dataset:
+        """A buffered group written by :meth:`rows`, in the order of its rows."""
+        parts = self.parts.pop(group)
+        at = np.concatenate([a for a, _ in parts])
+        ds = parts[0][1] if len(parts) == 1 else xr.concat([d for _, d in parts], dim=self.dims[group],
+                                                             data_vars="minimal", coords="minimal",
+                                                             compat="override", combine_attrs="override")
+        back = np.argsort(at, kind="stable")
+        return ds if np.array_equal(back, np.arange(at.size)) else ds.isel({self.dims[group]: back})
+
     def group(self, group: str, ds: xr.Dataset):
-        """A whole group (a table, the curves)."""
+        """A whole group (a table)."""
         self.created.add(group)
         if self.buffered:
             self.groups[group] = ds
@@ -189,11 +244,14 @@ class TrialWriter:
             ds.to_netcdf(self.path, mode="a", group=group, engine="h5netcdf")
 
     def dataset(self, group: str):
-        """A group written so far, to read (a context manager)."""
+        """A group written so far, to read (a context manager): read through the file handle
+        the writes go through, so that :meth:`rows` can write while it is open."""
         if self.buffered:
             return contextlib.nullcontext(self.groups[group])
-        self._close()
-        return xr.open_dataset(self.path, group=group, engine="h5netcdf")
+        from xarray.backends import H5NetCDFStore  # with h5netcdf, as _h5
+
+        store = H5NetCDFStore(self._h5(), group=None if group == "/" else group.strip("/"), mode="a")
+        return contextlib.nullcontext(xr.open_dataset(store))  # not closed: the handle is the writer's
 
     def set_attrs(self, group: str, attrs: dict):
         if self.buffered:
@@ -205,6 +263,8 @@ class TrialWriter:
             g.attrs[k] = v
 
     def close(self):
+        for group in list(self.parts):  # written last, as when written at once
+            self.groups[group] = self._gathered(group)
         if self.buffered and self.groups:
             key = lambda g: "/" if g == "/" else f"/{g}"  # noqa: E731
             tree = xr.DataTree.from_dict({key(g): ds for g, ds in self.groups.items()})

@@ -31,7 +31,8 @@ the C3D (:func:`chainlab.read_c3d` with ``frames=``), never the rest. Three pass
 3. **Cycles**: events (:func:`chainlab.gait.events.contact_events`, the same assembly as a
    whole trial's), cycles, and per cycle the chain's curves, every angle output's curve and
    the measures, windows of cycles at a time, from the angles written; the kinetic curves and
-   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written; the config's own
+   measures (:mod:`chainlab.gait.kinetic_metrics`) from the kinetics written, windows of cycles
+   at a time too; each window's curves written as they come; the config's own
    measures (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle
    values joined onto the metrics (:mod:`chainlab.pipeline.cycles`).
 
@@ -96,7 +97,7 @@ from chainlab.model.ik import BLOCK, IKResult
 from chainlab.parallel import Progress, SchedulerError, in_order, scheduler_name
 from chainlab.results import TrialFailure, TrialResult, TrialRow
 from chainlab.kinematics.stored import stored_attrs
-from chainlab.pipeline._job import _Job, _job, _read, _spans
+from chainlab.pipeline._job import _Job, _job, _read, _spans, release_freed_memory
 from chainlab.subjects import standing_of_static
 from chainlab.trial_checks import CHECK_FRAMES, input_attrs, quality_problems, rebuild_candidates
 
@@ -359,6 +360,9 @@ def _frames_pass(job: _Job, first: dict, w: TrialWriter, chunk_frames: int, thre
             w.root(kin, "frame")
         else:
             w.append("/", kin, "frame")
+        del res, kin
+        if len(spans) > 1:
+            release_freed_memory()
         progress(b)
     return verdicts, kin_summary
 
@@ -436,6 +440,8 @@ def run_trial(row: TrialRow, output: str | Path, config: StudyConfig | None = No
             w = TrialWriter(tmp, buffered=job.n <= chunk_frames)
             w.root(xr.Dataset(attrs=attrs))
             first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
+            if job.n > chunk_frames:
+                release_freed_memory()
             started = Progress(job.path.name, "trial", job.n, say)
             kt = _kinetics(job, first)
             verdicts, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler,
@@ -481,6 +487,8 @@ def run_kinematics(dynamic: str | Path, static: str | Path | None, output: str |
         with atomic_path(output) as tmp:
             w = TrialWriter(tmp, compress=compress, buffered=job.n <= chunk_frames)
             first = _summarise_rebuilt(job, chunk_frames, threads, scheduler, say)
+            if job.n > chunk_frames:
+                release_freed_memory()
             kt = _kinetics(job, first)
             _, (outputs, partial, left_out) = _frames_pass(job, first, w, chunk_frames, threads, scheduler, say,
                                                            gait=False, kinetics=kt)

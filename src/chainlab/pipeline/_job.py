@@ -9,6 +9,7 @@ chunks reads each window when a task asks for it, so that memory stays bounded.
 
 from __future__ import annotations
 
+import ctypes
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -55,6 +56,27 @@ def _read(job: "_Job", a: int, b: int) -> xr.Dataset:
                 var.data.flags.writeable = False
         job.last_read = (key, ds)
     return ds
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None (another C library)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed by a trial of several chunks back to the system (glibc's
+    ``malloc_trim``; nothing elsewhere). The chunks' arrays, once freed, otherwise stay in the
+    allocator's free lists (one arena per worker thread) and count in the process' memory:
+    after the summary and frames passes of an hour at 200 Hz, 150-250 MiB of it. Called
+    between passes and as chunks are written, not for a trial of one chunk."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def _spans(n: int, size: int) -> list[tuple[int, int]]:

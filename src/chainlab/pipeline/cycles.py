@@ -1,12 +1,14 @@
 """Pass 3 of a trial (:mod:`chainlab.pipeline`): its events (the plates' contacts with the
 frames pass' verdicts, the C3D's, Zeni's), its cycles, and per cycle the chain's curves, every
-angle output's curve and the measures, windows of cycles at a time, from the angles written;
-the kinetic curves and measures from the kinetics written; the config's own measures
+angle output's curve, the kinetic curves and the measures, windows of cycles at a time, from
+the angles and kinetics written, each window's curves written into ``/curves`` as they come
+(not held: :meth:`chainlab.io.trial_file.TrialWriter.rows`); the config's own measures
 (:func:`chainlab.gait.measures.trial_measures`) into ``/measures``, their per-cycle values
 joined onto the metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -24,6 +26,7 @@ from chainlab.gait.metrics import angle_curves, arch_absent, cycle_curves, cycle
 from chainlab.gait.spatiotemporal import missing_markers, spatiotemporal_of_trial
 from chainlab.io.trial_file import TrialWriter, table_dataset
 from chainlab.parallel import Progress
+from chainlab.pipeline._job import release_freed_memory
 from chainlab.schema import joint_name
 
 MEASURE_FRAMES = 1000  # at least this many frames per window of cycles measured together
@@ -83,19 +86,43 @@ def _events(job, first: dict, verdicts: dict) -> EventResult:
     return merge_events(plates, stored, kin)
 
 
-def _cycle_measures(job, kin: xr.Dataset, cycles: pd.DataFrame, window_frames: int):
-    """Curves of the chain, every angle output's curves and the measures of every cycle, from
-    windows of the written angles (cycles measured together while their frames fit)."""
+def _kinetic_window(job, kt: xr.Dataset | None, a: int, b: int, sub: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
+    """The kinetic curves and measures of the cycles `sub` from frames [a, b) of the kinetics
+    written (`kt`; None: the trial has none, NaN with the reason)."""
+    if kt is None:
+        return kinetic_measures(None, sub, job.kinetics_absent)
+    return kinetic_measures(kt[["moments", "powers"]].isel(frame=slice(a, b)).load(), sub,
+                            refused=job.contacts_refused)
+
+
+def _curves_dataset(curves: xr.DataArray, joint_curves: xr.DataArray, kinetic_curves: xr.Dataset) -> xr.Dataset:
+    """The ``/curves`` group of some cycles: the chain's, every angle output's, the kinetic."""
+    ds = curves.to_dataset(name="curves")
+    ds["angle_curves"] = joint_curves
+    return ds.merge(kinetic_curves)
+
+
+def _cycle_measures(job, kin: xr.Dataset, kt: xr.Dataset | None, cycles: pd.DataFrame, window_frames: int,
+                    w: TrialWriter) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Curves of the chain, every angle output's curves, the kinetic curves and the measures of
+    every cycle, from windows of the written angles and kinetics (`kt`, None without; cycles
+    measured together while their frames fit in `window_frames`): each window's curves
+    written into ``/curves`` of `w` at their cycles' rows as they come (so that they are not
+    held), (angle measures, kinetic measures) returned in the order of `cycles`."""
     joints = sorted({joint_name(str(o)) for o in kin.output.values})
     markers = [m for m in ("LASI", "RASI") if m in set(kin.marker.values.tolist())]
     frame, segments = job.chain_frame, heading.inputs(kin, job.chain_frame)
     small = kin[["angles", "markers"] + (["segment_axes"] if segments else [])].sel(marker=markers)
     small = small.sel(segment=segments) if segments else small
     window = heading.stride_window(cycles)  # the heading's, from the whole trial's cycles
+    n = len(cycles)
     if cycles.empty:
-        w = small.isel(frame=slice(0, min(1, job.n))).load()
-        curves = cycle_curves(w, cycles, frame, window)
-        return curves, angle_curves(w, cycles, joints), cycle_metrics(w, cycles, curves)
+        win = small.isel(frame=slice(0, min(1, job.n))).load()
+        curves = cycle_curves(win, cycles, frame, window)
+        kinetic_curves, kinetic_table = _kinetic_window(job, kt, 0, min(1, job.n), cycles)
+        w.rows("curves", _curves_dataset(curves, angle_curves(win, cycles, joints), kinetic_curves), "cycle",
+               np.arange(0), 0)
+        return cycle_metrics(win, cycles, curves), kinetic_table
     rate = job.point_rate
     index = lambda t: t * rate - job.first_frame + 1  # noqa: E731
     margin = heading.margin_frames(rate, window) if segments else 0
@@ -109,41 +136,25 @@ def _cycle_measures(job, kin: xr.Dataset, cycles: pd.DataFrame, window_frames: i
             cur = []
         cur.append(i)
     groups.append(cur)
-    data = per_joint = None
-    tables, rows = [], []
-    template = joint_template = None
+    tables, kinetic_tables, rows = [], [], []
     for g in groups:
-        w = small.isel(frame=slice(int(lo[g[0]]), int(max(hi[j] for j in g)))).load()
+        a, b = int(lo[g[0]]), int(max(hi[j] for j in g))
+        win = small.isel(frame=slice(a, b)).load()
         sub = cycles.iloc[g]
-        c = cycle_curves(w, sub, frame, window)
-        ac = angle_curves(w, sub, joints)
-        if data is None:
-            template, joint_template = c, ac
-            data = np.full((len(cycles),) + c.shape[1:], np.nan)
-            per_joint = np.full((len(cycles),) + ac.shape[1:], np.nan)
-        data[g] = c.values
-        per_joint[g] = ac.values
-        tables.append(cycle_metrics(w, sub, c))
+        c = cycle_curves(win, sub, frame, window)
+        kinetic_curves, kinetic_table = _kinetic_window(job, kt, a, b, sub)
+        w.rows("curves", _curves_dataset(c, angle_curves(win, sub, joints), kinetic_curves), "cycle",
+               np.asarray(g), n)
+        tables.append(cycle_metrics(win, sub, c))
+        kinetic_tables.append(kinetic_table)
         rows += list(g)
-    curves = xr.DataArray(data, dims=template.dims,
-                          coords={"variable": template["variable"].values, "percent": template["percent"].values,
-                                  "side": ("cycle", cycles.side.to_numpy(dtype=str))},
-                          attrs=template.attrs)
-    joint_curves = xr.DataArray(per_joint, dims=joint_template.dims,
-                                coords={k: joint_template[k].values for k in ("joint", "axis")},
-                                attrs=joint_template.attrs)
-    metrics = pd.concat(tables, ignore_index=True)
-    metrics = metrics.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+        if len(groups) > 1:
+            release_freed_memory()
+    back = np.argsort(rows, kind="stable")
+    metrics = pd.concat(tables, ignore_index=True).iloc[back].reset_index(drop=True)
     metrics.attrs = dict(tables[0].attrs)  # the chain's frame
-    return curves, joint_curves, metrics
-
-
-def _kinetic_measures(job, w: TrialWriter, cycles: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
-    """The kinetic curves and measures of every cycle (NaN, with the reason, without kinetics)."""
-    if "kinetics" not in w.created:
-        return kinetic_measures(None, cycles, job.kinetics_absent)
-    with w.dataset("kinetics") as ds:
-        return kinetic_measures(ds[["moments", "powers"]].load(), cycles, refused=job.contacts_refused)
+    kinetic = pd.concat(kinetic_tables, ignore_index=True).iloc[back].reset_index(drop=True)
+    return metrics, kinetic
 
 
 def _user_measures(job, w: TrialWriter, entries: list, events: pd.DataFrame,
@@ -169,8 +180,9 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
     (events, cycles, metrics, problems)."""
     ev = _events(job, first, verdicts)
     cyc = find_cycles(ev.events)
-    with w.dataset("kinematics") as kin:
-        curves, joint_curves, metrics = _cycle_measures(job, kin, cyc.cycles, max(chunk_frames, MEASURE_FRAMES))
+    with w.dataset("kinematics") as kin, \
+            (w.dataset("kinetics") if "kinetics" in w.created else contextlib.nullcontext()) as kt:
+        metrics, kinetic_table = _cycle_measures(job, kin, kt, cyc.cycles, max(chunk_frames, MEASURE_FRAMES), w)
         frame = dict(metrics.attrs)  # the chain frame the angle measures were taken in (concat drops attrs)
         metrics = spatiotemporal_of_trial(metrics, ev.events, kin, job.frame_time, job.n)
         metrics = with_arch(metrics, kin)
@@ -178,7 +190,6 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
         # what the kinematics made of the capture's markers (never valid: treated as absent)
         notes = json.loads(kin.attrs.get("input_notes", "[]") or "[]")
     metrics = mark_not_measured(metrics, not_run, absent, no_arch)
-    kinetic_curves, kinetic_table = _kinetic_measures(job, w, cyc.cycles)
     metrics = pd.concat([metrics, kinetic_table], axis=1)
     if measures:
         table = _user_measures(job, w, measures, ev.events, cyc.cycles)
@@ -192,11 +203,8 @@ def _gait_pass(job, first: dict, verdicts: dict, w: TrialWriter, chunk_frames: i
         print(f"{name}: {len(ev.events)} events, {len(metrics)} cycles measured, {progress.elapsed():.0f} s",
               file=sys.stderr, flush=True)
     problems = notes + gait_problems(name, ev, cyc, metrics, not_run, absent, no_arch)
-    curves_ds = curves.to_dataset(name="curves")
-    curves_ds["angle_curves"] = joint_curves
-    curves_ds = curves_ds.merge(kinetic_curves)
     for group, ds in (("events", table_dataset(ev.events)), ("cycles", table_dataset(cyc.cycles)),
-                      ("metrics", table_dataset(metrics).assign_attrs(metrics.attrs)), ("curves", curves_ds)):
+                      ("metrics", table_dataset(metrics).assign_attrs(metrics.attrs))):
         w.group(group, ds)
     w.set_attrs("/", {"problems": json.dumps(problems)})
     return ev.events, cyc.cycles, metrics, problems
