@@ -518,3 +518,26 @@ def test_the_store_is_the_file_xarray_writes(store, tmp_path, monkeypatch):
         assert "chainlab=" in f.attrs["_NCProperties"].decode() and "chainlab=" not in s.attrs["_NCProperties"].decode()
         assert f["statistics"]["spm_t"].size and f["trials/angles"].size
     assert differences(slow, fast) == []
+
+
+def test_a_study_opens_each_group_once_and_hands_out_copies(store, monkeypatch):
+    opened = []
+    real = xr.open_dataset
+
+    def counting(*args, **kwargs):
+        opened.append(kwargs.get("group"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xr, "open_dataset", counting)
+    study = open_study(store)
+    first = study.metrics
+    first["stride_time_s"] = -1.0
+    mine = study.cycles
+    mine.attrs["changed"] = 1
+    mine["curves"] = mine["curves"] * 0
+    assert (study.metrics["stride_time_s"] > 0).all()
+    again = study.cycles
+    assert "changed" not in again.attrs and float(np.nanmax(np.abs(again["curves"].values))) > 1.0
+    study.trial(study.trials[0])
+    study.trial(study.trials[-1])
+    assert opened.count("metrics") == opened.count("cycles") == opened.count("trials") == 1

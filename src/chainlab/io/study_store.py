@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -457,8 +457,7 @@ def _write_with_xarray(tmp: Path, groups: dict[str, xr.Dataset], streams: Stream
                 first = encoding[f"/{g}"].get(k, {}).get("chunksizes", (4096,))[0]
                 ds[k] = v.chunk({v.dims[0]: first})
     tree = xr.DataTree.from_dict({"/": root, **{f"/{g}": ds for g, ds in groups.items()}})
-    # one pass, all groups, in this thread (HDF5 serialises the reads and writes anyway)
-    with dask.config.set(scheduler="synchronous"):
+    with dask.config.set(scheduler="synchronous"):  # in this thread: HDF5 serialises reads and writes anyway
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)
 
 
@@ -474,12 +473,16 @@ class Study:
     """An open study store (:func:`open_study`)."""
 
     path: Path
+    # each group opened once (~0.1 s each; the figures ask dozens of times), handed out as shallow copies
+    _opened: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _group(self, group: str) -> xr.Dataset:
-        try:
-            return xr.open_dataset(self.path, group=group, engine=ENGINE)
-        except OSError as exc:
-            raise StoreError(f"{self.path}: group {group!r} missing: {exc}") from None
+        if group not in self._opened:
+            try:
+                self._opened[group] = xr.open_dataset(self.path, group=group, engine=ENGINE)
+            except OSError as exc:
+                raise StoreError(f"{self.path}: group {group!r} missing: {exc}") from None
+        return self._opened[group].copy(deep=False)
 
     @property
     def cycles(self) -> xr.Dataset:
