@@ -178,3 +178,24 @@ def test_empty_dimensions_shuffle_and_streamed_variables_as_xarray_writes_them(t
     short = {"/m": {"v": lambda: iter([big[:49]]), "t": streams["/m"]["t"]}}
     with pytest.raises(ValueError, match="49 rows written; expected 50"):
         write_groups(tmp_path / "short.h5", placeholders, encoding, short)
+
+
+def test_a_trial_file_with_empty_tables_as_xarray_writes_it(tmp_path):
+    """A trial without contacts or cycles: its empty groups (dimensions of size 0) are written
+    by the one-pass writer as xarray's writer makes them."""
+    groups = _groups()
+    empty_contacts = groups["/contacts"].isel(row=slice(0, 0))
+    curves = xr.Dataset({"curves": (("cycle", "variable", "percent"), np.zeros((0, 2, 5))),
+                         "side": ("cycle", np.array([], dtype=str))},
+                        coords={"variable": ["a", "b"], "percent": np.linspace(0.0, 100.0, 5)})
+    w = TrialWriter(tmp_path / "w.h5", compress=True, buffered=True)
+    w.root(groups["/"], "frame")
+    w.group("contacts", empty_contacts)
+    w.group("curves", curves)
+    w.close()
+    with h5py.File(tmp_path / "w.h5", "r") as f:
+        assert "chainlab=" in f.attrs["_NCProperties"].decode()  # the one-pass writer wrote it
+    ref = tmp_path / "xarray.h5"
+    xr.DataTree.from_dict({"/": groups["/"], "/contacts": empty_contacts, "/curves": curves}).to_netcdf(
+        ref, mode="w", engine="h5netcdf", encoding={"/": w._encoding(groups["/"], "frame", grown=False)})
+    assert differences(ref, tmp_path / "w.h5") == []
