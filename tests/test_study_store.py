@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -487,3 +488,56 @@ def test_r_reads_the_subjects(store):
     assert [n for n in names if n] == list(sub.subject)
     np.testing.assert_allclose(np.array([t for t in tilt if t], float), sub.pelvic_tilt_deg.values, atol=1e-8)
     assert units[0].strip() == "% of foot length"
+
+
+def test_the_store_is_the_file_xarray_writes(store, tmp_path, monkeypatch):
+    """The store written in one pass with h5py (chainlab.io._netcdf, the time series a trial at
+    a time) is the file xarray's writer makes of the same groups: every object, its order,
+    chunks, compression, values and attributes (but _NCProperties), statistics included."""
+    from datetime import datetime
+
+    from chainlab.config import StudyConfig
+    from chainlab.io import study_store
+    from chainlab.study import open_trial_files, write_study
+
+    from .test_trial_file_writer import differences
+
+    class Fixed(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 1, tzinfo=tz)
+
+    monkeypatch.setattr(study_store, "datetime", Fixed)
+    config = StudyConfig.load(three_subject_config(tmp_path / "study"))
+    config = dataclasses.replace(config, statistics={**config.statistics, "permutations": 200})
+    run = open_trial_files(sorted((store.parent / "trials").glob("*.h5")))
+    fast = write_study(run, tmp_path / "fast", config)
+    monkeypatch.setattr(study_store, "write_groups", lambda *a, **k: False)
+    slow = write_study(run, tmp_path / "xarray", config)
+    with h5py.File(fast, "r") as f, h5py.File(slow, "r") as s:
+        assert "chainlab=" in f.attrs["_NCProperties"].decode() and "chainlab=" not in s.attrs["_NCProperties"].decode()
+        assert f["statistics"]["spm_t"].size and f["trials/angles"].size
+    assert differences(slow, fast) == []
+
+
+def test_a_study_opens_each_group_once_and_hands_out_copies(store, monkeypatch):
+    opened = []
+    real = xr.open_dataset
+
+    def counting(*args, **kwargs):
+        opened.append(kwargs.get("group"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xr, "open_dataset", counting)
+    study = open_study(store)
+    first = study.metrics
+    first["stride_time_s"] = -1.0
+    mine = study.cycles
+    mine.attrs["changed"] = 1
+    mine["curves"] = mine["curves"] * 0
+    assert (study.metrics["stride_time_s"] > 0).all()
+    again = study.cycles
+    assert "changed" not in again.attrs and float(np.nanmax(np.abs(again["curves"].values))) > 1.0
+    study.trial(study.trials[0])
+    study.trial(study.trials[-1])
+    assert opened.count("metrics") == opened.count("cycles") == opened.count("trials") == 1

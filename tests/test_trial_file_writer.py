@@ -113,7 +113,7 @@ def test_written_as_xarray_writes_it(tmp_path, compress):
     assert differences(ref, fast) == []
 
 
-@pytest.mark.parametrize("change", ["datetime", "encoding", "empty", "none attribute", "mixed objects"])
+@pytest.mark.parametrize("change", ["datetime", "encoding", "bool attribute", "none attribute", "mixed objects"])
 def test_what_it_does_not_write_is_left_to_xarray(tmp_path, change):
     groups = _groups()
     root = groups["/"]
@@ -121,8 +121,8 @@ def test_what_it_does_not_write_is_left_to_xarray(tmp_path, change):
         root = root.assign(when=("frame", np.datetime64("2026-01-01") + np.arange(7).astype("timedelta64[D]")))
     elif change == "encoding":
         root["angles"].encoding = {"dtype": "float32"}
-    elif change == "empty":
-        root = root.assign(nothing=(("none",), np.zeros(0)))
+    elif change == "bool attribute":
+        root.attrs["flag"] = True
     elif change == "none attribute":
         root.attrs["missing"] = None
     else:
@@ -183,3 +183,58 @@ def test_rows_of_no_cycle(tmp_path):
     w.close()
     with xr.open_dataset(tmp_path / "none.h5", group="curves", engine="h5netcdf") as got:
         assert got.sizes["cycle"] == 0 and got.angle_curves.shape == (0, 4, 3, 11)
+
+
+def test_empty_dimensions_shuffle_and_streamed_variables_as_xarray_writes_them(tmp_path):
+    """The study store's cases: dimensions of size 0 (unlimited, as h5netcdf makes them),
+    shuffled gzip, an empty group, and variables whose values arrive in parts (written a row of
+    HDF5 chunks at a time; their data in the groups only a zero-strided placeholder)."""
+    rng = np.random.default_rng(1)
+    big = rng.normal(size=(50, 4, 7))
+    prov = xr.Dataset({"input_sha256": ("input", np.array(["a", "b"], dtype=str)),
+                       "failure_reason": ("failure", np.array([], dtype=str), {"units": "1"}),
+                       "x": (("cycle", "p"), np.zeros((0, 3))), "y": (("q", "p"), np.ones((2, 3))),
+                       "z": (("p", "cycle"), np.zeros((3, 0)))},
+                      coords={"failure_trial": ("failure", np.array([], dtype=str)), "row": np.arange(0)},
+                      attrs={"config": ""})
+    m = xr.Dataset({"v": (("c", "q", "p"), big), "k": ("c", np.arange(50))}, coords={"t": ("c", np.arange(50.0))})
+    groups = {"/": xr.Dataset(attrs={"title": "x"}), "/provenance": prov, "/empty": xr.Dataset(attrs={"d": "e"}),
+              "/m": m}
+    encoding = {"/m": {"v": {"compression": "gzip", "compression_opts": 4, "shuffle": True, "chunksizes": (16, 1, 7)}}}
+    ref = tmp_path / "xarray.h5"
+    xr.DataTree.from_dict(groups).to_netcdf(ref, mode="w", engine="h5netcdf", encoding=encoding)
+    placeholders = dict(groups)
+    placeholders["/m"] = m.assign(v=(("c", "q", "p"), np.broadcast_to(np.zeros(()), big.shape)),
+                                  t=("c", np.broadcast_to(np.zeros(()), (50,))))
+    streams = {"/m": {"v": lambda: iter([big[:5], big[5:30], big[30:31], big[31:]]),
+                      "t": lambda: iter([np.arange(20.0), np.arange(20.0, 50.0)])}}
+    fast = tmp_path / "fast.h5"
+    assert write_groups(fast, placeholders, encoding, streams)
+    with h5py.File(fast, "r") as f:
+        assert f["provenance/failure"].maxshape == (None,) and f["m/v"].shuffle
+    assert differences(ref, fast) == []
+    # parts that do not add up to the variable's length are refused
+    short = {"/m": {"v": lambda: iter([big[:49]]), "t": streams["/m"]["t"]}}
+    with pytest.raises(ValueError, match="49 rows written; expected 50"):
+        write_groups(tmp_path / "short.h5", placeholders, encoding, short)
+
+
+def test_a_trial_file_with_empty_tables_as_xarray_writes_it(tmp_path):
+    """A trial without contacts or cycles: its empty groups (dimensions of size 0) are written
+    by the one-pass writer as xarray's writer makes them."""
+    groups = _groups()
+    empty_contacts = groups["/contacts"].isel(row=slice(0, 0))
+    curves = xr.Dataset({"curves": (("cycle", "variable", "percent"), np.zeros((0, 2, 5))),
+                         "side": ("cycle", np.array([], dtype=str))},
+                        coords={"variable": ["a", "b"], "percent": np.linspace(0.0, 100.0, 5)})
+    w = TrialWriter(tmp_path / "w.h5", compress=True, buffered=True)
+    w.root(groups["/"], "frame")
+    w.group("contacts", empty_contacts)
+    w.group("curves", curves)
+    w.close()
+    with h5py.File(tmp_path / "w.h5", "r") as f:
+        assert "chainlab=" in f.attrs["_NCProperties"].decode()  # the one-pass writer wrote it
+    ref = tmp_path / "xarray.h5"
+    xr.DataTree.from_dict({"/": groups["/"], "/contacts": empty_contacts, "/curves": curves}).to_netcdf(
+        ref, mode="w", engine="h5netcdf", encoding={"/": w._encoding(groups["/"], "frame", grown=False)})
+    assert differences(ref, tmp_path / "w.h5") == []

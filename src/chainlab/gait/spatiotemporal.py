@@ -113,11 +113,13 @@ def spatiotemporal(events: pd.DataFrame, markers: xr.Dataset | Mapping[str, np.n
     time = np.asarray(time, float)
     cycles = find_cycles(events).cycles
     rows = []
+    # each side's foot-off and foot-strike times, in the events' order (selected once, not per cycle)
+    by_side = {sd: events[events.side == sd] for sd in OPPOSITE.values()}
+    times = {(sd, lb): ev[ev.label == lb].time.to_numpy(float) for sd, ev in by_side.items() for lb in (OFF, STRIKE)}
     for c in cycles.itertuples(index=False):
         s, opp = c.side[0], OPPOSITE[c.side][0]
-        ev = events[events.side == OPPOSITE[c.side]]
-        too = _first_after(ev[ev.label == OFF].time.to_numpy(float), c.start, c.end)
-        to = _first_after(ev[ev.label == STRIKE].time.to_numpy(float), c.start, c.end)
+        too = _first_after(times[OPPOSITE[c.side], OFF], c.start, c.end)
+        to = _first_after(times[OPPOSITE[c.side], STRIKE], c.start, c.end)
         if not (too < to <= c.foot_off):  # loading, single support, pre-swing in this order
             too = to = np.nan
         T = c.end - c.start

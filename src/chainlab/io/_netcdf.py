@@ -23,7 +23,7 @@ left, and the caller writes with xarray.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import h5py
@@ -33,7 +33,7 @@ import xarray as xr
 from chainlab import __version__
 
 NOT_A_VARIABLE = b"This is a netCDF dimension but not a netCDF variable."
-_ENCODING_KEYS = {"chunksizes", "compression", "compression_opts"}
+_ENCODING_KEYS = {"chunksizes", "compression", "compression_opts", "shuffle"}
 
 
 class _Unsupported(Exception):
@@ -65,7 +65,7 @@ def _encoded(ds: xr.Dataset, encoding: Mapping[str, dict]) -> tuple[dict, dict]:
     for name, var in ds.variables.items():
         if not isinstance(name, str) or not name or "/" in name or var.encoding:
             raise _Unsupported("variable name or encoding")
-        if not isinstance(var.data, np.ndarray) or var.dtype.kind not in "biufUO" or 0 in var.shape:
+        if not isinstance(var.data, np.ndarray) or var.dtype.kind not in "biufUO":
             raise _Unsupported("variable data")
         if var.dtype.kind == "O" and not all(isinstance(x, str) for x in var.data.flat):
             raise _Unsupported("objects other than text")
@@ -92,6 +92,8 @@ def _encoded(ds: xr.Dataset, encoding: Mapping[str, dict]) -> tuple[dict, dict]:
             kwargs["compression"] = enc["compression"]
             if "compression_opts" in enc:
                 kwargs["compression_opts"] = enc["compression_opts"]
+        if var.shape and enc.get("shuffle"):
+            kwargs["shuffle"] = True
         if any(not isinstance(k, str) or not k for k in v_attrs):
             raise _Unsupported("attribute name")
         out[name] = (var.dims, dtype, np.asarray(var.data), fill, kwargs,
@@ -99,6 +101,39 @@ def _encoded(ds: xr.Dataset, encoding: Mapping[str, dict]) -> tuple[dict, dict]:
     if any(not isinstance(k, str) or not k for k in attrs):
         raise _Unsupported("attribute name")
     return out, {k: _attr_value(v) for k, v in attrs.items()}
+
+
+def _default_chunks(shape, dtype) -> tuple[int, ...]:
+    """The chunks h5netcdf gives a variable along a dimension of size 0."""
+    try:
+        from h5netcdf.core import _get_default_chunksizes
+    except ImportError as exc:  # another h5netcdf: xarray's writer
+        raise _Unsupported("h5netcdf internals") from exc
+    return _get_default_chunksizes(shape, dtype)
+
+
+def _write_parts(ds: h5py.Dataset, parts: Iterable[np.ndarray]) -> None:
+    """`parts` (arrays whose first axes add up to `ds`'s) written in turn into `ds`, a whole
+    HDF5 chunk of rows at a time: no chunk is compressed twice, and memory holds one row of
+    chunks and a part."""
+    rows = ds.chunks[0] if ds.chunks else 0
+    at, held, n_held = 0, [], 0
+    for part in parts:
+        if not rows:
+            ds[at:at + len(part)] = part
+            at += len(part)
+            continue
+        held.append(part)
+        n_held += len(part)
+        while n_held >= rows:
+            block = np.concatenate(held) if len(held) > 1 else held[0]
+            ds[at:at + rows] = block[:rows]
+            at, held, n_held = at + rows, [block[rows:]], n_held - rows
+    if n_held:
+        ds[at:at + n_held] = np.concatenate(held) if len(held) > 1 else held[0]
+        at += n_held
+    if at != ds.shape[0]:
+        raise ValueError(f"{ds.name}: {at} rows written; expected {ds.shape[0]}")
 
 
 class _Writer:
@@ -116,7 +151,8 @@ class _Writer:
                 raise KeyError(name)
             path = path.rsplit("/", 1)[0] or "/"
 
-    def group(self, path: str, variables: dict, attrs: dict) -> None:
+    def group(self, path: str, variables: dict, attrs: dict, streams: Mapping | None = None) -> None:
+        streams = streams or {}
         g = self.f if path == "/" else self.f.create_group(path, track_order=True)
         for k, v in attrs.items():
             g.attrs[k] = v
@@ -137,7 +173,9 @@ class _Writer:
         for dim, size in sizes.items():
             if size == parents.get(dim):
                 continue
-            scale = g.create_dataset(dim, shape=(size,), dtype=">f4", track_order=True)
+            # a dimension of size 0 is unlimited, as h5netcdf makes it
+            scale = g.create_dataset(dim, shape=(size,), dtype=">f4", track_order=True,
+                                     **({"maxshape": (None,)} if size == 0 else {}))
             scale.attrs["_Netcdf4Dimid"] = np.array(self.next_id, dtype=np.int32)
             scale.make_scale(NOT_A_VARIABLE + bytes(f"{size:10}", "ascii"))
             own[dim] = (scale, self.next_id)
@@ -154,6 +192,9 @@ class _Writer:
                 for ref, axis in refs:
                     self.f[ref].dims[int(axis)].detach_scale(old)
                 del g[name]
+            if 0 in data.shape:  # along a dimension of size 0: unlimited, chunked as h5netcdf chunks it
+                kwargs = {"maxshape": tuple(None if n == 0 else n for n in data.shape),
+                          "chunks": kwargs.get("chunks") or _default_chunks(data.shape, h5dtype), **kwargs}
             ds = g.create_dataset(name, shape=data.shape, dtype=h5dtype, fillvalue=fill, track_order=True, **kwargs)
             ids = [self._dim(path, d)[1] for d in dims]
             if coordinate:
@@ -167,19 +208,30 @@ class _Writer:
                     ds.dims[n].attach_scale(self._dim(path, d)[0])
             if ids:
                 ds.attrs["_Netcdf4Coordinates"] = np.array(ids, dtype=np.int32)
-                if not ds.attrs.get("_Netcdf4Dimid", False):
+                # netCDF's id of the first dimension, except (as h5netcdf) on a first dimension of size 0
+                if not ds.attrs.get("_Netcdf4Dimid", False) and data.shape[0] != 0:
                     ds.attrs["_Netcdf4Dimid"] = np.array(ids[0], dtype=np.int32)
             if fill is not None:
                 ds.attrs["_FillValue"] = fill if dtype is str else np.atleast_1d(np.dtype(dtype).type(fill))
             for k, v in v_attrs.items():
                 ds.attrs[k] = v
-            ds[...] = data
+            if name in streams:
+                _write_parts(ds, streams[name])
+            elif data.size:
+                ds[...] = data
 
 
-def write_groups(path: str | Path, groups: Mapping[str, xr.Dataset], encodings: Mapping[str, dict]) -> bool:
+def write_groups(path: str | Path, groups: Mapping[str, xr.Dataset], encodings: Mapping[str, dict],
+                 streams: Mapping[str, Mapping[str, Callable[[], Iterable[np.ndarray]]]] | None = None) -> bool:
     """Write `groups` ("/" first, then "/name", each a Dataset) to the new netCDF4 file `path`
     with `encodings` (group -> variable -> encoding), as ``DataTree.to_netcdf`` would; False
-    (nothing written) when they hold what this writer does not write."""
+    (nothing written) when they hold what this writer does not write.
+
+    `streams` (group -> variable -> a function returning its parts): those variables' values
+    are the parts, along the first axis, read and written one after the other (their data in
+    `groups` only gives shape and dtype: a zero-strided ``np.broadcast_to`` view costs no
+    memory)."""
+    streams = streams or {}
     try:
         encoded = {g: _encoded(ds, encodings.get(g, {})) for g, ds in groups.items()}
     except _Unsupported:
@@ -190,7 +242,7 @@ def write_groups(path: str | Path, groups: Mapping[str, xr.Dataset], encodings: 
         w = _Writer(f)
         try:
             for g, (variables, attrs) in encoded.items():
-                w.group(g, variables, attrs)
+                w.group(g, variables, attrs, {k: parts() for k, parts in streams.get(g, {}).items()})
         except _Unsupported:
             f.close()
             Path(path).unlink()

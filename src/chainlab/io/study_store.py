@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +45,8 @@ import pandas as pd
 import xarray as xr
 
 from chainlab import __version__
+from chainlab.io._netcdf import write_groups
+from chainlab.io._streams import Streams
 from chainlab.io._subjects import standing_dataset, subjects_dataset
 from chainlab.io.store import atomic_path
 from chainlab.io.study_rows import measures_table, own_metric_vars, problems_dataset, read_rows, rows_dataset
@@ -96,40 +98,12 @@ class StoreError(ValueError):
     """A study store cannot be read or queried; the message says what exists instead."""
 
 
-def _lazy(trials, read, shape, dtype, empty_shape, name: str = "", progress=None):
-    """The trials' `read(view)` arrays concatenated along their first axis, as a dask array
-    of one chunk per trial: the store writes them one trial at a time (bounded memory).
-    `progress` (a callable taking a message) hears of every tenth of the trials read."""
-    if not trials:
-        return np.zeros(empty_shape, dtype)
-    import dask
-    import dask.array as da
-
-    done, every = [0], max(1, len(trials) // 10)
-
-    def checked(t):
-        where = f"{getattr(t, 'path', t.trial)}: {name} of trial {t.trial!r}"
-        try:
-            out = read(t)
-        except (ValueError, KeyError, IndexError) as exc:
-            raise ValueError(f"{where}: {exc}") from None
-        if out.shape != shape(t):  # dask would cut or pad it silently, onto the next trial's rows
-            raise ValueError(f"{where} has shape {out.shape}; its tables say {shape(t)}")
-        done[0] += 1
-        if progress is not None and (done[0] % every == 0 or done[0] == len(trials)):
-            progress(f"{name}: {done[0]}/{len(trials)} trials")
-        return out
-
-    parts = [da.from_delayed(dask.delayed(checked, pure=False)(t), shape=shape(t), dtype=dtype) for t in trials]
-    return da.concatenate(parts, axis=0)
-
-
-def _angle_curves(trials, percent, progress=None) -> xr.DataArray:
+def _angle_curves(trials, percent, streams: Streams) -> xr.DataArray:
     """(cycle, joint, axis, percent) of all trials, on the union of their joints."""
     joints = sorted({joint_name(o) for t in trials for o in t.outputs})
     n = len(percent)
-    data = _lazy(trials, lambda t: t.angle_curves(joints), lambda t: (len(t.metrics), len(joints), 3, n),
-                 np.float64, (0, len(joints), 3, n), "/cycles/angle_curves", progress)
+    data = streams.lazy(trials, lambda t: t.angle_curves(joints), lambda t: (len(t.metrics), len(joints), 3, n),
+                        np.float64, (0, len(joints), 3, n), "/cycles/angle_curves")
     return xr.DataArray(data, dims=("cycle", "joint", "axis", "percent"),
                         coords={"joint": joints, "axis": ["x", "y", "z"]},
                         attrs={"units": "deg", "long_name": "time-normalised angle outputs of the cycle's side"})
@@ -138,14 +112,14 @@ def _angle_curves(trials, percent, progress=None) -> xr.DataArray:
 KINETIC_JOINTS = ("Hip", "Knee", "Ankle")
 
 
-def _kinetic_curves(trials, progress=None) -> dict[str, xr.DataArray]:
+def _kinetic_curves(trials, streams: Streams) -> dict[str, xr.DataArray]:
     """``moment_curves`` (cycle, moment_joint, axis, percent) N m/kg and ``power_curves``
     (cycle, power_joint, percent) W/kg of all trials (NaN where a trial has no kinetics)."""
     n = 101
-    m = _lazy(trials, lambda t: t.moment_curves().astype(np.float64), lambda t: (len(t.metrics), 3, 3, n),
-              np.float64, (0, 3, 3, n), "/cycles/moment_curves", progress)
-    p = _lazy(trials, lambda t: t.power_curves().astype(np.float64), lambda t: (len(t.metrics), 3, n),
-              np.float64, (0, 3, n), "/cycles/power_curves", progress)
+    m = streams.lazy(trials, lambda t: t.moment_curves().astype(np.float64), lambda t: (len(t.metrics), 3, 3, n),
+                     np.float64, (0, 3, 3, n), "/cycles/moment_curves")
+    p = streams.lazy(trials, lambda t: t.power_curves().astype(np.float64), lambda t: (len(t.metrics), 3, n),
+                     np.float64, (0, 3, n), "/cycles/power_curves")
     return {
         "moment_curves": xr.DataArray(m, dims=("cycle", "moment_joint", "axis", "percent"),
                                       coords={"moment_joint": [f"{j}Moment" for j in KINETIC_JOINTS]},
@@ -174,7 +148,7 @@ def marker_quality(residuals: xr.DataArray | None, markers: list[str]) -> np.nda
                    list(markers), 1, np.float64)
 
 
-def _trials_ragged(trials, progress=None) -> xr.Dataset:
+def _trials_ragged(trials, streams: Streams) -> xr.Dataset:
     """All trials' time series as CF contiguous ragged arrays (one set of variables, a count
     per trial): a handful of HDF5 objects whatever the number of trials, so opening the
     store stays fast. :meth:`Study.trial` cuts one trial back out. The angles and plate
@@ -204,13 +178,13 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
     ds = xr.Dataset(
         {
             "angles": (("frame_sample", "output", "axis"),
-                       _lazy(trials, angles, lambda t: (t.n_frames, n_out, 3), np.float32, (0, n_out, 3),
-                             "/trials/angles", progress),
+                       streams.lazy(trials, angles, lambda t: (t.n_frames, n_out, 3), np.float32, (0, n_out, 3),
+                                    "/trials/angles"),
                        {"units": "deg", "long_name": "angle outputs of every frame of every trial"}),
             "event_time": ("event_sample", events.time.to_numpy(float), {"units": "s", "long_name": "event time"}),
             "plate_vertical_force": (("analog_sample", "plate"),
-                                     _lazy(trials, force, lambda t: (t.n_analog, n_plates), np.float32, (0, n_plates),
-                                           "/trials/plate_vertical_force", progress),
+                                     streams.lazy(trials, force, lambda t: (t.n_analog, n_plates), np.float32,
+                                                  (0, n_plates), "/trials/plate_vertical_force"),
                                      {"units": "N", "long_name": "plate ground reaction, vertical"}),
             "frame_count": ("trial", np.array([t.n_frames for t in trials], dtype=np.int64), {"sample_dimension": "frame_sample", "units": "1", "long_name": "frames of each trial"}),
             "event_count": ("trial", np.array([len(e) for e in ev_rows], dtype=np.int64), {"sample_dimension": "event_sample", "units": "1", "long_name": "events of each trial"}),
@@ -257,15 +231,16 @@ def _trials_ragged(trials, progress=None) -> xr.Dataset:
             "output": np.array(outputs, dtype=str),
             "marker": np.array(markers, dtype=str),
             "axis": ["x", "y", "z"],
-            "frame": ("frame_sample", _lazy(trials, lambda t: t.frame().astype(np.int64), lambda t: (t.n_frames,),
-                                            np.int64, (0,), "/trials/frame")),
-            "time": ("frame_sample", _lazy(trials, lambda t: t.time().astype(np.float64), lambda t: (t.n_frames,),
-                                           np.float64, (0,), "/trials/time"), {"units": "s"}),
+            "frame": ("frame_sample", streams.lazy(trials, lambda t: t.frame().astype(np.int64), lambda t: (t.n_frames,),
+                                                   np.int64, (0,), "/trials/frame", say=False)),
+            "time": ("frame_sample", streams.lazy(trials, lambda t: t.time().astype(np.float64), lambda t: (t.n_frames,),
+                                                  np.float64, (0,), "/trials/time", say=False), {"units": "s"}),
             "event_side": ("event_sample", events.side.to_numpy(str)),
             "event_label": ("event_sample", events.label.to_numpy(str)),
             "event_source": ("event_sample", events.source.to_numpy(str)),
-            "analog_time": ("analog_sample", _lazy(with_plates, lambda t: t.analog_time().astype(np.float64),
-                                                   lambda t: (t.n_analog,), np.float64, (0,), "/trials/analog_time"),
+            "analog_time": ("analog_sample", streams.lazy(with_plates, lambda t: t.analog_time().astype(np.float64),
+                                                          lambda t: (t.n_analog,), np.float64, (0,), "/trials/analog_time",
+                                                          say=False),
                             {"units": "s"}),
         },
     )
@@ -340,7 +315,17 @@ def statistics_dataset(statistics) -> xr.Dataset:
 def study_datasets(trials, failures, statistics=None, config_text: str = "", progress=None,
                    subjects: pd.DataFrame | None = None, tests: pd.DataFrame | None = None) -> dict[str, xr.Dataset]:
     """The groups of the store as Datasets (group path -> Dataset); the trials' time series as
-    dask arrays, read when written (see :func:`write_study_store`)."""
+    dask arrays, read when computed."""
+    streams = Streams(progress)
+    groups = _study_groups(trials, failures, statistics, config_text, streams, subjects, tests)
+    streams.to_dask(groups)
+    return groups
+
+
+def _study_groups(trials, failures, statistics, config_text: str, streams: Streams,
+                  subjects: pd.DataFrame | None, tests: pd.DataFrame | None) -> dict[str, xr.Dataset]:
+    """The groups of the store as Datasets (group path -> Dataset); the trials' time series
+    as placeholders of `streams`, read when written (see :func:`write_study_store`)."""
     trials = sorted(trials, key=lambda t: t.trial)
     ids = {
         "subject": [], "condition": [], "trial": [], "side": [], "cycle_in_trial": [],
@@ -360,16 +345,16 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "", pro
     variables = sorted({v for t in trials for v in t.curve_variables})
     if trials and all(t.curve_variables == trials[0].curve_variables for t in trials):
         variables = trials[0].curve_variables  # the chain's order (chainlab.gait.metrics.SOURCES)
-    curves = _lazy(trials, lambda t: placed(t.curves(), t.curve_variables, variables, 1, np.float64),
-                   lambda t: (len(t.metrics), len(variables), len(percent)), np.float64, (0, len(variables), 101),
-                   "/cycles/curves", progress)
+    curves = streams.lazy(trials, lambda t: placed(t.curves(), t.curve_variables, variables, 1, np.float64),
+                          lambda t: (len(t.metrics), len(variables), len(percent)), np.float64,
+                          (0, len(variables), 101), "/cycles/curves")
     cur = xr.DataArray(curves, dims=("cycle", "variable", "percent"),
                        coords={"variable": np.array(variables, dtype=str), "percent": percent})
     frames = sorted({getattr(t, "chain_frame", "lab") for t in trials})
     frame = {"frame": ",".join(frames)}  # of pelvic_tilt, tibial_rotation_lab (chainlab.gait.heading)
     cycles = xr.Dataset(
         {"curves": cur.assign_attrs(units="deg", long_name="time-normalised chain variables", **frame),
-         "angle_curves": _angle_curves(trials, percent, progress), **_kinetic_curves(trials, progress)},
+         "angle_curves": _angle_curves(trials, percent, streams), **_kinetic_curves(trials, streams)},
         coords={"cycle": np.arange(n_cycles), "percent": ("percent", percent, {"units": "%"}), **coords},
     )
     cycles.attrs["description"] = "one row per complete gait cycle; see docs/schema.md"
@@ -392,7 +377,7 @@ def study_datasets(trials, failures, statistics=None, config_text: str = "", pro
     mvars.update(own_metric_vars(table, long))  # the config's measures' per-cycle columns
     metrics_ds = xr.Dataset(mvars, coords={"cycle": np.arange(n_cycles), **coords}, attrs=frame)
 
-    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, progress),
+    groups = {"cycles": cycles, "metrics": metrics_ds, "trials": _trials_ragged(trials, streams),
               "measures": rows_dataset(long, "the config's measures, one row per measure and window"),
               "tests": rows_dataset(tests, "the config's tests between conditions (tests.csv)")}
 
@@ -440,25 +425,40 @@ def write_study_store(trials, failures, path: str | os.PathLike, statistics=None
     path = Path(path)
     root = xr.Dataset(attrs={"title": "chainlab study store", "Conventions": "CF-1.8",
                              "chainlab_version": __version__, "schema": "docs/schema.md"})
-    groups = study_datasets(trials, failures, statistics, config_text, progress, subjects, tests)
+    streams = Streams(progress)
+    groups = _study_groups(trials, failures, statistics, config_text, streams, subjects, tests)
     encoding = {
         f"/{g}": {k: dict(_COMPRESS, chunksizes=_chunks(v)) for k, v in ds.data_vars.items()
                   if v.dtype.kind == "f" and v.ndim >= 1 and v.size}
         for g, ds in groups.items()
     }
+    # the groups as xarray's writer of a DataTree takes them (data variables first)
+    tree = xr.DataTree.from_dict({"/": root, **{f"/{g}": ds for g, ds in groups.items()}})
+    nodes = {node.path: node.to_dataset(inherit=node is tree) for node in tree.subtree}
+    with atomic_path(path) as tmp:
+        # one pass with h5py, the file xarray writes (chainlab.io._netcdf); the time series read
+        # a trial at a time and written a row of HDF5 chunks at a time
+        if write_groups(tmp, nodes, encoding, streams.by_group()):
+            return path
+        _write_with_xarray(tmp, groups, streams, root, encoding)
+    return path
+
+
+def _write_with_xarray(tmp: Path, groups: dict[str, xr.Dataset], streams: Streams, root: xr.Dataset,
+                       encoding: dict) -> None:
+    """The store as xarray writes it (what :func:`chainlab.io._netcdf.write_groups` does not
+    write), the time series as dask arrays read a trial at a time."""
+    import dask
+
+    streams.to_dask(groups)
     for g, ds in groups.items():  # the time series: written in whole HDF5 chunks, none rewritten
         for k, v in ds.variables.items():
             if v.chunks is not None and v.size:
                 first = encoding[f"/{g}"].get(k, {}).get("chunksizes", (4096,))[0]
                 ds[k] = v.chunk({v.dims[0]: first})
     tree = xr.DataTree.from_dict({"/": root, **{f"/{g}": ds for g, ds in groups.items()}})
-    import dask
-
-    # one pass, all groups; the time series (dask arrays) are read and written one trial at a
-    # time, in this thread (HDF5 serialises the reads and writes anyway)
-    with atomic_path(path) as tmp, dask.config.set(scheduler="synchronous"):
+    with dask.config.set(scheduler="synchronous"):  # in this thread: HDF5 serialises reads and writes anyway
         tree.to_netcdf(tmp, mode="w", engine=ENGINE, encoding=encoding)
-    return path
 
 
 def _chunks(v: xr.DataArray) -> tuple[int, ...]:
@@ -473,12 +473,16 @@ class Study:
     """An open study store (:func:`open_study`)."""
 
     path: Path
+    # each group opened once (~0.1 s each; the figures ask dozens of times), handed out as shallow copies
+    _opened: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _group(self, group: str) -> xr.Dataset:
-        try:
-            return xr.open_dataset(self.path, group=group, engine=ENGINE)
-        except OSError as exc:
-            raise StoreError(f"{self.path}: group {group!r} missing: {exc}") from None
+        if group not in self._opened:
+            try:
+                self._opened[group] = xr.open_dataset(self.path, group=group, engine=ENGINE)
+            except OSError as exc:
+                raise StoreError(f"{self.path}: group {group!r} missing: {exc}") from None
+        return self._opened[group].copy(deep=False)
 
     @property
     def cycles(self) -> xr.Dataset:

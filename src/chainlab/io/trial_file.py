@@ -302,7 +302,8 @@ def _table(f, group: str, columns: list[str]) -> pd.DataFrame:
     n = g["row"].shape[0]
     # a column added to the schema after the file was written reads as "" (the measures' frame:
     # "lab", set by the reader)
-    return pd.DataFrame({c: _strings(g[c]) if c in g else [""] * n for c in columns})
+    names = set(g)  # one listing of the group, not a lookup per column
+    return pd.DataFrame({c: _strings(g[c]) if c in names else [""] * n for c in columns})
 
 
 def _attr(a, key, default=""):
@@ -390,9 +391,11 @@ class TrialFile:
                 self.markers, self.quality = [], np.zeros((3, 0))
             self.events = _table(f, "events", EVENT_COLUMNS)
             self.cycles = _table(f, "cycles", CYCLE_COLUMNS)
-            own = [c for c in f["metrics"] if c not in METRIC_COLUMNS and c != "row"] if "metrics" in f else []
+            columns = list(f["metrics"]) if "metrics" in f else None
+            own = [c for c in columns if c not in METRIC_COLUMNS and c != "row"] if columns is not None else []
             self.metrics = _table(f, "metrics", METRIC_COLUMNS + sorted(own))  # + the config's measures'
-            older = [c for c in METRIC_COLUMNS if c not in TEXT_METRIC_COLUMNS and "metrics" in f and c not in f["metrics"]]
+            older = [c for c in METRIC_COLUMNS if c not in TEXT_METRIC_COLUMNS and columns is not None
+                     and c not in columns]
             self.metrics[older] = np.nan  # a number column the file predates (the arch's)
             if older and len(self.metrics):  # said as the gait problems say a measure left out
                 self.problems = self.problems + [

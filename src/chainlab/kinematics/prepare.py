@@ -21,6 +21,7 @@ from chainlab.errors import ModelInputError
 from chainlab.kinematics.summary import PAIRS, TrialSummary, gap_text, missing_in
 from chainlab.model import lumbar, ofm, ofm_posture, pig
 from chainlab.model.continuity import norm_of
+from chainlab.model.marker_arrays import marker_arrays
 from chainlab.model.measurements import from_dataset, resolve
 from chainlab.model.plausibility import MEASUREMENT_RANGES
 from chainlab.options import MODELS, KinematicsOptions
@@ -32,8 +33,7 @@ class KinematicsWarning(UserWarning):
 
 
 def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
-    present = set(ds.marker.values.tolist())
-    return {n: ds.markers.sel(marker=n).values for n in names if n in present}
+    return marker_arrays(ds, names)
 
 
 def never_valid(ds: xr.Dataset) -> list[str]:
@@ -143,7 +143,8 @@ def _missing(ds: xr.Dataset, names: Sequence[str]) -> list[str]:
     """Markers absent from the trial, or present but invalid in every frame."""
     present = set(ds.marker.values.tolist())
     out = [n for n in names if n not in present]
-    out += [n for n in names if n in present and not np.isfinite(ds.markers.sel(marker=n).values).any()]
+    mk = marker_arrays(ds, [n for n in names if n in present])
+    out += [n for n in names if n in mk and not np.isfinite(mk[n]).any()]
     return out
 
 

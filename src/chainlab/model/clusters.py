@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from chainlab.errors import ModelInputError
+from chainlab.model.marker_arrays import marker_arrays
 
 #: Rigid marker sets, per side where the names take L/R (None: central). The OFM's three
 #: clusters (ofm.CLUSTERS) with the Plug-in Gait tibia wand on the shank; the pelvis; the thorax.
@@ -71,10 +72,11 @@ def cluster_sets(names: Sequence[str], clusters: Mapping = CLUSTERS) -> dict[str
 def static_shape(static: xr.Dataset, markers: Sequence[str]) -> dict[str, np.ndarray]:
     """Mean lab position (m) of each of `markers` in the static trial, over the frames where
     all of those present are measured (the subject stands still)."""
-    present = [m for m in markers if m in set(static.marker.values.tolist())]
+    mk = marker_arrays(static.markers.transpose("frame", "marker", "axis"), markers)
+    present = [m for m in markers if m in mk]
     if not present:
         return {}
-    xyz = static.markers.sel(marker=present).transpose("frame", "marker", "axis").values
+    xyz = np.stack([mk[m] for m in present], axis=1)  # (frame, marker, axis)
     ok = np.isfinite(xyz[..., 0])
     have = ok.any(axis=0)
     cols = np.flatnonzero(have)

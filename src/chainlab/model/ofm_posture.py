@@ -46,6 +46,7 @@ import xarray as xr
 from chainlab.conventions import AXES
 from chainlab.model.continuity import continuous
 from chainlab.model.geometry import cardan, relative, to_lab, to_local
+from chainlab.model.marker_arrays import marker_arrays
 from chainlab.model.measurements import from_dataset
 from chainlab.model.ofm import (
     CLUSTERS,
@@ -126,7 +127,7 @@ def static_segments(static: xr.Dataset, kinematics: xr.Dataset) -> tuple[dict[st
     if need:
         return {}, ("not reproduced: Nexus' static FETBA takes the knee axis point ?KAX, and "
                     f"{', '.join(need)} are not in the static trial; FETBA here is the walking definition")
-    mk = {m: static.markers.sel(marker=m).values for m in names}
+    mk = marker_arrays(static, names)
     radius = float(kinematics.attrs["pig_MarkerDiameter"]) / 2.0
     out = {}
     for s in SIDES:
@@ -215,7 +216,7 @@ def arch_calibration(static_ds: xr.Dataset, marker_diameter: float | None = None
     else computed from its markers (:func:`calibrate_arch`). Returns (values, source:
     "static PROCESSING", "computed" or "mixed"). `marker_diameter` (mm) is used when
     PROCESSING has no MarkerDiameter (the kinematics' resolved value)."""
-    mk = {str(m): static_ds.markers.sel(marker=m).values for m in static_ds.marker.values}
+    mk = marker_arrays(static_ds)
     stored = from_dataset(static_ds)
     diameter = stored.get("MarkerDiameter", np.nan)
     if not np.isfinite(diameter) and marker_diameter is not None:
@@ -301,7 +302,7 @@ def ofm_posture(kinematics: xr.Dataset, static: xr.Dataset, *, travel_x: bool = 
         the static lacks, the walking definition then standing in).
     """
     segs = [str(s) for s in kinematics.segment.values]
-    mk = {str(m): kinematics.markers.sel(marker=m).values for m in kinematics.marker.values}
+    mk = marker_arrays(kinematics)
     need = [f"{side}{n}" for side in ("Left", "Right") for n in ("Hindfoot", "OFMTibia", "Femur") if f"{side}{n}" not in segs]
     need_mk = [m for m in ("LASI", "RASI", "SACR") + tuple(f"{s}{m}" for s in SIDES for m in FOREFOOT) if m not in mk]
     if need or need_mk:
