@@ -200,6 +200,10 @@ def test_a_study_with_bad_input_reports_each_case_and_the_statistics_run_on_the_
         view.events, view.cycles, view.metrics, view.problems = g.events, g.cycles, g.metrics, g.problems
         view.curves = lambda: g.curves.values
         view.angle_curves = lambda joints: angle_curves(kin, g.cycles, joints).values
+        n = len(g.metrics)
+        for name in ("moment_curves", "power_curves"):  # the file's, where its cycles are these; else none
+            kept = getattr(by[trial], name)()
+            setattr(view, name, lambda kept=kept: kept if len(kept) == n else np.full((n, *kept.shape[1:]), np.nan))
         return view, g
 
     def whole(trial):
