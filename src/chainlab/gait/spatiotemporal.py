@@ -34,6 +34,7 @@ import xarray as xr
 
 from chainlab.gait.cycles import find_cycles
 from chainlab.gait.events import OFF, STRIKE
+from chainlab.model.marker_arrays import marker_arrays
 from chainlab.schema import SPATIOTEMPORAL_COLUMNS, SPATIOTEMPORAL_MARKERS
 
 #: Output columns -> units.
@@ -69,7 +70,7 @@ def _markers(markers: xr.Dataset | Mapping[str, np.ndarray], names: list[str]) -
         if missing:
             where = markers.attrs.get("source_file", "trial")
             raise KeyError(f"{where}: spatiotemporal parameters need the markers {missing}; not found")
-        return {n: markers.markers.sel(marker=n).values for n in names}
+        return marker_arrays(markers, names)
     missing = [n for n in names if n not in markers]
     if missing:
         raise KeyError(f"spatiotemporal parameters need the markers {missing}; not found")

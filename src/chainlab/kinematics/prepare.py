@@ -32,10 +32,6 @@ class KinematicsWarning(UserWarning):
     """Kinematics ran, but something about the inputs is doubtful (e.g. another subject)."""
 
 
-def _markers(ds: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
-    return marker_arrays(ds, names)
-
-
 def never_valid(ds: xr.Dataset) -> list[str]:
     """The markers whose label `ds` holds but that have no valid frame in it. Only a whole
     trial's answer is a decision: a piece of a trial may fall inside a marker's gap."""
@@ -279,7 +275,7 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
         names = [f"{s}{n}" for s in pig.SIDES for n in ("StaticPlantFlex", "StaticRotOff")]
         offsets, offsets_from = _calibration_values(names, opt.subject, static, head)
         offsets, offsets_from = _plausible_offsets(offsets, offsets_from, opt.subject, static, warn)
-        cal = pig.calibrate(_markers(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
+        cal = pig.calibrate(marker_arrays(static, pig.MARKERS), meas | offsets, flat_foot=opt.flat_foot)
         attrs["pig_static_offsets_source"] = offsets_from
         attrs["flat_foot"] = int(opt.flat_foot) if offsets_from == "computed" else f"not used: offsets from {offsets_from}"
         applied = {k: meas[k] for k in pig.KAD_OFFSETS if meas.get(k)}
@@ -298,7 +294,7 @@ def prepare(head: xr.Dataset, summary: TrialSummary, static: xr.Dataset | None,
                 raise ModelInputError(
                     f"{name}: the OFM calibration values are not stored and the static trial "
                     f"{static.attrs.get('source_file', '')} lacks {', '.join(lacking)} to compute them")
-            values = {**ofm.calibrate(_markers(static, sided(ofm.STATIC))), **values}
+            values = {**ofm.calibrate(marker_arrays(static, sided(ofm.STATIC))), **values}
         travel_x = bool(processing.get("TravelDirectionX", 0.0))
         prep.ofm_values = values
         prep.ofm_args = dict(marker_diameter=prep.meas["MarkerDiameter"],
