@@ -39,6 +39,7 @@ from chainlab.io.mapped import load_marker_mapping, mapping_text, read_capture
 from chainlab.kinematics import KinematicsOptions, compute_kinematics
 from chainlab.kinematics.stored import kinematics_from_stored
 from chainlab.model import ofm
+from chainlab.model.marker_arrays import marker_arrays
 
 #: Columns of the agreement table.
 COLUMNS = ("output", "component", "stored_output", "frames", "frames_left_out", "rms_deg", "max_deg", "note")
@@ -84,10 +85,10 @@ def nexus_heel_runs(capture: xr.Dataset, side: str) -> tuple[int, float] | None:
     :func:`chainlab.model.ofm.heel_run_count`). None when the capture has no ?HE1 or heel
     cluster (or no frame with both)."""
     names = [f"{side}{m}" for m in ofm.CLUSTERS[1]] + [f"{side}HE1"]
-    if "markers" not in capture or not set(names) <= set(capture.marker.values.tolist()):
+    found = marker_arrays(capture, names) if "markers" in capture else {}
+    if len(found) < len(names):
         return None
-    cluster, he1 = [capture.markers.sel(marker=n).values for n in names[:4]], capture.markers.sel(marker=names[4]).values
-    k, rms = ofm.heel_run_count(cluster, he1)
+    k, rms = ofm.heel_run_count([found[n] for n in names[:4]], found[names[4]])
     return None if np.isnan(rms) else (k, rms)
 
 
